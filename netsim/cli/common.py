@@ -1,0 +1,38 @@
+"""What every command shares: the consoles and the one place NetsimError becomes an exit code."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from netsim.errors import NetsimError
+
+# Tables, progress and errors go to stderr; stdout carries only machine-readable output (--json).
+stderr = Console(stderr=True)
+stdout = Console(highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_error(error: NetsimError) -> None:
+    stderr.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    if error.hint:
+        stderr.print(f"[dim]hint:[/] {error.hint}", highlight=False)
+
+
+def handles_errors(command: F) -> F:
+    """Turn a NetsimError raised by a command into one red line (plus hint) and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NetsimError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,111 @@
+"""The netsim error tree: every error a user can see is one of these.
+
+    NetsimError                 root; ``exit_code`` says how the CLI exits
+    ├── InputError              the user's input is wrong (exit 2)
+    │   ├── TopologyError       a topology file or generator spec (file, element, hint)
+    │   ├── AppError            an app name or ``module:Class`` that cannot be used
+    │   ├── OptionError         a command-line option or API argument out of range
+    │   └── TraceFormatError    a trace file that is not ``netsim-trace/1`` (file, line)
+    ├── CodecError              bytes that are not a valid netsim frame or message
+    ├── TransportError          a socket operation netsim cannot carry out
+    │   └── MessageTooLarge     a message bigger than its transport can carry
+    └── RunError                a simulation that did not finish cleanly (exit 1)
+        ├── StartupError        nodes did not come up (bind, connect, barrier)
+        └── NodeCrashed         a node process raised or died (node, exit code, traceback)
+
+Lower layers convert ``OSError``, ``KeyError`` and friends into these at exactly one place each:
+topology loading (``netsim.topology.load``), the codec (``netsim.wire.codec``), the transports
+(``netsim.transport``) and the launcher (``netsim.launch``). The CLI catches ``NetsimError`` once.
+"""
+
+from __future__ import annotations
+
+
+class NetsimError(Exception):
+    """Root of every error netsim raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(NetsimError):
+    """Something the user gave netsim is wrong; fixing the input fixes the error."""
+
+    exit_code = 2
+
+
+class TopologyError(InputError):
+    """A topology file or spec that cannot be run, naming the file and the element at fault."""
+
+    def __init__(self, source: str, element: str | None, problem: str, *, hint: str | None = None) -> None:
+        where = f"{source}: {element}" if element else source
+        super().__init__(f"{where}: {problem}", hint=hint)
+        self.source = source
+        self.element = element
+        self.problem = problem
+
+
+class AppError(InputError):
+    """An app name or ``module:Class`` spec that does not resolve to a usable app."""
+
+
+class OptionError(InputError):
+    """An option value outside what netsim accepts."""
+
+
+class TraceFormatError(InputError):
+    """A trace that does not follow ``netsim-trace/1``."""
+
+    def __init__(self, path: str, line: int | None, problem: str, *, hint: str | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {problem}", hint=hint)
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class CodecError(NetsimError):
+    """Bytes that are not a valid frame or message; the connection that sent them is closed."""
+
+
+class TransportError(NetsimError):
+    """A socket operation that failed in a way netsim reports rather than retries."""
+
+
+class MessageTooLarge(TransportError):
+    """A message larger than the transport carries in one frame or datagram."""
+
+    def __init__(self, transport: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{transport}: a message of {size} bytes exceeds the transport's limit of {limit} bytes",
+            hint="send a smaller body, or use a stream transport (tcp, tcp6, unix) for large messages",
+        )
+        self.transport = transport
+        self.size = size
+        self.limit = limit
+
+
+class RunError(NetsimError):
+    """A simulation that did not complete cleanly."""
+
+
+class StartupError(RunError):
+    """Nodes failed to bind, connect or reach the start barrier."""
+
+
+class NodeCrashed(RunError):
+    """A node process raised an exception or died."""
+
+    def __init__(self, node: str, exit_code: int | None, traceback_text: str) -> None:
+        last_line = traceback_text.strip().splitlines()[-1] if traceback_text.strip() else "no traceback"
+        super().__init__(f"node {node!r} crashed (exit code {exit_code}): {last_line}")
+        self.node = node
+        self.node_exit_code = exit_code
+        self.traceback_text = traceback_text

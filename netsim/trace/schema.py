@@ -1,0 +1,66 @@
+"""The ``netsim-trace/1`` record schema: what nodes write and what every trace tool reads.
+
+A trace is JSON Lines. Line 1 is the header (``"type": "header"``); every other line is one event record.
+``docs/trace-format.md`` documents each field with an example; this module is its source of truth.
+"""
+
+from __future__ import annotations
+
+SCHEMA = "netsim-trace/1"
+HEADER_TYPE = "header"
+
+# Every event record has these.
+REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
+
+# Optional fields, present only where they apply to the event (absent rather than null).
+OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
+    "transport",  # one of netsim.transport.names.TRANSPORT_NAMES
+    "sockname",  # getsockname() of the socket: [host, port] / [host, port, flowinfo, scope_id] / "path"
+    "peername",  # getpeername(), or the address recvfrom()/sendto() used, same shapes as sockname
+    "peer",  # the neighbour node's name at the other end of the socket, once known
+    "nbytes",  # bytes handed to / taken from the kernel for this message, framing included
+    "msg_id",  # the message envelope's id
+    "msg_type",  # the message envelope's type
+    "in_reply_to",  # the id of the message this one answers
+    "lamport",  # the node's Lamport clock: stamped on a send, after the update on a receive
+    "role",  # on bind: "listener" (accepts / receives) or "link" (one end of one link)
+    "error",  # on error: what went wrong, one line
+    "data",  # on app: the app's own JSON object
+    "reason",  # on close / stop: why
+)
+
+# Socket events, in the order they usually happen.
+SOCKET_EVENTS: tuple[str, ...] = (
+    "bind",
+    "listen",
+    "connect",
+    "accept",
+    "send",
+    "recv",
+    "sendto",
+    "recvfrom",
+    "close",
+    "error",
+)
+# Node life-cycle and app events.
+NODE_EVENTS: tuple[str, ...] = ("start", "done", "stop", "app")
+EVENTS: tuple[str, ...] = SOCKET_EVENTS + NODE_EVENTS
+
+SEND_EVENTS: frozenset[str] = frozenset({"send", "sendto"})
+RECEIVE_EVENTS: frozenset[str] = frozenset({"recv", "recvfrom"})
+
+# Header keys a writer always fills in.
+HEADER_FIELDS: tuple[str, ...] = (
+    "type",  # "header"
+    "schema",  # SCHEMA
+    "run_id",
+    "netsim_version",
+    "topology",  # {"name", "source", "nodes": [...], "links": [[a, b, transport], ...]}
+    "app",  # the run's default app; per-node overrides are in topology.nodes
+    "transport",  # the run's default transport
+    "seed",
+    "started_at",  # wall clock, ISO 8601 UTC, for humans
+    "start_ts_ns",  # the shared clock when the run started; ts_ns - start_ts_ns = time into the run
+    "clock",  # which clock ts_ns comes from
+)
+CLOCK_NAME = "CLOCK_MONOTONIC"
