@@ -11,8 +11,9 @@ from rich.console import Console
 
 from netsim.errors import NetsimError
 
-# Tables, progress and errors go to stderr; stdout carries only machine-readable output (--json).
-stderr = Console(stderr=True)
+# Tables, progress and errors are for people and go to stderr; stdout carries only machine-readable
+# output (--json), so `netsim ... --json | jq` always works.
+stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

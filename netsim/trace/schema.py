@@ -56,7 +56,8 @@ HEADER_FIELDS: tuple[str, ...] = (
     "run_id",
     "netsim_version",
     "topology",  # {"name", "source", "nodes": [...], "links": [[a, b, transport], ...]}
-    "app",  # the run's default app; per-node overrides are in topology.nodes
+    "app",  # the run's default app
+    "node_apps",  # {node name: the app it runs}, overrides resolved
     "transport",  # the run's default transport
     "seed",
     "started_at",  # wall clock, ISO 8601 UTC, for humans

@@ -1,0 +1,33 @@
+"""The base class of every node program ("app"): override the callbacks you need."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netsim.runtime.context import NodeContext
+    from netsim.wire.message import Message
+
+
+class App:
+    """One instance runs in each node process; ``ctx`` is how it talks to the network.
+
+    Callbacks run one at a time on the node's event loop: never block in them (no ``time.sleep``,
+    no blocking sockets); set a timer instead. An exception in a callback crashes the node: the
+    run reports it by name with its traceback and stops.
+    """
+
+    def on_start(self, ctx: NodeContext) -> None:
+        """All links of all nodes are up; messages may be sent from here on."""
+
+    def on_message(self, ctx: NodeContext, message: Message) -> None:
+        """A message from a neighbour arrived."""
+
+    def on_timer(self, ctx: NodeContext, name: str, data: Any) -> None:
+        """A timer set with ``ctx.set_timer(delay_s, name, data)`` fired."""
+
+    def on_link_down(self, ctx: NodeContext, peer: str, reason: str) -> None:
+        """The link to ``peer`` closed while the run was going on (the peer crashed or sent bad bytes)."""
+
+    def on_stop(self, ctx: NodeContext) -> None:
+        """The run is ending; sends from here are still delivered."""

@@ -1,0 +1,118 @@
+"""``netsim run``: run a simulation, show live progress, print the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from netsim.apps.names import BUILTIN_APP_NAMES, DEFAULT_APP
+from netsim.cli.common import handles_errors, stderr, stdout
+from netsim.launch.launcher import Progress
+from netsim.launch.run import run
+from netsim.transport.names import DEFAULT_TRANSPORT, TRANSPORT_NAMES
+
+
+@handles_errors
+def run_command(
+    topology: str = typer.Argument(
+        ...,
+        help="A topology file (.gml .graphml .json .edgelist .adjlist) or a generator spec such as ring:8.",
+    ),
+    app: str = typer.Option(
+        DEFAULT_APP, "--app", "-a", help=f"The node program: {', '.join(BUILTIN_APP_NAMES)}, or module:Class."
+    ),
+    transport: str = typer.Option(
+        DEFAULT_TRANSPORT, "--transport", "-t", help=f"Default link transport: {', '.join(TRANSPORT_NAMES)}."
+    ),
+    duration: float = typer.Option(30.0, "--duration", "-d", help="Stop after this many seconds at most."),
+    seed: int = typer.Option(
+        None, "--seed", "-s", help="Seed for generators and apps (random if not given)."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Directory that receives the run directory."),
+    quiet: float = typer.Option(0.5, "--quiet", help="End the run after this many seconds with no traffic."),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout instead of a table."),
+) -> None:
+    """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace."""
+    with _ProgressLine(enabled=not as_json) as progress:
+        result = run(
+            topology,
+            app=app,
+            transport=transport,
+            duration=duration,
+            seed=seed,
+            out=out,
+            quiet=quiet,
+            on_progress=progress.update,
+        )
+    summary = result.summary
+    if as_json:
+        stdout.print_json(orjson.dumps(summary).decode())
+    else:
+        _print_summary(summary)
+    raise typer.Exit(result.exit_code)
+
+
+class _ProgressLine:
+    """One live line on stderr: phase, nodes ready, messages so far."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and stderr.is_terminal
+        self._live: Live | None = None
+
+    def __enter__(self) -> _ProgressLine:
+        if self.enabled:
+            self._live = Live(Text("starting..."), console=stderr, transient=True, refresh_per_second=8)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._live is not None:
+            self._live.__exit__(*exc)
+
+    def update(self, progress: Progress) -> None:
+        if self._live is None:
+            return
+        self._live.update(
+            Text.assemble(
+                (f"{progress.phase:<9}", "bold cyan"),
+                f" {progress.elapsed_s:6.1f}s  nodes ready {progress.nodes_ready}/{progress.nodes}",
+                f"  done {progress.nodes_done}",
+                f"  messages sent {progress.messages_sent:,} received {progress.messages_received:,}",
+            )
+        )
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    ok = summary["exit_status"] == "ok"
+    table = Table(title=f"run {summary['run_id']}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    status = f"[green]{summary['exit_status']}[/]" if ok else f"[red]{summary['exit_status']}[/]"
+    rows = [
+        ("status", f"{status} (ended by {summary['ended_by']})"),
+        ("topology", f"{summary['topology']['name']}  ({summary['topology']['source']})"),
+        ("nodes / links", f"{summary['nodes']} / {summary['links']}"),
+        ("app / transport", f"{summary['app']} / {summary['transport']}"),
+        ("seed", str(summary["seed"])),
+        ("messages sent / received", f"{summary['messages_sent']:,} / {summary['messages_received']:,}"),
+        ("bytes sent / received", f"{summary['bytes_sent']:,} / {summary['bytes_received']:,}"),
+        ("errors", str(summary["errors"])),
+        ("start-up / run", f"{summary['timing']['startup_s']:.2f} s / {summary['duration_s']:.2f} s"),
+        ("trace", summary["trace"]),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    stderr.print(table)
+    for warning in summary.get("warnings", []):
+        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for failure in summary["node_failures"]:
+        name, exit_code, error = failure["name"], failure["exit_code"], failure["error"]
+        stderr.print(f"[bold red]node {name!r} failed[/] (exit code {exit_code}): {error}", highlight=False)
+        if failure.get("log"):
+            stderr.print(f"  traceback in {failure['log']}", highlight=False)

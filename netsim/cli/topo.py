@@ -1,0 +1,127 @@
+"""``netsim topo``: generate, show and validate topologies (a thin skin over ``netsim.topology``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from netsim.cli.common import handles_errors, stderr, stdout
+from netsim.topology import (
+    EXTENSION_FORMATS,
+    GENERATOR_FORMS,
+    canonical_spec,
+    describe,
+    from_graph,
+    generate_graph,
+    load_topology,
+    write_topology,
+)
+from netsim.topology.model import Topology
+
+app = typer.Typer(
+    help="Generate, inspect and validate topologies (GML, GraphML, node-link JSON, edge lists, generators).",
+    no_args_is_help=True,
+)
+
+_SPEC_HELP = "A topology file (.gml, .graphml, .json, .edgelist, .adjlist) or a generator spec (ring:8)."
+_FORMATS = ", ".join(EXTENSION_FORMATS)
+
+SpecArgument = Annotated[str, typer.Argument(metavar="FILE_OR_SPEC", help=_SPEC_HELP)]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for the random generator (random:N:P).")]
+
+
+@app.command("gen")
+@handles_errors
+def gen_command(
+    kind: Annotated[
+        str, typer.Argument(metavar="KIND", help=f"Generator kind: {', '.join(GENERATOR_FORMS)}.")
+    ],
+    args: Annotated[
+        list[str],
+        typer.Argument(metavar="ARGS", help="Its arguments, e.g. 8 (ring), 4x4 (grid), 50 0.1 (random)."),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help=f"File to write; its extension picks the format ({_FORMATS})."),
+    ],
+    seed: SeedOption = None,
+) -> None:
+    """Generate a topology and write it to a file, e.g. `netsim topo gen grid 4x4 -o grid.graphml`."""
+    spec = canonical_spec(kind, args)
+    topology = from_graph(generate_graph(kind, args, seed), spec)
+    write_topology(topology, output)
+    stderr.print(f"wrote {output}: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
+
+
+@app.command("show")
+@handles_errors
+def show_command(
+    spec: SpecArgument,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON.")] = False,
+    nodes: Annotated[bool, typer.Option("--nodes", help="Also list every node.")] = False,
+    links: Annotated[bool, typer.Option("--links", help="Also list every link.")] = False,
+    seed: SeedOption = None,
+) -> None:
+    """Describe a topology: size, transports, apps, degrees, components and loading warnings."""
+    topology = load_topology(spec, seed=seed)
+    summary = describe(topology)
+    if as_json:
+        stdout.print_json(data=summary)
+        return
+    for table in _tables(topology, summary, nodes, links):
+        stderr.print(table)
+    for warning in summary["warnings"]:
+        stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+@app.command("validate")
+@handles_errors
+def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
+    """Check that a topology loads; exit 2 with the reason if it does not."""
+    topology = load_topology(spec, seed=seed)
+    stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
+    for warning in topology.warnings:
+        stderr.print(f"warning: {warning}", highlight=False, markup=False)
+
+
+def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_links: bool) -> list[Table]:
+    overview = Table(title=f"topology {escape(summary['name'])}", show_header=False)
+    degree = summary["degree"]
+    sizes = ", ".join(map(str, summary["component_sizes"]))
+    isolated = ", ".join(summary["isolated"]) or "none"
+    for label, value in (
+        ("source", summary["source"]),
+        ("nodes", summary["nodes"]),
+        ("links", summary["links"]),
+        ("degree", f"min {degree['min']}, max {degree['max']}, mean {degree['mean']}"),
+        ("connected", "yes" if summary["connected"] else "no"),
+        ("components", f"{summary['components']} (sizes {sizes})"),
+        ("isolated nodes", isolated),
+    ):
+        overview.add_row(label, escape(str(value)))
+    tables = [overview, _counts("transport", summary["transports"]), _counts("app", summary["apps"])]
+    if with_nodes:
+        node_table = Table("index", "name", "app", "degree", title="nodes")
+        for node in topology.nodes:
+            degree_of = len(topology.neighbours(node.name))
+            node_table.add_row(
+                str(node.index), escape(node.name), escape(node.app or "(default)"), str(degree_of)
+            )
+        tables.append(node_table)
+    if with_links:
+        link_table = Table("a", "b", "transport", title="links")
+        for link in topology.links:
+            link_table.add_row(escape(link.a), escape(link.b), link.transport or "(default)")
+        tables.append(link_table)
+    return tables
+
+
+def _counts(what: str, counts: dict[str, int]) -> Table:
+    table = Table(what, "count", title=f"{what}s")
+    for name, count in counts.items():
+        table.add_row(escape(name), str(count))
+    return table

@@ -1,0 +1,149 @@
+"""``netsim trace``: look into a run's trace (a thin skin over ``netsim.trace``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from netsim.cli.common import handles_errors, stderr
+from netsim.trace.summary import TraceSummary, summarize_trace
+
+app = typer.Typer(
+    help="Inspect a run's trace: pass a run directory like runs/<run-id> or a trace.jsonl file.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def trace_group() -> None:
+    """Inspect a run's trace: pass a run directory like runs/<run-id> or a trace.jsonl file."""
+    # A callback keeps `summary` a subcommand even while it is the group's only command.
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6f} s"
+
+
+def _overview_table(summary: TraceSummary) -> Table:
+    totals = summary.totals()
+    table = Table(title="Trace", show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows: list[tuple[str, object]] = [
+        ("trace", summary.path),
+        ("run id", summary.run_id or "-"),
+        ("schema", summary.schema),
+        ("topology", summary.topology or "-"),
+        ("app", summary.app or "-"),
+        ("transport", summary.transport or "-"),
+        ("events", summary.events),
+        ("first event", _seconds(summary.first_s)),
+        ("last event", _seconds(summary.last_s)),
+        ("duration", _seconds(summary.duration_s)),
+        ("messages sent", totals["messages_sent"]),
+        ("messages received", totals["messages_received"]),
+        ("bytes sent", totals["bytes_sent"]),
+        ("bytes received", totals["bytes_received"]),
+        ("lost", totals["lost"]),
+        ("errors", summary.errors),
+        ("skipped lines", summary.skipped_lines),
+    ]
+    for name, value in rows:
+        # Text, not str: node names and paths may contain "[", which rich would read as markup.
+        table.add_row(name, Text(str(value)))
+    return table
+
+
+def _nodes_table(summary: TraceSummary) -> Table:
+    table = Table(title="Nodes", title_justify="left")
+    table.add_column("node")
+    for column in ("events", "msgs sent", "msgs recv", "bytes sent", "bytes recv", "errors"):
+        table.add_column(column, justify="right")
+    for stats in summary.nodes.values():
+        table.add_row(
+            Text(stats.node),
+            str(stats.events),
+            str(stats.messages_sent),
+            str(stats.messages_received),
+            str(stats.bytes_sent),
+            str(stats.bytes_received),
+            Text(str(stats.errors), style="red" if stats.errors else ""),
+        )
+    return table
+
+
+def _links_table(summary: TraceSummary) -> Table:
+    # One section per link, one row per direction: "a -> b" names both ends, so no link column is needed.
+    table = Table(title="Links (per direction)", title_justify="left")
+    table.add_column("direction")
+    table.add_column("transport")
+    for column in ("sent", "recv", "lost", "bytes out", "bytes in"):
+        table.add_column(column, justify="right")
+    for index, link in enumerate(summary.links.values()):
+        if index:
+            table.add_section()
+        transport = link.transport or "-"
+        if not link.in_topology:
+            transport += " (not in topology)"
+        for direction in (link.a_to_b, link.b_to_a):
+            table.add_row(
+                Text(f"{direction.source} -> {direction.destination}"),
+                Text(transport),
+                str(direction.messages_sent),
+                str(direction.messages_received),
+                Text(str(direction.lost), style="yellow" if direction.lost else ""),
+                str(direction.bytes_sent),
+                str(direction.bytes_received),
+            )
+    return table
+
+
+def _errors_table(summary: TraceSummary) -> Table:
+    table = Table(title="Errors", title_justify="left")
+    table.add_column("count", justify="right")
+    table.add_column("error (first characters)")
+    for text, count in summary.error_counts.items():
+        table.add_row(str(count), Text(text))
+    return table
+
+
+@app.command("summary")
+@handles_errors
+def summary_command(
+    run_dir_or_trace: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            "--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."
+        ),
+    ] = False,
+) -> None:
+    """Counts per node and per link direction, message loss, and errors, from one pass over the trace."""
+    summary = summarize_trace(run_dir_or_trace, strict=not lenient)
+    if as_json:
+        typer.echo(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        stderr.print(_overview_table(summary))
+        stderr.print(_nodes_table(summary))
+        stderr.print(_links_table(summary))
+        if summary.error_counts:
+            stderr.print(_errors_table(summary))
+    if summary.skipped_lines:
+        skipped = summary.skipped_lines
+        stderr.print(
+            f"[yellow]warning:[/] skipped {skipped} malformed line(s) of {escape(summary.path)}",
+            highlight=False,
+        )

@@ -1,0 +1,37 @@
+"""Messages between the launcher and its node processes, over each node's control pipe.
+
+JSON over multiprocess ``Connection.send_bytes``: the pipe is private to the run, but nothing that
+crosses a socket is unpickled, here or anywhere in netsim.
+
+Node -> launcher: ``bound`` (its real addresses), ``ready`` (all links up), ``status`` (counters,
+idle or busy), ``done`` (its app finished), ``drained``, ``crashed`` (traceback), ``closed``.
+Launcher -> node: ``addresses`` (the neighbours' addresses), ``start``, ``drain``, ``close``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from multiprocess.connection import Connection
+
+BOUND = "bound"
+READY = "ready"
+STATUS = "status"
+DONE = "done"
+DRAINED = "drained"
+CRASHED = "crashed"
+CLOSED = "closed"
+
+ADDRESSES = "addresses"
+START = "start"
+DRAIN = "drain"
+CLOSE = "close"
+
+
+def send_control(conn: Connection, kind: str, **fields: Any) -> None:
+    conn.send_bytes(orjson.dumps({"kind": kind, **fields}))
+
+
+def receive_control(conn: Connection) -> dict[str, Any]:
+    return orjson.loads(conn.recv_bytes())

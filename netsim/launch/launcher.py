@@ -1,0 +1,426 @@
+"""Run a simulation: spawn one process per node, rendezvous, start together, watch, stop, merge.
+
+The launcher owns every node process: it knows each pid, reads each control pipe, and waits for
+each exit. Shutdown is staged and bounded: ``drain`` (apps stop, queued messages are delivered),
+``close``, then ``terminate()``, then ``kill()``, each with a timeout. Nothing is killed by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import selectors
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import multiprocess
+from multiprocess.connection import Connection
+
+from netsim.errors import StartupError
+from netsim.launch import control
+from netsim.runtime.node import node_main
+from netsim.runtime.plan import NodePlan
+
+
+@dataclass
+class NodeState:
+    """What the launcher knows of one node process."""
+
+    plan: NodePlan
+    process: Any
+    conn: Connection
+    bound: dict[str, Any] | None = None
+    ready: bool = False
+    done: bool = False
+    drained: bool = False
+    closed: bool = False
+    exited: bool = False
+    idle: bool = False
+    last_activity_ns: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    crash_traceback: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyNode:
+    """A node that has started: its process id and the addresses its listeners got from the kernel."""
+
+    name: str
+    pid: int
+    listeners: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot for progress displays."""
+
+    phase: str  # "starting", "running", "stopping"
+    nodes: int
+    nodes_bound: int
+    nodes_ready: int
+    nodes_done: int
+    elapsed_s: float
+    messages_sent: int
+    messages_received: int
+
+
+@dataclass
+class LaunchOutcome:
+    """How the processes ran; the caller turns it into summary.json."""
+
+    ended_by: str  # "done", "quiet", "duration", "failure", "interrupted"
+    startup_s: float = 0.0
+    running_s: float = 0.0
+    shutdown_s: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchLimits:
+    duration_s: float
+    quiet_s: float
+    startup_timeout_s: float = 60.0
+    drain_timeout_s: float = 5.0
+    close_timeout_s: float = 5.0
+    terminate_timeout_s: float = 2.0
+
+
+ProgressCallback = Callable[[Progress], None]
+ReadyCallback = Callable[[list[ReadyNode]], None]
+
+
+def _context() -> Any:
+    methods = multiprocess.get_all_start_methods()
+    # fork starts a node in ~1 ms where spawn takes ~35 ms (see bench/launch.py).
+    return multiprocess.get_context("fork" if "fork" in methods else "spawn")
+
+
+class Launcher:
+    def __init__(
+        self,
+        plans: list[NodePlan],
+        limits: LaunchLimits,
+        on_progress: ProgressCallback | None = None,
+        on_ready: ReadyCallback | None = None,
+    ) -> None:
+        self.plans = plans
+        self.limits = limits
+        self.on_progress = on_progress
+        self.on_ready = on_ready
+        self.nodes: list[NodeState] = []
+        self.selector = selectors.DefaultSelector()
+        self.failed = False
+        self._t0 = time.monotonic()
+        self._last_progress = 0.0
+        self._phase = "starting"
+        self._startup_problem: str | None = None
+
+    # ---- the whole run ------------------------------------------------------------------------------
+
+    def run(self) -> LaunchOutcome:
+        outcome = LaunchOutcome(ended_by="failure")
+        started = time.monotonic()
+        try:
+            try:
+                self._spawn()
+                outcome.pids = [node.process.pid for node in self.nodes]
+                self._rendezvous()
+                outcome.startup_s = time.monotonic() - started
+                if self.on_ready is not None:
+                    self.on_ready(
+                        [
+                            ReadyNode(node.name, node.process.pid, dict(node.bound["listeners"]))
+                            for node in self.nodes
+                            if node.bound is not None
+                        ]
+                    )
+                running_since = time.monotonic()
+                self._phase = "running"
+                outcome.ended_by = self._watch()
+                outcome.running_s = time.monotonic() - running_since
+            except KeyboardInterrupt:
+                outcome.ended_by = "interrupted"
+            except StartupError as error:
+                self._fail_startup(str(error))
+            if self.failed:
+                outcome.ended_by = "failure"
+        finally:
+            stopping = time.monotonic()
+            self._phase = "stopping"
+            self._shutdown()
+            outcome.shutdown_s = time.monotonic() - stopping
+            outcome.failures = self._failures()
+        return outcome
+
+    def _fail_startup(self, problem: str) -> None:
+        self.failed = True
+        self._startup_problem = problem
+
+    # ---- start-up -------------------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        context = _context()
+        forking = context.get_start_method() == "fork"
+        # Objects that exist before fork stay shared copy-on-write instead of being touched by gc.
+        gc.collect()
+        gc.freeze()
+        try:
+            for plan in self.plans:
+                parent_end, child_end = context.Pipe(duplex=True)
+                inherited = tuple(node.conn for node in self.nodes) if forking else ()
+                process = context.Process(
+                    target=node_main,
+                    args=(plan, child_end, inherited),
+                    name=f"netsim-node-{plan.index}",
+                    daemon=True,
+                )
+                process.start()
+                child_end.close()
+                node = NodeState(plan=plan, process=process, conn=parent_end)
+                self.nodes.append(node)
+                self.selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", node))
+                self.selector.register(process.sentinel, selectors.EVENT_READ, ("exit", node))
+        finally:
+            gc.unfreeze()
+
+    def _rendezvous(self) -> None:
+        deadline = time.monotonic() + self.limits.startup_timeout_s
+        self._pump_until(
+            lambda: all(node.bound is not None for node in self.nodes), deadline, "bind its sockets"
+        )
+        self._send_addresses()
+        self._pump_until(lambda: all(node.ready for node in self.nodes), deadline, "bring its links up")
+        for node in self.nodes:
+            control.send_control(node.conn, control.START)
+
+    def _send_addresses(self) -> None:
+        by_name = {node.name: node for node in self.nodes}
+        for node in self.nodes:
+            peers: dict[str, dict[str, Any]] = {}
+            for link in node.plan.links:
+                peer = by_name[link.peer]
+                assert peer.bound is not None
+                peers[link.peer] = {
+                    "listener": peer.bound["listeners"][link.transport],
+                    "link": peer.bound["links"].get(node.name),
+                }
+            control.send_control(node.conn, control.ADDRESSES, peers=peers)
+
+    def _pump_until(self, condition: Callable[[], bool], deadline: float, step: str) -> None:
+        while not condition():
+            if self.failed:
+                raise StartupError(self._first_failure_text())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                missing = [node.name for node in self.nodes if not condition_holds_for(node, step)]
+                raise StartupError(
+                    f"start-up timed out after {self.limits.startup_timeout_s:g} s: "
+                    f"{len(missing)} node(s) did not {step} (first: {missing[:5]})"
+                )
+            self._pump(min(remaining, 0.1))
+
+    # ---- watching the run -----------------------------------------------------------------------------
+
+    def _watch(self) -> str:
+        deadline = time.monotonic() + self.limits.duration_s
+        quiet_ns = int(self.limits.quiet_s * 1e9)
+        while True:
+            if self.failed:
+                return "failure"
+            if all(node.done for node in self.nodes):
+                return "done"
+            now = time.monotonic()
+            if now >= deadline:
+                return "duration"
+            if all(node.idle for node in self.nodes):
+                last_activity = max(node.last_activity_ns for node in self.nodes)
+                if time.monotonic_ns() - last_activity >= quiet_ns:
+                    return "quiet"
+            self._pump(min(deadline - now, 0.05))
+
+    def _pump(self, timeout: float) -> None:
+        """Handle whatever the nodes said within ``timeout`` seconds."""
+        for key, _ in self.selector.select(timeout):
+            kind, node = key.data
+            if kind == "conn":
+                self._read_control(node)
+            else:
+                self._on_exit(node)
+        self._report_progress()
+
+    def _read_control(self, node: NodeState) -> None:
+        try:
+            while node.conn.poll():
+                self._on_control(node, control.receive_control(node.conn))
+        except (EOFError, OSError):
+            self._unregister(node.conn.fileno())
+
+    def _on_control(self, node: NodeState, message: dict[str, Any]) -> None:
+        kind = message["kind"]
+        if kind == control.BOUND:
+            node.bound = message
+        elif kind == control.READY:
+            node.ready = True
+        elif kind == control.STATUS:
+            node.idle = message["idle"]
+            node.last_activity_ns = message["last_activity_ns"]
+            node.counters = message["counters"]
+        elif kind == control.DONE:
+            node.done = True
+        elif kind == control.DRAINED:
+            node.drained = True
+        elif kind == control.CLOSED:
+            node.closed = True
+            node.counters = message["counters"]
+        elif kind == control.CRASHED:
+            node.crash_traceback = message["traceback"]
+            self.failed = True
+
+    def _on_exit(self, node: NodeState) -> None:
+        self._read_control(node)
+        node.process.join(0)
+        node.exited = True
+        self._unregister(node.process.sentinel)
+        if not node.closed and self._phase != "stopping":
+            # Died without saying goodbye: a crash even if it did not manage to report one.
+            self.failed = True
+
+    def _unregister(self, fileno: int) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(fileno)
+
+    def _report_progress(self, force: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_progress < 0.1:
+            return
+        self._last_progress = now
+        self.on_progress(
+            Progress(
+                phase=self._phase,
+                nodes=len(self.plans),
+                nodes_bound=sum(node.bound is not None for node in self.nodes),
+                nodes_ready=sum(node.ready for node in self.nodes),
+                nodes_done=sum(node.done for node in self.nodes),
+                elapsed_s=now - self._t0,
+                messages_sent=sum(node.counters.get("sent", 0) for node in self.nodes),
+                messages_received=sum(node.counters.get("received", 0) for node in self.nodes),
+            )
+        )
+
+    # ---- shutdown -------------------------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        previous_handler = _ignore_sigint()
+        try:
+            alive = [node for node in self.nodes if not node.exited]
+            self._broadcast(alive, control.DRAIN)
+            self._pump_for(
+                lambda: all(node.drained or node.exited for node in alive), self.limits.drain_timeout_s
+            )
+            self._broadcast(alive, control.CLOSE)
+            self._pump_for(lambda: all(node.exited for node in alive), self.limits.close_timeout_s)
+            for node in alive:
+                if not node.exited:
+                    node.process.terminate()
+            self._pump_for(lambda: all(node.exited for node in alive), self.limits.terminate_timeout_s)
+            for node in alive:
+                if not node.exited:
+                    node.process.kill()
+            for node in self.nodes:
+                node.process.join()
+                node.exited = True
+                node.conn.close()
+            self.selector.close()
+        finally:
+            _restore_sigint(previous_handler)
+
+    def _broadcast(self, nodes: list[NodeState], kind: str) -> None:
+        for node in nodes:
+            if node.exited:
+                continue
+            with contextlib.suppress(OSError):
+                control.send_control(node.conn, kind)
+
+    def _pump_for(self, condition: Callable[[], bool], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            self._pump(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    # ---- what went wrong ------------------------------------------------------------------------------
+
+    def _failures(self) -> list[dict[str, Any]]:
+        failures = []
+        for node in self.nodes:
+            exit_code = node.process.exitcode
+            crashed = node.crash_traceback is not None
+            died = not node.closed and exit_code not in (0, None) and not crashed
+            if not crashed and not died:
+                continue
+            text = node.crash_traceback or _death_text(exit_code)
+            failures.append(
+                {
+                    "name": node.name,
+                    "exit_code": exit_code,
+                    "error": text.strip().splitlines()[-1] if text.strip() else "",
+                    "traceback": text,
+                    "log": node.plan.log_path,
+                }
+            )
+        if not failures and self._startup_problem:
+            failures.append(
+                {"name": None, "exit_code": None, "error": self._startup_problem, "traceback": ""}
+            )
+        return failures
+
+    def _first_failure_text(self) -> str:
+        for failure in self._failures():
+            return f"node {failure['name']!r} failed during start-up: {failure['error']}"
+        return "a node failed during start-up"
+
+
+def condition_holds_for(node: NodeState, step: str) -> bool:
+    return node.bound is not None if step == "bind its sockets" else node.ready
+
+
+def _death_text(exit_code: int | None) -> str:
+    if exit_code is not None and exit_code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exit_code).name}"
+        except ValueError:
+            return f"killed by signal {-exit_code}"
+    return f"exited with code {exit_code} without reporting"
+
+
+def _ignore_sigint() -> Any:
+    try:
+        return signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def make_socket_dir() -> str:
+    """A private (0700) directory for the run's AF_UNIX sockets, with a short path (sun_path is 108 bytes)."""
+    base = "/tmp" if os.path.isdir("/tmp") else None
+    return tempfile.mkdtemp(prefix="netsim-", dir=base)
+
+
+def remove_socket_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,52 @@
+"""Turn a topology and the run's options into one NodePlan per node process."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
+from netsim.topology.model import Topology
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A file-name-safe form of a node or topology name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:limit] or "x"
+
+
+def link_transport(transport: str | None, default_transport: str) -> str:
+    return transport or default_transport
+
+
+def build_plans(
+    topology: Topology,
+    *,
+    default_app: str,
+    default_transport: str,
+    seed: int,
+    socket_dir: str,
+    node_dir: Path,
+    settings: RuntimeSettings,
+) -> list[NodePlan]:
+    index_of = {node.name: node.index for node in topology.nodes}
+    links: dict[str, list[LinkPlan]] = {node.name: [] for node in topology.nodes}
+    for link in topology.links:
+        transport = link_transport(link.transport, default_transport)
+        links[link.a].append(LinkPlan(link.b, index_of[link.b], transport, initiator=True))
+        links[link.b].append(LinkPlan(link.a, index_of[link.a], transport, initiator=False))
+    node_names = tuple(node.name for node in topology.nodes)
+    return [
+        NodePlan(
+            name=node.name,
+            index=node.index,
+            app=node.app or default_app,
+            links=tuple(links[node.name]),
+            node_names=node_names,
+            seed=seed,
+            socket_dir=socket_dir,
+            trace_path=str(node_dir / f"{node.index}.trace.jsonl"),
+            log_path=str(node_dir / f"{node.index}-{slug(node.name)}.log"),
+            settings=settings,
+        )
+        for node in topology.nodes
+    ]

@@ -1,0 +1,335 @@
+"""The sockets a node's event loop serves, one class per way of moving bytes.
+
+This is the only place in netsim that calls send, recv, accept and friends on a link. Each channel
+turns socket readiness into calls on its ``owner`` (the node): a decoded message, bad bytes, bytes
+sent, a closed socket. Which class serves a socket depends only on the transport's ``connected``
+and ``framing`` flags.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from netsim.clock import now_ns
+from netsim.errors import CodecError
+from netsim.transport.base import Address, Transport, would_block
+from netsim.wire.codec import FrameDecoder, decode_datagram, frame
+
+if TYPE_CHECKING:
+    from netsim.runtime.node import Node
+
+RECEIVE_BUFFER_BYTES = 256 * 1024
+# Stop writing to the kernel once this much is queued for one stream; the rest waits for EVENT_WRITE.
+SEND_CHUNK_BYTES = 256 * 1024
+
+
+class Channel:
+    """One socket in the node's selector."""
+
+    def __init__(
+        self,
+        owner: Node,
+        sock: socket.socket,
+        transport: Transport,
+        peername: Address | None,
+        *,
+        owns_path: bool = False,
+    ) -> None:
+        self.owner = owner
+        self.sock = sock
+        self.transport = transport
+        self.sockname: Address = sock.getsockname()
+        self.peername: Address | None = peername
+        self.fileno = sock.fileno()
+        self.closed = False
+        self.wants_write = False
+        # An AF_UNIX path this socket bound itself (accepted sockets share the listener's) is
+        # removed when the socket closes, so a run leaves no socket files behind.
+        self.owned_path: str | None = self.sockname if owns_path and isinstance(self.sockname, str) else None
+
+    def trace_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"transport": self.transport.name, "sockname": self.sockname}
+        if self.peername is not None:
+            fields["peername"] = self.peername
+        return fields
+
+    def on_readable(self) -> None:
+        raise NotImplementedError
+
+    def on_writable(self) -> None:
+        pass
+
+    @property
+    def pending_output(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.sock.close()
+        if self.owned_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.owned_path)
+
+
+class Listener(Channel):
+    """A listening socket of a connected transport: accepts links (their hello says whose)."""
+
+    def __init__(self, owner: Node, sock: socket.socket, transport: Transport) -> None:
+        super().__init__(owner, sock, transport, None, owns_path=True)
+
+    def on_readable(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError as error:
+                if would_block(error):
+                    return
+                self.owner.on_socket_error(self, error)
+                return
+            conn.setblocking(False)
+            self.owner.on_accepted(self, conn)
+
+
+class LinkChannel(Channel):
+    """A socket that carries messages to and from one peer (``peer`` is None until the hello names it)."""
+
+    send_event = "send"
+    receive_event = "recv"
+
+    def __init__(
+        self,
+        owner: Node,
+        sock: socket.socket,
+        transport: Transport,
+        peername: Address,
+        peer: str | None,
+        *,
+        owns_path: bool = False,
+    ) -> None:
+        super().__init__(owner, sock, transport, peername, owns_path=owns_path)
+        self.peer = peer
+
+    def queue(self, payload: bytes, fields: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def trace_fields(self) -> dict[str, Any]:
+        fields = super().trace_fields()
+        if self.peer is not None:
+            fields["peer"] = self.peer
+        return fields
+
+
+class StreamChannel(LinkChannel):
+    """A byte stream (TCP, AF_UNIX stream): length-prefixed frames, decoded by the sans-I/O FrameDecoder."""
+
+    def __init__(
+        self,
+        owner: Node,
+        sock: socket.socket,
+        transport: Transport,
+        peername: Address,
+        peer: str | None,
+        *,
+        owns_path: bool = False,
+    ) -> None:
+        super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
+        self.decoder = FrameDecoder(max_frame_bytes=transport.max_message_bytes)
+        self._receive_buffer = bytearray(RECEIVE_BUFFER_BYTES)
+        self._receive_view = memoryview(self._receive_buffer)
+        self._output = bytearray()
+        # (offset in _output where the frame ends, its trace fields, its size) for frames not yet sent
+        self._unsent: deque[tuple[int, dict[str, Any], int]] = deque()
+        self._sent_offset = 0
+        self.write_shut = False
+        self.eof_received = False
+
+    @property
+    def pending_output(self) -> bool:
+        return bool(self._unsent)
+
+    def queue(self, payload: bytes, fields: dict[str, Any]) -> None:
+        framed = frame(payload)
+        self._output += framed
+        self._unsent.append((len(self._output), fields, len(framed)))
+
+    def flush(self) -> None:
+        output = self._output
+        while self._sent_offset < len(output):
+            end = min(len(output), self._sent_offset + SEND_CHUNK_BYTES)
+            # Stamped before the syscall, so no receive can be traced earlier than its send.
+            sent_at = now_ns()
+            try:
+                with memoryview(output) as view:
+                    sent = self.sock.send(view[self._sent_offset : end])
+            except OSError as error:
+                if would_block(error):
+                    break
+                self.owner.on_socket_error(self, error)
+                return
+            self._sent_offset += sent
+            self._report_sent(sent_at)
+        if self._sent_offset >= len(output):
+            output.clear()
+            self._sent_offset = 0
+        elif self._sent_offset > SEND_CHUNK_BYTES:
+            del output[: self._sent_offset]
+            self._unsent = deque((end - self._sent_offset, f, n) for end, f, n in self._unsent)
+            self._sent_offset = 0
+        self.owner.want_write(self, bool(self._unsent))
+
+    def _report_sent(self, sent_at: int) -> None:
+        while self._unsent and self._unsent[0][0] <= self._sent_offset:
+            _, fields, nbytes = self._unsent.popleft()
+            self.owner.on_sent(self, fields, nbytes, sent_at)
+
+    def on_writable(self) -> None:
+        self.flush()
+
+    def on_readable(self) -> None:
+        try:
+            count = self.sock.recv_into(self._receive_buffer)
+        except OSError as error:
+            if not would_block(error):
+                self.owner.on_socket_error(self, error)
+            return
+        if count == 0:
+            self._on_eof()
+            return
+        decoder = self.decoder
+        decoder.feed(self._receive_view[:count])
+        try:
+            while not self.closed:
+                decoded = decoder.next_frame()
+                if decoded is None:
+                    break
+                self.owner.on_message(self, decoded[0], decoded[1])
+        except CodecError as error:
+            self.owner.on_bad_bytes(self, error, decoder.buffered)
+
+    def _on_eof(self) -> None:
+        self.eof_received = True
+        try:
+            self.decoder.close()
+        except CodecError as error:
+            self.owner.on_bad_bytes(self, error, self.decoder.buffered)
+            return
+        self.owner.on_peer_closed(self)
+
+    def shut_write(self) -> None:
+        """Tell the peer we send no more (it reads EOF after every byte we sent)."""
+        if not self.write_shut and not self.closed:
+            self.write_shut = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
+
+
+class PacketChannel(LinkChannel):
+    """One message per packet: AF_UNIX seqpacket links, and the sending socket of a datagram link."""
+
+    def __init__(
+        self,
+        owner: Node,
+        sock: socket.socket,
+        transport: Transport,
+        peername: Address,
+        peer: str | None,
+        *,
+        owns_path: bool = False,
+    ) -> None:
+        super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
+        if not transport.connected:
+            self.send_event = "sendto"
+            self.receive_event = "recvfrom"
+        self._unsent: deque[tuple[bytes, dict[str, Any]]] = deque()
+        self.write_shut = False
+        self.eof_received = False
+
+    @property
+    def pending_output(self) -> bool:
+        return bool(self._unsent)
+
+    def queue(self, payload: bytes, fields: dict[str, Any]) -> None:
+        self._unsent.append((payload, fields))
+
+    def flush(self) -> None:
+        connected = self.transport.connected
+        while self._unsent:
+            payload, fields = self._unsent[0]
+            sent_at = now_ns()
+            try:
+                sent = self.sock.send(payload) if connected else self.sock.sendto(payload, self.peername)
+            except OSError as error:
+                if would_block(error):
+                    break
+                self.owner.on_socket_error(self, error)
+                return
+            self._unsent.popleft()
+            self.owner.on_sent(self, fields, sent, sent_at)
+        self.owner.want_write(self, bool(self._unsent))
+
+    def on_writable(self) -> None:
+        self.flush()
+
+    def on_readable(self) -> None:
+        limit = self.transport.max_message_bytes
+        try:
+            packet = self.sock.recv(limit + 1)
+        except OSError as error:
+            if not would_block(error):
+                self.owner.on_socket_error(self, error)
+            return
+        if not packet:
+            self.eof_received = True
+            self.owner.on_peer_closed(self)
+            return
+        if len(packet) > limit:
+            self.owner.on_bad_bytes(self, CodecError(f"packet larger than {limit} bytes"), len(packet))
+            return
+        try:
+            message = decode_datagram(packet)
+        except CodecError as error:
+            self.owner.on_bad_bytes(self, error, len(packet))
+            return
+        self.owner.on_message(self, message, len(packet))
+
+    def shut_write(self) -> None:
+        if self.transport.connected and not self.write_shut and not self.closed:
+            self.write_shut = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
+
+
+class DatagramListener(Channel):
+    """The socket a node receives a datagram transport's messages on, from every neighbour.
+
+    Senders are recognised by the address of their link socket, learnt at start-up; a datagram
+    from any other address is traced as an error and dropped (there is no connection to close).
+    """
+
+    receive_event = "recvfrom"
+    # Read at most this many datagrams per readiness event, so one busy listener cannot starve the rest.
+    BATCH = 64
+
+    def __init__(self, owner: Node, sock: socket.socket, transport: Transport) -> None:
+        super().__init__(owner, sock, transport, None, owns_path=True)
+        self.peers_by_address: dict[Any, str] = {}
+
+    def on_readable(self) -> None:
+        limit = self.transport.max_message_bytes
+        for _ in range(self.BATCH):
+            try:
+                packet, address = self.sock.recvfrom(limit + 1)
+            except OSError as error:
+                if not would_block(error):
+                    self.owner.on_socket_error(self, error)
+                return
+            self.owner.on_datagram(self, packet, address)

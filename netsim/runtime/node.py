@@ -1,0 +1,684 @@
+"""One node process: binds, connects its links, runs its app on a selectors event loop, shuts down.
+
+Life of a node, driven by the launcher over the control pipe (see ``netsim.launch.control``):
+bind listeners and link sockets -> report ``bound`` -> receive ``addresses`` -> connect links ->
+accept the links whose hello names a neighbour -> report ``ready`` -> ``start`` (app runs) ->
+``drain`` (app stops; queued output is flushed; stream links are half-closed and read to EOF) ->
+``drained`` -> ``close`` (read what is left, close every socket) -> ``closed`` -> exit 0.
+An exception in the app (or in netsim) is logged with its traceback, reported as ``crashed``, and the
+node exits 1 after flushing its trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import selectors
+import signal
+import sys
+import traceback
+from typing import Any
+
+from multiprocess.connection import Connection
+
+from netsim.apps.base import App
+from netsim.apps.registry import resolve_app
+from netsim.clock import now_ns
+from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError
+from netsim.launch import control
+from netsim.runtime.channels import (
+    Channel,
+    DatagramListener,
+    LinkChannel,
+    Listener,
+    PacketChannel,
+    StreamChannel,
+)
+from netsim.runtime.context import NodeContext
+from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.trace.writer import TraceWriter
+from netsim.transport import Transport, get_transport
+from netsim.transport.base import LinkEnd
+from netsim.wire.codec import decode_datagram, encode_message
+from netsim.wire.message import Message
+
+HELLO = "netsim.hello"
+
+SETUP, RUNNING, DRAINING, CLOSING = "setup", "running", "draining", "closing"
+TRACE_FLUSH_INTERVAL_NS = 200_000_000
+
+
+class ControlChannel:
+    """The launcher's pipe, served by the same selector as the sockets."""
+
+    def __init__(self, owner: Node, conn: Connection) -> None:
+        self.owner = owner
+        self.conn = conn
+        self.fileno = conn.fileno()
+
+    def on_readable(self) -> None:
+        try:
+            command = control.receive_control(self.conn)
+        except EOFError:
+            # The launcher is gone: nobody will tell us to stop, so stop now.
+            self.owner.begin_close()
+            return
+        self.owner.on_control(command)
+
+    def on_writable(self) -> None:
+        pass
+
+
+class Node:
+    def __init__(self, plan: NodePlan, conn: Connection) -> None:
+        self.plan = plan
+        self.name = plan.name
+        self.conn = conn
+        self.links_by_peer: dict[str, LinkPlan] = {link.peer: link for link in plan.links}
+        self.neighbour_names: tuple[str, ...] = tuple(link.peer for link in plan.links)
+        self.trace = TraceWriter(plan.trace_path, plan.name)
+        self.selector = selectors.DefaultSelector()
+        self.state = SETUP
+        self.lamport = 0
+        self._message_seq = 0
+        self.started_ns = 0
+        self.finished = False
+
+        self.listeners: dict[str, Channel] = {}  # transport name -> listener or datagram receiver
+        self.channels: dict[str, LinkChannel] = {}  # peer -> the channel that sends to it
+        self._link_sockets: dict[str, Any] = {}  # peer -> bound, unconnected socket (set-up only)
+        self._awaiting_hello: set[str] = set()
+        self._dirty: set[LinkChannel] = set()
+        self._early_messages: list[Message] = []
+
+        self._timers: list[tuple[int, int]] = []
+        self._timer_targets: dict[int, tuple[str, Any]] = {}
+        self._next_timer_id = 0
+
+        self.app: App | None = None
+        self.context: NodeContext | None = None
+        self._done_reported = False
+
+        self.counters = {"sent": 0, "received": 0, "bytes_sent": 0, "bytes_received": 0, "errors": 0}
+        self._last_activity_ns = now_ns()
+        self._reported_idle = False
+        self._last_status_ns = 0
+        self._status_dirty = False
+        self._last_flush_ns = now_ns()
+
+        self._log_file = open(plan.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+
+    # ---- life cycle -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """The whole life of the node process; returns its exit code."""
+        try:
+            self._redirect_output()
+            self.log(f"node {self.name!r} (index {self.plan.index}) pid {os.getpid()}")
+            self.app = resolve_app(self.plan.app)()
+            self.context = NodeContext(self, self.plan.seed)
+            self._bind()
+            self._exchange_addresses()
+            self.selector.register(self.conn.fileno(), selectors.EVENT_READ, ControlChannel(self, self.conn))
+            self._serve()
+            self._close_all("shutdown")
+            self.trace.event("stop", reason="shutdown")
+            self.trace.flush()
+            control.send_control(self.conn, control.CLOSED, counters=self.counters)
+            return 0
+        except SystemExit as exit_request:
+            # SIGTERM from the launcher: the cooperative stop timed out.
+            self._close_all("terminated")
+            self.trace.event("stop", reason="terminated")
+            return exit_request.code if isinstance(exit_request.code, int) else 1
+        except BaseException as error:  # noqa: BLE001 - every failure is reported, then the node exits
+            return self._crash(error)
+        finally:
+            self.trace.close()
+            self._log_file.flush()
+
+    def _crash(self, error: BaseException) -> int:
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.log(f"node {self.name!r} crashed:\n{text}")
+        last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
+        try:
+            self.trace.event("error", error=f"node crashed: {last_line}")
+            self._close_all("crash")
+            self.trace.event("stop", reason="crash")
+            self.trace.flush()
+        finally:
+            with contextlib.suppress(OSError):
+                control.send_control(self.conn, control.CRASHED, traceback=text)
+        return 1
+
+    def _redirect_output(self) -> None:
+        """print() in an app, and anything written to fds 1 and 2, lands in the node's log."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._log_file.fileno(), 1)
+        os.dup2(self._log_file.fileno(), 2)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the launcher's to handle
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+    def log(self, text: str) -> None:
+        self._log_file.write(text.rstrip("\n") + "\n")
+
+    # ---- start-up ---------------------------------------------------------------------------------
+
+    def _bind(self) -> None:
+        end = LinkEnd(self.plan.index, self.plan.socket_dir)
+        inbound_per_transport: dict[str, int] = {}
+        for link in self.plan.links:
+            if not link.initiator:
+                inbound_per_transport[link.transport] = inbound_per_transport.get(link.transport, 0) + 1
+        for transport_name in dict.fromkeys(link.transport for link in self.plan.links):
+            transport = get_transport(transport_name)
+            # Room for every expected inbound link, so start-up connects never wait for accept().
+            backlog = max(128, inbound_per_transport.get(transport_name, 0) + 16)
+            sock = transport.listener(end, backlog)
+            channel: Channel = (
+                Listener(self, sock, transport)
+                if transport.connected
+                else DatagramListener(self, sock, transport)
+            )
+            self.listeners[transport_name] = channel
+            self._register(channel)
+            self.trace.event("bind", transport=transport_name, sockname=channel.sockname, role="listener")
+            if transport.connected:
+                self.trace.event("listen", transport=transport_name, sockname=channel.sockname)
+        link_addresses: dict[str, Any] = {}
+        for link in self.plan.links:
+            transport = get_transport(link.transport)
+            if link.initiator or not transport.connected:
+                sock = transport.link_socket(end, link.peer_index)
+                self._link_sockets[link.peer] = sock
+                link_addresses[link.peer] = sock.getsockname()
+                self.trace.event(
+                    "bind", transport=link.transport, sockname=sock.getsockname(), role="link", peer=link.peer
+                )
+        listener_addresses = {name: channel.sockname for name, channel in self.listeners.items()}
+        control.send_control(self.conn, control.BOUND, listeners=listener_addresses, links=link_addresses)
+
+    def _exchange_addresses(self) -> None:
+        if not self.conn.poll(self.plan.settings.startup_timeout_s):
+            raise StartupError(f"node {self.name!r}: no address book from the launcher")
+        command = control.receive_control(self.conn)
+        if command["kind"] == control.CLOSE:
+            self.finished = True
+            return
+        # For each peer: {"listener": its listener address for our link's transport,
+        #                 "link": the address its datagram link socket sends to us from}
+        peers: dict[str, dict[str, Any]] = command["peers"]
+        for link in self.plan.links:
+            transport = get_transport(link.transport)
+            entry = peers[link.peer]
+            listener_address = transport.address_from_json(entry["listener"])
+            if transport.connected and not link.initiator:
+                self._awaiting_hello.add(link.peer)
+                continue
+            sock = self._link_sockets.pop(link.peer)
+            # A datagram link socket is connected too: poll() then reports it writable only when the
+            # peer's queue has room (AF_UNIX), and ICMP errors come back to it (UDP).
+            transport.connect(sock, listener_address, self.plan.settings.connect_timeout_s)
+            if not transport.connected:
+                receiver = self.listeners[link.transport]
+                assert isinstance(receiver, DatagramListener)
+                receiver.peers_by_address[_address_key(transport.address_from_json(entry["link"]))] = (
+                    link.peer
+                )
+            channel = self._link_channel(sock, transport, listener_address, link.peer, owns_path=True)
+            self.channels[link.peer] = channel
+            self._register(channel)
+            self.trace.event("connect", **channel.trace_fields())
+            if transport.connected:
+                self._queue(channel, HELLO, None, None)
+        self._flush_dirty()
+        self._maybe_ready()
+
+    def _link_channel(
+        self, sock: Any, transport: Transport, peername: Any, peer: str | None, *, owns_path: bool
+    ) -> LinkChannel:
+        if transport.framing == "stream":
+            return StreamChannel(self, sock, transport, peername, peer, owns_path=owns_path)
+        return PacketChannel(self, sock, transport, peername, peer, owns_path=owns_path)
+
+    def _maybe_ready(self) -> None:
+        if self.state == SETUP and not self._awaiting_hello:
+            control.send_control(self.conn, control.READY)
+
+    # ---- the event loop -----------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        select = self.selector.select
+        settings = self.plan.settings
+        status_interval_ns = int(settings.status_interval_s * 1e9)
+        idle_after_ns = int(settings.idle_after_s * 1e9)
+        while not self.finished:
+            events = select(self._select_timeout(idle_after_ns))
+            for key, mask in events:
+                handler = key.data
+                if mask & selectors.EVENT_READ:
+                    handler.on_readable()
+                if mask & selectors.EVENT_WRITE and not getattr(handler, "closed", False):
+                    handler.on_writable()
+            if self._timers:
+                self._run_due_timers()
+            if self._dirty:
+                self._flush_dirty()
+            if self.state == DRAINING:
+                self._check_drained()
+            self._report_status(status_interval_ns, idle_after_ns)
+            now = now_ns()
+            if now - self._last_flush_ns >= TRACE_FLUSH_INTERVAL_NS:
+                # A node can die without warning (SIGKILL): at most this much of its trace is lost.
+                self._last_flush_ns = now
+                self.trace.flush()
+
+    def _select_timeout(self, idle_after_ns: int) -> float | None:
+        now = now_ns()
+        deadlines = []
+        if self._timers:
+            deadlines.append(self._timers[0][0])
+        if self.state == RUNNING and not self._reported_idle:
+            deadlines.append(self._last_activity_ns + idle_after_ns)
+        if self._status_dirty:
+            deadlines.append(self._last_status_ns + int(self.plan.settings.status_interval_s * 1e9))
+        if self.trace.unflushed:
+            deadlines.append(self._last_flush_ns + TRACE_FLUSH_INTERVAL_NS)
+        if not deadlines:
+            return None
+        return max(0.0, (min(deadlines) - now) / 1e9)
+
+    def _report_status(self, status_interval_ns: int, idle_after_ns: int) -> None:
+        if self.state != RUNNING:
+            return
+        now = now_ns()
+        idle = (
+            not self._timers
+            and not self._dirty
+            and not any(channel.pending_output for channel in self.channels.values())
+            and now - self._last_activity_ns >= idle_after_ns
+        )
+        idle_changed = idle != self._reported_idle
+        if idle_changed or (self._status_dirty and now - self._last_status_ns >= status_interval_ns):
+            self._reported_idle = idle
+            self._status_dirty = False
+            self._last_status_ns = now
+            control.send_control(
+                self.conn,
+                control.STATUS,
+                idle=idle,
+                last_activity_ns=self._last_activity_ns,
+                counters=self.counters,
+            )
+
+    def _activity(self) -> None:
+        self._last_activity_ns = now_ns()
+        self._status_dirty = True
+        if self._reported_idle:
+            self._reported_idle = False
+            control.send_control(
+                self.conn,
+                control.STATUS,
+                idle=False,
+                last_activity_ns=self._last_activity_ns,
+                counters=self.counters,
+            )
+            self._last_status_ns = self._last_activity_ns
+
+    # ---- control commands -----------------------------------------------------------------------------
+
+    def on_control(self, command: dict[str, Any]) -> None:
+        kind = command["kind"]
+        if kind == control.START and self.state == SETUP:
+            self._start_app()
+        elif kind == control.DRAIN and self.state in (SETUP, RUNNING):
+            self._begin_drain()
+        elif kind == control.CLOSE:
+            self.begin_close()
+
+    def _start_app(self) -> None:
+        self.state = RUNNING
+        self.started_ns = now_ns()
+        self.trace.event("start")
+        assert self.app is not None and self.context is not None
+        self.app.on_start(self.context)
+        early, self._early_messages = self._early_messages, []
+        for message in early:
+            self.app.on_message(self.context, message)
+        self._activity()
+
+    def _begin_drain(self) -> None:
+        if self.state == RUNNING and self.app is not None and self.context is not None:
+            self.app.on_stop(self.context)
+        self.state = DRAINING
+        self._timers.clear()
+        self._timer_targets.clear()
+        self._flush_dirty()
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        """Drained: nothing left to send, and every connected link has been read to its EOF."""
+        waiting = False
+        for channel in list(self.channels.values()):
+            if channel.closed:
+                continue
+            if channel.pending_output:
+                waiting = True
+                continue
+            if channel.transport.connected:
+                channel.shut_write()  # type: ignore[attr-defined]
+                if channel.eof_received:  # type: ignore[attr-defined]
+                    self._close_channel(channel, "shutdown")
+                else:
+                    waiting = True
+        if not waiting and self.state == DRAINING:
+            self.state = CLOSING
+            control.send_control(self.conn, control.DRAINED)
+
+    def begin_close(self) -> None:
+        # Whatever datagrams are still queued for us were sent before every node drained: read them.
+        for listener in self.listeners.values():
+            if isinstance(listener, DatagramListener) and not listener.closed:
+                listener.on_readable()
+        self.finished = True
+
+    # ---- messages in --------------------------------------------------------------------------------
+
+    def on_accepted(self, listener: Listener, sock: Any) -> None:
+        transport = listener.transport
+        channel = self._link_channel(sock, transport, sock.getpeername(), None, owns_path=False)
+        self._register(channel)
+        self.trace.event("accept", **channel.trace_fields())
+
+    def on_message(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
+        if channel.peer is None:
+            problem = self._check_hello(channel, message)
+        elif message.src != channel.peer or message.dst != self.name:
+            problem = f"message {message.src!r} -> {message.dst!r} on the link from {channel.peer!r}"
+        elif message.type == HELLO:
+            problem = f"a second hello from {channel.peer!r}"
+        else:
+            problem = None
+        if problem is not None:
+            self._reject(channel, problem, nbytes)
+            return
+        if channel.peer is None:
+            self._accept_hello(channel, message.src)
+        self._receive(channel, channel.receive_event, channel.peername, message.src, message, nbytes)
+        if message.type != HELLO:
+            self._deliver(message)
+
+    def on_datagram(self, listener: DatagramListener, packet: bytes, address: Any) -> None:
+        peer = listener.peers_by_address.get(_address_key(address))
+        problem = None
+        message = None
+        if peer is None:
+            problem = "datagram from an address that is not a neighbour's link"
+        elif len(packet) > listener.transport.max_message_bytes:
+            problem = f"datagram larger than {listener.transport.max_message_bytes} bytes"
+        else:
+            try:
+                message = decode_datagram(packet)
+            except CodecError as error:
+                problem = f"bad datagram: {error}"
+            else:
+                if message.src != peer or message.dst != self.name:
+                    problem = f"message {message.src!r} -> {message.dst!r} from {peer!r}'s link"
+        if problem is not None or message is None:
+            self._trace_error(
+                listener, problem or "bad datagram", nbytes=len(packet), peername=address, peer=peer
+            )
+            return
+        self._receive(listener, listener.receive_event, address, peer, message, len(packet))
+        self._deliver(message)
+
+    def _receive(
+        self, channel: Channel, event: str, peername: Any, peer: str, message: Message, nbytes: int
+    ) -> None:
+        lamport = max(self.lamport, message.lamport) + 1
+        self.lamport = lamport
+        record: dict[str, Any] = {
+            "transport": channel.transport.name,
+            "sockname": channel.sockname,
+            "peername": peername,
+            "peer": peer,
+            "nbytes": nbytes,
+            "msg_id": message.id,
+            "msg_type": message.type,
+            "lamport": lamport,
+        }
+        if message.in_reply_to is not None:
+            record["in_reply_to"] = message.in_reply_to
+        self.trace.event(event, **record)
+        counters = self.counters
+        counters["received"] += 1
+        counters["bytes_received"] += nbytes
+        self._activity()
+
+    def _deliver(self, message: Message) -> None:
+        if self.state == RUNNING:
+            assert self.app is not None
+            self.app.on_message(self.context, message)  # type: ignore[arg-type]
+        elif self.state == SETUP:
+            self._early_messages.append(message)
+        # While draining the app has stopped: the message is traced as received and not delivered.
+
+    def _check_hello(self, channel: LinkChannel, message: Message) -> str | None:
+        if message.type != HELLO:
+            return f"expected a hello first, got a {message.type!r} message"
+        if message.dst != self.name:
+            return f"hello addressed to {message.dst!r}"
+        link = self.links_by_peer.get(message.src)
+        if link is None or link.initiator or link.transport != channel.transport.name:
+            return f"hello from {message.src!r}, which has no {channel.transport.name} link to this node"
+        existing = self.channels.get(message.src)
+        if existing is not None and not existing.closed:
+            return f"hello from {message.src!r}, whose link is already up"
+        return None
+
+    def _accept_hello(self, channel: LinkChannel, peer: str) -> None:
+        channel.peer = peer
+        self.channels[peer] = channel
+        self._awaiting_hello.discard(peer)
+        self._maybe_ready()
+
+    def _reject(self, channel: LinkChannel, problem: str, nbytes: int) -> None:
+        self._trace_error(channel, problem, nbytes=nbytes)
+        self._close_channel(channel, "bad bytes")
+
+    def on_bad_bytes(self, channel: LinkChannel, error: CodecError, nbytes: int) -> None:
+        self._reject(channel, f"bad frame: {error}", nbytes)
+
+    def on_peer_closed(self, channel: LinkChannel) -> None:
+        if self.state in (DRAINING, CLOSING):
+            # The peer half-closed as part of the shutdown: _check_drained closes this link once our
+            # own output is out. Until then only writability matters (EOF stays readable forever).
+            self._update_interest(channel)
+            return
+        self._close_channel(channel, "peer closed")
+
+    def on_socket_error(self, channel: Channel, error: OSError) -> None:
+        self._trace_error(channel, f"{type(error).__name__}: {error.strerror or error}")
+        if isinstance(channel, LinkChannel):
+            self._close_channel(channel, "socket error")
+
+    def _trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
+        record = channel.trace_fields()
+        record.update({key: value for key, value in fields.items() if value is not None})
+        self.trace.event("error", error=problem, **record)
+        self.counters["errors"] += 1
+        self._status_dirty = True
+
+    def _close_channel(self, channel: LinkChannel, reason: str) -> None:
+        if channel.closed:
+            return
+        self.trace.event("close", reason=reason, **channel.trace_fields())
+        self._unregister(channel)
+        channel.close()
+        self._dirty.discard(channel)
+        peer = channel.peer
+        # The closed channel stays in self.channels: sends to this peer now fail visibly in the trace.
+        if peer is not None and self.channels.get(peer) is channel and self.state == RUNNING:
+            assert self.app is not None
+            self.app.on_link_down(self.context, peer, reason)  # type: ignore[arg-type]
+
+    # ---- messages out -------------------------------------------------------------------------------
+
+    def send_message(self, dst: str, message_type: str, body: Any, in_reply_to: str | None) -> str | None:
+        if dst not in self.links_by_peer:
+            raise ValueError(
+                f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
+            )
+        if self.state != RUNNING:
+            # on_stop may still call send: the run is draining and takes no new messages.
+            return None
+        channel = self.channels.get(dst)
+        if channel is None or channel.closed:
+            self.trace.event(
+                "error", error=f"link to {dst!r} is down: message {message_type!r} not sent", peer=dst
+            )
+            self.counters["errors"] += 1
+            return None
+        return self._queue(channel, message_type, body, in_reply_to)
+
+    def _queue(self, channel: LinkChannel, message_type: str, body: Any, in_reply_to: str | None) -> str:
+        self.lamport += 1
+        self._message_seq += 1
+        message_id = f"{self.name}:{self._message_seq}"
+        peer = channel.peer
+        assert peer is not None
+        message = Message(self.name, peer, message_id, message_type, body, in_reply_to, self.lamport)
+        payload = encode_message(message)
+        if len(payload) > channel.transport.max_message_bytes:
+            raise MessageTooLarge(channel.transport.name, len(payload), channel.transport.max_message_bytes)
+        fields: dict[str, Any] = {"msg_id": message_id, "msg_type": message_type, "lamport": self.lamport}
+        if in_reply_to is not None:
+            fields["in_reply_to"] = in_reply_to
+        channel.queue(payload, fields)
+        self._dirty.add(channel)
+        return message_id
+
+    def _flush_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for channel in dirty:
+            if not channel.closed:
+                channel.flush()
+
+    def on_sent(self, channel: LinkChannel, fields: dict[str, Any], nbytes: int, sent_at: int) -> None:
+        self.trace.event(channel.send_event, ts_ns=sent_at, nbytes=nbytes, **channel.trace_fields(), **fields)
+        counters = self.counters
+        counters["sent"] += 1
+        counters["bytes_sent"] += nbytes
+        self._activity()
+
+    def want_write(self, channel: Channel, wanted: bool) -> None:
+        if channel.closed or channel.wants_write == wanted:
+            return
+        channel.wants_write = wanted
+        self._update_interest(channel)
+
+    def _update_interest(self, channel: Channel) -> None:
+        events = selectors.EVENT_WRITE if channel.wants_write else 0
+        if not getattr(channel, "eof_received", False):
+            events |= selectors.EVENT_READ
+        if events:
+            self.selector.modify(channel.fileno, events, channel)
+        else:
+            self._unregister(channel)
+
+    # ---- timers and app hooks -------------------------------------------------------------------------
+
+    def set_timer(self, delay_s: float, name: str, data: Any) -> int:
+        if delay_s < 0:
+            raise ValueError(f"timer delay must be >= 0, got {delay_s}")
+        self._next_timer_id += 1
+        timer_id = self._next_timer_id
+        heapq.heappush(self._timers, (now_ns() + int(delay_s * 1e9), timer_id))
+        self._timer_targets[timer_id] = (name, data)
+        return timer_id
+
+    def cancel_timer(self, timer_id: int) -> None:
+        self._timer_targets.pop(timer_id, None)
+        while self._timers and self._timers[0][1] not in self._timer_targets:
+            heapq.heappop(self._timers)
+
+    def _run_due_timers(self) -> None:
+        now = now_ns()
+        while self._timers and self._timers[0][0] <= now and self.state == RUNNING:
+            _, timer_id = heapq.heappop(self._timers)
+            target = self._timer_targets.pop(timer_id, None)
+            if target is not None:
+                assert self.app is not None
+                self._activity()
+                self.app.on_timer(self.context, target[0], target[1])  # type: ignore[arg-type]
+        while self._timers and self._timers[0][1] not in self._timer_targets:
+            heapq.heappop(self._timers)
+
+    def app_done(self) -> None:
+        if not self._done_reported:
+            self._done_reported = True
+            self.trace.event("done")
+            control.send_control(self.conn, control.DONE)
+
+    # ---- sockets ----------------------------------------------------------------------------------------
+
+    def _register(self, channel: Channel) -> None:
+        self.selector.register(channel.fileno, selectors.EVENT_READ, channel)
+
+    def _unregister(self, channel: Channel) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(channel.fileno)
+
+    def _registered(self, channel: Channel) -> bool:
+        return channel.fileno in self.selector.get_map()
+
+    def _close_all(self, reason: str) -> None:
+        self.state = CLOSING
+        seen: set[int] = set()
+        for channel in list(self.channels.values()) + [
+            key.data for key in list(self.selector.get_map().values()) if isinstance(key.data, LinkChannel)
+        ]:
+            if id(channel) in seen or channel.closed:
+                continue
+            seen.add(id(channel))
+            self._close_channel(channel, reason)
+        for listener in self.listeners.values():
+            if not listener.closed:
+                self.trace.event("close", reason=reason, **listener.trace_fields())
+                self._unregister(listener)
+                listener.close()
+        for sock in self._link_sockets.values():
+            address = sock.getsockname()
+            sock.close()
+            if isinstance(address, str) and address:
+                with contextlib.suppress(OSError):
+                    os.unlink(address)
+        self._link_sockets.clear()
+
+
+def _address_key(address: Any) -> Any:
+    """recvfrom() gives IPv6 addresses as 4-tuples and AF_UNIX as str: key on (host, port) or the path."""
+    if isinstance(address, (tuple, list)):
+        return (address[0], address[1])
+    return address
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def node_main(plan: NodePlan, conn: Connection, inherited: tuple[Connection, ...] = ()) -> None:
+    """Entry point of a node process."""
+    for other in inherited:
+        # Under fork a child inherits the launcher's ends of its siblings' pipes; keep only its own.
+        other.close()
+    try:
+        exit_code = Node(plan, conn).run()
+    except NetsimError as error:
+        exit_code = 1
+        with contextlib.suppress(OSError):
+            control.send_control(conn, control.CRASHED, traceback=f"{type(error).__name__}: {error}")
+    sys.stdout.flush()
+    os._exit(exit_code)

@@ -1,0 +1,45 @@
+"""What a node process is told before it starts: who it is, its links, and where to write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPlan:
+    """One link as seen from one of its ends.
+
+    ``initiator``: this end connects (the edge's first node); the other end listens and accepts.
+    Datagram links have no connection, but the initiator is still the one named first.
+    """
+
+    peer: str
+    peer_index: int
+    transport: str
+    initiator: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    """Timing knobs shared by every node of a run."""
+
+    startup_timeout_s: float = 60.0
+    connect_timeout_s: float = 10.0
+    # How long a node must see no I/O and hold no timers before it reports itself idle.
+    idle_after_s: float = 0.05
+    # The least time between two status reports of one node.
+    status_interval_s: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    name: str
+    index: int
+    app: str
+    links: tuple[LinkPlan, ...]
+    node_names: tuple[str, ...]
+    seed: int
+    socket_dir: str
+    trace_path: str
+    log_path: str
+    settings: RuntimeSettings = RuntimeSettings()

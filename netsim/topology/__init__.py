@@ -1,0 +1,58 @@
+"""Topologies: files and generator specs in, validated :class:`Topology` out, and back again.
+
+``load_topology("topologies/abilene.gml")`` or ``load_topology("ring:8")`` is the entry point; the
+modules split the work: ``model`` (the dataclasses), ``parse`` (pure: networkx graph -> Topology),
+``load`` (files -> networkx, where I/O and reader errors become TopologyError), ``generate``
+(generator specs) and ``write`` (Topology -> node-link JSON, files, and ``describe``).
+"""
+
+from __future__ import annotations
+
+from netsim.topology.generate import (
+    GENERATOR_FORMS,
+    GENERATOR_KINDS,
+    canonical_spec,
+    generate_graph,
+    is_generator_spec,
+    parse_generator_spec,
+)
+from netsim.topology.load import (
+    ACCEPTED_EXTENSIONS,
+    EXTENSION_FORMATS,
+    NETSIM_TOPOLOGY_FORMAT,
+    load_topology,
+    read_graph,
+)
+from netsim.topology.model import LinkSpec, NodeSpec, Topology
+from netsim.topology.parse import from_graph, to_json_value
+from netsim.topology.write import (
+    describe,
+    topology_to_graph,
+    topology_to_node_link,
+    write_topology,
+    write_topology_json,
+)
+
+__all__ = [
+    "ACCEPTED_EXTENSIONS",
+    "EXTENSION_FORMATS",
+    "GENERATOR_FORMS",
+    "GENERATOR_KINDS",
+    "NETSIM_TOPOLOGY_FORMAT",
+    "LinkSpec",
+    "NodeSpec",
+    "Topology",
+    "canonical_spec",
+    "describe",
+    "from_graph",
+    "generate_graph",
+    "is_generator_spec",
+    "load_topology",
+    "parse_generator_spec",
+    "read_graph",
+    "to_json_value",
+    "topology_to_graph",
+    "topology_to_node_link",
+    "write_topology",
+    "write_topology_json",
+]

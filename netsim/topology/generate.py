@@ -1,0 +1,244 @@
+"""Generator specs (``ring:8``, ``grid:4x4``, ``random:50:0.1``, ...) and the graphs they stand for.
+
+A spec is ``KIND:ARGS``; :func:`parse_generator_spec` splits it and :func:`generate_graph` builds a
+plain undirected :class:`networkx.Graph` whose nodes are ``n0``, ``n1``, ... in index order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+import networkx as nx
+
+from netsim.errors import TopologyError
+
+# Generated topologies are meant to be run, one OS process per node: these caps stop a typo such as
+# ``complete:100000`` from eating the machine's memory before the run even starts.
+MAX_GENERATED_NODES = 100_000
+MAX_GENERATED_LINKS = 1_000_000
+
+GENERATOR_FORMS: dict[str, str] = {
+    "ring": "ring:N (N >= 3 nodes in a cycle)",
+    "grid": "grid:RxC (R rows by C columns, R*C >= 2)",
+    "star": "star:N (N >= 2 nodes in all: one hub n0 and N-1 leaves)",
+    "line": "line:N (N >= 2 nodes in a path)",
+    "tree": "tree:BxH (balanced tree, branching B >= 1, height H >= 1)",
+    "complete": "complete:N (N >= 2 nodes, every pair linked)",
+    "random": "random:N:P (G(n,p): N >= 2 nodes, each pair linked with probability 0 <= P <= 1)",
+}
+GENERATOR_KINDS: tuple[str, ...] = tuple(GENERATOR_FORMS)
+
+_SPEC_PATTERN = re.compile(r"^(?P<kind>[a-z]+):(?P<args>.+)$")
+
+
+def accepted_forms() -> str:
+    """The accepted generator forms, one per line, for hints and ``--help``."""
+    return "; ".join(GENERATOR_FORMS.values())
+
+
+def parse_generator_spec(spec: str) -> tuple[str, list[str]]:
+    """Split ``"random:50:0.1"`` into ``("random", ["50", "0.1"])``.
+
+    Raises TopologyError when ``spec`` is not ``KIND:ARGS`` with a known KIND. The arguments are only
+    split here; :func:`generate_graph` checks them.
+    """
+    match = _SPEC_PATTERN.match(spec.strip())
+    if match is None:
+        raise TopologyError(
+            spec,
+            None,
+            "not a generator spec (expected KIND:ARGS)",
+            hint=f"accepted forms: {accepted_forms()}",
+        )
+    kind = match["kind"]
+    if kind not in GENERATOR_FORMS:
+        raise TopologyError(
+            spec,
+            None,
+            f"unknown generator kind {kind!r} (known kinds: {', '.join(GENERATOR_KINDS)})",
+            hint=f"accepted forms: {accepted_forms()}",
+        )
+    return kind, match["args"].split(":")
+
+
+def is_generator_spec(spec: str) -> bool:
+    """True when ``spec`` has the shape ``KIND:ARGS`` with a known KIND (its arguments may still be bad)."""
+    match = _SPEC_PATTERN.match(spec.strip())
+    return match is not None and match["kind"] in GENERATOR_FORMS
+
+
+def canonical_spec(kind: str, args: Sequence[str] | str) -> str:
+    """``("grid", ["4", "4"])`` -> ``"grid:4x4"``: the name a generated topology gets."""
+    values = _split_args(args)
+    if kind in ("grid", "tree"):
+        return f"{kind}:{'x'.join(_flatten_dimensions(values))}"
+    return f"{kind}:{':'.join(values)}"
+
+
+def generate_graph(kind: str, args: list[str] | str, seed: int | None = None) -> nx.Graph:
+    """Build the graph for one generator kind.
+
+    ``args`` is the list after the kind (``["4x4"]``, ``["50", "0.1"]``) or the same joined by ``:``;
+    ``grid`` and ``tree`` also take their two dimensions as two arguments (``["4", "4"]``). ``seed``
+    only matters for ``random``. Nodes are ``n0``, ``n1``, ... in index order (row-major for ``grid``,
+    whose nodes also carry ``row`` and ``col``); the graph attribute ``name`` is the canonical spec.
+    """
+    values = _split_args(args)
+    spec = f"{kind}:{':'.join(values)}"
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise TopologyError(
+            spec,
+            None,
+            f"unknown generator kind {kind!r} (known kinds: {', '.join(GENERATOR_KINDS)})",
+            hint=f"accepted forms: {accepted_forms()}",
+        )
+    graph = builder(spec, values, seed)
+    graph.graph["name"] = canonical_spec(kind, values)
+    if kind == "random" and seed is not None:
+        graph.graph["seed"] = seed
+    return graph
+
+
+def _split_args(args: Sequence[str] | str) -> list[str]:
+    if isinstance(args, str):
+        return [part.strip() for part in args.split(":")]
+    return [part.strip() for arg in args for part in str(arg).split(":")]
+
+
+def _flatten_dimensions(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.lower().split("x")]
+
+
+def _bad_args(spec: str, kind: str, problem: str) -> TopologyError:
+    return TopologyError(spec, None, problem, hint=f"use {GENERATOR_FORMS[kind]}, e.g. {_EXAMPLES[kind]}")
+
+
+_EXAMPLES = {
+    "ring": "ring:8",
+    "grid": "grid:4x4",
+    "star": "star:10",
+    "line": "line:5",
+    "tree": "tree:2x3",
+    "complete": "complete:6",
+    "random": "random:50:0.1",
+}
+
+
+def _integer(spec: str, kind: str, what: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise _bad_args(spec, kind, f"{what} must be a whole number, got {text!r}") from None
+    if value < minimum:
+        raise _bad_args(spec, kind, f"{what} must be at least {minimum}, got {value}")
+    return value
+
+
+def _one_count(spec: str, kind: str, values: list[str], minimum: int) -> int:
+    if len(values) != 1:
+        raise _bad_args(spec, kind, f"{kind} takes one argument (the node count), got {len(values)}")
+    return _integer(spec, kind, "the node count", values[0], minimum)
+
+
+def _two_dimensions(spec: str, kind: str, values: list[str], names: tuple[str, str]) -> tuple[int, int]:
+    parts = _flatten_dimensions(values)
+    if len(parts) != 2:
+        raise _bad_args(spec, kind, f"{kind} takes two dimensions written AxB, got {':'.join(values)!r}")
+    return _integer(spec, kind, names[0], parts[0], 1), _integer(spec, kind, names[1], parts[1], 1)
+
+
+def _check_size(spec: str, kind: str, nodes: int, links: float) -> None:
+    if nodes > MAX_GENERATED_NODES:
+        raise _bad_args(spec, kind, f"{nodes} nodes is more than netsim generates ({MAX_GENERATED_NODES})")
+    if links > MAX_GENERATED_LINKS:
+        raise _bad_args(
+            spec, kind, f"about {int(links)} links is more than netsim generates ({MAX_GENERATED_LINKS})"
+        )
+
+
+def _numbered(count: int, edges: list[tuple[int, int]]) -> nx.Graph:
+    graph = nx.Graph()
+    graph.add_nodes_from(f"n{index}" for index in range(count))
+    graph.add_edges_from((f"n{u}", f"n{v}") for u, v in edges)
+    return graph
+
+
+def _ring(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    count = _one_count(spec, "ring", values, 3)
+    _check_size(spec, "ring", count, count)
+    return _numbered(count, [(index, (index + 1) % count) for index in range(count)])
+
+
+def _line(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    count = _one_count(spec, "line", values, 2)
+    _check_size(spec, "line", count, count - 1)
+    return _numbered(count, [(index, index + 1) for index in range(count - 1)])
+
+
+def _star(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    count = _one_count(spec, "star", values, 2)
+    _check_size(spec, "star", count, count - 1)
+    return _numbered(count, [(0, leaf) for leaf in range(1, count)])
+
+
+def _complete(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    count = _one_count(spec, "complete", values, 2)
+    _check_size(spec, "complete", count, count * (count - 1) / 2)
+    return _numbered(count, [(u, v) for u in range(count) for v in range(u + 1, count)])
+
+
+def _grid(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    rows, cols = _two_dimensions(spec, "grid", values, ("the row count", "the column count"))
+    if rows * cols < 2:
+        raise _bad_args(spec, "grid", f"a {rows}x{cols} grid has a single node; use at least 2 nodes")
+    _check_size(spec, "grid", rows * cols, 2 * rows * cols)
+    edges: list[tuple[int, int]] = []
+    for row in range(rows):
+        for col in range(cols):
+            index = row * cols + col
+            if col + 1 < cols:
+                edges.append((index, index + 1))
+            if row + 1 < rows:
+                edges.append((index, index + cols))
+    graph = _numbered(rows * cols, edges)
+    for index in range(rows * cols):
+        graph.nodes[f"n{index}"].update(row=index // cols, col=index % cols)
+    return graph
+
+
+def _tree(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    branching, height = _two_dimensions(spec, "tree", values, ("the branching factor", "the height"))
+    # Sum of branching**level without building anything, so a huge tree is refused before it exists.
+    count = height + 1 if branching == 1 else (branching ** (height + 1) - 1) // (branching - 1)
+    _check_size(spec, "tree", count, count - 1)
+    # Breadth-first numbering: node i's children are i*B+1 .. i*B+B, as in networkx.balanced_tree.
+    return _numbered(count, [((child - 1) // branching, child) for child in range(1, count)])
+
+
+def _random(spec: str, values: list[str], seed: int | None) -> nx.Graph:
+    if len(values) != 2:
+        raise _bad_args(spec, "random", f"random takes two arguments N:P, got {len(values)}")
+    count = _integer(spec, "random", "the node count", values[0], 2)
+    try:
+        probability = float(values[1])
+    except ValueError:
+        raise _bad_args(spec, "random", f"the link probability must be a number, got {values[1]!r}") from None
+    if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
+        raise _bad_args(spec, "random", f"the link probability must be between 0 and 1, got {values[1]}")
+    _check_size(spec, "random", count, probability * count * (count - 1) / 2)
+    generated = nx.gnp_random_graph(count, probability, seed=seed)
+    return _numbered(count, sorted((min(u, v), max(u, v)) for u, v in generated.edges()))
+
+
+_BUILDERS: dict[str, Callable[[str, list[str], int | None], nx.Graph]] = {
+    "ring": _ring,
+    "grid": _grid,
+    "star": _star,
+    "line": _line,
+    "tree": _tree,
+    "complete": _complete,
+    "random": _random,
+}

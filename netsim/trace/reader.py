@@ -1,0 +1,308 @@
+"""Reading ``netsim-trace/1`` files: the one module that opens, validates and streams traces.
+
+Everything that analyses a trace (summary, the CLI, a user's notebook) goes through ``TraceReader``,
+so the malformed-line policy lives in one place:
+
+* line 1 must be a JSON header with ``"type": "header"`` and ``"schema": "netsim-trace/1"``, otherwise
+  ``TraceFormatError(path, 1, ...)``; an empty file is a ``TraceFormatError`` too;
+* a last line with no trailing newline that is not valid JSON is what a crashed writer leaves behind:
+  it is skipped, logged and recorded in ``skipped_lines``, in strict and lenient mode alike;
+* any other malformed line (invalid JSON, not an object, a required field missing or of the wrong type)
+  raises ``TraceFormatError`` naming file and line; with ``strict=False`` it is skipped and recorded.
+
+The file is read line by line in binary with a large buffer and each line parsed with ``orjson``; no
+more than one line is held in memory. ``merge_node_traces`` is the writer-side counterpart: it k-way
+merges the per-node part files into one sorted trace without parsing more than each line's ``ts_ns``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import weakref
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import orjson
+
+from netsim.errors import InputError, TraceFormatError
+from netsim.trace.schema import HEADER_TYPE, SCHEMA
+
+log = logging.getLogger(__name__)
+# Skips are counted on the reader (and reported by the CLI); logging shows them only if the caller
+# configures it, instead of Python's last-resort handler printing raw lines to stderr.
+log.addHandler(logging.NullHandler())
+
+TRACE_FILE_NAME = "trace.jsonl"
+# Big enough that a trace is read in few system calls; small enough to keep one per node in a merge.
+READ_BUFFER_BYTES = 1 << 20
+MERGE_PART_BUFFER_BYTES = 1 << 16
+# skipped_lines keeps this many entries; skipped_count keeps counting past it, so a garbage file read
+# with strict=False cannot grow the list without bound.
+MAX_RECORDED_SKIPS = 1000
+# How much of an offending line an error message quotes.
+QUOTE_CHARS = 60
+
+RUN_PATH_HINT = "pass a run directory like runs/<run-id> or a trace.jsonl file"
+LENIENT_HINT = (
+    "fix or delete the line, or read with strict=False (netsim trace summary --lenient) "
+    "to skip malformed lines"
+)
+
+
+def resolve_trace_path(run_or_trace: str | os.PathLike[str]) -> Path:
+    """The trace file for a run directory (``<dir>/trace.jsonl``) or a trace file given directly."""
+    path = Path(run_or_trace)
+    if path.is_dir():
+        trace_path = path / TRACE_FILE_NAME
+        if trace_path.is_file():
+            return trace_path
+        raise InputError(f"{path}: no {TRACE_FILE_NAME} in this directory", hint=RUN_PATH_HINT)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise InputError(f"{path}: not a regular file or directory", hint=RUN_PATH_HINT)
+    raise InputError(f"{path}: no such file or directory", hint=RUN_PATH_HINT)
+
+
+def _quote(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    return repr(text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "...")
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass, but `true` is not a timestamp.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _event_problem(record: Any) -> str | None:
+    """Why a parsed line is not a valid event record, or None if it is one."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}"
+    if not _is_int(record.get("ts_ns")):
+        return "missing or non-integer field 'ts_ns'" if "ts_ns" in record else "missing field 'ts_ns'"
+    for name in ("node", "event"):
+        if name not in record:
+            return f"missing field {name!r}"
+        if not isinstance(record[name], str):
+            return f"field {name!r} must be a string, found {type(record[name]).__name__}"
+    return None
+
+
+def _parse_header(path: Path, raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise TraceFormatError(str(path), 1, "not a netsim trace: the file is empty", hint=RUN_PATH_HINT)
+    try:
+        header = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise TraceFormatError(
+            str(path),
+            1,
+            f"not a netsim trace: line 1 is not JSON ({error}): {_quote(raw)}",
+            hint=RUN_PATH_HINT,
+        ) from None
+    if not isinstance(header, dict) or header.get("type") != HEADER_TYPE:
+        raise TraceFormatError(
+            str(path),
+            1,
+            f'not a netsim trace: line 1 is not a {{"type": "{HEADER_TYPE}"}} record',
+            hint=RUN_PATH_HINT,
+        )
+    found = header.get("schema")
+    if found != SCHEMA:
+        raise TraceFormatError(
+            str(path),
+            1,
+            f"unsupported trace schema {found!r}: this netsim reads {SCHEMA!r}",
+            hint="read the trace with the netsim version that wrote it (see the header's netsim_version)",
+        )
+    return header
+
+
+class TraceReader:
+    """A ``netsim-trace/1`` file: ``.header`` on open, events streamed by iterating.
+
+    ``TraceReader(path)`` takes a trace file (use ``resolve_trace_path`` for run directories) and reads
+    and validates the header. Each ``iter(reader)`` opens the file afresh and streams events from the
+    first one; its file closes when the iteration ends or is dropped, or when the reader is closed
+    (``close()`` or the end of a ``with`` block), so ``list(TraceReader(path))`` leaks nothing.
+    ``skipped_lines`` (at most ``MAX_RECORDED_SKIPS`` entries) and ``skipped_count`` describe the latest
+    iteration.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, strict: bool = True) -> None:
+        self.path = Path(path)
+        self.strict = strict
+        self.skipped_lines: list[tuple[int, str]] = []
+        self.skipped_count = 0
+        self._closed = False
+        self._iterations: weakref.WeakSet[Generator[dict[str, Any], None, None]] = weakref.WeakSet()
+        with self._open() as file:
+            self._header_line = file.readline()
+        self.header: dict[str, Any] = _parse_header(self.path, self._header_line)
+
+    def _open(self) -> IO[bytes]:
+        try:
+            return open(self.path, "rb", buffering=READ_BUFFER_BYTES)
+        except OSError as error:
+            raise InputError(
+                f"{self.path}: cannot open trace: {error.strerror or error}", hint=RUN_PATH_HINT
+            ) from None
+
+    def __enter__(self) -> TraceReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every iteration still running (closing its file); the reader cannot iterate again."""
+        self._closed = True
+        for iteration in list(self._iterations):
+            iteration.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._closed:
+            raise ValueError(f"{self.path}: the trace reader is closed")
+        iteration = self._events()
+        self._iterations.add(iteration)
+        return iteration
+
+    def _skip(self, line_no: int, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped_lines) < MAX_RECORDED_SKIPS:
+            self.skipped_lines.append((line_no, reason))
+
+    def _events(self) -> Generator[dict[str, Any], None, None]:
+        self.skipped_lines = []
+        self.skipped_count = 0
+        with self._open() as file:
+            if file.readline() != self._header_line:
+                # Replaced (say, by a merge renaming a new trace into place) since the header was read.
+                raise TraceFormatError(str(self.path), 1, "the trace changed since its header was read")
+            line_no = 1
+            for raw in file:
+                line_no += 1
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
+                    if not raw.endswith(b"\n"):
+                        # Only the last line can lack its newline: a writer that died mid-line.
+                        reason = f"truncated last line (no trailing newline, not JSON): {_quote(raw)}"
+                        log.warning("%s:%d: skipped %s", self.path, line_no, reason)
+                        self._skip(line_no, reason)
+                        continue
+                    problem = f"invalid JSON ({error}): {_quote(raw)}"
+                else:
+                    # Fast path for the valid record; `type(...) is int` also rules out bool.
+                    if (
+                        type(record) is dict
+                        and type(record.get("ts_ns")) is int
+                        and type(record.get("node")) is str
+                        and type(record.get("event")) is str
+                    ):
+                        yield record
+                        continue
+                    problem = _event_problem(record)
+                if self.strict:
+                    raise TraceFormatError(str(self.path), line_no, problem, hint=LENIENT_HINT)
+                log.debug("%s:%d: skipped %s", self.path, line_no, problem)
+                self._skip(line_no, problem)
+
+
+def iter_events(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> Iterator[dict[str, Any]]:
+    """Every event of a run directory's or trace file's trace, streamed; the file closes at the end."""
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+        yield from reader
+
+
+def read_header(run_or_trace: str | os.PathLike[str]) -> dict[str, Any]:
+    """The validated header of a run directory's or trace file's trace."""
+    with TraceReader(resolve_trace_path(run_or_trace)) as reader:
+        return reader.header
+
+
+def _part_lines(
+    part: Path, part_index: int, file: IO[bytes], skipped: list[tuple[Path, int, str]]
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """(ts_ns, part index, line number, line) for each event line of one sorted part file."""
+    previous_ts_ns: int | None = None
+    for line_no, raw in enumerate(file, start=1):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            if not raw.endswith(b"\n"):
+                reason = f"truncated last line (no trailing newline, not JSON): {_quote(raw)}"
+                log.warning("%s:%d: skipped %s", part, line_no, reason)
+                skipped.append((part, line_no, reason))
+                continue
+            raise TraceFormatError(str(part), line_no, f"invalid JSON ({error}): {_quote(raw)}") from None
+        ts_ns = record.get("ts_ns") if isinstance(record, dict) else None
+        if not _is_int(ts_ns):
+            raise TraceFormatError(str(part), line_no, "expected a JSON object with an integer 'ts_ns'")
+        if previous_ts_ns is not None and ts_ns < previous_ts_ns:
+            # The merge relies on each part being sorted; an unsorted part would silently unsort the trace.
+            raise TraceFormatError(
+                str(part),
+                line_no,
+                f"ts_ns {ts_ns} is earlier than the line before ({previous_ts_ns})",
+                hint="part files must be sorted by ts_ns, as one node's tracer writes them",
+            )
+        previous_ts_ns = ts_ns
+        yield ts_ns, part_index, line_no, raw if raw.endswith(b"\n") else raw + b"\n"
+
+
+def merge_node_traces(
+    parts: list[Path],
+    header: dict[str, Any],
+    out: Path,
+    *,
+    skipped: list[tuple[Path, int, str]] | None = None,
+) -> int:
+    """Write ``header`` then the events of every part file, merged by ts_ns, to ``out``; return the count.
+
+    Each part is one node's trace, already sorted by ts_ns. Ties are broken by part index then line
+    number, so the merge is deterministic. Lines are copied byte for byte (only ts_ns is looked at). A
+    part's truncated last line (its node crashed mid-write) is skipped, logged and appended to
+    ``skipped`` as (part, line number, reason) if a list is given. The trace is written next to ``out``
+    and renamed into place, so a reader never sees a half-merged file.
+    """
+    if not isinstance(header, dict) or header.get("type") != HEADER_TYPE or header.get("schema") != SCHEMA:
+        raise ValueError(f'header must be a dict with "type": "{HEADER_TYPE}" and "schema": "{SCHEMA}"')
+    skipped_lines = skipped if skipped is not None else []
+    temporary = out.with_name(out.name + ".merging")
+    files: list[IO[bytes]] = []
+    count = 0
+    try:
+        for part in parts:
+            files.append(open(part, "rb", buffering=MERGE_PART_BUFFER_BYTES))  # noqa: SIM115
+        streams = [
+            _part_lines(part, index, file, skipped_lines)
+            for index, (part, file) in enumerate(zip(parts, files, strict=True))
+        ]
+        with open(temporary, "wb", buffering=READ_BUFFER_BYTES) as sink:
+            sink.write(orjson.dumps(header) + b"\n")
+            # (ts_ns, part index, line number) is unique, so the raw bytes are never compared.
+            for _ts_ns, _part_index, _line_no, raw in heapq.merge(*streams):
+                sink.write(raw)
+                count += 1
+        os.replace(temporary, out)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        for file in files:
+            file.close()
+    return count

@@ -1,0 +1,341 @@
+"""What happened in a run, in one streaming pass over its trace: counts per node, per link and direction.
+
+``summarize_trace`` reads events through ``TraceReader`` and keeps only counters, so memory grows with
+the number of nodes, links and distinct error texts, never with the number of events. Loss on a
+direction x -> y is the number of messages x sent to y minus the number y received from x (never
+negative): counts rather than sets of ``msg_id``, which is exact as long as no message is received
+twice, as on every netsim transport.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+
+LINK_SEPARATOR = " -- "
+# Error events are grouped by the start of their text; addresses and byte offsets come later in a line.
+ERROR_TEXT_CHARS = 60
+FIRST_ERRORS_KEPT = 5
+# Distinct error texts counted one by one; beyond this they share one bucket, to bound memory.
+MAX_ERROR_TEXTS = 100
+OTHER_ERRORS = "(other error texts)"
+NO_ERROR_TEXT = "(no error text)"
+
+
+def link_key(node: str, peer: str) -> str:
+    """The name of the undirected link between two nodes: ``"a -- b"`` with the names sorted."""
+    first, second = sorted((node, peer))
+    return f"{first}{LINK_SEPARATOR}{second}"
+
+
+def _int_or_none(value: Any) -> int | None:
+    # bool is an int subclass, but `true` is not a count.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int:
+    return _int_or_none(value) or 0
+
+
+@dataclass(slots=True)
+class NodeStats:
+    """One node's traffic: messages are send/sendto and recv/recvfrom events."""
+
+    node: str
+    events: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    errors: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "events": self.events,
+            "messages_sent": self.messages_sent,
+            "messages_received": self.messages_received,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "errors": self.errors,
+        }
+
+
+@dataclass(slots=True)
+class DirectionStats:
+    """Traffic from ``source`` to ``destination`` on one link, as both ends recorded it."""
+
+    source: str
+    destination: str
+    messages_sent: int = 0
+    bytes_sent: int = 0
+    messages_received: int = 0
+    bytes_received: int = 0
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.messages_sent - self.messages_received)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.source,
+            "to": self.destination,
+            "messages_sent": self.messages_sent,
+            "bytes_sent": self.bytes_sent,
+            "messages_received": self.messages_received,
+            "bytes_received": self.bytes_received,
+            "lost": self.lost,
+        }
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """One undirected link ``a -- b`` (a < b) and its two directions.
+
+    ``in_topology`` is False for a pair of nodes that exchanged messages without a link in the header's
+    topology (an app that talks to a non-neighbour); its transport is then the one its events name.
+    """
+
+    a: str
+    b: str
+    transport: str | None
+    in_topology: bool
+    a_to_b: DirectionStats = field(init=False)
+    b_to_a: DirectionStats = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.a_to_b = DirectionStats(self.a, self.b)
+        self.b_to_a = DirectionStats(self.b, self.a)
+
+    @property
+    def key(self) -> str:
+        return f"{self.a}{LINK_SEPARATOR}{self.b}"
+
+    def direction(self, source: str) -> DirectionStats:
+        return self.a_to_b if source == self.a else self.b_to_a
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "link": self.key,
+            "a": self.a,
+            "b": self.b,
+            "transport": self.transport,
+            "in_topology": self.in_topology,
+            "directions": [self.a_to_b.to_dict(), self.b_to_a.to_dict()],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    """The result of ``summarize_trace``; ``to_dict()`` is what ``netsim trace summary --json`` prints."""
+
+    path: str
+    run_id: str | None
+    schema: str
+    netsim_version: str | None
+    topology: str | None
+    app: str | None
+    transport: str | None
+    seed: Any
+    start_ts_ns: int | None
+    events: int
+    event_counts: dict[str, int]
+    first_ts_ns: int | None
+    last_ts_ns: int | None
+    nodes: dict[str, NodeStats]
+    links: dict[str, LinkStats]
+    errors: int
+    error_counts: dict[str, int]
+    first_errors: list[dict[str, Any]]
+    messages_without_peer: int
+    skipped_lines: int
+
+    def _seconds_into_run(self, ts_ns: int | None) -> float | None:
+        if ts_ns is None or self.start_ts_ns is None:
+            return None
+        return (ts_ns - self.start_ts_ns) / 1e9
+
+    @property
+    def first_s(self) -> float | None:
+        """Seconds from the run's start (header ``start_ts_ns``) to the first event."""
+        return self._seconds_into_run(self.first_ts_ns)
+
+    @property
+    def last_s(self) -> float | None:
+        """Seconds from the run's start to the last event."""
+        return self._seconds_into_run(self.last_ts_ns)
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from the first event to the last."""
+        if self.first_ts_ns is None or self.last_ts_ns is None:
+            return None
+        return (self.last_ts_ns - self.first_ts_ns) / 1e9
+
+    def totals(self) -> dict[str, int]:
+        directions = [d for link in self.links.values() for d in (link.a_to_b, link.b_to_a)]
+        return {
+            "nodes": len(self.nodes),
+            "links": len(self.links),
+            "messages_sent": sum(n.messages_sent for n in self.nodes.values()),
+            "messages_received": sum(n.messages_received for n in self.nodes.values()),
+            "bytes_sent": sum(n.bytes_sent for n in self.nodes.values()),
+            "bytes_received": sum(n.bytes_received for n in self.nodes.values()),
+            "lost": sum(d.lost for d in directions),
+            "errors": self.errors,
+            "messages_without_peer": self.messages_without_peer,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "run_id": self.run_id,
+            "schema": self.schema,
+            "netsim_version": self.netsim_version,
+            "topology": self.topology,
+            "app": self.app,
+            "transport": self.transport,
+            "seed": self.seed,
+            "events": self.events,
+            "event_counts": dict(self.event_counts),
+            "start_ts_ns": self.start_ts_ns,
+            "first_ts_ns": self.first_ts_ns,
+            "last_ts_ns": self.last_ts_ns,
+            "first_s": self.first_s,
+            "last_s": self.last_s,
+            "duration_s": self.duration_s,
+            "nodes": {name: stats.to_dict() for name, stats in self.nodes.items()},
+            "links": {key: link.to_dict() for key, link in self.links.items()},
+            "totals": self.totals(),
+            "errors": {
+                "count": self.errors,
+                "by_text": [{"text": text, "count": count} for text, count in self.error_counts.items()],
+                "first": list(self.first_errors),
+            },
+            "skipped_lines": self.skipped_lines,
+        }
+
+
+def _header_links(header: dict[str, Any]) -> dict[str, LinkStats]:
+    """The topology's links from the header, so that links that carried nothing are listed too."""
+    topology = header.get("topology")
+    links = topology.get("links") if isinstance(topology, dict) else None
+    default_transport = header.get("transport") if isinstance(header.get("transport"), str) else None
+    result: dict[str, LinkStats] = {}
+    for link in links if isinstance(links, list) else []:
+        if not (isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2])):
+            continue
+        transport = link[2] if len(link) > 2 and isinstance(link[2], str) else default_transport
+        a, b = sorted(link[:2])
+        result.setdefault(f"{a}{LINK_SEPARATOR}{b}", LinkStats(a, b, transport, in_topology=True))
+    return result
+
+
+def _header_nodes(header: dict[str, Any]) -> dict[str, NodeStats]:
+    topology = header.get("topology")
+    names = topology.get("nodes") if isinstance(topology, dict) else None
+    return {name: NodeStats(name) for name in names or [] if isinstance(name, str)}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> TraceSummary:
+    """Summarize a run directory's or trace file's trace in one streaming pass.
+
+    ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
+    number of skipped lines is in ``skipped_lines``.
+    """
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+        header = reader.header
+        nodes = _header_nodes(header)
+        links = _header_links(header)
+        event_counts: Counter[str] = Counter()
+        error_counts: Counter[str] = Counter()
+        first_errors: list[dict[str, Any]] = []
+        first_ts_ns: int | None = None
+        last_ts_ns: int | None = None
+        events = errors = messages_without_peer = 0
+
+        for record in reader:
+            ts_ns: int = record["ts_ns"]
+            node: str = record["node"]
+            kind: str = record["event"]
+            events += 1
+            event_counts[kind] += 1
+            # Traces are sorted, but min/max keeps a hand-edited one honest.
+            first_ts_ns = ts_ns if first_ts_ns is None else min(first_ts_ns, ts_ns)
+            last_ts_ns = ts_ns if last_ts_ns is None else max(last_ts_ns, ts_ns)
+            stats = nodes.get(node)
+            if stats is None:
+                stats = nodes[node] = NodeStats(node)
+            stats.events += 1
+
+            if kind in SEND_EVENTS or kind in RECEIVE_EVENTS:
+                sending = kind in SEND_EVENTS
+                nbytes = _int(record.get("nbytes"))
+                if sending:
+                    stats.messages_sent += 1
+                    stats.bytes_sent += nbytes
+                else:
+                    stats.messages_received += 1
+                    stats.bytes_received += nbytes
+                peer = record.get("peer")
+                if not isinstance(peer, str):
+                    messages_without_peer += 1
+                    continue
+                key = link_key(node, peer)
+                link = links.get(key)
+                if link is None:
+                    a, b = sorted((node, peer))
+                    link = links[key] = LinkStats(
+                        a, b, _str_or_none(record.get("transport")), in_topology=False
+                    )
+                if sending:
+                    direction = link.direction(node)
+                    direction.messages_sent += 1
+                    direction.bytes_sent += nbytes
+                else:
+                    direction = link.direction(peer)
+                    direction.messages_received += 1
+                    direction.bytes_received += nbytes
+            elif kind == "error":
+                errors += 1
+                stats.errors += 1
+                text = record.get("error")
+                text = text[:ERROR_TEXT_CHARS] if isinstance(text, str) and text else NO_ERROR_TEXT
+                if text not in error_counts and len(error_counts) >= MAX_ERROR_TEXTS:
+                    text = OTHER_ERRORS
+                error_counts[text] += 1
+                if len(first_errors) < FIRST_ERRORS_KEPT:
+                    first_errors.append(record)
+
+        topology = header.get("topology")
+        return TraceSummary(
+            path=str(reader.path),
+            run_id=_str_or_none(header.get("run_id")),
+            schema=header["schema"],
+            netsim_version=_str_or_none(header.get("netsim_version")),
+            topology=_str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
+            app=_str_or_none(header.get("app")),
+            transport=_str_or_none(header.get("transport")),
+            seed=header.get("seed"),
+            start_ts_ns=_int_or_none(header.get("start_ts_ns")),
+            events=events,
+            event_counts=dict(event_counts.most_common()),
+            first_ts_ns=first_ts_ns,
+            last_ts_ns=last_ts_ns,
+            nodes=nodes,
+            links=links,
+            errors=errors,
+            error_counts=dict(error_counts.most_common()),
+            first_errors=first_errors,
+            messages_without_peer=messages_without_peer,
+            skipped_lines=reader.skipped_count,
+        )

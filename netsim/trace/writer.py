@@ -1,0 +1,42 @@
+"""A node's trace file: one JSON object per line, buffered, flushed on exit and on crash."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+
+from netsim.clock import now_ns
+
+WRITE_BUFFER_BYTES = 1 << 20
+
+
+class TraceWriter:
+    """Appends event records for one node; fields that do not apply are left out, never null."""
+
+    def __init__(self, path: str | os.PathLike[str], node: str) -> None:
+        self.path = os.fspath(path)
+        self.node = node
+        self._file = open(self.path, "ab", buffering=WRITE_BUFFER_BYTES)  # noqa: SIM115 - closed in close()
+        self.events_written = 0
+        self.unflushed = False
+
+    def event(self, event: str, *, ts_ns: int | None = None, **fields: Any) -> None:
+        """Write one record; ``ts_ns`` defaults to now (a send passes the time just before its syscall)."""
+        record = {"ts_ns": now_ns() if ts_ns is None else ts_ns, "node": self.node, "event": event}
+        for key, value in fields.items():
+            if value is not None:
+                record[key] = value
+        self._file.write(orjson.dumps(record) + b"\n")
+        self.events_written += 1
+        self.unflushed = True
+
+    def flush(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+        self.unflushed = False
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()

@@ -1,0 +1,405 @@
+"""The sans-I/O wire format: messages to bytes and bytes to messages, with no socket in sight.
+
+Payload
+    One message is one compact UTF-8 JSON object, written by orjson, keys in this order::
+
+        {"src":"a","dst":"b","id":"a:1","type":"ping","body":{"n":1},"lamport":0}
+
+    ``in_reply_to`` follows ``lamport`` only when it is not None. ``body`` is any JSON value.
+
+Framing
+    Stream transports (tcp, tcp6, unix) send ``LENGTH_PREFIX`` (payload length, 4-byte big-endian unsigned)
+    followed by the payload; :class:`FrameDecoder` undoes that for any chunking of the stream. Datagram and
+    seqpacket transports (udp, udp6, unix-dgram, unix-seqpacket) send one bare payload per datagram:
+    :func:`encode_datagram` / :func:`decode_datagram`.
+
+Decoding rules
+    Strict about the envelope: the payload is a JSON object; ``src``, ``dst``, ``id`` and ``type`` are
+    non-empty strings; ``in_reply_to`` is absent, null or a non-empty string; ``lamport`` is absent (0) or a
+    non-negative integer (not a boolean, at most 2**64 - 1). ``body`` may be any JSON value and defaults to
+    None. Lenient about the future: unknown keys are ignored, so a newer sender may add envelope fields
+    without breaking older receivers.
+
+Encoding rules
+    ``encode_message`` checks the envelope by the same rules, so whatever it writes decodes. The body must be
+    JSON-native: dict with str keys, list, str, int within 64 bits, float, bool, None. Sets, tuples-as-keys,
+    dataclasses, datetimes, bytes, arbitrary objects and larger ints raise :class:`CodecError`. Caveats of
+    orjson that do not round-trip: NaN and infinities are written as ``null``; tuples become lists; enum
+    members, UUIDs and subclasses of dict/list/str/int/float are written as their plain JSON value.
+
+Errors
+    Every problem with bytes, whatever they are, raises :class:`~netsim.errors.CodecError` and nothing
+    else; after one, the connection that sent the bytes is closed. No eval, pickle or repr on received bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import fields as dataclass_fields
+from dataclasses import make_dataclass
+from typing import Any
+
+import orjson
+
+from netsim.errors import CodecError, OptionError
+from netsim.wire.message import Message
+
+__all__ = [
+    "LENGTH_PREFIX",
+    "MAX_FRAME_BYTES",
+    "PREFIX_SIZE",
+    "FrameDecoder",
+    "decode_datagram",
+    "decode_frames",
+    "decode_message",
+    "encode_datagram",
+    "encode_frame",
+    "encode_message",
+    "frame",
+]
+
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+LENGTH_PREFIX = struct.Struct("!I")
+PREFIX_SIZE = 4
+
+# orjson reads integers above this back as floats, so a larger clock could not round-trip.
+_LAMPORT_MAX = 2**64 - 1
+# Make orjson reject dataclasses and datetimes instead of silently turning them into objects and strings.
+_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+# Compact the stream buffer only once this much has been consumed and it is at least half the buffer:
+# the memmove is then amortized over at least as many bytes of frames as it moves.
+_COMPACT_AFTER_BYTES = 64 * 1024
+_BODY_HINT = "a body holds only dict (str keys), list, str, int (64-bit), float, bool and None"
+
+_dumps = orjson.dumps
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_JSONEncodeError = orjson.JSONEncodeError
+_pack_prefix = LENGTH_PREFIX.pack
+_unpack_prefix_from = LENGTH_PREFIX.unpack_from
+
+# Building a frozen dataclass costs one object.__setattr__ per field, which was about a third of
+# decode_message. Decoding builds this unfrozen twin (same fields, same slot layout) instead and then
+# retypes it: the result is an ordinary, immutable Message. If Message's layout ever stops matching, the
+# __class__ assignment raises TypeError and the tests fail.
+_UnfrozenMessage = make_dataclass(
+    "_UnfrozenMessage",
+    [(field.name, field.type) for field in dataclass_fields(Message)],
+    slots=True,
+    repr=False,
+    eq=False,
+)
+
+
+def _new_message(
+    src: str, dst: str, msg_id: str, msg_type: str, body: Any, in_reply_to: str | None, lamport: int
+) -> Message:
+    message = _UnfrozenMessage(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+    message.__class__ = Message
+    return message  # type: ignore[return-value]
+
+
+_JSON_TYPE_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _envelope_problem(fields: Any) -> str:
+    """Say what is wrong with a decoded payload (or an envelope about to be encoded); slow path only."""
+    if type(fields) is not dict:
+        return f"a message must be a JSON object, got {_json_type(fields)}"
+    for name in ("src", "dst", "id", "type"):
+        if name not in fields:
+            return f"missing field {name!r}"
+        value = fields[name]
+        if not isinstance(value, str):
+            return f"field {name!r} must be a string, got {_json_type(value)}"
+        if not value:
+            return f"field {name!r} must not be empty"
+    in_reply_to = fields.get("in_reply_to")
+    if in_reply_to is not None:
+        if not isinstance(in_reply_to, str):
+            return f"field 'in_reply_to' must be a string or null, got {_json_type(in_reply_to)}"
+        if not in_reply_to:
+            return "field 'in_reply_to' must not be empty (use null for no reply)"
+    lamport = fields.get("lamport", 0)
+    if type(lamport) is not int:
+        return f"field 'lamport' must be a non-negative integer, got {_json_type(lamport)}"
+    if lamport < 0:
+        return f"field 'lamport' must be a non-negative integer, got {lamport}"
+    if lamport > _LAMPORT_MAX:
+        return f"field 'lamport' must be at most 2**64 - 1, got {lamport}"
+    return "invalid message"  # unreachable when called on a payload the fast path rejected
+
+
+def _json_problem(payload: Any, error: orjson.JSONDecodeError) -> str:
+    """Turn orjson's complaint into a reason with a byte offset (orjson counts characters)."""
+    if isinstance(payload, str):
+        text = payload
+    elif isinstance(payload, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(payload).decode("utf-8")
+        except UnicodeDecodeError as utf8_error:
+            return f"invalid UTF-8 at byte {utf8_error.start}"
+    else:
+        return f"payload must be bytes, got {type(payload).__name__}"
+    reason = getattr(error, "msg", None) or str(error)
+    byte_offset = len(text[: error.pos].encode("utf-8", "surrogatepass"))
+    return f"invalid JSON at byte {byte_offset}: {reason}"
+
+
+def encode_message(message: Message) -> bytes:
+    """The compact UTF-8 JSON payload of ``message``; raises CodecError for a bad envelope or body."""
+    src = message.src
+    dst = message.dst
+    msg_id = message.id
+    msg_type = message.type
+    in_reply_to = message.in_reply_to
+    lamport = message.lamport
+    if not (
+        isinstance(src, str)
+        and src
+        and isinstance(dst, str)
+        and dst
+        and isinstance(msg_id, str)
+        and msg_id
+        and isinstance(msg_type, str)
+        and msg_type
+        and type(lamport) is int
+        and 0 <= lamport <= _LAMPORT_MAX
+        and (in_reply_to is None or (isinstance(in_reply_to, str) and in_reply_to))
+    ):
+        envelope = {
+            "src": src,
+            "dst": dst,
+            "id": msg_id,
+            "type": msg_type,
+            "in_reply_to": in_reply_to,
+            "lamport": lamport,
+        }
+        raise CodecError(f"cannot encode {_describe(msg_type)}: {_envelope_problem(envelope)}")
+    fields = {
+        "src": src,
+        "dst": dst,
+        "id": msg_id,
+        "type": msg_type,
+        "body": message.body,
+        "lamport": lamport,
+    }
+    if in_reply_to is not None:
+        fields["in_reply_to"] = in_reply_to
+    try:
+        return _dumps(fields, option=_DUMPS_OPTIONS)
+    except _JSONEncodeError as error:
+        # The envelope was checked above, so whatever orjson rejects is in the body.
+        raise CodecError(
+            f"cannot encode {_describe(msg_type)} (id {msg_id!r}): body is not JSON-serializable: {error}",
+            hint=_BODY_HINT,
+        ) from error
+
+
+def _describe(msg_type: Any) -> str:
+    if isinstance(msg_type, str) and msg_type:
+        return f"message of type {msg_type[:80]!r}"
+    return "message"
+
+
+def decode_message(payload: bytes | bytearray | memoryview) -> Message:
+    """Parse and validate one payload; raises CodecError, and only CodecError, for anything invalid."""
+    try:
+        fields = _loads(payload)
+    except _JSONDecodeError as error:
+        raise CodecError(_json_problem(payload, error)) from None
+    if type(fields) is dict:
+        get = fields.get
+        src = get("src")
+        dst = get("dst")
+        msg_id = get("id")
+        msg_type = get("type")
+        in_reply_to = get("in_reply_to")
+        lamport = get("lamport", 0)
+        # orjson only produces exact str/int, and ints above 2**64 - 1 come back as floats.
+        if (
+            type(src) is str
+            and src
+            and type(dst) is str
+            and dst
+            and type(msg_id) is str
+            and msg_id
+            and type(msg_type) is str
+            and msg_type
+            and type(lamport) is int
+            and lamport >= 0
+            and (in_reply_to is None or (type(in_reply_to) is str and in_reply_to))
+        ):
+            return _new_message(src, dst, msg_id, msg_type, get("body"), in_reply_to, lamport)
+    raise CodecError(_envelope_problem(fields))
+
+
+def frame(payload: bytes) -> bytes:
+    """``payload`` behind its 4-byte length prefix; raises CodecError above MAX_FRAME_BYTES."""
+    size = len(payload)
+    if size > MAX_FRAME_BYTES:
+        raise CodecError(
+            f"a payload of {size} bytes exceeds the frame limit of {MAX_FRAME_BYTES} bytes",
+            hint="send a smaller body, or split it across several messages",
+        )
+    return _pack_prefix(size) + payload
+
+
+def encode_frame(message: Message) -> bytes:
+    """One stream frame: length prefix + JSON payload."""
+    return frame(encode_message(message))
+
+
+def encode_datagram(message: Message) -> bytes:
+    """One datagram: the bare payload (datagram boundaries do the framing)."""
+    return encode_message(message)
+
+
+def decode_datagram(data: bytes | bytearray | memoryview) -> Message:
+    """The message in one datagram; raises CodecError if it is not exactly one valid payload."""
+    return decode_message(data)
+
+
+class FrameDecoder:
+    """Turns a byte stream, in chunks of any size, into messages; never blocks, never touches a socket.
+
+    Use it like h11: ``feed()`` whatever ``recv()`` returned, then call ``next_frame()`` until it returns
+    None; on EOF call ``close()``, which raises if the stream stopped inside a frame::
+
+        decoder.feed(chunk)
+        while (item := decoder.next_frame()) is not None:
+            message, wire_bytes = item
+
+    Any CodecError leaves the decoder failed: every later call raises CodecError again and the caller
+    closes the connection. Complete frames received before the bad bytes are all returned first.
+    """
+
+    __slots__ = ("_buffer", "_start", "_max_frame_bytes", "_stream_offset", "_failure", "_closed")
+
+    def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
+        if type(max_frame_bytes) is not int or not 0 < max_frame_bytes <= 0xFFFFFFFF:
+            raise OptionError(
+                f"max_frame_bytes must be an integer from 1 to {0xFFFFFFFF}, got {max_frame_bytes!r}"
+            )
+        self._buffer = bytearray()
+        self._start = 0  # read offset into _buffer: bytes before it are consumed
+        self._max_frame_bytes = max_frame_bytes
+        self._stream_offset = 0  # stream position of _buffer[_start], for error messages
+        self._failure: str | None = None
+        self._closed = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet returned as a message."""
+        return len(self._buffer) - self._start
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append bytes received from the peer; raises CodecError after close() or an earlier error."""
+        if self._failure is not None:
+            raise self._already_failed()
+        if self._closed:
+            raise CodecError("cannot feed bytes after close(): the peer already sent EOF")
+        buffer = self._buffer
+        start = self._start
+        if start >= _COMPACT_AFTER_BYTES and start * 2 >= len(buffer):
+            del buffer[:start]
+            self._start = 0
+        buffer += data
+
+    def next_frame(self) -> tuple[Message, int] | None:
+        """The next message and the wire bytes it took (prefix + payload), or None if more are needed."""
+        if self._failure is not None:
+            raise self._already_failed()
+        buffer = self._buffer
+        start = self._start
+        payload_start = start + PREFIX_SIZE
+        buffer_end = len(buffer)
+        if buffer_end < payload_start:
+            return None
+        (size,) = _unpack_prefix_from(buffer, start)
+        if size > self._max_frame_bytes:
+            raise self._oversized(self._stream_offset, size)
+        end = payload_start + size
+        if buffer_end < end:
+            return None
+        try:
+            # A bytearray slice copies only this payload; a memoryview would pin the buffer against resizing.
+            message = decode_message(buffer[payload_start:end])
+        except CodecError as error:
+            raise self._fail(f"frame at stream byte {self._stream_offset}: {error.message}") from None
+        wire_bytes = end - start
+        self._stream_offset += wire_bytes
+        if end == buffer_end:
+            buffer.clear()
+            self._start = 0
+        else:
+            self._start = end
+        return message, wire_bytes
+
+    def close(self) -> None:
+        """The peer sent EOF: raises CodecError if it stopped inside a frame or a length prefix.
+
+        Complete frames still buffered are not an error; ``next_frame()`` keeps returning them.
+        """
+        if self._failure is not None:
+            raise self._already_failed()
+        self._closed = True
+        buffer = self._buffer
+        position = self._start
+        stream_offset = self._stream_offset
+        total = len(buffer)
+        while position < total:
+            remaining = total - position
+            if remaining < PREFIX_SIZE:
+                raise self._fail(
+                    f"truncated frame: {remaining} bytes buffered at EOF, "
+                    f"inside a {PREFIX_SIZE}-byte length prefix (stream byte {stream_offset})"
+                )
+            (size,) = _unpack_prefix_from(buffer, position)
+            if size > self._max_frame_bytes:
+                raise self._oversized(stream_offset, size)
+            end = position + PREFIX_SIZE + size
+            if end > total:
+                raise self._fail(
+                    f"truncated frame: {remaining} bytes buffered at EOF, the frame at stream byte "
+                    f"{stream_offset} announces {size} payload bytes and {remaining - PREFIX_SIZE} arrived"
+                )
+            stream_offset += end - position
+            position = end
+
+    def _oversized(self, stream_offset: int, size: int) -> CodecError:
+        return self._fail(
+            f"frame at stream byte {stream_offset} announces {size} payload bytes, "
+            f"more than the limit of {self._max_frame_bytes}",
+            hint="the peer does not speak netsim's length-prefixed framing, or needs larger max_frame_bytes",
+        )
+
+    def _fail(self, reason: str, *, hint: str | None = None) -> CodecError:
+        self._failure = reason
+        return CodecError(reason, hint=hint)
+
+    def _already_failed(self) -> CodecError:
+        return CodecError(f"frame decoder is unusable after an earlier error: {self._failure}")
+
+
+def decode_frames(data: bytes) -> list[Message]:
+    """Every message in a complete byte string of frames; raises CodecError on bad or trailing bytes."""
+    decoder = FrameDecoder()
+    decoder.feed(data)
+    messages: list[Message] = []
+    while (item := decoder.next_frame()) is not None:
+        messages.append(item[0])
+    decoder.close()
+    return messages

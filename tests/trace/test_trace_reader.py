@@ -1,0 +1,359 @@
+"""The trace reader's policy on good and malformed traces, resolve_trace_path, and merge_node_traces."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netsim.errors import InputError, TraceFormatError
+from netsim.trace import (
+    SCHEMA,
+    TraceReader,
+    iter_events,
+    merge_node_traces,
+    read_header,
+    resolve_trace_path,
+)
+
+HEADER: dict[str, Any] = {
+    "type": "header",
+    "schema": SCHEMA,
+    "run_id": "20261125-101500-flood-3f2a",
+    "netsim_version": "0.1.0",
+    "topology": {
+        "name": "pair",
+        "source": "gen:line:2",
+        "nodes": ["n0", "n1"],
+        "links": [["n0", "n1", "tcp"]],
+    },
+    "node_apps": {"n0": "flood", "n1": "flood"},
+    "app": "flood",
+    "transport": "tcp",
+    "seed": 1,
+    "started_at": "2026-11-25T10:15:00.123456+00:00",
+    "start_ts_ns": 1_000_000_000,
+    "clock": "CLOCK_MONOTONIC",
+}
+
+
+def event(ts_ns: int, node: str = "n0", kind: str = "start", **fields: Any) -> dict[str, Any]:
+    return {"ts_ns": ts_ns, "node": node, "event": kind, **fields}
+
+
+def line(record: Any) -> bytes:
+    return orjson.dumps(record) + b"\n"
+
+
+def write_trace(path: Path, events: list[Any], *, header: Any = HEADER, tail: bytes = b"") -> Path:
+    """A trace file: header, one line per event (dicts are dumped, bytes written as they are), then tail."""
+    body = b"".join(item if isinstance(item, bytes) else line(item) for item in events)
+    path.write_bytes(line(header) + body + tail)
+    return path
+
+
+EVENTS = [
+    event(1_000_000_100, "n0", "start"),
+    event(1_000_000_200, "n0", "send", transport="tcp", peer="n1", nbytes=83, msg_id="n0:1", lamport=1),
+    event(1_000_000_300, "n1", "recv", transport="tcp", peer="n0", nbytes=83, msg_id="n0:1", lamport=2),
+]
+
+
+# -- happy path ------------------------------------------------------------------------------------------
+
+
+def test_reader_yields_header_and_events(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", EVENTS)
+    with TraceReader(path) as reader:
+        assert reader.header == HEADER
+        assert list(reader) == EVENTS
+        assert reader.skipped_lines == []
+        assert reader.skipped_count == 0
+    assert reader.closed
+
+
+def test_reader_iterates_again_from_the_start(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", EVENTS)
+    with TraceReader(path) as reader:
+        assert list(reader) == EVENTS
+        assert list(reader) == EVENTS
+
+
+def test_reader_is_lazy(tmp_path: Path) -> None:
+    # The line after the first event is broken: getting the first event must not read that far.
+    path = write_trace(tmp_path / "trace.jsonl", [EVENTS[0], b"not json\n"])
+    with TraceReader(path) as reader:
+        events = iter(reader)
+        assert next(events) == EVENTS[0]
+        with pytest.raises(TraceFormatError):
+            next(events)
+
+
+def test_closed_reader_refuses_to_iterate(tmp_path: Path) -> None:
+    reader = TraceReader(write_trace(tmp_path / "trace.jsonl", EVENTS))
+    reader.close()
+    with pytest.raises(ValueError):
+        iter(reader)
+
+
+def test_closing_the_reader_stops_its_iterations(tmp_path: Path) -> None:
+    with TraceReader(write_trace(tmp_path / "trace.jsonl", EVENTS)) as reader:
+        events = iter(reader)
+        assert next(events) == EVENTS[0]
+    assert list(events) == []
+
+
+def test_two_iterations_at_once_are_independent(tmp_path: Path) -> None:
+    with TraceReader(write_trace(tmp_path / "trace.jsonl", EVENTS)) as reader:
+        pairs = list(zip(reader, reader, strict=True))
+    assert pairs == [(e, e) for e in EVENTS]
+
+
+def test_a_trace_replaced_after_its_header_was_read_is_refused(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", EVENTS)
+    reader = TraceReader(path)
+    write_trace(path, EVENTS, header={**HEADER, "run_id": "another"})
+    with pytest.raises(TraceFormatError, match="changed"):
+        list(reader)
+
+
+def test_unicode_node_names_and_header_only(tmp_path: Path) -> None:
+    odd = event(5, "nœud 1 — 東京", "start")
+    assert list(TraceReader(write_trace(tmp_path / "a.jsonl", [odd]))) == [odd]
+    assert list(TraceReader(write_trace(tmp_path / "b.jsonl", []))) == []
+
+
+def test_complete_last_line_without_newline_is_an_event(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", EVENTS[:2], tail=orjson.dumps(EVENTS[2]))
+    reader = TraceReader(path)
+    assert list(reader) == EVENTS
+    assert reader.skipped_count == 0
+
+
+def test_iter_events_and_read_header_take_a_run_directory(tmp_path: Path) -> None:
+    write_trace(tmp_path / "trace.jsonl", EVENTS)
+    assert list(iter_events(tmp_path)) == EVENTS
+    assert list(iter_events(str(tmp_path / "trace.jsonl"))) == EVENTS
+    assert read_header(tmp_path) == HEADER
+
+
+# -- malformed lines -------------------------------------------------------------------------------------
+
+
+def test_truncated_last_line_is_skipped_and_counted(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", EVENTS, tail=b'{"ts_ns":1000000400,"node":"n0","ev')
+    for strict in (True, False):
+        reader = TraceReader(path, strict=strict)
+        assert list(reader) == EVENTS
+        assert reader.skipped_count == 1
+        [(line_no, reason)] = reader.skipped_lines
+        assert line_no == 5
+        assert "truncated last line" in reason
+
+
+def test_invalid_line_in_the_middle_raises_with_its_line_number(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", [EVENTS[0], b'{"ts_ns": 1, "node"\n', EVENTS[1]])
+    with pytest.raises(TraceFormatError) as raised:
+        list(TraceReader(path))
+    assert raised.value.line == 3
+    assert raised.value.path == str(path)
+    assert str(raised.value).startswith(f"{path}:3: invalid JSON")
+    assert raised.value.hint and "strict=False" in raised.value.hint
+
+
+def test_truncated_line_followed_by_more_lines_is_not_a_crashed_writer(tmp_path: Path) -> None:
+    # A line cut short in the middle of the file has lost data for good: that is an error, not a skip.
+    path = write_trace(tmp_path / "trace.jsonl", [EVENTS[0], b'{"ts_ns":1000000150,"no\n', EVENTS[1]])
+    with pytest.raises(TraceFormatError) as raised:
+        list(TraceReader(path))
+    assert raised.value.line == 3
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "problem"),
+    [
+        (b"[1, 2]\n", "expected a JSON object, found list"),
+        (b'"text"\n', "expected a JSON object, found str"),
+        (b"\n", "invalid JSON"),
+        (line({"node": "n0", "event": "start"}), "missing field 'ts_ns'"),
+        (line({"ts_ns": "12", "node": "n0", "event": "start"}), "non-integer field 'ts_ns'"),
+        (line({"ts_ns": True, "node": "n0", "event": "start"}), "non-integer field 'ts_ns'"),
+        (line({"ts_ns": 12, "event": "start"}), "missing field 'node'"),
+        (line({"ts_ns": 12, "node": 7, "event": "start"}), "field 'node' must be a string"),
+        (line({"ts_ns": 12, "node": "n0"}), "missing field 'event'"),
+    ],
+)
+def test_malformed_line_raises_when_strict_and_is_skipped_when_not(
+    tmp_path: Path, bad_line: bytes, problem: str
+) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", [EVENTS[0], bad_line, EVENTS[1]])
+    with pytest.raises(TraceFormatError) as raised:
+        list(TraceReader(path))
+    assert raised.value.line == 3
+    assert problem in raised.value.problem
+
+    lenient = TraceReader(path, strict=False)
+    assert list(lenient) == EVENTS[:2]
+    assert lenient.skipped_count == 1
+    assert lenient.skipped_lines[0][0] == 3
+    assert problem in lenient.skipped_lines[0][1]
+
+
+def test_lenient_reader_counts_every_skip(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", [b"x\n", EVENTS[0], b"[]\n", b"{}\n"], tail=b"{")
+    reader = TraceReader(path, strict=False)
+    assert list(reader) == [EVENTS[0]]
+    assert [line_no for line_no, _ in reader.skipped_lines] == [2, 4, 5, 6]
+
+
+def test_wrong_schema_names_found_and_expected(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "trace.jsonl", EVENTS, header={**HEADER, "schema": "netsim-trace/2"})
+    with pytest.raises(TraceFormatError) as raised:
+        TraceReader(path)
+    assert raised.value.line == 1
+    assert "netsim-trace/2" in str(raised.value)
+    assert SCHEMA in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [b"hello world\n", b"\x89PNG\r\n", b'{"ts_ns": 1, "node": "n0", "event": "start"}\n', b"[1]\n"],
+)
+def test_first_line_must_be_a_header(tmp_path: Path, first_line: bytes) -> None:
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(first_line + line(EVENTS[0]))
+    with pytest.raises(TraceFormatError) as raised:
+        TraceReader(path)
+    assert raised.value.line == 1
+    assert raised.value.problem.startswith("not a netsim trace")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    path.write_bytes(b"")
+    with pytest.raises(TraceFormatError, match="empty"):
+        TraceReader(path)
+
+
+def test_unreadable_path_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot open trace"):
+        TraceReader(tmp_path / "missing.jsonl")
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.binary(max_size=40), max_size=6), tail=st.binary(max_size=40))
+def test_arbitrary_bytes_raise_only_trace_format_error(
+    tmp_path: Path, lines: list[bytes], tail: bytes
+) -> None:
+    path = tmp_path / "fuzz.jsonl"
+    path.write_bytes(line(HEADER) + b"".join(chunk.replace(b"\n", b"") + b"\n" for chunk in lines) + tail)
+    with contextlib.suppress(TraceFormatError), TraceReader(path) as strict:
+        list(strict)
+    with TraceReader(path, strict=False) as lenient:
+        events = list(lenient)  # never raises
+    assert len(events) + lenient.skipped_count <= len(lines) + len(tail.split(b"\n"))
+
+
+# -- resolve_trace_path ----------------------------------------------------------------------------------
+
+
+def test_resolve_run_directory_and_file(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "trace.jsonl", EVENTS)
+    assert resolve_trace_path(tmp_path) == trace
+    assert resolve_trace_path(str(tmp_path)) == trace
+    assert resolve_trace_path(trace) == trace
+    other = write_trace(tmp_path / "copy.jsonl", EVENTS)
+    assert resolve_trace_path(other) == other
+
+
+def test_resolve_missing_path_and_directory_without_trace(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as raised:
+        resolve_trace_path(tmp_path / "runs" / "nope")
+    assert "no such file or directory" in str(raised.value)
+    assert raised.value.hint and "runs/<run-id>" in raised.value.hint
+
+    with pytest.raises(InputError) as raised:
+        resolve_trace_path(tmp_path)
+    assert "no trace.jsonl" in str(raised.value)
+    assert raised.value.hint and "trace.jsonl file" in raised.value.hint
+
+
+# -- merge_node_traces -----------------------------------------------------------------------------------
+
+
+def write_part(path: Path, records: list[Any], tail: bytes = b"") -> Path:
+    path.write_bytes(b"".join(r if isinstance(r, bytes) else line(r) for r in records) + tail)
+    return path
+
+
+def test_merge_interleaves_parts_by_ts_and_copies_lines_verbatim(tmp_path: Path) -> None:
+    # Key order and spacing that orjson would not produce, to show lines are copied, not re-encoded.
+    verbatim = b'{"node": "n\xc5\x93ud", "event": "start",  "ts_ns": 25}\n'
+    part_a = write_part(tmp_path / "a.jsonl", [event(10, "a"), event(30, "a"), event(50, "a", "stop")])
+    part_b = write_part(tmp_path / "b.jsonl", [event(20, "b"), verbatim, event(40, "b"), event(60, "b")])
+    part_c = write_part(tmp_path / "c.jsonl", [])
+    out = tmp_path / "trace.jsonl"
+
+    assert merge_node_traces([part_a, part_b, part_c], HEADER, out) == 7
+
+    raw_lines = out.read_bytes().splitlines(keepends=True)
+    assert orjson.loads(raw_lines[0]) == HEADER
+    assert verbatim in raw_lines
+    with TraceReader(out) as reader:
+        assert [e["ts_ns"] for e in reader] == [10, 20, 25, 30, 40, 50, 60]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "c.jsonl", "trace.jsonl"]
+
+
+def test_merge_is_stable_for_equal_timestamps(tmp_path: Path) -> None:
+    part_a = write_part(tmp_path / "a.jsonl", [event(5, "a", "start"), event(5, "a", "app")])
+    part_b = write_part(tmp_path / "b.jsonl", [event(5, "b", "start"), event(5, "b", "app")])
+    out = tmp_path / "trace.jsonl"
+    merge_node_traces([part_b, part_a], HEADER, out)
+    assert [(e["node"], e["event"]) for e in iter_events(out)] == [
+        ("b", "start"),
+        ("b", "app"),
+        ("a", "start"),
+        ("a", "app"),
+    ]
+
+
+def test_merge_skips_a_parts_truncated_last_line(tmp_path: Path) -> None:
+    part_a = write_part(tmp_path / "a.jsonl", [event(1, "a"), event(3, "a")], tail=b'{"ts_ns": 4, "no')
+    part_b = write_part(tmp_path / "b.jsonl", [event(2, "b")], tail=orjson.dumps(event(9, "b", "stop")))
+    out = tmp_path / "trace.jsonl"
+    skipped: list[tuple[Path, int, str]] = []
+
+    assert merge_node_traces([part_a, part_b], HEADER, out, skipped=skipped) == 4
+
+    assert [(part, line_no) for part, line_no, _ in skipped] == [(part_a, 3)]
+    # b's complete last line had no newline; the merge adds it.
+    assert out.read_bytes().endswith(line(event(9, "b", "stop")))
+    reader = TraceReader(out)
+    assert [e["ts_ns"] for e in reader] == [1, 2, 3, 9]
+    assert reader.skipped_count == 0
+
+
+def test_merge_rejects_a_broken_or_unsorted_part_and_leaves_no_file(tmp_path: Path) -> None:
+    out = tmp_path / "trace.jsonl"
+    broken = write_part(tmp_path / "broken.jsonl", [event(1), b"oops\n", event(2)])
+    with pytest.raises(TraceFormatError) as raised:
+        merge_node_traces([broken], HEADER, out)
+    assert (raised.value.path, raised.value.line) == (str(broken), 2)
+
+    unsorted = write_part(tmp_path / "unsorted.jsonl", [event(5), event(4)])
+    with pytest.raises(TraceFormatError, match="earlier than the line before"):
+        merge_node_traces([unsorted], HEADER, out)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jsonl", "unsorted.jsonl"]
+
+
+def test_merge_of_no_parts_is_a_header_only_trace(tmp_path: Path) -> None:
+    out = tmp_path / "trace.jsonl"
+    assert merge_node_traces([], HEADER, out) == 0
+    assert read_header(out) == HEADER
+    assert list(iter_events(out)) == []

@@ -1,0 +1,143 @@
+"""Properties of the codec: every message round-trips, and no input raises anything but CodecError."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netsim.errors import CodecError
+from netsim.wire import (
+    LENGTH_PREFIX,
+    FrameDecoder,
+    Message,
+    decode_datagram,
+    decode_message,
+    encode_datagram,
+    encode_frame,
+    encode_message,
+)
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+NAMES = st.text(min_size=1, max_size=16)
+MESSAGES = st.builds(
+    Message,
+    src=NAMES,
+    dst=NAMES,
+    id=NAMES,
+    type=NAMES,
+    body=JSON_VALUES,
+    in_reply_to=st.none() | NAMES,
+    lamport=st.integers(min_value=0, max_value=2**64 - 1),
+)
+ENVELOPE_KEYS = st.sampled_from(["src", "dst", "id", "type", "body", "in_reply_to", "lamport", "other"])
+
+
+def split_points(data: st.DataObject, length: int) -> list[int]:
+    cuts = data.draw(st.lists(st.integers(min_value=0, max_value=length), max_size=20))
+    return sorted({0, length, *cuts})
+
+
+def drain(decoder: FrameDecoder) -> list[Message]:
+    messages = []
+    while (item := decoder.next_frame()) is not None:
+        messages.append(item[0])
+    return messages
+
+
+@given(MESSAGES)
+def test_message_round_trips(message: Message) -> None:
+    assert decode_message(encode_message(message)) == message
+    assert decode_datagram(encode_datagram(message)) == message
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MESSAGES, max_size=8), st.data())
+def test_stream_round_trips_in_any_chunking(messages: list[Message], data: st.DataObject) -> None:
+    stream = b"".join(encode_frame(message) for message in messages)
+    cuts = split_points(data, len(stream))
+    decoder = FrameDecoder()
+    decoded: list[Message] = []
+    wire_bytes = 0
+    for start, end in pairwise(cuts):
+        decoder.feed(memoryview(stream)[start:end])
+        while (item := decoder.next_frame()) is not None:
+            decoded.append(item[0])
+            wire_bytes += item[1]
+    decoder.close()
+    assert decoded == messages
+    assert wire_bytes == len(stream)
+    assert decoder.buffered == 0
+
+
+@given(st.binary(max_size=200))
+def test_random_payload_raises_only_codec_error(payload: bytes) -> None:
+    try:
+        message = decode_message(payload)
+    except CodecError:
+        return
+    assert decode_message(encode_message(message)) == message
+
+
+@given(st.dictionaries(ENVELOPE_KEYS, JSON_VALUES, max_size=8) | JSON_VALUES)
+def test_random_json_raises_only_codec_error(value: object) -> None:
+    # Structurally plausible payloads reach the field validation instead of stopping at the JSON parser.
+    try:
+        message = decode_message(orjson.dumps(value))
+    except CodecError:
+        return
+    assert decode_message(encode_message(message)) == message
+
+
+@given(MESSAGES, st.integers(min_value=0), st.integers(min_value=0, max_value=255))
+def test_corrupted_payload_raises_only_codec_error(message: Message, position: int, value: int) -> None:
+    payload = bytearray(encode_message(message))
+    payload[position % len(payload)] = value
+    try:
+        decoded = decode_message(payload)
+    except CodecError:
+        return
+    assert decode_message(encode_message(decoded)) == decoded
+
+
+@given(
+    st.lists(
+        st.binary(max_size=40)
+        | st.binary(max_size=40).map(lambda payload: LENGTH_PREFIX.pack(len(payload)) + payload),
+        max_size=6,
+    ),
+    st.data(),
+)
+def test_random_stream_raises_only_codec_error(pieces: list[bytes], data: st.DataObject) -> None:
+    stream = b"".join(pieces)
+    cuts = split_points(data, len(stream))
+    decoder = FrameDecoder(max_frame_bytes=data.draw(st.sampled_from([64, 2**24])))
+    try:
+        for start, end in pairwise(cuts):
+            decoder.feed(stream[start:end])
+            drain(decoder)
+        decoder.close()
+        drain(decoder)
+    except CodecError:
+        # Once failed, it stays failed, and still only with CodecError.
+        for call in (decoder.next_frame, decoder.close):
+            try:
+                call()
+            except CodecError:
+                continue
+            raise AssertionError(f"{call.__name__} succeeded after an error") from None

@@ -1,0 +1,3 @@
+graph [
+  name "nothing here"
+]

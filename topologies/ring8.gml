@@ -1,0 +1,20 @@
+# Eight nodes in a cycle. Links without a transport use the run's default (tcp).
+graph [
+  name "ring8"
+  node [ id 0 label "n0" ]
+  node [ id 1 label "n1" ]
+  node [ id 2 label "n2" ]
+  node [ id 3 label "n3" ]
+  node [ id 4 label "n4" ]
+  node [ id 5 label "n5" ]
+  node [ id 6 label "n6" ]
+  node [ id 7 label "n7" ]
+  edge [ source 0 target 1 ]
+  edge [ source 1 target 2 ]
+  edge [ source 2 target 3 ]
+  edge [ source 3 target 4 ]
+  edge [ source 4 target 5 ]
+  edge [ source 5 target 6 ]
+  edge [ source 6 target 7 ]
+  edge [ source 7 target 0 ]
+]
