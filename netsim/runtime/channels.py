@@ -17,12 +17,18 @@ from typing import TYPE_CHECKING, Any
 from netsim.clock import now_ns
 from netsim.errors import CodecError
 from netsim.transport.base import Address, Transport, would_block
-from netsim.wire.codec import FrameDecoder, decode_datagram, frame
+from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_datagram
 
 if TYPE_CHECKING:
     from netsim.runtime.node import Node
 
+# (msg_id, msg_type, lamport, in_reply_to) of a message waiting to be sent.
+Outgoing = tuple[str, str, int, "str | None"]
+
 RECEIVE_BUFFER_BYTES = 256 * 1024
+# Read at most this many packets per readiness event, so one busy socket cannot starve the rest.
+PACKET_BATCH = 64
+_pack_length = LENGTH_PREFIX.pack
 # Stop writing to the kernel once this much is queued for one stream; the rest waits for EVENT_WRITE.
 SEND_CHUNK_BYTES = 256 * 1024
 
@@ -52,6 +58,7 @@ class Channel:
         self.owned_path: str | None = self.sockname if owns_path and isinstance(self.sockname, str) else None
 
     def trace_fields(self) -> dict[str, Any]:
+        """The fields every trace record about this socket carries (a fresh dict: callers may add to it)."""
         fields: dict[str, Any] = {"transport": self.transport.name, "sockname": self.sockname}
         if self.peername is not None:
             fields["peername"] = self.peername
@@ -114,8 +121,15 @@ class LinkChannel(Channel):
     ) -> None:
         super().__init__(owner, sock, transport, peername, owns_path=owns_path)
         self.peer = peer
+        # Built once: every send and receive record on this link starts with these fields.
+        self.trace_base = self.trace_fields()
 
-    def queue(self, payload: bytes, fields: dict[str, Any]) -> None:
+    def set_peer(self, peer: str) -> None:
+        self.peer = peer
+        self.trace_base = self.trace_fields()
+
+    def queue(self, payload: bytes, outgoing: Outgoing) -> None:
+        """Hold one encoded message until flush(); ``outgoing`` is what its send record needs."""
         raise NotImplementedError
 
     def flush(self) -> None:
@@ -146,8 +160,8 @@ class StreamChannel(LinkChannel):
         self._receive_buffer = bytearray(RECEIVE_BUFFER_BYTES)
         self._receive_view = memoryview(self._receive_buffer)
         self._output = bytearray()
-        # (offset in _output where the frame ends, its trace fields, its size) for frames not yet sent
-        self._unsent: deque[tuple[int, dict[str, Any], int]] = deque()
+        # (offset in _output where the frame ends, its size, what its send record needs), oldest first
+        self._unsent: deque[tuple[int, int, Outgoing]] = deque()
         self._sent_offset = 0
         self.write_shut = False
         self.eof_received = False
@@ -156,10 +170,11 @@ class StreamChannel(LinkChannel):
     def pending_output(self) -> bool:
         return bool(self._unsent)
 
-    def queue(self, payload: bytes, fields: dict[str, Any]) -> None:
-        framed = frame(payload)
-        self._output += framed
-        self._unsent.append((len(self._output), fields, len(framed)))
+    def queue(self, payload: bytes, outgoing: Outgoing) -> None:
+        output = self._output
+        output += _pack_length(len(payload))
+        output += payload
+        self._unsent.append((len(output), len(payload) + PREFIX_SIZE, outgoing))
 
     def flush(self) -> None:
         output = self._output
@@ -182,14 +197,16 @@ class StreamChannel(LinkChannel):
             self._sent_offset = 0
         elif self._sent_offset > SEND_CHUNK_BYTES:
             del output[: self._sent_offset]
-            self._unsent = deque((end - self._sent_offset, f, n) for end, f, n in self._unsent)
+            self._unsent = deque((end - self._sent_offset, n, o) for end, n, o in self._unsent)
             self._sent_offset = 0
         self.owner.want_write(self, bool(self._unsent))
 
     def _report_sent(self, sent_at: int) -> None:
-        while self._unsent and self._unsent[0][0] <= self._sent_offset:
-            _, fields, nbytes = self._unsent.popleft()
-            self.owner.on_sent(self, fields, nbytes, sent_at)
+        unsent = self._unsent
+        on_sent = self.owner.on_sent
+        while unsent and unsent[0][0] <= self._sent_offset:
+            _, nbytes, outgoing = unsent.popleft()
+            on_sent(self, outgoing, nbytes, sent_at)
 
     def on_writable(self) -> None:
         self.flush()
@@ -249,7 +266,7 @@ class PacketChannel(LinkChannel):
         if not transport.connected:
             self.send_event = "sendto"
             self.receive_event = "recvfrom"
-        self._unsent: deque[tuple[bytes, dict[str, Any]]] = deque()
+        self._unsent: deque[tuple[bytes, Outgoing]] = deque()
         self.write_shut = False
         self.eof_received = False
 
@@ -257,13 +274,13 @@ class PacketChannel(LinkChannel):
     def pending_output(self) -> bool:
         return bool(self._unsent)
 
-    def queue(self, payload: bytes, fields: dict[str, Any]) -> None:
-        self._unsent.append((payload, fields))
+    def queue(self, payload: bytes, outgoing: Outgoing) -> None:
+        self._unsent.append((payload, outgoing))
 
     def flush(self) -> None:
         connected = self.transport.connected
         while self._unsent:
-            payload, fields = self._unsent[0]
+            payload, outgoing = self._unsent[0]
             sent_at = now_ns()
             try:
                 sent = self.sock.send(payload) if connected else self.sock.sendto(payload, self.peername)
@@ -273,7 +290,7 @@ class PacketChannel(LinkChannel):
                 self.owner.on_socket_error(self, error)
                 return
             self._unsent.popleft()
-            self.owner.on_sent(self, fields, sent, sent_at)
+            self.owner.on_sent(self, outgoing, sent, sent_at)
         self.owner.want_write(self, bool(self._unsent))
 
     def on_writable(self) -> None:
@@ -281,25 +298,28 @@ class PacketChannel(LinkChannel):
 
     def on_readable(self) -> None:
         limit = self.transport.max_message_bytes
-        try:
-            packet = self.sock.recv(limit + 1)
-        except OSError as error:
-            if not would_block(error):
-                self.owner.on_socket_error(self, error)
-            return
-        if not packet:
-            self.eof_received = True
-            self.owner.on_peer_closed(self)
-            return
-        if len(packet) > limit:
-            self.owner.on_bad_bytes(self, CodecError(f"packet larger than {limit} bytes"), len(packet))
-            return
-        try:
-            message = decode_datagram(packet)
-        except CodecError as error:
-            self.owner.on_bad_bytes(self, error, len(packet))
-            return
-        self.owner.on_message(self, message, len(packet))
+        for _ in range(PACKET_BATCH):
+            if self.closed:
+                return
+            try:
+                packet = self.sock.recv(limit + 1)
+            except OSError as error:
+                if not would_block(error):
+                    self.owner.on_socket_error(self, error)
+                return
+            if not packet:
+                self.eof_received = True
+                self.owner.on_peer_closed(self)
+                return
+            if len(packet) > limit:
+                self.owner.on_bad_bytes(self, CodecError(f"packet larger than {limit} bytes"), len(packet))
+                return
+            try:
+                message = decode_datagram(packet)
+            except CodecError as error:
+                self.owner.on_bad_bytes(self, error, len(packet))
+                return
+            self.owner.on_message(self, message, len(packet))
 
     def shut_write(self) -> None:
         if self.transport.connected and not self.write_shut and not self.closed:
@@ -316,16 +336,20 @@ class DatagramListener(Channel):
     """
 
     receive_event = "recvfrom"
-    # Read at most this many datagrams per readiness event, so one busy listener cannot starve the rest.
-    BATCH = 64
 
     def __init__(self, owner: Node, sock: socket.socket, transport: Transport) -> None:
         super().__init__(owner, sock, transport, None, owns_path=True)
         self.peers_by_address: dict[Any, str] = {}
+        # peer -> the fields of every receive record from that peer (built once, at start-up)
+        self.trace_base_by_peer: dict[str, dict[str, Any]] = {}
+
+    def add_peer(self, peer: str, address: Address) -> None:
+        self.peers_by_address[address] = peer
+        self.trace_base_by_peer[peer] = {**self.trace_fields(), "peername": address, "peer": peer}
 
     def on_readable(self) -> None:
         limit = self.transport.max_message_bytes
-        for _ in range(self.BATCH):
+        for _ in range(PACKET_BATCH):
             try:
                 packet, address = self.sock.recvfrom(limit + 1)
             except OSError as error:

@@ -32,6 +32,7 @@ from netsim.runtime.channels import (
     DatagramListener,
     LinkChannel,
     Listener,
+    Outgoing,
     PacketChannel,
     StreamChannel,
 )
@@ -40,7 +41,7 @@ from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.trace.writer import TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
-from netsim.wire.codec import decode_datagram, encode_message
+from netsim.wire.codec import decode_datagram, encode_envelope
 from netsim.wire.message import Message
 
 HELLO = "netsim.hello"
@@ -224,9 +225,7 @@ class Node:
             if not transport.connected:
                 receiver = self.listeners[link.transport]
                 assert isinstance(receiver, DatagramListener)
-                receiver.peers_by_address[_address_key(transport.address_from_json(entry["link"]))] = (
-                    link.peer
-                )
+                receiver.add_peer(link.peer, transport.address_from_json(entry["link"]))
             channel = self._link_channel(sock, transport, listener_address, link.peer, owns_path=True)
             self.channels[link.peer] = channel
             self._register(channel)
@@ -313,8 +312,8 @@ class Node:
                 counters=self.counters,
             )
 
-    def _activity(self) -> None:
-        self._last_activity_ns = now_ns()
+    def _activity(self, at_ns: int | None = None) -> None:
+        self._last_activity_ns = now_ns() if at_ns is None else at_ns
         self._status_dirty = True
         if self._reported_idle:
             self._reported_idle = False
@@ -406,12 +405,12 @@ class Node:
             return
         if channel.peer is None:
             self._accept_hello(channel, message.src)
-        self._receive(channel, channel.receive_event, channel.peername, message.src, message, nbytes)
+        self._receive(channel.receive_event, channel.trace_base, message, nbytes)
         if message.type != HELLO:
             self._deliver(message)
 
     def on_datagram(self, listener: DatagramListener, packet: bytes, address: Any) -> None:
-        peer = listener.peers_by_address.get(_address_key(address))
+        peer = listener.peers_by_address.get(address)
         problem = None
         message = None
         if peer is None:
@@ -431,19 +430,22 @@ class Node:
                 listener, problem or "bad datagram", nbytes=len(packet), peername=address, peer=peer
             )
             return
-        self._receive(listener, listener.receive_event, address, peer, message, len(packet))
+        self._receive(listener.receive_event, listener.trace_base_by_peer[peer], message, len(packet))
         self._deliver(message)
 
-    def _receive(
-        self, channel: Channel, event: str, peername: Any, peer: str, message: Message, nbytes: int
-    ) -> None:
-        lamport = max(self.lamport, message.lamport) + 1
+    def _receive(self, event: str, trace_base: dict[str, Any], message: Message, nbytes: int) -> None:
+        """Lamport update, trace record and counters for one message received (the hot path)."""
+        lamport = self.lamport
+        if message.lamport > lamport:
+            lamport = message.lamport
+        lamport += 1
         self.lamport = lamport
-        record: dict[str, Any] = {
-            "transport": channel.transport.name,
-            "sockname": channel.sockname,
-            "peername": peername,
-            "peer": peer,
+        received_at = now_ns()
+        record = {
+            "ts_ns": received_at,
+            "node": self.name,
+            "event": event,
+            **trace_base,
             "nbytes": nbytes,
             "msg_id": message.id,
             "msg_type": message.type,
@@ -451,11 +453,11 @@ class Node:
         }
         if message.in_reply_to is not None:
             record["in_reply_to"] = message.in_reply_to
-        self.trace.event(event, **record)
+        self.trace.write(record)
         counters = self.counters
         counters["received"] += 1
         counters["bytes_received"] += nbytes
-        self._activity()
+        self._activity(received_at)
 
     def _deliver(self, message: Message) -> None:
         if self.state == RUNNING:
@@ -479,7 +481,7 @@ class Node:
         return None
 
     def _accept_hello(self, channel: LinkChannel, peer: str) -> None:
-        channel.peer = peer
+        channel.set_peer(peer)
         self.channels[peer] = channel
         self._awaiting_hello.discard(peer)
         self._maybe_ready()
@@ -544,19 +546,16 @@ class Node:
         return self._queue(channel, message_type, body, in_reply_to)
 
     def _queue(self, channel: LinkChannel, message_type: str, body: Any, in_reply_to: str | None) -> str:
-        self.lamport += 1
+        lamport = self.lamport = self.lamport + 1
         self._message_seq += 1
         message_id = f"{self.name}:{self._message_seq}"
         peer = channel.peer
         assert peer is not None
-        message = Message(self.name, peer, message_id, message_type, body, in_reply_to, self.lamport)
-        payload = encode_message(message)
-        if len(payload) > channel.transport.max_message_bytes:
-            raise MessageTooLarge(channel.transport.name, len(payload), channel.transport.max_message_bytes)
-        fields: dict[str, Any] = {"msg_id": message_id, "msg_type": message_type, "lamport": self.lamport}
-        if in_reply_to is not None:
-            fields["in_reply_to"] = in_reply_to
-        channel.queue(payload, fields)
+        payload = encode_envelope(self.name, peer, message_id, message_type, body, in_reply_to, lamport)
+        limit = channel.transport.max_message_bytes
+        if len(payload) > limit:
+            raise MessageTooLarge(channel.transport.name, len(payload), limit)
+        channel.queue(payload, (message_id, message_type, lamport, in_reply_to))
         self._dirty.add(channel)
         return message_id
 
@@ -566,12 +565,26 @@ class Node:
             if not channel.closed:
                 channel.flush()
 
-    def on_sent(self, channel: LinkChannel, fields: dict[str, Any], nbytes: int, sent_at: int) -> None:
-        self.trace.event(channel.send_event, ts_ns=sent_at, nbytes=nbytes, **channel.trace_fields(), **fields)
+    def on_sent(self, channel: LinkChannel, outgoing: Outgoing, nbytes: int, sent_at: int) -> None:
+        """Trace record and counters for one message the kernel took (the hot path)."""
+        msg_id, msg_type, lamport, in_reply_to = outgoing
+        record = {
+            "ts_ns": sent_at,
+            "node": self.name,
+            "event": channel.send_event,
+            **channel.trace_base,
+            "nbytes": nbytes,
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "lamport": lamport,
+        }
+        if in_reply_to is not None:
+            record["in_reply_to"] = in_reply_to
+        self.trace.write(record)
         counters = self.counters
         counters["sent"] += 1
         counters["bytes_sent"] += nbytes
-        self._activity()
+        self._activity(sent_at)
 
     def want_write(self, channel: Channel, wanted: bool) -> None:
         if channel.closed or channel.wants_write == wanted:
@@ -656,13 +669,6 @@ class Node:
                 with contextlib.suppress(OSError):
                     os.unlink(address)
         self._link_sockets.clear()
-
-
-def _address_key(address: Any) -> Any:
-    """recvfrom() gives IPv6 addresses as 4-tuples and AF_UNIX as str: key on (host, port) or the path."""
-    if isinstance(address, (tuple, list)):
-        return (address[0], address[1])
-    return address
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
