@@ -104,11 +104,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ("bytes sent / received", f"{summary['bytes_sent']:,} / {summary['bytes_received']:,}"),
         ("errors", str(summary["errors"])),
         ("start-up / run", f"{summary['timing']['startup_s']:.2f} s / {summary['duration_s']:.2f} s"),
-        ("trace", summary["trace"]),
     ]
     for key, value in rows:
         table.add_row(key, value)
     stderr.print(table)
+    # Outside the table, so a narrow terminal never cuts the path short.
+    stderr.print(f"trace: {summary['trace']}", highlight=False, markup=False)
     for warning in summary.get("warnings", []):
         stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for failure in summary["node_failures"]:
