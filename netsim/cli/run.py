@@ -17,6 +17,8 @@ from netsim.launch.launcher import Progress
 from netsim.launch.run import run
 from netsim.transport.names import DEFAULT_TRANSPORT, TRANSPORT_NAMES
 
+MAX_FAILURES_SHOWN = 5
+
 
 @handles_errors
 def run_command(
@@ -112,8 +114,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
     stderr.print(f"trace: {summary['trace']}", highlight=False, markup=False)
     for warning in summary.get("warnings", []):
         stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    for failure in summary["node_failures"]:
+    failures = summary["node_failures"]
+    for failure in failures[:MAX_FAILURES_SHOWN]:
         name, exit_code, error = failure["name"], failure["exit_code"], failure["error"]
         stderr.print(f"[bold red]node {name!r} failed[/] (exit code {exit_code}): {error}", highlight=False)
         if failure.get("log"):
             stderr.print(f"  traceback in {failure['log']}", highlight=False)
+    if len(failures) > MAX_FAILURES_SHOWN:
+        stderr.print(f"... and {len(failures) - MAX_FAILURES_SHOWN} more node failures (see summary.json)")

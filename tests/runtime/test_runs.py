@@ -202,3 +202,22 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path):
     assert sum(e["event"] == "stop" for e in events) == 6
     assert exactly_once_problems(events) == []
     assert _processes_mentioning(str(out)) == []
+
+
+@pytest.mark.timeout(60)
+def test_node_app_and_edge_transport_attributes_override_the_run_defaults(runs_dir, no_leftovers):
+    topology = ROOT / "topologies" / "mixed-transports.graphml"
+    result = netsim.run(topology, app="flood", transport="unix-seqpacket", seed=2, out=runs_dir)
+    assert result.summary["exit_status"] == "ok", result.summary
+    header, events = load_trace(result.run_dir)
+    assert header["node_apps"]["hub"] == "echo"
+    assert {app for node, app in header["node_apps"].items() if node != "hub"} == {"flood"}
+    expected = {frozenset((a, b)): transport for a, b, transport in header["topology"]["links"]}
+    assert expected[frozenset(("delta", "epsilon"))] == "unix-seqpacket", "the edge without one takes --transport"
+    assert len(set(expected.values())) == 7
+    for event in events:
+        if event["event"] in ("send", "sendto", "recv", "recvfrom"):
+            assert event["transport"] == expected[frozenset((event["node"], event["peer"]))], event
+    assert any(e["node"] == "hub" and e.get("msg_type") == "ping" for e in events), "the hub ran echo"
+    assert exactly_once_problems(events) == []
+    assert mirror_problems(events) == []
