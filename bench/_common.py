@@ -210,7 +210,7 @@ class Spread:
     def format(self, digits: int = 0, scale: float = 1.0) -> str:
         """``"412 (398-430)"``: median (min-max), each multiplied by ``scale``."""
         median = f"{self.median * scale:,.{digits}f}"
-        if self.count == 1:
+        if self.count == 1 or self.low == self.high:
             return median
         return f"{median} ({self.low * scale:,.{digits}f}-{self.high * scale:,.{digits}f})"
 
@@ -230,7 +230,9 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
 
 
-def make_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], caption: str | None = None) -> Table:
+def make_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], caption: str | None = None
+) -> Table:
     """A rich table; every column but the first is right-aligned (figures)."""
     table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
     for position, column in enumerate(columns):
@@ -243,12 +245,11 @@ def make_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]
 def machine_line() -> str:
     """One line saying what ran the bench: CPU model, CPU count and affinity, kernel, Python."""
     model = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
     return (
         f"{model}, {os.cpu_count()} CPUs (this process may run on: {format_cpu_list(allowed_cpus())}), "
         f"Linux {platform.release()}, Python {platform.python_version()}"

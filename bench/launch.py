@@ -97,7 +97,13 @@ def measure_netsim(size: int, out_dir: str) -> Sample:
 
     started = time.perf_counter()
     result = netsim.run(
-        f"ring:{size}", app=APP_SPEC, seed=1, out=out_dir, duration=60.0, startup_timeout=60.0, on_ready=on_ready
+        f"ring:{size}",
+        app=APP_SPEC,
+        seed=1,
+        out=out_dir,
+        duration=60.0,
+        startup_timeout=60.0,
+        on_ready=on_ready,
     )
     wall_s = time.perf_counter() - started
     shutil.rmtree(result.run_dir, ignore_errors=True)
@@ -207,7 +213,8 @@ def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, p
         f"{repeat} repeat(s), baseline and netsim alternating; cells are median (min-max)."
     )
     if pinned:
-        out.print(f"Pinned: this process and every process it forks run only on CPU(s) {format_cpu_list(allowed_cpus())}.")
+        cpus = format_cpu_list(allowed_cpus())
+        out.print(f"Pinned: this process and every process it forks run only on CPU(s) {cpus}.")
     else:
         out.print("Not pinned: the scheduler places the processes (see the placement table).")
     out.print()
@@ -283,9 +290,9 @@ def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, p
             ],
             rows,
             caption=(
-                "startup/running/shutdown: summary['timing'] (the launcher's own clock: first spawn -> START "
-                "sent -> all done -> all exited).\nnetsim wall: the whole netsim.run() call, including loading, "
-                "trace merge and summary, and the bench's PSS read inside on_ready (shown beside it)."
+                "startup/running/shutdown: summary['timing'] (the launcher's own clock: first spawn -> "
+                "START sent -> all done -> all exited).\nnetsim wall: the whole netsim.run() call, including "
+                "loading, trace merge and summary, and the bench's PSS read in on_ready (shown beside it)."
             ),
         )
     )
@@ -318,7 +325,10 @@ def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, p
             f"(median {median_s * 1e3:,.0f} ms)"
         )
     else:
-        out.print(f"Goal: {READY_GOAL_NODES} nodes ready in under {READY_GOAL_S:g} s: not measured (add it to --sizes)")
+        out.print(
+            f"Goal: {READY_GOAL_NODES} nodes ready in under {READY_GOAL_S:g} s: "
+            "not measured (add it to --sizes)"
+        )
     worst_size, worst_ratio = max(
         (
             (
@@ -332,17 +342,21 @@ def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, p
     )
     verdict = "PASS" if worst_ratio <= MEMORY_GOAL_RATIO else "MISS"
     out.print(
-        f"Goal: per-node memory within {MEMORY_GOAL_RATIO:g}x of baseline (PSS, every N): [bold]{verdict}[/bold] "
-        f"(worst {worst_ratio:.2f}x at N={worst_size})"
+        f"Goal: per-node memory within {MEMORY_GOAL_RATIO:g}x of baseline (PSS, every N): "
+        f"[bold]{verdict}[/bold] (worst {worst_ratio:.2f}x at N={worst_size})"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,300", help="node counts, comma-separated (default 10,100,300)")
+    parser.add_argument(
+        "--sizes", default="10,100,300", help="node counts, comma-separated (default 10,100,300)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="measurements per size and side (default 3)")
     parser.add_argument(
-        "--cpus", default=None, help="pin the bench and all its processes to these CPUs, e.g. 0 or 0-1 (default: no pinning)"
+        "--cpus",
+        default=None,
+        help="pin the bench and all its processes to these CPUs, e.g. 0 or 0-1 (default: no pinning)",
     )
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.sizes.split(",") if part.strip()]

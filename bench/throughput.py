@@ -23,7 +23,6 @@ import argparse
 import os
 import shutil
 import socket
-import statistics
 import struct
 import sys
 import tempfile
@@ -60,8 +59,8 @@ class Blaster(App):
         self.sent = 0
         self.received = 0
         if ctx.name == "a":
-            # Give the bench a moment to pin both node processes before the first message.
-            ctx.set_timer(0.3, "burst")
+            # on_ready pinned both node processes before the start barrier opened.
+            self.on_timer(ctx, "burst", None)
 
     def on_timer(self, ctx, name, data):
         for _ in range(min(BURST, self.messages - self.sent)):
@@ -81,14 +80,22 @@ class Blaster(App):
 def run_netsim(transport: str, messages: int, out: Path) -> dict:
     os.environ["NETSIM_BENCH_MESSAGES"] = str(messages)
     Blaster.messages = messages
-    topology = Topology("pair", f"bench/{transport}", (NodeSpec("a", 0), NodeSpec("b", 1)), (LinkSpec("a", "b", transport),))
+    topology = Topology(
+        "pair", f"bench/{transport}", (NodeSpec("a", 0), NodeSpec("b", 1)), (LinkSpec("a", "b", transport),)
+    )
 
     def pin(ready):
         for node in ready:
             os.sched_setaffinity(node.pid, {SENDER_CPU if node.name == "a" else RECEIVER_CPU})
 
     result = netsim.run(
-        topology, app=f"{Path(__file__).resolve()}:Blaster", seed=1, out=out, duration=60, quiet=0.5, on_ready=pin
+        topology,
+        app=f"{Path(__file__).resolve()}:Blaster",
+        seed=1,
+        out=out,
+        duration=60,
+        quiet=0.5,
+        on_ready=pin,
     )
     first_send = last_receive = None
     received = 0
@@ -260,8 +267,16 @@ def main() -> None:
         title=f"throughput: {options.messages:,} messages of a {len(BODY)}-byte body over one link "
         f"(median of {options.repeat}; sender on cpu{SENDER_CPU}, receiver on cpu{RECEIVER_CPU})"
     )
-    for column in ("transport", "raw msg/s", "raw+json msg/s", "netsim msg/s", "netsim / raw", "netsim / raw+json",
-                   "netsim delivered", "trace B/msg"):
+    for column in (
+        "transport",
+        "raw msg/s",
+        "raw+json msg/s",
+        "netsim msg/s",
+        "netsim / raw",
+        "netsim / raw+json",
+        "netsim delivered",
+        "trace B/msg",
+    ):
         table.add_column(column, justify="right")
     try:
         for name in options.transports.split(","):
@@ -270,7 +285,9 @@ def main() -> None:
                 table.add_row(name, f"skipped: {reason}")
                 continue
             raw = median_run(lambda name=name: run_raw(name, options.messages, encode=False), options.repeat)
-            raw_json = median_run(lambda name=name: run_raw(name, options.messages, encode=True), options.repeat)
+            raw_json = median_run(
+                lambda name=name: run_raw(name, options.messages, encode=True), options.repeat
+            )
             ours = median_run(lambda name=name: run_netsim(name, options.messages, out), options.repeat)
             table.add_row(
                 name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -54,7 +55,14 @@ def _import(spec: str, module_name: str) -> object:
         path = Path(module_name)
         if not path.is_file():
             raise AppError(f"app {spec!r}: no such file {module_name!r}")
-        import_spec = importlib.util.spec_from_file_location(f"netsim_user_app_{path.stem}", path)
+        # Keyed by the absolute path: loaded once in the launcher, and inherited by forked nodes.
+        resolved = path.resolve()
+        module_name = (
+            f"netsim_user_app_{resolved.stem}_{hashlib.sha1(str(resolved).encode()).hexdigest()[:10]}"
+        )
+        if module_name in sys.modules:
+            return sys.modules[module_name]
+        import_spec = importlib.util.spec_from_file_location(module_name, resolved)
         if import_spec is None or import_spec.loader is None:
             raise AppError(f"app {spec!r}: cannot load {module_name!r} as a Python module")
         module = importlib.util.module_from_spec(import_spec)

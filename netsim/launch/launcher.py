@@ -125,6 +125,7 @@ class Launcher:
         self._last_progress = 0.0
         self._phase = "starting"
         self._startup_problem: str | None = None
+        self._gate_write: int | None = None
 
     # ---- the whole run ------------------------------------------------------------------------------
 
@@ -145,6 +146,7 @@ class Launcher:
                             if node.bound is not None
                         ]
                     )
+                self._open_start_gate()
                 running_since = time.monotonic()
                 self._phase = "running"
                 outcome.ended_by = self._watch()
@@ -174,6 +176,9 @@ class Launcher:
         _raise_fd_limit(2 * len(self.plans) + 64)
         context = _context()
         forking = context.get_start_method() == "fork"
+        # Forked nodes share one start gate (a pipe); spawned ones are started over their control pipe.
+        gate: tuple[int, int] | None = os.pipe() if forking else None
+        self._gate_write = gate[1] if gate else None
         # Objects that exist before fork stay shared copy-on-write instead of being touched by gc.
         gc.collect()
         gc.freeze()
@@ -183,7 +188,7 @@ class Launcher:
                 inherited = tuple(node.conn for node in self.nodes) if forking else ()
                 process = context.Process(
                     target=node_main,
-                    args=(plan, child_end, inherited),
+                    args=(plan, child_end, inherited, gate),
                     name=f"netsim-node-{plan.index}",
                     daemon=True,
                 )
@@ -195,6 +200,8 @@ class Launcher:
                 self.selector.register(process.sentinel, selectors.EVENT_READ, ("exit", node))
         finally:
             gc.unfreeze()
+            if gate is not None:
+                os.close(gate[0])
 
     def _rendezvous(self) -> None:
         deadline = time.monotonic() + self.limits.startup_timeout_s
@@ -203,8 +210,15 @@ class Launcher:
         )
         self._send_addresses()
         self._pump_until(lambda: all(node.ready for node in self.nodes), deadline, "bring its links up")
-        for node in self.nodes:
-            control.send_control(node.conn, control.START)
+
+    def _open_start_gate(self) -> None:
+        """Start every node at once: closing the gate's write end is one EOF that all nodes see together."""
+        if self._gate_write is not None:
+            os.close(self._gate_write)
+            self._gate_write = None
+        else:
+            for node in self.nodes:
+                control.send_control(node.conn, control.START)
 
     def _send_addresses(self) -> None:
         by_name = {node.name: node for node in self.nodes}
@@ -346,6 +360,10 @@ class Launcher:
                 node.exited = True
                 node.conn.close()
             self.selector.close()
+            if self._gate_write is not None:
+                # Never opened (start-up failed): close it only now that no node can start.
+                os.close(self._gate_write)
+                self._gate_write = None
         finally:
             _restore_sigint(previous_handler)
 

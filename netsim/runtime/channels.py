@@ -157,8 +157,6 @@ class StreamChannel(LinkChannel):
     ) -> None:
         super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
         self.decoder = FrameDecoder(max_frame_bytes=transport.max_message_bytes)
-        self._receive_buffer = bytearray(RECEIVE_BUFFER_BYTES)
-        self._receive_view = memoryview(self._receive_buffer)
         self._output = bytearray()
         # (offset in _output where the frame ends, its size, what its send record needs), oldest first
         self._unsent: deque[tuple[int, int, Outgoing]] = deque()
@@ -213,7 +211,7 @@ class StreamChannel(LinkChannel):
 
     def on_readable(self) -> None:
         try:
-            count = self.sock.recv_into(self._receive_buffer)
+            count = self.sock.recv_into(self.owner.receive_buffer)
         except OSError as error:
             if not would_block(error):
                 self.owner.on_socket_error(self, error)
@@ -222,7 +220,7 @@ class StreamChannel(LinkChannel):
             self._on_eof()
             return
         decoder = self.decoder
-        decoder.feed(self._receive_view[:count])
+        decoder.feed(self.owner.receive_view[:count])
         try:
             while not self.closed:
                 decoded = decoder.next_frame()

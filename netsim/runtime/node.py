@@ -28,6 +28,7 @@ from netsim.clock import now_ns
 from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError
 from netsim.launch import control
 from netsim.runtime.channels import (
+    RECEIVE_BUFFER_BYTES,
     Channel,
     DatagramListener,
     LinkChannel,
@@ -71,9 +72,30 @@ class ControlChannel:
         pass
 
 
+class StartGate:
+    """The read end of the launcher's start pipe: its EOF is the start barrier opening for every node."""
+
+    def __init__(self, owner: Node, fileno: int) -> None:
+        self.owner = owner
+        self.fileno = fileno
+
+    def on_readable(self) -> None:
+        self.owner.selector.unregister(self.fileno)
+        os.close(self.fileno)
+        if self.owner.state == SETUP:
+            self.owner.start_app()
+
+    def on_writable(self) -> None:
+        pass
+
+
 class Node:
-    def __init__(self, plan: NodePlan, conn: Connection) -> None:
+    def __init__(self, plan: NodePlan, conn: Connection, *, start_gate_fd: int | None = None) -> None:
         self.plan = plan
+        self._start_gate_fd = start_gate_fd
+        # One buffer for every stream recv_into(): the loop reads one socket at a time.
+        self.receive_buffer = bytearray(RECEIVE_BUFFER_BYTES)
+        self.receive_view = memoryview(self.receive_buffer)
         self.name = plan.name
         self.conn = conn
         self.links_by_peer: dict[str, LinkPlan] = {link.peer: link for link in plan.links}
@@ -122,6 +144,10 @@ class Node:
             self._bind()
             self._exchange_addresses()
             self.selector.register(self.conn.fileno(), selectors.EVENT_READ, ControlChannel(self, self.conn))
+            if self._start_gate_fd is not None:
+                self.selector.register(
+                    self._start_gate_fd, selectors.EVENT_READ, StartGate(self, self._start_gate_fd)
+                )
             self._serve()
             self._close_all("shutdown")
             self.trace.event("stop", reason="shutdown")
@@ -331,13 +357,13 @@ class Node:
     def on_control(self, command: dict[str, Any]) -> None:
         kind = command["kind"]
         if kind == control.START and self.state == SETUP:
-            self._start_app()
+            self.start_app()
         elif kind == control.DRAIN and self.state in (SETUP, RUNNING):
             self._begin_drain()
         elif kind == control.CLOSE:
             self.begin_close()
 
-    def _start_app(self) -> None:
+    def start_app(self) -> None:
         self.state = RUNNING
         self.started_ns = now_ns()
         self.trace.event("start")
@@ -675,13 +701,23 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def node_main(plan: NodePlan, conn: Connection, inherited: tuple[Connection, ...] = ()) -> None:
+def node_main(
+    plan: NodePlan,
+    conn: Connection,
+    inherited: tuple[Connection, ...] = (),
+    start_gate: tuple[int, int] | None = None,
+) -> None:
     """Entry point of a node process."""
     for other in inherited:
         # Under fork a child inherits the launcher's ends of its siblings' pipes; keep only its own.
         other.close()
+    gate_fd = None
+    if start_gate is not None:
+        # Only the launcher may hold the write end: the gate opens when its last copy closes.
+        os.close(start_gate[1])
+        gate_fd = start_gate[0]
     try:
-        exit_code = Node(plan, conn).run()
+        exit_code = Node(plan, conn, start_gate_fd=gate_fd).run()
     except NetsimError as error:
         exit_code = 1
         with contextlib.suppress(OSError):
