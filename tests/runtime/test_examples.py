@@ -8,7 +8,9 @@ import netsim
 
 
 def test_token_ring_example(runs_dir, no_leftovers):
-    result = netsim.run("ring:12", app=f"{ROOT / 'examples' / 'token_ring.py'}:TokenRing", out=runs_dir, seed=2)
+    result = netsim.run(
+        "ring:12", app=f"{ROOT / 'examples' / 'token_ring.py'}:TokenRing", out=runs_dir, seed=2
+    )
     assert result.summary["ended_by"] == "done", result.summary
     _, events = load_trace(result.run_dir)
     hops = [e["data"]["hops"] for e in events if e["event"] == "app"]

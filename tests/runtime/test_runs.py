@@ -213,7 +213,9 @@ def test_node_app_and_edge_transport_attributes_override_the_run_defaults(runs_d
     assert header["node_apps"]["hub"] == "echo"
     assert {app for node, app in header["node_apps"].items() if node != "hub"} == {"flood"}
     expected = {frozenset((a, b)): transport for a, b, transport in header["topology"]["links"]}
-    assert expected[frozenset(("delta", "epsilon"))] == "unix-seqpacket", "the edge without one takes --transport"
+    assert expected[frozenset(("delta", "epsilon"))] == "unix-seqpacket", (
+        "the edge without one takes --transport"
+    )
     assert len(set(expected.values())) == 7
     for event in events:
         if event["event"] in ("send", "sendto", "recv", "recvfrom"):
