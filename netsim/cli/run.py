@@ -18,6 +18,7 @@ from netsim.launch.run import run
 from netsim.transport.names import DEFAULT_TRANSPORT, TRANSPORT_NAMES
 
 MAX_FAILURES_SHOWN = 5
+SHAPING = "Link conditions (defaults for links whose edge does not set them)"
 
 
 @handles_errors
@@ -39,8 +40,46 @@ def run_command(
     out: Path = typer.Option(Path("runs"), "--out", "-o", help="Directory that receives the run directory."),
     quiet: float = typer.Option(0.5, "--quiet", help="End the run after this many seconds with no traffic."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout instead of a table."),
+    latency: str = typer.Option(
+        None, "--latency", help="Default link latency: 50ms, 1.5s, or geo.", rich_help_panel=SHAPING
+    ),
+    jitter: str = typer.Option(
+        None, "--jitter", help="Default jitter: each delay varies by +- this.", rich_help_panel=SHAPING
+    ),
+    loss: str = typer.Option(
+        None, "--loss", help="Default probability (0..1) that a message is lost.", rich_help_panel=SHAPING
+    ),
+    bandwidth: str = typer.Option(
+        None, "--bandwidth", help="Default bandwidth: 10Mbit, 512kbit, 2MB/s.", rich_help_panel=SHAPING
+    ),
+    queue: str = typer.Option(
+        None, "--queue", help="Default queue: 100 (messages) or 64KB (bytes).", rich_help_panel=SHAPING
+    ),
+    duplicate: str = typer.Option(
+        None, "--duplicate", help="Default probability that a message is duplicated.", rich_help_panel=SHAPING
+    ),
+    reorder: str = typer.Option(
+        None, "--reorder", help="Default reorder probability (datagram links).", rich_help_panel=SHAPING
+    ),
 ) -> None:
-    """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace."""
+    """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace.
+
+    Edge attributes (latency_ms, jitter_ms, loss, bandwidth, queue, duplicate, reorder) shape a link;
+    the shaping options give the links without them a default.
+    """
+    link_defaults = {
+        key: value
+        for key, value in (
+            ("latency", latency),
+            ("jitter_ms", jitter),
+            ("loss", loss),
+            ("bandwidth", bandwidth),
+            ("queue", queue),
+            ("duplicate", duplicate),
+            ("reorder", reorder),
+        )
+        if value is not None
+    }
     with _ProgressLine(enabled=not as_json) as progress:
         result = run(
             topology,
@@ -50,6 +89,7 @@ def run_command(
             seed=seed,
             out=out,
             quiet=quiet,
+            conditions=link_defaults,
             on_progress=progress.update,
         )
     summary = result.summary

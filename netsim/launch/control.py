@@ -5,7 +5,8 @@ crosses a socket is unpickled, here or anywhere in netsim.
 
 Node -> launcher: ``bound`` (its real addresses), ``ready`` (all links up), ``status`` (counters,
 idle or busy), ``done`` (its app finished), ``drained``, ``crashed`` (traceback), ``closed``.
-Launcher -> node: ``addresses`` (the neighbours' addresses), ``start``, ``drain``, ``close``.
+Launcher -> node: ``addresses`` (the neighbours' addresses), ``start``, ``drain``, ``close``, and the
+faults ``block`` / ``unblock`` (a link drops everything) and ``conditions`` (a link's new conditions).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ ADDRESSES = "addresses"
 START = "start"
 DRAIN = "drain"
 CLOSE = "close"
+# Faults: block / unblock a peer's link (reason: "partition" or "link-down"); new link conditions.
+BLOCK = "block"
+UNBLOCK = "unblock"
+CONDITIONS = "conditions"
 
 
 def send_control(conn: Connection, kind: str, **fields: Any) -> None:

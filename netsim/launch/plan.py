@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
+from netsim.shaping.conditions import NO_CONDITIONS
+from netsim.shaping.links import LinkConditionsMap
 from netsim.topology.model import Topology
 
 
@@ -27,13 +29,19 @@ def build_plans(
     socket_dir: str,
     node_dir: Path,
     settings: RuntimeSettings,
+    conditions: LinkConditionsMap | None = None,
 ) -> list[NodePlan]:
     index_of = {node.name: node.index for node in topology.nodes}
     links: dict[str, list[LinkPlan]] = {node.name: [] for node in topology.nodes}
     for link in topology.links:
         transport = link_transport(link.transport, default_transport)
-        links[link.a].append(LinkPlan(link.b, index_of[link.b], transport, initiator=True))
-        links[link.b].append(LinkPlan(link.a, index_of[link.a], transport, initiator=False))
+        forward, backward = (conditions or {}).get((link.a, link.b), (NO_CONDITIONS, NO_CONDITIONS))
+        links[link.a].append(
+            LinkPlan(link.b, index_of[link.b], transport, initiator=True, conditions=forward)
+        )
+        links[link.b].append(
+            LinkPlan(link.a, index_of[link.a], transport, initiator=False, conditions=backward)
+        )
     node_names = tuple(node.name for node in topology.nodes)
     return [
         NodePlan(

@@ -31,6 +31,8 @@ from netsim.launch.launcher import (
 )
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.runtime.plan import RuntimeSettings
+from netsim.shaping.conditions import CONDITION_KEYS
+from netsim.shaping.links import topology_conditions
 from netsim.topology import load_topology, write_topology_json
 from netsim.topology.model import Topology
 from netsim.trace.reader import merge_node_traces
@@ -64,6 +66,7 @@ def run(
     out: str | os.PathLike[str] = "runs",
     quiet: float = 0.5,
     startup_timeout: float = 60.0,
+    conditions: dict[str, Any] | None = None,
     on_progress: ProgressCallback | None = None,
     on_ready: ReadyCallback | None = None,
 ) -> RunResult:
@@ -72,6 +75,8 @@ def run(
     The run ends when every node's app has called ``ctx.stop()`` ("done"), when no node has sent or
     received anything and none holds a timer for ``quiet`` seconds ("quiet"), after ``duration``
     seconds ("duration"), when a node crashes ("failure"), or on Ctrl-C ("interrupted").
+    ``conditions`` gives every link without its own attributes a default latency_ms, jitter_ms, loss,
+    bandwidth, queue, duplicate or reorder (see ``netsim.shaping.conditions``).
     ``on_progress`` is called about ten times a second; ``on_ready`` once, when every node is up,
     with each node's pid and listener addresses.
     """
@@ -87,6 +92,12 @@ def run(
         )
     topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
     _check_runnable(topo, app, transport)
+    unknown = sorted(set(conditions or {}) - set(CONDITION_KEYS))
+    if unknown:
+        raise OptionError(
+            f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
+        )
+    shaped_links = topology_conditions(topo, conditions or {}, transport)
 
     app_label = slug(app.rpartition(":")[2], 16)
     run_id = (
@@ -108,6 +119,7 @@ def run(
             socket_dir=socket_dir,
             node_dir=node_dir,
             settings=RuntimeSettings(startup_timeout_s=startup_timeout),
+            conditions=shaped_links,
         )
         limits = LaunchLimits(duration_s=duration, quiet_s=quiet, startup_timeout_s=startup_timeout)
         outcome = Launcher(plans, limits, on_progress=on_progress, on_ready=on_ready).run()
@@ -133,6 +145,7 @@ def run(
         "seed": seed,
         "nodes": len(topo.nodes),
         "links": len(topo.links),
+        "shaped_links": len(shaped_links),
         "messages_sent": trace_summary["totals"]["messages_sent"],
         "messages_received": trace_summary["totals"]["messages_received"],
         "bytes_sent": trace_summary["totals"]["bytes_sent"],

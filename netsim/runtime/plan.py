@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netsim.shaping.conditions import NO_CONDITIONS, Conditions
+
 
 @dataclass(frozen=True, slots=True)
 class LinkPlan:
@@ -17,6 +19,8 @@ class LinkPlan:
     peer_index: int
     transport: str
     initiator: bool
+    # What the link does to messages this node sends to the peer (latency, loss, ...).
+    conditions: Conditions = NO_CONDITIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Network conditions in user space: link conditions, the per-link shaper, and fault schedules."""

@@ -1,0 +1,91 @@
+"""The shaper's decisions, one message at a time, with no sockets and no clock."""
+
+from __future__ import annotations
+
+import math
+
+from netsim.shaping.conditions import Conditions
+from netsim.shaping.shaper import DROP_LOSS, DROP_PARTITION, DROP_QUEUE, LinkShaper
+
+MS = 1_000_000
+
+
+def shaper(ordered: bool = True, seed: str = "1:a->b", **conditions) -> LinkShaper:
+    return LinkShaper(Conditions(**conditions), seed=seed, ordered=ordered)
+
+
+def test_latency_delays_every_message_by_exactly_the_latency():
+    link = shaper(latency_ns=50 * MS)
+    verdict = link.decide(1_000, 100)
+    assert verdict.drop is None and verdict.release_ns == (1_000 + 50 * MS,) and verdict.delay_ns == 50 * MS
+
+
+def test_loss_rate_and_same_seed_same_drops():
+    def drops(seed: str) -> list[int]:
+        link = shaper(seed=seed, loss=0.3)
+        return [i for i in range(2000) if link.decide(i, 100).drop == DROP_LOSS]
+
+    first = drops("7:a->b")
+    # 2000 draws at p=0.3: mean 600, sd 20.5; a 5-sigma band cannot fail by chance.
+    assert abs(len(first) - 600) < 5 * math.sqrt(2000 * 0.3 * 0.7)
+    assert drops("7:a->b") == first
+    assert drops("8:a->b") != first
+
+
+def test_jitter_stays_within_its_band_and_streams_stay_in_order():
+    link = shaper(latency_ns=10 * MS, jitter_ns=5 * MS, ordered=True)
+    releases = [link.decide(i * 1000, 100).release_ns[0] for i in range(500)]
+    assert releases == sorted(releases), "a stream link never reorders"
+    datagram = shaper(latency_ns=10 * MS, jitter_ns=5 * MS, ordered=False)
+    delays = [datagram.decide(0, 100).delay_ns for _ in range(500)]
+    assert min(delays) >= 5 * MS and max(delays) <= 15 * MS
+    assert max(delays) - min(delays) > 8 * MS, "jitter actually varies the delay"
+
+
+def test_bandwidth_serializes_messages_one_after_another():
+    link = shaper(bandwidth_bps=8_000_000)  # 1 byte per microsecond
+    first, second = link.decide(0, 1000), link.decide(0, 1000)
+    assert first.release_ns == (1_000_000,)
+    assert second.release_ns == (2_000_000,), "the second waits for the first to leave the wire"
+    later = link.decide(10_000_000, 1000)
+    assert later.release_ns == (11_000_000,), "an idle wire does not carry debt"
+
+
+def test_queue_limit_drops_what_does_not_fit_and_frees_on_release():
+    link = shaper(latency_ns=MS, queue_messages=2)
+    assert link.decide(0, 10).drop is None
+    assert link.decide(0, 10).drop is None
+    assert link.decide(0, 10).drop == DROP_QUEUE
+    link.released(10)
+    assert link.decide(0, 10).drop is None
+    by_bytes = shaper(latency_ns=MS, queue_bytes=250)
+    assert [by_bytes.decide(0, 100).drop for _ in range(3)] == [None, None, DROP_QUEUE]
+
+
+def test_duplicates_and_reordering():
+    duplicating = shaper(latency_ns=MS, duplicate=1.0)
+    verdict = duplicating.decide(0, 10)
+    assert verdict.duplicated and len(verdict.release_ns) == 2
+    reordering = shaper(latency_ns=MS, reorder=1.0, ordered=False)
+    held_back = reordering.decide(0, 10)
+    assert held_back.reordered and held_back.delay_ns == 2 * MS
+    normal = shaper(latency_ns=MS, ordered=False).decide(0, 10)
+    assert normal.release_ns[0] < held_back.release_ns[0], "a later message can overtake a held-back one"
+
+
+def test_a_blocked_link_drops_everything_until_unblocked():
+    link = shaper()
+    link.block(DROP_PARTITION)
+    assert link.decide(0, 10).drop == DROP_PARTITION
+    link.block("link-down")
+    link.unblock(DROP_PARTITION)
+    assert link.decide(0, 10).drop == "link-down"
+    link.unblock("link-down")
+    assert link.decide(0, 10).drop is None
+
+
+def test_every_message_draws_the_same_randomness_whatever_the_settings():
+    # Same seed, different loss settings: the duplicate decisions line up message for message.
+    a = shaper(seed="s", duplicate=0.5)
+    b = shaper(seed="s", duplicate=0.5, loss=0.0001, jitter_ns=1)
+    assert [a.decide(0, 1).duplicated for _ in range(200)] == [b.decide(0, 1).duplicated for _ in range(200)]
