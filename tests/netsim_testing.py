@@ -84,7 +84,8 @@ def child_pids() -> set[int]:
 
 
 def socket_dirs() -> set[str]:
-    return set(glob.glob("/tmp/netsim-*"))
+    """This process's run socket directories (others may be running netsim at the same time)."""
+    return set(glob.glob(f"/tmp/netsim-{os.getpid()}-*"))
 
 
 def listening(address: Any, transport: str) -> bool:

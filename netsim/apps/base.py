@@ -27,7 +27,13 @@ class App:
         """A timer set with ``ctx.set_timer(delay_s, name, data)`` fired."""
 
     def on_link_down(self, ctx: NodeContext, peer: str, reason: str) -> None:
-        """The link to ``peer`` closed while the run was going on (the peer crashed or sent bad bytes)."""
+        """The link to ``peer`` closed while the run was going on (the peer died or sent bad bytes).
+
+        netsim reconnects it (with backoff) when the peer comes back; ``on_link_up`` says when.
+        """
+
+    def on_link_up(self, ctx: NodeContext, peer: str) -> None:
+        """The link to ``peer`` is up again after ``on_link_down`` (the peer restarted)."""
 
     def on_stop(self, ctx: NodeContext) -> None:
         """The run is ending; sends from here are still delivered."""

@@ -58,6 +58,15 @@ def run_command(
     duplicate: str = typer.Option(
         None, "--duplicate", help="Default probability that a message is duplicated.", rich_help_panel=SHAPING
     ),
+    faults_file: Path = typer.Option(
+        None, "--faults", help="A fault schedule file (YAML or JSON).", rich_help_panel="Faults"
+    ),
+    fault: list[str] = typer.Option(
+        None,
+        "--fault",
+        help="One fault, e.g. '2s partition a,b | c', '5s heal', '1s kill n3', 'every 2s random-partition'.",
+        rich_help_panel="Faults",
+    ),
     reorder: str = typer.Option(
         None, "--reorder", help="Default reorder probability (datagram links).", rich_help_panel=SHAPING
     ),
@@ -90,6 +99,8 @@ def run_command(
             out=out,
             quiet=quiet,
             conditions=link_defaults,
+            faults=fault or None,
+            faults_file=faults_file,
             on_progress=progress.update,
         )
     summary = result.summary

@@ -32,6 +32,10 @@ CLOSE = "close"
 BLOCK = "block"
 UNBLOCK = "unblock"
 CONDITIONS = "conditions"
+# Before a scheduled SIGKILL: the node flushes its trace, answers ``frozen`` and stops itself, so the
+# kill loses nothing of the trace while the node still says no goodbye to its peers.
+FREEZE = "freeze"
+FROZEN = "frozen"
 
 
 def send_control(conn: Connection, kind: str, **fields: Any) -> None:

@@ -8,6 +8,7 @@ each exit. Shutdown is staged and bounded: ``drain`` (apps stop, queued messages
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import selectors
@@ -24,6 +25,7 @@ from multiprocess.connection import Connection
 
 from netsim.errors import StartupError
 from netsim.launch import control
+from netsim.launch.faults import FaultRunner
 from netsim.runtime.node import node_main
 from netsim.runtime.plan import NodePlan
 
@@ -45,6 +47,8 @@ class NodeState:
     last_activity_ns: int = 0
     counters: dict[str, int] = field(default_factory=dict)
     crash_traceback: str | None = None
+    killed_by_fault: bool = False  # its death was scheduled: a fault, not a failure
+    stopped: bool = False  # SIGSTOPped by a fault
 
     @property
     def name(self) -> str:
@@ -84,6 +88,7 @@ class LaunchOutcome:
     shutdown_s: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +118,7 @@ class Launcher:
         limits: LaunchLimits,
         on_progress: ProgressCallback | None = None,
         on_ready: ReadyCallback | None = None,
+        faults: Callable[[Launcher], FaultRunner] | None = None,
     ) -> None:
         self.plans = plans
         self.limits = limits
@@ -126,6 +132,10 @@ class Launcher:
         self._phase = "starting"
         self._startup_problem: str | None = None
         self._gate_write: int | None = None
+        self.by_name: dict[str, NodeState] = {}
+        self.retired: list[NodeState] = []  # earlier processes of restarted nodes
+        self.faults: FaultRunner | None = faults(self) if faults is not None else None
+        self._started_at = 0.0
 
     # ---- the whole run ------------------------------------------------------------------------------
 
@@ -147,7 +157,7 @@ class Launcher:
                         ]
                     )
                 self._open_start_gate()
-                running_since = time.monotonic()
+                running_since = self._started_at = time.monotonic()
                 self._phase = "running"
                 outcome.ended_by = self._watch()
                 outcome.running_s = time.monotonic() - running_since
@@ -163,6 +173,9 @@ class Launcher:
             self._shutdown()
             outcome.shutdown_s = time.monotonic() - stopping
             outcome.failures = self._failures()
+            if self.faults is not None:
+                outcome.faults = self.faults.applied
+                self.faults.close()
         return outcome
 
     def _fail_startup(self, problem: str) -> None:
@@ -184,24 +197,29 @@ class Launcher:
         gc.freeze()
         try:
             for plan in self.plans:
-                parent_end, child_end = context.Pipe(duplex=True)
-                inherited = tuple(node.conn for node in self.nodes) if forking else ()
-                process = context.Process(
-                    target=node_main,
-                    args=(plan, child_end, inherited, gate),
-                    name=f"netsim-node-{plan.index}",
-                    daemon=True,
-                )
-                process.start()
-                child_end.close()
-                node = NodeState(plan=plan, process=process, conn=parent_end)
-                self.nodes.append(node)
-                self.selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", node))
-                self.selector.register(process.sentinel, selectors.EVENT_READ, ("exit", node))
+                self.nodes.append(self._spawn_node(context, plan, gate))
         finally:
             gc.unfreeze()
             if gate is not None:
                 os.close(gate[0])
+
+    def _spawn_node(self, context: Any, plan: NodePlan, gate: tuple[int, int] | None) -> NodeState:
+        parent_end, child_end = context.Pipe(duplex=True)
+        forking = context.get_start_method() == "fork"
+        inherited = tuple(node.conn for node in self.nodes if not node.conn.closed) if forking else ()
+        process = context.Process(
+            target=node_main,
+            args=(plan, child_end, inherited, gate),
+            name=f"netsim-node-{plan.index}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        node = NodeState(plan=plan, process=process, conn=parent_end)
+        self.by_name[plan.name] = node
+        self.selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", node))
+        self.selector.register(process.sentinel, selectors.EVENT_READ, ("exit", node))
+        return node
 
     def _rendezvous(self) -> None:
         deadline = time.monotonic() + self.limits.startup_timeout_s
@@ -221,17 +239,20 @@ class Launcher:
                 control.send_control(node.conn, control.START)
 
     def _send_addresses(self) -> None:
-        by_name = {node.name: node for node in self.nodes}
         for node in self.nodes:
-            peers: dict[str, dict[str, Any]] = {}
-            for link in node.plan.links:
-                peer = by_name[link.peer]
-                assert peer.bound is not None
-                peers[link.peer] = {
-                    "listener": peer.bound["listeners"][link.transport],
-                    "link": peer.bound["links"].get(node.name),
-                }
-            control.send_control(node.conn, control.ADDRESSES, peers=peers)
+            self._send_addresses_to(node)
+
+    def _send_addresses_to(self, node: NodeState) -> None:
+        peers: dict[str, dict[str, Any]] = {}
+        for link in node.plan.links:
+            peer = self.by_name[link.peer]
+            # A peer that died keeps the addresses it had: a restart binds them again.
+            bound = peer.bound or {"listeners": {}, "links": {}}
+            peers[link.peer] = {
+                "listener": bound["listeners"].get(link.transport),
+                "link": bound["links"].get(node.name),
+            }
+        control.send_control(node.conn, control.ADDRESSES, peers=peers)
 
     def _pump_until(self, condition: Callable[[], bool], deadline: float, step: str) -> None:
         while not condition():
@@ -252,18 +273,28 @@ class Launcher:
         deadline = time.monotonic() + self.limits.duration_s
         quiet_ns = int(self.limits.quiet_s * 1e9)
         while True:
+            if self.faults is not None:
+                self.faults.run_due(time.monotonic() - self._started_at)
             if self.failed:
                 return "failure"
-            if all(node.done for node in self.nodes):
+            # While faults are still to come the run goes on: they are part of what is being tested.
+            faults_pending = self.faults is not None and self.faults.next_at_s is not None
+            # A node that a fault killed cannot say it is done or idle.
+            alive = [node for node in self.nodes if not (node.exited and node.killed_by_fault)]
+            if not faults_pending and all(node.done for node in alive):
                 return "done"
             now = time.monotonic()
             if now >= deadline:
                 return "duration"
-            if all(node.idle for node in self.nodes):
-                last_activity = max(node.last_activity_ns for node in self.nodes)
+            if not faults_pending and all(node.idle for node in alive):
+                last_activity = max((node.last_activity_ns for node in alive), default=0)
                 if time.monotonic_ns() - last_activity >= quiet_ns:
                     return "quiet"
-            self._pump(min(deadline - now, 0.05))
+            timeout = min(deadline - now, 0.05)
+            if faults_pending:
+                assert self.faults is not None and self.faults.next_at_s is not None
+                timeout = min(timeout, max(0.0, self._started_at + self.faults.next_at_s - now))
+            self._pump(timeout)
 
     def _pump(self, timeout: float) -> None:
         """Handle whatever the nodes said within ``timeout`` seconds."""
@@ -286,8 +317,12 @@ class Launcher:
         kind = message["kind"]
         if kind == control.BOUND:
             node.bound = message
+            if node.plan.generation > 0:
+                self._send_addresses_to(node)
         elif kind == control.READY:
             node.ready = True
+            if node.plan.generation > 0 and self._phase == "running":
+                control.send_control(node.conn, control.START)
         elif kind == control.STATUS:
             node.idle = message["idle"]
             node.last_activity_ns = message["last_activity_ns"]
@@ -308,7 +343,7 @@ class Launcher:
         node.process.join(0)
         node.exited = True
         self._unregister(node.process.sentinel)
-        if not node.closed and self._phase != "stopping":
+        if not node.closed and self._phase != "stopping" and not node.killed_by_fault:
             # Died without saying goodbye: a crash even if it did not manage to report one.
             self.failed = True
 
@@ -342,6 +377,10 @@ class Launcher:
         previous_handler = _ignore_sigint()
         try:
             alive = [node for node in self.nodes if not node.exited]
+            for node in alive:
+                if node.stopped:
+                    # A paused node cannot drain: let it run again first.
+                    self.signal_node(node.name, signal.SIGCONT)
             self._broadcast(alive, control.DRAIN)
             self._pump_for(
                 lambda: all(node.drained or node.exited for node in alive), self.limits.drain_timeout_s
@@ -355,7 +394,7 @@ class Launcher:
             for node in alive:
                 if not node.exited:
                     node.process.kill()
-            for node in self.nodes:
+            for node in self.nodes + self.retired:
                 node.process.join()
                 node.exited = True
                 node.conn.close()
@@ -383,7 +422,9 @@ class Launcher:
 
     def _failures(self) -> list[dict[str, Any]]:
         failures = []
-        for node in self.nodes:
+        for node in self.nodes + self.retired:
+            if node.killed_by_fault:
+                continue
             exit_code = node.process.exitcode
             crashed = node.crash_traceback is not None
             died = not node.closed and exit_code not in (0, None) and not crashed
@@ -409,6 +450,62 @@ class Launcher:
         for failure in self._failures():
             return f"node {failure['name']!r} failed during start-up: {failure['error']}"
         return "a node failed during start-up"
+
+    # ---- faults (called by the FaultRunner) --------------------------------------------------------
+
+    def send_to(self, name: str, kind: str, **fields: Any) -> None:
+        node = self.by_name[name]
+        if node.exited:
+            return
+        with contextlib.suppress(OSError):
+            control.send_control(node.conn, kind, **fields)
+
+    def signal_node(self, name: str, signum: int) -> None:
+        node = self.by_name[name]
+        if node.exited:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node.process.pid, signum)
+        node.stopped = signum == signal.SIGSTOP
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL: the node dies without a goodbye; its partial trace is kept."""
+        node = self.by_name[name]
+        if node.exited:
+            return
+        node.killed_by_fault = True
+        if not node.stopped:
+            self._freeze(node)
+        node.process.kill()
+        node.process.join()
+        self._on_exit(node)
+
+    def _freeze(self, node: NodeState, timeout_s: float = 1.0) -> None:
+        """Ask a node to flush its trace and stop itself; wait for its answer (bounded)."""
+        try:
+            control.send_control(node.conn, control.FREEZE)
+            deadline = time.monotonic() + timeout_s
+            while node.conn.poll(max(0.0, deadline - time.monotonic())):
+                message = control.receive_control(node.conn)
+                if message["kind"] == control.FROZEN:
+                    return
+                self._on_control(node, message)
+        except (OSError, EOFError):
+            pass
+
+    def restart_node(self, name: str) -> None:
+        """A fresh process for ``name``: same addresses, same app, state reset, a new trace part."""
+        old = self.by_name[name]
+        self.kill_node(name)
+        old.conn.close()
+        self.retired.append(old)
+        generation = old.plan.generation + 1
+        trace_path = old.plan.trace_path.replace(".trace.jsonl", f".g{generation}.trace.jsonl")
+        plan = dataclasses.replace(
+            old.plan, generation=generation, trace_path=trace_path, fixed_addresses=old.bound
+        )
+        node = self._spawn_node(_context(), plan, None)
+        self.nodes[self.nodes.index(old)] = node
 
 
 def condition_holds_for(node: NodeState, step: str) -> bool:
@@ -451,7 +548,8 @@ def _restore_sigint(previous: Any) -> None:
 def make_socket_dir() -> str:
     """A private (0700) directory for the run's AF_UNIX sockets, with a short path (sun_path is 108 bytes)."""
     base = "/tmp" if os.path.isdir("/tmp") else None
-    return tempfile.mkdtemp(prefix="netsim-", dir=base)
+    # The launcher's pid in the name tells whose directory it is.
+    return tempfile.mkdtemp(prefix=f"netsim-{os.getpid()}-", dir=base)
 
 
 def remove_socket_dir(path: str) -> None:

@@ -21,6 +21,7 @@ from netsim.apps.names import DEFAULT_APP
 from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import OptionError
+from netsim.launch.faults import FaultRunner
 from netsim.launch.launcher import (
     Launcher,
     LaunchLimits,
@@ -31,8 +32,16 @@ from netsim.launch.launcher import (
 )
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.runtime.plan import RuntimeSettings
-from netsim.shaping.conditions import CONDITION_KEYS
-from netsim.shaping.links import topology_conditions
+from netsim.shaping.conditions import CONDITION_KEYS, NO_CONDITIONS, ConditionError, override_conditions
+from netsim.shaping.faults import (
+    Fault,
+    FaultError,
+    check_schedule,
+    expand_schedule,
+    load_fault_schedule,
+    parse_fault_item,
+)
+from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
 from netsim.topology.model import Topology
 from netsim.trace.reader import merge_node_traces
@@ -67,6 +76,8 @@ def run(
     quiet: float = 0.5,
     startup_timeout: float = 60.0,
     conditions: dict[str, Any] | None = None,
+    faults: list[str | dict[str, Any]] | None = None,
+    faults_file: str | os.PathLike[str] | None = None,
     on_progress: ProgressCallback | None = None,
     on_ready: ReadyCallback | None = None,
 ) -> RunResult:
@@ -77,6 +88,9 @@ def run(
     seconds ("duration"), when a node crashes ("failure"), or on Ctrl-C ("interrupted").
     ``conditions`` gives every link without its own attributes a default latency_ms, jitter_ms, loss,
     bandwidth, queue, duplicate or reorder (see ``netsim.shaping.conditions``).
+    ``faults`` (lines such as ``"2s partition a,b | c"``) and ``faults_file`` (YAML or JSON) schedule
+    faults; see ``netsim.shaping.faults``. While faults are still to come, the run does not end as
+    done or quiet.
     ``on_progress`` is called about ten times a second; ``on_ready`` once, when every node is up,
     with each node's pid and listener addresses.
     """
@@ -98,6 +112,7 @@ def run(
             f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
         )
     shaped_links = topology_conditions(topo, conditions or {}, transport)
+    schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
 
     app_label = slug(app.rpartition(":")[2], 16)
     run_id = (
@@ -122,11 +137,20 @@ def run(
             conditions=shaped_links,
         )
         limits = LaunchLimits(duration_s=duration, quiet_s=quiet, startup_timeout_s=startup_timeout)
-        outcome = Launcher(plans, limits, on_progress=on_progress, on_ready=on_ready).run()
+        fault_runner = None
+        if schedule:
+
+            def fault_runner(launcher: Launcher) -> FaultRunner:
+                trace_part = str(node_dir / "launcher.trace.jsonl")
+                return FaultRunner(launcher, schedule, topo, shaped_links, transport, trace_part)
+
+        launcher = Launcher(plans, limits, on_progress=on_progress, on_ready=on_ready, faults=fault_runner)
+        outcome = launcher.run()
     finally:
         remove_socket_dir(socket_dir)
 
-    parts = [Path(plan.trace_path) for plan in plans]
+    # One part per node process (a restarted node writes a new one), plus the launcher's fault events.
+    parts = sorted(node_dir.glob("*.trace.jsonl"))
     trace_path = run_dir / "trace.jsonl"
     # A node killed mid-write leaves a truncated last line: merged without it, and counted.
     skipped_lines: list[tuple[Path, int, str]] = []
@@ -159,6 +183,7 @@ def run(
             {key: failure[key] for key in ("name", "exit_code", "error", "log") if key in failure}
             for failure in outcome.failures
         ],
+        "faults": outcome.faults,
         "timing": {
             "startup_s": round(outcome.startup_s, 6),
             "running_s": round(outcome.running_s, 6),
@@ -178,6 +203,39 @@ def run(
                 with log_path.open("a") as log:
                     log.write(failure["traceback"])
     return RunResult(run_dir=run_dir, summary=summary)
+
+
+def _fault_schedule(
+    topo: Topology,
+    lines: list[str | dict[str, Any]] | None,
+    path: str | os.PathLike[str] | None,
+    shaped_links: LinkConditionsMap,
+    default_transport: str,
+    duration: float,
+    seed: int,
+) -> list[Fault]:
+    """The run's faults in time order, checked against the topology before any process starts."""
+    try:
+        schedule = load_fault_schedule(path) if path is not None else []
+        schedule += [parse_fault_item(line) for line in lines or []]
+        names = [node.name for node in topo.nodes]
+        check_schedule(schedule, names, {frozenset((link.a, link.b)) for link in topo.links})
+        expanded = expand_schedule(schedule, names, duration_s=duration, seed=seed)
+        links = {frozenset((link.a, link.b)): link for link in topo.links}
+        attrs = {node.name: node.attrs for node in topo.nodes}
+        for fault in expanded:
+            if fault.action == "slow":
+                link = links[frozenset(fault.nodes)]
+                override_conditions(
+                    shaped_links.get((link.a, link.b), (NO_CONDITIONS, NO_CONDITIONS)),
+                    fault.conditions,
+                    datagram=not get_transport(link.transport or default_transport).connected,
+                    a_attrs=attrs[link.a],
+                    b_attrs=attrs[link.b],
+                )
+    except (FaultError, ConditionError) as error:
+        raise OptionError(f"fault schedule: {error}", hint="see 'Faults over time' in the README") from None
+    return expanded
 
 
 def _check_runnable(topo: Topology, default_app: str, default_transport: str) -> None:

@@ -25,7 +25,7 @@ from multiprocess.connection import Connection
 from netsim.apps.base import App
 from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns
-from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError
+from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError, TransportError
 from netsim.launch import control
 from netsim.runtime.channels import (
     RECEIVE_BUFFER_BYTES,
@@ -52,6 +52,10 @@ HELLO = "netsim.hello"
 
 SETUP, RUNNING, DRAINING, CLOSING = "setup", "running", "draining", "closing"
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
+# Reconnecting a link whose peer went away: first retry after 50 ms, doubling up to 1 s.
+RECONNECT_FIRST_S = 0.05
+RECONNECT_MAX_S = 1.0
+RECONNECT_TIMEOUT_S = 0.5
 
 
 class ControlChannel:
@@ -125,6 +129,13 @@ class Node:
             if link.conditions.shaped
         }
         self.held = ReleaseQueue()
+
+        # peer -> its listener address for our link, and our own link socket's address (datagram)
+        self._peer_listener: dict[str, Any] = {}
+        self._own_link_address: dict[str, Any] = {}
+        # netsim's own timers (reconnects), apart from the app's
+        self._internal_timers: list[tuple[int, int, Any]] = []
+        self._internal_seq = 0
 
         self._timers: list[tuple[int, int]] = []
         self._timer_targets: dict[int, tuple[str, Any]] = {}
@@ -206,6 +217,8 @@ class Node:
 
     def _bind(self) -> None:
         end = LinkEnd(self.plan.index, self.plan.socket_dir)
+        fixed = self.plan.fixed_addresses or {}
+        fixed_listeners, fixed_links = fixed.get("listeners", {}), fixed.get("links", {})
         inbound_per_transport: dict[str, int] = {}
         for link in self.plan.links:
             if not link.initiator:
@@ -214,7 +227,9 @@ class Node:
             transport = get_transport(transport_name)
             # Room for every expected inbound link, so start-up connects never wait for accept().
             backlog = max(128, inbound_per_transport.get(transport_name, 0) + 16)
-            sock = transport.listener(end, backlog)
+            fixed_address = fixed_listeners.get(transport_name)
+            address = None if fixed_address is None else transport.address_from_json(fixed_address)
+            sock = transport.listener(end, backlog, address)
             channel: Channel = (
                 Listener(self, sock, transport)
                 if transport.connected
@@ -229,7 +244,10 @@ class Node:
         for link in self.plan.links:
             transport = get_transport(link.transport)
             if link.initiator or not transport.connected:
-                sock = transport.link_socket(end, link.peer_index)
+                # Peers recognise a datagram link by its address: a restarted node keeps it.
+                fixed_address = None if transport.connected else fixed_links.get(link.peer)
+                address = None if fixed_address is None else transport.address_from_json(fixed_address)
+                sock = transport.link_socket(end, link.peer_index, address)
                 self._link_sockets[link.peer] = sock
                 link_addresses[link.peer] = sock.getsockname()
                 self.trace.event(
@@ -252,13 +270,27 @@ class Node:
             transport = get_transport(link.transport)
             entry = peers[link.peer]
             listener_address = transport.address_from_json(entry["listener"])
+            self._peer_listener[link.peer] = listener_address
             if transport.connected and not link.initiator:
-                self._awaiting_hello.add(link.peer)
+                if self.plan.generation == 0:
+                    # A restarted node does not wait: its peers reconnect when they notice it is back.
+                    self._awaiting_hello.add(link.peer)
                 continue
             sock = self._link_sockets.pop(link.peer)
+            if not transport.connected:
+                self._own_link_address[link.peer] = sock.getsockname()
             # A datagram link socket is connected too: poll() then reports it writable only when the
             # peer's queue has room (AF_UNIX), and ICMP errors come back to it (UDP).
-            transport.connect(sock, listener_address, self.plan.settings.connect_timeout_s)
+            try:
+                transport.connect(sock, listener_address, self.plan.settings.connect_timeout_s)
+            except TransportError as error:
+                if self.plan.generation == 0:
+                    raise
+                # Restarted while this peer is down: keep trying in the background.
+                _close_socket(sock)
+                self._trace_reconnect_failure(link.peer, 0, error)
+                self._schedule_reconnect(link.peer, 1)
+                continue
             if not transport.connected:
                 receiver = self.listeners[link.transport]
                 assert isinstance(receiver, DatagramListener)
@@ -300,6 +332,8 @@ class Node:
                     handler.on_writable()
             if self._timers:
                 self._run_due_timers()
+            if self._internal_timers:
+                self._run_internal_timers()
             if self.held:
                 self._release_due(now_ns())
             if self._dirty:
@@ -320,6 +354,8 @@ class Node:
             deadlines.append(self._timers[0][0])
         if self.held:
             deadlines.append(self.held.next_release_ns)
+        if self._internal_timers:
+            deadlines.append(self._internal_timers[0][0])
         if self.state == RUNNING and not self._reported_idle:
             deadlines.append(self._last_activity_ns + idle_after_ns)
         if self._status_dirty:
@@ -382,6 +418,10 @@ class Node:
             self._shaper_for(command["peer"]).block(command["reason"])
         elif kind == control.UNBLOCK:
             self._shaper_for(command["peer"]).unblock(command["reason"])
+        elif kind == control.FREEZE:
+            self.trace.flush()
+            control.send_control(self.conn, control.FROZEN)
+            os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == control.CONDITIONS:
             self._shaper_for(command["peer"]).conditions = Conditions(**command["conditions"])
 
@@ -535,6 +575,9 @@ class Node:
         self.channels[peer] = channel
         self._awaiting_hello.discard(peer)
         self._maybe_ready()
+        if self.state == RUNNING:
+            assert self.app is not None
+            self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
 
     def _reject(self, channel: LinkChannel, problem: str, nbytes: int) -> None:
         self._trace_error(channel, problem, nbytes=nbytes)
@@ -553,6 +596,10 @@ class Node:
 
     def on_socket_error(self, channel: Channel, error: OSError) -> None:
         self._trace_error(channel, f"{type(error).__name__}: {error.strerror or error}")
+        if isinstance(error, ConnectionRefusedError) and channel.transport.name in ("udp", "udp6"):
+            # An ICMP "port unreachable" for an earlier datagram: the peer is away, but a connected
+            # UDP socket keeps working when it comes back at the same address.
+            return
         if isinstance(channel, LinkChannel):
             self._close_channel(channel, "socket error")
 
@@ -575,6 +622,8 @@ class Node:
         if peer is not None and self.channels.get(peer) is channel and self.state == RUNNING:
             assert self.app is not None
             self.app.on_link_down(self.context, peer, reason)  # type: ignore[arg-type]
+            if self._owns_link_socket(peer):
+                self._schedule_reconnect(peer, 1)
 
     # ---- messages out -------------------------------------------------------------------------------
 
@@ -588,10 +637,8 @@ class Node:
             return None
         channel = self.channels.get(dst)
         if channel is None or channel.closed:
-            self.trace.event(
-                "error", error=f"link to {dst!r} is down: message {message_type!r} not sent", peer=dst
-            )
-            self.counters["errors"] += 1
+            self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
+            self.counters["dropped"] = self.counters.get("dropped", 0) + 1
             return None
         return self._queue(channel, message_type, body, in_reply_to)
 
@@ -750,6 +797,70 @@ class Node:
         while self._timers and self._timers[0][1] not in self._timer_targets:
             heapq.heappop(self._timers)
 
+    # ---- reconnecting --------------------------------------------------------------------------------
+
+    def _owns_link_socket(self, peer: str) -> bool:
+        """This node made the link's sending socket: a connection's initiator, either end of datagrams."""
+        link = self.links_by_peer[peer]
+        return link.initiator or not get_transport(link.transport).connected
+
+    def _call_later(self, delay_s: float, callback: Any) -> None:
+        self._internal_seq += 1
+        heapq.heappush(self._internal_timers, (now_ns() + int(delay_s * 1e9), self._internal_seq, callback))
+
+    def _run_internal_timers(self) -> None:
+        now = now_ns()
+        while self._internal_timers and self._internal_timers[0][0] <= now:
+            _, _, callback = heapq.heappop(self._internal_timers)
+            callback()
+
+    def _schedule_reconnect(self, peer: str, attempt: int) -> None:
+        delay = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (attempt - 1))
+        self._call_later(delay, lambda: self._reconnect(peer, attempt))
+
+    def _trace_reconnect_failure(self, peer: str, attempt: int, error: Exception) -> None:
+        link = self.links_by_peer[peer]
+        self.trace.event(
+            "error",
+            transport=link.transport,
+            peer=peer,
+            attempt=attempt,
+            peername=self._peer_listener.get(peer),
+            error=f"connect attempt failed: {error}",
+        )
+        self.counters["errors"] += 1
+
+    def _reconnect(self, peer: str, attempt: int) -> None:
+        if self.state not in (SETUP, RUNNING):
+            return
+        current = self.channels.get(peer)
+        if current is not None and not current.closed:
+            return
+        link = self.links_by_peer[peer]
+        transport = get_transport(link.transport)
+        end = LinkEnd(self.plan.index, self.plan.socket_dir)
+        listener_address = self._peer_listener[peer]
+        sock = None
+        try:
+            sock = transport.link_socket(end, link.peer_index, self._own_link_address.get(peer))
+            transport.connect(sock, listener_address, RECONNECT_TIMEOUT_S)
+        except TransportError as error:
+            if sock is not None:
+                _close_socket(sock)
+            self._trace_reconnect_failure(peer, attempt, error)
+            self._schedule_reconnect(peer, attempt + 1)
+            return
+        channel = self._link_channel(sock, transport, listener_address, peer, owns_path=True)
+        self.channels[peer] = channel
+        self._register(channel)
+        self.trace.event("connect", attempt=attempt, **channel.trace_fields())
+        if transport.connected:
+            self._queue(channel, HELLO, None, None)
+            self._flush_dirty()
+        if self.state == RUNNING:
+            assert self.app is not None
+            self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
+
     def app_done(self) -> None:
         if not self._done_reported:
             self._done_reported = True
@@ -790,6 +901,18 @@ class Node:
                 with contextlib.suppress(OSError):
                     os.unlink(address)
         self._link_sockets.clear()
+
+
+def _close_socket(sock: Any) -> None:
+    """Close a socket that never became a channel, removing the AF_UNIX path it bound."""
+    try:
+        address = sock.getsockname()
+    except OSError:
+        address = None
+    sock.close()
+    if isinstance(address, str) and address:
+        with contextlib.suppress(OSError):
+            os.unlink(address)
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
 
@@ -47,3 +48,7 @@ class NodePlan:
     trace_path: str
     log_path: str
     settings: RuntimeSettings = RuntimeSettings()
+    # A restarted node binds where its previous process was: {"listeners": {transport: address},
+    # "links": {peer: address}}, so its neighbours' address books stay right.
+    fixed_addresses: dict[str, Any] | None = None
+    generation: int = 0

@@ -255,5 +255,23 @@ def _apply(
         side[key] = parse_probability(value)
 
 
-def with_changes(conditions: Conditions, **changes: Any) -> Conditions:
-    return replace(conditions, **changes)
+def override_conditions(
+    current: tuple[Conditions, Conditions],
+    settings: dict[str, Any],
+    *,
+    datagram: bool,
+    a_attrs: dict[str, Any],
+    b_attrs: dict[str, Any],
+) -> tuple[Conditions, Conditions]:
+    """``current`` (a->b, b->a) with only the given settings changed (a ``slow`` fault)."""
+    settings = _merge_latency_alias(settings)
+    changed: list[dict[str, Any]] = [{}, {}]
+    for key, value in settings.items():
+        if key == "reorder" and not datagram:
+            raise ConditionError("reorder applies to datagram transports only (udp, udp6, unix-dgram)")
+        for side, side_value in zip(changed, split_directions(value), strict=True):
+            try:
+                _apply(side, key, side_value, a_attrs, b_attrs)
+            except ConditionError as error:
+                raise ConditionError(f"{key}={value!r}: {error}") from None
+    return replace(current[0], **changed[0]), replace(current[1], **changed[1])

@@ -23,9 +23,16 @@ class TraceWriter:
         self.unflushed = False
         self._write = self._file.write
 
-    def event(self, event: str, *, ts_ns: int | None = None, **fields: Any) -> None:
-        """Write one record; ``ts_ns`` defaults to now (a send passes the time just before its syscall)."""
-        record = {"ts_ns": now_ns() if ts_ns is None else ts_ns, "node": self.node, "event": event}
+    def event(self, event: str, *, ts_ns: int | None = None, node: str | None = None, **fields: Any) -> None:
+        """Write one record; ``ts_ns`` defaults to now (a send passes the time just before its syscall).
+
+        ``node`` defaults to the writer's node (the launcher writes fault events on behalf of nodes).
+        """
+        record = {
+            "ts_ns": now_ns() if ts_ns is None else ts_ns,
+            "node": self.node if node is None else node,
+            "event": event,
+        }
         for key, value in fields.items():
             if value is not None:
                 record[key] = value

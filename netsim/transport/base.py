@@ -55,12 +55,12 @@ class Transport(ABC):
         """None if the kernel supports this transport here, else the reason it does not."""
         return None
 
-    def listener(self, end: LinkEnd, backlog: int) -> socket.socket:
+    def listener(self, end: LinkEnd, backlog: int, address: Address | None = None) -> socket.socket:
         """A bound (and, if connected, listening) non-blocking socket; its address is its getsockname()."""
         sock = self._socket()
         try:
             self._prepare(sock)
-            sock.bind(self.listener_address(end))
+            self._bind(sock, self.listener_address(end) if address is None else address)
             if self.connected:
                 sock.listen(backlog)
         except OSError as error:
@@ -69,12 +69,15 @@ class Transport(ABC):
         sock.setblocking(False)
         return sock
 
-    def link_socket(self, end: LinkEnd, peer_index: int) -> socket.socket:
-        """A bound, not yet connected socket for the link from ``end`` to node ``peer_index``."""
+    def link_socket(self, end: LinkEnd, peer_index: int, address: Address | None = None) -> socket.socket:
+        """A bound, not yet connected socket for the link from ``end`` to node ``peer_index``.
+
+        ``address`` rebinds a socket where a previous one was (a restarted node keeps its addresses).
+        """
         sock = self._socket()
         try:
             self._prepare(sock)
-            sock.bind(self.link_address(end, peer_index))
+            self._bind(sock, self.link_address(end, peer_index) if address is None else address)
         except OSError as error:
             sock.close()
             raise TransportError(
@@ -106,6 +109,9 @@ class Transport(ABC):
     def address_from_json(self, value: Any) -> Address:
         """An address as JSON carried it (lists for tuples) back in the socket API's shape."""
         return tuple(value) if isinstance(value, list) else value
+
+    def _bind(self, sock: socket.socket, address: Address) -> None:
+        sock.bind(address)
 
     def _socket(self) -> socket.socket:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from typing import ClassVar
 
 from netsim.transport.base import Address, LinkEnd, Transport
@@ -26,6 +27,12 @@ class UnixTransport(Transport):
 
     def link_address(self, end: LinkEnd, peer_index: int) -> Address:
         return os.path.join(end.socket_dir, f"{end.node_index}-{peer_index}.{self.suffix}")
+
+    def _bind(self, sock: socket.socket, address: Address) -> None:
+        # A node killed by a fault cannot unlink its socket files; its restart binds the same paths.
+        if isinstance(address, str) and os.path.exists(address) and stat.S_ISSOCK(os.stat(address).st_mode):
+            os.unlink(address)
+        sock.bind(address)
 
     def available(self) -> str | None:
         if not hasattr(socket, "AF_UNIX"):

@@ -1,0 +1,274 @@
+"""Fault schedules: what goes wrong, when. Pure parsing and expansion; the launcher carries them out.
+
+One line per fault, the same in a ``--fault`` flag and in a schedule file::
+
+    2s partition n0,n1 | n2,n3      nodes in different groups cannot reach each other; nodes named
+                                    in no group form one more group
+    5s heal                         undo every partition
+    1s link-down n0,n1              the link between two nodes drops everything ...
+    3s link-up n0,n1                ... until this
+    1.5s kill n3                    SIGKILL: the node dies without a goodbye
+    2s stop n2                      SIGSTOP: paused, not dead (its sockets stay open) ...
+    2.5s cont n2                    ... until SIGCONT
+    4s restart n3                   a fresh process with the same name, addresses and app (state reset)
+    1s slow n0,n1 latency=200ms loss=0.1    new conditions for both directions of one link
+    every 2s random-partition       alternately split the nodes into two random halves and heal
+                                    (Jepsen's partition-random-halves); "from 1s", "until 8s" optional
+
+Times are seconds into the run ("1.5s", "500ms", or a bare number of seconds). Node lists are comma
+separated, so names may contain spaces. A schedule file (``--faults FILE``, ``.yaml``/``.yml`` or
+``.json``) holds ``{"faults": [...]}`` whose items are such lines, or mappings with the same words::
+
+    faults:
+      - 2s partition n0,n1 | n2,n3
+      - {at: 5s, heal: true}
+      - {at: 1s, slow: [n0, n1], latency: 200ms}
+      - {every: 2s, random-partition: true, until: 10s}
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netsim.shaping.conditions import CONDITION_KEYS, ConditionError, parse_duration_ns
+
+NODE_ACTIONS = ("kill", "stop", "cont", "restart")
+LINK_ACTIONS = ("link-down", "link-up", "slow")
+RUN_ACTIONS = ("partition", "heal")
+REPEATING_ACTIONS = ("random-partition",)
+ACTIONS = NODE_ACTIONS + LINK_ACTIONS + RUN_ACTIONS
+
+
+class FaultError(ValueError):
+    """A fault that cannot be scheduled; the caller says where it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One fault at one moment."""
+
+    at_s: float
+    action: str
+    nodes: tuple[str, ...] = ()  # the node (kill, stop, cont, restart) or the link's two ends
+    groups: tuple[tuple[str, ...], ...] = ()  # partition
+    conditions: dict[str, Any] = field(default_factory=dict)  # slow
+
+    def describe(self) -> str:
+        if self.action == "partition":
+            return "partition " + " | ".join(",".join(group) for group in self.groups)
+        if self.action == "slow":
+            settings = " ".join(f"{key}={value}" for key, value in self.conditions.items())
+            return f"slow {','.join(self.nodes)} {settings}"
+        return " ".join([self.action, ",".join(self.nodes)]).strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"at_s": self.at_s, "action": self.action}
+        if self.nodes:
+            record["nodes"] = list(self.nodes)
+        if self.groups:
+            record["groups"] = [list(group) for group in self.groups]
+        if self.conditions:
+            record["conditions"] = dict(self.conditions)
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatingFault:
+    every_s: float
+    action: str
+    start_s: float | None = None
+    until_s: float | None = None
+
+
+ScheduleItem = Fault | RepeatingFault
+
+
+def _seconds(text: Any) -> float:
+    try:
+        return parse_duration_ns(text, default_unit="s") / 1e9
+    except ConditionError as error:
+        raise FaultError(f"bad time {text!r}: {error}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise FaultError("expected node names separated by commas")
+    return names
+
+
+def parse_fault_line(line: str) -> ScheduleItem:
+    """One schedule line, e.g. ``"2s partition a,b | c"`` or ``"every 2s random-partition"``."""
+    words = line.strip().split(None, 2)
+    if len(words) < 2:
+        raise FaultError(f"expected 'TIME ACTION ...' or 'every TIME ACTION', got {line!r}")
+    if words[0] == "every":
+        rest = words[2].split() if len(words) > 2 else []
+        if not rest or rest[0] not in REPEATING_ACTIONS:
+            raise FaultError(f"'every' repeats one of: {', '.join(REPEATING_ACTIONS)} (got {line!r})")
+        options = dict(zip(rest[1::2], rest[2::2], strict=False))
+        unknown = set(options) - {"from", "until"}
+        if unknown or len(rest[1:]) % 2:
+            raise FaultError(f"'every' then takes only 'from TIME' and 'until TIME' (got {line!r})")
+        every = _seconds(words[1])
+        if every <= 0:
+            raise FaultError(f"'every' needs a positive interval (got {line!r})")
+        return RepeatingFault(
+            every,
+            rest[0],
+            _seconds(options["from"]) if "from" in options else None,
+            _seconds(options["until"]) if "until" in options else None,
+        )
+    at_s = _seconds(words[0])
+    action = words[1]
+    argument = words[2] if len(words) > 2 else ""
+    return _fault(at_s, action, argument, line)
+
+
+def _fault(at_s: float, action: str, argument: str, source: str) -> Fault:
+    if action not in ACTIONS:
+        known = ", ".join(ACTIONS + REPEATING_ACTIONS)
+        raise FaultError(f"unknown fault {action!r} in {source!r}; known: {known}")
+    if action == "heal":
+        if argument.strip():
+            raise FaultError(f"heal takes no arguments (got {source!r})")
+        return Fault(at_s, action)
+    if action == "partition":
+        groups = tuple(_names(group) for group in argument.split("|"))
+        return Fault(at_s, action, groups=groups)
+    if action in NODE_ACTIONS:
+        names = _names(argument)
+        if len(names) != 1:
+            raise FaultError(f"{action} takes one node (got {source!r})")
+        return Fault(at_s, action, nodes=names)
+    # A link action: "a,b" then, for slow, key=value settings.
+    settings = [word for word in argument.split() if "=" in word]
+    link_text = " ".join(word for word in argument.split() if "=" not in word)
+    ends = _names(link_text)
+    if len(ends) != 2:
+        raise FaultError(f"{action} takes a link as 'a,b' (got {source!r})")
+    conditions = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key not in CONDITION_KEYS:
+            raise FaultError(f"slow: unknown condition {key!r}; known: {', '.join(CONDITION_KEYS)}")
+        conditions[key] = value
+    if action == "slow" and not conditions:
+        raise FaultError(f"slow needs at least one condition such as latency=200ms (got {source!r})")
+    if action != "slow" and conditions:
+        raise FaultError(f"{action} takes no conditions (got {source!r})")
+    return Fault(at_s, action, nodes=ends, conditions=conditions)
+
+
+def parse_fault_item(item: Any) -> ScheduleItem:
+    """A line, or a mapping such as ``{at: 5s, heal: true}`` / ``{every: 2s, random-partition: true}``."""
+    if isinstance(item, str):
+        return parse_fault_line(item)
+    if not isinstance(item, dict):
+        raise FaultError(f"a fault is a line or a mapping, got {item!r}")
+    item = dict(item)
+    if "every" in item:
+        every = item.pop("every")
+        actions = [key for key in item if key in REPEATING_ACTIONS]
+        if len(actions) != 1:
+            raise FaultError(f"'every' needs one of {', '.join(REPEATING_ACTIONS)}: {item!r}")
+        line = f"every {every} {actions[0]}"
+        for option in ("from", "until"):
+            if option in item:
+                line += f" {option} {item[option]}"
+        return parse_fault_line(line)
+    if "at" not in item:
+        raise FaultError(f"a fault needs 'at' (or 'every'): {item!r}")
+    at = item.pop("at")
+    actions = [key for key in item if key in ACTIONS]
+    if len(actions) != 1:
+        raise FaultError(f"a fault needs exactly one action of {', '.join(ACTIONS)}: {item!r}")
+    action = actions[0]
+    target = item.pop(action)
+    extra = {key: value for key, value in item.items()}
+    if action == "partition":
+        groups = target if isinstance(target, list) else [target]
+        argument = " | ".join(",".join(g) if isinstance(g, list) else str(g) for g in groups)
+    elif action == "heal":
+        argument = ""
+    elif isinstance(target, list):
+        argument = ",".join(str(name) for name in target)
+    else:
+        argument = str(target)
+    if action == "slow":
+        argument += " " + " ".join(f"{key}={value}" for key, value in extra.items())
+    elif extra:
+        raise FaultError(f"unexpected keys {sorted(extra)} in {item!r}")
+    return _fault(_seconds(at), action, argument, f"{at} {action} {argument}".strip())
+
+
+def load_fault_schedule(path: str | Path) -> list[ScheduleItem]:
+    """A YAML or JSON schedule file; raises FaultError naming the file and the item at fault."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise FaultError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            document = json.loads(text)
+        else:
+            import yaml
+
+            document = yaml.safe_load(text)
+    except Exception as error:  # json.JSONDecodeError, yaml.YAMLError
+        raise FaultError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}") from None
+    items = document.get("faults") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise FaultError(f"{path}: expected a list of faults under 'faults:'")
+    schedule = []
+    for number, item in enumerate(items, 1):
+        try:
+            schedule.append(parse_fault_item(item))
+        except FaultError as error:
+            raise FaultError(f"{path}: fault {number}: {error}") from None
+    return schedule
+
+
+def check_schedule(schedule: list[ScheduleItem], nodes: list[str], links: set[frozenset[str]]) -> None:
+    """Every node and link a fault names exists; raises FaultError naming the first that does not."""
+    known = set(nodes)
+    for item in schedule:
+        if isinstance(item, RepeatingFault):
+            continue
+        named = list(item.nodes) + [name for group in item.groups for name in group]
+        for name in named:
+            if name not in known:
+                sample = ", ".join(nodes[:8]) + (" ..." if len(nodes) > 8 else "")
+                raise FaultError(f"{item.describe()!r}: no node named {name!r} (nodes: {sample})")
+        if item.action in LINK_ACTIONS and frozenset(item.nodes) not in links:
+            raise FaultError(f"{item.describe()!r}: {item.nodes[0]} and {item.nodes[1]} are not linked")
+
+
+def expand_schedule(
+    schedule: list[ScheduleItem], nodes: list[str], *, duration_s: float, seed: int
+) -> list[Fault]:
+    """One-off faults in time order, with repeating ones unrolled up to ``duration_s``."""
+    rng = random.Random(f"{seed}:faults")
+    faults = [item for item in schedule if isinstance(item, Fault)]
+    for item in schedule:
+        if not isinstance(item, RepeatingFault):
+            continue
+        at = item.start_s if item.start_s is not None else item.every_s
+        end = min(duration_s, item.until_s) if item.until_s is not None else duration_s
+        partitioned = False
+        while at < end:
+            if partitioned:
+                faults.append(Fault(at, "heal"))
+            else:
+                shuffled = list(nodes)
+                rng.shuffle(shuffled)
+                half = len(shuffled) // 2
+                faults.append(Fault(at, "partition", groups=(tuple(shuffled[:half]), tuple(shuffled[half:]))))
+            partitioned = not partitioned
+            at += item.every_s
+    return sorted(faults, key=lambda fault: fault.at_s)
