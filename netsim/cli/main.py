@@ -6,6 +6,7 @@ import typer
 
 from netsim import __version__
 from netsim.cli import run as run_cli
+from netsim.cli import runs as runs_cli
 from netsim.cli import topo as topo_cli
 from netsim.cli import trace as trace_cli
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.command("run")(run_cli.run_command)
 app.add_typer(topo_cli.app, name="topo")
 app.add_typer(trace_cli.app, name="trace")
+app.add_typer(runs_cli.app, name="runs")
 
 
 def _version_callback(value: bool) -> None:

@@ -147,3 +147,14 @@ def summary_command(
             f"[yellow]warning:[/] skipped {skipped} malformed line(s) of {escape(summary.path)}",
             highlight=False,
         )
+
+
+def _register_commands() -> None:
+    """Each command group lives in its own module; they all hang off this one ``trace`` app."""
+    from netsim.cli import trace_draw, trace_events, trace_export, trace_report, trace_stats, trace_verify
+
+    for module in (trace_events, trace_verify, trace_stats, trace_draw, trace_export, trace_report):
+        module.register(app)
+
+
+_register_commands()

@@ -67,3 +67,17 @@ def test_example_is_a_valid_trace_that_keeps_the_guarantees(example_trace: Path)
         assert (receive["peer"], send["peer"]) == (send["node"], receive["node"])
         if send["transport"] in STREAM_TRANSPORTS:
             assert (send["sockname"], send["peername"]) == (receive["peername"], receive["sockname"])
+
+
+def test_the_documented_example_passes_verify(tmp_path):
+    import re
+
+    from netsim.trace.verify import verify_trace
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "trace-format.md").read_text()
+    section = text[text.index("## Example") : text.index("## Reading")]
+    block = re.search(r"```(?:json|jsonl)?\n(.*?)```", section, re.S).group(1)
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text(block)
+    report = verify_trace(trace)
+    assert report.ok, [check.name for check in report.checks if not check.passed]

@@ -1,0 +1,79 @@
+"""``netsim runs``: the runs on disk (a thin skin over ``netsim.runs``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from netsim.cli.common import handles_errors, stderr
+from netsim.runs import DEFAULT_RUNS_DIR, RunInfo, list_runs
+
+app = typer.Typer(
+    help="The runs on disk: what ran, when, and how it ended.", no_args_is_help=True, add_completion=False
+)
+
+STATUS_STYLES = {"ok": "green", "failed": "red", "incomplete": "yellow", "unreadable": "red"}
+
+
+@app.callback()
+def runs_group() -> None:
+    """The runs on disk: what ran, when, and how it ended."""
+    # A callback keeps `list` a subcommand while it is the group's only command.
+
+
+def _date(info: RunInfo) -> str:
+    started = info.started
+    return started.astimezone().strftime("%Y-%m-%d %H:%M") if started is not None else "-"
+
+
+def _runs_table(directory: Path, runs: list[RunInfo]) -> Table:
+    table = Table(title=f"Runs in {directory}", title_justify="left")
+    table.add_column("id", no_wrap=True)  # people copy it: never cut it with "…"
+    table.add_column("date")
+    table.add_column("topology")
+    table.add_column("app")
+    table.add_column("nodes", justify="right")
+    table.add_column("messages", justify="right")
+    table.add_column("status")
+    for info in runs:
+        table.add_row(
+            Text(info.run_id),
+            _date(info),
+            Text(info.topology or "-"),
+            Text(info.app or "-"),
+            "-" if info.nodes is None else str(info.nodes),
+            "-" if info.messages is None else str(info.messages),
+            Text(info.status, style=STATUS_STYLES.get(info.status, "")),
+        )
+    return table
+
+
+@app.command("list")
+@handles_errors
+def list_command(
+    directory: Annotated[
+        Path,
+        typer.Argument(metavar="DIR", help="The directory `netsim run --out` wrote runs to."),
+    ] = Path(DEFAULT_RUNS_DIR),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list on stdout.")] = False,
+) -> None:
+    """List the runs in DIR (runs/ by default), newest first."""
+    runs = list_runs(directory)
+    if as_json:
+        typer.echo(orjson.dumps([info.to_dict() for info in runs], option=orjson.OPT_INDENT_2).decode())
+        return
+    if not runs:
+        stderr.print(f"no runs in {escape(str(directory))}", highlight=False)
+        return
+    stderr.print(_runs_table(directory, runs))
+    for info in runs:
+        if info.problem:
+            stderr.print(
+                f"[yellow]warning:[/] {escape(info.run_id)}: {escape(info.problem)}", highlight=False
+            )

@@ -1,0 +1,125 @@
+"""``netsim trace diagram`` and ``netsim trace plot``: pictures of a run (thin skins over the library).
+
+``register(app)`` adds both commands to the ``netsim trace`` group. They write a file and print one
+line on stderr: what was drawn, and what was left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.text import Text
+
+from netsim.cli.common import handles_errors, stderr
+from netsim.errors import InputError
+from netsim.trace.diagram import diagram_nodes, render_diagram
+from netsim.trace.plot import PLOT_FORMATS, plot_run
+from netsim.trace.reader import read_header
+
+RUN_HELP = "A run directory like runs/<run-id>, or a trace.jsonl file."
+
+
+@handles_errors
+def diagram_command(
+    run_dir_or_trace: Annotated[Path, typer.Argument(metavar="RUN_DIR_OR_TRACE", help=RUN_HELP)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The SVG file to write.")],
+    nodes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--nodes",
+            help="Columns to draw, in order: a,b,c (or repeat --nodes). Default: all, or the busiest.",
+        ),
+    ] = None,
+    since: Annotated[
+        float | None, typer.Option("--since", help="Seconds into the run: draw from here.")
+    ] = None,
+    until: Annotated[
+        float | None, typer.Option("--until", help="Seconds into the run: draw up to here.")
+    ] = None,
+    axis: Annotated[
+        Literal["time", "lamport"],
+        typer.Option("--axis", help="time: real time flows down; lamport: events by Lamport clock rank."),
+    ] = "time",
+    max_messages: Annotated[
+        int, typer.Option("--max-messages", help="Draw at most this many messages.")
+    ] = 400,
+    max_nodes: Annotated[int, typer.Option("--max-nodes", help="Draw at most this many nodes.")] = 30,
+    include_control: Annotated[
+        bool, typer.Option("--include-control", help="Also draw netsim's own messages (netsim.hello).")
+    ] = False,
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping.")
+    ] = False,
+) -> None:
+    """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message."""
+    wanted = None
+    if nodes is not None:
+        topology = read_header(run_dir_or_trace).get("topology")
+        known = topology.get("nodes") if isinstance(topology, dict) else None
+        wanted = diagram_nodes(
+            nodes, [n for n in known if isinstance(n, str)] if isinstance(known, list) else []
+        )
+    diagram = render_diagram(
+        run_dir_or_trace,
+        nodes=wanted,
+        since=since,
+        until=until,
+        axis=axis,
+        include_control=include_control,
+        max_messages=max_messages,
+        max_nodes=max_nodes,
+        strict=not lenient,
+    )
+    _write(out, diagram.svg)
+    line = (
+        f"wrote {out}: {len(diagram.nodes)} nodes, {diagram.messages} messages "
+        f"({diagram.lost} lost), {diagram.errors} errors, {diagram.axis} axis"
+    )
+    if diagram.note:
+        line += f"; {diagram.note}"
+    stderr.print(Text(line))
+
+
+@handles_errors
+def plot_command(
+    run_dir_or_trace: Annotated[Path, typer.Argument(metavar="RUN_DIR_OR_TRACE", help=RUN_HELP)],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help=f"The image to write: {', '.join('.' + f for f in PLOT_FORMATS)}."),
+    ],
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the spring layout (nodes without coordinates).")
+    ] = 1,
+    include_control: Annotated[
+        bool, typer.Option("--include-control", help="Also count netsim's own messages (netsim.hello).")
+    ] = False,
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping.")
+    ] = False,
+) -> None:
+    """The topology with its traffic (edge width, node colour) and the messages sent over time."""
+    result = plot_run(
+        run_dir_or_trace, out, layout_seed=seed, include_control=include_control, strict=not lenient
+    )
+    line = (
+        f"wrote {result.path}: {result.nodes} nodes, {result.links} links, {result.messages} messages; "
+        f"nodes placed by {result.positions}"
+    )
+    for note in result.notes:
+        line += f"; {note}"
+    stderr.print(Text(line))
+
+
+def _write(out: Path, text: str) -> None:
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{out}: cannot write: {error.strerror or error}") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``diagram`` and ``plot`` to a Typer app (the ``netsim trace`` group)."""
+    app.command("diagram")(diagram_command)
+    app.command("plot")(plot_command)

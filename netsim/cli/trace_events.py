@@ -1,0 +1,166 @@
+"""``netsim trace events`` and ``netsim trace follow``: list a trace's events, follow one message
+(a skin over ``netsim.trace.events``).
+
+Their event lines are the output, as ``grep``'s are: they go to stdout, as text or (``--json``) as JSON
+Lines. Errors and warnings go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.markup import escape
+
+from netsim.cli.common import handles_errors, stderr
+from netsim.errors import OptionError
+from netsim.trace.events import (
+    filter_events,
+    follow_message,
+    format_event,
+    format_names,
+    message_timeline,
+    parse_link,
+)
+from netsim.trace.reader import read_header
+from netsim.trace.schema import EVENTS
+
+# Event kinds netsim writes beyond the schema's list: link conditions and faults.
+EXTRA_EVENT_KINDS = ("drop", "duplicate", "delay", "fault")
+# The node column is padded to the longest node name, up to this.
+MAX_NODE_WIDTH = 24
+
+RunArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
+    ),
+]
+LenientOption = Annotated[
+    bool,
+    typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``events`` and ``follow`` to the ``netsim trace`` group."""
+    app.command("events")(events_command)
+    app.command("follow")(follow_command)
+
+
+def _split(values: Iterable[str] | None) -> set[str] | None:
+    """Repeated options and comma lists alike: ``--node a --node b,c`` is {a, b, c}."""
+    if not values:
+        return None
+    return {item.strip() for value in values for item in value.split(",") if item.strip()}
+
+
+def _node_names(header: dict[str, Any]) -> list[str]:
+    topology = header.get("topology")
+    names = topology.get("nodes") if isinstance(topology, dict) else None
+    return [name for name in names or [] if isinstance(name, str)]
+
+
+def _write_lines(lines: Iterator[str]) -> None:
+    """Write to stdout, and stop quietly when the reader goes away (``| head``)."""
+    out = sys.stdout
+    try:
+        for line in lines:
+            out.write(line)
+            out.write("\n")
+        out.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that does not fail too.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        raise typer.Exit(0) from None
+
+
+@handles_errors
+def events_command(
+    run_dir_or_trace: RunArgument,
+    node: Annotated[
+        list[str] | None,
+        typer.Option("--node", help="Only events recorded by this node (repeat it, or a comma list)."),
+    ] = None,
+    link: Annotated[
+        str | None,
+        typer.Option("--link", help="Only events on the link A-B, either way (node names may contain -)."),
+    ] = None,
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="Only these event kinds, e.g. send,recv (repeat it, or a comma list)."),
+    ] = None,
+    msg_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only messages of this msg_type (repeat it, or a comma list)."),
+    ] = None,
+    since: Annotated[
+        float | None, typer.Option("--since", help="Only events at least this many seconds into the run.")
+    ] = None,
+    until: Annotated[
+        float | None, typer.Option("--until", help="Only events at most this many seconds into the run.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Print at most this many events.")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each event as one JSON line (JSONL).")
+    ] = False,
+    lenient: LenientOption = False,
+) -> None:
+    """Print the trace's events that match every filter given, one line each, on stdout."""
+    header = read_header(run_dir_or_trace)
+    known = _node_names(header)
+    nodes = _split(node)
+    unknown = sorted(nodes - set(known)) if nodes and known else []
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise OptionError(f"--node: no node named {names} in this run (known nodes: {format_names(known)})")
+    kinds = _split(event)
+    for kind in sorted(kinds or ()):
+        if kind not in EVENTS and kind not in EXTRA_EVENT_KINDS:
+            stderr.print(
+                f"[yellow]warning:[/] {escape(repr(kind))} is not an event kind netsim writes "
+                f"({', '.join(EVENTS + EXTRA_EVENT_KINDS)})",
+                highlight=False,
+            )
+    selected = filter_events(
+        run_dir_or_trace,
+        nodes=nodes,
+        link=parse_link(link, known) if link is not None else None,
+        events=kinds,
+        types=_split(msg_type),
+        since=since,
+        until=until,
+        limit=limit,
+        strict=not lenient,
+    )
+    if as_json:
+        _write_lines(orjson.dumps(record).decode() for record in selected)
+    else:
+        start = header.get("start_ts_ns")
+        start_ts_ns = start if type(start) is int else None
+        width = min(MAX_NODE_WIDTH, max((len(name) for name in known), default=0))
+        _write_lines(format_event(record, start_ts_ns, node_width=width) for record in selected)
+
+
+@handles_errors
+def follow_command(
+    run_dir_or_trace: RunArgument,
+    msg_id: Annotated[str, typer.Argument(metavar="MSG_ID", help="The message's id, such as n0:4.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the message's life as JSON on stdout.")
+    ] = False,
+    lenient: LenientOption = False,
+) -> None:
+    """Follow one message: its send, its receive, the replies that cite it, where it went next, its fate."""
+    life = follow_message(run_dir_or_trace, msg_id, strict=not lenient)
+    if as_json:
+        typer.echo(orjson.dumps(life.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _write_lines(iter(message_timeline(life)))

@@ -1,0 +1,63 @@
+"""``netsim trace report``: write a run's self-contained HTML report (a thin skin over ``write_report``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from netsim.cli.common import handles_errors, stderr
+from netsim.trace.reader import resolve_trace_path
+from netsim.trace.report import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME, write_report
+
+
+def _size(size_bytes: int) -> str:
+    if size_bytes >= 1 << 20:
+        return f"{size_bytes / (1 << 20):.1f} MB"
+    return f"{size_bytes / 1024:.0f} kB"
+
+
+@handles_errors
+def report_command(
+    run_dir_or_trace: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help=f"The HTML file to write (default: {REPORT_FILE_NAME} next to the trace).",
+        ),
+    ] = None,
+    max_events: Annotated[
+        int,
+        typer.Option(
+            "--max-events",
+            min=0,
+            help="Put at most this many events (the first ones) in the page's event table.",
+        ),
+    ] = DEFAULT_MAX_TABLE_EVENTS,
+) -> None:
+    """One HTML page with the run's summary, checks, stats, plot, message diagram and events."""
+    target = out if out is not None else resolve_trace_path(run_dir_or_trace).parent / REPORT_FILE_NAME
+    result = write_report(run_dir_or_trace, target, max_table_events=max_events)
+    for section, reason in {**result.unavailable, **result.failed}.items():
+        stderr.print(f"[yellow]warning:[/] {section} section left out: {escape(reason)}", highlight=False)
+    if result.table_truncated:
+        stderr.print(
+            f"[yellow]note:[/] the event table holds the first {result.events_in_table:,} of "
+            f"{result.events_total:,} events (--max-events)",
+            highlight=False,
+        )
+    stderr.print(f"wrote {escape(str(result.path))} ({_size(result.size_bytes)})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report`` to a ``netsim trace`` Typer app."""
+    app.command("report")(report_command)

@@ -1,0 +1,115 @@
+"""``netsim trace verify``: check a trace against the guarantees of its format (a skin over
+``netsim.trace.verify``). Exit status: 0 if every check passes, 1 if one fails, 2 for unreadable input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from netsim.cli.common import handles_errors, stderr
+from netsim.trace.events import format_event
+from netsim.trace.verify import VerifyReport, verify_trace
+
+# Figures a check reports besides its failures, shown under the table when they are not zero.
+NOTED_COUNTS = (
+    "lost_unreliable",
+    "in_flight_at_end",
+    "dropped_by_netsim",
+    "deliberate_duplicates",
+    "lost_to_faults",
+    "killed_nodes",
+    "crashed_nodes",
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify`` to the ``netsim trace`` group."""
+    app.command("verify")(verify_command)
+
+
+def _figure(value: object) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _checks_table(report: VerifyReport) -> Table:
+    table = Table(title=f"Verify {report.path}", title_justify="left")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("checked", justify="right")
+    table.add_column("failures", justify="right")
+    table.add_column("description")
+    for check in report.checks:
+        table.add_row(
+            check.name,
+            Text("PASS", style="bold green") if check.passed else Text("FAIL", style="bold red"),
+            str(check.checked),
+            Text(str(check.failures), style="red" if check.failures else ""),
+            Text(check.description),
+        )
+    return table
+
+
+def _print_report(report: VerifyReport) -> None:
+    stderr.print(_checks_table(report))
+    for check in report.checks:
+        noted = [
+            f"{name.replace('_', ' ')}: {_figure(check.counts[name])}"
+            for name in NOTED_COUNTS
+            if check.counts.get(name)
+        ]
+        if noted:
+            stderr.print(f"[dim]{check.name}:[/] {escape('; '.join(noted))}", highlight=False)
+    for check in report.checks:
+        if check.passed:
+            continue
+        shown = len(check.examples)
+        more = f" (first {shown} of {check.failures})" if check.failures > shown else ""
+        stderr.print(f"[bold red]{check.name}[/] failed{more}:", highlight=False)
+        for record, problem in zip(check.examples, check.problems, strict=True):
+            # Text, not markup: node names and addresses may contain "[".
+            event_line = format_event(record, report.start_ts_ns).strip()
+            stderr.print(Text(f"  {problem}"), Text(f"| {event_line}", style="dim"))
+    if report.ok:
+        stderr.print(
+            f"[green]all {len(report.checks)} checks passed[/] on {report.events} events", highlight=False
+        )
+
+
+@handles_errors
+def verify_command(
+    run_dir_or_trace: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            "--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."
+        ),
+    ] = False,
+) -> None:
+    """Check mirrored addresses, exactly-once and in-order delivery, Lamport clocks, and closed sockets.
+
+    Exits 0 if every check passes, 1 if any fails, 2 if the trace cannot be read.
+    """
+    report = verify_trace(run_dir_or_trace, strict=not lenient)
+    if as_json:
+        typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_report(report)
+    if report.skipped_lines:
+        stderr.print(
+            f"[yellow]warning:[/] skipped {report.skipped_lines} malformed line(s) of {escape(report.path)}",
+            highlight=False,
+        )
+    if not report.ok:
+        raise typer.Exit(1)

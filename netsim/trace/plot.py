@@ -1,0 +1,653 @@
+"""A picture of a run (PNG, or SVG/PDF by extension): the topology with its traffic, and messages over time.
+
+``count_traffic`` makes one streaming pass over the trace and keeps only counters: messages and bytes
+per link, messages per node, and messages sent per fixed time bucket (in total and, for small runs, per
+node). The bucket size is decided before the pass, from the header's ``start_ts_ns`` and the ``ts_ns``
+of the last line, read by seeking near the end of the file. ``node_positions`` places nodes from their
+coordinates (Longitude/Latitude, or x/y) or with a seeded spring layout. ``plot_run`` and
+``render_plot_png`` draw with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never pyplot's
+global state, so they are safe in a library and in threads.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import networkx as nx
+import orjson
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from netsim.errors import InputError, NetsimError, OptionError
+from netsim.topology import load_topology
+from netsim.trace.reader import TraceReader, read_header, resolve_trace_path
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+
+TOPOLOGY_FILE_NAME = "topology.json"
+# Messages netsim itself sends (the link handshake), left out of the counts unless asked for.
+CONTROL_TYPE_PREFIX = "netsim."
+PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
+
+# About this many time buckets between the run's start and its last event: fine enough that the part of
+# a run with traffic (often a small fraction of it) still has many; merged into DISPLAY_BINS to draw.
+TARGET_BUCKETS = 2000
+DISPLAY_BINS = 60
+# The trace may run past the end the peek found (an unsorted, hand-made file): the bucket list grows,
+# up to this many, and later events share the last bucket.
+MAX_BUCKETS = 20_000
+MIN_BUCKET_NS = 1_000
+# Per-node lines in the time plot only for runs this small; beyond, one line for the total.
+MAX_SERIES_NODES = 8
+# How much of the end of the file the peek for the last ts_ns reads.
+TAIL_PEEK_BYTES = 1 << 16
+# Labels on the topology only while they stay readable.
+MAX_NODE_LABELS = 60
+MAX_EDGE_LABELS = 40
+LABEL_CHARS = 20
+
+FIGURE_SIZE = (14.0, 6.2)
+DPI = 100
+NODE_COLOURMAP = "viridis"
+IDLE_EDGE_COLOUR = "#ced4da"
+BUSY_EDGE_COLOUR = "#495057"
+
+Pair = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Traffic:
+    """What ``count_traffic`` counted; every count is of sends (``send``/``sendto``) unless it says so.
+
+    ``links`` are undirected, keyed by the two node names sorted. ``sent_per_bucket[i]`` counts the
+    messages sent in ``[start_ts_ns + i * bucket_ns, start_ts_ns + (i + 1) * bucket_ns)``;
+    ``node_sent_per_bucket`` is the same per sending node, or None when the run has more than
+    ``MAX_SERIES_NODES`` nodes.
+    """
+
+    start_ts_ns: int
+    bucket_ns: int
+    link_messages: dict[Pair, int] = field(default_factory=dict)
+    link_bytes: dict[Pair, int] = field(default_factory=dict)
+    node_sent: dict[str, int] = field(default_factory=dict)
+    node_received: dict[str, int] = field(default_factory=dict)
+    sent_per_bucket: list[int] = field(default_factory=list)
+    node_sent_per_bucket: dict[str, list[int]] | None = None
+    messages: int = 0
+    control_messages: int = 0
+    messages_without_peer: int = 0
+    first_send_ts_ns: int | None = None
+    last_send_ts_ns: int | None = None
+    skipped_lines: int = 0
+
+    def handled(self, node: str) -> int:
+        """Messages the node sent plus messages it received."""
+        return self.node_sent.get(node, 0) + self.node_received.get(node, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PlotResult:
+    """What ``plot_run`` drew and where; ``to_dict()`` is JSON-ready."""
+
+    path: str | None
+    format: str
+    run_id: str | None
+    nodes: int
+    links: int
+    messages: int
+    bucket_ns: int
+    positions: str
+    topology_source: str
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "run_id": self.run_id,
+            "nodes": self.nodes,
+            "links": self.links,
+            "messages": self.messages,
+            "bucket_ns": self.bucket_ns,
+            "positions": self.positions,
+            "topology_source": self.topology_source,
+            "notes": list(self.notes),
+        }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _nice_ns(raw_ns: float) -> int:
+    """The smallest 1-2-5 x 10^k nanoseconds at least ``raw_ns`` (and at least MIN_BUCKET_NS)."""
+    raw_ns = max(float(MIN_BUCKET_NS), raw_ns)
+    power = 10 ** math.floor(math.log10(raw_ns))
+    for factor in (1, 2, 5, 10):
+        if factor * power >= raw_ns:
+            return int(factor * power)
+    return int(10 * power)
+
+
+def last_ts_ns(path: str | os.PathLike[str]) -> int | None:
+    """The ``ts_ns`` of the last event line, read by seeking near the end (None if none is found there).
+
+    A peek, not a validation: the streaming pass through ``TraceReader`` still checks every line.
+    """
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - TAIL_PEEK_BYTES))
+            tail = file.read()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read trace: {error.strerror or error}") from None
+    lines = tail.splitlines()
+    if size > TAIL_PEEK_BYTES and lines:
+        lines = lines[1:]  # the first line of the peek is probably cut
+    for raw in reversed(lines):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("type") != "header":
+            ts_ns = _int_or_none(record.get("ts_ns"))
+            if ts_ns is not None:
+                return ts_ns
+    return None
+
+
+def bucket_size_ns(start_ts_ns: int, end_ts_ns: int | None) -> int:
+    """A round bucket size that cuts the run into about ``TARGET_BUCKETS`` buckets."""
+    span = (end_ts_ns - start_ts_ns) if end_ts_ns is not None else 0
+    if span <= 0:
+        span = 1_000_000_000  # nothing to go by: one second
+    return _nice_ns(span / TARGET_BUCKETS)
+
+
+def _header_nodes(header: dict[str, Any]) -> list[str]:
+    topology = header.get("topology")
+    names = topology.get("nodes") if isinstance(topology, dict) else None
+    return list(dict.fromkeys(n for n in (names if isinstance(names, list) else []) if isinstance(n, str)))
+
+
+def _header_links(header: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    topology = header.get("topology")
+    links = topology.get("links") if isinstance(topology, dict) else None
+    result: list[tuple[str, str, str | None]] = []
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2]):
+            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else None
+            result.append((link[0], link[1], transport))
+    return result
+
+
+def count_traffic(
+    run_or_trace: str | os.PathLike[str], *, include_control: bool = False, strict: bool = True
+) -> Traffic:
+    """Count messages per link, per node and per time bucket in one streaming pass over the trace.
+
+    Links and buckets count sends (what was offered to the network, lost or not); ``node_received``
+    counts receives. Messages of type ``netsim.*`` are counted only in ``control_messages`` unless
+    ``include_control``.
+    """
+    path = resolve_trace_path(run_or_trace)
+    with TraceReader(path, strict=strict) as reader:
+        header = reader.header
+        known = _header_nodes(header)
+        start = _int_or_none(header.get("start_ts_ns"))
+        end = last_ts_ns(path)
+        events = iter(reader)
+        first = next(events, None)
+        if start is None:
+            # A header without a start: the first event stands in for it.
+            start = first["ts_ns"] if first is not None else 0
+        traffic = Traffic(start_ts_ns=start, bucket_ns=bucket_size_ns(start, end))
+        n_buckets = 1 if end is None else max(1, min(MAX_BUCKETS, (end - start) // traffic.bucket_ns + 1))
+        traffic.sent_per_bucket = [0] * n_buckets
+        series: dict[str, list[int]] | None = {} if len(known) <= MAX_SERIES_NODES else None
+        per_bucket = traffic.sent_per_bucket
+
+        def bucket_of(ts_ns: int) -> int:
+            index = max(0, (ts_ns - start) // traffic.bucket_ns)
+            if index >= len(per_bucket):
+                grow = min(index, MAX_BUCKETS - 1) + 1 - len(per_bucket)
+                if grow > 0:
+                    per_bucket.extend([0] * grow)
+                    for counts in (series or {}).values():
+                        counts.extend([0] * grow)
+                index = min(index, len(per_bucket) - 1)
+            return index
+
+        records = events if first is None else _chain(first, events)
+        for record in records:
+            kind = record["event"]
+            sending = kind in SEND_EVENTS
+            if not sending and kind not in RECEIVE_EVENTS:
+                continue
+            msg_type = record.get("msg_type")
+            if not include_control and isinstance(msg_type, str) and msg_type.startswith(CONTROL_TYPE_PREFIX):
+                if sending:
+                    traffic.control_messages += 1
+                continue
+            node: str = record["node"]
+            if not sending:
+                traffic.node_received[node] = traffic.node_received.get(node, 0) + 1
+                continue
+            ts_ns: int = record["ts_ns"]
+            traffic.messages += 1
+            traffic.node_sent[node] = traffic.node_sent.get(node, 0) + 1
+            if traffic.first_send_ts_ns is None or ts_ns < traffic.first_send_ts_ns:
+                traffic.first_send_ts_ns = ts_ns
+            if traffic.last_send_ts_ns is None or ts_ns > traffic.last_send_ts_ns:
+                traffic.last_send_ts_ns = ts_ns
+            index = bucket_of(ts_ns)
+            per_bucket[index] += 1
+            if series is not None:
+                counts = series.get(node)
+                if counts is None:
+                    if len(series) >= MAX_SERIES_NODES:
+                        series = None  # more senders than the header promised: total only
+                    else:
+                        counts = series[node] = [0] * len(per_bucket)
+                if counts is not None:
+                    counts[index] += 1
+            peer = record.get("peer")
+            if not isinstance(peer, str):
+                traffic.messages_without_peer += 1
+                continue
+            pair: Pair = (node, peer) if node <= peer else (peer, node)
+            traffic.link_messages[pair] = traffic.link_messages.get(pair, 0) + 1
+            nbytes = _int_or_none(record.get("nbytes")) or 0
+            traffic.link_bytes[pair] = traffic.link_bytes.get(pair, 0) + nbytes
+        traffic.node_sent_per_bucket = series
+        traffic.skipped_lines = reader.skipped_count
+    return traffic
+
+
+def _chain(first: dict[str, Any], rest: Any) -> Any:
+    yield first
+    yield from rest
+
+
+def run_graph(run_or_trace: str | os.PathLike[str]) -> tuple[nx.Graph, str, list[str]]:
+    """The run's topology as a graph: (graph, where it came from, notes).
+
+    Node attributes (coordinates) come from the run's ``topology.json`` next to the trace when there is
+    one that matches the header's nodes; otherwise the graph is built from the header alone. Nodes are in
+    the header's order, edges are the header's links (with their ``transport``).
+    """
+    path = resolve_trace_path(run_or_trace)
+    header = read_header(path)
+    names = _header_nodes(header)
+    notes: list[str] = []
+    attrs: dict[str, dict[str, Any]] = {}
+    source = "trace header"
+    topology_path = path.parent / TOPOLOGY_FILE_NAME
+    if topology_path.is_file():
+        try:
+            topology = load_topology(topology_path)
+        except NetsimError as error:
+            notes.append(f"{topology_path} not used: {error.message}")
+        else:
+            found = {spec.name: dict(spec.attrs) for spec in topology.nodes}
+            if not names or set(names) <= set(found):
+                attrs = found
+                source = str(topology_path)
+                if not names:
+                    names = list(found)
+            else:
+                notes.append(f"{topology_path} not used: its nodes differ from the trace header's")
+    graph = nx.Graph()
+    for name in names:
+        graph.add_node(name, **attrs.get(name, {}))
+    for a, b, transport in _header_links(header):
+        graph.add_edge(a, b, transport=transport)
+    return graph, source, notes
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _coordinates(attrs: dict[str, Any], keys: tuple[str, str]) -> tuple[float, float] | None:
+    x, y = _number(attrs.get(keys[0])), _number(attrs.get(keys[1]))
+    return None if x is None or y is None else (x, y)
+
+
+GEO_KEYS = ("Longitude", "Latitude")
+XY_KEYS = ("x", "y")
+
+
+def node_positions(graph: nx.Graph, *, seed: int = 1) -> tuple[dict[str, tuple[float, float]], str]:
+    """Where to draw each node, and how that was decided.
+
+    Every node with Longitude/Latitude: those (x = longitude, y = latitude), method ``"Longitude/Latitude"``.
+    Else every node with x/y: those, ``"x/y"``. Else ``networkx.spring_layout(seed=seed)`` with the nodes
+    that have coordinates (either kind, scaled into the unit square) held fixed: ``"spring layout"``, or
+    ``"spring layout, N nodes fixed by coordinates"``.
+    """
+    nodes = list(graph.nodes)
+    if not nodes:
+        return {}, "empty"
+    for keys in (GEO_KEYS, XY_KEYS):
+        found = {n: _coordinates(graph.nodes[n], keys) for n in nodes}
+        if all(point is not None for point in found.values()):
+            return {n: point for n, point in found.items() if point is not None}, "/".join(keys)
+    partial: dict[str, tuple[float, float]] = {}
+    for keys in (GEO_KEYS, XY_KEYS):
+        partial = {n: p for n in nodes if (p := _coordinates(graph.nodes[n], keys)) is not None}
+        if partial:
+            break
+    fixed = _unit_square(partial)
+    try:
+        if fixed:
+            layout = nx.spring_layout(graph, pos=fixed, fixed=list(fixed), seed=seed)
+        else:
+            layout = nx.spring_layout(graph, seed=seed)
+    except ImportError:
+        # networkx lays out 500+ nodes with scipy, which netsim does not depend on.
+        layout, fixed = nx.circular_layout(graph), {}
+        method = "circular layout (a spring layout of this many nodes needs scipy)"
+        return {n: (float(p[0]), float(p[1])) for n, p in layout.items()}, method
+    method = "spring layout" if not fixed else f"spring layout, {len(fixed)} nodes fixed by coordinates"
+    return {n: (float(p[0]), float(p[1])) for n, p in layout.items()}, method
+
+
+def _unit_square(points: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """The points scaled (same factor on both axes) into [0, 1] x [0, 1], where spring_layout works."""
+    if not points:
+        return {}
+    xs = [p[0] for p in points.values()]
+    ys = [p[1] for p in points.values()]
+    extent = max(max(xs) - min(xs), max(ys) - min(ys))
+    if extent == 0:
+        return {n: (0.5, 0.5) for n in points}
+    return {n: ((x - min(xs)) / extent, (y - min(ys)) / extent) for n, (x, y) in points.items()}
+
+
+def _plain(text: str) -> str:
+    """Text matplotlib shows as is: a ``$`` would otherwise start mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _cut(text: str, limit: int = LABEL_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _bucket_label(bucket_ns: int) -> str:
+    if bucket_ns >= 1_000_000_000:
+        return f"{bucket_ns / 1e9:g} s"
+    if bucket_ns >= 1_000_000:
+        return f"{bucket_ns / 1e6:g} ms"
+    return f"{bucket_ns / 1e3:g} \u00b5s"
+
+
+def _draw_topology(
+    fig: Figure,
+    ax: Any,
+    graph: nx.Graph,
+    positions: dict[str, tuple[float, float]],
+    method: str,
+    traffic: Traffic,
+) -> None:
+    for pair in traffic.link_messages:
+        if not graph.has_edge(*pair):
+            for node in pair:
+                if node not in positions:
+                    # A node only the trace knows: put it on the side, out of the way.
+                    xs = [p[0] for p in positions.values()] or [0.0]
+                    ys = [p[1] for p in positions.values()] or [0.0]
+                    positions[node] = (max(xs) + 0.1 * (max(xs) - min(xs) or 1), min(ys))
+                    graph.add_node(node)
+            graph.add_edge(*pair, transport=None, off_topology=True)
+
+    def traffic_of(a: str, b: str) -> int:
+        return traffic.link_messages.get((a, b) if a <= b else (b, a), 0)
+
+    edges = list(graph.edges)
+    busiest = max((traffic_of(a, b) for a, b in edges), default=0)
+    # Linear in messages, so that twice the traffic looks twice as wide; the labels give exact counts.
+    widths = [0.8 + 7.0 * traffic_of(a, b) / busiest if busiest else 0.8 for a, b in edges]
+    colours = [BUSY_EDGE_COLOUR if traffic_of(a, b) else IDLE_EDGE_COLOUR for a, b in edges]
+    styles = ["dashed" if graph.edges[a, b].get("off_topology") else "solid" for a, b in edges]
+    if edges:
+        nx.draw_networkx_edges(
+            graph, positions, ax=ax, edgelist=edges, width=widths, edge_color=colours, style=styles
+        )
+    if 0 < len(edges) <= MAX_EDGE_LABELS and busiest:
+        labels = {(a, b): str(traffic_of(a, b)) for a, b in edges if traffic_of(a, b)}
+        nx.draw_networkx_edge_labels(
+            graph, positions, edge_labels=labels, ax=ax, font_size=7, font_color=BUSY_EDGE_COLOUR
+        )
+
+    nodes = list(graph.nodes)
+    handled = [traffic.handled(n) for n in nodes]
+    size = 320 if len(nodes) <= 30 else max(30, 320 * 30 // len(nodes))
+    collection = nx.draw_networkx_nodes(
+        graph,
+        positions,
+        ax=ax,
+        nodelist=nodes,
+        node_color=handled,
+        cmap=NODE_COLOURMAP,
+        vmin=0,
+        vmax=max(1, max(handled, default=1)),
+        node_size=size,
+        edgecolors="#212529",
+        linewidths=0.8,
+    )
+    if len(nodes) <= MAX_NODE_LABELS:
+        for node in nodes:
+            ax.annotate(
+                _cut(node),
+                positions[node],
+                xytext=(0, 10),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                parse_math=False,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
+            )
+    # An inset colour bar stays next to the map even when the map's aspect narrows its box.
+    colour_bar_axes = ax.inset_axes((1.01, 0.12, 0.022, 0.76))
+    fig.colorbar(collection, cax=colour_bar_axes, label="messages handled (sent + received)")
+    if method == "Longitude/Latitude":
+        # Degrees of longitude shrink with latitude; this keeps the map's shape.
+        mean_latitude = sum(p[1] for p in positions.values()) / len(positions)
+        ax.set_aspect(1 / max(0.2, math.cos(math.radians(mean_latitude))), adjustable="box")
+    elif method == "x/y":
+        ax.set_aspect("equal", adjustable="box")
+    ax.margins(0.12)
+    ax.set_axis_off()
+    ax.set_title(f"Topology: edge width = messages (both directions); nodes placed by {method}", fontsize=9)
+
+
+def _one_two_five(minimum: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least ``minimum``."""
+    step = 1
+    while step < minimum:
+        for factor in (2, 5 / 2, 2):
+            step = int(step * factor)
+            if step >= minimum:
+                break
+    return step
+
+
+def _draw_over_time(ax: Any, traffic: Traffic) -> None:
+    if traffic.first_send_ts_ns is None or traffic.last_send_ts_ns is None:
+        ax.text(0.5, 0.5, "no messages", ha="center", va="center", transform=ax.transAxes, fontsize=11)
+        ax.set_xlabel("seconds into the run")
+        return
+    # The fine buckets counted over the whole run are merged for display, over the part of the run
+    # that has traffic (start-up takes most of a short run), into about DISPLAY_BINS bins.
+    counts = traffic.sent_per_bucket
+
+    def bucket(ts_ns: int) -> int:
+        return min(len(counts) - 1, max(0, (ts_ns - traffic.start_ts_ns) // traffic.bucket_ns))
+
+    first, last = bucket(traffic.first_send_ts_ns), bucket(traffic.last_send_ts_ns)
+    merge = _one_two_five((last - first + 1) / DISPLAY_BINS)
+    first -= first % merge
+    bins = range(first, last + 1, merge)
+    bin_ns = traffic.bucket_ns * merge
+
+    def merged(values: list[int]) -> list[int]:
+        return [sum(values[start : start + merge]) for start in bins]
+
+    # Each bin drawn as a step over its whole width, closed at zero on both sides.
+    edges_s = [start * traffic.bucket_ns / 1e9 for start in bins]
+    edges_s.append(edges_s[-1] + bin_ns / 1e9)
+
+    # Per node (small runs): stacked filled steps, so the top of the stack is the total and each
+    # node's share stays visible even in one bursty bin; a plain outline draws the total on top.
+    series = traffic.node_sent_per_bucket
+    if series and len(series) > 1:
+        bottom = [0] * len(edges_s[:-1])
+        palette = matplotlib.colormaps["tab10"]
+        for index, node in enumerate(sorted(series, key=lambda name: -sum(series[name]))):
+            values = merged(series[node])
+            top = [b + v for b, v in zip(bottom, values, strict=True)]
+            colour = palette(index % 10) if palette is not None else None
+            ax.stairs(
+                top, edges_s, baseline=bottom, fill=True, alpha=0.8, color=colour, label=_plain(_cut(node))
+            )
+            bottom = top
+    ax.stairs(merged(counts), edges_s, color="#212529", linewidth=1.3, label="all nodes")
+    ax.set_xlim(edges_s[0] - bin_ns / 1e9, edges_s[-1] + bin_ns / 1e9)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("seconds into the run")
+    ax.set_ylabel(f"messages sent per {_bucket_label(bin_ns)}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right", ncols=2 if series and len(series) > 4 else 1)
+    stacked = " (stacked by sending node)" if series and len(series) > 1 else ""
+    ax.set_title(f"Messages sent over time{stacked}", fontsize=9)
+
+
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    figure: Figure
+    run_id: str | None
+    nodes: int
+    links: int
+    messages: int
+    bucket_ns: int
+    positions: str
+    topology_source: str
+    notes: tuple[str, ...]
+
+
+def _figure(
+    run_or_trace: str | os.PathLike[str], *, layout_seed: int, include_control: bool, strict: bool
+) -> _Drawn:
+    header = read_header(run_or_trace)
+    graph, source, notes = run_graph(run_or_trace)
+    traffic = count_traffic(run_or_trace, include_control=include_control, strict=strict)
+    positions, method = node_positions(graph, seed=layout_seed)
+    if traffic.skipped_lines:
+        notes.append(f"{traffic.skipped_lines} malformed line(s) skipped")
+
+    figure = Figure(figsize=FIGURE_SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2, width_ratios=[1.35, 1.0])
+    run_id = header.get("run_id") if isinstance(header.get("run_id"), str) else None
+    topology = header.get("topology") if isinstance(header.get("topology"), dict) else {}
+    topology_name = topology.get("name") if isinstance(topology.get("name"), str) else "?"
+    app = header.get("app") if isinstance(header.get("app"), str) else "?"
+    hidden = "" if include_control else f" ({traffic.control_messages} netsim.* control messages not counted)"
+    with warnings.catch_warnings():
+        # A node name in a script the default font lacks draws as boxes; say nothing 100 times.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        _draw_topology(figure, left, graph, positions, method, traffic)
+        _draw_over_time(right, traffic)
+        figure.suptitle(
+            f"{run_id or '(no run id)'}\ntopology {topology_name} \u00b7 app {app} \u00b7 "
+            f"{graph.number_of_nodes()} nodes \u00b7 {graph.number_of_edges()} links \u00b7 "
+            f"{traffic.messages} messages{hidden}",
+            fontsize=10,
+            parse_math=False,
+        )
+        figure.canvas.draw()  # lay out now, under the filter, so that saving warns no more
+    return _Drawn(
+        figure=figure,
+        run_id=run_id,
+        nodes=graph.number_of_nodes(),
+        links=graph.number_of_edges(),
+        messages=traffic.messages,
+        bucket_ns=traffic.bucket_ns,
+        positions=method,
+        topology_source=source,
+        notes=tuple(notes),
+    )
+
+
+def _save(figure: Figure, target: str | os.PathLike[str] | io.BytesIO, file_format: str) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.savefig(target, format=file_format, dpi=DPI)
+
+
+def plot_run(
+    run_or_trace: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    layout_seed: int = 1,
+    include_control: bool = False,
+    strict: bool = True,
+) -> PlotResult:
+    """Draw a run (topology with traffic, messages over time) to ``out_path``: .png, .svg or .pdf."""
+    target = Path(out_path)
+    file_format = target.suffix.lower().lstrip(".")
+    if file_format not in PLOT_FORMATS:
+        raise OptionError(
+            f"{target}: cannot tell the image format from the extension {target.suffix or '(none)'!r}",
+            hint=f"end the file name with one of {', '.join('.' + f for f in PLOT_FORMATS)}",
+        )
+    drawn = _figure(run_or_trace, layout_seed=layout_seed, include_control=include_control, strict=strict)
+    try:
+        _save(drawn.figure, target, file_format)
+    except OSError as error:
+        raise InputError(f"{target}: cannot write the plot: {error.strerror or error}") from None
+    return PlotResult(
+        path=str(target),
+        format=file_format,
+        run_id=drawn.run_id,
+        nodes=drawn.nodes,
+        links=drawn.links,
+        messages=drawn.messages,
+        bucket_ns=drawn.bucket_ns,
+        positions=drawn.positions,
+        topology_source=drawn.topology_source,
+        notes=drawn.notes,
+    )
+
+
+def render_plot_png(
+    run_or_trace: str | os.PathLike[str],
+    *,
+    layout_seed: int = 1,
+    include_control: bool = False,
+    strict: bool = True,
+) -> bytes:
+    """The same picture as ``plot_run``, as PNG bytes (for embedding in a report)."""
+    drawn = _figure(run_or_trace, layout_seed=layout_seed, include_control=include_control, strict=strict)
+    buffer = io.BytesIO()
+    _save(drawn.figure, buffer, "png")
+    return buffer.getvalue()

@@ -1,0 +1,808 @@
+"""Traffic statistics of a run in one streaming pass: rates, one-way latency percentiles, a timeline.
+
+``trace_stats`` reads events through ``TraceReader`` and keeps, per node and per link direction, counters,
+the latencies it has matched and a small per-node timeline. Memory grows with the nodes, the links, the
+messages in flight (sent and not yet received, which includes lost datagrams until the end) and the
+timeline's buckets, plus 8 bytes per matched message and group, never with the trace's events as such.
+
+Decisions, so that the figures can be read without the code:
+
+* **Latency** is one-way: a receive's ``ts_ns`` minus its send's, matched by ``msg_id``; every node stamps
+  the same ``CLOCK_MONOTONIC``, so the difference is exact. A receive read before its send (equal
+  ``ts_ns``, the merge put the receiver's part first) waits for it. Each matched latency is appended to a
+  compact ``array('q')`` (8 bytes) for its direction, its message type and the whole run, and each group is
+  sorted once at the end: percentiles are exact at any size (500,000 messages cost 12 MB of arrays plus
+  one transient list while a group is sorted). A percentile is the **nearest rank**: the smallest
+  observed value with at least p % of the values at or below it, so p50/p90/p99 are always latencies
+  that happened, never interpolations.
+* **Rates** are per second over two spans: the node's (or link's) *active span*, from its first to its
+  last event (message, for a link), and the *run*, from the trace's first event to its last. A span of
+  zero gives no rate (``None``).
+* **Timeline** counts the messages each node sent and received per bucket of ``bucket_s``. To pick a
+  default in one pass, ``trace_stats`` first reads the **last event line from the end of the file** (a
+  seek and one 64 KiB read, O(1)): the span is known before the first event is counted, and the width is
+  the smallest of 1, 2, 2.5 and 5 x 10^k ns that cuts it into at most 99 intervals, which gives 50 to 100
+  buckets. Buckets are aligned on the run's start (``start_ts_ns``), so bucket edges are round numbers of
+  seconds into the run. If the end of the file cannot be read (say, one huge or broken last line) or the
+  trace is not sorted, the default width starts small and doubles, merging pairs of buckets, whenever
+  the timeline would exceed 100 buckets: memory stays bounded either way. A ``bucket_s`` given by the
+  caller is used as is, up to ``MAX_BUCKETS`` buckets.
+* **App round trips**: ``app`` events whose ``data`` has ``"kind": "rtt"`` and an integer ``rtt_ns`` (what
+  the echo app records) are summarised like latencies, overall and per measuring node.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from netsim.errors import OptionError
+from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.trace.summary import LINK_SEPARATOR
+
+MESSAGE_EVENTS = SEND_EVENTS | RECEIVE_EVENTS
+PERCENTILES: tuple[int, ...] = (50, 90, 99)
+DIRECTION_SEPARATOR = " -> "
+NO_MSG_TYPE = "(none)"
+
+# How much of the file's end is read to find the last event's ts_ns before the pass.
+TAIL_BYTES = 1 << 16
+# The default timeline has at most this many buckets (and at least half as many on a sorted trace).
+DEFAULT_BUCKETS = 100
+# A caller's bucket_s may not make more buckets than this: the timeline is returned as lists.
+MAX_BUCKETS = 100_000
+# Default width when the span is unknown before the pass; it doubles as the timeline grows.
+FALLBACK_WIDTH_NS = 1_000
+MIN_DEFAULT_WIDTH_NS = 1_000
+# Widths the default picks from, times a power of ten: round numbers on an axis.
+NICE_STEPS: tuple[float, ...] = (1.0, 2.0, 2.5, 5.0)
+
+
+# -- traffic counters (shared with netsim.trace.export) ---------------------------------------------------
+
+
+def _rate(count: int, span_s: float | None) -> float | None:
+    return count / span_s if span_s else None
+
+
+def _seconds(first_ns: int | None, last_ns: int | None) -> float | None:
+    return None if first_ns is None or last_ns is None else (last_ns - first_ns) / 1e9
+
+
+def _rates(
+    messages_sent: int, messages_received: int, bytes_sent: int, bytes_received: int, span_s: float | None
+) -> dict[str, float | None]:
+    return {
+        "messages_sent": _rate(messages_sent, span_s),
+        "messages_received": _rate(messages_received, span_s),
+        "bytes_sent": _rate(bytes_sent, span_s),
+        "bytes_received": _rate(bytes_received, span_s),
+    }
+
+
+@dataclass(slots=True)
+class NodeTraffic:
+    """One node's events and messages (send/sendto and recv/recvfrom), and when it was active."""
+
+    node: str
+    app: str | None = None
+    events: int = 0
+    messages_sent: int = 0
+    messages_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    errors: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+
+    @property
+    def active_s(self) -> float | None:
+        """Seconds from the node's first event to its last."""
+        return _seconds(self.first_ts_ns, self.last_ts_ns)
+
+    def to_dict(self, run_span_s: float | None = None) -> dict[str, Any]:
+        counts = (self.messages_sent, self.messages_received, self.bytes_sent, self.bytes_received)
+        return {
+            "node": self.node,
+            "app": self.app,
+            "events": self.events,
+            "messages_sent": self.messages_sent,
+            "messages_received": self.messages_received,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "errors": self.errors,
+            "first_ts_ns": self.first_ts_ns,
+            "last_ts_ns": self.last_ts_ns,
+            "active_s": self.active_s,
+            "per_s_active": _rates(*counts, self.active_s),
+            "per_s_run": _rates(*counts, run_span_s),
+        }
+
+
+@dataclass(slots=True)
+class DirectionTraffic:
+    """Messages from ``source`` to ``destination``, as both ends recorded them, and their latencies."""
+
+    source: str
+    destination: str
+    messages_sent: int = 0
+    bytes_sent: int = 0
+    messages_received: int = 0
+    bytes_received: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}{DIRECTION_SEPARATOR}{self.destination}"
+
+    @property
+    def lost(self) -> int:
+        """Sent minus received, never negative (as in ``netsim trace summary``)."""
+        return max(0, self.messages_sent - self.messages_received)
+
+
+@dataclass(slots=True)
+class LinkTraffic:
+    """One undirected link ``a -- b`` (a < b) and its two directions; ``in_topology`` as in the summary."""
+
+    a: str
+    b: str
+    transport: str | None
+    in_topology: bool
+    a_to_b: DirectionTraffic = field(init=False)
+    b_to_a: DirectionTraffic = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.a_to_b = DirectionTraffic(self.a, self.b)
+        self.b_to_a = DirectionTraffic(self.b, self.a)
+
+    @property
+    def key(self) -> str:
+        return f"{self.a}{LINK_SEPARATOR}{self.b}"
+
+    @property
+    def directions(self) -> tuple[DirectionTraffic, DirectionTraffic]:
+        return self.a_to_b, self.b_to_a
+
+    @property
+    def messages_sent(self) -> int:
+        return self.a_to_b.messages_sent + self.b_to_a.messages_sent
+
+    @property
+    def messages_received(self) -> int:
+        return self.a_to_b.messages_received + self.b_to_a.messages_received
+
+    @property
+    def bytes_sent(self) -> int:
+        return self.a_to_b.bytes_sent + self.b_to_a.bytes_sent
+
+    @property
+    def bytes_received(self) -> int:
+        return self.a_to_b.bytes_received + self.b_to_a.bytes_received
+
+    @property
+    def lost(self) -> int:
+        return self.a_to_b.lost + self.b_to_a.lost
+
+    @property
+    def active_s(self) -> float | None:
+        """Seconds from the link's first message event to its last."""
+        firsts = [d.first_ts_ns for d in self.directions if d.first_ts_ns is not None]
+        lasts = [d.last_ts_ns for d in self.directions if d.last_ts_ns is not None]
+        return _seconds(min(firsts), max(lasts)) if firsts else None
+
+
+class TrafficCounter:
+    """Counts per node and per link direction, fed one event at a time.
+
+    ``trace_stats`` and ``netsim.trace.export`` share it so that their node and link figures agree with
+    each other and with ``netsim trace summary``: a message counts for its node always, and for the link
+    between its node and ``peer`` when it names one.
+    """
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        topology = header.get("topology")
+        topology = topology if isinstance(topology, dict) else {}
+        node_apps = header.get("node_apps")
+        self._node_apps: dict[str, Any] = node_apps if isinstance(node_apps, dict) else {}
+        self.nodes: dict[str, NodeTraffic] = {}
+        for name in topology.get("nodes") or []:
+            if isinstance(name, str):
+                self.node(name)
+        self.links: dict[str, LinkTraffic] = {}
+        # (source, destination) -> its direction: one tuple lookup instead of sorting and formatting a key.
+        self._directions: dict[tuple[str, str], DirectionTraffic] = {}
+        self.messages_without_peer = 0
+        default_transport = header.get("transport") if isinstance(header.get("transport"), str) else None
+        links = topology.get("links")
+        for link in links if isinstance(links, list) else []:
+            if not (isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2])):
+                continue
+            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else default_transport
+            self._link(link[0], link[1], transport, in_topology=True)
+
+    def node(self, name: str) -> NodeTraffic:
+        stats = self.nodes.get(name)
+        if stats is None:
+            app = self._node_apps.get(name)
+            stats = self.nodes[name] = NodeTraffic(name, app if isinstance(app, str) else None)
+        return stats
+
+    def _link(self, first: str, second: str, transport: str | None, *, in_topology: bool) -> LinkTraffic:
+        a, b = sorted((first, second))
+        key = f"{a}{LINK_SEPARATOR}{b}"
+        link = self.links.get(key)
+        if link is None:
+            link = self.links[key] = LinkTraffic(a, b, transport, in_topology)
+            self._directions[(a, b)] = link.a_to_b
+            self._directions[(b, a)] = link.b_to_a
+        return link
+
+    def direction(self, source: str, destination: str, transport: Any = None) -> DirectionTraffic:
+        """The direction ``source -> destination``, adding a link outside the topology if needed."""
+        found = self._directions.get((source, destination))
+        if found is None:
+            transport = transport if isinstance(transport, str) else None
+            self._link(source, destination, transport, in_topology=False)
+            found = self._directions[(source, destination)]
+        return found
+
+    def add(self, record: dict[str, Any]) -> NodeTraffic:
+        """Count one event (a record from ``TraceReader``); returns its node's counters."""
+        # The per-event hot path of stats and export: plain attribute updates, no helper calls for the
+        # common case (known node, known direction).
+        ts_ns: int = record["ts_ns"]
+        name: str = record["node"]
+        stats = self.nodes.get(name)
+        if stats is None:
+            stats = self.node(name)
+        stats.events += 1
+        if stats.first_ts_ns is None:
+            stats.first_ts_ns = stats.last_ts_ns = ts_ns
+        elif ts_ns > stats.last_ts_ns:  # type: ignore[operator]
+            stats.last_ts_ns = ts_ns
+        elif ts_ns < stats.first_ts_ns:
+            stats.first_ts_ns = ts_ns
+        kind = record["event"]
+        if kind in MESSAGE_EVENTS:
+            nbytes = record.get("nbytes")
+            if type(nbytes) is not int:
+                nbytes = 0
+            peer = record.get("peer")
+            sending = kind in SEND_EVENTS
+            if sending:
+                stats.messages_sent += 1
+                stats.bytes_sent += nbytes
+            else:
+                stats.messages_received += 1
+                stats.bytes_received += nbytes
+            if type(peer) is not str:
+                self.messages_without_peer += 1
+                return stats
+            pair = (name, peer) if sending else (peer, name)
+            direction = self._directions.get(pair)
+            if direction is None:
+                direction = self.direction(*pair, record.get("transport"))
+            if sending:
+                direction.messages_sent += 1
+                direction.bytes_sent += nbytes
+            else:
+                direction.messages_received += 1
+                direction.bytes_received += nbytes
+            if direction.first_ts_ns is None:
+                direction.first_ts_ns = direction.last_ts_ns = ts_ns
+            elif ts_ns > direction.last_ts_ns:  # type: ignore[operator]
+                direction.last_ts_ns = ts_ns
+            elif ts_ns < direction.first_ts_ns:
+                direction.first_ts_ns = ts_ns
+        elif kind == "error":
+            stats.errors += 1
+        return stats
+
+
+# -- latency ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """Count, mean and nearest-rank percentiles of a group of durations, in nanoseconds."""
+
+    count: int
+    mean_ns: float | None
+    min_ns: int | None
+    p50_ns: int | None
+    p90_ns: int | None
+    p99_ns: int | None
+    max_ns: int | None
+
+    @classmethod
+    def of(cls, values_ns: Iterable[int]) -> LatencyStats:
+        ordered = sorted(values_ns)
+        count = len(ordered)
+        if not count:
+            return cls(0, None, None, None, None, None, None)
+
+        def rank(percent: int) -> int:
+            # Nearest rank, in integers: the ceil(p * n / 100)-th smallest value.
+            return ordered[max(0, -(-percent * count // 100) - 1)]
+
+        p50, p90, p99 = (rank(p) for p in PERCENTILES)
+        return cls(count, sum(ordered) / count, ordered[0], p50, p90, p99, ordered[-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "mean_ns": self.mean_ns,
+            "min_ns": self.min_ns,
+            "p50_ns": self.p50_ns,
+            "p90_ns": self.p90_ns,
+            "p99_ns": self.p99_ns,
+            "max_ns": self.max_ns,
+        }
+
+
+@dataclass(slots=True)
+class MessageTypeStats:
+    """Messages of one ``msg_type``: counts, bytes and their latencies."""
+
+    msg_type: str
+    messages_sent: int = 0
+    messages_received: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+
+
+# -- timeline ---------------------------------------------------------------------------------------------
+
+
+def nice_width_ns(span_ns: int, intervals: int = DEFAULT_BUCKETS - 1) -> int:
+    """The smallest width of 1, 2, 2.5 or 5 x 10^k ns that cuts ``span_ns`` into at most ``intervals``."""
+    target = max(1, -(-span_ns // intervals))
+    scale = 1
+    while True:
+        for step in NICE_STEPS:
+            width = int(step * scale)
+            if width >= target and step * scale == width:
+                return width
+        scale *= 10
+
+
+def _last_event_ts_ns(path: Path) -> int | None:
+    """``ts_ns`` of the last well-formed event line, read from the file's end (None if there is none).
+
+    A peek, not a reader: it only sizes the default timeline. ``TraceReader`` still validates every line.
+    """
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - TAIL_BYTES))
+            tail = file.read(TAIL_BYTES)
+    except OSError:
+        return None
+    # The first piece may be the end of a line cut by the seek; it then fails to parse and is passed over.
+    for raw in reversed(tail.split(b"\n")):
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and type(record.get("ts_ns")) is int:
+            return record["ts_ns"]
+    return None
+
+
+class _Timeline:
+    """Messages sent and received per node per bucket; bucket ``i`` is [origin + i*w, origin + (i+1)*w)."""
+
+    def __init__(self, origin_ns: int, width_ns: int, *, fixed: bool) -> None:
+        self.origin_ns = origin_ns
+        self.width_ns = width_ns
+        # A caller's width is never changed; the default one doubles instead of passing the bucket cap.
+        self.fixed = fixed
+        self.low = 0
+        self.high = 0
+        self.sent: dict[str, dict[int, int]] = {}
+        self.received: dict[str, dict[int, int]] = {}
+
+    def index(self, ts_ns: int) -> int:
+        index = (ts_ns - self.origin_ns) // self.width_ns
+        if index > self.high or index < self.low:
+            self.low, self.high = min(self.low, index), max(self.high, index)
+            self._fit()
+            index = (ts_ns - self.origin_ns) // self.width_ns
+        return index
+
+    def _fit(self) -> None:
+        cap = MAX_BUCKETS if self.fixed else DEFAULT_BUCKETS
+        while self.high - self.low + 1 > cap:
+            if self.fixed:
+                raise OptionError(
+                    f"--bucket {self.width_ns / 1e9:g} s makes more than {MAX_BUCKETS:,} buckets over this "
+                    "trace's span",
+                    hint="choose a larger --bucket, or leave it out for 50-100 buckets",
+                )
+            # floor(floor(x / w) / 2) == floor(x / 2w): halving every index merges pairs of buckets exactly.
+            self.width_ns *= 2
+            self.low //= 2
+            self.high //= 2
+            for per_node in (self.sent, self.received):
+                for name, buckets in per_node.items():
+                    merged: dict[int, int] = {}
+                    for index, count in buckets.items():
+                        merged[index // 2] = merged.get(index // 2, 0) + count
+                    per_node[name] = merged
+
+    def result(self, node_names: Iterable[str], last_ts_ns: int) -> Timeline:
+        self.index(last_ts_ns)  # the timeline covers the whole trace, quiet end included
+        count = self.high - self.low + 1
+        names = list(node_names)
+
+        def dense(buckets: dict[int, int] | None) -> list[int]:
+            row = [0] * count
+            for index, value in (buckets or {}).items():
+                row[index - self.low] = value
+            return row
+
+        sent = {name: dense(self.sent.get(name)) for name in names}
+        received = {name: dense(self.received.get(name)) for name in names}
+        return Timeline(
+            bucket_ns=self.width_ns,
+            origin_ts_ns=self.origin_ns + self.low * self.width_ns,
+            buckets=count,
+            sent=sent,
+            received=received,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Messages each node sent and received per bucket of ``bucket_ns``, from ``origin_ts_ns``."""
+
+    bucket_ns: int
+    origin_ts_ns: int
+    buckets: int
+    sent: dict[str, list[int]]
+    received: dict[str, list[int]]
+
+    @property
+    def bucket_s(self) -> float:
+        return self.bucket_ns / 1e9
+
+    def messages(self, node: str) -> list[int]:
+        """Messages the node sent or received, per bucket."""
+        return [s + r for s, r in zip(self.sent[node], self.received[node], strict=True)]
+
+    def total(self) -> list[int]:
+        """Messages sent or received by any node, per bucket."""
+        row = [0] * self.buckets
+        for node in self.sent:
+            for index, value in enumerate(self.messages(node)):
+                row[index] += value
+        return row
+
+    def to_dict(self, start_ts_ns: int | None = None) -> dict[str, Any]:
+        origin = self.origin_ts_ns if start_ts_ns is None else self.origin_ts_ns - start_ts_ns
+        return {
+            "bucket_s": self.bucket_s,
+            "bucket_ns": self.bucket_ns,
+            "buckets": self.buckets,
+            "origin_ts_ns": self.origin_ts_ns,
+            "origin_s": origin / 1e9 if start_ts_ns is not None else None,
+            "nodes": {
+                node: {
+                    "sent": self.sent[node],
+                    "received": self.received[node],
+                    "messages_per_s": [count / self.bucket_s for count in self.messages(node)],
+                }
+                for node in self.sent
+            },
+            "total": self.total(),
+        }
+
+
+# -- the result -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStats:
+    """The result of ``trace_stats``; ``to_dict()`` is what ``netsim trace stats --json`` prints."""
+
+    path: str
+    run_id: str | None
+    topology: str | None
+    app: str | None
+    transport: str | None
+    start_ts_ns: int | None
+    events: int
+    first_ts_ns: int | None
+    last_ts_ns: int | None
+    nodes: dict[str, NodeTraffic]
+    links: dict[str, LinkTraffic]
+    message_types: dict[str, MessageTypeStats]
+    latency: LatencyStats
+    latency_by_direction: dict[str, LatencyStats]
+    latency_by_type: dict[str, LatencyStats]
+    matched: int
+    unmatched_sends: int
+    unmatched_receives: int
+    messages_without_msg_id: int
+    messages_without_peer: int
+    app_rtt: LatencyStats | None
+    app_rtt_by_node: dict[str, LatencyStats]
+    timeline: Timeline | None
+    skipped_lines: int
+
+    @property
+    def span_s(self) -> float | None:
+        """Seconds from the trace's first event to its last: the span of the "per run" rates."""
+        return _seconds(self.first_ts_ns, self.last_ts_ns)
+
+    def _into_run(self, ts_ns: int | None) -> float | None:
+        return _seconds(self.start_ts_ns, ts_ns)
+
+    def to_dict(self) -> dict[str, Any]:
+        span_s = self.span_s
+        links: dict[str, Any] = {}
+        for key, link in self.links.items():
+            directions = []
+            for direction in link.directions:
+                counts = (
+                    direction.messages_sent,
+                    direction.messages_received,
+                    direction.bytes_sent,
+                    direction.bytes_received,
+                )
+                directions.append(
+                    {
+                        "from": direction.source,
+                        "to": direction.destination,
+                        "messages_sent": direction.messages_sent,
+                        "bytes_sent": direction.bytes_sent,
+                        "messages_received": direction.messages_received,
+                        "bytes_received": direction.bytes_received,
+                        "lost": direction.lost,
+                        "per_s_run": _rates(*counts, span_s),
+                        "latency": self.latency_by_direction[direction.key].to_dict(),
+                    }
+                )
+            counts = (link.messages_sent, link.messages_received, link.bytes_sent, link.bytes_received)
+            links[key] = {
+                "link": key,
+                "a": link.a,
+                "b": link.b,
+                "transport": link.transport,
+                "in_topology": link.in_topology,
+                "messages_sent": link.messages_sent,
+                "messages_received": link.messages_received,
+                "bytes_sent": link.bytes_sent,
+                "bytes_received": link.bytes_received,
+                "lost": link.lost,
+                "active_s": link.active_s,
+                "per_s_active": _rates(*counts, link.active_s),
+                "per_s_run": _rates(*counts, span_s),
+                "directions": directions,
+            }
+        return {
+            "path": self.path,
+            "run_id": self.run_id,
+            "topology": self.topology,
+            "app": self.app,
+            "transport": self.transport,
+            "start_ts_ns": self.start_ts_ns,
+            "events": self.events,
+            "first_ts_ns": self.first_ts_ns,
+            "last_ts_ns": self.last_ts_ns,
+            "first_s": self._into_run(self.first_ts_ns),
+            "last_s": self._into_run(self.last_ts_ns),
+            "span_s": span_s,
+            "nodes": {name: stats.to_dict(span_s) for name, stats in self.nodes.items()},
+            "links": links,
+            "message_types": {
+                name: {
+                    "messages_sent": stats.messages_sent,
+                    "messages_received": stats.messages_received,
+                    "bytes_sent": stats.bytes_sent,
+                    "bytes_received": stats.bytes_received,
+                }
+                for name, stats in self.message_types.items()
+            },
+            "latency": {
+                "matched": self.matched,
+                "unmatched_sends": self.unmatched_sends,
+                "unmatched_receives": self.unmatched_receives,
+                "messages_without_msg_id": self.messages_without_msg_id,
+                "overall": self.latency.to_dict(),
+                "by_direction": {key: stats.to_dict() for key, stats in self.latency_by_direction.items()},
+                "by_type": {key: stats.to_dict() for key, stats in self.latency_by_type.items()},
+            },
+            "messages_without_peer": self.messages_without_peer,
+            "app_rtt": None
+            if self.app_rtt is None
+            else {
+                "overall": self.app_rtt.to_dict(),
+                "by_node": {node: stats.to_dict() for node, stats in self.app_rtt_by_node.items()},
+            },
+            "timeline": None if self.timeline is None else self.timeline.to_dict(self.start_ts_ns),
+            "skipped_lines": self.skipped_lines,
+        }
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _timeline_for(
+    path: Path, header_start_ns: int | None, first_ts_ns: int, bucket_s: float | None
+) -> _Timeline:
+    # Align bucket edges on the run's start, so that they fall on round seconds into the run.
+    anchor = (
+        header_start_ns if header_start_ns is not None and header_start_ns <= first_ts_ns else first_ts_ns
+    )
+    if bucket_s is not None:
+        width_ns = max(1, round(bucket_s * 1e9))
+        fixed = True
+    else:
+        last_ts_ns = _last_event_ts_ns(path)
+        if last_ts_ns is None or last_ts_ns < first_ts_ns:
+            width_ns = FALLBACK_WIDTH_NS
+        else:
+            width_ns = max(MIN_DEFAULT_WIDTH_NS, nice_width_ns(last_ts_ns - first_ts_ns))
+        fixed = False
+    origin_ns = anchor + (first_ts_ns - anchor) // width_ns * width_ns
+    timeline = _Timeline(origin_ns, width_ns, fixed=fixed)
+    if fixed:
+        # Refuse a hopeless --bucket before the pass rather than after it.
+        last_ts_ns = _last_event_ts_ns(path)
+        if last_ts_ns is not None:
+            timeline.index(last_ts_ns)
+    return timeline
+
+
+def trace_stats(
+    run_or_trace: str | os.PathLike[str], *, bucket_s: float | None = None, strict: bool = True
+) -> TraceStats:
+    """Rates, one-way latency percentiles and a per-node timeline, in one streaming pass.
+
+    ``bucket_s`` sets the timeline's bucket width in seconds (default: 50-100 buckets over the trace).
+    ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
+    number of skipped lines is in ``skipped_lines``.
+    """
+    if bucket_s is not None and not (bucket_s > 0 and math.isfinite(bucket_s)):
+        raise OptionError(f"--bucket must be a positive number of seconds, got {bucket_s}")
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+        header = reader.header
+        start_ts_ns = header.get("start_ts_ns")
+        start_ts_ns = start_ts_ns if type(start_ts_ns) is int else None
+        counter = TrafficCounter(header)
+        message_types: dict[str, MessageTypeStats] = {}
+        overall = array("q")
+        # msg_id -> (send ts_ns, sender, message type); and receives read before their send.
+        in_flight: dict[str, tuple[int, str, MessageTypeStats]] = {}
+        early_receives: dict[str, tuple[int, str]] = {}
+        rtt_by_node: dict[str, array[int]] = {}
+        events = without_msg_id = 0
+        first_ts_ns = last_ts_ns = None
+        timeline: _Timeline | None = None
+
+        iterator = iter(reader)
+        first = next(iterator, None)
+        if first is not None:
+            first_ts_ns = last_ts_ns = first["ts_ns"]
+            timeline = _timeline_for(reader.path, start_ts_ns, first_ts_ns, bucket_s)
+            sent_buckets = timeline.sent
+            received_buckets = timeline.received
+        add = counter.add
+        for record in chain((first,), iterator) if first is not None else ():
+            ts_ns: int = record["ts_ns"]
+            events += 1
+            if ts_ns > last_ts_ns:
+                last_ts_ns = ts_ns
+            elif ts_ns < first_ts_ns:
+                first_ts_ns = ts_ns
+            stats = add(record)
+            kind = record["event"]
+            if kind in MESSAGE_EVENTS:
+                node = stats.node
+                nbytes = record.get("nbytes")
+                if type(nbytes) is not int:
+                    nbytes = 0
+                msg_type = record.get("msg_type")
+                type_key = msg_type if type(msg_type) is str else NO_MSG_TYPE
+                type_stats = message_types.get(type_key)
+                if type_stats is None:
+                    type_stats = message_types[type_key] = MessageTypeStats(type_key)
+                index = timeline.index(ts_ns)  # type: ignore[union-attr]
+                msg_id = record.get("msg_id")
+                if kind in SEND_EVENTS:
+                    type_stats.messages_sent += 1
+                    type_stats.bytes_sent += nbytes
+                    buckets = sent_buckets.get(node)
+                    if buckets is None:
+                        buckets = sent_buckets[node] = {}
+                    buckets[index] = buckets.get(index, 0) + 1
+                    if type(msg_id) is not str:
+                        without_msg_id += 1
+                        continue
+                    early = early_receives.pop(msg_id, None) if early_receives else None
+                    if early is None:
+                        in_flight[msg_id] = (ts_ns, node, type_stats)
+                        continue
+                    latency = early[0] - ts_ns
+                    sender, receiver = node, early[1]
+                else:
+                    type_stats.messages_received += 1
+                    type_stats.bytes_received += nbytes
+                    buckets = received_buckets.get(node)
+                    if buckets is None:
+                        buckets = received_buckets[node] = {}
+                    buckets[index] = buckets.get(index, 0) + 1
+                    if type(msg_id) is not str:
+                        without_msg_id += 1
+                        continue
+                    sent = in_flight.pop(msg_id, None)
+                    if sent is None:
+                        early_receives[msg_id] = (ts_ns, node)
+                        continue
+                    latency = ts_ns - sent[0]
+                    sender, receiver, type_stats = sent[1], node, sent[2]
+                # The direction is the one the message really took, from node to node, whatever `peer` says.
+                counter.direction(sender, receiver).latencies_ns.append(latency)
+                type_stats.latencies_ns.append(latency)
+                overall.append(latency)
+            elif kind == "app":
+                data = record.get("data")
+                if type(data) is dict and data.get("kind") == "rtt" and type(data.get("rtt_ns")) is int:
+                    rtts = rtt_by_node.get(stats.node)
+                    if rtts is None:
+                        rtts = rtt_by_node[stats.node] = array("q")
+                    rtts.append(data["rtt_ns"])
+
+        latency_by_direction: dict[str, LatencyStats] = {}
+        for link in counter.links.values():
+            for direction in link.directions:
+                latency_by_direction[direction.key] = LatencyStats.of(direction.latencies_ns)
+        all_rtts = array("q")
+        for rtts in rtt_by_node.values():
+            all_rtts.extend(rtts)
+        topology = header.get("topology")
+        return TraceStats(
+            path=str(reader.path),
+            run_id=_str_or_none(header.get("run_id")),
+            topology=_str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
+            app=_str_or_none(header.get("app")),
+            transport=_str_or_none(header.get("transport")),
+            start_ts_ns=start_ts_ns,
+            events=events,
+            first_ts_ns=first_ts_ns,
+            last_ts_ns=last_ts_ns,
+            nodes=counter.nodes,
+            links=counter.links,
+            message_types=message_types,
+            latency=LatencyStats.of(overall),
+            latency_by_direction=latency_by_direction,
+            latency_by_type={name: LatencyStats.of(t.latencies_ns) for name, t in message_types.items()},
+            matched=len(overall),
+            unmatched_sends=len(in_flight),
+            unmatched_receives=len(early_receives),
+            messages_without_msg_id=without_msg_id,
+            messages_without_peer=counter.messages_without_peer,
+            app_rtt=LatencyStats.of(all_rtts) if all_rtts else None,
+            app_rtt_by_node={node: LatencyStats.of(rtts) for node, rtts in rtt_by_node.items()},
+            timeline=None
+            if timeline is None or last_ts_ns is None
+            else timeline.result(counter.nodes, last_ts_ns),
+            skipped_lines=reader.skipped_count,
+        )

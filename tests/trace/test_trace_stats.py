@@ -1,0 +1,444 @@
+"""trace_stats on hand-made traces with known latencies and on real runs, and ``netsim trace stats``."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import typer
+from netsim_testing import child_pids
+from typer.testing import CliRunner
+
+import netsim
+from netsim.cli import trace_stats as trace_stats_cli
+from netsim.errors import OptionError, TraceFormatError
+from netsim.trace import SCHEMA, summarize_trace
+from netsim.trace.stats import LatencyStats, nice_width_ns, trace_stats
+
+START = 5_000_000_000
+US = 1_000
+MS = 1_000_000
+
+HEADER: dict[str, Any] = {
+    "type": "header",
+    "schema": SCHEMA,
+    "run_id": "20261125-101500-stats-3f2a",
+    "netsim_version": "0.1.0",
+    "topology": {
+        "name": "line3",
+        "source": "topologies/line3.gml",
+        "nodes": ["n0", "n1", "n[2]", "idle"],
+        "links": [["n0", "n1", "tcp"], ["n[2]", "n1", "udp"]],
+    },
+    "node_apps": {"n0": "echo", "n1": "echo", "n[2]": "echo", "idle": "echo"},
+    "app": "echo",
+    "transport": "tcp",
+    "seed": 1,
+    "started_at": "2026-11-25T10:15:00.123456+00:00",
+    "start_ts_ns": START,
+    "clock": "CLOCK_MONOTONIC",
+}
+
+
+def message(
+    kind: str, ts_us: int, node: str, peer: str, msg_id: str | None, msg_type: str = "ping", **extra: Any
+) -> dict[str, Any]:
+    transport = "udp" if kind in ("sendto", "recvfrom") else "tcp"
+    record = {"ts_ns": START + ts_us * US, "node": node, "event": kind, "transport": transport, "peer": peer}
+    record.update({"nbytes": 100, "msg_type": msg_type, **extra})
+    if msg_id is not None:
+        record["msg_id"] = msg_id
+    return record
+
+
+def trace_events() -> list[dict[str, Any]]:
+    """Latencies: n0:1 100 us, n1:1 200 us, n0:2 300 us (n0 <-> n1, tcp); n[2]:1 lost, n[2]:2 50 us (udp);
+    n0:3 0 us, its receive written before its send (same ts_ns); one send without msg_id."""
+    return [
+        {"ts_ns": START + 1_000 * US, "node": "n0", "event": "start"},
+        message("send", 1_000, "n0", "n1", "n0:1"),
+        message("recv", 1_100, "n1", "n0", "n0:1"),
+        message("send", 1_200, "n1", "n0", "n1:1", "pong", in_reply_to="n0:1"),
+        message("send", 1_300, "n0", "n1", "n0:2"),
+        message("recv", 1_400, "n0", "n1", "n1:1", "pong", in_reply_to="n0:1"),
+        {
+            "ts_ns": START + 1_450 * US,
+            "node": "n0",
+            "event": "app",
+            "data": {"kind": "rtt", "rtt_ns": 400 * US},
+        },
+        message("sendto", 1_500, "n[2]", "n1", "n[2]:1", "gossip"),
+        message("recv", 1_600, "n1", "n0", "n0:2"),
+        message("sendto", 1_700, "n[2]", "n1", "n[2]:2", "gossip"),
+        message("recvfrom", 1_750, "n1", "n[2]", "n[2]:2", "gossip"),
+        message("recv", 1_800, "n1", "n0", "n0:3"),
+        message("send", 1_800, "n0", "n1", "n0:3"),
+        message("send", 1_900, "n0", "n1", None),
+        {
+            "ts_ns": START + 1_950 * US,
+            "node": "n1",
+            "event": "app",
+            "data": {"kind": "rtt", "rtt_ns": 600 * US},
+        },
+        {"ts_ns": START + 1_960 * US, "node": "n1", "event": "app", "data": {"kind": "state", "x": 1}},
+        {"ts_ns": START + 2_000 * US, "node": "n1", "event": "error", "error": "bad frame"},
+        {"ts_ns": START + 3_000 * US, "node": "n0", "event": "stop", "reason": "done"},
+    ]
+
+
+def write_run(run_dir: Path, events: list[dict[str, Any]], *, tail: bytes = b"") -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lines = [orjson.dumps(HEADER)] + [orjson.dumps(e) for e in events]
+    (run_dir / "trace.jsonl").write_bytes(b"\n".join(lines) + b"\n" + tail)
+    return run_dir
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_run(tmp_path / "runs" / "r1", trace_events())
+
+
+# -- percentiles ---------------------------------------------------------------------------------------------
+
+
+def test_percentiles_are_nearest_rank_and_exact() -> None:
+    values = list(range(1, 1001))
+    random.Random(4).shuffle(values)
+    stats = LatencyStats.of(values)
+    assert (stats.count, stats.min_ns, stats.p50_ns, stats.p90_ns, stats.p99_ns, stats.max_ns) == (
+        1000,
+        1,
+        500,
+        900,
+        990,
+        1000,
+    )
+    assert stats.mean_ns == pytest.approx(500.5)
+    # Small groups: the values that happened, never interpolations.
+    assert LatencyStats.of([7]).to_dict() == {
+        "count": 1,
+        "mean_ns": 7.0,
+        "min_ns": 7,
+        "p50_ns": 7,
+        "p90_ns": 7,
+        "p99_ns": 7,
+        "max_ns": 7,
+    }
+    two = LatencyStats.of([10, 30])
+    assert (two.p50_ns, two.p90_ns, two.max_ns) == (10, 30, 30)
+    assert LatencyStats.of([]).to_dict()["count"] == 0
+    assert LatencyStats.of([]).p50_ns is None
+
+
+# -- trace_stats on a hand-made trace ------------------------------------------------------------------------
+
+
+def test_latency_overall_by_direction_and_type(run_dir: Path) -> None:
+    stats = trace_stats(run_dir)
+    # Latencies 0, 50, 100, 200, 300 us.
+    assert stats.latency.to_dict() == {
+        "count": 5,
+        "mean_ns": 130 * US,
+        "min_ns": 0,
+        "p50_ns": 100 * US,
+        "p90_ns": 300 * US,
+        "p99_ns": 300 * US,
+        "max_ns": 300 * US,
+    }
+    assert (stats.matched, stats.unmatched_sends, stats.unmatched_receives) == (5, 1, 0)
+    assert stats.messages_without_msg_id == 1
+    by_direction = stats.latency_by_direction
+    assert (by_direction["n0 -> n1"].count, by_direction["n0 -> n1"].max_ns) == (3, 300 * US)
+    assert by_direction["n0 -> n1"].p50_ns == 100 * US
+    assert by_direction["n1 -> n0"].to_dict()["p99_ns"] == 200 * US
+    assert by_direction["n[2] -> n1"].max_ns == 50 * US
+    assert by_direction["n1 -> n[2]"].count == 0
+    assert {name: s.count for name, s in stats.latency_by_type.items()} == {"ping": 3, "pong": 1, "gossip": 1}
+
+
+def test_nodes_links_and_rates(run_dir: Path) -> None:
+    stats = trace_stats(run_dir)
+    data = stats.to_dict()
+    assert list(data["nodes"]) == ["n0", "n1", "n[2]", "idle"]
+    n0 = data["nodes"]["n0"]
+    assert (n0["messages_sent"], n0["messages_received"], n0["bytes_sent"]) == (4, 1, 400)
+    assert n0["app"] == "echo"
+    assert n0["active_s"] == pytest.approx(0.002)  # start at 1 ms, stop at 3 ms
+    assert n0["per_s_active"]["messages_sent"] == pytest.approx(4 / 0.002)
+    assert data["span_s"] == pytest.approx(0.002)
+    assert n0["per_s_run"]["messages_received"] == pytest.approx(1 / 0.002)
+    assert data["nodes"]["idle"]["active_s"] is None
+    assert data["nodes"]["idle"]["per_s_active"]["messages_sent"] is None
+    assert data["nodes"]["n1"]["errors"] == 1
+
+    udp = data["links"]["n1 -- n[2]"]
+    assert (udp["transport"], udp["in_topology"], udp["lost"]) == ("udp", True, 1)
+    from_n2 = next(d for d in udp["directions"] if d["from"] == "n[2]")
+    assert (from_n2["messages_sent"], from_n2["messages_received"], from_n2["lost"]) == (2, 1, 1)
+    assert from_n2["latency"]["count"] == 1
+    assert udp["active_s"] == pytest.approx(250 * US / 1e9)
+
+
+def test_counts_agree_with_the_summary(run_dir: Path) -> None:
+    stats, summary = trace_stats(run_dir), summarize_trace(run_dir)
+    for name, node in summary.nodes.items():
+        mine = stats.nodes[name]
+        assert (mine.messages_sent, mine.messages_received, mine.bytes_sent, mine.bytes_received) == (
+            node.messages_sent,
+            node.messages_received,
+            node.bytes_sent,
+            node.bytes_received,
+        )
+        assert (mine.events, mine.errors) == (node.events, node.errors)
+    assert list(stats.links) == list(summary.links)
+    for key, link in summary.links.items():
+        for theirs, mine in zip((link.a_to_b, link.b_to_a), stats.links[key].directions, strict=True):
+            assert (mine.messages_sent, mine.messages_received, mine.lost) == (
+                theirs.messages_sent,
+                theirs.messages_received,
+                theirs.lost,
+            )
+    assert stats.messages_without_peer == summary.messages_without_peer
+    assert stats.events == summary.events
+
+
+def test_app_round_trips(run_dir: Path) -> None:
+    stats = trace_stats(run_dir)
+    assert stats.app_rtt is not None
+    assert (stats.app_rtt.count, stats.app_rtt.p50_ns, stats.app_rtt.max_ns) == (2, 400 * US, 600 * US)
+    assert {node: s.count for node, s in stats.app_rtt_by_node.items()} == {"n0": 1, "n1": 1}
+    no_rtt = [e for e in trace_events() if e["event"] != "app"]
+    assert trace_stats(write_run(run_dir.parent / "r2", no_rtt)).to_dict()["app_rtt"] is None
+
+
+def test_message_types(run_dir: Path) -> None:
+    types = trace_stats(run_dir).to_dict()["message_types"]
+    assert types["ping"] == {
+        "messages_sent": 4,
+        "messages_received": 3,
+        "bytes_sent": 400,
+        "bytes_received": 300,
+    }
+    assert types["gossip"]["messages_sent"] == 2
+
+
+def test_default_timeline_has_50_to_100_aligned_buckets(run_dir: Path) -> None:
+    stats = trace_stats(run_dir)
+    timeline = stats.timeline
+    assert timeline is not None
+    assert 50 <= timeline.buckets <= 100
+    # Span 2 ms over at most 99 intervals: 20.2 us -> the next 1-2-2.5-5 width is 25 us.
+    assert timeline.bucket_ns == 25 * US
+    assert (timeline.origin_ts_ns - START) % timeline.bucket_ns == 0  # edges on round times into the run
+    assert timeline.origin_ts_ns <= stats.first_ts_ns < timeline.origin_ts_ns + timeline.bucket_ns
+    last_bucket_end = timeline.origin_ts_ns + timeline.buckets * timeline.bucket_ns
+    assert last_bucket_end - timeline.bucket_ns <= stats.last_ts_ns < last_bucket_end
+    for name, node in stats.nodes.items():
+        assert sum(timeline.sent[name]) == node.messages_sent
+        assert sum(timeline.received[name]) == node.messages_received
+    data = stats.to_dict()["timeline"]
+    assert data["origin_s"] == pytest.approx((timeline.origin_ts_ns - START) / 1e9)
+    n0 = data["nodes"]["n0"]
+    index = (START + 1_000 * US - timeline.origin_ts_ns) // timeline.bucket_ns
+    assert n0["sent"][index] == 1
+    assert n0["messages_per_s"][index] == pytest.approx(1 / 25e-6)
+    nodes = stats.to_dict()["nodes"]
+    assert sum(data["total"]) == sum(n["messages_sent"] + n["messages_received"] for n in nodes.values())
+
+
+def test_explicit_bucket(run_dir: Path) -> None:
+    timeline = trace_stats(run_dir, bucket_s=0.001).timeline
+    assert timeline is not None
+    assert (timeline.bucket_ns, timeline.origin_ts_ns - START, timeline.buckets) == (MS, MS, 3)
+    assert timeline.sent["n0"] == [4, 0, 0]
+    assert timeline.received["n1"] == [4, 0, 0]
+    with pytest.raises(OptionError, match="more than 100,000 buckets"):
+        trace_stats(run_dir, bucket_s=1e-9)
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(OptionError, match="positive"):
+            trace_stats(run_dir, bucket_s=bad)
+
+
+@pytest.mark.parametrize("width_ns", [1, 7, 99, 101, 2_000, 2_001, 123_456_789])
+def test_nice_width_gives_50_to_100_buckets(width_ns: int) -> None:
+    span = width_ns * 99
+    width = nice_width_ns(span)
+    assert str(width).rstrip("0") in ("1", "2", "25", "5")
+    assert 50 <= span // width + 1 <= 100
+
+
+def test_timeline_when_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None:
+    # A last line longer than the 64 KiB peek, truncated: the default width must grow as the pass goes.
+    events = [message("send", 1_000 + 10 * i, "n0", "n1", f"n0:{i}") for i in range(3_000)]
+    run = write_run(tmp_path, events, tail=b'{"ts_ns": 1, "junk": "' + b"x" * 100_000)
+    stats = trace_stats(run)
+    timeline = stats.timeline
+    assert timeline is not None and stats.skipped_lines == 1
+    assert 50 <= timeline.buckets <= 100
+    assert sum(timeline.sent["n0"]) == 3_000
+
+
+def test_unsorted_trace_keeps_a_bounded_timeline(tmp_path: Path) -> None:
+    events = [message("send", ts, "n0", "n1", f"n0:{ts}") for ts in (5_000, 1_000, 9_000_000, 2_000)]
+    stats = trace_stats(write_run(tmp_path, events))
+    assert stats.timeline is not None
+    assert stats.timeline.buckets <= 100
+    assert sum(stats.timeline.sent["n0"]) == 4
+    assert (stats.first_ts_ns, stats.last_ts_ns) == (START + 1_000 * US, START + 9_000_000 * US)
+
+
+def test_empty_trace(tmp_path: Path) -> None:
+    stats = trace_stats(write_run(tmp_path, []))
+    data = stats.to_dict()
+    assert (data["events"], data["timeline"], data["span_s"]) == (0, None, None)
+    assert data["latency"]["overall"]["count"] == 0
+    assert list(data["nodes"]) == ["n0", "n1", "n[2]", "idle"]
+
+
+def test_malformed_lines_strict_and_lenient(tmp_path: Path) -> None:
+    events = trace_events()
+    run = write_run(tmp_path, events[:3], tail=b"garbage\n" + orjson.dumps(events[3]) + b"\n")
+    with pytest.raises(TraceFormatError) as raised:
+        trace_stats(run)
+    assert raised.value.line == 5
+    stats = trace_stats(run, strict=False)
+    assert (stats.events, stats.skipped_lines, stats.matched) == (4, 1, 1)
+
+
+def test_to_dict_is_json(run_dir: Path) -> None:
+    data = trace_stats(run_dir).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["latency"]["by_direction"]["n0 -> n1"]["count"] == 3
+
+
+# -- real runs -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("runs")
+    runs = [
+        netsim.run("ring:4", app="echo", seed=1, out=out, duration=20).run_dir,
+        netsim.run("ring:4", app="gossip", transport="udp", seed=2, out=out, duration=20).run_dir,
+    ]
+    assert child_pids() == set(), "child processes left behind"
+    return runs
+
+
+@pytest.mark.timeout(90)
+def test_real_runs_agree_with_the_trace(real_runs: list[Path]) -> None:
+    for run in real_runs:
+        stats, summary = trace_stats(run), summarize_trace(run)
+        events = [orjson.loads(line) for line in (run / "trace.jsonl").read_bytes().splitlines()[1:]]
+        sends = {e["msg_id"]: e["ts_ns"] for e in events if e["event"] in ("send", "sendto")}
+        latencies = sorted(
+            e["ts_ns"] - sends[e["msg_id"]] for e in events if e["event"] in ("recv", "recvfrom")
+        )
+        assert stats.matched == len(latencies) == summary.totals()["messages_received"]
+        assert stats.latency == LatencyStats.of(latencies)
+        assert stats.latency.min_ns is not None and stats.latency.min_ns >= 0
+        assert stats.unmatched_sends == summary.totals()["lost"]
+        for name, node in summary.nodes.items():
+            assert (stats.nodes[name].messages_sent, stats.nodes[name].messages_received) == (
+                node.messages_sent,
+                node.messages_received,
+            )
+        rtts = [e["data"]["rtt_ns"] for e in events if e["event"] == "app" and e["data"].get("kind") == "rtt"]
+        assert (stats.app_rtt.count if stats.app_rtt else 0) == len(rtts)
+        assert stats.timeline is not None and 50 <= stats.timeline.buckets <= 100
+
+
+# -- netsim trace stats --------------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def group() -> None:
+        """A stand-in for the netsim trace group."""
+
+    trace_stats_cli.register(app)
+    return app
+
+
+def test_cli_prints_tables_on_stderr(run_dir: Path) -> None:
+    result = runner.invoke(make_app(), ["stats", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    out = result.stderr
+    for expected in ("Trace stats", "Nodes", "Links", "Latency", "Timeline", "n[2] -> n1", "type pong"):
+        assert expected in out
+    row = next(line for line in out.splitlines() if "all messages" in line)
+    assert [cell.strip() for cell in row.split("│")[2:8]] == [
+        "5",
+        "130 µs",
+        "100 µs",
+        "300 µs",
+        "300 µs",
+        "300 µs",
+    ]
+    # The sparkline row of n0: blocks, one column per bucket.
+    spark = next(line for line in out.splitlines() if line.startswith("│ n0 ") and "█" in line)
+    assert set(spark.split("│")[2].strip()) <= set(trace_stats_cli.SPARK_BLOCKS + " ")
+
+
+def test_cli_json_and_bucket(run_dir: Path) -> None:
+    result = runner.invoke(make_app(), ["stats", str(run_dir / "trace.jsonl"), "--json", "--bucket", "0.001"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == trace_stats(run_dir, bucket_s=0.001).to_dict()
+    assert json.loads(result.stdout)["timeline"]["buckets"] == 3
+
+
+def test_cli_bad_input_is_one_error_line(run_dir: Path, tmp_path: Path) -> None:
+    for args in (["stats", str(tmp_path / "nope")], ["stats", str(run_dir), "--bucket", "0"]):
+        result = runner.invoke(make_app(), args)
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: ")
+        assert "Traceback" not in result.output
+
+
+def test_cli_lenient(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "r", trace_events()[:3], tail=b"oops\n")
+    assert runner.invoke(make_app(), ["stats", str(run)]).exit_code == 2
+    result = runner.invoke(make_app(), ["stats", str(run), "--lenient", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["skipped_lines"] == 1
+    assert "skipped 1 malformed line" in result.stderr
+
+
+def test_sparkline() -> None:
+    assert trace_stats_cli.sparkline([0, 1, 4, 8], 8) == " ▁▄█"
+    assert trace_stats_cli.sparkline([0, 1], 100) == " ▁"  # a little activity is never blank
+    assert trace_stats_cli.sparkline([0, 0], 0) == "  "
+    assert trace_stats_cli.format_ns(57_300) == "57.3 µs"
+    assert trace_stats_cli.format_ns(1_240_000) == "1.24 ms"
+    assert trace_stats_cli.format_ns(850) == "850 ns"
+
+
+def test_cli_as_a_real_process(run_dir: Path) -> None:
+    code = (
+        "import typer\n"
+        "from netsim.cli.trace_stats import register\n"
+        "app = typer.Typer()\n"
+        "app.callback()(lambda: None)\n"
+        "register(app)\n"
+        "app(prog_name='netsim trace')\n"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", code, "stats", str(run_dir), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["latency"]["matched"] == 5
