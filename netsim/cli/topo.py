@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from netsim.cli.common import handles_errors, stderr, stdout
+from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import (
     EXTENSION_FORMATS,
     GENERATOR_FORMS,
@@ -21,6 +22,7 @@ from netsim.topology import (
     write_topology,
 )
 from netsim.topology.model import Topology
+from netsim.transport.names import DEFAULT_TRANSPORT
 
 app = typer.Typer(
     help="Generate, inspect and validate topologies (GML, GraphML, node-link JSON, edge lists, generators).",
@@ -64,16 +66,26 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON.")] = False,
     nodes: Annotated[bool, typer.Option("--nodes", help="Also list every node.")] = False,
     links: Annotated[bool, typer.Option("--links", help="Also list every link.")] = False,
+    latency: Annotated[
+        str | None, typer.Option("--latency", help="Default link latency to show, e.g. 10ms or geo.")
+    ] = None,
     seed: SeedOption = None,
 ) -> None:
-    """Describe a topology: size, transports, apps, degrees, components and loading warnings."""
+    """Describe a topology: size, transports, apps, degrees, components, link conditions, warnings."""
     topology = load_topology(spec, seed=seed)
     summary = describe(topology)
+    shaped = topology_conditions(topology, {"latency": latency} if latency else {}, DEFAULT_TRANSPORT)
+    summary["link_conditions"] = [
+        {"a": a, "b": b, "a_to_b": forward.to_dict(), "b_to_a": backward.to_dict()}
+        for (a, b), (forward, backward) in shaped.items()
+    ]
     if as_json:
         stdout.print_json(data=summary)
         return
     for table in _tables(topology, summary, nodes, links):
         stderr.print(table)
+    if shaped:
+        stderr.print(_conditions_table(shaped))
     for warning in summary["warnings"]:
         stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
@@ -86,6 +98,31 @@ def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
         stderr.print(f"warning: {warning}", highlight=False, markup=False)
+
+
+def _conditions_table(shaped: LinkConditionsMap) -> Table:
+    table = Table(title="link conditions (a -> b / b -> a)")
+    for column in ("link", "latency ms", "jitter ms", "loss", "bandwidth", "queue", "duplicate", "reorder"):
+        table.add_column(column, justify="left" if column == "link" else "right")
+
+    def pair(forward: Any, backward: Any, fmt: str = "{}") -> str:
+        if forward == backward:
+            return "-" if forward in (None, 0, 0.0) else fmt.format(forward)
+        return f"{fmt.format(forward)} / {fmt.format(backward)}"
+
+    for (a, b), (forward, backward) in shaped.items():
+        f, r = forward, backward
+        table.add_row(
+            escape(f"{a} -- {b}"),
+            pair(f.latency_ns / 1e6, r.latency_ns / 1e6, "{:.3f}"),
+            pair(f.jitter_ns / 1e6, r.jitter_ns / 1e6, "{:.3f}"),
+            pair(f.loss, r.loss),
+            pair(f.bandwidth_bps, r.bandwidth_bps, "{:,.0f} bit/s"),
+            pair(f.queue_messages or f.queue_bytes, r.queue_messages or r.queue_bytes),
+            pair(f.duplicate, r.duplicate),
+            pair(f.reorder, r.reorder),
+        )
+    return table
 
 
 def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_links: bool) -> list[Table]:

@@ -112,6 +112,9 @@ class Node:
         self.state = SETUP
         self.lamport = 0
         self._message_seq = 0
+        # Ids are unique in the run: a restarted node's new process numbers under "<name>:r<n>:".
+        generation = plan.generation
+        self._message_id_prefix = f"{plan.name}:" if generation == 0 else f"{plan.name}:r{generation}:"
         self.started_ns = 0
         self.finished = False
 
@@ -645,7 +648,7 @@ class Node:
     def _queue(self, channel: LinkChannel, message_type: str, body: Any, in_reply_to: str | None) -> str:
         lamport = self.lamport = self.lamport + 1
         self._message_seq += 1
-        message_id = f"{self.name}:{self._message_seq}"
+        message_id = f"{self._message_id_prefix}{self._message_seq}"
         peer = channel.peer
         assert peer is not None
         payload = encode_envelope(self.name, peer, message_id, message_type, body, in_reply_to, lamport)

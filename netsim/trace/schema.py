@@ -26,7 +26,10 @@ OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
     "role",  # on bind: "listener" (accepts / receives) or "link" (one end of one link)
     "error",  # on error: what went wrong, one line
     "data",  # on app: the app's own JSON object
-    "reason",  # on close / stop: why
+    "reason",  # on close / stop: why; on drop: loss, queue, partition, link-down
+    "delay_ns",  # on delay: how long the link holds the message; on duplicate: the copy's delay
+    "attempt",  # on connect / error: which reconnection attempt (1, 2, ...) after a link went down
+    "fault",  # on fault: partition, heal, link-down, link-up, slow, kill, stop, cont, restart
 )
 
 # Socket events, in the order they usually happen.
@@ -44,7 +47,10 @@ SOCKET_EVENTS: tuple[str, ...] = (
 )
 # Node life-cycle and app events.
 NODE_EVENTS: tuple[str, ...] = ("start", "done", "stop", "app")
-EVENTS: tuple[str, ...] = SOCKET_EVENTS + NODE_EVENTS
+# What link conditions and faults did: written by the sending node (delay, drop, duplicate) or by
+# the launcher on behalf of the node(s) a fault concerns (fault; node "*" for the whole run).
+SHAPING_EVENTS: tuple[str, ...] = ("delay", "drop", "duplicate", "fault")
+EVENTS: tuple[str, ...] = SOCKET_EVENTS + NODE_EVENTS + SHAPING_EVENTS
 
 SEND_EVENTS: frozenset[str] = frozenset({"send", "sendto"})
 RECEIVE_EVENTS: frozenset[str] = frozenset({"recv", "recvfrom"})

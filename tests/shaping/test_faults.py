@@ -211,3 +211,22 @@ def test_bad_schedules_fail_before_the_run(runs_dir):
     with pytest.raises(OptionError, match="reorder applies to datagram"):
         netsim.run("ring:3", out=runs_dir, faults=["1s slow n0,n1 reorder=0.5"])
     assert not Path(runs_dir).exists()
+
+
+@pytest.mark.timeout(90)
+def test_the_abilene_example_with_geo_latency_and_faults(runs_dir, no_leftovers):
+    from netsim.trace.verify import verify_trace
+
+    result = netsim.run(
+        ROOT / "topologies" / "abilene.gml",
+        app="gossip",
+        seed=1,
+        out=runs_dir,
+        conditions={"latency": "geo"},
+        faults_file=ROOT / "topologies" / "abilene-faults.yaml",
+    )
+    summary = result.summary
+    assert summary["exit_status"] == "ok" and summary["shaped_links"] == 14, summary
+    assert [fault["action"] for fault in summary["faults"]] == ["partition", "heal", "kill", "restart"]
+    report = verify_trace(result.run_dir)
+    assert report.ok, [(check.name, check.problems) for check in report.checks if not check.passed]
