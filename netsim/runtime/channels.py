@@ -123,6 +123,8 @@ class LinkChannel(Channel):
         self.peer = peer
         # Built once: every send and receive record on this link starts with these fields.
         self.trace_base = self.trace_fields()
+        self.write_shut = False
+        self.eof_received = False
 
     def set_peer(self, peer: str) -> None:
         self.peer = peer
@@ -134,6 +136,13 @@ class LinkChannel(Channel):
 
     def flush(self) -> None:
         raise NotImplementedError
+
+    def shut_write(self) -> None:
+        """Tell the peer we send no more: it reads EOF after every byte we sent (connections only)."""
+        if self.transport.connected and not self.write_shut and not self.closed:
+            self.write_shut = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_WR)
 
     def trace_fields(self) -> dict[str, Any]:
         fields = super().trace_fields()
@@ -161,8 +170,6 @@ class StreamChannel(LinkChannel):
         # (offset in _output where the frame ends, its size, what its send record needs), oldest first
         self._unsent: deque[tuple[int, int, Outgoing]] = deque()
         self._sent_offset = 0
-        self.write_shut = False
-        self.eof_received = False
 
     @property
     def pending_output(self) -> bool:
@@ -239,13 +246,6 @@ class StreamChannel(LinkChannel):
             return
         self.owner.on_peer_closed(self)
 
-    def shut_write(self) -> None:
-        """Tell the peer we send no more (it reads EOF after every byte we sent)."""
-        if not self.write_shut and not self.closed:
-            self.write_shut = True
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_WR)
-
 
 class PacketChannel(LinkChannel):
     """One message per packet: AF_UNIX seqpacket links, and the sending socket of a datagram link."""
@@ -265,8 +265,6 @@ class PacketChannel(LinkChannel):
             self.send_event = "sendto"
             self.receive_event = "recvfrom"
         self._unsent: deque[tuple[bytes, Outgoing]] = deque()
-        self.write_shut = False
-        self.eof_received = False
 
     @property
     def pending_output(self) -> bool:
@@ -318,12 +316,6 @@ class PacketChannel(LinkChannel):
                 self.owner.on_bad_bytes(self, error, len(packet))
                 return
             self.owner.on_message(self, message, len(packet))
-
-    def shut_write(self) -> None:
-        if self.transport.connected and not self.write_shut and not self.closed:
-            self.write_shut = True
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_WR)
 
 
 class DatagramListener(Channel):

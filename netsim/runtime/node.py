@@ -38,14 +38,13 @@ from netsim.runtime.channels import (
     StreamChannel,
 )
 from netsim.runtime.context import NodeContext
-from netsim.runtime.holding import ReleaseQueue
 from netsim.runtime.plan import LinkPlan, NodePlan
-from netsim.shaping.conditions import NO_CONDITIONS, Conditions
-from netsim.shaping.shaper import DROP_LINK_DOWN, LinkShaper
+from netsim.runtime.shaped_links import ShapedLinks
+from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
-from netsim.wire.codec import PREFIX_SIZE, decode_datagram, encode_envelope
+from netsim.wire.codec import decode_datagram, encode_envelope
 from netsim.wire.message import Message
 
 HELLO = "netsim.hello"
@@ -125,13 +124,8 @@ class Node:
         self._dirty: set[LinkChannel] = set()
         self._early_messages: list[Message] = []
 
-        # Shaped links (latency, loss, faults...): one shaper per peer, and the messages they hold.
-        self.shapers: dict[str, LinkShaper] = {
-            link.peer: self._new_shaper(link.peer, link.conditions)
-            for link in plan.links
-            if link.conditions.shaped
-        }
-        self.held = ReleaseQueue()
+        # Links with conditions (latency, loss, faults...) and the messages they hold back.
+        self.shaping = ShapedLinks(self)
 
         # peer -> its listener address for our link, and our own link socket's address (datagram)
         self._peer_listener: dict[str, Any] = {}
@@ -337,8 +331,8 @@ class Node:
                 self._run_due_timers()
             if self._internal_timers:
                 self._run_internal_timers()
-            if self.held:
-                self._release_due(now_ns())
+            if self.shaping:
+                self.shaping.release_due(now_ns())
             if self._dirty:
                 self._flush_dirty()
             if self.state == DRAINING:
@@ -355,8 +349,8 @@ class Node:
         deadlines = []
         if self._timers:
             deadlines.append(self._timers[0][0])
-        if self.held:
-            deadlines.append(self.held.next_release_ns)
+        if self.shaping:
+            deadlines.append(self.shaping.next_release_ns)
         if self._internal_timers:
             deadlines.append(self._internal_timers[0][0])
         if self.state == RUNNING and not self._reported_idle:
@@ -375,7 +369,7 @@ class Node:
         now = now_ns()
         idle = (
             not self._timers
-            and not self.held
+            and not self.shaping
             and not self._dirty
             and not any(channel.pending_output for channel in self.channels.values())
             and now - self._last_activity_ns >= idle_after_ns
@@ -418,15 +412,15 @@ class Node:
         elif kind == control.CLOSE:
             self.begin_close()
         elif kind == control.BLOCK:
-            self._shaper_for(command["peer"]).block(command["reason"])
+            self.shaping.shaper_for(command["peer"]).block(command["reason"])
         elif kind == control.UNBLOCK:
-            self._shaper_for(command["peer"]).unblock(command["reason"])
+            self.shaping.shaper_for(command["peer"]).unblock(command["reason"])
         elif kind == control.FREEZE:
             self.trace.flush()
             control.send_control(self.conn, control.FROZEN)
             os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == control.CONDITIONS:
-            self._shaper_for(command["peer"]).conditions = Conditions(**command["conditions"])
+            self.shaping.set_conditions(command["peer"], command["conditions"])
 
     def start_app(self) -> None:
         self.state = RUNNING
@@ -446,7 +440,7 @@ class Node:
         self._timers.clear()
         self._timer_targets.clear()
         # Messages still held by a shaped link were sent before the stop: deliver them now.
-        self._release(self.held.pop_all())
+        self.shaping.release_all()
         self._flush_dirty()
         self._check_drained()
 
@@ -460,8 +454,8 @@ class Node:
                 waiting = True
                 continue
             if channel.transport.connected:
-                channel.shut_write()  # type: ignore[attr-defined]
-                if channel.eof_received:  # type: ignore[attr-defined]
+                channel.shut_write()
+                if channel.eof_received:
                     self._close_channel(channel, "shutdown")
                 else:
                     waiting = True
@@ -641,7 +635,7 @@ class Node:
         channel = self.channels.get(dst)
         if channel is None or channel.closed:
             self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
-            self.counters["dropped"] = self.counters.get("dropped", 0) + 1
+            self.count_drop()
             return None
         return self._queue(channel, message_type, body, in_reply_to)
 
@@ -657,78 +651,20 @@ class Node:
             raise MessageTooLarge(channel.transport.name, len(payload), limit)
         outgoing = (message_id, message_type, lamport, in_reply_to)
         # The hello is netsim's own handshake, not traffic: link conditions do not apply to it.
-        shaper = self.shapers.get(peer) if message_type != HELLO else None
+        shaper = self.shaping.shaper(peer) if message_type != HELLO else None
         if shaper is None:
-            channel.queue(payload, outgoing)
-            self._dirty.add(channel)
+            self.to_kernel(channel, payload, outgoing)
         else:
-            self._shape(channel, shaper, payload, outgoing)
+            self.shaping.send(channel, shaper, payload, outgoing)
         return message_id
 
-    def _shape(self, channel: LinkChannel, shaper: LinkShaper, payload: bytes, outgoing: Outgoing) -> None:
-        """Drop, delay or duplicate one message as its link's conditions say, and trace the decision."""
-        now = now_ns()
-        peer = channel.peer
-        assert peer is not None
-        wire_bytes = len(payload) + (PREFIX_SIZE if channel.transport.framing == "stream" else 0)
-        verdict = shaper.decide(now, wire_bytes)
-        msg_id, msg_type, lamport, _ = outgoing
-        fields = {"transport": channel.transport.name, "peer": peer, "nbytes": wire_bytes}
-        fields.update(msg_id=msg_id, msg_type=msg_type, lamport=lamport)
-        if verdict.drop is not None:
-            self.trace.event("drop", ts_ns=now, reason=verdict.drop, **fields)
-            self.counters["dropped"] = self.counters.get("dropped", 0) + 1
-            return
-        if verdict.duplicated:
-            self.trace.event("duplicate", ts_ns=now, delay_ns=verdict.release_ns[1] - now, **fields)
-        for copy, release_ns in enumerate(verdict.release_ns):
-            if release_ns <= now and not self.held.held_per_peer[peer]:
-                # Nothing held ahead of it on this link: straight to the kernel.
-                channel.queue(payload, outgoing)
-                self._dirty.add(channel)
-                shaper.released(wire_bytes)
-                continue
-            if copy == 0:
-                self.trace.event("delay", ts_ns=now, delay_ns=release_ns - now, **fields)
-            self.held.hold(release_ns, peer, payload, outgoing, wire_bytes)
+    def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
+        """Queue a message on its channel; the loop writes it to the socket after the callback."""
+        channel.queue(payload, outgoing)
+        self._dirty.add(channel)
 
-    def _release_due(self, now: int) -> None:
-        self._release(self.held.pop_due(now))
-
-    def _release(self, due: list[Any]) -> None:
-        for held in due:
-            shaper = self.shapers[held.peer]
-            shaper.released(held.wire_bytes)
-            channel = self.channels.get(held.peer)
-            msg_id, msg_type, lamport, _ = held.outgoing
-            reason = shaper.blocked or (DROP_LINK_DOWN if channel is None or channel.closed else None)
-            if reason is not None:
-                # The link went down (a fault, or the peer died) while the message was on its way.
-                self.trace.event(
-                    "drop",
-                    reason=reason,
-                    peer=held.peer,
-                    nbytes=held.wire_bytes,
-                    msg_id=msg_id,
-                    msg_type=msg_type,
-                    lamport=lamport,
-                )
-                self.counters["dropped"] = self.counters.get("dropped", 0) + 1
-                continue
-            assert channel is not None
-            channel.queue(held.payload, held.outgoing)
-            self._dirty.add(channel)
-
-    def _new_shaper(self, peer: str, conditions: Conditions) -> LinkShaper:
-        link = self.links_by_peer[peer]
-        ordered = get_transport(link.transport).connected
-        return LinkShaper(conditions, seed=f"{self.plan.seed}:{self.name}->{peer}", ordered=ordered)
-
-    def _shaper_for(self, peer: str) -> LinkShaper:
-        """The peer's shaper, made (with no conditions) when a fault first touches an unshaped link."""
-        if peer not in self.shapers:
-            self.shapers[peer] = self._new_shaper(peer, NO_CONDITIONS)
-        return self.shapers[peer]
+    def count_drop(self) -> None:
+        self.counters["dropped"] = self.counters.get("dropped", 0) + 1
 
     def _flush_dirty(self) -> None:
         dirty, self._dirty = self._dirty, set()
