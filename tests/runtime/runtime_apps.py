@@ -70,3 +70,13 @@ class Forever(App):
     def on_timer(self, ctx, name, data):
         ctx.broadcast("tick")
         ctx.set_timer(0.05, "tick")
+
+
+class LinkWatcher(Ticker):
+    """A Ticker that records what it hears about its links."""
+
+    def on_link_down(self, ctx, peer, reason):
+        ctx.record(kind="link-down", peer=peer, reason=reason)
+
+    def on_link_up(self, ctx, peer):
+        ctx.record(kind="link-up", peer=peer)

@@ -230,3 +230,19 @@ def test_the_abilene_example_with_geo_latency_and_faults(runs_dir, no_leftovers)
     assert [fault["action"] for fault in summary["faults"]] == ["partition", "heal", "kill", "restart"]
     report = verify_trace(result.run_dir)
     assert report.ok, [(check.name, check.problems) for check in report.checks if not check.passed]
+
+
+@pytest.mark.timeout(60)
+def test_apps_hear_their_links_go_down_and_come_back(runs_dir, no_leftovers):
+    faults = ["0.2s kill n1", "0.5s restart n1"]
+    result = netsim.run("line:3", app=f"{APPS}:LinkWatcher", seed=1, out=runs_dir, faults=faults)
+    _, events = load_trace(result.run_dir)
+    heard = [
+        (e["node"], e["data"]["kind"], e["data"]["peer"])
+        for e in events
+        if e["event"] == "app" and e["data"]["kind"] in ("link-down", "link-up")
+    ]
+    for neighbour in ("n0", "n2"):
+        down = heard.index((neighbour, "link-down", "n1"))
+        up = heard.index((neighbour, "link-up", "n1"))
+        assert down < up, heard
