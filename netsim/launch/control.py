@@ -4,9 +4,10 @@ JSON over multiprocess ``Connection.send_bytes``: the pipe is private to the run
 crosses a socket is unpickled, here or anywhere in netsim.
 
 Node -> launcher: ``bound`` (its real addresses), ``ready`` (all links up), ``status`` (counters,
-idle or busy), ``done`` (its app finished), ``drained``, ``crashed`` (traceback), ``closed``.
-Launcher -> node: ``addresses`` (the neighbours' addresses), ``start``, ``drain``, ``close``, and the
-faults ``block`` / ``unblock`` (a link drops everything) and ``conditions`` (a link's new conditions).
+idle or busy), ``done`` (its app finished), ``quiesced`` (app stopped, nothing held back),
+``drained`` (every link read to EOF), ``crashed`` (traceback), ``closed``.
+Launcher -> node: ``addresses`` (the neighbours' addresses), ``start``, ``drain``, ``shut``, ``close``,
+and the faults ``block`` / ``unblock`` (a link drops everything) and ``conditions`` (a link's new conditions).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ BOUND = "bound"
 READY = "ready"
 STATUS = "status"
 DONE = "done"
+QUIESCED = "quiesced"
 DRAINED = "drained"
 CRASHED = "crashed"
 CLOSED = "closed"
@@ -27,6 +29,9 @@ CLOSED = "closed"
 ADDRESSES = "addresses"
 START = "start"
 DRAIN = "drain"
+# Sent once every node has quiesced: only then do nodes half-close their links, so no node that is
+# still running ever mistakes a neighbour's orderly EOF for a failure.
+SHUT = "shut"
 CLOSE = "close"
 # Faults: block / unblock a peer's link (reason: "partition" or "link-down"); new link conditions.
 BLOCK = "block"

@@ -40,6 +40,7 @@ class NodeState:
     bound: dict[str, Any] | None = None
     ready: bool = False
     done: bool = False
+    quiesced: bool = False
     drained: bool = False
     closed: bool = False
     exited: bool = False
@@ -329,6 +330,8 @@ class Launcher:
             node.counters = message["counters"]
         elif kind == control.DONE:
             node.done = True
+        elif kind == control.QUIESCED:
+            node.quiesced = True
         elif kind == control.DRAINED:
             node.drained = True
         elif kind == control.CLOSED:
@@ -381,7 +384,12 @@ class Launcher:
                 if node.stopped:
                     # A paused node cannot drain: let it run again first.
                     self.signal_node(node.name, signal.SIGCONT)
+            # Two phases: every app stops first, and only then do links half-close and drain.
             self._broadcast(alive, control.DRAIN)
+            self._pump_for(
+                lambda: all(node.quiesced or node.exited for node in alive), self.limits.drain_timeout_s
+            )
+            self._broadcast(alive, control.SHUT)
             self._pump_for(
                 lambda: all(node.drained or node.exited for node in alive), self.limits.drain_timeout_s
             )

@@ -3,8 +3,9 @@
 Life of a node, driven by the launcher over the control pipe (see ``netsim.launch.control``):
 bind listeners and link sockets -> report ``bound`` -> receive ``addresses`` -> connect links ->
 accept the links whose hello names a neighbour -> report ``ready`` -> ``start`` (app runs) ->
-``drain`` (app stops; queued output is flushed; stream links are half-closed and read to EOF) ->
-``drained`` -> ``close`` (read what is left, close every socket) -> ``closed`` -> exit 0.
+``drain`` (app stops; held messages are released) -> ``quiesced`` -> ``shut`` (once every node has
+quiesced: output is flushed, stream links are half-closed and read to EOF) -> ``drained`` -> ``close``
+(read what is left, close every socket) -> ``closed`` -> exit 0.
 An exception in the app (or in netsim) is logged with its traceback, reported as ``crashed``, and the
 node exits 1 after flushing its trace.
 """
@@ -148,6 +149,7 @@ class Node:
         self._last_status_ns = 0
         self._status_dirty = False
         self._last_flush_ns = now_ns()
+        self._shutting_links = False
 
         self._log_file = open(plan.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
 
@@ -335,7 +337,7 @@ class Node:
                 self.shaping.release_due(now_ns())
             if self._dirty:
                 self._flush_dirty()
-            if self.state == DRAINING:
+            if self.state == DRAINING and self._shutting_links:
                 self._check_drained()
             self._report_status(status_interval_ns, idle_after_ns)
             now = now_ns()
@@ -409,6 +411,9 @@ class Node:
             self.start_app()
         elif kind == control.DRAIN and self.state in (SETUP, RUNNING):
             self._begin_drain()
+        elif kind == control.SHUT and self.state == DRAINING:
+            self._shutting_links = True
+            self._check_drained()
         elif kind == control.CLOSE:
             self.begin_close()
         elif kind == control.BLOCK:
@@ -442,7 +447,7 @@ class Node:
         # Messages still held by a shaped link were sent before the stop: deliver them now.
         self.shaping.release_all()
         self._flush_dirty()
-        self._check_drained()
+        control.send_control(self.conn, control.QUIESCED)
 
     def _check_drained(self) -> None:
         """Drained: nothing left to send, and every connected link has been read to its EOF."""
