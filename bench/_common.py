@@ -17,13 +17,16 @@ import statistics
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
 KIB_PER_MIB = 1024
+
+T = TypeVar("T")
 
 # ---- memory ---------------------------------------------------------------------------------------
 
@@ -158,6 +161,24 @@ def format_placement(placement: Counter[int]) -> str:
     return " ".join(f"cpu{cpu}:{count}" for cpu, count in sorted(placement.items()))
 
 
+def format_placements(placements: Iterable[Counter[int]]) -> str:
+    """One ``format_placement`` per repeat, separated by ``" / "``."""
+    return " / ".join(format_placement(placement) for placement in placements)
+
+
+def format_cpus(cpus: Iterable[int | None]) -> str:
+    """CPU numbers, one per repeat: ``"0,1,?"``, ``?`` where the process was gone when sampled."""
+    return ",".join("?" if cpu is None else str(cpu) for cpu in cpus)
+
+
+def pinning_line(pinned: bool) -> str:
+    """The report's line on CPU pinning: the CPUs this process and its children may use, or none."""
+    if pinned:
+        cpus = format_cpu_list(allowed_cpus())
+        return f"Pinned: this process and every process it forks run only on CPU(s) {cpus}."
+    return "Not pinned: the scheduler places the processes (see the placement table)."
+
+
 # ---- processes and files ---------------------------------------------------------------------------
 
 
@@ -177,6 +198,18 @@ def child_pids(parent: int | None = None) -> list[int]:
         if int(fields[1]) == parent:
             found.append(int(entry))
     return found
+
+
+def stop_processes(processes: Iterable[Any], grace_s: float = 2.0) -> None:
+    """Terminate each of ``processes`` (multiprocess ``Process``) still alive, kill one that outlives
+    ``grace_s``, and join them: the ``finally`` of a baseline, so that no child outlives the bench."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+            process.join(grace_s)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 @contextlib.contextmanager
@@ -213,6 +246,11 @@ class Spread:
         if self.count == 1 or self.low == self.high:
             return median
         return f"{median} ({self.low * scale:,.{digits}f}-{self.high * scale:,.{digits}f})"
+
+
+def spread(samples: Iterable[T], value: Callable[[T], float]) -> Spread:
+    """The ``Spread`` of ``value(sample)`` over ``samples``."""
+    return Spread.of([value(sample) for sample in samples])
 
 
 def ratio(value: float, baseline: float) -> str:

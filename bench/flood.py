@@ -35,19 +35,20 @@ from typing import Any
 import multiprocess
 import networkx as nx
 from _common import (
-    Spread,
-    allowed_cpus,
     child_pids,
     console,
     cpu_placement,
-    format_cpu_list,
-    format_placement,
+    format_cpus,
+    format_placements,
     last_cpu,
     machine_line,
     make_table,
     parse_cpu_list,
     pin_to_cpus,
+    pinning_line,
     ratio,
+    spread,
+    stop_processes,
     temp_dir,
 )
 
@@ -396,13 +397,7 @@ def measure_baseline(topology: Topology, family: int, unix_dir: str) -> Sample:
         shutdown_s = time.perf_counter() - stopping
         wall_s = time.perf_counter() - started
     finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(2.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        stop_processes(processes)
         for control in controls:
             control.close()
         for entry in os.listdir(unix_dir):
@@ -429,10 +424,6 @@ def measure_baseline(topology: Topology, family: int, unix_dir: str) -> Sample:
 # ---- report -------------------------------------------------------------------------------------------
 
 
-def spread(samples: list[Sample], value: Any) -> Spread:
-    return Spread.of([value(sample) for sample in samples])
-
-
 def report(
     args: argparse.Namespace,
     topology: Topology,
@@ -453,11 +444,7 @@ def report(
         f"transport {args.transport}."
     )
     out.print(f"{args.repeat} repeat(s), baseline and netsim alternating; cells are median (min-max).")
-    if args.cpus is not None:
-        cpus = format_cpu_list(allowed_cpus())
-        out.print(f"Pinned: this process and every process it forks run only on CPU(s) {cpus}.")
-    else:
-        out.print("Not pinned: the scheduler places the processes (see the placement table).")
+    out.print(pinning_line(args.cpus is not None))
     out.print()
 
     def row(label: str, value: Any, digits: int = 0, scale: float = 1e3) -> list[str]:
@@ -539,15 +526,13 @@ def report(
     rows = [
         [
             "netsim",
-            " / ".join(format_placement(sample.placement) for sample in netsim_samples),
-            ",".join(
-                "?" if sample.parent_cpu is None else str(sample.parent_cpu) for sample in netsim_samples
-            ),
+            format_placements(sample.placement for sample in netsim_samples),
+            format_cpus(sample.parent_cpu for sample in netsim_samples),
             spread(netsim_samples, lambda s: s.placement_read_s).format(1, 1e3),
         ],
         [
             "baseline",
-            " / ".join(format_placement(sample.placement) for sample in base_samples),
+            format_placements(sample.placement for sample in base_samples),
             ",".join(str(sample.parent_cpu) for sample in base_samples),
             spread(base_samples, lambda s: s.placement_read_s).format(1, 1e3),
         ],

@@ -28,20 +28,21 @@ from typing import Any
 import multiprocess
 from _common import (
     Memory,
-    Spread,
-    allowed_cpus,
     child_pids,
     console,
     cpu_placement,
-    format_cpu_list,
-    format_placement,
+    format_cpus,
+    format_placements,
     last_cpu,
     machine_line,
     make_table,
     memory_per_process,
     parse_cpu_list,
     pin_to_cpus,
+    pinning_line,
     ratio,
+    spread,
+    stop_processes,
     temp_dir,
 )
 
@@ -169,13 +170,7 @@ def measure_baseline(size: int) -> Sample:
         stop_s = time.perf_counter() - stopping
         wall_s = time.perf_counter() - started
     finally:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(2.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        stop_processes(processes)
         for conn in conns:
             conn.close()
     return Sample(
@@ -193,18 +188,6 @@ def measure_baseline(size: int) -> Sample:
 # ---- report -------------------------------------------------------------------------------------------
 
 
-def spread(samples: list[Sample], value: Any) -> Spread:
-    return Spread.of([value(sample) for sample in samples])
-
-
-def placement_text(samples: list[Sample]) -> str:
-    return " / ".join(format_placement(sample.placement) for sample in samples)
-
-
-def parent_cpu_text(samples: list[Sample]) -> str:
-    return ",".join("?" if sample.parent_cpu is None else str(sample.parent_cpu) for sample in samples)
-
-
 def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, pinned: bool) -> None:
     out = console()
     out.print(f"[bold]bench/launch.py[/bold]: {machine_line()}")
@@ -212,11 +195,7 @@ def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, p
         f"netsim {netsim.__version__}; ring:N with an app that stops in on_start; "
         f"{repeat} repeat(s), baseline and netsim alternating; cells are median (min-max)."
     )
-    if pinned:
-        cpus = format_cpu_list(allowed_cpus())
-        out.print(f"Pinned: this process and every process it forks run only on CPU(s) {cpus}.")
-    else:
-        out.print("Not pinned: the scheduler places the processes (see the placement table).")
+    out.print(pinning_line(pinned))
     out.print()
 
     rows = []
@@ -302,10 +281,10 @@ def report(results: dict[int, tuple[list[Sample], list[Sample]]], repeat: int, p
         rows.append(
             [
                 str(size),
-                placement_text(netsim_samples),
-                parent_cpu_text(netsim_samples),
-                placement_text(base_samples),
-                parent_cpu_text(base_samples),
+                format_placements(sample.placement for sample in netsim_samples),
+                format_cpus(sample.parent_cpu for sample in netsim_samples),
+                format_placements(sample.placement for sample in base_samples),
+                format_cpus(sample.parent_cpu for sample in base_samples),
             ]
         )
     out.print(

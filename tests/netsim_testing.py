@@ -1,4 +1,5 @@
-"""Helpers shared by tests that run real simulations: trace loading, invariant checks, leftovers."""
+"""Helpers shared by the tests: trace loading, invariant checks and leftovers for real simulations;
+hand-made traces (a header and event lines written to a file); a stand-in for the ``netsim trace`` group."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import glob
 import os
 import socket
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
+import typer
 
+from netsim.trace import SCHEMA
 from netsim.transport import TRANSPORTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,3 +109,60 @@ def listening(address: Any, transport: str) -> bool:
     with socket.socket(kind.family, kind.sock_type) as probe:
         probe.settimeout(1)
         return probe.connect_ex(tuple(address)) == 0
+
+
+# -- hand-made traces -------------------------------------------------------------------------------------
+
+
+def trace_header(
+    nodes: list[str],
+    links: list[list[str]],
+    *,
+    name: str = "hand",
+    source: str = "hand",
+    app: str = "flood",
+    **fields: Any,
+) -> dict[str, Any]:
+    """A header with every field netsim writes: the topology ``name`` of ``nodes`` and ``links``, each node
+    running ``app``; ``fields`` replace the other defaults (run_id, transport, seed, start_ts_ns, ...)."""
+    return {
+        "type": "header",
+        "schema": SCHEMA,
+        "run_id": "hand-made",
+        "netsim_version": "0.1.0",
+        "topology": {"name": name, "source": source, "nodes": nodes, "links": links},
+        "node_apps": {node: app for node in nodes},
+        "app": app,
+        "transport": "tcp",
+        "seed": 1,
+        "started_at": "2026-11-25T10:15:00+00:00",
+        "start_ts_ns": 1_000_000_000,
+        "clock": "CLOCK_MONOTONIC",
+        **fields,
+    }
+
+
+def write_trace(path: Path, header: Any, events: Iterable[Any], *, tail: bytes = b"") -> Path:
+    """A trace file: the header line, one JSON line per event, then ``tail`` as it is (a torn line, say)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in [header, *events]) + tail)
+    return path
+
+
+def write_run(run_dir: Path, header: Any, events: Iterable[Any], *, tail: bytes = b"") -> Path:
+    """A run directory holding just a hand-made ``trace.jsonl`` (see ``write_trace``)."""
+    write_trace(run_dir / "trace.jsonl", header, events, tail=tail)
+    return run_dir
+
+
+def trace_group(register: Callable[[typer.Typer], None]) -> typer.Typer:
+    """A stand-in for the ``netsim trace`` group holding the commands ``register`` adds."""
+    app = typer.Typer()
+
+    @app.callback()
+    def group() -> None:
+        """A stand-in for the `netsim trace` group."""
+        # A callback keeps the commands subcommands even when there is only one.
+
+    register(app)
+    return app

@@ -1,4 +1,4 @@
-"""What every command shares: the consoles and the one place NetsimError becomes an exit code."""
+"""What every command shares: the consoles, --json output, and where NetsimError becomes an exit code."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 import typer
 from rich.console import Console
 
@@ -17,6 +18,11 @@ stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def echo_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout: what ``--json`` prints."""
+    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 def report_error(error: NetsimError) -> None:

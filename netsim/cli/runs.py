@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.runs import DEFAULT_RUNS_DIR, RunInfo, list_runs
 
 app = typer.Typer(
@@ -66,7 +65,7 @@ def list_command(
     """List the runs in DIR (runs/ by default), newest first."""
     runs = list_runs(directory)
     if as_json:
-        typer.echo(orjson.dumps([info.to_dict() for info in runs], option=orjson.OPT_INDENT_2).decode())
+        echo_json([info.to_dict() for info in runs])
         return
     if not runs:
         stderr.print(f"no runs in {escape(str(directory))}", highlight=False)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.tables import field_table, link_sections
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.trace.summary import TraceSummary, summarize_trace
 
 app = typer.Typer(
@@ -33,9 +32,6 @@ def _seconds(value: float | None) -> str:
 
 def _overview_table(summary: TraceSummary) -> Table:
     totals = summary.totals()
-    table = Table(title="Trace", show_header=False, title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value")
     rows: list[tuple[str, object]] = [
         ("trace", summary.path),
         ("run id", summary.run_id or "-"),
@@ -55,10 +51,7 @@ def _overview_table(summary: TraceSummary) -> Table:
         ("errors", summary.errors),
         ("skipped lines", summary.skipped_lines),
     ]
-    for name, value in rows:
-        # Text, not str: node names and paths may contain "[", which rich would read as markup.
-        table.add_row(name, Text(str(value)))
-    return table
+    return field_table("Trace", rows)
 
 
 def _nodes_table(summary: TraceSummary) -> Table:
@@ -86,12 +79,7 @@ def _links_table(summary: TraceSummary) -> Table:
     table.add_column("transport")
     for column in ("sent", "recv", "lost", "bytes out", "bytes in"):
         table.add_column(column, justify="right")
-    for index, link in enumerate(summary.links.values()):
-        if index:
-            table.add_section()
-        transport = link.transport or "-"
-        if not link.in_topology:
-            transport += " (not in topology)"
+    for link, transport in link_sections(table, summary.links.values()):
         for direction in (link.a_to_b, link.b_to_a):
             table.add_row(
                 Text(f"{direction.source} -> {direction.destination}"),
@@ -117,36 +105,21 @@ def _errors_table(summary: TraceSummary) -> Table:
 @app.command("summary")
 @handles_errors
 def summary_command(
-    run_dir_or_trace: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
-        ),
-    ],
+    run_dir_or_trace: RunOrTraceArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    lenient: Annotated[
-        bool,
-        typer.Option(
-            "--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."
-        ),
-    ] = False,
+    lenient: LenientOption = False,
 ) -> None:
     """Counts per node and per link direction, message loss, and errors, from one pass over the trace."""
     summary = summarize_trace(run_dir_or_trace, strict=not lenient)
     if as_json:
-        typer.echo(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        echo_json(summary.to_dict())
     else:
         stderr.print(_overview_table(summary))
         stderr.print(_nodes_table(summary))
         stderr.print(_links_table(summary))
         if summary.error_counts:
             stderr.print(_errors_table(summary))
-    if summary.skipped_lines:
-        skipped = summary.skipped_lines
-        stderr.print(
-            f"[yellow]warning:[/] skipped {skipped} malformed line(s) of {escape(summary.path)}",
-            highlight=False,
-        )
+    warn_skipped_lines(summary.skipped_lines, summary.path)
 
 
 def _register_commands() -> None:

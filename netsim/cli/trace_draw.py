@@ -13,17 +13,21 @@ import typer
 from rich.text import Text
 
 from netsim.cli.common import handles_errors, stderr
+from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.errors import InputError
 from netsim.trace.diagram import diagram_nodes, render_diagram
 from netsim.trace.plot import PLOT_FORMATS, plot_run
 from netsim.trace.reader import read_header
 
-RUN_HELP = "A run directory like runs/<run-id>, or a trace.jsonl file."
+# The pictures' own wording of --lenient (the other trace commands add "at the first").
+DrawLenientOption = Annotated[
+    bool, typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping.")
+]
 
 
 @handles_errors
 def diagram_command(
-    run_dir_or_trace: Annotated[Path, typer.Argument(metavar="RUN_DIR_OR_TRACE", help=RUN_HELP)],
+    run_dir_or_trace: RunOrTraceArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="The SVG file to write.")],
     nodes: Annotated[
         list[str] | None,
@@ -49,9 +53,7 @@ def diagram_command(
     include_control: Annotated[
         bool, typer.Option("--include-control", help="Also draw netsim's own messages (netsim.hello).")
     ] = False,
-    lenient: Annotated[
-        bool, typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping.")
-    ] = False,
+    lenient: DrawLenientOption = False,
 ) -> None:
     """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message."""
     wanted = None
@@ -84,7 +86,7 @@ def diagram_command(
 
 @handles_errors
 def plot_command(
-    run_dir_or_trace: Annotated[Path, typer.Argument(metavar="RUN_DIR_OR_TRACE", help=RUN_HELP)],
+    run_dir_or_trace: RunOrTraceArgument,
     out: Annotated[
         Path,
         typer.Option("--out", "-o", help=f"The image to write: {', '.join('.' + f for f in PLOT_FORMATS)}."),
@@ -95,9 +97,7 @@ def plot_command(
     include_control: Annotated[
         bool, typer.Option("--include-control", help="Also count netsim's own messages (netsim.hello).")
     ] = False,
-    lenient: Annotated[
-        bool, typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping.")
-    ] = False,
+    lenient: DrawLenientOption = False,
 ) -> None:
     """The topology with its traffic (edge width, node colour) and the messages sent over time."""
     result = plot_run(

@@ -11,14 +11,14 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.markup import escape
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
 from netsim.errors import OptionError
 from netsim.trace.events import (
     filter_events,
@@ -35,17 +35,6 @@ from netsim.trace.schema import EVENTS
 EXTRA_EVENT_KINDS = ("drop", "duplicate", "delay", "fault")
 # The node column is padded to the longest node name, up to this.
 MAX_NODE_WIDTH = 24
-
-RunArgument = Annotated[
-    Path,
-    typer.Argument(
-        metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
-    ),
-]
-LenientOption = Annotated[
-    bool,
-    typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."),
-]
 
 
 def register(app: typer.Typer) -> None:
@@ -84,7 +73,7 @@ def _write_lines(lines: Iterator[str]) -> None:
 
 @handles_errors
 def events_command(
-    run_dir_or_trace: RunArgument,
+    run_dir_or_trace: RunOrTraceArgument,
     node: Annotated[
         list[str] | None,
         typer.Option("--node", help="Only events recorded by this node (repeat it, or a comma list)."),
@@ -151,7 +140,7 @@ def events_command(
 
 @handles_errors
 def follow_command(
-    run_dir_or_trace: RunArgument,
+    run_dir_or_trace: RunOrTraceArgument,
     msg_id: Annotated[str, typer.Argument(metavar="MSG_ID", help="The message's id, such as n0:4.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the message's life as JSON on stdout.")
@@ -161,6 +150,6 @@ def follow_command(
     """Follow one message: its send, its receive, the replies that cite it, where it went next, its fate."""
     life = follow_message(run_dir_or_trace, msg_id, strict=not lenient)
     if as_json:
-        typer.echo(orjson.dumps(life.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        echo_json(life.to_dict())
     else:
         _write_lines(iter(message_timeline(life)))

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.markup import escape
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.errors import OptionError
 from netsim.trace.export import ExportResult, export_csv, export_sqlite
 
@@ -34,12 +34,7 @@ def _report(result: ExportResult) -> None:
 
 @handles_errors
 def export_command(
-    run_dir_or_trace: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
-        ),
-    ],
+    run_dir_or_trace: RunOrTraceArgument,
     sqlite: Annotated[
         Path | None,
         typer.Option(
@@ -51,12 +46,7 @@ def export_command(
         typer.Option("--csv", metavar="DIR", help="Write events.csv, nodes.csv and links.csv into DIR."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that already exist.")] = False,
-    lenient: Annotated[
-        bool,
-        typer.Option(
-            "--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."
-        ),
-    ] = False,
+    lenient: LenientOption = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was written as JSON on stdout.")
     ] = False,
@@ -73,7 +63,6 @@ def export_command(
         assert csv is not None
         result = export_csv(run_dir_or_trace, csv, strict=not lenient, overwrite=force)
     if as_json:
-        typer.echo(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        echo_json(result.to_dict())
     _report(result)
-    if result.skipped_lines:
-        stderr.print(f"[yellow]warning:[/] skipped {result.skipped_lines} malformed line(s)", highlight=False)
+    warn_skipped_lines(result.skipped_lines)

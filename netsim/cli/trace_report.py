@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from netsim.cli.common import handles_errors, stderr
+from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.trace.reader import resolve_trace_path
 from netsim.trace.report import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME, write_report
 
@@ -21,12 +22,7 @@ def _size(size_bytes: int) -> str:
 
 @handles_errors
 def report_command(
-    run_dir_or_trace: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
-        ),
-    ],
+    run_dir_or_trace: RunOrTraceArgument,
     out: Annotated[
         Path | None,
         typer.Option(

@@ -5,16 +5,15 @@ The module adds its command to the ``netsim trace`` group through ``register(app
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.tables import field_table, link_sections
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.trace.stats import LatencyStats, Timeline, TraceStats, trace_stats
 
 # One character per bucket; a bucket with any message gets at least the lowest block, so that a little
@@ -68,9 +67,6 @@ def _columns(counts: list[int], group: int) -> list[int]:
 
 
 def _overview_table(stats: TraceStats) -> Table:
-    table = Table(title="Trace stats", show_header=False, title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value")
     rows: list[tuple[str, object]] = [
         ("trace", stats.path),
         ("run id", stats.run_id or "-"),
@@ -83,9 +79,7 @@ def _overview_table(stats: TraceStats) -> Table:
         ("messages without peer", f"{stats.messages_without_peer:,}"),
         ("skipped lines", stats.skipped_lines),
     ]
-    for name, value in rows:
-        table.add_row(name, Text(str(value)))
-    return table
+    return field_table("Trace stats", rows)
 
 
 def _nodes_table(stats: TraceStats) -> Table:
@@ -118,12 +112,7 @@ def _links_table(stats: TraceStats) -> Table:
     table.add_column("transport", no_wrap=True)
     for column in ("sent", "recv", "lost", "p50", "p99", "max"):
         table.add_column(column, justify="right", no_wrap=True)
-    for index, link in enumerate(stats.links.values()):
-        if index:
-            table.add_section()
-        transport = link.transport or "-"
-        if not link.in_topology:
-            transport += " (not in topology)"
+    for link, transport in link_sections(table, stats.links.values()):
         for direction in link.directions:
             latency = stats.latency_by_direction[direction.key]
             table.add_row(
@@ -200,12 +189,7 @@ def _timeline_table(stats: TraceStats, timeline: Timeline) -> Table:
 
 @handles_errors
 def stats_command(
-    run_dir_or_trace: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
-        ),
-    ],
+    run_dir_or_trace: RunOrTraceArgument,
     bucket: Annotated[
         float | None,
         typer.Option(
@@ -215,17 +199,12 @@ def stats_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the stats as JSON on stdout.")] = False,
-    lenient: Annotated[
-        bool,
-        typer.Option(
-            "--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."
-        ),
-    ] = False,
+    lenient: LenientOption = False,
 ) -> None:
     """Rates, one-way latency percentiles per link and message type, and a per-node timeline."""
     stats = trace_stats(run_dir_or_trace, bucket_s=bucket, strict=not lenient)
     if as_json:
-        typer.echo(orjson.dumps(stats.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        echo_json(stats.to_dict())
     else:
         stderr.print(_overview_table(stats))
         stderr.print(_nodes_table(stats))
@@ -233,8 +212,4 @@ def stats_command(
         stderr.print(_latency_table(stats))
         if stats.timeline is not None:
             stderr.print(_timeline_table(stats, stats.timeline))
-    if stats.skipped_lines:
-        stderr.print(
-            f"[yellow]warning:[/] skipped {stats.skipped_lines} malformed line(s) of {escape(stats.path)}",
-            highlight=False,
-        )
+    warn_skipped_lines(stats.skipped_lines, stats.path)

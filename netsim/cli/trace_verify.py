@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.trace.events import format_event
 from netsim.trace.verify import VerifyReport, verify_trace
 
@@ -83,19 +82,9 @@ def _print_report(report: VerifyReport) -> None:
 
 @handles_errors
 def verify_command(
-    run_dir_or_trace: Annotated[
-        Path,
-        typer.Argument(
-            metavar="RUN_DIR_OR_TRACE", help="A run directory like runs/<run-id>, or a trace.jsonl file."
-        ),
-    ],
+    run_dir_or_trace: RunOrTraceArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
-    lenient: Annotated[
-        bool,
-        typer.Option(
-            "--lenient", help="Skip malformed lines (and count them) instead of stopping at the first."
-        ),
-    ] = False,
+    lenient: LenientOption = False,
 ) -> None:
     """Check mirrored addresses, exactly-once and in-order delivery, Lamport clocks, and closed sockets.
 
@@ -103,13 +92,9 @@ def verify_command(
     """
     report = verify_trace(run_dir_or_trace, strict=not lenient)
     if as_json:
-        typer.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
+        echo_json(report.to_dict())
     else:
         _print_report(report)
-    if report.skipped_lines:
-        stderr.print(
-            f"[yellow]warning:[/] skipped {report.skipped_lines} malformed line(s) of {escape(report.path)}",
-            highlight=False,
-        )
+    warn_skipped_lines(report.skipped_lines, report.path)
     if not report.ok:
         raise typer.Exit(1)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
 
 Axis = Literal["time", "lamport"]
 AXES: tuple[str, ...] = ("time", "lamport")
@@ -183,16 +183,6 @@ class Diagram:
             "width": self.width,
             "height": self.height,
         }
-
-
-def _header_nodes(header: dict[str, Any]) -> list[str]:
-    topology = header.get("topology")
-    names = topology.get("nodes") if isinstance(topology, dict) else None
-    result: list[str] = []
-    for name in names if isinstance(names, list) else []:
-        if isinstance(name, str) and name not in result:
-            result.append(name)
-    return result
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -508,7 +498,7 @@ def render_diagram(
         base = start_ts_ns or 0
         since_ns = None if since is None else base + round(since * 1e9)
         until_ns = None if until is None else base + round(until * 1e9)
-        known = _header_nodes(header)
+        known = header_node_names(header)
 
         unselected: list[str] = []
         busiest_dropped: list[str] = []

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from netsim.errors import InputError, NetsimError, OptionError
 from netsim.topology import load_topology
 from netsim.trace.reader import TraceReader, read_header, resolve_trace_path
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
 
 TOPOLOGY_FILE_NAME = "topology.json"
 # Messages netsim itself sends (the link handshake), left out of the counts unless asked for.
@@ -170,12 +170,6 @@ def bucket_size_ns(start_ts_ns: int, end_ts_ns: int | None) -> int:
     return _nice_ns(span / TARGET_BUCKETS)
 
 
-def _header_nodes(header: dict[str, Any]) -> list[str]:
-    topology = header.get("topology")
-    names = topology.get("nodes") if isinstance(topology, dict) else None
-    return list(dict.fromkeys(n for n in (names if isinstance(names, list) else []) if isinstance(n, str)))
-
-
 def _header_links(header: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     topology = header.get("topology")
     links = topology.get("links") if isinstance(topology, dict) else None
@@ -199,7 +193,7 @@ def count_traffic(
     path = resolve_trace_path(run_or_trace)
     with TraceReader(path, strict=strict) as reader:
         header = reader.header
-        known = _header_nodes(header)
+        known = header_node_names(header)
         start = _int_or_none(header.get("start_ts_ns"))
         end = last_ts_ns(path)
         events = iter(reader)
@@ -284,7 +278,7 @@ def run_graph(run_or_trace: str | os.PathLike[str]) -> tuple[nx.Graph, str, list
     """
     path = resolve_trace_path(run_or_trace)
     header = read_header(path)
-    names = _header_nodes(header)
+    names = header_node_names(header)
     notes: list[str] = []
     attrs: dict[str, dict[str, Any]] = {}
     source = "trace header"

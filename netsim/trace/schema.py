@@ -6,6 +6,8 @@ A trace is JSON Lines. Line 1 is the header (``"type": "header"``); every other 
 
 from __future__ import annotations
 
+from typing import Any
+
 SCHEMA = "netsim-trace/1"
 HEADER_TYPE = "header"
 
@@ -71,3 +73,10 @@ HEADER_FIELDS: tuple[str, ...] = (
     "clock",  # which clock ts_ns comes from
 )
 CLOCK_NAME = "CLOCK_MONOTONIC"
+
+
+def header_node_names(header: dict[str, Any]) -> list[str]:
+    """The node names of the header's topology, in its order and each once; none for a header without."""
+    topology = header.get("topology")
+    names = topology.get("nodes") if isinstance(topology, dict) else None
+    return list(dict.fromkeys(n for n in (names if isinstance(names, list) else []) if isinstance(n, str)))

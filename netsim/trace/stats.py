@@ -1,9 +1,10 @@
 """Traffic statistics of a run in one streaming pass: rates, one-way latency percentiles, a timeline.
 
-``trace_stats`` reads events through ``TraceReader`` and keeps, per node and per link direction, counters,
-the latencies it has matched and a small per-node timeline. Memory grows with the nodes, the links, the
-messages in flight (sent and not yet received, which includes lost datagrams until the end) and the
-timeline's buckets, plus 8 bytes per matched message and group, never with the trace's events as such.
+``trace_stats`` reads events through ``TraceReader`` and keeps, per node and per link direction, counters
+(``netsim.trace.traffic``'s, as the summary and export do), the latencies it has matched and a small
+per-node timeline. Memory grows with the nodes, the links, the messages in flight (sent and not yet
+received, which includes lost datagrams until the end) and the timeline's buckets, plus 8 bytes per
+matched message and group, never with the trace's events as such.
 
 Decisions, so that the figures can be read without the code:
 
@@ -46,12 +47,22 @@ import orjson
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
-from netsim.trace.summary import LINK_SEPARATOR
+from netsim.trace.schema import SEND_EVENTS
 
-MESSAGE_EVENTS = SEND_EVENTS | RECEIVE_EVENTS
+# The node and link counters live in netsim.trace.traffic; they are this module's API too (export
+# imports TrafficCounter from here).
+from netsim.trace.traffic import DIRECTION_SEPARATOR as DIRECTION_SEPARATOR
+from netsim.trace.traffic import (
+    MESSAGE_EVENTS,
+    LinkTraffic,
+    NodeTraffic,
+    TrafficCounter,
+    rates_per_second,
+    seconds_between,
+)
+from netsim.trace.traffic import DirectionTraffic as DirectionTraffic
+
 PERCENTILES: tuple[int, ...] = (50, 90, 99)
-DIRECTION_SEPARATOR = " -> "
 NO_MSG_TYPE = "(none)"
 
 # How much of the file's end is read to find the last event's ts_ns before the pass.
@@ -65,250 +76,6 @@ FALLBACK_WIDTH_NS = 1_000
 MIN_DEFAULT_WIDTH_NS = 1_000
 # Widths the default picks from, times a power of ten: round numbers on an axis.
 NICE_STEPS: tuple[float, ...] = (1.0, 2.0, 2.5, 5.0)
-
-
-# -- traffic counters (shared with netsim.trace.export) ---------------------------------------------------
-
-
-def _rate(count: int, span_s: float | None) -> float | None:
-    return count / span_s if span_s else None
-
-
-def _seconds(first_ns: int | None, last_ns: int | None) -> float | None:
-    return None if first_ns is None or last_ns is None else (last_ns - first_ns) / 1e9
-
-
-def _rates(
-    messages_sent: int, messages_received: int, bytes_sent: int, bytes_received: int, span_s: float | None
-) -> dict[str, float | None]:
-    return {
-        "messages_sent": _rate(messages_sent, span_s),
-        "messages_received": _rate(messages_received, span_s),
-        "bytes_sent": _rate(bytes_sent, span_s),
-        "bytes_received": _rate(bytes_received, span_s),
-    }
-
-
-@dataclass(slots=True)
-class NodeTraffic:
-    """One node's events and messages (send/sendto and recv/recvfrom), and when it was active."""
-
-    node: str
-    app: str | None = None
-    events: int = 0
-    messages_sent: int = 0
-    messages_received: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    errors: int = 0
-    first_ts_ns: int | None = None
-    last_ts_ns: int | None = None
-
-    @property
-    def active_s(self) -> float | None:
-        """Seconds from the node's first event to its last."""
-        return _seconds(self.first_ts_ns, self.last_ts_ns)
-
-    def to_dict(self, run_span_s: float | None = None) -> dict[str, Any]:
-        counts = (self.messages_sent, self.messages_received, self.bytes_sent, self.bytes_received)
-        return {
-            "node": self.node,
-            "app": self.app,
-            "events": self.events,
-            "messages_sent": self.messages_sent,
-            "messages_received": self.messages_received,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "errors": self.errors,
-            "first_ts_ns": self.first_ts_ns,
-            "last_ts_ns": self.last_ts_ns,
-            "active_s": self.active_s,
-            "per_s_active": _rates(*counts, self.active_s),
-            "per_s_run": _rates(*counts, run_span_s),
-        }
-
-
-@dataclass(slots=True)
-class DirectionTraffic:
-    """Messages from ``source`` to ``destination``, as both ends recorded them, and their latencies."""
-
-    source: str
-    destination: str
-    messages_sent: int = 0
-    bytes_sent: int = 0
-    messages_received: int = 0
-    bytes_received: int = 0
-    first_ts_ns: int | None = None
-    last_ts_ns: int | None = None
-    latencies_ns: array[int] = field(default_factory=lambda: array("q"))
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}{DIRECTION_SEPARATOR}{self.destination}"
-
-    @property
-    def lost(self) -> int:
-        """Sent minus received, never negative (as in ``netsim trace summary``)."""
-        return max(0, self.messages_sent - self.messages_received)
-
-
-@dataclass(slots=True)
-class LinkTraffic:
-    """One undirected link ``a -- b`` (a < b) and its two directions; ``in_topology`` as in the summary."""
-
-    a: str
-    b: str
-    transport: str | None
-    in_topology: bool
-    a_to_b: DirectionTraffic = field(init=False)
-    b_to_a: DirectionTraffic = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.a_to_b = DirectionTraffic(self.a, self.b)
-        self.b_to_a = DirectionTraffic(self.b, self.a)
-
-    @property
-    def key(self) -> str:
-        return f"{self.a}{LINK_SEPARATOR}{self.b}"
-
-    @property
-    def directions(self) -> tuple[DirectionTraffic, DirectionTraffic]:
-        return self.a_to_b, self.b_to_a
-
-    @property
-    def messages_sent(self) -> int:
-        return self.a_to_b.messages_sent + self.b_to_a.messages_sent
-
-    @property
-    def messages_received(self) -> int:
-        return self.a_to_b.messages_received + self.b_to_a.messages_received
-
-    @property
-    def bytes_sent(self) -> int:
-        return self.a_to_b.bytes_sent + self.b_to_a.bytes_sent
-
-    @property
-    def bytes_received(self) -> int:
-        return self.a_to_b.bytes_received + self.b_to_a.bytes_received
-
-    @property
-    def lost(self) -> int:
-        return self.a_to_b.lost + self.b_to_a.lost
-
-    @property
-    def active_s(self) -> float | None:
-        """Seconds from the link's first message event to its last."""
-        firsts = [d.first_ts_ns for d in self.directions if d.first_ts_ns is not None]
-        lasts = [d.last_ts_ns for d in self.directions if d.last_ts_ns is not None]
-        return _seconds(min(firsts), max(lasts)) if firsts else None
-
-
-class TrafficCounter:
-    """Counts per node and per link direction, fed one event at a time.
-
-    ``trace_stats`` and ``netsim.trace.export`` share it so that their node and link figures agree with
-    each other and with ``netsim trace summary``: a message counts for its node always, and for the link
-    between its node and ``peer`` when it names one.
-    """
-
-    def __init__(self, header: dict[str, Any]) -> None:
-        topology = header.get("topology")
-        topology = topology if isinstance(topology, dict) else {}
-        node_apps = header.get("node_apps")
-        self._node_apps: dict[str, Any] = node_apps if isinstance(node_apps, dict) else {}
-        self.nodes: dict[str, NodeTraffic] = {}
-        for name in topology.get("nodes") or []:
-            if isinstance(name, str):
-                self.node(name)
-        self.links: dict[str, LinkTraffic] = {}
-        # (source, destination) -> its direction: one tuple lookup instead of sorting and formatting a key.
-        self._directions: dict[tuple[str, str], DirectionTraffic] = {}
-        self.messages_without_peer = 0
-        default_transport = header.get("transport") if isinstance(header.get("transport"), str) else None
-        links = topology.get("links")
-        for link in links if isinstance(links, list) else []:
-            if not (isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2])):
-                continue
-            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else default_transport
-            self._link(link[0], link[1], transport, in_topology=True)
-
-    def node(self, name: str) -> NodeTraffic:
-        stats = self.nodes.get(name)
-        if stats is None:
-            app = self._node_apps.get(name)
-            stats = self.nodes[name] = NodeTraffic(name, app if isinstance(app, str) else None)
-        return stats
-
-    def _link(self, first: str, second: str, transport: str | None, *, in_topology: bool) -> LinkTraffic:
-        a, b = sorted((first, second))
-        key = f"{a}{LINK_SEPARATOR}{b}"
-        link = self.links.get(key)
-        if link is None:
-            link = self.links[key] = LinkTraffic(a, b, transport, in_topology)
-            self._directions[(a, b)] = link.a_to_b
-            self._directions[(b, a)] = link.b_to_a
-        return link
-
-    def direction(self, source: str, destination: str, transport: Any = None) -> DirectionTraffic:
-        """The direction ``source -> destination``, adding a link outside the topology if needed."""
-        found = self._directions.get((source, destination))
-        if found is None:
-            transport = transport if isinstance(transport, str) else None
-            self._link(source, destination, transport, in_topology=False)
-            found = self._directions[(source, destination)]
-        return found
-
-    def add(self, record: dict[str, Any]) -> NodeTraffic:
-        """Count one event (a record from ``TraceReader``); returns its node's counters."""
-        # The per-event hot path of stats and export: plain attribute updates, no helper calls for the
-        # common case (known node, known direction).
-        ts_ns: int = record["ts_ns"]
-        name: str = record["node"]
-        stats = self.nodes.get(name)
-        if stats is None:
-            stats = self.node(name)
-        stats.events += 1
-        if stats.first_ts_ns is None:
-            stats.first_ts_ns = stats.last_ts_ns = ts_ns
-        elif ts_ns > stats.last_ts_ns:  # type: ignore[operator]
-            stats.last_ts_ns = ts_ns
-        elif ts_ns < stats.first_ts_ns:
-            stats.first_ts_ns = ts_ns
-        kind = record["event"]
-        if kind in MESSAGE_EVENTS:
-            nbytes = record.get("nbytes")
-            if type(nbytes) is not int:
-                nbytes = 0
-            peer = record.get("peer")
-            sending = kind in SEND_EVENTS
-            if sending:
-                stats.messages_sent += 1
-                stats.bytes_sent += nbytes
-            else:
-                stats.messages_received += 1
-                stats.bytes_received += nbytes
-            if type(peer) is not str:
-                self.messages_without_peer += 1
-                return stats
-            pair = (name, peer) if sending else (peer, name)
-            direction = self._directions.get(pair)
-            if direction is None:
-                direction = self.direction(*pair, record.get("transport"))
-            if sending:
-                direction.messages_sent += 1
-                direction.bytes_sent += nbytes
-            else:
-                direction.messages_received += 1
-                direction.bytes_received += nbytes
-            if direction.first_ts_ns is None:
-                direction.first_ts_ns = direction.last_ts_ns = ts_ns
-            elif ts_ns > direction.last_ts_ns:  # type: ignore[operator]
-                direction.last_ts_ns = ts_ns
-            elif ts_ns < direction.first_ts_ns:
-                direction.first_ts_ns = ts_ns
-        elif kind == "error":
-            stats.errors += 1
-        return stats
 
 
 # -- latency ----------------------------------------------------------------------------------------------
@@ -548,10 +315,10 @@ class TraceStats:
     @property
     def span_s(self) -> float | None:
         """Seconds from the trace's first event to its last: the span of the "per run" rates."""
-        return _seconds(self.first_ts_ns, self.last_ts_ns)
+        return seconds_between(self.first_ts_ns, self.last_ts_ns)
 
     def _into_run(self, ts_ns: int | None) -> float | None:
-        return _seconds(self.start_ts_ns, ts_ns)
+        return seconds_between(self.start_ts_ns, ts_ns)
 
     def to_dict(self) -> dict[str, Any]:
         span_s = self.span_s
@@ -567,32 +334,22 @@ class TraceStats:
                 )
                 directions.append(
                     {
-                        "from": direction.source,
-                        "to": direction.destination,
-                        "messages_sent": direction.messages_sent,
-                        "bytes_sent": direction.bytes_sent,
-                        "messages_received": direction.messages_received,
-                        "bytes_received": direction.bytes_received,
-                        "lost": direction.lost,
-                        "per_s_run": _rates(*counts, span_s),
+                        **direction.to_dict(),
+                        "per_s_run": rates_per_second(*counts, span_s),
                         "latency": self.latency_by_direction[direction.key].to_dict(),
                     }
                 )
             counts = (link.messages_sent, link.messages_received, link.bytes_sent, link.bytes_received)
             links[key] = {
-                "link": key,
-                "a": link.a,
-                "b": link.b,
-                "transport": link.transport,
-                "in_topology": link.in_topology,
+                **link.names(),
                 "messages_sent": link.messages_sent,
                 "messages_received": link.messages_received,
                 "bytes_sent": link.bytes_sent,
                 "bytes_received": link.bytes_received,
                 "lost": link.lost,
                 "active_s": link.active_s,
-                "per_s_active": _rates(*counts, link.active_s),
-                "per_s_run": _rates(*counts, span_s),
+                "per_s_active": rates_per_second(*counts, link.active_s),
+                "per_s_run": rates_per_second(*counts, span_s),
                 "directions": directions,
             }
         return {

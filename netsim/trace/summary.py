@@ -1,23 +1,25 @@
 """What happened in a run, in one streaming pass over its trace: counts per node, per link and direction.
 
 ``summarize_trace`` reads events through ``TraceReader`` and keeps only counters, so memory grows with
-the number of nodes, links and distinct error texts, never with the number of events. Loss on a
-direction x -> y is the number of messages x sent to y minus the number y received from x (never
-negative): counts rather than sets of ``msg_id``, which is exact as long as no message is received
-twice, as on every netsim transport.
+the number of nodes, links and distinct error texts, never with the number of events. The node and link
+counters, and how loss is counted, are ``netsim.trace.traffic``'s (shared with ``trace_stats`` and the
+export); this module adds the counts of events and error texts, and the summary's shape of it all.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
 
-LINK_SEPARATOR = " -- "
+# LINK_SEPARATOR and link_key are this module's API too.
+from netsim.trace.traffic import LINK_SEPARATOR as LINK_SEPARATOR
+from netsim.trace.traffic import DirectionTraffic, LinkTraffic, NodeTraffic, TrafficCounter
+from netsim.trace.traffic import link_key as link_key
+
 # Error events are grouped by the start of their text; addresses and byte offsets come later in a line.
 ERROR_TEXT_CHARS = 60
 FIRST_ERRORS_KEPT = 5
@@ -26,11 +28,8 @@ MAX_ERROR_TEXTS = 100
 OTHER_ERRORS = "(other error texts)"
 NO_ERROR_TEXT = "(no error text)"
 
-
-def link_key(node: str, peer: str) -> str:
-    """The name of the undirected link between two nodes: ``"a -- b"`` with the names sorted."""
-    first, second = sorted((node, peer))
-    return f"{first}{LINK_SEPARATOR}{second}"
+# The summary reports a link direction as the counter keeps it.
+DirectionStats = DirectionTraffic
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -38,96 +37,24 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _int(value: Any) -> int:
-    return _int_or_none(value) or 0
-
-
 @dataclass(slots=True)
-class NodeStats:
+class NodeStats(NodeTraffic):
     """One node's traffic: messages are send/sendto and recv/recvfrom events."""
 
-    node: str
-    events: int = 0
-    messages_sent: int = 0
-    messages_received: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    errors: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "node": self.node,
-            "events": self.events,
-            "messages_sent": self.messages_sent,
-            "messages_received": self.messages_received,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "errors": self.errors,
-        }
+    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        """The node as ``netsim trace summary --json`` prints it: its counts, no times or rates."""
+        return {"node": self.node, **self.counts()}
 
 
 @dataclass(slots=True)
-class DirectionStats:
-    """Traffic from ``source`` to ``destination`` on one link, as both ends recorded it."""
-
-    source: str
-    destination: str
-    messages_sent: int = 0
-    bytes_sent: int = 0
-    messages_received: int = 0
-    bytes_received: int = 0
-
-    @property
-    def lost(self) -> int:
-        return max(0, self.messages_sent - self.messages_received)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "from": self.source,
-            "to": self.destination,
-            "messages_sent": self.messages_sent,
-            "bytes_sent": self.bytes_sent,
-            "messages_received": self.messages_received,
-            "bytes_received": self.bytes_received,
-            "lost": self.lost,
-        }
-
-
-@dataclass(slots=True)
-class LinkStats:
-    """One undirected link ``a -- b`` (a < b) and its two directions.
-
-    ``in_topology`` is False for a pair of nodes that exchanged messages without a link in the header's
-    topology (an app that talks to a non-neighbour); its transport is then the one its events name.
-    """
-
-    a: str
-    b: str
-    transport: str | None
-    in_topology: bool
-    a_to_b: DirectionStats = field(init=False)
-    b_to_a: DirectionStats = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.a_to_b = DirectionStats(self.a, self.b)
-        self.b_to_a = DirectionStats(self.b, self.a)
-
-    @property
-    def key(self) -> str:
-        return f"{self.a}{LINK_SEPARATOR}{self.b}"
+class LinkStats(LinkTraffic):
+    """One undirected link ``a -- b`` (a < b) and its two directions (``in_topology`` as in the counter)."""
 
     def direction(self, source: str) -> DirectionStats:
         return self.a_to_b if source == self.a else self.b_to_a
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "link": self.key,
-            "a": self.a,
-            "b": self.b,
-            "transport": self.transport,
-            "in_topology": self.in_topology,
-            "directions": [self.a_to_b.to_dict(), self.b_to_a.to_dict()],
-        }
+        return {**self.names(), "directions": [self.a_to_b.to_dict(), self.b_to_a.to_dict()]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,27 +148,6 @@ class TraceSummary:
         }
 
 
-def _header_links(header: dict[str, Any]) -> dict[str, LinkStats]:
-    """The topology's links from the header, so that links that carried nothing are listed too."""
-    topology = header.get("topology")
-    links = topology.get("links") if isinstance(topology, dict) else None
-    default_transport = header.get("transport") if isinstance(header.get("transport"), str) else None
-    result: dict[str, LinkStats] = {}
-    for link in links if isinstance(links, list) else []:
-        if not (isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2])):
-            continue
-        transport = link[2] if len(link) > 2 and isinstance(link[2], str) else default_transport
-        a, b = sorted(link[:2])
-        result.setdefault(f"{a}{LINK_SEPARATOR}{b}", LinkStats(a, b, transport, in_topology=True))
-    return result
-
-
-def _header_nodes(header: dict[str, Any]) -> dict[str, NodeStats]:
-    topology = header.get("topology")
-    names = topology.get("nodes") if isinstance(topology, dict) else None
-    return {name: NodeStats(name) for name in names or [] if isinstance(name, str)}
-
-
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -254,60 +160,26 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
     """
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
         header = reader.header
-        nodes = _header_nodes(header)
-        links = _header_links(header)
+        counter = TrafficCounter(header, node_type=NodeStats, link_type=LinkStats)
+        add = counter.add
         event_counts: Counter[str] = Counter()
         error_counts: Counter[str] = Counter()
         first_errors: list[dict[str, Any]] = []
         first_ts_ns: int | None = None
         last_ts_ns: int | None = None
-        events = errors = messages_without_peer = 0
+        events = errors = 0
 
         for record in reader:
             ts_ns: int = record["ts_ns"]
-            node: str = record["node"]
             kind: str = record["event"]
             events += 1
             event_counts[kind] += 1
             # Traces are sorted, but min/max keeps a hand-edited one honest.
             first_ts_ns = ts_ns if first_ts_ns is None else min(first_ts_ns, ts_ns)
             last_ts_ns = ts_ns if last_ts_ns is None else max(last_ts_ns, ts_ns)
-            stats = nodes.get(node)
-            if stats is None:
-                stats = nodes[node] = NodeStats(node)
-            stats.events += 1
-
-            if kind in SEND_EVENTS or kind in RECEIVE_EVENTS:
-                sending = kind in SEND_EVENTS
-                nbytes = _int(record.get("nbytes"))
-                if sending:
-                    stats.messages_sent += 1
-                    stats.bytes_sent += nbytes
-                else:
-                    stats.messages_received += 1
-                    stats.bytes_received += nbytes
-                peer = record.get("peer")
-                if not isinstance(peer, str):
-                    messages_without_peer += 1
-                    continue
-                key = link_key(node, peer)
-                link = links.get(key)
-                if link is None:
-                    a, b = sorted((node, peer))
-                    link = links[key] = LinkStats(
-                        a, b, _str_or_none(record.get("transport")), in_topology=False
-                    )
-                if sending:
-                    direction = link.direction(node)
-                    direction.messages_sent += 1
-                    direction.bytes_sent += nbytes
-                else:
-                    direction = link.direction(peer)
-                    direction.messages_received += 1
-                    direction.bytes_received += nbytes
-            elif kind == "error":
+            add(record)
+            if kind == "error":
                 errors += 1
-                stats.errors += 1
                 text = record.get("error")
                 text = text[:ERROR_TEXT_CHARS] if isinstance(text, str) and text else NO_ERROR_TEXT
                 if text not in error_counts and len(error_counts) >= MAX_ERROR_TEXTS:
@@ -331,11 +203,11 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
             event_counts=dict(event_counts.most_common()),
             first_ts_ns=first_ts_ns,
             last_ts_ns=last_ts_ns,
-            nodes=nodes,
-            links=links,
+            nodes=counter.nodes,  # type: ignore[arg-type]
+            links=counter.links,  # type: ignore[arg-type]
             errors=errors,
             error_counts=dict(error_counts.most_common()),
             first_errors=first_errors,
-            messages_without_peer=messages_without_peer,
+            messages_without_peer=counter.messages_without_peer,
             skipped_lines=reader.skipped_count,
         )

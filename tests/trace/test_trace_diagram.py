@@ -13,34 +13,16 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import ROOT, load_trace
+from netsim_testing import load_trace, trace_group, trace_header, write_trace
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.trace_draw import register
 from netsim.errors import OptionError
-from netsim.trace import SCHEMA
 from netsim.trace.diagram import render_diagram
 
 SVG = "{http://www.w3.org/2000/svg}"
 SEND = {"send", "sendto"}
 RECEIVE = {"recv", "recvfrom"}
-
-
-@pytest.fixture(scope="module")
-def ring_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = netsim.run("ring:6", app="echo", seed=1, out=tmp_path_factory.mktemp("runs"))
-    assert result.summary["exit_status"] == "ok", result.summary
-    return result.run_dir
-
-
-@pytest.fixture(scope="module")
-def abilene_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = netsim.run(
-        str(ROOT / "topologies" / "abilene.gml"), app="flood", seed=1, out=tmp_path_factory.mktemp("runs")
-    )
-    assert result.summary["exit_status"] == "ok", result.summary
-    return result.run_dir
 
 
 def parse(svg: str) -> ET.Element:
@@ -254,23 +236,8 @@ START = 7_000_000_000
 ODD_NAMES = ["a<b>&c", 'say "hi"', "ünïcödé ☃ 名前", "ctl\x01char", "x" * 60]
 
 
-def write_trace(path: Path, events: list[dict[str, Any]], nodes: list[str]) -> Path:
-    header = {
-        "type": "header",
-        "schema": SCHEMA,
-        "run_id": "run <&> 1",
-        "netsim_version": "0.1.0",
-        "topology": {"name": "odd", "source": "hand", "nodes": nodes, "links": []},
-        "node_apps": {n: "flood" for n in nodes},
-        "app": "flood",
-        "transport": "udp",
-        "seed": 1,
-        "started_at": "2026-11-25T10:15:00+00:00",
-        "start_ts_ns": START,
-        "clock": "CLOCK_MONOTONIC",
-    }
-    path.write_bytes(b"\n".join(orjson.dumps(r) for r in [header, *events]) + b"\n")
-    return path
+def header(nodes: list[str]) -> dict[str, Any]:
+    return trace_header(nodes, [], name="odd", run_id="run <&> 1", transport="udp", start_ts_ns=START)
 
 
 def message(i: int, source: str, destination: str, msg_type: str = "t<&>") -> list[dict[str, Any]]:
@@ -302,7 +269,7 @@ def test_any_node_name_is_escaped(tmp_path: Path) -> None:
     events.append(
         {"ts_ns": START + 9000, "node": ODD_NAMES[0], "event": "error", "error": 'bad <frame> & "quote"'}
     )
-    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", events, ODD_NAMES))
+    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", header(ODD_NAMES), events))
     root = parse(diagram.svg)
     all_text = " ".join(texts(root)) + " ".join(t.text or "" for t in root.iter(f"{SVG}title"))
     for name in ODD_NAMES[:3]:
@@ -317,21 +284,21 @@ def test_any_node_name_is_escaped(tmp_path: Path) -> None:
 def test_a_receive_written_before_its_send_still_pairs(tmp_path: Path) -> None:
     send, receive = message(1, "n0", "n1")
     receive["ts_ns"] = send["ts_ns"]  # same ts_ns: the merge may put the receive first
-    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", [receive, send], ["n0", "n1"]))
+    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), [receive, send]))
     assert diagram.messages == 1 and diagram.lost == 0
 
 
 def test_errors_past_the_message_limit_are_counted_not_drawn(tmp_path: Path) -> None:
     events = message(1, "n0", "n1") + message(2, "n1", "n0")
     events.append({"ts_ns": START + 5000, "node": "n0", "event": "error", "error": "late"})
-    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", events, ["n0", "n1"]), max_messages=1)
+    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), events), max_messages=1)
     assert diagram.errors == 0
     assert diagram.left_out["errors"]["count"] == 1
     assert diagram.left_out["messages"]["count"] == 1
 
 
 def test_bad_arguments_are_option_errors(tmp_path: Path) -> None:
-    trace = write_trace(tmp_path / "t.jsonl", message(1, "n0", "n1"), ["n0", "n1"])
+    trace = write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), message(1, "n0", "n1"))
     for kwargs in ({"max_messages": 0}, {"max_nodes": 0}, {"since": 2.0, "until": 1.0}, {"axis": "sideways"}):
         with pytest.raises(OptionError):
             render_diagram(trace, **kwargs)
@@ -340,13 +307,13 @@ def test_bad_arguments_are_option_errors(tmp_path: Path) -> None:
 
 
 def test_an_empty_run_draws_an_empty_diagram(tmp_path: Path) -> None:
-    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", [], ["n0", "n1"]))
+    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), []))
     root = parse(diagram.svg)
     assert diagram.messages == 0 and len(groups(root, "node")) == 2
 
 
 def test_to_dict_has_everything_but_the_svg(tmp_path: Path) -> None:
-    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", message(1, "n0", "n1"), ["n0", "n1"]))
+    diagram = render_diagram(write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), message(1, "n0", "n1")))
     data = diagram.to_dict()
     assert "svg" not in data
     assert data["nodes"] == ["n0", "n1"] and data["messages"] == 1 and data["left_out"] == {}
@@ -357,14 +324,7 @@ def test_to_dict_has_everything_but_the_svg(tmp_path: Path) -> None:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def trace_group() -> None:
-        """A stand-in for the `netsim trace` group."""
-
-    register(app)
-    return app
+    return trace_group(register)
 
 
 @pytest.mark.timeout(60)
@@ -394,7 +354,7 @@ def test_diagram_command_writes_the_svg(abilene_run: Path, tmp_path: Path) -> No
 
 
 def test_diagram_command_bad_input_exits_2(tmp_path: Path) -> None:
-    trace = write_trace(tmp_path / "t.jsonl", message(1, "n0", "n1"), ["n0", "n1"])
+    trace = write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), message(1, "n0", "n1"))
     runner = CliRunner()
     for args in (
         ["diagram", str(tmp_path / "missing"), "-o", str(tmp_path / "d.svg")],
@@ -416,7 +376,7 @@ def _wired() -> bool:
 @pytest.mark.skipif(not _wired(), reason="`netsim trace diagram` is not wired into netsim.cli.trace yet")
 @pytest.mark.timeout(60)
 def test_diagram_as_a_real_command(tmp_path: Path) -> None:
-    trace = write_trace(tmp_path / "t.jsonl", message(1, "n0", "n1"), ["n0", "n1"])
+    trace = write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), message(1, "n0", "n1"))
     out = tmp_path / "d.svg"
     completed = subprocess.run(
         [sys.executable, "-m", "netsim", "trace", "diagram", str(trace), "-o", str(out)],

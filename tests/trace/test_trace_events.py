@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import typer
+from netsim_testing import trace_group, write_run, write_trace
 from typer.testing import CliRunner
 
 import netsim
@@ -90,10 +90,7 @@ def hand_run(tmp_path: Path) -> Path:
         {"node": "a", "event": "stop", "reason": "shutdown"},
     ]  # fmt: skip
     events = [{"ts_ns": START + 1_000_000 * (index + 1), **row} for index, row in enumerate(rows)]
-    run_dir = tmp_path / "hand"
-    run_dir.mkdir()
-    (run_dir / "trace.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in [HEADER, *events]))
-    return run_dir
+    return write_run(tmp_path / "hand", HEADER, events)
 
 
 def ids(events: Iterator[dict[str, Any]]) -> list[Any]:
@@ -261,14 +258,7 @@ def test_follow_on_a_real_run_finds_forwards_and_replies(real_run: Path) -> None
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """A stand-in for the `netsim trace` group."""
-
-    trace_events.register(app)
-    return app
+    return trace_group(trace_events.register)
 
 
 def test_events_command(cli: typer.Typer, tmp_path: Path) -> None:
@@ -328,8 +318,7 @@ def test_follow_a_message_netsim_held_back_then_dropped_unsent(tmp_path: Path) -
         {"ts_ns": START + 1_000, "node": "a", "event": "delay", "delay_ns": 5_000_000, **shaped},
         {"ts_ns": START + 5_001_000, "node": "a", "event": "drop", "reason": "link-down", **shaped},
     ]
-    path = tmp_path / "trace.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in [HEADER, *rows]))
+    path = write_trace(tmp_path / "trace.jsonl", HEADER, rows)
     life = follow_message(path, "a:7")
     assert (life.sender, life.destination, life.msg_type, life.transport, life.fate) == (
         "a",

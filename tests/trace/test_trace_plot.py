@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import orjson
 import pytest
 import typer
-from netsim_testing import ROOT, load_trace
+from netsim_testing import load_trace, trace_group, write_trace
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.trace_draw import register
 from netsim.errors import OptionError
 from netsim.trace import SCHEMA
@@ -34,22 +32,6 @@ from netsim.trace.plot import (
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SEND = {"send", "sendto"}
 RECEIVE = {"recv", "recvfrom"}
-
-
-@pytest.fixture(scope="module")
-def ring_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = netsim.run("ring:6", app="echo", seed=1, out=tmp_path_factory.mktemp("runs"))
-    assert result.summary["exit_status"] == "ok", result.summary
-    return result.run_dir
-
-
-@pytest.fixture(scope="module")
-def abilene_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = netsim.run(
-        str(ROOT / "topologies" / "abilene.gml"), app="flood", seed=1, out=tmp_path_factory.mktemp("runs")
-    )
-    assert result.summary["exit_status"] == "ok", result.summary
-    return result.run_dir
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -206,8 +188,9 @@ def test_bucket_size_comes_from_the_start_and_the_last_line(ring_run: Path) -> N
     assert count_traffic(ring_run).bucket_ns == size
 
 
-def write_trace(path: Path, nodes: list[str], events: list[dict[str, Any]]) -> Path:
-    header = {
+def bare_header(nodes: list[str]) -> dict[str, Any]:
+    """Only the fields plot reads: no node_apps, seed or clock."""
+    return {
         "type": "header",
         "schema": SCHEMA,
         "run_id": "hand-made",
@@ -216,8 +199,6 @@ def write_trace(path: Path, nodes: list[str], events: list[dict[str, Any]]) -> P
         "transport": "udp",
         "start_ts_ns": 1_000_000_000,
     }
-    path.write_bytes(b"\n".join(orjson.dumps(r) for r in [header, *events]) + b"\n")
-    return path
 
 
 def test_many_nodes_keep_only_the_total_series(tmp_path: Path) -> None:
@@ -233,7 +214,7 @@ def test_many_nodes_keep_only_the_total_series(tmp_path: Path) -> None:
         }
         for i, n in enumerate(nodes)
     ]
-    traffic = count_traffic(write_trace(tmp_path / "t.jsonl", nodes, events))
+    traffic = count_traffic(write_trace(tmp_path / "t.jsonl", bare_header(nodes), events))
     assert traffic.node_sent_per_bucket is None
     assert sum(traffic.sent_per_bucket) == 12
     # Links not in the topology are counted too, and drawn (dashed) without failing.
@@ -243,13 +224,13 @@ def test_many_nodes_keep_only_the_total_series(tmp_path: Path) -> None:
 
 def test_odd_node_names_and_no_messages_still_plot(tmp_path: Path) -> None:
     nodes = ["price $5 $", "a<b>&c", "名前"]
-    trace = write_trace(tmp_path / "t.jsonl", nodes, [])
+    trace = write_trace(tmp_path / "t.jsonl", bare_header(nodes), [])
     assert png_size(render_plot_png(trace))[0] > 0
     events = [
         {"ts_ns": 1_000_000_100, "node": nodes[0], "event": "sendto", "peer": nodes[1], "msg_type": "x"},
         {"ts_ns": 1_000_000_200, "node": nodes[1], "event": "recvfrom", "peer": nodes[0], "msg_type": "x"},
     ]
-    trace = write_trace(tmp_path / "t2.jsonl", nodes, events)
+    trace = write_trace(tmp_path / "t2.jsonl", bare_header(nodes), events)
     assert png_size(render_plot_png(trace))[0] > 0
 
 
@@ -257,14 +238,7 @@ def test_odd_node_names_and_no_messages_still_plot(tmp_path: Path) -> None:
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def trace_group() -> None:
-        """A stand-in for the `netsim trace` group."""
-
-    register(app)
-    return app
+    return trace_group(register)
 
 
 @pytest.mark.timeout(60)

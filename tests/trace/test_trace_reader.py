@@ -10,6 +10,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from netsim_testing import trace_header
 
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import (
@@ -21,25 +22,16 @@ from netsim.trace import (
     resolve_trace_path,
 )
 
-HEADER: dict[str, Any] = {
-    "type": "header",
-    "schema": SCHEMA,
-    "run_id": "20261125-101500-flood-3f2a",
-    "netsim_version": "0.1.0",
-    "topology": {
-        "name": "pair",
-        "source": "gen:line:2",
-        "nodes": ["n0", "n1"],
-        "links": [["n0", "n1", "tcp"]],
-    },
-    "node_apps": {"n0": "flood", "n1": "flood"},
-    "app": "flood",
-    "transport": "tcp",
-    "seed": 1,
-    "started_at": "2026-11-25T10:15:00.123456+00:00",
-    "start_ts_ns": 1_000_000_000,
-    "clock": "CLOCK_MONOTONIC",
-}
+HEADER = trace_header(
+    ["n0", "n1"],
+    [["n0", "n1", "tcp"]],
+    name="pair",
+    source="gen:line:2",
+    app="flood",
+    run_id="20261125-101500-flood-3f2a",
+    started_at="2026-11-25T10:15:00.123456+00:00",
+    start_ts_ns=1_000_000_000,
+)
 
 
 def event(ts_ns: int, node: str = "n0", kind: str = "start", **fields: Any) -> dict[str, Any]:

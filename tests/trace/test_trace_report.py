@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 import pytest
 import typer
+from netsim_testing import trace_group, trace_header, write_run
 from typer.testing import CliRunner
 
 import netsim
@@ -59,27 +60,17 @@ def _analysis_importable(module: str) -> bool:
 def header(
     nodes: list[str], links: list[list[str]], run_id: str = "20261125-120000-evil-report-0001"
 ) -> dict:
-    return {
-        "type": "header",
-        "schema": SCHEMA,
-        "run_id": run_id,
-        "netsim_version": "0.1.0",
-        "topology": {"name": "evil", "source": "tests/evil.gml", "nodes": nodes, "links": links},
-        "node_apps": {name: "echo" for name in nodes},
-        "app": "echo",
-        "transport": "tcp",
-        "seed": 7,
-        "started_at": "2026-11-25T12:00:00.000000+00:00",
-        "start_ts_ns": START,
-        "clock": "CLOCK_MONOTONIC",
-    }
-
-
-def write_trace(run_dir: Path, head: dict[str, Any], events: list[dict[str, Any]]) -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lines = [orjson.dumps(head)] + [orjson.dumps(event) for event in events]
-    (run_dir / "trace.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    return run_dir
+    return trace_header(
+        nodes,
+        links,
+        name="evil",
+        source="tests/evil.gml",
+        app="echo",
+        run_id=run_id,
+        seed=7,
+        started_at="2026-11-25T12:00:00.000000+00:00",
+        start_ts_ns=START,
+    )
 
 
 def hostile_events() -> list[dict[str, Any]]:
@@ -126,7 +117,7 @@ def hostile_events() -> list[dict[str, Any]]:
 def hostile_run(tmp_path: Path) -> Path:
     nodes = ["n0", EVIL, AMP, UNICODE]
     links = [["n0", EVIL, "tcp"], [AMP, UNICODE, "udp"]]
-    return write_trace(tmp_path / "runs" / "evil", header(nodes, links), hostile_events())
+    return write_run(tmp_path / "runs" / "evil", header(nodes, links), hostile_events())
 
 
 def big_events(count: int) -> list[dict[str, Any]]:
@@ -235,10 +226,10 @@ def test_summary_json_gives_the_status(hostile_run: Path) -> None:
 
 
 def test_minimal_header_and_no_events(tmp_path: Path) -> None:
-    bare = write_trace(tmp_path / "bare", {"type": "header", "schema": SCHEMA}, [])
+    bare = write_run(tmp_path / "bare", {"type": "header", "schema": SCHEMA}, [])
     page = render_report(bare)
     assert '<section id="events">' in page and table_data(page)["rows"] == []
-    odd = write_trace(
+    odd = write_run(
         tmp_path / "odd",
         {"type": "header", "schema": SCHEMA, "topology": {"nodes": "n0", "links": [["n0"]]}, "seed": None},
         [
@@ -256,7 +247,7 @@ def test_minimal_header_and_no_events(tmp_path: Path) -> None:
 
 
 def test_big_trace_table_is_capped(tmp_path: Path) -> None:
-    run = write_trace(tmp_path / "big", header(["n0", "n1"], [["n0", "n1", "tcp"]]), big_events(30_000))
+    run = write_run(tmp_path / "big", header(["n0", "n1"], [["n0", "n1", "tcp"]]), big_events(30_000))
     result = write_report(run, tmp_path / "big.html")
     assert (result.events_total, result.events_in_table, result.table_truncated) == (30_000, 20_000, True)
     page = result.path.read_text(encoding="utf-8")
@@ -332,14 +323,7 @@ runner = CliRunner()
 
 
 def trace_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """Keeps `report` a subcommand."""
-
-    register(app)
-    return app
+    return trace_group(register)
 
 
 def test_cli_writes_the_report(hostile_run: Path, tmp_path: Path) -> None:
@@ -540,7 +524,7 @@ def _rows(dom: str) -> list[list[str]]:
 
 
 def test_table_controls_in_the_browser(chromium: Path, tmp_path: Path) -> None:
-    run = write_trace(tmp_path / "big", header(["n0", "n1"], [["n0", "n1", "tcp"]]), big_events(2_500))
+    run = write_run(tmp_path / "big", header(["n0", "n1"], [["n0", "n1", "tcp"]]), big_events(2_500))
     page = render_report(run)
 
     def drive(name: str, script: str) -> str:

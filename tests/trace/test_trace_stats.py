@@ -12,38 +12,29 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import child_pids
+from netsim_testing import child_pids, trace_group, trace_header, write_run
 from typer.testing import CliRunner
 
 import netsim
 from netsim.cli import trace_stats as trace_stats_cli
 from netsim.errors import OptionError, TraceFormatError
-from netsim.trace import SCHEMA, summarize_trace
+from netsim.trace import summarize_trace
 from netsim.trace.stats import LatencyStats, nice_width_ns, trace_stats
 
 START = 5_000_000_000
 US = 1_000
 MS = 1_000_000
 
-HEADER: dict[str, Any] = {
-    "type": "header",
-    "schema": SCHEMA,
-    "run_id": "20261125-101500-stats-3f2a",
-    "netsim_version": "0.1.0",
-    "topology": {
-        "name": "line3",
-        "source": "topologies/line3.gml",
-        "nodes": ["n0", "n1", "n[2]", "idle"],
-        "links": [["n0", "n1", "tcp"], ["n[2]", "n1", "udp"]],
-    },
-    "node_apps": {"n0": "echo", "n1": "echo", "n[2]": "echo", "idle": "echo"},
-    "app": "echo",
-    "transport": "tcp",
-    "seed": 1,
-    "started_at": "2026-11-25T10:15:00.123456+00:00",
-    "start_ts_ns": START,
-    "clock": "CLOCK_MONOTONIC",
-}
+HEADER = trace_header(
+    ["n0", "n1", "n[2]", "idle"],
+    [["n0", "n1", "tcp"], ["n[2]", "n1", "udp"]],
+    name="line3",
+    source="topologies/line3.gml",
+    app="echo",
+    run_id="20261125-101500-stats-3f2a",
+    started_at="2026-11-25T10:15:00.123456+00:00",
+    start_ts_ns=START,
+)
 
 
 def message(
@@ -92,16 +83,9 @@ def trace_events() -> list[dict[str, Any]]:
     ]
 
 
-def write_run(run_dir: Path, events: list[dict[str, Any]], *, tail: bytes = b"") -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lines = [orjson.dumps(HEADER)] + [orjson.dumps(e) for e in events]
-    (run_dir / "trace.jsonl").write_bytes(b"\n".join(lines) + b"\n" + tail)
-    return run_dir
-
-
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    return write_run(tmp_path / "runs" / "r1", trace_events())
+    return write_run(tmp_path / "runs" / "r1", HEADER, trace_events())
 
 
 # -- percentiles ---------------------------------------------------------------------------------------------
@@ -214,7 +198,7 @@ def test_app_round_trips(run_dir: Path) -> None:
     assert (stats.app_rtt.count, stats.app_rtt.p50_ns, stats.app_rtt.max_ns) == (2, 400 * US, 600 * US)
     assert {node: s.count for node, s in stats.app_rtt_by_node.items()} == {"n0": 1, "n1": 1}
     no_rtt = [e for e in trace_events() if e["event"] != "app"]
-    assert trace_stats(write_run(run_dir.parent / "r2", no_rtt)).to_dict()["app_rtt"] is None
+    assert trace_stats(write_run(run_dir.parent / "r2", HEADER, no_rtt)).to_dict()["app_rtt"] is None
 
 
 def test_message_types(run_dir: Path) -> None:
@@ -276,7 +260,7 @@ def test_nice_width_gives_50_to_100_buckets(width_ns: int) -> None:
 def test_timeline_when_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None:
     # A last line longer than the 64 KiB peek, truncated: the default width must grow as the pass goes.
     events = [message("send", 1_000 + 10 * i, "n0", "n1", f"n0:{i}") for i in range(3_000)]
-    run = write_run(tmp_path, events, tail=b'{"ts_ns": 1, "junk": "' + b"x" * 100_000)
+    run = write_run(tmp_path, HEADER, events, tail=b'{"ts_ns": 1, "junk": "' + b"x" * 100_000)
     stats = trace_stats(run)
     timeline = stats.timeline
     assert timeline is not None and stats.skipped_lines == 1
@@ -286,7 +270,7 @@ def test_timeline_when_the_end_of_the_file_is_unreadable(tmp_path: Path) -> None
 
 def test_unsorted_trace_keeps_a_bounded_timeline(tmp_path: Path) -> None:
     events = [message("send", ts, "n0", "n1", f"n0:{ts}") for ts in (5_000, 1_000, 9_000_000, 2_000)]
-    stats = trace_stats(write_run(tmp_path, events))
+    stats = trace_stats(write_run(tmp_path, HEADER, events))
     assert stats.timeline is not None
     assert stats.timeline.buckets <= 100
     assert sum(stats.timeline.sent["n0"]) == 4
@@ -294,7 +278,7 @@ def test_unsorted_trace_keeps_a_bounded_timeline(tmp_path: Path) -> None:
 
 
 def test_empty_trace(tmp_path: Path) -> None:
-    stats = trace_stats(write_run(tmp_path, []))
+    stats = trace_stats(write_run(tmp_path, HEADER, []))
     data = stats.to_dict()
     assert (data["events"], data["timeline"], data["span_s"]) == (0, None, None)
     assert data["latency"]["overall"]["count"] == 0
@@ -303,7 +287,7 @@ def test_empty_trace(tmp_path: Path) -> None:
 
 def test_malformed_lines_strict_and_lenient(tmp_path: Path) -> None:
     events = trace_events()
-    run = write_run(tmp_path, events[:3], tail=b"garbage\n" + orjson.dumps(events[3]) + b"\n")
+    run = write_run(tmp_path, HEADER, events[:3], tail=b"garbage\n" + orjson.dumps(events[3]) + b"\n")
     with pytest.raises(TraceFormatError) as raised:
         trace_stats(run)
     assert raised.value.line == 5
@@ -360,14 +344,7 @@ runner = CliRunner()
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """A stand-in for the netsim trace group."""
-
-    trace_stats_cli.register(app)
-    return app
+    return trace_group(trace_stats_cli.register)
 
 
 def test_cli_prints_tables_on_stderr(run_dir: Path) -> None:
@@ -408,7 +385,7 @@ def test_cli_bad_input_is_one_error_line(run_dir: Path, tmp_path: Path) -> None:
 
 
 def test_cli_lenient(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "r", trace_events()[:3], tail=b"oops\n")
+    run = write_run(tmp_path / "r", HEADER, trace_events()[:3], tail=b"oops\n")
     assert runner.invoke(make_app(), ["stats", str(run)]).exit_code == 2
     result = runner.invoke(make_app(), ["stats", str(run), "--lenient", "--json"])
     assert result.exit_code == 0

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from netsim_testing import trace_header, write_run
 from typer.testing import CliRunner
 
 from netsim.cli.trace import app
@@ -18,25 +19,16 @@ from netsim.trace import SCHEMA, summarize_trace
 
 START = 5_000_000_000
 
-HEADER: dict[str, Any] = {
-    "type": "header",
-    "schema": SCHEMA,
-    "run_id": "20261125-101500-flood-3f2a",
-    "netsim_version": "0.1.0",
-    "topology": {
-        "name": "line3",
-        "source": "topologies/line3.gml",
-        "nodes": ["n0", "n1", "n[2]", "idle"],
-        "links": [["n0", "n1", "tcp"], ["n[2]", "n1", "udp"]],
-    },
-    "node_apps": {"n0": "flood", "n1": "flood", "n[2]": "flood", "idle": "flood"},
-    "app": "flood",
-    "transport": "tcp",
-    "seed": 1,
-    "started_at": "2026-11-25T10:15:00.123456+00:00",
-    "start_ts_ns": START,
-    "clock": "CLOCK_MONOTONIC",
-}
+HEADER = trace_header(
+    ["n0", "n1", "n[2]", "idle"],
+    [["n0", "n1", "tcp"], ["n[2]", "n1", "udp"]],
+    name="line3",
+    source="topologies/line3.gml",
+    app="flood",
+    run_id="20261125-101500-flood-3f2a",
+    started_at="2026-11-25T10:15:00.123456+00:00",
+    start_ts_ns=START,
+)
 
 TCP = {"transport": "tcp"}
 UDP = {"transport": "udp"}
@@ -77,16 +69,9 @@ def trace_events() -> list[dict[str, Any]]:
     ]
 
 
-def write_run(run_dir: Path, events: list[dict[str, Any]], *, tail: bytes = b"") -> Path:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    lines = [orjson.dumps(HEADER)] + [orjson.dumps(e) for e in events]
-    (run_dir / "trace.jsonl").write_bytes(b"\n".join(lines) + b"\n" + tail)
-    return run_dir
-
-
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    return write_run(tmp_path / "runs" / "r1", trace_events())
+    return write_run(tmp_path / "runs" / "r1", HEADER, trace_events())
 
 
 # -- summarize_trace -------------------------------------------------------------------------------------
@@ -173,7 +158,7 @@ def test_loss_is_never_negative(tmp_path: Path) -> None:
         {"ts_ns": START + i, "node": "n1", "event": "recv", "peer": "n0", "nbytes": 5, "msg_id": f"n0:{i}"}
         for i in (1, 2)
     ]
-    summary = summarize_trace(write_run(tmp_path, events))
+    summary = summarize_trace(write_run(tmp_path, HEADER, events))
     assert summary.links["n0 -- n1"].a_to_b.lost == 0
     assert summary.totals()["lost"] == 0
 
@@ -197,7 +182,7 @@ def test_totals_and_errors(run_dir: Path) -> None:
 
 def test_only_the_first_five_error_events_are_kept(tmp_path: Path) -> None:
     events = [{"ts_ns": START + i, "node": "n0", "event": "error", "error": f"e{i % 2}"} for i in range(9)]
-    summary = summarize_trace(write_run(tmp_path, events))
+    summary = summarize_trace(write_run(tmp_path, HEADER, events))
     assert summary.errors == 9
     assert [e["ts_ns"] - START for e in summary.first_errors] == [0, 1, 2, 3, 4]
     assert summary.error_counts == {"e0": 5, "e1": 4}
@@ -222,7 +207,7 @@ def test_to_dict_is_json(run_dir: Path) -> None:
 
 def test_malformed_lines_strict_and_lenient(tmp_path: Path) -> None:
     events = trace_events()
-    run = write_run(tmp_path, events[:2], tail=b"garbage\n" + orjson.dumps(events[2]) + b"\n{truncat")
+    run = write_run(tmp_path, HEADER, events[:2], tail=b"garbage\n" + orjson.dumps(events[2]) + b"\n{truncat")
     with pytest.raises(TraceFormatError) as raised:
         summarize_trace(run)
     assert raised.value.line == 4
@@ -231,7 +216,7 @@ def test_malformed_lines_strict_and_lenient(tmp_path: Path) -> None:
 
 
 def test_truncated_last_line_is_counted_in_strict_mode(tmp_path: Path) -> None:
-    run = write_run(tmp_path, trace_events(), tail=b'{"ts_ns": 1')
+    run = write_run(tmp_path, HEADER, trace_events(), tail=b'{"ts_ns": 1')
     summary = summarize_trace(run)
     assert (summary.events, summary.skipped_lines) == (23, 1)
 
@@ -273,7 +258,7 @@ def test_cli_missing_path_is_one_error_line(tmp_path: Path, monkeypatch: pytest.
 
 def test_cli_malformed_trace_and_lenient(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    write_run(Path("r"), trace_events()[:3], tail=b"oops\n")
+    write_run(Path("r"), HEADER, trace_events()[:3], tail=b"oops\n")
     result = runner.invoke(app, ["summary", "r"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: r/trace.jsonl:5: invalid JSON")

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 import typer
+from netsim_testing import trace_group, write_trace
 from typer.testing import CliRunner
 
 import netsim
@@ -38,12 +39,6 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_trace(real_run: Path) -> Trace:
     lines = (real_run / "trace.jsonl").read_bytes().splitlines()
     return orjson.loads(lines[0]), [orjson.loads(line) for line in lines[1:]]
-
-
-def write_trace(path: Path, header: dict[str, Any], events: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in [header, *events]))
-    return path
 
 
 def first_index(events: list[dict[str, Any]], predicate: Callable[[dict[str, Any]], bool]) -> int:
@@ -462,14 +457,7 @@ def test_message_id_bitmap() -> None:
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """A stand-in for the `netsim trace` group."""
-
-    trace_verify.register(app)
-    return app
+    return trace_group(trace_verify.register)
 
 
 def test_cli_passes_a_real_run(cli: typer.Typer, real_run: Path) -> None:
