@@ -58,23 +58,24 @@ class ShapedLinks:
         peer = channel.peer
         assert peer is not None
         wire_bytes = len(payload) + (PREFIX_SIZE if channel.transport.framing == "stream" else 0)
-        verdict = shaper.decide(now, wire_bytes)
-        msg_id, msg_type, lamport, _ = outgoing
-        fields = {"transport": channel.transport.name, "peer": peer, "nbytes": wire_bytes}
-        fields.update(msg_id=msg_id, msg_type=msg_type, lamport=lamport)
-        if verdict.drop is not None:
-            node.trace.event("drop", ts_ns=now, reason=verdict.drop, **fields)
+        drop, releases, _, _ = shaper.decide(now, wire_bytes)
+        if drop is not None:
+            node.trace.event("drop", ts_ns=now, reason=drop, **_fields(channel, wire_bytes, outgoing))
             node.count_drop()
             return
-        if verdict.duplicated:
-            node.trace.event("duplicate", ts_ns=now, delay_ns=verdict.release_ns[1] - now, **fields)
-        for copy, release_ns in enumerate(verdict.release_ns):
+        if len(releases) > 1:
+            delay_ns = releases[1] - now
+            node.trace.event(
+                "duplicate", ts_ns=now, delay_ns=delay_ns, **_fields(channel, wire_bytes, outgoing)
+            )
+        for copy, release_ns in enumerate(releases):
             if release_ns <= now and not self.held.held_per_peer[peer]:
                 # Nothing held ahead of it on this link: straight to the kernel.
                 node.to_kernel(channel, payload, outgoing)
                 shaper.released(wire_bytes)
                 continue
             if copy == 0:
+                fields = _fields(channel, wire_bytes, outgoing)
                 node.trace.event("delay", ts_ns=now, delay_ns=release_ns - now, **fields)
             self.held.hold(release_ns, peer, payload, outgoing, wire_bytes)
 
@@ -113,3 +114,16 @@ class ShapedLinks:
         node = self.node
         ordered = get_transport(node.links_by_peer[peer].transport).connected
         return LinkShaper(conditions, seed=f"{node.plan.seed}:{node.name}->{peer}", ordered=ordered)
+
+
+def _fields(channel: LinkChannel, wire_bytes: int, outgoing: Outgoing) -> dict[str, Any]:
+    """The fields of a delay, drop or duplicate record: built only when one is written."""
+    msg_id, msg_type, lamport, _ = outgoing
+    return {
+        "transport": channel.transport.name,
+        "peer": channel.peer,
+        "nbytes": wire_bytes,
+        "msg_id": msg_id,
+        "msg_type": msg_type,
+        "lamport": lamport,
+    }

@@ -11,7 +11,7 @@ same number of values, so two runs with the same seed drop and duplicate the sam
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netsim.shaping.conditions import Conditions
 
@@ -21,12 +21,12 @@ DROP_PARTITION = "partition"
 DROP_LINK_DOWN = "link-down"
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """What happens to one message: dropped (``drop`` is the reason) or sent at ``release_ns`` times.
 
     ``release_ns`` has two entries when the message is duplicated, and ``delay_ns`` is the delay of
-    the first copy (what the trace's ``delay`` event reports).
+    the first copy (what the trace's ``delay`` event reports). A named tuple, made on the send path
+    of every shaped message: a frozen dataclass cost about a microsecond more per message.
     """
 
     drop: str | None
@@ -37,6 +37,14 @@ class Verdict:
     @property
     def duplicated(self) -> bool:
         return len(self.release_ns) > 1
+
+
+def _passed(release_ns: tuple[int, ...], delay_ns: int, reordered: bool) -> Verdict:
+    # tuple.__new__ skips the generated __new__'s argument handling: the hot path's constructor.
+    return tuple.__new__(Verdict, (None, release_ns, delay_ns, reordered))  # type: ignore[return-value]
+
+
+_DROPPED = {reason: Verdict(reason) for reason in (DROP_LOSS, DROP_QUEUE, DROP_PARTITION, DROP_LINK_DOWN)}
 
 
 class LinkShaper:
@@ -62,14 +70,14 @@ class LinkShaper:
             rng.random(),
             rng.random(),
         )
-        if self.blocked is not None:
-            return Verdict(self.blocked)
+        if self._block_reasons:
+            return _DROPPED[self._block_reasons[0]]
         if loss_draw < c.loss:
-            return Verdict(DROP_LOSS)
+            return _DROPPED[DROP_LOSS]
         if (c.queue_messages is not None and self.waiting_messages >= c.queue_messages) or (
             c.queue_bytes is not None and self.waiting_bytes + nbytes > c.queue_bytes
         ):
-            return Verdict(DROP_QUEUE)
+            return _DROPPED[DROP_QUEUE]
 
         start_ns = now_ns
         if c.bandwidth_bps is not None:
@@ -94,7 +102,7 @@ class LinkShaper:
         copies = len(releases)
         self.waiting_messages += copies
         self.waiting_bytes += nbytes * copies
-        return Verdict(None, releases, release_ns - now_ns, reordered)
+        return _passed(releases, release_ns - now_ns, reordered)
 
     @property
     def blocked(self) -> str | None:
