@@ -494,7 +494,7 @@ def report(
     )
     rows = [
         ["startup_s (spawn, bind, addresses, links up, start barrier), ms", extra("startup_s", 0, 1e3)],
-        ["running_s (from on_ready's return; START went out before it), ms", extra("running_s", 1, 1e3)],
+        ["running_s (from the start gate opening, after on_ready), ms", extra("running_s", 1, 1e3)],
         ["shutdown_s, ms", extra("shutdown_s", 0, 1e3)],
         ["rest of netsim.run() (plans, trace merge, summary), ms", other.format(0, 1e3)],
         ["start barrier spread: first -> last node 'start' event, ms", extra("start_spread_s", 1, 1e3)],
