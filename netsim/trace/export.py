@@ -17,15 +17,30 @@ with ``executemany`` in chunks of ``CHUNK_ROWS`` inside one transaction, with th
 (the file is written under a temporary name and renamed into place at the end, so a failed export never
 leaves a half-written database under the requested name); the indexes are built after the rows, which
 is faster than maintaining them row by row. Memory: one chunk of rows plus the node and link counters.
+
+A trace of ``SPLIT_MIN_BYTES`` or more is exported by two processes, one per half of the file, so that
+both cores work (``_SecondHalf``): a forked child writes the events of the second half, with ids from 1,
+into a database of its own next to the target and stores its counts there as JSON; this process writes
+the first half meanwhile, then copies the child's rows in with one ``INSERT ... SELECT`` (SQLite's own
+loop, several times faster than binding rows from Python) and adds the child's counts to its own
+(``TrafficCounter.merge``). The child reports nothing else: if it fails for any reason (a malformed line
+in strict mode, say, or a kill), this process reads the second half itself, so the export ends exactly
+as a one-process export would, with the same error naming the same line. Without ``os.fork``, or when
+the caller runs other threads (fork copies only the calling thread, so a lock another one holds would
+stay held in the child), the export runs in one process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import os
+import signal
 import sqlite3
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +53,11 @@ from netsim.trace.schema import OPTIONAL_EVENT_FIELDS, REQUIRED_EVENT_FIELDS
 from netsim.trace.stats import TrafficCounter
 
 CHUNK_ROWS = 10_000
+# The two-process export (``_SecondHalf``) for traces of at least this size; below it a fork costs more
+# than it saves.
+SPLIT_MIN_BYTES = 8 << 20
+# Formatted addresses ``_event_rows`` remembers before it starts afresh (a trace has one per socket).
+MAX_CACHED_ADDRESSES = 100_000
 CSV_BUFFER_BYTES = 1 << 20
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -171,6 +191,8 @@ _OPTIONAL_COLUMNS = frozenset(EVENT_COLUMNS[5:])
 FORCE_HINT = "pass --force (overwrite=True) to replace it, or choose another name"
 WRITE_HINT = "choose a path in a directory you can write to, with room for the export"
 OVERFLOW_HINT = "an integer field of some event is outside -2**63..2**63-1; fix the trace, or export --csv"
+# The second half's counts, in its own database.
+_HALF_STATE_SQL = "CREATE TABLE half_state (state TEXT)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,30 +241,65 @@ def _scalar(value: Any) -> Any:
     return orjson.dumps(value).decode()
 
 
+def _origin_ns(reader: TraceReader) -> int:
+    """What ``t_s`` counts from: the header's ``start_ts_ns``, else the first event's ``ts_ns`` (0 if
+    there is none)."""
+    start_ts_ns = reader.header.get("start_ts_ns")
+    if type(start_ts_ns) is int:
+        return start_ts_ns
+    events = reader.events()
+    try:
+        first = next(events, None)
+    finally:
+        events.close()  # type: ignore[attr-defined]
+    return 0 if first is None else first["ts_ns"]
+
+
 def _event_rows(
-    reader: TraceReader, counter: TrafficCounter, missing: Any = None
+    records: Iterable[dict[str, Any]],
+    counter: TrafficCounter,
+    origin_ns: int,
+    missing: Any = None,
+    first_id: int = 1,
 ) -> Iterator[tuple[Any, ...]]:
-    """One row per event (``EVENT_COLUMNS``), counting each into ``counter`` on the way.
+    """One row per event (``EVENT_COLUMNS``), numbered from ``first_id``, counting each into ``counter``.
 
     An absent field becomes ``missing``: None for CSV (an empty cell), ``_SQL_MISSING`` for SQLite.
     """
-    start_ts_ns = reader.header.get("start_ts_ns")
-    origin_ns = start_ts_ns if type(start_ts_ns) is int else None
     add = counter.add
     only_known_fields = _KNOWN_FIELDS.issuperset
     only_plain_types = (_PLAIN_TYPES | {type(missing)}).issuperset
     missing_scalars = (missing,) * len(_SCALAR_FIELDS)
     dumps = orjson.dumps
-    for event_id, record in enumerate(reader, start=1):
+    addresses: dict[tuple[Any, ...], str] = {}
+
+    def address_text(address: Any) -> str | None:
+        # A trace has one address per socket: each is formatted once. Only [str host, int port, ...]
+        # lists are remembered, because the key is the items and 1 == 1.0 == True while "h:1", "h:1.0"
+        # and "h:True" differ.
+        if (
+            type(address) is list
+            and len(address) >= 2
+            and type(address[0]) is str
+            and type(address[1]) is int
+        ):
+            key = tuple(address)
+            text = addresses.get(key)
+            if text is None:
+                if len(addresses) >= MAX_CACHED_ADDRESSES:
+                    addresses.clear()
+                text = addresses[key] = format_address(address)
+            return text
+        return format_address(address)
+
+    for event_id, record in enumerate(records, start=first_id):
         add(record)
         ts_ns = record["ts_ns"]
-        if origin_ns is None:
-            origin_ns = ts_ns
         get = record.get
         # The per-event hot path: plain gets, then one check in C that every scalar is a scalar.
         scalars = tuple(map(get, _SCALAR_FIELDS, missing_scalars))
         if not only_plain_types(map(type, scalars)):
-            scalars = tuple(map(_scalar, scalars))
+            scalars = tuple(value if value is missing else _scalar(value) for value in scalars)
         transport, peer, nbytes, msg_id, msg_type, in_reply_to, lamport, error, reason, role = scalars
         sockname = get("sockname")
         peername = get("peername")
@@ -254,8 +311,8 @@ def _event_rows(
             record["node"],
             record["event"],
             transport,
-            missing if sockname is None else format_address(sockname),
-            missing if peername is None else format_address(peername),
+            missing if sockname is None else address_text(sockname),
+            missing if peername is None else address_text(peername),
             peer,
             nbytes,
             msg_id,
@@ -311,6 +368,134 @@ def _chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
         yield chunk
 
 
+# -- writing the events table, and the second half by a forked child ----------------------------------
+
+
+def _create_tables(connection: sqlite3.Connection, script: str) -> None:
+    connection.execute("PRAGMA journal_mode=OFF")
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.executescript(script)
+
+
+def _insert_events(connection: sqlite3.Connection, rows: Iterator[tuple[Any, ...]]) -> int:
+    """Insert the rows of ``_event_rows(..., missing=_SQL_MISSING)`` into ``events``; returns how many."""
+    placeholders = ("NULLIF(?, x'')" if column in _OPTIONAL_COLUMNS else "?" for column in EVENT_COLUMNS)
+    insert = f"INSERT INTO events VALUES ({', '.join(placeholders)})"
+    count = 0
+    for chunk in _chunks(rows, CHUNK_ROWS):
+        connection.executemany(insert, chunk)
+        count += len(chunk)
+    return count
+
+
+def _export_half(reader: TraceReader, start: int, path: Path, origin_ns: int) -> None:
+    """The child's work: the events from byte ``start`` on into a new database ``path``, ids from 1, and
+    its counter's state and lines skipped into ``half_state``."""
+    counter = TrafficCounter(reader.header)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        _create_tables(connection, _SCHEMA_SQL + _HALF_STATE_SQL)
+        connection.execute("BEGIN")
+        _insert_events(connection, _event_rows(reader.events(start), counter, origin_ns, _SQL_MISSING))
+        state = {"counter": counter.state(), "skipped_count": reader.skipped_count}
+        connection.execute("INSERT INTO half_state VALUES (?)", (orjson.dumps(state).decode(),))
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+class _SecondHalf:
+    """A forked child exporting the events from byte ``start`` on into ``path`` (``_export_half``).
+
+    ``join()`` waits for it and says whether it succeeded; ``close()`` (also on leaving the ``with``
+    block) kills it if it still runs, reaps it and removes its database.
+    """
+
+    def __init__(self, reader: TraceReader, start: int, path: Path, origin_ns: int) -> None:
+        self.start = start
+        self.path = path
+        path.unlink(missing_ok=True)  # left behind by a killed export
+        # Anything buffered would otherwise be written twice, once by each process.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into the caller's code
+            status = 1
+            try:
+                # Ctrl-C reaches the whole process group; the parent handles it and kills the child.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                # The collector would walk (and so copy) the heap the child shares with its parent.
+                gc.freeze()
+                _export_half(reader, start, path, origin_ns)
+                status = 0
+            except BaseException:  # noqa: BLE001, S110 - the parent reads this half again and reports
+                pass
+            finally:
+                os._exit(status)
+        self._pid: int | None = pid
+
+    def __enter__(self) -> _SecondHalf:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def join(self) -> bool:
+        """Wait for the child; True if it wrote its half."""
+        assert self._pid is not None
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        return os.waitstatus_to_exitcode(status) == 0
+
+    def close(self) -> None:
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._pid, 0)
+            self._pid = None
+        self.path.unlink(missing_ok=True)
+
+
+def _second_half(reader: TraceReader, temporary: Path, origin_ns: int) -> _SecondHalf | None:
+    """A child exporting the second half of ``reader``'s trace, if the trace is big enough and fork is
+    safe; None to export it all in this process."""
+    size = reader.path.stat().st_size
+    # fork() copies only the calling thread: a lock held by another thread (logging's, a stream's) would
+    # stay held in the child for good, so a caller running threads (a notebook kernel) gets one process.
+    if not hasattr(os, "fork") or threading.active_count() != 1 or size < SPLIT_MIN_BYTES:
+        return None
+    start = reader.line_start(size // 2)
+    if start >= size:
+        return None
+    with contextlib.suppress(OSError):  # no process to spare: one process will do
+        return _SecondHalf(reader, start, temporary.with_name(temporary.name + "-2"), origin_ns)
+    return None
+
+
+def _merge_half(
+    connection: sqlite3.Connection, half: _SecondHalf, first_id: int
+) -> tuple[int, dict[str, Any]]:
+    """Copy the child's events in after the first ``first_id - 1``; returns their count and its state."""
+    connection.execute("ATTACH DATABASE ? AS half", (str(half.path),))
+    try:
+        connection.execute("BEGIN")
+        columns = ", ".join(EVENT_COLUMNS[1:])
+        cursor = connection.execute(
+            f"INSERT INTO events SELECT id + ?, {columns} FROM half.events ORDER BY id", (first_id - 1,)
+        )
+        count = cursor.rowcount
+        (state_text,) = connection.execute("SELECT state FROM half.half_state").fetchone()
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        connection.execute("DETACH DATABASE half")
+    return count, orjson.loads(state_text)
+
+
 @contextlib.contextmanager
 def _writing(target: Path) -> Iterator[None]:
     """Turn a failure to write ``target`` into one ``InputError`` naming it (a trace error passes through)."""
@@ -354,13 +539,16 @@ def export_sqlite(
         temporary = out.with_name(f".{out.name}.partial")
         temporary.unlink(missing_ok=True)
         try:
-            counter = TrafficCounter(reader.header)
-            events = 0
-            connection = sqlite3.connect(temporary, isolation_level=None)
-            try:
-                connection.execute("PRAGMA journal_mode=OFF")
-                connection.execute("PRAGMA synchronous=OFF")
-                connection.executescript(_SCHEMA_SQL)
+            origin_ns = _origin_ns(reader)
+            # Forked before the database is opened, so that the child holds no SQLite handle.
+            with contextlib.ExitStack() as cleanup:
+                half = _second_half(reader, temporary, origin_ns)
+                if half is not None:
+                    cleanup.enter_context(half)
+                counter = TrafficCounter(reader.header)
+                connection = sqlite3.connect(temporary, isolation_level=None)
+                cleanup.callback(connection.close)
+                _create_tables(connection, _SCHEMA_SQL)
                 connection.execute("BEGIN")
                 connection.executemany(
                     "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -369,12 +557,30 @@ def export_sqlite(
                         for key, value in reader.header.items()
                     ],
                 )
-                placeholders = ("NULLIF(?, x'')" if c in _OPTIONAL_COLUMNS else "?" for c in EVENT_COLUMNS)
-                insert = f"INSERT INTO events VALUES ({', '.join(placeholders)})"
-                for chunk in _chunks(_event_rows(reader, counter, _SQL_MISSING), CHUNK_ROWS):
-                    connection.executemany(insert, chunk)
-                    events += len(chunk)
+                first_end = None if half is None else half.start
+                records = reader.events(end=first_end)
+                events = _insert_events(connection, _event_rows(records, counter, origin_ns, _SQL_MISSING))
+                skipped_count = reader.skipped_count
+                connection.execute("COMMIT")
+                if half is not None:
+                    if half.join():
+                        count, state = _merge_half(connection, half, events + 1)
+                        events += count
+                        counter.merge(state["counter"])
+                        skipped_count += state["skipped_count"]
+                    else:
+                        # Whatever stopped the child, reading its half here ends the export as one
+                        # process would: with the same rows, or the same error naming the same line.
+                        connection.execute("BEGIN")
+                        rows = _event_rows(
+                            reader.events(half.start), counter, origin_ns, _SQL_MISSING, events + 1
+                        )
+                        events += _insert_events(connection, rows)
+                        skipped_count += reader.skipped_count
+                        connection.execute("COMMIT")
+                    half.close()
                 node_rows, link_rows = _node_rows(counter), _link_rows(counter)
+                connection.execute("BEGIN")
                 connection.executemany(
                     f"INSERT INTO nodes VALUES ({', '.join('?' * len(NODE_COLUMNS))})", node_rows
                 )
@@ -384,13 +590,11 @@ def export_sqlite(
                 for column in INDEX_COLUMNS:
                     connection.execute(f"CREATE INDEX events_{column} ON events({column})")
                 connection.execute("COMMIT")
-            finally:
-                connection.close()
             os.replace(temporary, out)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-        return ExportResult("sqlite", (out,), events, len(node_rows), len(link_rows), reader.skipped_count)
+        return ExportResult("sqlite", (out,), events, len(node_rows), len(link_rows), skipped_count)
 
 
 def export_csv(
@@ -418,7 +622,7 @@ def export_csv(
             with open(temporaries[0], "w", newline="", encoding="utf-8", buffering=CSV_BUFFER_BYTES) as file:
                 writer = csv.writer(file)
                 writer.writerow(EVENT_COLUMNS)
-                for chunk in _chunks(_event_rows(reader, counter), CHUNK_ROWS):
+                for chunk in _chunks(_event_rows(reader, counter, _origin_ns(reader)), CHUNK_ROWS):
                     writer.writerows(chunk)
                     events += len(chunk)
             node_rows, link_rows = _node_rows(counter), _link_rows(counter)

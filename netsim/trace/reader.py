@@ -174,18 +174,36 @@ class TraceReader:
         return self._closed
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.events()
+
+    def events(self, start: int | None = None, end: int | None = None) -> Iterator[dict[str, Any]]:
+        """The events of the lines that begin at byte ``start`` or later and before byte ``end``.
+
+        ``start`` must be the first byte of a line after the header (``line_start``) and defaults to the
+        first event; ``end`` defaults to the end of the file. Errors name the line in the whole file.
+        """
         if self._closed:
             raise ValueError(f"{self.path}: the trace reader is closed")
-        iteration = self._events()
+        iteration = self._events(start, end)
         self._iterations.add(iteration)
         return iteration
+
+    def line_start(self, offset: int) -> int:
+        """The byte offset of the first event line that begins at ``offset`` or later (the file's size
+        if none does): where ``events`` can split the trace."""
+        offset = max(offset, len(self._header_line))
+        with self._open() as file:
+            file.seek(offset - 1)
+            if file.read(1) != b"\n":
+                file.readline()
+            return file.tell()
 
     def _skip(self, line_no: int, reason: str) -> None:
         self.skipped_count += 1
         if len(self.skipped_lines) < MAX_RECORDED_SKIPS:
             self.skipped_lines.append((line_no, reason))
 
-    def _events(self) -> Generator[dict[str, Any], None, None]:
+    def _events(self, start: int | None, end: int | None) -> Generator[dict[str, Any], None, None]:
         self.skipped_lines = []
         self.skipped_count = 0
         with self._open() as file:
@@ -193,7 +211,17 @@ class TraceReader:
                 # Replaced (say, by a merge renaming a new trace into place) since the header was read.
                 raise TraceFormatError(str(self.path), 1, "the trace changed since its header was read")
             line_no = 1
-            for raw in file:
+            if start is not None:
+                # Count the lines before ``start``, so that errors name the line in the whole file.
+                remaining = start - file.tell()
+                while remaining > 0:
+                    chunk = file.read(min(remaining, READ_BUFFER_BYTES))
+                    if not chunk:
+                        break
+                    line_no += chunk.count(b"\n")
+                    remaining -= len(chunk)
+            lines: Iterator[bytes] = file if end is None else _lines_before(file, end - file.tell())
+            for raw in lines:
                 line_no += 1
                 try:
                     record = orjson.loads(raw)
@@ -220,6 +248,17 @@ class TraceReader:
                     raise TraceFormatError(str(self.path), line_no, problem, hint=LENIENT_HINT)
                 log.debug("%s:%d: skipped %s", self.path, line_no, problem)
                 self._skip(line_no, problem)
+
+
+def _lines_before(file: IO[bytes], limit: int) -> Iterator[bytes]:
+    """The lines of ``file`` that begin within the next ``limit`` bytes."""
+    if limit <= 0:
+        return
+    for raw in file:
+        yield raw
+        limit -= len(raw)
+        if limit <= 0:
+            return
 
 
 def iter_events(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> Iterator[dict[str, Any]]:

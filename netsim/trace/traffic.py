@@ -314,3 +314,78 @@ class TrafficCounter:
         elif kind == "error":
             stats.errors += 1
         return stats
+
+    def state(self) -> dict[str, Any]:
+        """The counts as JSON-ready data, for ``merge`` into the counter of an earlier part of the trace."""
+        return {
+            "nodes": [
+                [
+                    n.node,
+                    n.events,
+                    n.messages_sent,
+                    n.messages_received,
+                    n.bytes_sent,
+                    n.bytes_received,
+                    n.errors,
+                    n.first_ts_ns,
+                    n.last_ts_ns,
+                ]
+                for n in self.nodes.values()
+            ],
+            "links": [
+                [
+                    link.a,
+                    link.b,
+                    link.transport,
+                    link.in_topology,
+                    *(
+                        [d.messages_sent, d.bytes_sent, d.messages_received, d.bytes_received]
+                        + [d.first_ts_ns, d.last_ts_ns]
+                        for d in link.directions
+                    ),
+                ]
+                for link in self.links.values()
+            ],
+            "messages_without_peer": self.messages_without_peer,
+        }
+
+    def merge(self, later: dict[str, Any]) -> None:
+        """Add the ``state()`` of a counter fed the events that follow this one's, from the same header.
+
+        Afterwards this counter is what one counter fed every event would be, down to the order of the
+        nodes and links it found (``latencies_ns`` aside, which neither side keeps while counting).
+        """
+        for name, events, sent, received, bytes_sent, bytes_received, errors, first, last in later["nodes"]:
+            stats = self.node(name)
+            stats.events += events
+            stats.messages_sent += sent
+            stats.messages_received += received
+            stats.bytes_sent += bytes_sent
+            stats.bytes_received += bytes_received
+            stats.errors += errors
+            stats.first_ts_ns = _earliest(stats.first_ts_ns, first)
+            stats.last_ts_ns = _latest(stats.last_ts_ns, last)
+        for a, b, transport, in_topology, *directions in later["links"]:
+            if in_topology:
+                link = self._link(a, b, transport, in_topology=True)
+            else:
+                self.direction(a, b, transport)
+                link = self.links[f"{a}{LINK_SEPARATOR}{b}"]
+            for direction, (sent, bytes_sent, received, bytes_received, first, last) in zip(
+                link.directions, directions, strict=True
+            ):
+                direction.messages_sent += sent
+                direction.bytes_sent += bytes_sent
+                direction.messages_received += received
+                direction.bytes_received += bytes_received
+                direction.first_ts_ns = _earliest(direction.first_ts_ns, first)
+                direction.last_ts_ns = _latest(direction.last_ts_ns, last)
+        self.messages_without_peer += later["messages_without_peer"]
+
+
+def _earliest(first: int | None, second: int | None) -> int | None:
+    return second if first is None else first if second is None else min(first, second)
+
+
+def _latest(first: int | None, second: int | None) -> int | None:
+    return second if first is None else first if second is None else max(first, second)
