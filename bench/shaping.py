@@ -6,8 +6,10 @@ cross-CPU wake-up (~70 us on a 2-vCPU VM).
 
 1. Overhead. 'a' sends --messages messages to 'b' in bursts of 256 (as bench/throughput.py does),
    once over a plain link (no attributes: netsim skips the shaper) and once over a link whose only
-   condition is ``queue: 1000000``, a limit never reached: every message goes through the shaper's
-   decision (five random draws, the queue check) and leaves at once, with no delay. Rate = messages
+   condition is ``queue: 1000000``, a limit never reached: every message goes through the shaper
+   (its random draws, and the partition, loss and queue checks) and leaves at once, with no delay.
+   Such a link delays nothing, so the shaper takes its instant path (``LinkShaper.admit``), as a
+   loss-only link does; links with a delay pay for the timer queue they need. Rate = messages
    received / (last receive - first send), from the trace. Off and on alternate, --repeat times each
    (median, min-max). Goal: the shaped rate at most 20% below the plain one.
 

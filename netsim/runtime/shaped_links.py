@@ -58,7 +58,15 @@ class ShapedLinks:
         peer = channel.peer
         assert peer is not None
         wire_bytes = len(payload) + (PREFIX_SIZE if channel.transport.framing == "stream" else 0)
-        drop, releases, _, _ = shaper.decide(now, wire_bytes)
+        if shaper.instant and not self.held.held_per_peer[peer]:
+            # Nothing to delay and nothing held ahead of it: to the kernel now, or dropped.
+            drop = shaper.admit(wire_bytes)
+            if drop is None:
+                node.to_kernel(channel, payload, outgoing)
+                return
+            releases: tuple[int, ...] = ()
+        else:
+            drop, releases, _, _ = shaper.decide(now, wire_bytes)
         if drop is not None:
             node.trace.event("drop", ts_ns=now, reason=drop, **_fields(channel, wire_bytes, outgoing))
             node.count_drop()

@@ -5,7 +5,13 @@ For each message the node is about to send, ``decide(now_ns, nbytes)`` says whet
 loop's timer queue and calls ``released(nbytes)`` as each copy goes to the kernel, so the queue
 limit counts what is really waiting. Every random choice comes from the shaper's own
 ``random.Random``, seeded from the run's seed and the link direction, and every message draws the
-same number of values, so two runs with the same seed drop and duplicate the same messages.
+same bits (``DRAW_BITS``, one call: five 32-bit draws for loss, jitter, reorder, duplicate and the
+duplicate's jitter), so two runs with the same seed drop and duplicate the same messages, and changing
+one setting does not shift the others' decisions.
+
+A link whose conditions delay nothing (no latency, jitter, bandwidth, reordering or duplication: loss
+and queue limits only) is ``instant``: while nothing of it is held, ``admit`` decides a message with
+the same draws as ``decide`` and no bookkeeping, since the message goes straight to the kernel.
 """
 
 from __future__ import annotations
@@ -47,10 +53,21 @@ def _passed(release_ns: tuple[int, ...], delay_ns: int, reordered: bool) -> Verd
 _DROPPED = {reason: Verdict(reason) for reason in (DROP_LOSS, DROP_QUEUE, DROP_PARTITION, DROP_LINK_DOWN)}
 
 
+# Each message's randomness: five 32-bit words, drawn with one call.
+WORD_BITS = 32
+DRAW_BITS = 5 * WORD_BITS
+_WORD = (1 << WORD_BITS) - 1
+_WORD_SCALE = 1.0 / (1 << WORD_BITS)
+
+
+def _below(probability: float) -> int:
+    """The word values under which an event of ``probability`` happens (0 never, 2**32 always)."""
+    return round(probability * (1 << WORD_BITS))
+
+
 class LinkShaper:
     def __init__(self, conditions: Conditions, *, seed: str, ordered: bool) -> None:
         """``ordered``: a stream or seqpacket link, whose messages must leave in the order sent."""
-        self.conditions = conditions
         self.ordered = ordered
         self.rng = random.Random(seed)
         self._block_reasons: list[str] = []  # DROP_PARTITION / DROP_LINK_DOWN while a fault holds
@@ -58,26 +75,57 @@ class LinkShaper:
         self.waiting_bytes = 0
         self._wire_free_ns = 0  # when the link finishes serializing what it has taken so far
         self._last_release_ns = 0
+        self.conditions = conditions
+
+    @property
+    def conditions(self) -> Conditions:
+        return self._conditions
+
+    @conditions.setter
+    def conditions(self, conditions: Conditions) -> None:
+        self._conditions = conditions
+        self._loss_below = _below(conditions.loss)
+        self._reorder_below = _below(conditions.reorder)
+        self._duplicate_below = _below(conditions.duplicate)
+        self.instant = (
+            conditions.latency_ns == 0
+            and conditions.jitter_ns == 0
+            and conditions.bandwidth_bps is None
+            and not conditions.reorder
+            and not conditions.duplicate
+        )
+
+    def admit(self, nbytes: int) -> str | None:
+        """For an ``instant`` link with nothing held: why the message is dropped, or None if it goes to
+        the kernel now. Draws what ``decide`` draws; counts nothing as waiting, as nothing waits."""
+        bits = self.rng.getrandbits(DRAW_BITS)
+        if self._block_reasons:
+            return self._block_reasons[0]
+        if (bits & _WORD) < self._loss_below:
+            return DROP_LOSS
+        c = self._conditions
+        if (c.queue_messages is not None and self.waiting_messages >= c.queue_messages) or (
+            c.queue_bytes is not None and self.waiting_bytes + nbytes > c.queue_bytes
+        ):
+            return DROP_QUEUE
+        return None
 
     def decide(self, now_ns: int, nbytes: int) -> Verdict:
-        c = self.conditions
-        rng = self.rng
-        # Always five draws, whatever is configured: decisions stay aligned across runs and settings.
-        loss_draw, jitter_draw, reorder_draw, duplicate_draw, duplicate_jitter_draw = (
-            rng.random(),
-            rng.random(),
-            rng.random(),
-            rng.random(),
-            rng.random(),
-        )
+        c = self._conditions
+        # The same bits whatever is configured: decisions stay aligned across runs and settings.
+        bits = self.rng.getrandbits(DRAW_BITS)
         if self._block_reasons:
             return _DROPPED[self._block_reasons[0]]
-        if loss_draw < c.loss:
+        if (bits & _WORD) < self._loss_below:
             return _DROPPED[DROP_LOSS]
         if (c.queue_messages is not None and self.waiting_messages >= c.queue_messages) or (
             c.queue_bytes is not None and self.waiting_bytes + nbytes > c.queue_bytes
         ):
             return _DROPPED[DROP_QUEUE]
+        jitter_draw = ((bits >> WORD_BITS) & _WORD) * _WORD_SCALE
+        reorder_word = (bits >> 2 * WORD_BITS) & _WORD
+        duplicate_word = (bits >> 3 * WORD_BITS) & _WORD
+        duplicate_jitter_draw = (bits >> 4 * WORD_BITS) * _WORD_SCALE
 
         start_ns = now_ns
         if c.bandwidth_bps is not None:
@@ -86,7 +134,7 @@ class LinkShaper:
             self._wire_free_ns = start_ns
         release_ns = start_ns + c.latency_ns + self._jitter(jitter_draw)
         reordered = False
-        if c.reorder and reorder_draw < c.reorder:
+        if reorder_word < self._reorder_below:
             # Held back by one more latency (at least 1 ms) so that later messages overtake it.
             release_ns += max(c.latency_ns, 1_000_000)
             reordered = True
@@ -94,7 +142,7 @@ class LinkShaper:
             release_ns = max(release_ns, self._last_release_ns)
         self._last_release_ns = max(self._last_release_ns, release_ns)
         releases = (release_ns,)
-        if c.duplicate and duplicate_draw < c.duplicate:
+        if duplicate_word < self._duplicate_below:
             second = release_ns + self._jitter(duplicate_jitter_draw)
             if self.ordered:
                 second = max(second, release_ns)
@@ -123,8 +171,8 @@ class LinkShaper:
         self.waiting_bytes -= nbytes
 
     def _jitter(self, draw: float) -> int:
-        jitter = self.conditions.jitter_ns
+        jitter = self._conditions.jitter_ns
         if not jitter:
             return 0
         # Uniform in [-jitter, +jitter], never below zero total delay.
-        return max(-self.conditions.latency_ns, round((2 * draw - 1) * jitter))
+        return max(-self._conditions.latency_ns, round((2 * draw - 1) * jitter))

@@ -89,3 +89,41 @@ def test_every_message_draws_the_same_randomness_whatever_the_settings():
     a = shaper(seed="s", duplicate=0.5)
     b = shaper(seed="s", duplicate=0.5, loss=0.0001, jitter_ns=1)
     assert [a.decide(0, 1).duplicated for _ in range(200)] == [b.decide(0, 1).duplicated for _ in range(200)]
+
+
+def test_instant_links_admit_what_decide_would_send_at_once():
+    admitting = shaper(seed="s", loss=0.3, queue_messages=10)
+    deciding = shaper(seed="s", loss=0.3, queue_messages=10)
+    assert admitting.instant and deciding.instant
+    admitted = [admitting.admit(100) for _ in range(1000)]
+    verdicts = []
+    for i in range(1000):
+        verdicts.append(deciding.decide(i, 100))
+        if verdicts[-1].drop is None:
+            deciding.released(100)  # the node sends it at once
+    assert admitted == [verdict.drop for verdict in verdicts]
+    assert 200 < admitted.count("loss") < 400
+    assert all(v.release_ns == (i,) for i, v in enumerate(verdicts) if v.drop is None), "sent at once"
+    assert admitting.waiting_messages == 0, "admit counts nothing as waiting"
+
+
+def test_a_link_is_instant_only_while_it_delays_nothing():
+    assert shaper().instant and shaper(loss=0.5, queue_bytes=10).instant
+    for delaying in ({"latency_ns": 1}, {"jitter_ns": 1}, {"bandwidth_bps": 1e6}, {"reorder": 0.1}):
+        assert not shaper(**delaying).instant, delaying
+    assert not shaper(duplicate=0.1).instant
+    link = shaper(loss=0.1)
+    link.conditions = Conditions(latency_ns=MS)
+    assert not link.instant and link.decide(0, 10).delay_ns == MS
+    link.conditions = Conditions(loss=1.0)
+    assert link.instant and link.admit(10) == DROP_LOSS
+
+
+def test_admit_drops_on_a_blocked_link_and_a_full_queue():
+    link = shaper(queue_messages=0)
+    assert link.admit(10) == DROP_QUEUE
+    open_link = shaper()
+    open_link.block(DROP_PARTITION)
+    assert open_link.admit(10) == DROP_PARTITION
+    open_link.unblock(DROP_PARTITION)
+    assert open_link.admit(10) is None
