@@ -11,6 +11,7 @@ from netsim.clock import now_ns
 
 WRITE_BUFFER_BYTES = 1 << 20
 _dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class TraceWriter:
@@ -40,8 +41,7 @@ class TraceWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         """Write a record built by the caller (the per-message fast path): ts_ns, node, event first."""
-        self._write(_dumps(record))
-        self._write(b"\n")
+        self._write(_dumps(record, option=_NEWLINE))
         self.unflushed = True
 
     def flush(self) -> None:
