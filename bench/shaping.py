@@ -23,7 +23,7 @@ cross-CPU wake-up (~70 us on a 2-vCPU VM).
    ``delay`` ts_ns + delay_ns) and the kernel and receiver (b's ``recv`` minus a's ``send``).
    Goal: median error under 1 ms.
 
-Run: python bench/shaping.py [--messages 50000] [--repeat 3] [--seconds 2]
+Run: python bench/shaping.py [--messages 50000] [--repeat 7] [--seconds 2]
 """
 
 from __future__ import annotations
@@ -429,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--messages", type=int, default=50_000, help="messages per overhead run (default 50000)"
     )
-    parser.add_argument("--repeat", type=int, default=3, help="overhead runs per side (default 3)")
+    parser.add_argument("--repeat", type=int, default=7, help="overhead runs per side (default 7)")
     parser.add_argument("--seconds", type=float, default=2.0, help="probe time per latency run (default 2)")
     args = parser.parse_args(argv)
     if args.messages < 1 or args.repeat < 1 or args.seconds <= 0:

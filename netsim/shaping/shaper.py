@@ -98,7 +98,10 @@ class LinkShaper:
     def admit(self, nbytes: int) -> str | None:
         """For an ``instant`` link with nothing held: why the message is dropped, or None if it goes to
         the kernel now. Draws what ``decide`` draws; counts nothing as waiting, as nothing waits."""
-        bits = self.rng.getrandbits(DRAW_BITS)
+        return self._drop_reason(self.rng.getrandbits(DRAW_BITS), nbytes)
+
+    def _drop_reason(self, bits: int, nbytes: int) -> str | None:
+        """Why a message with these draws is dropped before any delay: a fault, loss, or a full queue."""
         if self._block_reasons:
             return self._block_reasons[0]
         if (bits & _WORD) < self._loss_below:
@@ -111,17 +114,12 @@ class LinkShaper:
         return None
 
     def decide(self, now_ns: int, nbytes: int) -> Verdict:
-        c = self._conditions
         # The same bits whatever is configured: decisions stay aligned across runs and settings.
         bits = self.rng.getrandbits(DRAW_BITS)
-        if self._block_reasons:
-            return _DROPPED[self._block_reasons[0]]
-        if (bits & _WORD) < self._loss_below:
-            return _DROPPED[DROP_LOSS]
-        if (c.queue_messages is not None and self.waiting_messages >= c.queue_messages) or (
-            c.queue_bytes is not None and self.waiting_bytes + nbytes > c.queue_bytes
-        ):
-            return _DROPPED[DROP_QUEUE]
+        drop = self._drop_reason(bits, nbytes)
+        if drop is not None:
+            return _DROPPED[drop]
+        c = self._conditions
         jitter_draw = ((bits >> WORD_BITS) & _WORD) * _WORD_SCALE
         reorder_word = (bits >> 2 * WORD_BITS) & _WORD
         duplicate_word = (bits >> 3 * WORD_BITS) & _WORD
