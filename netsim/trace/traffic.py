@@ -366,11 +366,8 @@ class TrafficCounter:
             stats.first_ts_ns = _earliest(stats.first_ts_ns, first)
             stats.last_ts_ns = _latest(stats.last_ts_ns, last)
         for a, b, transport, in_topology, *directions in later["links"]:
-            if in_topology:
-                link = self._link(a, b, transport, in_topology=True)
-            else:
-                self.direction(a, b, transport)
-                link = self.links[f"{a}{LINK_SEPARATOR}{b}"]
+            # The link this counter already has, or the later one's, found first in the later events.
+            link = self._link(a, b, transport, in_topology=in_topology)
             for direction, (sent, bytes_sent, received, bytes_received, first, last) in zip(
                 link.directions, directions, strict=True
             ):
