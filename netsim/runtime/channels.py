@@ -18,6 +18,7 @@ from netsim.clock import now_ns
 from netsim.errors import CodecError
 from netsim.transport.base import Address, Transport, would_block
 from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_datagram
+from netsim.wire.message import Message
 
 if TYPE_CHECKING:
     from netsim.runtime.node import Node
@@ -121,14 +122,19 @@ class LinkChannel(Channel):
     ) -> None:
         super().__init__(owner, sock, transport, peername, owns_path=owns_path)
         self.peer = peer
-        # Built once: every send and receive record on this link starts with these fields.
-        self.trace_base = self.trace_fields()
+        self._make_records()
         self.write_shut = False
         self.eof_received = False
 
     def set_peer(self, peer: str) -> None:
         self.peer = peer
-        self.trace_base = self.trace_fields()
+        self._make_records()
+
+    def _make_records(self) -> None:
+        """The send and receive records of this link, reused for every message (see message_records)."""
+        base = self.trace_fields()
+        self.send_records = self.owner.trace.message_records(self.send_event, base)
+        self.receive_records = self.owner.trace.message_records(self.receive_event, base)
 
     def queue(self, payload: bytes, outgoing: Outgoing) -> None:
         """Hold one encoded message until flush(); ``outgoing`` is what its send record needs."""
@@ -208,10 +214,14 @@ class StreamChannel(LinkChannel):
 
     def _report_sent(self, sent_at: int) -> None:
         unsent = self._unsent
-        on_sent = self.owner.on_sent
-        while unsent and unsent[0][0] <= self._sent_offset:
-            _, nbytes, outgoing = unsent.popleft()
-            on_sent(self, outgoing, nbytes, sent_at)
+        popleft = unsent.popleft
+        sent_offset = self._sent_offset
+        sent = []
+        while unsent and unsent[0][0] <= sent_offset:
+            _, nbytes, outgoing = popleft()
+            sent.append((sent_at, nbytes, outgoing))
+        if sent:
+            self.owner.on_sent(self, sent)
 
     def on_writable(self) -> None:
         self.flush()
@@ -226,16 +236,18 @@ class StreamChannel(LinkChannel):
         if count == 0:
             self._on_eof()
             return
+        owner = self.owner
         decoder = self.decoder
-        decoder.feed(self.owner.receive_view[:count])
-        try:
-            while not self.closed:
-                decoded = decoder.next_frame()
-                if decoded is None:
-                    break
-                self.owner.on_message(self, decoded[0], decoded[1])
-        except CodecError as error:
-            self.owner.on_bad_bytes(self, error, decoder.buffered)
+        decoder.feed(owner.receive_view[:count])
+        while not self.closed:
+            try:
+                frames = decoder.next_frames()
+            except CodecError as error:
+                owner.on_bad_bytes(self, error, decoder.buffered)
+                return
+            if not frames:
+                return
+            owner.on_messages(self, frames)
 
     def _on_eof(self) -> None:
         self.eof_received = True
@@ -260,10 +272,10 @@ class PacketChannel(LinkChannel):
         *,
         owns_path: bool = False,
     ) -> None:
-        super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
         if not transport.connected:
             self.send_event = "sendto"
             self.receive_event = "recvfrom"
+        super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
         self._unsent: deque[tuple[bytes, Outgoing]] = deque()
 
     @property
@@ -274,48 +286,74 @@ class PacketChannel(LinkChannel):
         self._unsent.append((payload, outgoing))
 
     def flush(self) -> None:
-        connected = self.transport.connected
-        while self._unsent:
-            payload, outgoing = self._unsent[0]
+        unsent = self._unsent
+        send = self.sock.send
+        sendto = None if self.transport.connected else self.sock.sendto
+        sent: list[tuple[int, int, Outgoing]] = []
+        failure = None
+        while unsent:
+            payload, outgoing = unsent[0]
             sent_at = now_ns()
             try:
-                sent = self.sock.send(payload) if connected else self.sock.sendto(payload, self.peername)
+                nbytes = send(payload) if sendto is None else sendto(payload, self.peername)
             except OSError as error:
-                if would_block(error):
-                    break
-                self.owner.on_socket_error(self, error)
-                return
-            self._unsent.popleft()
-            self.owner.on_sent(self, outgoing, sent, sent_at)
-        self.owner.want_write(self, bool(self._unsent))
+                if not would_block(error):
+                    failure = error
+                break
+            unsent.popleft()
+            sent.append((sent_at, nbytes, outgoing))
+        if sent:
+            self.owner.on_sent(self, sent)
+        if failure is not None:
+            self.owner.on_socket_error(self, failure)
+            return
+        self.owner.want_write(self, bool(unsent))
 
     def on_writable(self) -> None:
         self.flush()
 
     def on_readable(self) -> None:
+        """Read up to PACKET_BATCH packets; their messages reach the node before any problem does."""
+        owner = self.owner
         limit = self.transport.max_message_bytes
+        recv = self.sock.recv
+        messages: list[tuple[Message, int]] = []
+        failure: OSError | CodecError | None = None
+        eof = False
+        size = 0
         for _ in range(PACKET_BATCH):
-            if self.closed:
-                return
             try:
-                packet = self.sock.recv(limit + 1)
+                packet = recv(limit + 1)
             except OSError as error:
                 if not would_block(error):
-                    self.owner.on_socket_error(self, error)
-                return
-            if not packet:
-                self.eof_received = True
-                self.owner.on_peer_closed(self)
-                return
-            if len(packet) > limit:
-                self.owner.on_bad_bytes(self, CodecError(f"packet larger than {limit} bytes"), len(packet))
-                return
+                    failure = error
+                break
+            size = len(packet)
+            if not size:
+                eof = True
+                break
+            if size > limit:
+                failure = CodecError(f"packet larger than {limit} bytes")
+                break
             try:
-                message = decode_datagram(packet)
+                messages.append((decode_datagram(packet), size))
             except CodecError as error:
-                self.owner.on_bad_bytes(self, error, len(packet))
-                return
-            self.owner.on_message(self, message, len(packet))
+                failure = error
+                break
+        if messages:
+            owner.on_messages(self, messages)
+        if self.closed:
+            return
+        if eof:
+            self._on_eof()
+        elif isinstance(failure, CodecError):
+            owner.on_bad_bytes(self, failure, size)
+        elif failure is not None:
+            owner.on_socket_error(self, failure)
+
+    def _on_eof(self) -> None:
+        self.eof_received = True
+        self.owner.on_peer_closed(self)
 
 
 class DatagramListener(Channel):
@@ -330,20 +368,27 @@ class DatagramListener(Channel):
     def __init__(self, owner: Node, sock: socket.socket, transport: Transport) -> None:
         super().__init__(owner, sock, transport, None, owns_path=True)
         self.peers_by_address: dict[Any, str] = {}
-        # peer -> the fields of every receive record from that peer (built once, at start-up)
-        self.trace_base_by_peer: dict[str, dict[str, Any]] = {}
+        # peer -> the receive records of that peer's datagrams (see LinkChannel.receive_records)
+        self.receive_records_by_peer: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def add_peer(self, peer: str, address: Address) -> None:
         self.peers_by_address[address] = peer
-        self.trace_base_by_peer[peer] = {**self.trace_fields(), "peername": address, "peer": peer}
+        base = {**self.trace_fields(), "peername": address, "peer": peer}
+        self.receive_records_by_peer[peer] = self.owner.trace.message_records(self.receive_event, base)
 
     def on_readable(self) -> None:
         limit = self.transport.max_message_bytes
+        recvfrom = self.sock.recvfrom
+        datagrams: list[tuple[bytes, Any]] = []
+        failure = None
         for _ in range(PACKET_BATCH):
             try:
-                packet, address = self.sock.recvfrom(limit + 1)
+                datagrams.append(recvfrom(limit + 1))
             except OSError as error:
                 if not would_block(error):
-                    self.owner.on_socket_error(self, error)
-                return
-            self.owner.on_datagram(self, packet, address)
+                    failure = error
+                break
+        if datagrams:
+            self.owner.on_datagrams(self, datagrams)
+        if failure is not None:
+            self.owner.on_socket_error(self, failure)

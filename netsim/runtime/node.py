@@ -127,6 +127,7 @@ class Node:
 
         # Links with conditions (latency, loss, faults...) and the messages they hold back.
         self.shaping = ShapedLinks(self)
+        self._shapers = self.shaping.shapers  # peer -> LinkShaper, looked up for every message sent
 
         # peer -> its listener address for our link, and our own link socket's address (datagram)
         self._peer_listener: dict[str, Any] = {}
@@ -483,81 +484,123 @@ class Node:
         self._register(channel)
         self.trace.event("accept", **channel.trace_fields())
 
-    def on_message(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
+    def on_messages(self, channel: LinkChannel, messages: list[tuple[Message, int]]) -> None:
+        """What one read of a link decoded, oldest first, with each message's wire bytes."""
+        self._receive(channel.peer, channel.receive_records, messages, channel)
+
+    def on_datagrams(self, listener: DatagramListener, datagrams: list[tuple[bytes, Any]]) -> None:
+        """What one read of a datagram receiver returned, as (packet, sender address), oldest first.
+
+        A datagram must come from a neighbour's link socket and carry a message from that neighbour
+        to this node; any other is traced as an error and dropped (there is no connection to close).
+        """
+        limit = listener.transport.max_message_bytes
+        peers_by_address = listener.peers_by_address
+        name = self.name
+        run: list[tuple[Message, int]] = []  # consecutive messages from run_peer, received together
+        run_peer = None
+        for packet, address in datagrams:
+            peer = peers_by_address.get(address)
+            problem = None
+            message = None
+            if peer is None:
+                problem = "datagram from an address that is not a neighbour's link"
+            elif len(packet) > limit:
+                problem = f"datagram larger than {limit} bytes"
+            else:
+                try:
+                    message = decode_datagram(packet)
+                except CodecError as error:
+                    problem = f"bad datagram: {error}"
+                else:
+                    if message.src != peer or message.dst != name:
+                        problem = f"message {message.src!r} -> {message.dst!r} from {peer!r}'s link"
+                    elif message.type == HELLO:
+                        problem = "a hello on a datagram link"
+            if run and (problem is not None or peer != run_peer):
+                self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
+                run = []
+            if problem is not None or message is None:
+                self._trace_error(
+                    listener, problem or "bad datagram", nbytes=len(packet), peername=address, peer=peer
+                )
+                continue
+            run_peer = peer
+            run.append((message, len(packet)))
+        if run:
+            self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
+
+    def _receive(
+        self,
+        peer: str | None,
+        records: tuple[dict[str, Any], dict[str, Any]],
+        messages: list[tuple[Message, int]],
+        channel: LinkChannel | None,
+    ) -> None:
+        """Receive messages from ``peer``: Lamport update, trace record, delivery (the hot path).
+
+        On a link (``channel``), a message that is not from the peer to this node is the link's hello,
+        traced and not delivered, or a reason to close the link and drop the rest.
+        """
+        name = self.name
+        plain, reply = records
+        write = self.trace.write
+        deliver = self.app.on_message if self.state == RUNNING and self.app is not None else None
+        context = self.context
+        received = received_bytes = received_at = 0
+        for message, nbytes in messages:
+            traffic = True
+            if message.src != peer or message.dst != name or message.type == HELLO:
+                if channel is None or not self._hello(channel, message, nbytes):
+                    break
+                peer = channel.peer
+                plain, reply = channel.receive_records
+                traffic = False
+            lamport = self.lamport
+            if message.lamport > lamport:
+                lamport = message.lamport
+            lamport += 1
+            self.lamport = lamport
+            received_at = now_ns()
+            if message.in_reply_to is None:
+                record = plain
+            else:
+                record = reply
+                record["in_reply_to"] = message.in_reply_to
+            record["ts_ns"] = received_at
+            record["nbytes"] = nbytes
+            record["msg_id"] = message.id
+            record["msg_type"] = message.type
+            record["lamport"] = lamport
+            write(record)
+            received += 1
+            received_bytes += nbytes
+            if not traffic:
+                continue
+            if deliver is not None:
+                deliver(context, message)
+            elif self.state == SETUP:
+                self._early_messages.append(message)
+            # While draining the app has stopped: the message is traced as received, not delivered.
+        if received_at:
+            counters = self.counters
+            counters["received"] += received
+            counters["bytes_received"] += received_bytes
+            self._activity(received_at)
+
+    def _hello(self, channel: LinkChannel, message: Message, nbytes: int) -> bool:
+        """A message that is not plain traffic from the link's peer: True if it is the link's hello."""
         if channel.peer is None:
             problem = self._check_hello(channel, message)
         elif message.src != channel.peer or message.dst != self.name:
             problem = f"message {message.src!r} -> {message.dst!r} on the link from {channel.peer!r}"
-        elif message.type == HELLO:
-            problem = f"a second hello from {channel.peer!r}"
         else:
-            problem = None
+            problem = f"a second hello from {channel.peer!r}"
         if problem is not None:
             self._reject(channel, problem, nbytes)
-            return
-        if channel.peer is None:
-            self._accept_hello(channel, message.src)
-        self._receive(channel.receive_event, channel.trace_base, message, nbytes)
-        if message.type != HELLO:
-            self._deliver(message)
-
-    def on_datagram(self, listener: DatagramListener, packet: bytes, address: Any) -> None:
-        peer = listener.peers_by_address.get(address)
-        problem = None
-        message = None
-        if peer is None:
-            problem = "datagram from an address that is not a neighbour's link"
-        elif len(packet) > listener.transport.max_message_bytes:
-            problem = f"datagram larger than {listener.transport.max_message_bytes} bytes"
-        else:
-            try:
-                message = decode_datagram(packet)
-            except CodecError as error:
-                problem = f"bad datagram: {error}"
-            else:
-                if message.src != peer or message.dst != self.name:
-                    problem = f"message {message.src!r} -> {message.dst!r} from {peer!r}'s link"
-        if problem is not None or message is None:
-            self._trace_error(
-                listener, problem or "bad datagram", nbytes=len(packet), peername=address, peer=peer
-            )
-            return
-        self._receive(listener.receive_event, listener.trace_base_by_peer[peer], message, len(packet))
-        self._deliver(message)
-
-    def _receive(self, event: str, trace_base: dict[str, Any], message: Message, nbytes: int) -> None:
-        """Lamport update, trace record and counters for one message received (the hot path)."""
-        lamport = self.lamport
-        if message.lamport > lamport:
-            lamport = message.lamport
-        lamport += 1
-        self.lamport = lamport
-        received_at = now_ns()
-        record = {
-            "ts_ns": received_at,
-            "node": self.name,
-            "event": event,
-            **trace_base,
-            "nbytes": nbytes,
-            "msg_id": message.id,
-            "msg_type": message.type,
-            "lamport": lamport,
-        }
-        if message.in_reply_to is not None:
-            record["in_reply_to"] = message.in_reply_to
-        self.trace.write(record)
-        counters = self.counters
-        counters["received"] += 1
-        counters["bytes_received"] += nbytes
-        self._activity(received_at)
-
-    def _deliver(self, message: Message) -> None:
-        if self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_message(self.context, message)  # type: ignore[arg-type]
-        elif self.state == SETUP:
-            self._early_messages.append(message)
-        # While draining the app has stopped: the message is traced as received and not delivered.
+            return False
+        self._accept_hello(channel, message.src)
+        return True
 
     def _check_hello(self, channel: LinkChannel, message: Message) -> str | None:
         if message.type != HELLO:
@@ -630,6 +673,9 @@ class Node:
     # ---- messages out -------------------------------------------------------------------------------
 
     def send_message(self, dst: str, message_type: str, body: Any, in_reply_to: str | None) -> str | None:
+        channel = self.channels.get(dst)
+        if channel is not None and not channel.closed and self.state == RUNNING:
+            return self._queue(channel, message_type, body, in_reply_to)
         if dst not in self.links_by_peer:
             raise ValueError(
                 f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
@@ -637,12 +683,9 @@ class Node:
         if self.state != RUNNING:
             # on_stop may still call send: the run is draining and takes no new messages.
             return None
-        channel = self.channels.get(dst)
-        if channel is None or channel.closed:
-            self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
-            self.count_drop()
-            return None
-        return self._queue(channel, message_type, body, in_reply_to)
+        self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
+        self.count_drop()
+        return None
 
     def _queue(self, channel: LinkChannel, message_type: str, body: Any, in_reply_to: str | None) -> str:
         lamport = self.lamport = self.lamport + 1
@@ -656,9 +699,10 @@ class Node:
             raise MessageTooLarge(channel.transport.name, len(payload), limit)
         outgoing = (message_id, message_type, lamport, in_reply_to)
         # The hello is netsim's own handshake, not traffic: link conditions do not apply to it.
-        shaper = self.shaping.shaper(peer) if message_type != HELLO else None
+        shaper = self._shapers.get(peer) if message_type != HELLO else None
         if shaper is None:
-            self.to_kernel(channel, payload, outgoing)
+            channel.queue(payload, outgoing)
+            self._dirty.add(channel)
         else:
             self.shaping.send(channel, shaper, payload, outgoing)
         return message_id
@@ -677,26 +721,31 @@ class Node:
             if not channel.closed:
                 channel.flush()
 
-    def on_sent(self, channel: LinkChannel, outgoing: Outgoing, nbytes: int, sent_at: int) -> None:
-        """Trace record and counters for one message the kernel took (the hot path)."""
-        msg_id, msg_type, lamport, in_reply_to = outgoing
-        record = {
-            "ts_ns": sent_at,
-            "node": self.name,
-            "event": channel.send_event,
-            **channel.trace_base,
-            "nbytes": nbytes,
-            "msg_id": msg_id,
-            "msg_type": msg_type,
-            "lamport": lamport,
-        }
-        if in_reply_to is not None:
-            record["in_reply_to"] = in_reply_to
-        self.trace.write(record)
+    def on_sent(self, channel: LinkChannel, sent: list[tuple[int, int, Outgoing]]) -> None:
+        """Trace records and counters for messages the kernel took, as (time, wire bytes, outgoing).
+
+        The time is taken just before the send syscall, so no receive is traced earlier than its send.
+        """
+        plain, reply = channel.send_records
+        write = self.trace.write
+        sent_bytes = 0
+        for sent_at, nbytes, (msg_id, msg_type, lamport, in_reply_to) in sent:
+            if in_reply_to is None:
+                record = plain
+            else:
+                record = reply
+                record["in_reply_to"] = in_reply_to
+            record["ts_ns"] = sent_at
+            record["nbytes"] = nbytes
+            record["msg_id"] = msg_id
+            record["msg_type"] = msg_type
+            record["lamport"] = lamport
+            write(record)
+            sent_bytes += nbytes
         counters = self.counters
-        counters["sent"] += 1
-        counters["bytes_sent"] += nbytes
-        self._activity(sent_at)
+        counters["sent"] += len(sent)
+        counters["bytes_sent"] += sent_bytes
+        self._activity(sent[-1][0])
 
     def want_write(self, channel: Channel, wanted: bool) -> None:
         if channel.closed or channel.wants_write == wanted:

@@ -39,9 +39,6 @@ class ShapedLinks:
     def next_release_ns(self) -> int | None:
         return self.held.next_release_ns
 
-    def shaper(self, peer: str) -> LinkShaper | None:
-        return self.shapers.get(peer)
-
     def shaper_for(self, peer: str) -> LinkShaper:
         """The peer's shaper, made (with no conditions) when a fault first touches an unshaped link."""
         if peer not in self.shapers:

@@ -39,6 +39,26 @@ class TraceWriter:
                 record[key] = value
         self.write(record)
 
+    def message_records(self, event: str, base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Two records of one kind of message event on one socket: without and with ``in_reply_to``.
+
+        The hot paths fill in ``ts_ns``, ``nbytes``, ``msg_id``, ``msg_type`` and ``lamport`` (and
+        ``in_reply_to``) and write the same dict again for every message: building a new record
+        costs as much as encoding it. Assigning to a key a dict already holds keeps its place, so
+        every record comes out in the same field order.
+        """
+        plain = {
+            "ts_ns": 0,
+            "node": self.node,
+            "event": event,
+            **base,
+            "nbytes": 0,
+            "msg_id": "",
+            "msg_type": "",
+            "lamport": 0,
+        }
+        return plain, {**plain, "in_reply_to": ""}
+
     def write(self, record: dict[str, Any]) -> None:
         """Write a record built by the caller (the per-message fast path): ts_ns, node, event first."""
         self._write(_dumps(record, option=_NEWLINE))

@@ -35,8 +35,6 @@ Errors
 from __future__ import annotations
 
 import struct
-from dataclasses import fields as dataclass_fields
-from dataclasses import make_dataclass
 from typing import Any
 
 import orjson
@@ -79,25 +77,9 @@ _JSONEncodeError = orjson.JSONEncodeError
 _pack_prefix = LENGTH_PREFIX.pack
 _unpack_prefix_from = LENGTH_PREFIX.unpack_from
 
-# Building a frozen dataclass costs one object.__setattr__ per field, which was about a third of
-# decode_message. Decoding builds this unfrozen twin (same fields, same slot layout) instead and then
-# retypes it: the result is an ordinary, immutable Message. If Message's layout ever stops matching, the
-# __class__ assignment raises TypeError and the tests fail.
-_UnfrozenMessage = make_dataclass(
-    "_UnfrozenMessage",
-    [(field.name, field.type) for field in dataclass_fields(Message)],
-    slots=True,
-    repr=False,
-    eq=False,
-)
-
-
-def _new_message(
-    src: str, dst: str, msg_id: str, msg_type: str, body: Any, in_reply_to: str | None, lamport: int
-) -> Message:
-    message = _UnfrozenMessage(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
-    message.__class__ = Message
-    return message  # type: ignore[return-value]
+# Message is a named tuple: building it through tuple.__new__ skips the generated __new__'s argument
+# handling, which would cost as much again as the tuple itself.
+_new_tuple = tuple.__new__
 
 
 _JSON_TYPE_NAMES = {
@@ -246,7 +228,7 @@ def decode_message(payload: bytes | bytearray | memoryview) -> Message:
             and lamport >= 0
             and (in_reply_to is None or (type(in_reply_to) is str and in_reply_to))
         ):
-            return _new_message(src, dst, msg_id, msg_type, get("body"), in_reply_to, lamport)
+            return _new_tuple(Message, (src, dst, msg_id, msg_type, get("body"), in_reply_to, lamport))
     raise CodecError(_envelope_problem(fields))
 
 
@@ -286,11 +268,14 @@ class FrameDecoder:
         while (item := decoder.next_frame()) is not None:
             message, wire_bytes = item
 
+    ``next_frames()`` returns every complete frame at once, for a caller that handles a whole read in
+    one loop (a node's event loop does).
+
     Any CodecError leaves the decoder failed: every later call raises CodecError again and the caller
     closes the connection. Complete frames received before the bad bytes are all returned first.
     """
 
-    __slots__ = ("_buffer", "_start", "_max_frame_bytes", "_stream_offset", "_failure", "_closed")
+    __slots__ = ("_buffer", "_start", "_max_frame_bytes", "_stream_offset", "_failure", "_closed", "_error")
 
     def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
         if type(max_frame_bytes) is not int or not 0 < max_frame_bytes <= 0xFFFFFFFF:
@@ -302,6 +287,8 @@ class FrameDecoder:
         self._max_frame_bytes = max_frame_bytes
         self._stream_offset = 0  # stream position of _buffer[_start], for error messages
         self._failure: str | None = None
+        # The error that stopped next_frames() after it had frames to return: its next call raises it.
+        self._error: CodecError | None = None
         self._closed = False
 
     @property
@@ -351,6 +338,48 @@ class FrameDecoder:
         else:
             self._start = end
         return message, wire_bytes
+
+    def next_frames(self) -> list[tuple[Message, int]]:
+        """Every complete frame buffered, oldest first, as (message, wire bytes); [] if none is complete.
+
+        Bad bytes after complete frames: those frames are returned, and the next call raises.
+        """
+        if self._failure is not None:
+            error, self._error = self._error, None
+            raise error if error is not None else self._already_failed()
+        buffer = self._buffer
+        buffer_end = len(buffer)
+        start = first = self._start
+        max_frame_bytes = self._max_frame_bytes
+        frames: list[tuple[Message, int]] = []
+        append = frames.append
+        try:
+            while buffer_end - start >= PREFIX_SIZE:
+                (size,) = _unpack_prefix_from(buffer, start)
+                if size > max_frame_bytes:
+                    raise self._oversized(self._stream_offset + start - first, size)
+                end = start + PREFIX_SIZE + size
+                if buffer_end < end:
+                    break
+                try:
+                    # A bytearray slice copies only this payload; a memoryview would pin the buffer.
+                    message = decode_message(buffer[start + PREFIX_SIZE : end])
+                except CodecError as error:
+                    offset = self._stream_offset + start - first
+                    raise self._fail(f"frame at stream byte {offset}: {error.message}") from None
+                append((message, end - start))
+                start = end
+        except CodecError as error:
+            if not frames:
+                raise
+            self._error = error
+        self._stream_offset += start - first
+        if start == buffer_end:
+            buffer.clear()
+            self._start = 0
+        else:
+            self._start = start
+        return frames
 
     def close(self) -> None:
         """The peer sent EOF: raises CodecError if it stopped inside a frame or a length prefix.

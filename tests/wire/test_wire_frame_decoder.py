@@ -41,32 +41,48 @@ def in_sevens(data: bytes) -> list[bytes]:
 
 SPLITS: list[Callable[[bytes], list[bytes]]] = [whole, byte_by_byte, in_sevens]
 
+Item = tuple[Message, int]
+
+
+def one_by_one(decoder: FrameDecoder, into: list[Item]) -> None:
+    while (item := decoder.next_frame()) is not None:
+        into.append(item)
+
+
+def all_at_once(decoder: FrameDecoder, into: list[Item]) -> None:
+    while items := decoder.next_frames():
+        into.extend(items)
+
+
+READERS: list[Callable[[FrameDecoder, list[Item]], None]] = [one_by_one, all_at_once]
+
 
 def run(
-    chunks: Iterable[bytes | bytearray | memoryview], decoder: FrameDecoder | None = None
+    chunks: Iterable[bytes | bytearray | memoryview],
+    decoder: FrameDecoder | None = None,
+    read: Callable[[FrameDecoder, list[Item]], None] = one_by_one,
 ) -> tuple[list[Message], list[int], CodecError | None]:
     """Feed chunks as a socket loop would, then EOF; the messages, their wire sizes, and any error."""
     decoder = decoder if decoder is not None else FrameDecoder()
-    messages: list[Message] = []
-    sizes: list[int] = []
+    items: list[Item] = []
+    error = None
     try:
         for chunk in chunks:
             decoder.feed(chunk)
-            while (item := decoder.next_frame()) is not None:
-                messages.append(item[0])
-                sizes.append(item[1])
+            read(decoder, items)
         decoder.close()
-    except CodecError as error:
-        return messages, sizes, error
-    return messages, sizes, None
+    except CodecError as raised:
+        error = raised
+    return [message for message, _ in items], [size for _, size in items], error
 
 
 # --- good input, three ways --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("read", READERS)
 @pytest.mark.parametrize("split", SPLITS)
-def test_stream_decodes(split: Callable[[bytes], list[bytes]]) -> None:
-    messages, sizes, error = run(split(STREAM))
+def test_stream_decodes(split: Callable[[bytes], list[bytes]], read: Callable[..., None]) -> None:
+    messages, sizes, error = run(split(STREAM), read=read)
     assert error is None
     assert messages == MESSAGES
     assert sizes == [len(encode_frame(message)) for message in MESSAGES]
@@ -113,17 +129,20 @@ GARBAGE = {
 }
 
 
+@pytest.mark.parametrize("read", READERS)
 @pytest.mark.parametrize("split", SPLITS)
 @pytest.mark.parametrize("garbage_name", sorted(GARBAGE))
-def test_trailing_garbage(split: Callable[[bytes], list[bytes]], garbage_name: str) -> None:
+def test_trailing_garbage(
+    split: Callable[[bytes], list[bytes]], garbage_name: str, read: Callable[..., None]
+) -> None:
     garbage, reason = GARBAGE[garbage_name]
     decoder = FrameDecoder()
-    messages, _, error = run(split(STREAM + garbage), decoder)
+    messages, _, error = run(split(STREAM + garbage), decoder, read)
     assert messages == MESSAGES
     assert error is not None
     assert reason in str(error)
     # The decoder is now unusable: every call says so, with the original reason.
-    for call in (lambda: decoder.feed(b"x"), decoder.next_frame, decoder.close):
+    for call in (lambda: decoder.feed(b"x"), decoder.next_frame, decoder.next_frames, decoder.close):
         with pytest.raises(CodecError, match="unusable after an earlier error") as excinfo:
             call()
         assert reason in str(excinfo.value)
@@ -132,6 +151,38 @@ def test_trailing_garbage(split: Callable[[bytes], list[bytes]], garbage_name: s
 def test_error_names_the_stream_offset() -> None:
     with pytest.raises(CodecError, match=f"^frame at stream byte {len(STREAM)}: invalid JSON at byte 0"):
         decode_frames(STREAM + frame(b"x"))
+
+
+def test_next_frames_returns_the_good_frames_then_raises() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(STREAM + frame(b"x") + STREAM)
+    items = decoder.next_frames()
+    assert items == [(message, len(encode_frame(message))) for message in MESSAGES]
+    # What is left is the bad frame and everything after it: a node traces that many bytes.
+    assert decoder.buffered == len(frame(b"x")) + len(STREAM)
+    with pytest.raises(CodecError, match=f"^frame at stream byte {len(STREAM)}: invalid JSON at byte 0"):
+        decoder.next_frames()
+    with pytest.raises(CodecError, match="unusable after an earlier error"):
+        decoder.next_frames()
+
+
+def test_next_frames_raises_at_once_when_no_frame_precedes_the_error() -> None:
+    decoder = FrameDecoder(max_frame_bytes=10)
+    decoder.feed(LENGTH_PREFIX.pack(11))
+    with pytest.raises(CodecError, match="^frame at stream byte 0 announces 11 payload bytes"):
+        decoder.next_frames()
+    assert decoder.buffered == PREFIX_SIZE
+
+
+def test_next_frames_names_the_offset_within_a_read() -> None:
+    decoder = FrameDecoder(max_frame_bytes=200)
+    decoder.feed(STREAM)
+    assert len(decoder.next_frames()) == len(MESSAGES)
+    decoder.feed(encode_frame(MESSAGES[0]) + LENGTH_PREFIX.pack(201))
+    assert decoder.next_frames() == [(MESSAGES[0], len(encode_frame(MESSAGES[0])))]
+    offset = len(STREAM) + len(encode_frame(MESSAGES[0]))
+    with pytest.raises(CodecError, match=f"^frame at stream byte {offset} announces 201 payload bytes"):
+        decoder.next_frames()
 
 
 # --- each framing error on its own -------------------------------------------------------------------
@@ -229,13 +280,14 @@ def test_close_keeps_complete_frames_for_next_frame() -> None:
     assert decoder.buffered == 0
 
 
-def test_buffer_is_compacted_across_many_frames() -> None:
+@pytest.mark.parametrize("read", READERS)
+def test_buffer_is_compacted_across_many_frames(read: Callable[..., None]) -> None:
     # Frames straddle chunk boundaries while the consumed prefix grows past the compaction threshold.
     messages = [Message("a", "b", f"a:{index}", "bulk", "x" * (index % 300)) for index in range(3000)]
     stream = b"".join(encode_frame(message) for message in messages)
     decoder = FrameDecoder()
     decoded, sizes, error = run(
-        (stream[index : index + 4093] for index in range(0, len(stream), 4093)), decoder
+        (stream[index : index + 4093] for index in range(0, len(stream), 4093)), decoder, read
     )
     assert error is None
     assert decoded == messages

@@ -71,14 +71,16 @@ def test_message_round_trips(message: Message) -> None:
 def test_stream_round_trips_in_any_chunking(messages: list[Message], data: st.DataObject) -> None:
     stream = b"".join(encode_frame(message) for message in messages)
     cuts = split_points(data, len(stream))
+    all_at_once = data.draw(st.booleans(), label="next_frames")
     decoder = FrameDecoder()
     decoded: list[Message] = []
     wire_bytes = 0
     for start, end in pairwise(cuts):
         decoder.feed(memoryview(stream)[start:end])
-        while (item := decoder.next_frame()) is not None:
-            decoded.append(item[0])
-            wire_bytes += item[1]
+        items = decoder.next_frames() if all_at_once else iter(decoder.next_frame, None)
+        for message, size in items:
+            decoded.append(message)
+            wire_bytes += size
     decoder.close()
     assert decoded == messages
     assert wire_bytes == len(stream)
