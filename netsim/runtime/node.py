@@ -323,7 +323,7 @@ class Node:
         status_interval_ns = int(settings.status_interval_s * 1e9)
         idle_after_ns = int(settings.idle_after_s * 1e9)
         while not self.finished:
-            events = select(self._select_timeout(idle_after_ns))
+            events = select(self._select_timeout(idle_after_ns, status_interval_ns))
             for key, mask in events:
                 handler = key.data
                 if mask & selectors.EVENT_READ:
@@ -347,29 +347,47 @@ class Node:
                 self._last_flush_ns = now
                 self.trace.flush()
 
-    def _select_timeout(self, idle_after_ns: int) -> float | None:
-        now = now_ns()
-        deadlines = []
+    def _select_timeout(self, idle_after_ns: int, status_interval_ns: int) -> float | None:
+        """Seconds until the loop has something to do without I/O, or None to wait for I/O alone.
+
+        Runs once per loop turn, and a busy datagram link turns the loop about once per message:
+        hence one running minimum and no list.
+        """
+        deadline = None
         if self._timers:
-            deadlines.append(self._timers[0][0])
+            deadline = self._timers[0][0]
         if self.shaping:
-            deadlines.append(self.shaping.next_release_ns)
+            release = self.shaping.next_release_ns
+            if release is not None and (deadline is None or release < deadline):
+                deadline = release
         if self._internal_timers:
-            deadlines.append(self._internal_timers[0][0])
+            internal = self._internal_timers[0][0]
+            if deadline is None or internal < deadline:
+                deadline = internal
         if self.state == RUNNING and not self._reported_idle:
-            deadlines.append(self._last_activity_ns + idle_after_ns)
+            idle_at = self._last_activity_ns + idle_after_ns
+            if deadline is None or idle_at < deadline:
+                deadline = idle_at
         if self._status_dirty:
-            deadlines.append(self._last_status_ns + int(self.plan.settings.status_interval_s * 1e9))
+            status_at = self._last_status_ns + status_interval_ns
+            if deadline is None or status_at < deadline:
+                deadline = status_at
         if self.trace.unflushed:
-            deadlines.append(self._last_flush_ns + TRACE_FLUSH_INTERVAL_NS)
-        if not deadlines:
+            flush_at = self._last_flush_ns + TRACE_FLUSH_INTERVAL_NS
+            if deadline is None or flush_at < deadline:
+                deadline = flush_at
+        if deadline is None:
             return None
-        return max(0.0, (min(deadlines) - now) / 1e9)
+        return max(0.0, (deadline - now_ns()) / 1e9)
 
     def _report_status(self, status_interval_ns: int, idle_after_ns: int) -> None:
         if self.state != RUNNING:
             return
         now = now_ns()
+        busy_and_reported = now - self._last_activity_ns < idle_after_ns and not self._reported_idle
+        if busy_and_reported and (not self._status_dirty or now - self._last_status_ns < status_interval_ns):
+            # Busy, the launcher knows it, and the periodic counters are not due yet.
+            return
         idle = (
             not self._timers
             and not self.shaping

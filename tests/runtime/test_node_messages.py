@@ -1,0 +1,231 @@
+"""A node's message paths, a read or a flush at a time: order, Lamport clocks, records, bad bytes.
+
+Each test drives one Node object by hand over a real AF_UNIX socketpair (no launcher, no other
+process): bytes go in on one end, the node's channel reads them in one on_readable() call.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from netsim.apps.base import App
+from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChannel
+from netsim.runtime.context import NodeContext
+from netsim.runtime.node import HELLO, RUNNING, Node
+from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.transport import get_transport
+from netsim.wire import Message, decode_frames, encode_frame, encode_message, frame
+
+
+class Recorder(App):
+    """Keeps every message; answers a 'ping' at once, so its reply shows the clock after the receive."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def on_message(self, ctx, message):
+        self.messages.append(message)
+        if message.type == "ping":
+            ctx.reply(message, "pong")
+
+
+def make_node(tmp_path: Path, transport: str, *, initiator: bool) -> Node:
+    plan = NodePlan(
+        name="b",
+        index=1,
+        app="echo",
+        links=(LinkPlan("a", 0, transport, initiator),),
+        node_names=("a", "b"),
+        seed=1,
+        socket_dir=str(tmp_path),
+        trace_path=str(tmp_path / "b.jsonl"),
+        log_path=str(tmp_path / "b.log"),
+    )
+    node = Node(plan, conn=None)  # type: ignore[arg-type] - these tests never reach the control pipe
+    node.state = RUNNING
+    node.app = Recorder()
+    node.context = NodeContext(node, 1)
+    return node
+
+
+def records(node: Node) -> list[dict[str, Any]]:
+    node.trace.flush()
+    return [orjson.loads(line) for line in Path(node.plan.trace_path).read_bytes().splitlines()]
+
+
+def from_a(index: int, lamport: int, **fields: Any) -> Message:
+    return Message("a", "b", f"a:{index}", fields.pop("type", "data"), index, lamport=lamport, **fields)
+
+
+@pytest.fixture
+def stream_pair(tmp_path: Path):
+    outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    inside.setblocking(False)
+    node = make_node(tmp_path, "unix", initiator=False)
+    channel = StreamChannel(node, inside, get_transport("unix"), "", None)
+    yield node, channel, outside
+    outside.close()
+    node.trace.close()
+    channel.close()
+
+
+def test_one_read_of_a_stream_is_received_in_order_with_the_hello_first(stream_pair) -> None:
+    node, channel, outside = stream_pair
+    node.links_by_peer["a"] = LinkPlan("a", 0, "unix", False)
+    hello = Message("a", "b", "a:0", HELLO, None, lamport=1)
+    sent = [from_a(1, 7), from_a(2, 3, in_reply_to="b:9"), from_a(3, 20, type="ping")]
+    outside.sendall(b"".join(encode_frame(message) for message in [hello, *sent]))
+    channel.on_readable()
+
+    assert channel.peer == "a" and node.channels["a"] is channel
+    assert node.app.messages == sent  # the hello is netsim's, not the app's
+    received = [r for r in records(node) if r["event"] == "recv"]
+    assert [r["msg_id"] for r in received] == ["a:0", "a:1", "a:2", "a:3"]
+    # Lamport: max(own, message) + 1 at each receive, in order.
+    assert [r["lamport"] for r in received] == [2, 8, 9, 21]
+    assert [r.get("in_reply_to") for r in received] == [None, None, "b:9", None]
+    assert all(r["peer"] == "a" and r["transport"] == "unix" for r in received)
+    assert [r["nbytes"] for r in received] == [len(encode_frame(m)) for m in [hello, *sent]]
+    # Field order is the same in every record, with in_reply_to last where there is one.
+    assert list(received[2]) == [*received[1], "in_reply_to"]
+    assert node.counters["received"] == 4
+    assert node.counters["bytes_received"] == sum(r["nbytes"] for r in received)
+    # The reply to the ping was sent from inside the loop: it carries the clock after its receive.
+    node._flush_dirty()
+    pong = next(r for r in records(node) if r["event"] == "send" and r["msg_type"] == "pong")
+    assert pong["lamport"] == 22 and pong["in_reply_to"] == "a:3"
+
+
+def test_bad_bytes_after_good_frames_in_one_read(stream_pair) -> None:
+    node, channel, outside = stream_pair
+    channel.set_peer("a")
+    node.channels["a"] = channel
+    good = [from_a(1, 1), from_a(2, 2)]
+    outside.sendall(b"".join(encode_frame(m) for m in good) + frame(b"{oops") + encode_frame(from_a(3, 3)))
+    channel.on_readable()
+
+    assert node.app.messages == good  # what came before the bad frame, and nothing after it
+    trace = records(node)
+    assert [r["event"] for r in trace] == ["recv", "recv", "error", "close"]
+    assert "invalid JSON" in trace[2]["error"]
+    assert trace[2]["nbytes"] == len(frame(b"{oops")) + len(encode_frame(from_a(3, 3)))
+    assert trace[3]["reason"] == "bad bytes"
+    assert channel.closed
+
+
+def test_a_message_for_someone_else_closes_the_link_mid_read(stream_pair) -> None:
+    node, channel, outside = stream_pair
+    channel.set_peer("a")
+    node.channels["a"] = channel
+    stray = Message("a", "c", "a:2", "data", None, lamport=2)
+    outside.sendall(encode_frame(from_a(1, 1)) + encode_frame(stray) + encode_frame(from_a(3, 3)))
+    channel.on_readable()
+
+    assert node.app.messages == [from_a(1, 1)]
+    trace = records(node)
+    assert [r["event"] for r in trace] == ["recv", "error", "close"]
+    assert "'a' -> 'c'" in trace[1]["error"]
+    assert node.lamport == 2  # the stray message did not move the clock
+
+
+def test_seqpacket_read_delivers_the_packets_before_a_bad_one(tmp_path: Path) -> None:
+    outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    inside.setblocking(False)
+    node = make_node(tmp_path, "unix-seqpacket", initiator=False)
+    channel = PacketChannel(node, inside, get_transport("unix-seqpacket"), "", "a")
+    node.channels["a"] = channel
+    try:
+        for packet in (encode_message(from_a(1, 1)), encode_message(from_a(2, 2)), b"[]"):
+            outside.send(packet)
+        outside.send(encode_message(from_a(4, 4)))
+        channel.on_readable()
+        assert node.app.messages == [from_a(1, 1), from_a(2, 2)]
+        trace = records(node)
+        assert [r["event"] for r in trace] == ["recv", "recv", "error", "close"]
+        assert "must be a JSON object" in trace[2]["error"]
+        assert trace[2]["nbytes"] == 2
+    finally:
+        outside.close()
+        node.trace.close()
+        channel.close()
+
+
+def test_seqpacket_eof_after_packets_delivers_them_first(tmp_path: Path) -> None:
+    outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    inside.setblocking(False)
+    node = make_node(tmp_path, "unix-seqpacket", initiator=False)
+    channel = PacketChannel(node, inside, get_transport("unix-seqpacket"), "", "a")
+    node.channels["a"] = channel
+    try:
+        outside.send(encode_message(from_a(1, 1)))
+        outside.close()
+        channel.on_readable()
+        assert node.app.messages == [from_a(1, 1)]
+        assert channel.eof_received and channel.closed
+        assert [r["event"] for r in records(node)] == ["recv", "close"]
+    finally:
+        node.trace.close()
+        channel.close()
+
+
+def test_datagrams_around_a_bad_one_are_all_received_in_order(tmp_path: Path) -> None:
+    node = make_node(tmp_path, "unix-dgram", initiator=True)
+    transport = get_transport("unix-dgram")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(tmp_path / "b.sock"))
+    receiver.setblocking(False)
+    listener = DatagramListener(node, receiver, transport)
+    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sender.bind(str(tmp_path / "a.sock"))
+    stranger = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    stranger.bind(str(tmp_path / "x.sock"))
+    listener.add_peer("a", str(tmp_path / "a.sock"))
+    try:
+        target = str(tmp_path / "b.sock")
+        sender.sendto(encode_message(from_a(1, 1)), target)
+        sender.sendto(b"not json", target)
+        stranger.sendto(encode_message(from_a(9, 9)), target)
+        sender.sendto(encode_message(Message("a", "b", "a:h", HELLO, None)), target)
+        sender.sendto(encode_message(from_a(2, 2, in_reply_to="b:1")), target)
+        listener.on_readable()
+
+        assert node.app.messages == [from_a(1, 1), from_a(2, 2, in_reply_to="b:1")]
+        trace = records(node)
+        assert [r["event"] for r in trace] == ["recvfrom", "error", "error", "error", "recvfrom"]
+        assert "bad datagram" in trace[1]["error"]
+        assert "not a neighbour" in trace[2]["error"]
+        assert "hello on a datagram link" in trace[3]["error"]
+        assert trace[4]["in_reply_to"] == "b:1" and trace[4]["peername"] == str(tmp_path / "a.sock")
+        assert not listener.closed  # there is no connection to close: the receiver runs on
+    finally:
+        for sock in (sender, stranger):
+            sock.close()
+        node.trace.close()
+        listener.close()
+
+
+def test_sends_of_one_flush_are_traced_in_order_with_their_own_fields(stream_pair) -> None:
+    node, channel, outside = stream_pair
+    channel.set_peer("a")
+    node.channels["a"] = channel
+    node.links_by_peer["a"] = LinkPlan("a", 0, "unix", False)
+    ids = [
+        node.context.send("a", "one", 1),
+        node.context.send("a", "two", 2, in_reply_to="a:7"),
+        node.context.send("a", "three", 3),
+    ]
+    node._flush_dirty()
+    sent = [r for r in records(node) if r["event"] == "send"]
+    assert [r["msg_id"] for r in sent] == ids == ["b:1", "b:2", "b:3"]
+    assert [r["lamport"] for r in sent] == [1, 2, 3]
+    assert [r.get("in_reply_to") for r in sent] == [None, "a:7", None]
+    assert list(sent[1]) == [*sent[0], "in_reply_to"]
+    wire = outside.recv(65536)
+    assert [r["nbytes"] for r in sent] == [len(encode_frame(m)) for m in decode_frames(wire)]
+    assert node.counters["sent"] == 3 and node.counters["bytes_sent"] == len(wire)
+    assert sent[0]["ts_ns"] <= sent[1]["ts_ns"] <= sent[2]["ts_ns"]
