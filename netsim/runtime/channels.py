@@ -109,6 +109,8 @@ class LinkChannel(Channel):
 
     send_event = "send"
     receive_event = "recv"
+    # Bytes the framing adds to each message's payload on the wire.
+    frame_overhead = 0
 
     def __init__(
         self,
@@ -159,6 +161,8 @@ class LinkChannel(Channel):
 
 class StreamChannel(LinkChannel):
     """A byte stream (TCP, AF_UNIX stream): length-prefixed frames, decoded by the sans-I/O FrameDecoder."""
+
+    frame_overhead = PREFIX_SIZE
 
     def __init__(
         self,

@@ -15,7 +15,6 @@ from netsim.runtime.holding import HeldMessage, ReleaseQueue
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
 from netsim.shaping.shaper import DROP_LINK_DOWN, LinkShaper
 from netsim.transport import get_transport
-from netsim.wire.codec import PREFIX_SIZE
 
 if TYPE_CHECKING:
     from netsim.runtime.node import Node
@@ -51,18 +50,19 @@ class ShapedLinks:
     def send(self, channel: LinkChannel, shaper: LinkShaper, payload: bytes, outgoing: Outgoing) -> None:
         """Drop, delay or duplicate one message as its link's conditions say, and trace the decision."""
         node = self.node
-        now = now_ns()
         peer = channel.peer
         assert peer is not None
-        wire_bytes = len(payload) + (PREFIX_SIZE if channel.transport.framing == "stream" else 0)
+        wire_bytes = len(payload) + channel.frame_overhead
         if shaper.instant and not self.held.held_per_peer[peer]:
             # Nothing to delay and nothing held ahead of it: to the kernel now, or dropped.
             drop = shaper.admit(wire_bytes)
             if drop is None:
                 node.to_kernel(channel, payload, outgoing)
                 return
+            now = now_ns()
             releases: tuple[int, ...] = ()
         else:
+            now = now_ns()
             drop, releases, _, _ = shaper.decide(now, wire_bytes)
         if drop is not None:
             node.trace.event("drop", ts_ns=now, reason=drop, **_fields(channel, wire_bytes, outgoing))
