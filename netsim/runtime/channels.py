@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
 from netsim.errors import CodecError
+from netsim.trace.writer import MessageRecords
 from netsim.transport.base import Address, Transport, would_block
 from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_datagram
 from netsim.wire.message import Message
@@ -133,7 +134,7 @@ class LinkChannel(Channel):
         self._make_records()
 
     def _make_records(self) -> None:
-        """The send and receive records of this link, reused for every message (see message_records)."""
+        """The writers of this link's send and receive records (they depend on the peer's name)."""
         base = self.trace_fields()
         self.send_records = self.owner.trace.message_records(self.send_event, base)
         self.receive_records = self.owner.trace.message_records(self.receive_event, base)
@@ -373,7 +374,7 @@ class DatagramListener(Channel):
         super().__init__(owner, sock, transport, None, owns_path=True)
         self.peers_by_address: dict[Any, str] = {}
         # peer -> the receive records of that peer's datagrams (see LinkChannel.receive_records)
-        self.receive_records_by_peer: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.receive_records_by_peer: dict[str, MessageRecords] = {}
 
     def add_peer(self, peer: str, address: Address) -> None:
         self.peers_by_address[address] = peer

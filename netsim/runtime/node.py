@@ -42,7 +42,7 @@ from netsim.runtime.context import NodeContext
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.shaped_links import ShapedLinks
 from netsim.shaping.shaper import DROP_LINK_DOWN
-from netsim.trace.writer import TraceWriter
+from netsim.trace.writer import MessageRecords, TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
 from netsim.wire.codec import decode_datagram, encode_envelope
@@ -551,7 +551,7 @@ class Node:
     def _receive(
         self,
         peer: str | None,
-        records: tuple[dict[str, Any], dict[str, Any]],
+        records: MessageRecords,
         messages: list[tuple[Message, int]],
         channel: LinkChannel | None,
     ) -> None:
@@ -561,8 +561,7 @@ class Node:
         traced and not delivered, or a reason to close the link and drop the rest.
         """
         name = self.name
-        plain, reply = records
-        write = self.trace.write
+        write = records.write
         deliver = self.app.on_message if self.state == RUNNING and self.app is not None else None
         context = self.context
         received = received_bytes = received_at = 0
@@ -572,7 +571,7 @@ class Node:
                 if channel is None or not self._hello(channel, message, nbytes):
                     break
                 peer = channel.peer
-                plain, reply = channel.receive_records
+                write = channel.receive_records.write
                 traffic = False
             lamport = self.lamport
             if message.lamport > lamport:
@@ -580,17 +579,7 @@ class Node:
             lamport += 1
             self.lamport = lamport
             received_at = now_ns()
-            if message.in_reply_to is None:
-                record = plain
-            else:
-                record = reply
-                record["in_reply_to"] = message.in_reply_to
-            record["ts_ns"] = received_at
-            record["nbytes"] = nbytes
-            record["msg_id"] = message.id
-            record["msg_type"] = message.type
-            record["lamport"] = lamport
-            write(record)
+            write(received_at, nbytes, message.id, message.type, lamport, message.in_reply_to)
             received += 1
             received_bytes += nbytes
             if not traffic:
@@ -744,21 +733,10 @@ class Node:
 
         The time is taken just before the send syscall, so no receive is traced earlier than its send.
         """
-        plain, reply = channel.send_records
-        write = self.trace.write
+        write = channel.send_records.write
         sent_bytes = 0
         for sent_at, nbytes, (msg_id, msg_type, lamport, in_reply_to) in sent:
-            if in_reply_to is None:
-                record = plain
-            else:
-                record = reply
-                record["in_reply_to"] = in_reply_to
-            record["ts_ns"] = sent_at
-            record["nbytes"] = nbytes
-            record["msg_id"] = msg_id
-            record["msg_type"] = msg_type
-            record["lamport"] = lamport
-            write(record)
+            write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
             sent_bytes += nbytes
         counters = self.counters
         counters["sent"] += len(sent)

@@ -39,25 +39,9 @@ class TraceWriter:
                 record[key] = value
         self.write(record)
 
-    def message_records(self, event: str, base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Two records of one kind of message event on one socket: without and with ``in_reply_to``.
-
-        The hot paths fill in ``ts_ns``, ``nbytes``, ``msg_id``, ``msg_type`` and ``lamport`` (and
-        ``in_reply_to``) and write the same dict again for every message: building a new record
-        costs as much as encoding it. Assigning to a key a dict already holds keeps its place, so
-        every record comes out in the same field order.
-        """
-        plain = {
-            "ts_ns": 0,
-            "node": self.node,
-            "event": event,
-            **base,
-            "nbytes": 0,
-            "msg_id": "",
-            "msg_type": "",
-            "lamport": 0,
-        }
-        return plain, {**plain, "in_reply_to": ""}
+    def message_records(self, event: str, base: dict[str, Any]) -> MessageRecords:
+        """The writer of one kind of message event (``send``, ``recv``...) on one socket."""
+        return MessageRecords(self, event, base)
 
     def write(self, record: dict[str, Any]) -> None:
         """Write a record built by the caller (the per-message fast path): ts_ns, node, event first."""
@@ -72,3 +56,44 @@ class TraceWriter:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
+
+
+class MessageRecords:
+    """Writes the records of one kind of message event on one socket: ``base`` fields plus the message's.
+
+    A node writes one of these for every message it sends or receives, so the record is not built
+    each time: two dicts (without and with ``in_reply_to``) are made once and refilled, because
+    building a record cost as much as encoding it. Assigning to a key a dict already holds keeps its
+    place, so every record comes out in the same field order.
+    """
+
+    __slots__ = ("_plain", "_reply", "_write")
+
+    def __init__(self, writer: TraceWriter, event: str, base: dict[str, Any]) -> None:
+        self._plain: dict[str, Any] = {
+            "ts_ns": 0,
+            "node": writer.node,
+            "event": event,
+            **base,
+            "nbytes": 0,
+            "msg_id": "",
+            "msg_type": "",
+            "lamport": 0,
+        }
+        self._reply: dict[str, Any] = {**self._plain, "in_reply_to": ""}
+        self._write = writer.write
+
+    def write(
+        self, ts_ns: int, nbytes: int, msg_id: str, msg_type: str, lamport: int, in_reply_to: str | None
+    ) -> None:
+        if in_reply_to is None:
+            record = self._plain
+        else:
+            record = self._reply
+            record["in_reply_to"] = in_reply_to
+        record["ts_ns"] = ts_ns
+        record["nbytes"] = nbytes
+        record["msg_id"] = msg_id
+        record["msg_type"] = msg_type
+        record["lamport"] = lamport
+        self._write(record)
