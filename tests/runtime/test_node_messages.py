@@ -133,44 +133,40 @@ def test_a_message_for_someone_else_closes_the_link_mid_read(stream_pair) -> Non
     assert node.lamport == 2  # the stray message did not move the clock
 
 
-def test_seqpacket_read_delivers_the_packets_before_a_bad_one(tmp_path: Path) -> None:
+@pytest.fixture
+def seqpacket_pair(tmp_path: Path):
     outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     inside.setblocking(False)
     node = make_node(tmp_path, "unix-seqpacket", initiator=False)
     channel = PacketChannel(node, inside, get_transport("unix-seqpacket"), "", "a")
     node.channels["a"] = channel
-    try:
-        for packet in (encode_message(from_a(1, 1)), encode_message(from_a(2, 2)), b"[]"):
-            outside.send(packet)
-        outside.send(encode_message(from_a(4, 4)))
-        channel.on_readable()
-        assert node.app.messages == [from_a(1, 1), from_a(2, 2)]
-        trace = records(node)
-        assert [r["event"] for r in trace] == ["recv", "recv", "error", "close"]
-        assert "must be a JSON object" in trace[2]["error"]
-        assert trace[2]["nbytes"] == 2
-    finally:
-        outside.close()
-        node.trace.close()
-        channel.close()
+    yield node, channel, outside
+    outside.close()
+    node.trace.close()
+    channel.close()
 
 
-def test_seqpacket_eof_after_packets_delivers_them_first(tmp_path: Path) -> None:
-    outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    inside.setblocking(False)
-    node = make_node(tmp_path, "unix-seqpacket", initiator=False)
-    channel = PacketChannel(node, inside, get_transport("unix-seqpacket"), "", "a")
-    node.channels["a"] = channel
-    try:
-        outside.send(encode_message(from_a(1, 1)))
-        outside.close()
-        channel.on_readable()
-        assert node.app.messages == [from_a(1, 1)]
-        assert channel.eof_received and channel.closed
-        assert [r["event"] for r in records(node)] == ["recv", "close"]
-    finally:
-        node.trace.close()
-        channel.close()
+def test_seqpacket_read_delivers_the_packets_before_a_bad_one(seqpacket_pair) -> None:
+    node, channel, outside = seqpacket_pair
+    for packet in (encode_message(from_a(1, 1)), encode_message(from_a(2, 2)), b"[]"):
+        outside.send(packet)
+    outside.send(encode_message(from_a(4, 4)))
+    channel.on_readable()
+    assert node.app.messages == [from_a(1, 1), from_a(2, 2)]
+    trace = records(node)
+    assert [r["event"] for r in trace] == ["recv", "recv", "error", "close"]
+    assert "must be a JSON object" in trace[2]["error"]
+    assert trace[2]["nbytes"] == 2
+
+
+def test_seqpacket_eof_after_packets_delivers_them_first(seqpacket_pair) -> None:
+    node, channel, outside = seqpacket_pair
+    outside.send(encode_message(from_a(1, 1)))
+    outside.shutdown(socket.SHUT_WR)
+    channel.on_readable()
+    assert node.app.messages == [from_a(1, 1)]
+    assert channel.eof_received and channel.closed
+    assert [r["event"] for r in records(node)] == ["recv", "close"]
 
 
 def test_datagrams_around_a_bad_one_are_all_received_in_order(tmp_path: Path) -> None:
