@@ -329,15 +329,9 @@ class FrameDecoder:
             # A bytearray slice copies only this payload; a memoryview would pin the buffer against resizing.
             message = decode_message(buffer[payload_start:end])
         except CodecError as error:
-            raise self._fail(f"frame at stream byte {self._stream_offset}: {error.message}") from None
-        wire_bytes = end - start
-        self._stream_offset += wire_bytes
-        if end == buffer_end:
-            buffer.clear()
-            self._start = 0
-        else:
-            self._start = end
-        return message, wire_bytes
+            raise self._bad_frame(self._stream_offset, error) from None
+        self._consume_to(end)
+        return message, end - start
 
     def next_frames(self) -> list[tuple[Message, int]]:
         """Every complete frame buffered, oldest first, as (message, wire bytes); [] if none is complete.
@@ -365,21 +359,24 @@ class FrameDecoder:
                     # A bytearray slice copies only this payload; a memoryview would pin the buffer.
                     message = decode_message(buffer[start + PREFIX_SIZE : end])
                 except CodecError as error:
-                    offset = self._stream_offset + start - first
-                    raise self._fail(f"frame at stream byte {offset}: {error.message}") from None
+                    raise self._bad_frame(self._stream_offset + start - first, error) from None
                 append((message, end - start))
                 start = end
         except CodecError as error:
             if not frames:
                 raise
             self._error = error
-        self._stream_offset += start - first
-        if start == buffer_end:
-            buffer.clear()
+        self._consume_to(start)
+        return frames
+
+    def _consume_to(self, end: int) -> None:
+        """Every byte before ``end`` has been returned as a message."""
+        self._stream_offset += end - self._start
+        if end == len(self._buffer):
+            self._buffer.clear()
             self._start = 0
         else:
-            self._start = start
-        return frames
+            self._start = end
 
     def close(self) -> None:
         """The peer sent EOF: raises CodecError if it stopped inside a frame or a length prefix.
@@ -411,6 +408,9 @@ class FrameDecoder:
                 )
             stream_offset += end - position
             position = end
+
+    def _bad_frame(self, stream_offset: int, error: CodecError) -> CodecError:
+        return self._fail(f"frame at stream byte {stream_offset}: {error.message}")
 
     def _oversized(self, stream_offset: int, size: int) -> CodecError:
         return self._fail(
