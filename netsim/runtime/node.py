@@ -708,8 +708,7 @@ class Node:
         # The hello is netsim's own handshake, not traffic: link conditions do not apply to it.
         shaper = self._shapers.get(peer) if message_type != HELLO else None
         if shaper is None:
-            channel.queue(payload, outgoing)
-            self._dirty.add(channel)
+            self.to_kernel(channel, payload, outgoing)
         else:
             self.shaping.send(channel, shaper, payload, outgoing)
         return message_id
