@@ -62,21 +62,33 @@ def from_a(index: int, lamport: int, **fields: Any) -> Message:
     return Message("a", "b", f"a:{index}", fields.pop("type", "data"), index, lamport=lamport, **fields)
 
 
-@pytest.fixture
-def stream_pair(tmp_path: Path):
-    outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+def connected_pair(tmp_path: Path, transport: str, channel_class: type, peer: str | None):
+    """(node b, its channel, the socket at the other end): the channel's peer is None until a hello."""
+    kind = socket.SOCK_STREAM if channel_class is StreamChannel else socket.SOCK_SEQPACKET
+    outside, inside = socket.socketpair(socket.AF_UNIX, kind)
     inside.setblocking(False)
-    node = make_node(tmp_path, "unix", initiator=False)
-    channel = StreamChannel(node, inside, get_transport("unix"), "", None)
+    node = make_node(tmp_path, transport, initiator=False)
+    channel = channel_class(node, inside, get_transport(transport), "", peer)
+    if peer is not None:
+        node.channels[peer] = channel
     yield node, channel, outside
     outside.close()
     node.trace.close()
     channel.close()
 
 
+@pytest.fixture
+def stream_pair(tmp_path: Path):
+    yield from connected_pair(tmp_path, "unix", StreamChannel, None)
+
+
+@pytest.fixture
+def seqpacket_pair(tmp_path: Path):
+    yield from connected_pair(tmp_path, "unix-seqpacket", PacketChannel, "a")
+
+
 def test_one_read_of_a_stream_is_received_in_order_with_the_hello_first(stream_pair) -> None:
     node, channel, outside = stream_pair
-    node.links_by_peer["a"] = LinkPlan("a", 0, "unix", False)
     hello = Message("a", "b", "a:0", HELLO, None, lamport=1)
     sent = [from_a(1, 7), from_a(2, 3, in_reply_to="b:9"), from_a(3, 20, type="ping")]
     outside.sendall(b"".join(encode_frame(message) for message in [hello, *sent]))
@@ -131,19 +143,6 @@ def test_a_message_for_someone_else_closes_the_link_mid_read(stream_pair) -> Non
     assert [r["event"] for r in trace] == ["recv", "error", "close"]
     assert "'a' -> 'c'" in trace[1]["error"]
     assert node.lamport == 2  # the stray message did not move the clock
-
-
-@pytest.fixture
-def seqpacket_pair(tmp_path: Path):
-    outside, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    inside.setblocking(False)
-    node = make_node(tmp_path, "unix-seqpacket", initiator=False)
-    channel = PacketChannel(node, inside, get_transport("unix-seqpacket"), "", "a")
-    node.channels["a"] = channel
-    yield node, channel, outside
-    outside.close()
-    node.trace.close()
-    channel.close()
 
 
 def test_seqpacket_read_delivers_the_packets_before_a_bad_one(seqpacket_pair) -> None:
@@ -209,7 +208,6 @@ def test_sends_of_one_flush_are_traced_in_order_with_their_own_fields(stream_pai
     node, channel, outside = stream_pair
     channel.set_peer("a")
     node.channels["a"] = channel
-    node.links_by_peer["a"] = LinkPlan("a", 0, "unix", False)
     ids = [
         node.context.send("a", "one", 1),
         node.context.send("a", "two", 2, in_reply_to="a:7"),
