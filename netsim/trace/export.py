@@ -13,21 +13,24 @@ Both exports write the same three tables:
   directions' counts.
 
 SQLite adds ``meta`` (key, value): the header's keys, values as text (JSON for non-strings). Rows go in
-with ``executemany`` in chunks of ``CHUNK_ROWS`` inside one transaction, with the journal and fsync off
-(the file is written under a temporary name and renamed into place at the end, so a failed export never
-leaves a half-written database under the requested name); the indexes are built after the rows, which
-is faster than maintaining them row by row. Memory: one chunk of rows plus the node and link counters.
+with ``executemany``, a run of rows of one width (``_insert_events``) at a time, inside one transaction,
+with the journal and fsync off (the file is written under a temporary name and renamed into place at the
+end, so a failed export never leaves a half-written database under the requested name); the indexes are
+built after the rows, which is faster than maintaining them row by row, with ``INDEX_SORT_THREADS``
+threads helping each sort (the only part of the export that can use the second core once the rows are
+in). Memory: one chunk of rows plus the node and link counters.
 
 A trace of ``SPLIT_MIN_BYTES`` or more is exported by two processes, one per half of the file, so that
-both cores work (``_SecondHalf``): a forked child writes the events of the second half, with ids from 1,
-into a database of its own next to the target and stores its counts there as JSON; this process writes
-the first half meanwhile, then copies the child's rows in with one ``INSERT ... SELECT`` (SQLite's own
-loop, several times faster than binding rows from Python) and adds the child's counts to its own
-(``TrafficCounter.merge``). The child reports nothing else: if it fails for any reason (a malformed line
-in strict mode, say, or a kill), this process reads the second half itself, so the export ends exactly
-as a one-process export would, with the same error naming the same line. Without ``os.fork``, or when
-the caller runs other threads (fork copies only the calling thread, so a lock another one holds would
-stay held in the child), the export runs in one process.
+both cores work (``_SecondHalf``): a forked child writes the events of the second half, numbered on from
+the lines before it, into a database of its own next to the target and stores its counts there as JSON;
+this process writes the first half meanwhile, then copies the child's rows in with one ``INSERT ...
+SELECT`` (SQLite's own loop, several times faster than binding rows from Python; when the first half had
+as many events as lines, the ids are already right and SQLite copies the rows without decoding them) and
+adds the child's counts to its own (``TrafficCounter.merge``). The child reports nothing else: if it
+fails for any reason (a malformed line in strict mode, say, or a kill), this process reads the second
+half itself, so the export ends exactly as a one-process export would, with the same error naming the
+same line. Without ``os.fork``, or when the caller runs other threads (fork copies only the calling
+thread, so a lock another one holds would stay held in the child), the export runs in one process.
 """
 
 from __future__ import annotations
@@ -111,6 +114,11 @@ LINK_COLUMNS: tuple[str, ...] = (
     "b_to_a_bytes_received",
 )
 CSV_FILES: tuple[str, ...] = ("events.csv", "nodes.csv", "links.csv")
+# The columns that only errors, app events and the like fill in; a row of ``_event_rows`` leaves them out
+# when they are all absent. Binding an absent value costs SQLite as much as binding a string.
+TAIL_COLUMNS: tuple[str, ...] = ("error", "reason", "role", "data", "extra")
+_HEAD_WIDTH = len(EVENT_COLUMNS) - len(TAIL_COLUMNS)
+_ABSENT_TAIL = (None,) * len(TAIL_COLUMNS)
 
 _SCHEMA_SQL = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -166,6 +174,9 @@ CREATE TABLE links (
 );
 """
 INDEX_COLUMNS: tuple[str, ...] = ("node", "msg_id", "event", "ts_ns", "peer")
+# Helper threads for SQLite's sorter while it builds an index (PRAGMA threads): about 10% off the
+# index build of a 1,000,000-event trace on two cores; more threads than cores gain nothing.
+INDEX_SORT_THREADS = 2
 
 _KNOWN_FIELDS = frozenset(REQUIRED_EVENT_FIELDS) | frozenset(OPTIONAL_EVENT_FIELDS)
 # Columns that hold one field's value as it is (when it is a JSON scalar).
@@ -182,12 +193,11 @@ _SCALAR_FIELDS: tuple[str, ...] = (
     "role",
 )
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-# What an absent field is bound as in SQLite, turned into NULL by NULLIF(?, x'') in the INSERT. Binding
-# None takes sqlite3's adaptation path (a tuple, a dict lookup and two attribute lookups per value, ~0.4
-# us); an empty bytearray is bound directly, as an empty blob, and no JSON value is ever a blob.
-_SQL_MISSING = bytearray()
-# Columns that can be absent: every one but id, ts_ns, t_s, node and event.
-_OPTIONAL_COLUMNS = frozenset(EVENT_COLUMNS[5:])
+# sqlite3 binds int, float, str and bytearray directly but sends anything else, None included, through
+# its adapter lookup, which for None ends in a failed __conform__ lookup that raises and catches an
+# AttributeError: ~0.4 us per absent field, and a row has about six. An adapter registered for NoneType
+# is found by the first dict lookup; it returns None, which binds as NULL just as before.
+_NONE_ADAPTER_KEY = (type(None), sqlite3.PrepareProtocol)
 FORCE_HINT = "pass --force (overwrite=True) to replace it, or choose another name"
 WRITE_HINT = "choose a path in a directory you can write to, with room for the export"
 OVERFLOW_HINT = "an integer field of some event is outside -2**63..2**63-1; fix the trace, or export --csv"
@@ -259,17 +269,16 @@ def _event_rows(
     records: Iterable[dict[str, Any]],
     counter: TrafficCounter,
     origin_ns: int,
-    missing: Any = None,
     first_id: int = 1,
 ) -> Iterator[tuple[Any, ...]]:
     """One row per event (``EVENT_COLUMNS``), numbered from ``first_id``, counting each into ``counter``.
 
-    An absent field becomes ``missing``: None for CSV (an empty cell), ``_SQL_MISSING`` for SQLite.
+    An absent field is None: an empty cell in CSV, NULL in SQLite. A row whose ``TAIL_COLUMNS`` would all
+    be None (every message event's) stops before them, so that SQLite binds 14 values, not 19.
     """
     add = counter.add
     only_known_fields = _KNOWN_FIELDS.issuperset
-    only_plain_types = (_PLAIN_TYPES | {type(missing)}).issuperset
-    missing_scalars = (missing,) * len(_SCALAR_FIELDS)
+    only_plain_types = _PLAIN_TYPES.issuperset
     dumps = orjson.dumps
     addresses: dict[tuple[Any, ...], str] = {}
 
@@ -297,36 +306,44 @@ def _event_rows(
         ts_ns = record["ts_ns"]
         get = record.get
         # The per-event hot path: plain gets, then one check in C that every scalar is a scalar.
-        scalars = tuple(map(get, _SCALAR_FIELDS, missing_scalars))
+        scalars = tuple(map(get, _SCALAR_FIELDS))
         if not only_plain_types(map(type, scalars)):
-            scalars = tuple(value if value is missing else _scalar(value) for value in scalars)
+            scalars = tuple(map(_scalar, scalars))
         transport, peer, nbytes, msg_id, msg_type, in_reply_to, lamport, error, reason, role = scalars
         sockname = get("sockname")
         peername = get("peername")
         data = get("data")
-        yield (
+        row = (
             event_id,
             ts_ns,
             (ts_ns - origin_ns) / 1e9,
             record["node"],
             record["event"],
             transport,
-            missing if sockname is None else address_text(sockname),
-            missing if peername is None else address_text(peername),
+            None if sockname is None else address_text(sockname),
+            None if peername is None else address_text(peername),
             peer,
             nbytes,
             msg_id,
             msg_type,
             in_reply_to,
             lamport,
-            error,
-            reason,
-            role,
-            missing if data is None else dumps(data).decode(),
-            missing
-            if only_known_fields(record)
-            else dumps({key: value for key, value in record.items() if key not in _KNOWN_FIELDS}).decode(),
         )
+        if error is None and reason is None and role is None and data is None and only_known_fields(record):
+            yield row
+        else:
+            yield (
+                *row,
+                error,
+                reason,
+                role,
+                None if data is None else dumps(data).decode(),
+                None
+                if only_known_fields(record)
+                else dumps(
+                    {key: value for key, value in record.items() if key not in _KNOWN_FIELDS}
+                ).decode(),
+            )
 
 
 def _node_rows(counter: TrafficCounter) -> list[tuple[Any, ...]]:
@@ -378,26 +395,67 @@ def _create_tables(connection: sqlite3.Connection, script: str) -> None:
 
 
 def _insert_events(connection: sqlite3.Connection, rows: Iterator[tuple[Any, ...]]) -> int:
-    """Insert the rows of ``_event_rows(..., missing=_SQL_MISSING)`` into ``events``; returns how many."""
-    placeholders = ("NULLIF(?, x'')" if column in _OPTIONAL_COLUMNS else "?" for column in EVENT_COLUMNS)
-    insert = f"INSERT INTO events VALUES ({', '.join(placeholders)})"
+    """Insert the rows of ``_event_rows`` into ``events``, in order; returns how many.
+
+    Each run of rows of one width goes in with one ``executemany`` of the statement for that width; a
+    run of message events is typically tens of rows long, and a call costs about two rows' binding.
+    """
+    values = ["?"] * len(EVENT_COLUMNS)
+    head_values = values[:_HEAD_WIDTH] + ["NULL"] * len(TAIL_COLUMNS)
+    statements = {
+        len(values): f"INSERT INTO events VALUES ({', '.join(values)})",
+        _HEAD_WIDTH: f"INSERT INTO events VALUES ({', '.join(head_values)})",
+    }
+    insert = connection.executemany
     count = 0
-    for chunk in _chunks(rows, CHUNK_ROWS):
-        connection.executemany(insert, chunk)
-        count += len(chunk)
+    run: list[tuple[Any, ...]] = []
+    width = 0
+    with _none_adapted_to_null():
+        for row in rows:
+            if len(row) != width or len(run) >= CHUNK_ROWS:
+                if run:
+                    insert(statements[width], run)
+                    count += len(run)
+                run = []
+                width = len(row)
+            run.append(row)
+        if run:
+            insert(statements[width], run)
+            count += len(run)
     return count
 
 
+@contextlib.contextmanager
+def _none_adapted_to_null() -> Iterator[None]:
+    """Register the NoneType adapter of ``_NONE_ADAPTER_KEY`` (returning None: NULL, as without it) for
+    the block, and put back whatever was registered before."""
+    adapters = sqlite3.adapters
+    previous = adapters.get(_NONE_ADAPTER_KEY)
+    adapters[_NONE_ADAPTER_KEY] = {}.get
+    try:
+        yield
+    finally:
+        if previous is None:
+            adapters.pop(_NONE_ADAPTER_KEY, None)
+        else:
+            adapters[_NONE_ADAPTER_KEY] = previous
+
+
 def _export_half(reader: TraceReader, start: int, path: Path, origin_ns: int) -> None:
-    """The child's work: the events from byte ``start`` on into a new database ``path``, ids from 1, and
-    its counter's state and lines skipped into ``half_state``."""
+    """The child's work: the events from byte ``start`` on into a new database ``path``, and its first id,
+    its counter's state and the lines it skipped into ``half_state``.
+
+    The ids start at the number of lines between the header and ``start``, plus one: the ids they get in
+    the whole export unless the first half has lines that are not events (skipped by a lenient export).
+    """
     counter = TrafficCounter(reader.header)
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         _create_tables(connection, _SCHEMA_SQL + _HALF_STATE_SQL)
         connection.execute("BEGIN")
-        _insert_events(connection, _event_rows(reader.events(start), counter, origin_ns, _SQL_MISSING))
-        state = {"counter": counter.state(), "skipped_count": reader.skipped_count}
+        first_id = reader.line_number(start) - 1
+        _insert_events(connection, _event_rows(reader.events(start), counter, origin_ns, first_id))
+        state = {"first_id": first_id, "counter": counter.state(), "skipped_count": reader.skipped_count}
         connection.execute("INSERT INTO half_state VALUES (?)", (orjson.dumps(state).decode(),))
         connection.execute("COMMIT")
     finally:
@@ -482,18 +540,25 @@ def _merge_half(
     connection.execute("ATTACH DATABASE ? AS half", (str(half.path),))
     try:
         connection.execute("BEGIN")
-        columns = ", ".join(EVENT_COLUMNS[1:])
-        cursor = connection.execute(
-            f"INSERT INTO events SELECT id + ?, {columns} FROM half.events ORDER BY id", (first_id - 1,)
-        )
-        count = cursor.rowcount
         (state_text,) = connection.execute("SELECT state FROM half.half_state").fetchone()
+        state = orjson.loads(state_text)
+        if state["first_id"] == first_id:
+            # Same schema, no expression, no ORDER BY: SQLite copies the stored rows as they are (its
+            # "transfer optimization"), about twice as fast as decoding and encoding each one.
+            cursor = connection.execute("INSERT INTO events SELECT * FROM half.events")
+        else:
+            columns = ", ".join(EVENT_COLUMNS[1:])
+            cursor = connection.execute(
+                f"INSERT INTO events SELECT id + ?, {columns} FROM half.events ORDER BY id",
+                (first_id - state["first_id"],),
+            )
+        count = cursor.rowcount
         connection.execute("COMMIT")
     finally:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         connection.execute("DETACH DATABASE half")
-    return count, orjson.loads(state_text)
+    return count, state
 
 
 @contextlib.contextmanager
@@ -559,7 +624,7 @@ def export_sqlite(
                 )
                 first_end = None if half is None else half.start
                 records = reader.events(end=first_end)
-                events = _insert_events(connection, _event_rows(records, counter, origin_ns, _SQL_MISSING))
+                events = _insert_events(connection, _event_rows(records, counter, origin_ns))
                 skipped_count = reader.skipped_count
                 connection.execute("COMMIT")
                 if half is not None:
@@ -572,9 +637,7 @@ def export_sqlite(
                         # Whatever stopped the child, reading its half here ends the export as one
                         # process would: with the same rows, or the same error naming the same line.
                         connection.execute("BEGIN")
-                        rows = _event_rows(
-                            reader.events(half.start), counter, origin_ns, _SQL_MISSING, events + 1
-                        )
+                        rows = _event_rows(reader.events(half.start), counter, origin_ns, events + 1)
                         events += _insert_events(connection, rows)
                         skipped_count += reader.skipped_count
                         connection.execute("COMMIT")
@@ -587,6 +650,7 @@ def export_sqlite(
                 connection.executemany(
                     f"INSERT INTO links VALUES ({', '.join('?' * len(LINK_COLUMNS))})", link_rows
                 )
+                connection.execute(f"PRAGMA threads={INDEX_SORT_THREADS}")
                 for column in INDEX_COLUMNS:
                     connection.execute(f"CREATE INDEX events_{column} ON events({column})")
                 connection.execute("COMMIT")
@@ -622,8 +686,9 @@ def export_csv(
             with open(temporaries[0], "w", newline="", encoding="utf-8", buffering=CSV_BUFFER_BYTES) as file:
                 writer = csv.writer(file)
                 writer.writerow(EVENT_COLUMNS)
-                for chunk in _chunks(_event_rows(reader, counter, _origin_ns(reader)), CHUNK_ROWS):
-                    writer.writerows(chunk)
+                rows = _event_rows(reader, counter, _origin_ns(reader))
+                for chunk in _chunks(rows, CHUNK_ROWS):
+                    writer.writerows(row if len(row) > _HEAD_WIDTH else row + _ABSENT_TAIL for row in chunk)
                     events += len(chunk)
             node_rows, link_rows = _node_rows(counter), _link_rows(counter)
             for temporary, columns, rows in (

@@ -139,6 +139,7 @@ class TraceReader:
         self.skipped_lines: list[tuple[int, str]] = []
         self.skipped_count = 0
         self._closed = False
+        self._line_numbers: dict[int, int] = {}
         self._iterations: weakref.WeakSet[Generator[dict[str, Any], None, None]] = weakref.WeakSet()
         with self._open() as file:
             self._header_line = file.readline()
@@ -198,6 +199,23 @@ class TraceReader:
                 file.readline()
             return file.tell()
 
+    def line_number(self, offset: int) -> int:
+        """The number, from 1, of the line that begins at byte ``offset`` (a ``line_start``): one more
+        than the newlines before it. Counted once per offset, then remembered."""
+        number = self._line_numbers.get(offset)
+        if number is None:
+            number = 1
+            with self._open() as file:
+                remaining = offset
+                while remaining > 0:
+                    chunk = file.read(min(remaining, READ_BUFFER_BYTES))
+                    if not chunk:
+                        break
+                    number += chunk.count(b"\n")
+                    remaining -= len(chunk)
+            self._line_numbers[offset] = number
+        return number
+
     def _skip(self, line_no: int, reason: str) -> None:
         self.skipped_count += 1
         if len(self.skipped_lines) < MAX_RECORDED_SKIPS:
@@ -211,15 +229,10 @@ class TraceReader:
                 # Replaced (say, by a merge renaming a new trace into place) since the header was read.
                 raise TraceFormatError(str(self.path), 1, "the trace changed since its header was read")
             line_no = 1
-            if start is not None:
-                # Count the lines before ``start``, so that errors name the line in the whole file.
-                remaining = start - file.tell()
-                while remaining > 0:
-                    chunk = file.read(min(remaining, READ_BUFFER_BYTES))
-                    if not chunk:
-                        break
-                    line_no += chunk.count(b"\n")
-                    remaining -= len(chunk)
+            if start is not None and start > file.tell():
+                # Errors name the line in the whole file.
+                line_no = self.line_number(start) - 1
+                file.seek(start)
             lines: Iterator[bytes] = file if end is None else _lines_before(file, end - file.tell())
             for raw in lines:
                 line_no += 1

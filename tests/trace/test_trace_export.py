@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sqlite3
@@ -292,6 +293,25 @@ def test_oversized_integer_is_an_input_error(tmp_path: Path) -> None:
         export_sqlite(write_run(tmp_path / "r", events), tmp_path / "x.sqlite")
 
 
+def test_leaves_sqlite3_adapters_as_it_found_them(run_dir: Path, tmp_path: Path) -> None:
+    key = (type(None), sqlite3.PrepareProtocol)
+    assert key not in sqlite3.adapters
+    export_sqlite(run_dir, tmp_path / "a.sqlite")
+    assert key not in sqlite3.adapters
+
+    def users_adapter(value: None) -> str:
+        return "none"
+
+    sqlite3.register_adapter(type(None), users_adapter)
+    try:
+        export_sqlite(run_dir, tmp_path / "b.sqlite")
+        assert sqlite3.adapters[key] is users_adapter
+    finally:
+        del sqlite3.adapters[key]
+    with contextlib.closing(sqlite3.connect(tmp_path / "b.sqlite")) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM events WHERE extra IS NULL").fetchone() == (15,)
+
+
 def test_format_address() -> None:
     assert format_address(["127.0.0.1", 1]) == "127.0.0.1:1"
     assert format_address(["::1", 2, 0, 0]) == "[::1]:2"
@@ -309,7 +329,10 @@ def test_csv_files(run_dir: Path, tmp_path: Path) -> None:
     result = export_csv(run_dir, out)
     assert result.paths == (out / "events.csv", out / "nodes.csv", out / "links.csv")
     with open(out / "events.csv", newline="", encoding="utf-8") as file:
-        events = list(csv.DictReader(file))
+        cells = list(csv.reader(file))
+    # Every row has every column, a message event's empty tail included.
+    assert {len(row) for row in cells} == {len(EVENT_COLUMNS)}
+    events = [dict(zip(cells[0], row, strict=True)) for row in cells[1:]]
     assert len(events) == result.events == 16
     assert tuple(events[0]) == EVENT_COLUMNS
     assert events[9]["sockname"] == "[::1]:51235"

@@ -145,6 +145,25 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return forked
 
 
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL statements this process's export connections run."""
+    ran: list[str] = []
+    real_connect = sqlite3.connect
+
+    def tracing_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection = real_connect(*args, **kwargs)
+        connection.set_trace_callback(ran.append)
+        return connection
+
+    monkeypatch.setattr(export.sqlite3, "connect", tracing_connect)
+    return ran
+
+
+def copies_of_the_second_half(statements: list[str]) -> list[str]:
+    return [sql for sql in statements if sql.startswith("INSERT INTO events SELECT")]
+
+
 def test_same_database_as_one_process(
     tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,13 +257,29 @@ def test_malformed_line_in_the_first_half_stops_the_child(tmp_path: Path, forks:
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_second_half_numbered_on_is_copied_as_stored(
+    tmp_path: Path, forks: list[int], statements: list[str]
+) -> None:
+    trace = write_trace(tmp_path / "trace.jsonl", 1_000)
+    export_sqlite(trace, tmp_path / "two.sqlite")
+    assert len(forks) == 1
+    # No expression and no ORDER BY, so that SQLite copies the rows without decoding them.
+    assert copies_of_the_second_half(statements) == ["INSERT INTO events SELECT * FROM half.events"]
+    with contextlib.closing(sqlite3.connect(tmp_path / "two.sqlite")) as connection:
+        ids = [row[0] for row in connection.execute("SELECT id FROM events ORDER BY id")]
+    assert ids == list(range(1, 1_001))
+
+
 def test_lenient_skips_the_same_lines(
-    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch, statements: list[str]
 ) -> None:
     replace = {10: b"[1, 2]", 700: b"not json", 900: b'{"ts_ns": "x"}'}
     trace = write_trace(tmp_path / "trace.jsonl", 1_000, replace=replace)
     result = export_sqlite(trace, tmp_path / "two.sqlite", strict=False)
     assert len(forks) == 1
+    # Line 10 skipped in the first half: the child's ids are one too high, and are shifted back.
+    (copy,) = copies_of_the_second_half(statements)
+    assert copy.startswith("INSERT INTO events SELECT id + -1, ts_ns, ")
     expected = one_process_export(monkeypatch, trace, tmp_path / "one.sqlite", strict=False)
     assert (result.events, result.skipped_lines) == (997, 3) == (expected.events, expected.skipped_lines)
     assert typed_rows(tmp_path / "two.sqlite") == typed_rows(tmp_path / "one.sqlite")
@@ -346,6 +381,15 @@ def test_a_section_names_lines_in_the_whole_file(tmp_path: Path) -> None:
             list(reader.events(split))
         assert raised.value.line == 801
         assert len(list(reader.events(end=split))) == first_line_of_second - 2
+
+
+def test_line_number_counts_the_lines_before_an_offset(tmp_path: Path) -> None:
+    trace = write_trace(tmp_path / "trace.jsonl", 1_000)
+    data = trace.read_bytes()
+    with TraceReader(trace) as reader:
+        for offset in (0, reader.line_start(0), reader.line_start(len(data) // 2), len(data)):
+            assert reader.line_number(offset) == data[:offset].count(b"\n") + 1
+        assert reader.line_number(reader.line_start(0)) == 2
 
 
 def test_merged_counter_equals_one_counter(tmp_path: Path) -> None:
