@@ -173,11 +173,13 @@ CREATE TABLE links (
     b_to_a_bytes_received INTEGER
 );
 """
-# No index on ``event``: a column of a dozen values, where an index only pays for the rare ones. Without
-# ANALYZE's statistics SQLite trusts it anyway, and for ``node = ? AND event = ?`` picks it over the
-# node index (four times slower on a 1,000,000-event trace); a scan for ``event = 'error'`` takes about
-# 0.1 s there, and building the index 0.6 s of every export.
-INDEX_COLUMNS: tuple[str, ...] = ("node", "msg_id", "ts_ns", "peer")
+# Who, which message (the send-receive join), when. Each index costs 0.4-0.9 s of a 1,000,000-event
+# export, where a full scan of the table takes about 0.1-0.15 s, so the other columns go without: an
+# index on ``peer`` saves little over the node index for the link queries (``node = ? AND peer = ?``),
+# and one on ``event``, a column of a dozen values, only pays for the rare values; without ANALYZE's
+# statistics SQLite trusts it anyway and picks it over the node index for ``node = ? AND event = ?``,
+# which is then four times slower.
+INDEX_COLUMNS: tuple[str, ...] = ("node", "msg_id", "ts_ns")
 # Helper threads for SQLite's sorter while it builds an index (PRAGMA threads): about 10% off the
 # index build of a 1,000,000-event trace on two cores; more threads than cores gain nothing.
 INDEX_SORT_THREADS = 2

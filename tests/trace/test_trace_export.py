@@ -145,7 +145,7 @@ def test_sqlite_result_and_tables(run_dir: Path, tmp_path: Path) -> None:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(events)")]
         assert tuple(columns) == EVENT_COLUMNS
         indexed = {row[1] for row in connection.execute("PRAGMA index_list(events)")}
-        assert indexed == {"events_node", "events_msg_id", "events_ts_ns", "events_peer"}
+        assert indexed == {"events_node", "events_msg_id", "events_ts_ns"}
 
         def plan(where: str) -> str:
             query = f"EXPLAIN QUERY PLAN SELECT * FROM events WHERE {where}"
@@ -153,6 +153,7 @@ def test_sqlite_result_and_tables(run_dir: Path, tmp_path: Path) -> None:
 
         assert "events_msg_id" in plan("msg_id = 'x'")
         assert "events_node" in plan("node = 'n0' AND event = 'send'")
+        assert "events_node" in plan("node = 'n0' AND peer = 'n1'")
         assert "events_ts_ns" in plan("ts_ns BETWEEN 1 AND 2")
     assert json.loads(json.dumps(result.to_dict()))["events"] == 16
 
