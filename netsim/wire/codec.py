@@ -18,7 +18,10 @@ Decoding rules
     non-empty strings; ``in_reply_to`` is absent, null or a non-empty string; ``lamport`` is absent (0) or a
     non-negative integer (not a boolean, at most 2**64 - 1). ``body`` may be any JSON value and defaults to
     None. Lenient about the future: unknown keys are ignored, so a newer sender may add envelope fields
-    without breaking older receivers.
+    without breaking older receivers. msgspec parses and checks a valid envelope (``_Envelope``); whatever
+    it refuses is parsed again by orjson and checked in Python (``_decode_checked``), which accepts what
+    these rules accept and names the problem with the rest. The two agree on every payload but one kind:
+    an integer beyond 64 bits in a body arrives as an exact int, where orjson would make it a float.
 
 Encoding rules
     ``encode_message`` checks the envelope by the same rules, so whatever it writes decodes. The body must be
@@ -35,8 +38,9 @@ Errors
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 from netsim.errors import CodecError, OptionError
@@ -80,6 +84,7 @@ _unpack_prefix_from = LENGTH_PREFIX.unpack_from
 # Message is a named tuple: building it through tuple.__new__ skips the generated __new__'s argument
 # handling, which would cost as much again as the tuple itself.
 _new_tuple = tuple.__new__
+_NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 _JSON_TYPE_NAMES = {
@@ -200,8 +205,53 @@ def _describe(msg_type: Any) -> str:
     return "message"
 
 
+class _Envelope(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    """The decoding rules as a msgspec type, so that parsing and checking are one pass in C.
+
+    Unknown keys are refused here (and accepted by the checked path) because msgspec skips an unknown
+    key's value without checking its bytes, where orjson refuses invalid UTF-8 anywhere.
+    """
+
+    src: _NonEmpty
+    dst: _NonEmpty
+    id: _NonEmpty
+    type: _NonEmpty
+    body: Any = None
+    in_reply_to: _NonEmpty | None = None
+    # msgspec bounds only fit int64; a clock between 2**63 and 2**64 - 1 takes the checked path.
+    lamport: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
 def decode_message(payload: bytes | bytearray | memoryview) -> Message:
-    """Parse and validate one payload; raises CodecError, and only CodecError, for anything invalid."""
+    """Parse and validate one payload; raises CodecError, and only CodecError, for anything invalid.
+
+    msgspec parses and checks a valid envelope in one pass, at about half the cost of ``orjson.loads``
+    and the checks in Python. Anything it refuses goes to ``_decode_checked``, which accepts what the
+    decoding rules accept and says exactly what is wrong with the rest.
+    """
+    try:
+        envelope = _decode_envelope(payload)
+    except Exception:  # noqa: BLE001 - msgspec's errors, UnicodeDecodeError, RecursionError: whatever it is
+        return _decode_checked(payload)
+    return _new_tuple(
+        Message,
+        (
+            envelope.src,
+            envelope.dst,
+            envelope.id,
+            envelope.type,
+            envelope.body,
+            envelope.in_reply_to,
+            envelope.lamport,
+        ),
+    )
+
+
+def _decode_checked(payload: bytes | bytearray | memoryview) -> Message:
+    """``decode_message`` by orjson and checks in Python: the reference the msgspec path agrees with."""
     try:
         fields = _loads(payload)
     except _JSONDecodeError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 
 import orjson
@@ -13,6 +14,7 @@ from netsim.wire import (
     LENGTH_PREFIX,
     FrameDecoder,
     Message,
+    codec,
     decode_datagram,
     decode_message,
     encode_datagram,
@@ -143,3 +145,86 @@ def test_random_stream_raises_only_codec_error(pieces: list[bytes], data: st.Dat
             except CodecError:
                 continue
             raise AssertionError(f"{call.__name__} succeeded after an error") from None
+
+
+# -- the msgspec path agrees with the checked path ---------------------------------------------------------
+# decode_message parses with msgspec and hands anything msgspec refuses to _decode_checked (orjson and the
+# checks in Python). Both must give the same message, or the same error, for any payload.
+
+
+def decoded_either_way(payload: bytes | bytearray) -> tuple[object, object]:
+    def outcome(decode: object) -> object:
+        try:
+            return ("message", decode(payload))  # type: ignore[operator]
+        except CodecError as error:
+            return ("error", str(error))
+
+    return outcome(decode_message), outcome(codec._decode_checked)
+
+
+ENVELOPE_VALUES = (
+    JSON_VALUES
+    | st.sampled_from(["", "a", 0, -1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, True, 1.0, None])
+    | st.integers(min_value=-(2**70), max_value=2**70)
+)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(ENVELOPE_KEYS, ENVELOPE_VALUES, max_size=8), MESSAGES)
+def test_both_paths_agree_on_envelopes(fields: dict[str, object], message: Message) -> None:
+    # A valid message with some fields replaced by values of any type, or left out.
+    envelope = orjson.loads(encode_message(message))
+    for key, value in fields.items():
+        if key == "body":
+            continue  # a body integer beyond 64 bits is the one documented difference
+        envelope[key] = value
+    payload = json_bytes(envelope)
+    fast, checked = decoded_either_way(payload)
+    assert fast == checked
+
+
+@given(MESSAGES, st.integers(min_value=0), st.integers(min_value=0, max_value=255), st.booleans())
+def test_both_paths_agree_on_corrupted_payloads(
+    message: Message, position: int, value: int, cut: bool
+) -> None:
+    payload = bytearray(encode_message(message))
+    if cut:
+        del payload[position % len(payload) :]
+    else:
+        payload[position % len(payload)] = value
+    fast, checked = decoded_either_way(payload)
+    assert fast == checked
+
+
+@given(st.binary(max_size=200))
+def test_both_paths_agree_on_random_bytes(payload: bytes) -> None:
+    fast, checked = decoded_either_way(payload)
+    assert fast == checked
+
+
+def json_bytes(value: object) -> bytes:
+    """JSON text for ``value``, integers of any size included (orjson refuses those beyond 64 bits)."""
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def test_where_the_paths_differ_and_where_they_hand_over() -> None:
+    envelope = b'{"src":"a","dst":"b","id":"a:1","type":"t","body":%b,"lamport":%d}'
+    # The one difference: a body integer beyond 64 bits stays an int (orjson would make it a float).
+    assert (
+        decode_message(envelope % (b"123456789012345678901234567890", 0)).body
+        == 123456789012345678901234567890
+    )
+    # Clocks msgspec cannot bound (above 2**63 - 1) go to the checked path, up to 2**64 - 1.
+    assert decode_message(envelope % (b"null", 2**64 - 1)).lamport == 2**64 - 1
+    try:
+        decode_message(envelope % (b"null", 2**64))
+    except CodecError as error:
+        assert "lamport" in str(error)
+    else:
+        raise AssertionError("a clock above 2**64 - 1 was accepted")
+    # An unknown key takes the checked path, which ignores it.
+    with_unknown = b'{"src":"a","dst":"b","id":"a:1","type":"t","later":[1,2]}'
+    assert decode_message(with_unknown) == Message("a", "b", "a:1", "t")
