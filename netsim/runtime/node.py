@@ -705,8 +705,9 @@ class Node:
         if len(payload) > limit:
             raise MessageTooLarge(channel.transport.name, len(payload), limit)
         outgoing = (message_id, message_type, lamport, in_reply_to)
+        shapers = self._shapers
         # The hello is netsim's own handshake, not traffic: link conditions do not apply to it.
-        shaper = self._shapers.get(peer) if message_type != HELLO else None
+        shaper = shapers.get(peer) if shapers and message_type != HELLO else None
         if shaper is None:
             self.to_kernel(channel, payload, outgoing)
         else:

@@ -67,7 +67,7 @@ class MessageRecords:
     place, so every record comes out in the same field order.
     """
 
-    __slots__ = ("_plain", "_reply", "_write")
+    __slots__ = ("_plain", "_reply", "_write", "_writer")
 
     def __init__(self, writer: TraceWriter, event: str, base: dict[str, Any]) -> None:
         self._plain: dict[str, Any] = {
@@ -81,7 +81,9 @@ class MessageRecords:
             "lamport": 0,
         }
         self._reply: dict[str, Any] = {**self._plain, "in_reply_to": ""}
-        self._write = writer.write
+        # TraceWriter.write's two lines, inlined: a call costs as much as either of them.
+        self._writer = writer
+        self._write = writer._write
 
     def write(
         self, ts_ns: int, nbytes: int, msg_id: str, msg_type: str, lamport: int, in_reply_to: str | None
@@ -96,4 +98,5 @@ class MessageRecords:
         record["msg_id"] = msg_id
         record["msg_type"] = msg_type
         record["lamport"] = lamport
-        self._write(record)
+        self._write(_dumps(record, option=_NEWLINE))
+        self._writer.unflushed = True
