@@ -20,6 +20,7 @@ Run: python bench/throughput.py [--messages 100000] [--transports tcp,udp,...] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -47,6 +48,7 @@ SENDER_CPU, RECEIVER_CPU = 0, 1
 BURST = 256
 GOAL_RATIO = 0.5
 LENGTH = struct.Struct("!I")
+DGRAM_QLEN_PATH = "/proc/sys/net/unix/max_dgram_qlen"
 
 
 # ---- netsim side ------------------------------------------------------------------------------
@@ -264,6 +266,10 @@ def main() -> None:
         sys.exit("this benchmark pins sender and receiver to two different CPUs; it needs at least 2")
     console = bench_console()
     console.print(machine_line())
+    # The kernel lets a unix-dgram receiver queue this many datagrams; at the default of 10 the two
+    # nodes of a unix-dgram run take turns (bench/README.md says by how much).
+    with contextlib.suppress(OSError), open(DGRAM_QLEN_PATH) as qlen:
+        console.print(f"net.unix.max_dgram_qlen = {qlen.read().strip()}")
     out = Path(tempfile.mkdtemp(prefix="netsim-bench-runs-"))
     os.sched_setaffinity(0, {SENDER_CPU, RECEIVER_CPU})
     table = Table(
