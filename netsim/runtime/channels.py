@@ -178,8 +178,12 @@ class StreamChannel(LinkChannel):
         super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
         self.decoder = FrameDecoder(max_frame_bytes=transport.max_message_bytes)
         self._output = bytearray()
-        # (offset in _output where the frame ends, its size, what its send record needs), oldest first
+        # Bytes of the stream already dropped from the front of _output, so that the offsets below stay
+        # valid when _output is compacted.
+        self._output_start = 0
+        # (stream offset where the frame ends, its size, what its send record needs), oldest first
         self._unsent: deque[tuple[int, int, Outgoing]] = deque()
+        # How much of _output the kernel has taken.
         self._sent_offset = 0
 
     @property
@@ -190,7 +194,7 @@ class StreamChannel(LinkChannel):
         output = self._output
         output += _pack_length(len(payload))
         output += payload
-        self._unsent.append((len(output), len(payload) + PREFIX_SIZE, outgoing))
+        self._unsent.append((self._output_start + len(output), len(payload) + PREFIX_SIZE, outgoing))
 
     def flush(self) -> None:
         output = self._output
@@ -208,21 +212,21 @@ class StreamChannel(LinkChannel):
                 return
             self._sent_offset += sent
             self._report_sent(sent_at)
-        if self._sent_offset >= len(output):
-            output.clear()
-            self._sent_offset = 0
-        elif self._sent_offset > SEND_CHUNK_BYTES:
-            del output[: self._sent_offset]
-            self._unsent = deque((end - self._sent_offset, n, o) for end, n, o in self._unsent)
+        sent_offset = self._sent_offset
+        # Drop what the kernel took once it is at least half the buffer, so that moving the rest costs
+        # no more than the bytes sent since; a backlog is never moved once per flush.
+        if sent_offset >= len(output) or (sent_offset > SEND_CHUNK_BYTES and 2 * sent_offset >= len(output)):
+            del output[:sent_offset]
+            self._output_start += sent_offset
             self._sent_offset = 0
         self.owner.want_write(self, bool(self._unsent))
 
     def _report_sent(self, sent_at: int) -> None:
         unsent = self._unsent
         popleft = unsent.popleft
-        sent_offset = self._sent_offset
+        sent_end = self._output_start + self._sent_offset
         sent = []
-        while unsent and unsent[0][0] <= sent_offset:
+        while unsent and unsent[0][0] <= sent_end:
             _, nbytes, outgoing = popleft()
             sent.append((sent_at, nbytes, outgoing))
         if sent:

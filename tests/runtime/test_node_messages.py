@@ -223,3 +223,42 @@ def test_sends_of_one_flush_are_traced_in_order_with_their_own_fields(stream_pai
     assert [r["nbytes"] for r in sent] == [len(encode_frame(m)) for m in decode_frames(wire)]
     assert node.counters["sent"] == 3 and node.counters["bytes_sent"] == len(wire)
     assert sent[0]["ts_ns"] <= sent[1]["ts_ns"] <= sent[2]["ts_ns"]
+
+
+def test_a_backlog_larger_than_the_socket_buffer_is_sent_once_in_order(stream_pair) -> None:
+    node, channel, outside = stream_pair
+    channel.set_peer("a")
+    node.channels["a"] = channel
+    node._register(channel)  # a flush the kernel cannot take whole asks the selector for writability
+    channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+    body = "x" * 900
+    count = 2_000  # ~2 MB: many flushes, each taking what the kernel has room for
+    for _ in range(count):
+        node.context.send("a", "bulk", body)
+    wire = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                wire.extend(outside.recv(1 << 20, socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                return
+
+    flushes = 0
+    node._flush_dirty()
+    while channel.pending_output and flushes < 10_000:
+        assert channel.wants_write
+        drain()
+        channel.on_writable()
+        flushes += 1
+    assert 10 < flushes < 10_000
+    assert not channel.wants_write
+    drain()
+    messages = decode_frames(bytes(wire))
+    assert [m.id for m in messages] == [f"b:{n}" for n in range(1, count + 1)]
+    sent = [r for r in records(node) if r["event"] == "send"]
+    # One record per message, in order, each with its own frame's size, once the kernel took it.
+    assert [r["msg_id"] for r in sent] == [m.id for m in messages]
+    assert [r["nbytes"] for r in sent] == [len(encode_frame(m)) for m in messages]
+    assert node.counters["sent"] == count and node.counters["bytes_sent"] == len(wire)
+    assert channel._output_start == len(wire) and not channel._output
