@@ -21,7 +21,7 @@ import heapq
 import logging
 import os
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -29,7 +29,7 @@ from typing import IO, Any
 import orjson
 
 from netsim.errors import InputError, TraceFormatError
-from netsim.trace.schema import HEADER_TYPE, SCHEMA
+from netsim.trace.schema import BATCH_ROW_FIELDS, HEADER_TYPE, SCHEMA
 
 log = logging.getLogger(__name__)
 # Skips are counted on the reader (and reported by the CLI); logging shows them only if the caller
@@ -288,8 +288,12 @@ def read_header(run_or_trace: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _part_lines(
     part: Path, part_index: int, file: IO[bytes], skipped: list[tuple[Path, int, str]]
-) -> Iterator[tuple[int, int, int, bytes]]:
-    """(ts_ns, part index, line number, line) for each event line of one sorted part file."""
+) -> Iterator[tuple[int, int, int, int, bytes]]:
+    """(ts_ns, part index, line number, row, line) for each event of one sorted part file.
+
+    An event line is passed on as it is (row 0); each row of a batch line (``netsim.trace.writer``)
+    becomes the line of the record it stands for.
+    """
     previous_ts_ns: int | None = None
     for line_no, raw in enumerate(file, start=1):
         try:
@@ -301,19 +305,65 @@ def _part_lines(
                 skipped.append((part, line_no, reason))
                 continue
             raise TraceFormatError(str(part), line_no, f"invalid JSON ({error}): {_quote(raw)}") from None
-        ts_ns = record.get("ts_ns") if isinstance(record, dict) else None
-        if not _is_int(ts_ns):
-            raise TraceFormatError(str(part), line_no, "expected a JSON object with an integer 'ts_ns'")
-        if previous_ts_ns is not None and ts_ns < previous_ts_ns:
-            # The merge relies on each part being sorted; an unsorted part would silently unsort the trace.
+        if isinstance(record, dict) and "batch" in record and "ts_ns" not in record:
+            lines: Iterable[tuple[int, bytes]] = _batch_lines(part, line_no, record)
+        else:
+            ts_ns = record.get("ts_ns") if isinstance(record, dict) else None
+            if not _is_int(ts_ns):
+                raise TraceFormatError(str(part), line_no, "expected a JSON object with an integer 'ts_ns'")
+            lines = ((ts_ns, raw if raw.endswith(b"\n") else raw + b"\n"),)
+        for row, (ts_ns, line) in enumerate(lines):
+            if previous_ts_ns is not None and ts_ns < previous_ts_ns:
+                # The merge relies on each part being sorted; an unsorted part would silently unsort the
+                # trace.
+                raise TraceFormatError(
+                    str(part),
+                    line_no,
+                    f"ts_ns {ts_ns} is earlier than the event before ({previous_ts_ns})",
+                    hint="part files must be sorted by ts_ns, as one node's tracer writes them",
+                )
+            previous_ts_ns = ts_ns
+            yield ts_ns, part_index, line_no, row, line
+
+
+def _batch_lines(part: Path, line_no: int, record: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+    """(ts_ns, line) for each row of a batch line: the record ``MessageRecords`` stands for, as
+    ``TraceWriter.write`` would have written it."""
+    shared = record["batch"]
+    rows = record.get("rows")
+    if not isinstance(shared, dict) or not isinstance(rows, list):
+        raise TraceFormatError(str(part), line_no, 'a batch line is {"batch": {...}, "rows": [...]}')
+    dumps = orjson.dumps
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == len(BATCH_ROW_FIELDS) and _is_int(row[0])):
             raise TraceFormatError(
                 str(part),
                 line_no,
-                f"ts_ns {ts_ns} is earlier than the line before ({previous_ts_ns})",
-                hint="part files must be sorted by ts_ns, as one node's tracer writes them",
+                f"a batch row is [{', '.join(BATCH_ROW_FIELDS)}], got {_quote(dumps(row))}",
             )
-        previous_ts_ns = ts_ns
-        yield ts_ns, part_index, line_no, raw if raw.endswith(b"\n") else raw + b"\n"
+        ts_ns, nbytes, msg_id, msg_type, lamport, in_reply_to = row
+        event = {
+            "ts_ns": ts_ns,
+            **shared,
+            "nbytes": nbytes,
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "lamport": lamport,
+        }
+        if in_reply_to is not None:
+            event["in_reply_to"] = in_reply_to
+        yield ts_ns, dumps(event, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def part_events(part: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The events of one node's part file, batch rows expanded: what the merge takes from it, parsed.
+
+    For a look at a run whose launcher never merged its parts; a truncated last line is skipped.
+    """
+    path = Path(part)
+    with open(path, "rb", buffering=MERGE_PART_BUFFER_BYTES) as file:
+        for _ts_ns, _part_index, _line_no, _row, line in _part_lines(path, 0, file, []):
+            yield orjson.loads(line)
 
 
 def merge_node_traces(
@@ -325,8 +375,9 @@ def merge_node_traces(
 ) -> int:
     """Write ``header`` then the events of every part file, merged by ts_ns, to ``out``; return the count.
 
-    Each part is one node's trace, already sorted by ts_ns. Ties are broken by part index then line
-    number, so the merge is deterministic. Lines are copied byte for byte (only ts_ns is looked at). A
+    Each part is one node's trace, already sorted by ts_ns. Ties are broken by part index, line number
+    and row, so the merge is deterministic. Event lines are copied byte for byte; batch lines are
+    expanded into the lines of their records (``netsim.trace.writer``). A
     part's truncated last line (its node crashed mid-write) is skipped, logged and appended to
     ``skipped`` as (part, line number, reason) if a list is given. The trace is written next to ``out``
     and renamed into place, so a reader never sees a half-merged file.
@@ -346,8 +397,8 @@ def merge_node_traces(
         ]
         with open(temporary, "wb", buffering=READ_BUFFER_BYTES) as sink:
             sink.write(orjson.dumps(header) + b"\n")
-            # (ts_ns, part index, line number) is unique, so the raw bytes are never compared.
-            for _ts_ns, _part_index, _line_no, raw in heapq.merge(*streams):
+            # (ts_ns, part index, line number, row) is unique, so the lines are never compared.
+            for _ts_ns, _part_index, _line_no, _row, raw in heapq.merge(*streams):
                 sink.write(raw)
                 count += 1
         os.replace(temporary, out)

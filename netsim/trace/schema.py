@@ -11,6 +11,10 @@ from typing import Any
 SCHEMA = "netsim-trace/1"
 HEADER_TYPE = "header"
 
+# A node's part file may hold its message records as batch rows (netsim.trace.writer.MessageRecords),
+# each one these fields, in this order; the launcher's merge turns them back into records.
+BATCH_ROW_FIELDS: tuple[str, ...] = ("ts_ns", "nbytes", "msg_id", "msg_type", "lamport", "in_reply_to")
+
 # Every event record has these.
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
 

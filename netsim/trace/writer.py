@@ -1,4 +1,17 @@
-"""A node's trace file: one JSON object per line, buffered, flushed on exit and on crash."""
+"""A node's trace file (a part of the run's trace): buffered, flushed on exit and on crash.
+
+A part file is JSON Lines with two kinds of line, in the order the node wrote them:
+
+* an event: one record of the trace as it is (``{"ts_ns": ..., "node": ..., "event": ..., ...}``);
+* a batch of message events of one kind on one socket (``MessageRecords``): the fields they share, once,
+  and one row per message, ``{"batch": {"node": ..., "event": ..., "transport": ..., ...}, "rows":
+  [[ts_ns, nbytes, msg_id, msg_type, lamport, in_reply_to], ...]}`` (``in_reply_to`` null when absent).
+
+``netsim.trace.reader.merge_node_traces`` expands each row into the record it stands for, byte for byte
+the line ``TraceWriter.write`` would have written for it, so the merged trace holds events only. A node
+writes one message record per message sent or received; as a row it costs a tuple and a share of one
+``orjson.dumps`` per batch, where a line of its own cost a dict and a ``dumps`` each, and half the bytes.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +23,9 @@ import orjson
 from netsim.clock import now_ns
 
 WRITE_BUFFER_BYTES = 1 << 20
+# Rows in one batch line at most: enough to spread one dumps over many messages, few enough that a
+# line truncated by a killed node loses little.
+BATCH_ROWS = 256
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
@@ -23,6 +39,9 @@ class TraceWriter:
         self._file = open(self.path, "ab", buffering=WRITE_BUFFER_BYTES)  # noqa: SIM115 - closed in close()
         self.unflushed = False
         self._write = self._file.write
+        # The message records whose rows are not written yet: they go out before any other line, so
+        # that the file stays in the order of the calls (and so of ts_ns).
+        self.pending: MessageRecords | None = None
 
     def event(self, event: str, *, ts_ns: int | None = None, node: str | None = None, **fields: Any) -> None:
         """Write one record; ``ts_ns`` defaults to now (a send passes the time just before its syscall).
@@ -44,59 +63,60 @@ class TraceWriter:
         return MessageRecords(self, event, base)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Write a record built by the caller (the per-message fast path): ts_ns, node, event first."""
+        """Write a record built by the caller: ts_ns, node, event first."""
+        if self.pending is not None:
+            self.pending.write_rows()
         self._write(_dumps(record, option=_NEWLINE))
         self.unflushed = True
 
     def flush(self) -> None:
         if not self._file.closed:
+            if self.pending is not None:
+                self.pending.write_rows()
             self._file.flush()
         self.unflushed = False
 
     def close(self) -> None:
         if not self._file.closed:
+            if self.pending is not None:
+                self.pending.write_rows()
             self._file.close()
 
 
 class MessageRecords:
-    """Writes the records of one kind of message event on one socket: ``base`` fields plus the message's.
+    """Writes the records of one kind of message event on one socket: ``fields`` plus each message's.
 
-    A node writes one of these for every message it sends or receives, so the record is not built
-    each time: two dicts (without and with ``in_reply_to``) are made once and refilled, because
-    building a record cost as much as encoding it. Assigning to a key a dict already holds keeps its
-    place, so every record comes out in the same field order.
+    Records are kept as rows and written as one batch line (see the module docstring) when another kind
+    of line is written, when ``BATCH_ROWS`` have gathered, and when the writer flushes or closes: the
+    node flushes at least every ``TRACE_FLUSH_INTERVAL_NS``, on exit and on a crash.
     """
 
-    __slots__ = ("_plain", "_reply", "_write", "_writer")
+    __slots__ = ("_batch", "_rows", "_write", "_writer")
 
     def __init__(self, writer: TraceWriter, event: str, base: dict[str, Any]) -> None:
-        self._plain: dict[str, Any] = {
-            "ts_ns": 0,
-            "node": writer.node,
-            "event": event,
-            **base,
-            "nbytes": 0,
-            "msg_id": "",
-            "msg_type": "",
-            "lamport": 0,
-        }
-        self._reply: dict[str, Any] = {**self._plain, "in_reply_to": ""}
-        # TraceWriter.write's two lines, inlined: a call costs as much as either of them.
         self._writer = writer
         self._write = writer._write
+        self._rows: list[tuple[int, int, str, str, int, str | None]] = []
+        shared = {"node": writer.node, "event": event, **base}
+        self._batch: dict[str, Any] = {"batch": shared, "rows": self._rows}
 
     def write(
         self, ts_ns: int, nbytes: int, msg_id: str, msg_type: str, lamport: int, in_reply_to: str | None
     ) -> None:
-        if in_reply_to is None:
-            record = self._plain
-        else:
-            record = self._reply
-            record["in_reply_to"] = in_reply_to
-        record["ts_ns"] = ts_ns
-        record["nbytes"] = nbytes
-        record["msg_id"] = msg_id
-        record["msg_type"] = msg_type
-        record["lamport"] = lamport
-        self._write(_dumps(record, option=_NEWLINE))
-        self._writer.unflushed = True
+        writer = self._writer
+        if writer.pending is not self:
+            if writer.pending is not None:
+                writer.pending.write_rows()
+            writer.pending = self
+        rows = self._rows
+        rows.append((ts_ns, nbytes, msg_id, msg_type, lamport, in_reply_to))
+        if len(rows) >= BATCH_ROWS:
+            self.write_rows()
+        writer.unflushed = True
+
+    def write_rows(self) -> None:
+        """Write the rows gathered so far as one batch line."""
+        if self._rows:
+            self._write(_dumps(self._batch, option=_NEWLINE))
+            self._rows.clear()
+        self._writer.pending = None

@@ -10,7 +10,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from netsim.apps.base import App
@@ -18,6 +17,7 @@ from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChann
 from netsim.runtime.context import NodeContext
 from netsim.runtime.node import HELLO, RUNNING, Node
 from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.trace.reader import part_events
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_frames, encode_frame, encode_message, frame
 
@@ -55,7 +55,7 @@ def make_node(tmp_path: Path, transport: str, *, initiator: bool) -> Node:
 
 def records(node: Node) -> list[dict[str, Any]]:
     node.trace.flush()
-    return [orjson.loads(line) for line in Path(node.plan.trace_path).read_bytes().splitlines()]
+    return list(part_events(node.plan.trace_path))
 
 
 def from_a(index: int, lamport: int, **fields: Any) -> Message:

@@ -338,10 +338,92 @@ def test_merge_rejects_a_broken_or_unsorted_part_and_leaves_no_file(tmp_path: Pa
     assert (raised.value.path, raised.value.line) == (str(broken), 2)
 
     unsorted = write_part(tmp_path / "unsorted.jsonl", [event(5), event(4)])
-    with pytest.raises(TraceFormatError, match="earlier than the line before"):
+    with pytest.raises(TraceFormatError, match="earlier than the event before"):
         merge_node_traces([unsorted], HEADER, out)
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jsonl", "unsorted.jsonl"]
+
+
+def batch(node: str, kind: str, rows: list[list[Any]], **shared: Any) -> dict[str, Any]:
+    return {"batch": {"node": node, "event": kind, **shared}, "rows": rows}
+
+
+def test_merge_expands_batch_rows_into_the_records_they_stand_for(tmp_path: Path) -> None:
+    link = {"transport": "unix", "sockname": "/s/a", "peername": "/s/b", "peer": "b"}
+    part_a = write_part(
+        tmp_path / "a.jsonl",
+        [
+            event(1, "a"),
+            batch("a", "send", [[2, 90, "a:1", "ping", 1, None], [2, 95, "a:2", "ping", 2, "b:9"]], **link),
+            event(4, "a", "app", data={"x": 1}),
+            batch("a", "recv", [[6, 80, "b:1", "pong", 4, "a:1"]], **link),
+        ],
+    )
+    part_b = write_part(tmp_path / "b.jsonl", [event(3, "b"), event(5, "b")])
+    out = tmp_path / "trace.jsonl"
+
+    assert merge_node_traces([part_a, part_b], HEADER, out) == 7
+
+    expanded = out.read_bytes().splitlines(keepends=True)[1:]
+    # Each row is the line the record would have had on its own: same keys, same order, same bytes.
+    assert expanded[1] == line(
+        {
+            "ts_ns": 2,
+            "node": "a",
+            "event": "send",
+            **link,
+            "nbytes": 90,
+            "msg_id": "a:1",
+            "msg_type": "ping",
+            "lamport": 1,
+        }
+    )
+    assert orjson.loads(expanded[2]) == {
+        "ts_ns": 2,
+        "node": "a",
+        "event": "send",
+        **link,
+        "nbytes": 95,
+        "msg_id": "a:2",
+        "msg_type": "ping",
+        "lamport": 2,
+        "in_reply_to": "b:9",
+    }
+    assert [(e["ts_ns"], e["node"], e["event"]) for e in iter_events(out)] == [
+        (1, "a", "start"),
+        (2, "a", "send"),  # rows of equal ts_ns keep their order
+        (2, "a", "send"),
+        (3, "b", "start"),
+        (4, "a", "app"),
+        (5, "b", "start"),
+        (6, "a", "recv"),
+    ]
+    assert [e.get("msg_id") for e in iter_events(out)][1:3] == ["a:1", "a:2"]
+
+
+def test_merge_rejects_a_bad_or_unsorted_batch_and_skips_a_truncated_one(tmp_path: Path) -> None:
+    out = tmp_path / "trace.jsonl"
+    cases = {
+        "row.jsonl": [event(1), batch("n0", "send", [[2, 90, "n0:1", "t", 1]])],
+        "rows.jsonl": [event(1), {"batch": {"node": "n0", "event": "send"}, "rows": 3}],
+        "order.jsonl": [
+            event(5),
+            batch("n0", "send", [[6, 1, "n0:1", "t", 1, None], [4, 1, "n0:2", "t", 2, None]]),
+        ],
+    }
+    for name, records in cases.items():
+        with pytest.raises(TraceFormatError) as raised:
+            merge_node_traces([write_part(tmp_path / name, records)], HEADER, out)
+        assert (raised.value.path, raised.value.line) == (str(tmp_path / name), 2)
+        assert not out.exists()
+    truncated = write_part(
+        tmp_path / "crashed.jsonl",
+        [event(1)],
+        tail=line(batch("n0", "send", [[2, 1, "n0:1", "t", 1, None]]))[:-9],
+    )
+    skipped: list[tuple[Path, int, str]] = []
+    assert merge_node_traces([truncated], HEADER, out, skipped=skipped) == 1
+    assert [(part, line_no) for part, line_no, _ in skipped] == [(truncated, 2)]
 
 
 def test_merge_of_no_parts_is_a_header_only_trace(tmp_path: Path) -> None:
