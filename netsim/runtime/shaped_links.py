@@ -53,7 +53,8 @@ class ShapedLinks:
         peer = channel.peer
         assert peer is not None
         wire_bytes = len(payload) + channel.frame_overhead
-        if shaper.instant and not self.held.held_per_peer[peer]:
+        # .get: a Counter's [] calls __missing__, in Python, for a peer that never had a message held.
+        if shaper.instant and not self.held.held_per_peer.get(peer):
             # Nothing to delay and nothing held ahead of it: to the kernel now, or dropped.
             drop = shaper.admit(wire_bytes)
             if drop is None:
@@ -74,7 +75,7 @@ class ShapedLinks:
                 "duplicate", ts_ns=now, delay_ns=delay_ns, **_fields(channel, wire_bytes, outgoing)
             )
         for copy, release_ns in enumerate(releases):
-            if release_ns <= now and not self.held.held_per_peer[peer]:
+            if release_ns <= now and not self.held.held_per_peer.get(peer):
                 # Nothing held ahead of it on this link: straight to the kernel.
                 node.to_kernel(channel, payload, outgoing)
                 shaper.released(wire_bytes)

@@ -87,6 +87,7 @@ class LinkShaper:
         self._loss_below = _below(conditions.loss)
         self._reorder_below = _below(conditions.reorder)
         self._duplicate_below = _below(conditions.duplicate)
+        self._queue_limited = conditions.queue_messages is not None or conditions.queue_bytes is not None
         self.instant = (
             conditions.latency_ns == 0
             and conditions.jitter_ns == 0
@@ -98,7 +99,10 @@ class LinkShaper:
     def admit(self, nbytes: int) -> str | None:
         """For an ``instant`` link with nothing held: why the message is dropped, or None if it goes to
         the kernel now. Draws what ``decide`` draws; counts nothing as waiting, as nothing waits."""
-        return self._drop_reason(self.rng.getrandbits(DRAW_BITS), nbytes)
+        bits = self.rng.getrandbits(DRAW_BITS)
+        if self._block_reasons or (bits & _WORD) < self._loss_below or self._queue_limited:
+            return self._drop_reason(bits, nbytes)
+        return None
 
     def _drop_reason(self, bits: int, nbytes: int) -> str | None:
         """Why a message with these draws is dropped before any delay: a fault, loss, or a full queue."""
