@@ -64,22 +64,24 @@ class TraceWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         """Write a record built by the caller: ts_ns, node, event first."""
-        if self.pending is not None:
-            self.pending.write_rows()
+        self.write_pending()
         self._write(_dumps(record, option=_NEWLINE))
         self.unflushed = True
 
+    def write_pending(self) -> None:
+        """Write the rows of the message records that have some waiting, if any do."""
+        if self.pending is not None:
+            self.pending.write_rows()
+
     def flush(self) -> None:
         if not self._file.closed:
-            if self.pending is not None:
-                self.pending.write_rows()
+            self.write_pending()
             self._file.flush()
         self.unflushed = False
 
     def close(self) -> None:
         if not self._file.closed:
-            if self.pending is not None:
-                self.pending.write_rows()
+            self.write_pending()
             self._file.close()
 
 
@@ -105,8 +107,7 @@ class MessageRecords:
     ) -> None:
         writer = self._writer
         if writer.pending is not self:
-            if writer.pending is not None:
-                writer.pending.write_rows()
+            writer.write_pending()
             writer.pending = self
         rows = self._rows
         rows.append((ts_ns, nbytes, msg_id, msg_type, lamport, in_reply_to))
