@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ from netsim.transport import TRANSPORTS
 # Messages the receiving node sent with the same type within this long after a receive are listed as
 # "possibly forwarded": apps that relay (flood, gossip) do it within microseconds.
 FORWARD_WINDOW_NS = 1_000_000
+# The link filter holds events behind an accept it cannot tie to the link yet; past this many, it gives
+# the accept up (see _LinkEvents).
+MAX_WAITING_EVENTS = 10_000
 # How many node names an error message lists before "...".
 NAMES_SHOWN = 20
 # Widths of the event and transport columns: the longest names, "recvfrom" and "unix-seqpacket".
@@ -114,7 +118,8 @@ def filter_events(
 
     ``nodes``: recorded by one of these nodes. ``link=(a, b)``: about the socket between a and b, either
     way: recorded by one of them with the other as ``peer`` (an ``accept`` that does not name its peer
-    yet matches by its addresses, once the other end has named them). ``events``: these event kinds.
+    matches by its addresses, which the other end's ``connect`` or its own later events name; see
+    ``_LinkEvents``). ``events``: these event kinds.
     ``types``: messages of these ``msg_type``. ``since``/``until``: seconds into the run, inclusive.
     ``limit``: at most this many events. The input is checked before the first event is read: a bad
     path is an ``InputError`` at the call, not at the first ``next()``.
@@ -142,8 +147,7 @@ def _filtered(
             return
         start = _start_ts_ns(reader.header)
         since_ns = until_ns = None
-        # (node, sockname, peername) of a link's sockets as the other end named them.
-        link_sockets: set[tuple[str, Any, Any]] = set()
+        on_link = None if link is None else _LinkEvents(link)
         count = 0
         for record in reader:
             ts_ns = record["ts_ns"]
@@ -152,47 +156,126 @@ def _filtered(
             if since_ns is None:
                 since_ns = None if since is None else start + round(since * 1e9)
                 until_ns = None if until is None else start + round(until * 1e9)
-            if since_ns is not None and ts_ns < since_ns:
-                continue
             if until_ns is not None and ts_ns > until_ns:
                 break  # the trace is sorted by ts_ns: nothing later can match
-            node = record["node"]
-            if nodes is not None and node not in nodes:
+            if on_link is not None:
+                on_link.learn(record)
+            if (
+                (since_ns is None or ts_ns >= since_ns)
+                and (nodes is None or record["node"] in nodes)
+                and (events is None or record["event"] in events)
+                and (types is None or record.get("msg_type") in types)
+            ):
+                if on_link is None:
+                    ready: Iterator[dict[str, Any]] = iter((record,))
+                else:
+                    on_link.offer(record)
+                    ready = on_link.ready()
+            elif on_link is not None:
+                ready = on_link.ready()
+            else:
                 continue
-            if events is not None and record["event"] not in events:
-                continue
-            if types is not None and record.get("msg_type") not in types:
-                continue
-            if link is not None and not _on_link(record, node, link, link_sockets):
-                continue
-            yield record
-            count += 1
-            if limit is not None and count >= limit:
-                return
+            for event in ready:
+                yield event
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+        if on_link is not None:
+            for event in on_link.rest():
+                yield event
+                count += 1
+                if limit is not None and count >= limit:
+                    return
 
 
-def _on_link(
-    record: dict[str, Any], node: str, link: tuple[str, str], link_sockets: set[tuple[str, Any, Any]]
-) -> bool:
-    a, b = link
-    if node != a and node != b:
-        return False
-    other = b if node == a else a
-    peer = record.get("peer")
-    sockname, peername = record.get("sockname"), record.get("peername")
-    if peer is None:
-        if sockname is None or peername is None:
-            return False
-        try:
-            return (node, _address_key(sockname), _address_key(peername)) in link_sockets
-        except TypeError:  # an unhashable address in a hand-made trace
-            return False
-    if peer != other:
-        return False
-    if sockname is not None and peername is not None:
+class _LinkEvents:
+    """The events about the socket(s) between nodes a and b, in trace order.
+
+    An event recorded by a or b with the other as ``peer`` is on the link. An ``accept`` that names no
+    peer is on the link if the other end names its addresses (a ``connect`` from the other node whose
+    sockname/peername mirror it), or if the accepting node's own later events on that socket name the
+    other node as their peer. Its ``ts_ns`` may come before the ``connect`` that decides it (the kernel
+    completes the connection on the listening side first), so from an undecided accept on, the events
+    that pass wait here until it is decided, and leave in trace order. An accept still undecided when
+    the trace ends, or with ``MAX_WAITING_EVENTS`` events waiting behind it, is left out: memory stays
+    bounded, and a link's hello names the accepting socket's peer within a few events.
+    """
+
+    def __init__(self, link: tuple[str, str]) -> None:
+        self.a, self.b = link
+        # (node, sockname, peername) of the link's sockets, as the other end named them.
+        self.sockets: set[tuple[str, Any, Any]] = set()
+        # Events that passed, oldest first: [record, on the link (True, False, or None while undecided),
+        # the socket key of an undecided accept].
+        self._waiting: deque[list[Any]] = deque()
+        # (node, sockname, peername) of each undecided accept -> its entry in _waiting.
+        self._undecided: dict[tuple[str, Any, Any], list[Any]] = {}
+
+    def _other(self, node: str) -> str | None:
+        return self.b if node == self.a else self.a if node == self.b else None
+
+    def learn(self, record: dict[str, Any]) -> None:
+        """Take what any event says about the link's sockets, whether or not it passes the filters."""
+        node, peer = record["node"], record.get("peer")
+        other = self._other(node)
+        sockname, peername = record.get("sockname"), record.get("peername")
+        if other is None or peer is None or sockname is None or peername is None:
+            return
         with contextlib.suppress(TypeError):  # an unhashable address in a hand-made trace
-            link_sockets.add((other, _address_key(peername), _address_key(sockname)))
-    return True
+            own = (node, _address_key(sockname), _address_key(peername))
+            accept = self._undecided.pop(own, None)
+            if accept is not None:  # the accepting node's own socket, now named
+                accept[1] = peer == other
+            if peer == other:
+                mirror = (other, _address_key(peername), _address_key(sockname))
+                self.sockets.add(mirror)
+                accept = self._undecided.pop(mirror, None)
+                if accept is not None:
+                    accept[1] = True
+
+    def offer(self, record: dict[str, Any]) -> None:
+        """An event that passed the other filters: on the link, not, or (an accept) not known yet."""
+        node = record["node"]
+        other = self._other(node)
+        entry: list[Any] = [record, False, None]
+        if other is not None:
+            peer = record.get("peer")
+            if peer is not None:
+                entry[1] = peer == other
+            else:
+                sockname, peername = record.get("sockname"), record.get("peername")
+                if sockname is not None and peername is not None:
+                    with contextlib.suppress(TypeError):  # an unhashable address in a hand-made trace
+                        key = (node, _address_key(sockname), _address_key(peername))
+                        if key in self.sockets:
+                            entry[1] = True
+                        elif record["event"] == "accept":
+                            entry[1] = None
+                            entry[2] = key
+                            self._undecided[key] = entry
+        if entry[1] is not False:
+            waiting = self._waiting
+            waiting.append(entry)
+            if len(waiting) > MAX_WAITING_EVENTS and waiting[0][1] is None:
+                oldest = waiting[0]
+                oldest[1] = False
+                self._undecided.pop(oldest[2], None)
+
+    def ready(self) -> Iterator[dict[str, Any]]:
+        """The waiting events on the link up to the first undecided one, oldest first."""
+        waiting = self._waiting
+        while waiting and waiting[0][1] is not None:
+            record, on_link, _ = waiting.popleft()
+            if on_link:
+                yield record
+
+    def rest(self) -> Iterator[dict[str, Any]]:
+        """At the end of the trace: every waiting event on the link; undecided accepts are left out."""
+        self._undecided.clear()
+        while self._waiting:
+            record, on_link, _ = self._waiting.popleft()
+            if on_link:
+                yield record
 
 
 def format_address(address: Any) -> str:

@@ -17,6 +17,7 @@ import netsim
 from netsim.cli import trace_events
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
+from netsim.trace import events as events_module
 from netsim.trace.events import (
     filter_events,
     follow_message,
@@ -332,3 +333,63 @@ def test_follow_a_message_netsim_held_back_then_dropped_unsent(tmp_path: Path) -
         "0.005001s  netsim dropped it at a (link-down)",
         "fate: dropped",
     ]
+
+
+# -- the link filter and accepts traced before the connect that names them ------------------------------
+
+
+def link_run(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:
+    events = [{"ts_ns": START + 1_000 * (index + 1), **row} for index, row in enumerate(rows)]
+    return write_run(tmp_path / "link", HEADER, events)
+
+
+ACCEPT = {"node": "1-c", "event": "accept", "transport": "unix", "sockname": "/s/c", "peername": "/s/b"}
+CONNECT = {
+    "node": "b",
+    "event": "connect",
+    "transport": "unix",
+    "sockname": "/s/b",
+    "peername": "/s/c",
+    "peer": "1-c",
+}
+
+
+def test_an_accept_before_its_connect_is_on_the_link_in_trace_order(tmp_path: Path) -> None:
+    run = link_run(
+        tmp_path,
+        [
+            ACCEPT,  # the listening side completes the connection first
+            {"node": "b", "event": "bind", "transport": "unix", "sockname": "/s/b", "peer": "1-c"},
+            {"node": "a", "event": "start"},
+            CONNECT,
+            {"node": "1-c", "event": "close", "sockname": "/s/c", "peername": "/s/b", "peer": "b"},
+        ],
+    )
+    on_link = [(e["node"], e["event"]) for e in filter_events(run, link=("b", "1-c"))]
+    assert on_link == [("1-c", "accept"), ("b", "bind"), ("b", "connect"), ("1-c", "close")]
+    # The connect teaches the filter even when only accepts are asked for.
+    assert [e["event"] for e in filter_events(run, link=("b", "1-c"), events={"accept"})] == ["accept"]
+
+
+def test_an_accept_is_decided_by_its_own_socket_naming_a_peer(tmp_path: Path) -> None:
+    hello = {"node": "1-c", "event": "recv", "transport": "unix", "sockname": "/s/c", "peername": "/s/b"}
+    named_b = link_run(tmp_path / "b", [ACCEPT, {**hello, "peer": "b"}])
+    assert [e["event"] for e in filter_events(named_b, link=("b", "1-c"))] == ["accept", "recv"]
+    named_a = link_run(tmp_path / "a", [ACCEPT, {**hello, "peer": "a"}])
+    assert list(filter_events(named_a, link=("b", "1-c"))) == []
+    # Undecided at the end of the trace: left out, and what waited behind it still comes out.
+    never = link_run(tmp_path / "never", [ACCEPT, {**CONNECT, "peername": "/s/other"}])
+    assert [e["event"] for e in filter_events(never, link=("b", "1-c"))] == ["connect"]
+
+
+def test_an_undecided_accept_is_given_up_past_the_waiting_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events_module, "MAX_WAITING_EVENTS", 3)
+    # b's sends on another socket: on the link (they name 1-c), but they do not mirror the accept.
+    send = {**CONNECT, "event": "send", "msg_type": "hi", "peername": "/s/other"}
+    run = link_run(tmp_path, [ACCEPT] + [{**send, "msg_id": f"b:{n}"} for n in range(6)] + [CONNECT])
+    got = filter_events(run, link=("b", "1-c"))
+    # The first event comes out as soon as the bound is passed, without the accept.
+    assert next(got)["msg_id"] == "b:0"
+    assert ids(got) == ["b:1", "b:2", "b:3", "b:4", "b:5", "connect"]
