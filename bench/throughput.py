@@ -7,8 +7,9 @@ For each transport, three senders push N messages of the same size from one proc
   per message) and counts them. No JSON, no trace: the floor.
 - raw+json: the same, but the sender encodes each message with orjson and the receiver decodes
   each one, as a hand-written JSON-over-sockets script would.
-- netsim: a two-node netsim run whose app sends the same messages in bursts; every send and every
-  receive is written to the trace.
+- netsim: a two-node netsim run whose app sends the same messages in bursts, pausing while the link
+  has a backlog (ctx.backlog, on_drained) as a blocking send() pauses the raw sender; every send and
+  every receive is written to the trace.
 
 Rates are end to end: messages received / (last receive - first send), on the shared monotonic
 clock. The sender is pinned to one CPU and the receiver to the other (netsim nodes are pinned the
@@ -55,7 +56,11 @@ DGRAM_QLEN_PATH = "/proc/sys/net/unix/max_dgram_qlen"
 
 
 class Blaster(App):
-    """Node 'a' sends MESSAGES blast messages to 'b' in bursts; 'b' counts them."""
+    """Node 'a' sends MESSAGES blast messages to 'b' as fast as the link takes them; 'b' counts them.
+
+    'a' sends in bursts of up to BURST and pauses while the link has a backlog (the kernel refused
+    some), going on in on_drained: the pacing a program on sockets gets from a blocking send().
+    """
 
     messages = int(os.environ.get("NETSIM_BENCH_MESSAGES", "100000"))
 
@@ -64,16 +69,26 @@ class Blaster(App):
         self.received = 0
         if ctx.name == "a":
             # on_ready pinned both node processes before the start barrier opened.
-            self.on_timer(ctx, "burst", None)
+            self.send_burst(ctx)
 
     def on_timer(self, ctx, name, data):
-        for _ in range(min(BURST, self.messages - self.sent)):
+        self.send_burst(ctx)
+
+    def on_drained(self, ctx, peer):
+        self.send_burst(ctx)
+
+    def send_burst(self, ctx):
+        if self.sent == self.messages:
+            return
+        burst_end = min(self.sent + BURST, self.messages)
+        while self.sent < burst_end and not ctx.backlog("b"):
             ctx.send("b", "blast", BODY)
             self.sent += 1
-        if self.sent < self.messages:
-            ctx.set_timer(0, "burst")
-        else:
+        if self.sent == self.messages:
             ctx.stop()
+        elif not ctx.backlog("b"):
+            # Let the loop hand this burst to the kernel, then send the next.
+            ctx.set_timer(0, "burst")
 
     def on_message(self, ctx, message):
         self.received += 1

@@ -35,5 +35,11 @@ class App:
     def on_link_up(self, ctx: NodeContext, peer: str) -> None:
         """The link to ``peer`` is up again after ``on_link_down`` (the peer restarted)."""
 
+    def on_drained(self, ctx: NodeContext, peer: str) -> None:
+        """The kernel took the last message that waited for room on the link to ``peer``.
+
+        Called only after ``ctx.backlog(peer)`` was above 0: a sender that paused there resumes here.
+        """
+
     def on_stop(self, ctx: NodeContext) -> None:
         """The run is ending; sends from here are still delivered."""

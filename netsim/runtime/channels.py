@@ -125,6 +125,7 @@ class LinkChannel(Channel):
     ) -> None:
         super().__init__(owner, sock, transport, peername, owns_path=owns_path)
         self.peer = peer
+        self.max_message_bytes = transport.max_message_bytes
         self._make_records()
         self.write_shut = False
         self.eof_received = False
@@ -139,11 +140,17 @@ class LinkChannel(Channel):
         self.send_records = self.owner.trace.message_records(self.send_event, base)
         self.receive_records = self.owner.trace.message_records(self.receive_event, base)
 
-    def queue(self, payload: bytes, outgoing: Outgoing) -> None:
-        """Hold one encoded message until flush(); ``outgoing`` is what its send record needs."""
+    def queue(self, payload: bytes, outgoing: Outgoing) -> bool:
+        """Take one encoded message (``outgoing`` is what its send record needs); True if the loop must
+        call flush() once the current callback returns."""
         raise NotImplementedError
 
     def flush(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def backlog(self) -> int:
+        """Messages waiting because the kernel would not take them yet (see NodeContext.backlog)."""
         raise NotImplementedError
 
     def shut_write(self) -> None:
@@ -190,11 +197,18 @@ class StreamChannel(LinkChannel):
     def pending_output(self) -> bool:
         return bool(self._unsent)
 
-    def queue(self, payload: bytes, outgoing: Outgoing) -> None:
+    @property
+    def backlog(self) -> int:
+        # What a callback queued goes to the kernel when it returns: it is backlog only behind a refusal.
+        return len(self._unsent) if self.wants_write else 0
+
+    def queue(self, payload: bytes, outgoing: Outgoing) -> bool:
+        """Append the frame; the loop writes every frame a callback queued with as few sends as it can."""
         output = self._output
         output += _pack_length(len(payload))
         output += payload
         self._unsent.append((self._output_start + len(output), len(payload) + PREFIX_SIZE, outgoing))
+        return True
 
     def flush(self) -> None:
         output = self._output
@@ -286,25 +300,59 @@ class PacketChannel(LinkChannel):
             self.receive_event = "recvfrom"
         super().__init__(owner, sock, transport, peername, peer, owns_path=owns_path)
         self._unsent: deque[tuple[bytes, Outgoing]] = deque()
+        # An error a send made inside a callback, reported by the next flush (from the loop, where
+        # closing the link and telling the app cannot interleave with the app's own code).
+        self._send_failure: OSError | None = None
+        # The link socket is connected (a datagram one to the peer's receiver), so send() needs no
+        # address: on Linux it is the sendto(2) syscall with none, and no path or route is looked up.
+        self._send = sock.send
 
     @property
     def pending_output(self) -> bool:
         return bool(self._unsent)
 
-    def queue(self, payload: bytes, outgoing: Outgoing) -> None:
-        self._unsent.append((payload, outgoing))
+    @property
+    def backlog(self) -> int:
+        return len(self._unsent)
+
+    def queue(self, payload: bytes, outgoing: Outgoing) -> bool:
+        """Send at once, as a socket program would, unless earlier messages still wait for the kernel.
+
+        There is nothing to gather (one message per packet), and the app learns of a full queue at the
+        send that found it full (``backlog``), not after its callback.
+        """
+        unsent = self._unsent
+        if unsent or self.closed:
+            unsent.append((payload, outgoing))
+            return not self.wants_write
+        sent_at = now_ns()
+        try:
+            nbytes = self._send(payload)
+        except OSError as error:
+            unsent.append((payload, outgoing))
+            if would_block(error):
+                self.owner.want_write(self, True)
+                return False
+            self._send_failure = error
+            return True
+        self.owner.on_sent_one(self, sent_at, nbytes, outgoing)
+        return False
 
     def flush(self) -> None:
+        if self._send_failure is not None:
+            failure, self._send_failure = self._send_failure, None
+            self.owner.on_socket_error(self, failure)
+            if self.closed:
+                return
         unsent = self._unsent
-        send = self.sock.send
-        sendto = None if self.transport.connected else self.sock.sendto
+        send = self._send
         sent: list[tuple[int, int, Outgoing]] = []
         failure = None
         while unsent:
             payload, outgoing = unsent[0]
             sent_at = now_ns()
             try:
-                nbytes = send(payload) if sendto is None else sendto(payload, self.peername)
+                nbytes = send(payload)
             except OSError as error:
                 if not would_block(error):
                     failure = error
@@ -315,7 +363,10 @@ class PacketChannel(LinkChannel):
             self.owner.on_sent(self, sent)
         if failure is not None:
             self.owner.on_socket_error(self, failure)
-            return
+            if self.closed:
+                return
+            # Still open (UDP after an ICMP error): the message that failed is tried again when the
+            # socket is writable, which a UDP socket is at once.
         self.owner.want_write(self, bool(unsent))
 
     def on_writable(self) -> None:

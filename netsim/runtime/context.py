@@ -26,6 +26,10 @@ class NodeContext:
         self.nodes: tuple[str, ...] = node.plan.node_names
         self.seed = seed
         self.rng = random.Random(f"{seed}:{node.name}")
+        # Every app sends through here, often per message: these attributes are the node's own methods,
+        # one call fewer than the documented methods below, which say what they do.
+        self.send = node.send_message
+        self.backlog = node.backlog
 
     def send(self, dst: str, type: str, body: Any = None, *, in_reply_to: str | None = None) -> str | None:
         """Send a message to neighbour ``dst``; returns its id, or None if the link is down.
@@ -33,11 +37,11 @@ class NodeContext:
         Raises ValueError for a node that is not a neighbour and MessageTooLarge for a message the
         link's transport cannot carry.
         """
-        return self._node.send_message(dst, type, body, in_reply_to)
+        return self._node.send_message(dst, type, body, in_reply_to=in_reply_to)
 
     def reply(self, message: Message, type: str, body: Any = None) -> str | None:
         """Answer ``message``, citing it in ``in_reply_to``."""
-        return self._node.send_message(message.src, type, body, message.id)
+        return self._node.send_message(message.src, type, body, in_reply_to=message.id)
 
     def broadcast(
         self, type: str, body: Any = None, *, exclude: tuple[str, ...] | set[str] = ()
@@ -46,10 +50,23 @@ class NodeContext:
         sent: list[str] = []
         for neighbour in self.neighbours:
             if neighbour not in exclude:
-                message_id = self._node.send_message(neighbour, type, body, None)
+                message_id = self._node.send_message(neighbour, type, body)
                 if message_id is not None:
                     sent.append(message_id)
         return sent
+
+    def backlog(self, dst: str) -> int:
+        """How many messages sent to neighbour ``dst`` wait because the kernel will not take them yet.
+
+        They wait while the socket's send buffer (on ``unix-dgram``, the receiver's queue) is full,
+        where a program on blocking sockets would be stuck in ``send()``. netsim keeps them, in order,
+        and hands them over as the kernel makes room; to pace a fast sender, stop sending to ``dst``
+        while this is not 0 and go on in ``on_drained``. Datagram and seqpacket links give the kernel
+        each message as it is sent; stream links give it what a callback sent when the callback returns,
+        so theirs count only once the kernel has refused some. Messages a shaped link holds are on the
+        link, not in the backlog.
+        """
+        return self._node.backlog(dst)
 
     def set_timer(self, delay_s: float, name: str = "timer", data: Any = None) -> int:
         """Call ``on_timer(ctx, name, data)`` once, ``delay_s`` seconds from now; returns the timer id."""

@@ -41,7 +41,7 @@ from netsim.runtime.channels import (
 from netsim.runtime.context import NodeContext
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.shaped_links import ShapedLinks
-from netsim.shaping.shaper import DROP_LINK_DOWN
+from netsim.shaping.shaper import DROP_LINK_DOWN, LinkShaper
 from netsim.trace.writer import MessageRecords, TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
@@ -300,7 +300,7 @@ class Node:
             self._register(channel)
             self.trace.event("connect", **channel.trace_fields())
             if transport.connected:
-                self._queue(channel, HELLO, None, None)
+                self._send_hello(channel)
         self._flush_dirty()
         self._maybe_ready()
 
@@ -679,54 +679,68 @@ class Node:
 
     # ---- messages out -------------------------------------------------------------------------------
 
-    def send_message(self, dst: str, message_type: str, body: Any, in_reply_to: str | None) -> str | None:
+    def send_message(
+        self, dst: str, message_type: str, body: Any = None, *, in_reply_to: str | None = None
+    ) -> str | None:
+        """``NodeContext.send``, which is this very method (see there): the hot path of every app."""
         channel = self.channels.get(dst)
-        if channel is not None and not channel.closed and self.state == RUNNING:
-            return self._queue(channel, message_type, body, in_reply_to)
+        if channel is None or channel.closed or self.state != RUNNING:
+            return self._not_sent(dst, message_type)
+        shapers = self._shapers
+        shaper = shapers.get(dst) if shapers else None
+        return self._queue(channel, message_type, body, in_reply_to, shaper)
+
+    def _not_sent(self, dst: str, message_type: str) -> None:
         if dst not in self.links_by_peer:
             raise ValueError(
                 f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
             )
         if self.state != RUNNING:
             # on_stop may still call send: the run is draining and takes no new messages.
-            return None
+            return
         self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
         self.count_drop()
-        return None
 
-    def _queue(self, channel: LinkChannel, message_type: str, body: Any, in_reply_to: str | None) -> str:
-        lamport = self.lamport = self.lamport + 1
-        self._message_seq += 1
-        message_id = f"{self._message_id_prefix}{self._message_seq}"
-        peer = channel.peer
-        assert peer is not None
-        payload = encode_envelope(self.name, peer, message_id, message_type, body, in_reply_to, lamport)
-        limit = channel.transport.max_message_bytes
-        if len(payload) > limit:
-            raise MessageTooLarge(channel.transport.name, len(payload), limit)
-        outgoing = (message_id, message_type, lamport, in_reply_to)
-        shapers = self._shapers
+    def _send_hello(self, channel: LinkChannel) -> None:
         # The hello is netsim's own handshake, not traffic: link conditions do not apply to it.
-        shaper = shapers.get(peer) if shapers and message_type != HELLO else None
-        if shaper is None:
-            self.to_kernel(channel, payload, outgoing)
-        else:
+        self._queue(channel, HELLO, None, None, None)
+
+    def _queue(
+        self,
+        channel: LinkChannel,
+        message_type: str,
+        body: Any,
+        in_reply_to: str | None,
+        shaper: LinkShaper | None,
+    ) -> str:
+        lamport = self.lamport = self.lamport + 1
+        seq = self._message_seq = self._message_seq + 1
+        message_id = f"{self._message_id_prefix}{seq}"
+        payload = encode_envelope(self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport)
+        if len(payload) > channel.max_message_bytes:
+            raise MessageTooLarge(channel.transport.name, len(payload), channel.max_message_bytes)
+        outgoing = (message_id, message_type, lamport, in_reply_to)
+        if shaper is not None:
             self.shaping.send(channel, shaper, payload, outgoing)
+        elif channel.queue(payload, outgoing):
+            self._dirty.add(channel)
         return message_id
 
     def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
-        """Queue a message on its channel; the loop writes it to the socket after the callback."""
-        channel.queue(payload, outgoing)
-        self._dirty.add(channel)
+        """Hand a message to its channel, which sends it now or once the callback returns."""
+        if channel.queue(payload, outgoing):
+            self._dirty.add(channel)
 
     def count_drop(self) -> None:
         self.counters["dropped"] = self.counters.get("dropped", 0) + 1
 
     def _flush_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        for channel in dirty:
-            if not channel.closed:
-                channel.flush()
+        # A flush that empties a backlog calls on_drained, whose sends may dirty channels again.
+        while self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            for channel in dirty:
+                if not channel.closed:
+                    channel.flush()
 
     def on_sent(self, channel: LinkChannel, sent: list[tuple[int, int, Outgoing]]) -> None:
         """Trace records and counters for messages the kernel took, as (time, wire bytes, outgoing).
@@ -743,11 +757,45 @@ class Node:
         counters["bytes_sent"] += sent_bytes
         self._activity(sent[-1][0])
 
+    def on_sent_one(self, channel: LinkChannel, sent_at: int, nbytes: int, outgoing: Outgoing) -> None:
+        """``on_sent`` for one message (a packet link sends each as the app does)."""
+        channel.send_records.write(sent_at, nbytes, *outgoing)
+        counters = self.counters
+        counters["sent"] += 1
+        counters["bytes_sent"] += nbytes
+        if self._reported_idle:
+            self._activity(sent_at)
+        else:
+            self._last_activity_ns = sent_at
+            self._status_dirty = True
+
     def want_write(self, channel: Channel, wanted: bool) -> None:
+        """Ask the selector for writability while the kernel refuses a channel's output.
+
+        The app hears ``on_drained`` when a link it sends on takes the last of what had to wait.
+        """
         if channel.closed or channel.wants_write == wanted:
             return
         channel.wants_write = wanted
+        if not wanted and self.state == RUNNING and isinstance(channel, LinkChannel):
+            peer = channel.peer
+            if peer is not None and self.channels.get(peer) is channel and self.app is not None:
+                # Before the selector hears of it: an app that fills the link again at once leaves
+                # the interest as it was, and costs no epoll_ctl either way.
+                self.app.on_drained(self.context, peer)  # type: ignore[arg-type]
+                if channel.closed:
+                    return
         self._update_interest(channel)
+
+    def backlog(self, dst: str) -> int:
+        channel = self.channels.get(dst)
+        if channel is None or channel.closed:
+            if dst not in self.links_by_peer:
+                raise ValueError(
+                    f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
+                )
+            return 0
+        return channel.backlog
 
     def _update_interest(self, channel: Channel) -> None:
         events = selectors.EVENT_WRITE if channel.wants_write else 0
@@ -844,7 +892,7 @@ class Node:
         self._register(channel)
         self.trace.event("connect", attempt=attempt, **channel.trace_fields())
         if transport.connected:
-            self._queue(channel, HELLO, None, None)
+            self._send_hello(channel)
             self._flush_dirty()
         if self.state == RUNNING:
             assert self.app is not None

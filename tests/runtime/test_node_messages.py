@@ -19,7 +19,7 @@ from netsim.runtime.node import HELLO, RUNNING, Node
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.trace.reader import part_events
 from netsim.transport import get_transport
-from netsim.wire import Message, decode_frames, encode_frame, encode_message, frame
+from netsim.wire import Message, decode_datagram, decode_frames, encode_frame, encode_message, frame
 
 
 class Recorder(App):
@@ -27,11 +27,19 @@ class Recorder(App):
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.drained: list[str] = []
+        self.links_down: list[str] = []
 
     def on_message(self, ctx, message):
         self.messages.append(message)
         if message.type == "ping":
             ctx.reply(message, "pong")
+
+    def on_drained(self, ctx, peer):
+        self.drained.append(peer)
+
+    def on_link_down(self, ctx, peer, reason):
+        self.links_down.append(peer)
 
 
 def make_node(tmp_path: Path, transport: str, *, initiator: bool) -> Node:
@@ -245,14 +253,19 @@ def test_a_backlog_larger_than_the_socket_buffer_is_sent_once_in_order(stream_pa
                 return
 
     flushes = 0
+    # A stream hands the kernel what a callback queued when it returns: no backlog before that.
+    assert node.context.backlog("a") == 0
     node._flush_dirty()
+    assert 0 < node.context.backlog("a") < count
     while channel.pending_output and flushes < 10_000:
         assert channel.wants_write
+        assert node.app.drained == []
         drain()
         channel.on_writable()
         flushes += 1
     assert 10 < flushes < 10_000
     assert not channel.wants_write
+    assert node.context.backlog("a") == 0 and node.app.drained == ["a"]
     drain()
     messages = decode_frames(bytes(wire))
     assert [m.id for m in messages] == [f"b:{n}" for n in range(1, count + 1)]
@@ -262,3 +275,60 @@ def test_a_backlog_larger_than_the_socket_buffer_is_sent_once_in_order(stream_pa
     assert [r["nbytes"] for r in sent] == [len(encode_frame(m)) for m in messages]
     assert node.counters["sent"] == count and node.counters["bytes_sent"] == len(wire)
     assert channel._output_start == len(wire) and not channel._output
+
+
+def test_a_packet_link_sends_each_message_as_the_app_does(seqpacket_pair) -> None:
+    node, channel, outside = seqpacket_pair
+    first = node.context.send("a", "one", 1)
+    # On the wire and in the trace before the loop flushes anything.
+    assert decode_datagram(outside.recv(65536)).id == first
+    node.context.send("a", "two", 2)
+    assert decode_datagram(outside.recv(65536)).body == 2
+    assert not node._dirty and node.context.backlog("a") == 0
+    sent = [r for r in records(node) if r["event"] == "send"]
+    assert [r["msg_type"] for r in sent] == ["one", "two"] and node.counters["sent"] == 2
+
+
+def test_a_full_packet_link_keeps_a_backlog_and_says_when_it_drained(seqpacket_pair) -> None:
+    node, channel, outside = seqpacket_pair
+    node._register(channel)
+    channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    ids = []
+    while not node.context.backlog("a"):
+        ids.append(node.context.send("a", "fill", "x" * 500))
+        assert len(ids) < 1_000
+    # The refused message is the first of the backlog; what follows waits behind it, in order.
+    ids += [node.context.send("a", "more", n) for n in range(3)]
+    assert node.context.backlog("a") == 4 and channel.wants_write
+    taken = len(ids) - 4
+    assert len([r for r in records(node) if r["event"] == "send"]) == taken
+    received = []
+    while len(received) < len(ids):
+        try:
+            received.append(decode_datagram(outside.recv(65536, socket.MSG_DONTWAIT)).id)
+        except BlockingIOError:
+            assert node.app.drained == []
+            channel.on_writable()
+    assert received == ids
+    assert node.context.backlog("a") == 0 and not channel.wants_write
+    assert node.app.drained == ["a"]  # once, when the last waiting message went out
+    assert [r["msg_id"] for r in records(node) if r["event"] == "send"] == ids
+
+
+def test_a_failed_send_inside_a_callback_is_reported_by_the_loop(seqpacket_pair) -> None:
+    node, channel, outside = seqpacket_pair
+    outside.close()
+    message_id = node.context.send("a", "lost", None)
+    # The app's callback is not interrupted by its own link going down.
+    assert message_id is not None and node.app.links_down == [] and not channel.closed
+    node._flush_dirty()
+    trace = records(node)
+    assert [r["event"] for r in trace] == ["error", "close"]
+    assert "BrokenPipeError" in trace[0]["error"] or "ConnectionResetError" in trace[0]["error"]
+    assert channel.closed and node.app.links_down == ["a"]
+
+
+def test_backlog_of_a_node_that_is_not_a_neighbour_is_an_error(seqpacket_pair) -> None:
+    node, _, _ = seqpacket_pair
+    with pytest.raises(ValueError, match="not a neighbour"):
+        node.context.backlog("zz")
