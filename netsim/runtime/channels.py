@@ -18,7 +18,7 @@ from netsim.clock import now_ns
 from netsim.errors import CodecError
 from netsim.trace.writer import MessageRecords
 from netsim.transport.base import Address, Transport, would_block
-from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_datagram
+from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_message
 from netsim.wire.message import Message
 
 if TYPE_CHECKING:
@@ -396,7 +396,8 @@ class PacketChannel(LinkChannel):
                 failure = CodecError(f"packet larger than {limit} bytes")
                 break
             try:
-                messages.append((decode_datagram(packet), size))
+                # A packet is one bare payload: decode_datagram is decode_message, called directly.
+                messages.append((decode_message(packet), size))
             except CodecError as error:
                 failure = error
                 break

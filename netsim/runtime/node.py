@@ -45,7 +45,7 @@ from netsim.shaping.shaper import DROP_LINK_DOWN, LinkShaper
 from netsim.trace.writer import MessageRecords, TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
-from netsim.wire.codec import decode_datagram, encode_envelope
+from netsim.wire.codec import decode_message, encode_from_node
 from netsim.wire.message import Message
 
 HELLO = "netsim.hello"
@@ -527,7 +527,7 @@ class Node:
                 problem = f"datagram larger than {limit} bytes"
             else:
                 try:
-                    message = decode_datagram(packet)
+                    message = decode_message(packet)  # one datagram, one bare payload
                 except CodecError as error:
                     problem = f"bad datagram: {error}"
                 else:
@@ -567,19 +567,21 @@ class Node:
         received = received_bytes = received_at = 0
         for message, nbytes in messages:
             traffic = True
-            if message.src != peer or message.dst != name or message.type == HELLO:
+            # One unpacking instead of seven attribute lookups: this runs for every message received.
+            src, dst, msg_id, msg_type, _, in_reply_to, sent_lamport = message
+            if src != peer or dst != name or msg_type == HELLO:
                 if channel is None or not self._hello(channel, message, nbytes):
                     break
                 peer = channel.peer
                 write = channel.receive_records.write
                 traffic = False
             lamport = self.lamport
-            if message.lamport > lamport:
-                lamport = message.lamport
+            if sent_lamport > lamport:
+                lamport = sent_lamport
             lamport += 1
             self.lamport = lamport
             received_at = now_ns()
-            write(received_at, nbytes, message.id, message.type, lamport, message.in_reply_to)
+            write(received_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
             received += 1
             received_bytes += nbytes
             if not traffic:
@@ -716,7 +718,7 @@ class Node:
         lamport = self.lamport = self.lamport + 1
         seq = self._message_seq = self._message_seq + 1
         message_id = f"{self._message_id_prefix}{seq}"
-        payload = encode_envelope(self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport)
+        payload = encode_from_node(self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport)
         if len(payload) > channel.max_message_bytes:
             raise MessageTooLarge(channel.transport.name, len(payload), channel.max_message_bytes)
         outgoing = (message_id, message_type, lamport, in_reply_to)

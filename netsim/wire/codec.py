@@ -179,6 +179,31 @@ def encode_envelope(
             "lamport": lamport,
         }
         raise CodecError(f"cannot encode {_describe(msg_type)}: {_envelope_problem(envelope)}")
+    return _dump_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+
+
+def encode_from_node(
+    src: str, dst: str, msg_id: str, msg_type: str, body: Any, in_reply_to: str | None, lamport: int
+) -> bytes:
+    """``encode_envelope`` for a node's own sends: the type, body and in_reply_to come from the app and
+    are checked as there; the node made the rest, so its names (str) need only be non-empty and its
+    clock (an int) in range. Raises what ``encode_envelope`` raises."""
+    if (
+        src
+        and dst
+        and isinstance(msg_type, str)
+        and msg_type
+        and (in_reply_to is None or (isinstance(in_reply_to, str) and in_reply_to))
+        and lamport <= _LAMPORT_MAX
+    ):
+        return _dump_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+    return encode_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+
+
+def _dump_envelope(
+    src: str, dst: str, msg_id: str, msg_type: str, body: Any, in_reply_to: str | None, lamport: int
+) -> bytes:
+    """The payload of an envelope already checked; raises CodecError for a body that is not JSON."""
     fields = {
         "src": src,
         "dst": dst,

@@ -228,3 +228,29 @@ def test_where_the_paths_differ_and_where_they_hand_over() -> None:
     # An unknown key takes the checked path, which ignores it.
     with_unknown = b'{"src":"a","dst":"b","id":"a:1","type":"t","later":[1,2]}'
     assert decode_message(with_unknown) == Message("a", "b", "a:1", "t")
+
+
+# What an app may pass to ctx.send as a type, body or in_reply_to, good or bad.
+APP_VALUES = st.none() | st.text(max_size=8) | st.integers() | st.booleans() | st.just(b"raw") | JSON_VALUES
+
+
+@given(
+    st.text(max_size=8),
+    st.text(max_size=8),
+    APP_VALUES,
+    APP_VALUES | st.sets(st.integers(), max_size=2),
+    APP_VALUES,
+    st.integers(min_value=0, max_value=2**65),
+)
+def test_the_node_encoder_agrees_with_encode_envelope(
+    src: str, dst: str, msg_type: object, body: object, in_reply_to: object, lamport: int
+) -> None:
+    """encode_from_node checks less (the node made src, dst, id and lamport), and answers the same."""
+
+    def outcome(encode):
+        try:
+            return encode(src, dst, "n:1", msg_type, body, in_reply_to, lamport)
+        except CodecError as error:
+            return ("CodecError", str(error))
+
+    assert outcome(codec.encode_from_node) == outcome(codec.encode_envelope)
