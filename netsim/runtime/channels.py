@@ -1,8 +1,9 @@
 """The sockets a node's event loop serves, one class per way of moving bytes.
 
 This is the only place in netsim that calls send, recv, accept and friends on a link. Each channel
-turns socket readiness into calls on its ``owner`` (the node): a decoded message, bad bytes, bytes
-sent, a closed socket. Which class serves a socket depends only on the transport's ``connected``
+turns socket readiness into calls on its ``owner`` (the node): a decoded message, bad bytes, a closed
+socket. A link channel writes the send records of what the kernel took itself, since each is stamped
+at its own syscall, and tells the node only how many. Which class serves a socket depends only on the transport's ``connected``
 and ``framing`` flags.
 """
 
@@ -236,15 +237,19 @@ class StreamChannel(LinkChannel):
         self.owner.want_write(self, bool(self._unsent))
 
     def _report_sent(self, sent_at: int) -> None:
+        """Trace every frame the kernel now has whole, stamped with the time of the send that finished it."""
         unsent = self._unsent
         popleft = unsent.popleft
         sent_end = self._output_start + self._sent_offset
-        sent = []
+        write = self.send_records.write
+        count = total = 0
         while unsent and unsent[0][0] <= sent_end:
-            _, nbytes, outgoing = popleft()
-            sent.append((sent_at, nbytes, outgoing))
-        if sent:
-            self.owner.on_sent(self, sent)
+            _, nbytes, (msg_id, msg_type, lamport, in_reply_to) = popleft()
+            write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
+            count += 1
+            total += nbytes
+        if count:
+            self.owner.count_sent(count, total, sent_at)
 
     def on_writable(self) -> None:
         self.flush()
@@ -335,7 +340,9 @@ class PacketChannel(LinkChannel):
                 return False
             self._send_failure = error
             return True
-        self.owner.on_sent_one(self, sent_at, nbytes, outgoing)
+        msg_id, msg_type, lamport, in_reply_to = outgoing
+        self.send_records.write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
+        self.owner.count_sent(1, nbytes, sent_at)
         return False
 
     def flush(self) -> None:
@@ -346,10 +353,11 @@ class PacketChannel(LinkChannel):
                 return
         unsent = self._unsent
         send = self._send
-        sent: list[tuple[int, int, Outgoing]] = []
+        write = self.send_records.write
+        count = total = sent_at = 0
         failure = None
         while unsent:
-            payload, outgoing = unsent[0]
+            payload, (msg_id, msg_type, lamport, in_reply_to) = unsent[0]
             sent_at = now_ns()
             try:
                 nbytes = send(payload)
@@ -358,9 +366,11 @@ class PacketChannel(LinkChannel):
                     failure = error
                 break
             unsent.popleft()
-            sent.append((sent_at, nbytes, outgoing))
-        if sent:
-            self.owner.on_sent(self, sent)
+            write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
+            count += 1
+            total += nbytes
+        if count:
+            self.owner.count_sent(count, total, sent_at)
         if failure is not None:
             self.owner.on_socket_error(self, failure)
             if self.closed:

@@ -744,26 +744,14 @@ class Node:
                 if not channel.closed:
                     channel.flush()
 
-    def on_sent(self, channel: LinkChannel, sent: list[tuple[int, int, Outgoing]]) -> None:
-        """Trace records and counters for messages the kernel took, as (time, wire bytes, outgoing).
+    def count_sent(self, count: int, nbytes: int, sent_at: int) -> None:
+        """Counters for messages the kernel took, whose send records their channel wrote.
 
-        The time is taken just before the send syscall, so no receive is traced earlier than its send.
+        ``sent_at`` is the time of the last, taken just before its send syscall, so that no receive
+        is traced earlier than its send.
         """
-        write = channel.send_records.write
-        sent_bytes = 0
-        for sent_at, nbytes, (msg_id, msg_type, lamport, in_reply_to) in sent:
-            write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
-            sent_bytes += nbytes
         counters = self.counters
-        counters["sent"] += len(sent)
-        counters["bytes_sent"] += sent_bytes
-        self._activity(sent[-1][0])
-
-    def on_sent_one(self, channel: LinkChannel, sent_at: int, nbytes: int, outgoing: Outgoing) -> None:
-        """``on_sent`` for one message (a packet link sends each as the app does)."""
-        channel.send_records.write(sent_at, nbytes, *outgoing)
-        counters = self.counters
-        counters["sent"] += 1
+        counters["sent"] += count
         counters["bytes_sent"] += nbytes
         if self._reported_idle:
             self._activity(sent_at)

@@ -41,6 +41,7 @@ import struct
 from typing import Annotated, Any
 
 import msgspec
+import msgspec.structs
 import orjson
 
 from netsim.errors import CodecError, OptionError
@@ -248,6 +249,7 @@ class _Envelope(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=Tru
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_envelope_values = msgspec.structs.astuple
 
 
 def decode_message(payload: bytes | bytearray | memoryview) -> Message:
@@ -261,18 +263,8 @@ def decode_message(payload: bytes | bytearray | memoryview) -> Message:
         envelope = _decode_envelope(payload)
     except Exception:  # noqa: BLE001 - msgspec's errors, UnicodeDecodeError, RecursionError: whatever it is
         return _decode_checked(payload)
-    return _new_tuple(
-        Message,
-        (
-            envelope.src,
-            envelope.dst,
-            envelope.id,
-            envelope.type,
-            envelope.body,
-            envelope.in_reply_to,
-            envelope.lamport,
-        ),
-    )
+    # _Envelope's fields are Message's, in Message's order.
+    return _new_tuple(Message, _envelope_values(envelope))
 
 
 def _decode_checked(payload: bytes | bytearray | memoryview) -> Message:

@@ -15,6 +15,7 @@ from netsim.wire import (
     MAX_FRAME_BYTES,
     PREFIX_SIZE,
     Message,
+    codec,
     decode_datagram,
     decode_message,
     encode_datagram,
@@ -304,3 +305,8 @@ def test_encode_names_a_message_without_a_usable_type() -> None:
 def test_encode_frame_rejects_oversized_message() -> None:
     with pytest.raises(CodecError, match="exceeds the frame limit"):
         encode_frame(Message("a", "b", "a:1", "bulk", "x" * MAX_FRAME_BYTES))
+
+
+def test_the_msgspec_envelope_has_the_fields_of_message_in_its_order() -> None:
+    # decode_message builds a Message from the envelope's values in field order.
+    assert codec._Envelope.__struct_fields__ == Message._fields
