@@ -3,8 +3,8 @@
 This is the only place in netsim that calls send, recv, accept and friends on a link. Each channel
 turns socket readiness into calls on its ``owner`` (the node): a decoded message, bad bytes, a closed
 socket. A link channel writes the send records of what the kernel took itself, since each is stamped
-at its own syscall, and tells the node only how many. Which class serves a socket depends only on the transport's ``connected``
-and ``framing`` flags.
+at its own syscall, and tells the node only how many. Which class serves a socket depends only on the
+transport's ``connected`` and ``framing`` flags.
 """
 
 from __future__ import annotations
@@ -239,17 +239,26 @@ class StreamChannel(LinkChannel):
     def _report_sent(self, sent_at: int) -> None:
         """Trace every frame the kernel now has whole, stamped with the time of the send that finished it."""
         unsent = self._unsent
-        popleft = unsent.popleft
         sent_end = self._output_start + self._sent_offset
-        write = self.send_records.write
-        count = total = 0
-        while unsent and unsent[0][0] <= sent_end:
-            _, nbytes, (msg_id, msg_type, lamport, in_reply_to) = popleft()
-            write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
-            count += 1
-            total += nbytes
-        if count:
-            self.owner.count_sent(count, total, sent_at)
+        if unsent and unsent[-1][0] <= sent_end:
+            # The usual case: the kernel took every frame queued.
+            sent = list(unsent)
+            unsent.clear()
+        else:
+            popleft = unsent.popleft
+            sent = []
+            while unsent and unsent[0][0] <= sent_end:
+                sent.append(popleft())
+        if not sent:
+            return
+        self.send_records.extend(
+            [
+                (sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
+                for _, nbytes, (msg_id, msg_type, lamport, in_reply_to) in sent
+            ]
+        )
+        first_end, first_size, _ = sent[0]
+        self.owner.count_sent(len(sent), sent[-1][0] - first_end + first_size, sent_at)
 
     def on_writable(self) -> None:
         self.flush()

@@ -718,7 +718,9 @@ class Node:
         lamport = self.lamport = self.lamport + 1
         seq = self._message_seq = self._message_seq + 1
         message_id = f"{self._message_id_prefix}{seq}"
-        payload = encode_from_node(self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport)
+        payload = encode_from_node(
+            self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport
+        )
         if len(payload) > channel.max_message_bytes:
             raise MessageTooLarge(channel.transport.name, len(payload), channel.max_message_bytes)
         outgoing = (message_id, message_type, lamport, in_reply_to)

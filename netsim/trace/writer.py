@@ -24,8 +24,8 @@ import orjson
 from netsim.clock import now_ns
 
 WRITE_BUFFER_BYTES = 1 << 20
-# Rows in one batch line at most: enough to spread one dumps over many messages, few enough that a
-# line truncated by a killed node loses little.
+# A batch line is written once it holds this many rows (``extend`` may take it a little past): enough
+# to spread one dumps over many messages, few enough that a line truncated by a killed node loses little.
 BATCH_ROWS = 256
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
@@ -90,7 +90,7 @@ class MessageRecords:
     """Writes the records of one kind of message event on one socket: ``fields`` plus each message's.
 
     Records are kept as rows and written as one batch line (see the module docstring) when another kind
-    of line is written, when ``BATCH_ROWS`` have gathered, and when the writer flushes or closes: the
+    of line is written, when ``BATCH_ROWS`` or more have gathered, and when the writer flushes or closes: the
     node flushes at least every ``TRACE_FLUSH_INTERVAL_NS``, on exit and on a crash.
     """
 
@@ -113,6 +113,18 @@ class MessageRecords:
         rows = self._rows
         rows.append((ts_ns, nbytes, msg_id, msg_type, lamport, in_reply_to))
         if len(rows) >= BATCH_ROWS:
+            self.write_rows()
+        writer.unflushed = True
+
+    def extend(self, rows: list[tuple[int, int, str, str, int, str | None]]) -> None:
+        """``write`` for many messages at once: rows as ``write`` takes its arguments, built by the caller."""
+        writer = self._writer
+        if writer.pending is not self:
+            writer.write_pending()
+            writer.pending = self
+        own = self._rows
+        own += rows
+        if len(own) >= BATCH_ROWS:
             self.write_rows()
         writer.unflushed = True
 

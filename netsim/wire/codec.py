@@ -189,16 +189,23 @@ def encode_from_node(
     """``encode_envelope`` for a node's own sends: the type, body and in_reply_to come from the app and
     are checked as there; the node made the rest, so its names (str) need only be non-empty and its
     clock (an int) in range. Raises what ``encode_envelope`` raises."""
-    if (
+    if not (
         src
         and dst
         and isinstance(msg_type, str)
         and msg_type
-        and (in_reply_to is None or (isinstance(in_reply_to, str) and in_reply_to))
+        and in_reply_to is None
         and lamport <= _LAMPORT_MAX
     ):
-        return _dump_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
-    return encode_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+        # A reply, or something to refuse: the full path (this one is every plain send's).
+        return encode_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+    try:
+        return _dumps(
+            {"src": src, "dst": dst, "id": msg_id, "type": msg_type, "body": body, "lamport": lamport},
+            option=_DUMPS_OPTIONS,
+        )
+    except _JSONEncodeError:
+        return encode_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)  # says why
 
 
 def _dump_envelope(

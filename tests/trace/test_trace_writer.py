@@ -86,3 +86,26 @@ def test_a_full_batch_is_written_at_once_and_close_writes_the_rest(tmp_path: Pat
     writer.close()
     assert [len(line["rows"]) for line in lines(path)] == [BATCH_ROWS, 3]
     assert [event["msg_id"] for event in part_events(path)] == [f"a:{n}" for n in range(BATCH_ROWS + 3)]
+
+
+def test_extend_writes_many_rows_in_order_with_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "a.trace.jsonl"
+    writer = TraceWriter(path, "a")
+    sends = writer.message_records("send", LINK)
+    receives = writer.message_records("recv", LINK)
+    receives.write(1, 90, "b:1", "ping", 1, None)
+    sends.extend([(2, 90, "a:1", "pong", 2, "b:1"), (2, 90, "a:2", "ping", 3, None)])  # after the recv
+    receives.write(3, 90, "b:2", "ping", 4, None)
+    sends.extend([(4, 90, f"a:{n}", "ping", n, None) for n in range(3, BATCH_ROWS + 3)])
+    writer._file.flush()
+    # A batch that reaches BATCH_ROWS goes out at once, however many rows the last extend brought.
+    assert [len(line["rows"]) for line in lines(path)] == [1, 2, 1, BATCH_ROWS]
+    writer.close()
+    assert [event["msg_id"] for event in part_events(path)] == [
+        "b:1",
+        "a:1",
+        "a:2",
+        "b:2",
+        *[f"a:{n}" for n in range(3, BATCH_ROWS + 3)],
+    ]
+    assert [event["ts_ns"] for event in part_events(path)][:4] == [1, 2, 2, 3]
