@@ -555,47 +555,62 @@ class Node:
         messages: list[tuple[Message, int]],
         channel: LinkChannel | None,
     ) -> None:
-        """Receive messages from ``peer``: Lamport update, trace record, delivery (the hot path).
+        """Receive what one read brought from ``peer``: clock, trace records, then delivery (the hot path).
 
-        On a link (``channel``), a message that is not from the peer to this node is the link's hello,
-        traced and not delivered, or a reason to close the link and drop the rest.
+        The kernel handed these messages over together, so their records share one time, taken once the
+        read is decoded, and are all written before the app sees the first: whatever the app sends in
+        answer comes after them in the trace and on the Lamport clock. On a link (``channel``), a message
+        that is not from the peer to this node is the link's hello, traced and not delivered, or a reason
+        to close the link and drop the rest; the messages before it are delivered first.
         """
         name = self.name
-        write = records.write
-        deliver = self.app.on_message if self.state == RUNNING and self.app is not None else None
-        context = self.context
-        received = received_bytes = received_at = 0
+        lamport = self.lamport
+        received_at = now_ns()
+        rows = []
+        received_bytes = 0
+        stopped_at = None
         for message, nbytes in messages:
-            traffic = True
             # One unpacking instead of seven attribute lookups: this runs for every message received.
             src, dst, msg_id, msg_type, _, in_reply_to, sent_lamport = message
             if src != peer or dst != name or msg_type == HELLO:
-                if channel is None or not self._hello(channel, message, nbytes):
-                    break
-                peer = channel.peer
-                write = channel.receive_records.write
-                traffic = False
-            lamport = self.lamport
+                stopped_at = len(rows)
+                break
             if sent_lamport > lamport:
                 lamport = sent_lamport
             lamport += 1
-            self.lamport = lamport
-            received_at = now_ns()
-            write(received_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
-            received += 1
+            rows.append((received_at, nbytes, msg_id, msg_type, lamport, in_reply_to))
             received_bytes += nbytes
-            if not traffic:
-                continue
-            if deliver is not None:
-                deliver(context, message)
-            elif self.state == SETUP:
-                self._early_messages.append(message)
-            # While draining the app has stopped: the message is traced as received, not delivered.
-        if received_at:
+        self.lamport = lamport
+        if rows:
+            records.extend(rows)
             counters = self.counters
-            counters["received"] += received
+            counters["received"] += len(rows)
             counters["bytes_received"] += received_bytes
             self._activity(received_at)
+            traffic = messages if stopped_at is None else messages[:stopped_at]
+            if self.state == RUNNING and self.app is not None:
+                deliver = self.app.on_message
+                context = self.context
+                for message, _ in traffic:
+                    deliver(context, message)
+            elif self.state == SETUP:
+                self._early_messages.extend(message for message, _ in traffic)
+            # While draining the app has stopped: the messages are traced as received, not delivered.
+        if stopped_at is None:
+            return
+        message, nbytes = messages[stopped_at]
+        if channel is None or not self._hello(channel, message, nbytes):
+            return
+        lamport = self.lamport = max(self.lamport, message.lamport) + 1
+        hello_at = now_ns()
+        record = channel.receive_records.write
+        record(hello_at, nbytes, message.id, message.type, lamport, message.in_reply_to)
+        counters = self.counters
+        counters["received"] += 1
+        counters["bytes_received"] += nbytes
+        self._activity(hello_at)
+        if stopped_at + 1 < len(messages):
+            self._receive(channel.peer, channel.receive_records, messages[stopped_at + 1 :], channel)
 
     def _hello(self, channel: LinkChannel, message: Message, nbytes: int) -> bool:
         """A message that is not plain traffic from the link's peer: True if it is the link's hello."""

@@ -29,9 +29,11 @@ class Recorder(App):
         self.messages: list[Message] = []
         self.drained: list[str] = []
         self.links_down: list[str] = []
+        self.order: list[str] = []  # message ids and link events, as the app heard them
 
     def on_message(self, ctx, message):
         self.messages.append(message)
+        self.order.append(message.id)
         if message.type == "ping":
             ctx.reply(message, "pong")
 
@@ -40,6 +42,7 @@ class Recorder(App):
 
     def on_link_down(self, ctx, peer, reason):
         self.links_down.append(peer)
+        self.order.append(f"link down: {peer}")
 
 
 def make_node(tmp_path: Path, transport: str, *, initiator: bool) -> Node:
@@ -146,7 +149,8 @@ def test_a_message_for_someone_else_closes_the_link_mid_read(stream_pair) -> Non
     outside.sendall(encode_frame(from_a(1, 1)) + encode_frame(stray) + encode_frame(from_a(3, 3)))
     channel.on_readable()
 
-    assert node.app.messages == [from_a(1, 1)]
+    # The message before the stray one reaches the app before the link's end does.
+    assert node.app.order == ["a:1", "link down: a"]
     trace = records(node)
     assert [r["event"] for r in trace] == ["recv", "error", "close"]
     assert "'a' -> 'c'" in trace[1]["error"]
@@ -332,3 +336,25 @@ def test_backlog_of_a_node_that_is_not_a_neighbour_is_an_error(seqpacket_pair) -
     node, _, _ = seqpacket_pair
     with pytest.raises(ValueError, match="not a neighbour"):
         node.context.backlog("zz")
+
+
+def test_the_messages_of_one_read_are_traced_together_before_the_app_answers(stream_pair) -> None:
+    node, channel, outside = stream_pair
+    channel.set_peer("a")
+    node.channels["a"] = channel
+    read = [from_a(1, 5, type="ping"), from_a(2, 1), from_a(3, 9)]
+    outside.sendall(b"".join(encode_frame(m) for m in read))
+    channel.on_readable()
+    node._flush_dirty()
+    trace = records(node)
+    # What the kernel handed over at once shares one time; the app's answer to the first comes after.
+    assert [(r["event"], r["msg_id"]) for r in trace] == [
+        ("recv", "a:1"),
+        ("recv", "a:2"),
+        ("recv", "a:3"),
+        ("send", "b:1"),
+    ]
+    assert len({r["ts_ns"] for r in trace[:3]}) == 1 and trace[3]["ts_ns"] >= trace[0]["ts_ns"]
+    assert [r["lamport"] for r in trace] == [6, 7, 10, 11]
+    assert trace[3]["in_reply_to"] == "a:1"
+    assert node.app.messages == read
