@@ -519,11 +519,10 @@ class Node:
         run_peer = None
         for packet, address in datagrams:
             peer = peers_by_address.get(address)
-            problem = None
-            message = None
+            size = len(packet)
             if peer is None:
                 problem = "datagram from an address that is not a neighbour's link"
-            elif len(packet) > limit:
+            elif size > limit:
                 problem = f"datagram larger than {limit} bytes"
             else:
                 try:
@@ -531,20 +530,23 @@ class Node:
                 except CodecError as error:
                     problem = f"bad datagram: {error}"
                 else:
-                    if message.src != peer or message.dst != name:
-                        problem = f"message {message.src!r} -> {message.dst!r} from {peer!r}'s link"
-                    elif message.type == HELLO:
+                    src, dst, _, msg_type, _, _, _ = message
+                    if src == peer and dst == name and msg_type != HELLO:
+                        # Plain traffic from the neighbour whose link sent it: the common case.
+                        if peer != run_peer and run:
+                            self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
+                            run = []
+                        run_peer = peer
+                        run.append((message, size))
+                        continue
+                    if msg_type == HELLO and src == peer and dst == name:
                         problem = "a hello on a datagram link"
-            if run and (problem is not None or peer != run_peer):
+                    else:
+                        problem = f"message {src!r} -> {dst!r} from {peer!r}'s link"
+            if run:
                 self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
                 run = []
-            if problem is not None or message is None:
-                self._trace_error(
-                    listener, problem or "bad datagram", nbytes=len(packet), peername=address, peer=peer
-                )
-                continue
-            run_peer = peer
-            run.append((message, len(packet)))
+            self._trace_error(listener, problem, nbytes=size, peername=address, peer=peer)
         if run:
             self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
 
