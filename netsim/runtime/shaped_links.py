@@ -29,6 +29,7 @@ class ShapedLinks:
             if link.conditions.shaped
         }
         self.held = ReleaseQueue()
+        self._held_per_peer = self.held.held_per_peer  # read for every message sent on a shaped link
 
     def __bool__(self) -> bool:
         """True while messages are held: the node is not idle."""
@@ -51,14 +52,15 @@ class ShapedLinks:
         """Drop, delay or duplicate one message as its link's conditions say, and trace the decision."""
         node = self.node
         peer = channel.peer
-        assert peer is not None
         wire_bytes = len(payload) + channel.frame_overhead
         # .get: a Counter's [] calls __missing__, in Python, for a peer that never had a message held.
-        if shaper.instant and not self.held.held_per_peer.get(peer):
+        if shaper.instant and not self._held_per_peer.get(peer):
             # Nothing to delay and nothing held ahead of it: to the kernel now, or dropped.
             drop = shaper.admit(wire_bytes)
             if drop is None:
-                node.to_kernel(channel, payload, outgoing)
+                # node.to_kernel, inlined: this is every message of a lossless instant link.
+                if channel.queue(payload, outgoing):
+                    node._dirty.add(channel)
                 return
             now = now_ns()
             releases: tuple[int, ...] = ()

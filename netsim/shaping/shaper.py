@@ -70,6 +70,7 @@ class LinkShaper:
         """``ordered``: a stream or seqpacket link, whose messages must leave in the order sent."""
         self.ordered = ordered
         self.rng = random.Random(seed)
+        self._draw = self.rng.getrandbits  # once per message
         self._block_reasons: list[str] = []  # DROP_PARTITION / DROP_LINK_DOWN while a fault holds
         self.waiting_messages = 0
         self.waiting_bytes = 0
@@ -87,7 +88,9 @@ class LinkShaper:
         self._loss_below = _below(conditions.loss)
         self._reorder_below = _below(conditions.reorder)
         self._duplicate_below = _below(conditions.duplicate)
-        self._queue_limited = conditions.queue_messages is not None or conditions.queue_bytes is not None
+        # admit() runs with nothing waiting, where only an empty queue or a message larger than the whole
+        # byte limit is refused: a limit that cannot refuse then is not checked per message.
+        self._queue_limited = conditions.queue_messages == 0 or conditions.queue_bytes is not None
         self.instant = (
             conditions.latency_ns == 0
             and conditions.jitter_ns == 0
@@ -99,7 +102,7 @@ class LinkShaper:
     def admit(self, nbytes: int) -> str | None:
         """For an ``instant`` link with nothing held: why the message is dropped, or None if it goes to
         the kernel now. Draws what ``decide`` draws; counts nothing as waiting, as nothing waits."""
-        bits = self.rng.getrandbits(DRAW_BITS)
+        bits = self._draw(DRAW_BITS)
         if self._block_reasons or (bits & _WORD) < self._loss_below or self._queue_limited:
             return self._drop_reason(bits, nbytes)
         return None

@@ -127,3 +127,7 @@ def test_admit_drops_on_a_blocked_link_and_a_full_queue():
     assert open_link.admit(10) == DROP_PARTITION
     open_link.unblock(DROP_PARTITION)
     assert open_link.admit(10) is None
+    # With nothing waiting, a queue refuses only when it holds nothing or the message outgrows it.
+    assert [shaper(queue_messages=1).admit(10) for _ in range(3)] == [None] * 3
+    by_bytes = shaper(queue_bytes=100)
+    assert by_bytes.admit(100) is None and by_bytes.admit(101) == DROP_QUEUE
