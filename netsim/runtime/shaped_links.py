@@ -13,7 +13,7 @@ from netsim.clock import now_ns
 from netsim.runtime.channels import LinkChannel, Outgoing
 from netsim.runtime.holding import HeldMessage, ReleaseQueue
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
-from netsim.shaping.shaper import DROP_LINK_DOWN, LinkShaper
+from netsim.shaping.shaper import DRAW_BITS, DROP_LINK_DOWN, LinkShaper
 from netsim.transport import get_transport
 
 if TYPE_CHECKING:
@@ -56,7 +56,11 @@ class ShapedLinks:
         # .get: a Counter's [] calls __missing__, in Python, for a peer that never had a message held.
         if shaper.instant and not self._held_per_peer.get(peer):
             # Nothing to delay and nothing held ahead of it: to the kernel now, or dropped.
-            drop = shaper.admit(wire_bytes)
+            if shaper.admits_all:
+                shaper.draw(DRAW_BITS)  # what admit would draw, and it could not drop
+                drop = None
+            else:
+                drop = shaper.admit(wire_bytes)
             if drop is None:
                 # node.to_kernel, inlined: this is every message of a lossless instant link.
                 if channel.queue(payload, outgoing):

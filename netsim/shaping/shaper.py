@@ -70,8 +70,13 @@ class LinkShaper:
         """``ordered``: a stream or seqpacket link, whose messages must leave in the order sent."""
         self.ordered = ordered
         self.rng = random.Random(seed)
-        self._draw = self.rng.getrandbits  # once per message
+        # A message's draw: draw(DRAW_BITS), once per message sent, whatever the conditions, so that each
+        # message keeps its own bits (a link that gains loss drops the same messages in every run).
+        self.draw = self.rng.getrandbits
         self._block_reasons: list[str] = []  # DROP_PARTITION / DROP_LINK_DOWN while a fault holds
+        # True while admit() cannot drop anything (no loss, no fault, no queue that refuses): the caller
+        # then takes the message's draw itself and skips admit.
+        self.admits_all = False
         self.waiting_messages = 0
         self.waiting_bytes = 0
         self._wire_free_ns = 0  # when the link finishes serializing what it has taken so far
@@ -98,11 +103,15 @@ class LinkShaper:
             and not conditions.reorder
             and not conditions.duplicate
         )
+        self._update_admits_all()
+
+    def _update_admits_all(self) -> None:
+        self.admits_all = not self._block_reasons and self._loss_below == 0 and not self._queue_limited
 
     def admit(self, nbytes: int) -> str | None:
         """For an ``instant`` link with nothing held: why the message is dropped, or None if it goes to
         the kernel now. Draws what ``decide`` draws; counts nothing as waiting, as nothing waits."""
-        bits = self._draw(DRAW_BITS)
+        bits = self.draw(DRAW_BITS)
         if self._block_reasons or (bits & _WORD) < self._loss_below or self._queue_limited:
             return self._drop_reason(bits, nbytes)
         return None
@@ -122,7 +131,7 @@ class LinkShaper:
 
     def decide(self, now_ns: int, nbytes: int) -> Verdict:
         # The same bits whatever is configured: decisions stay aligned across runs and settings.
-        bits = self.rng.getrandbits(DRAW_BITS)
+        bits = self.draw(DRAW_BITS)
         drop = self._drop_reason(bits, nbytes)
         if drop is not None:
             return _DROPPED[drop]
@@ -165,10 +174,12 @@ class LinkShaper:
     def block(self, reason: str) -> None:
         if reason not in self._block_reasons:
             self._block_reasons.append(reason)
+        self._update_admits_all()
 
     def unblock(self, reason: str) -> None:
         if reason in self._block_reasons:
             self._block_reasons.remove(reason)
+        self._update_admits_all()
 
     def released(self, nbytes: int) -> None:
         """One copy left the shaper for the kernel (or was discarded)."""

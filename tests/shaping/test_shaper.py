@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from netsim.shaping.conditions import Conditions
-from netsim.shaping.shaper import DROP_LOSS, DROP_PARTITION, DROP_QUEUE, LinkShaper
+from netsim.shaping.shaper import DRAW_BITS, DROP_LOSS, DROP_PARTITION, DROP_QUEUE, LinkShaper
 
 MS = 1_000_000
 
@@ -131,3 +131,21 @@ def test_admit_drops_on_a_blocked_link_and_a_full_queue():
     assert [shaper(queue_messages=1).admit(10) for _ in range(3)] == [None] * 3
     by_bytes = shaper(queue_bytes=100)
     assert by_bytes.admit(100) is None and by_bytes.admit(101) == DROP_QUEUE
+
+
+def test_a_link_that_admits_all_takes_the_same_draws_as_admit():
+    assert shaper().admits_all and shaper(queue_messages=10).admits_all
+    for refusing in ({"loss": 0.1}, {"queue_messages": 0}, {"queue_bytes": 1000}):
+        assert not shaper(**refusing).admits_all, refusing
+    link = shaper(seed="s", queue_messages=10)
+    link.block(DROP_PARTITION)
+    assert not link.admits_all and link.admit(10) == DROP_PARTITION
+    link.unblock(DROP_PARTITION)
+    assert link.admits_all
+    # The caller's shortcut (draw, no admit) leaves the generator where admit would have.
+    admitting = shaper(seed="s", queue_messages=10)
+    admitting.admit(10)
+    for _ in range(100):
+        link.draw(DRAW_BITS)
+        assert admitting.admit(10) is None
+    assert link.rng.getstate() == admitting.rng.getstate()
