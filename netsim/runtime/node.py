@@ -710,10 +710,7 @@ class Node:
         return self._queue(channel, message_type, body, in_reply_to, shaper)
 
     def _not_sent(self, dst: str, message_type: str) -> None:
-        if dst not in self.links_by_peer:
-            raise ValueError(
-                f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
-            )
+        self._check_neighbour(dst)
         if self.state != RUNNING:
             # on_stop may still call send: the run is draining and takes no new messages.
             return
@@ -797,14 +794,18 @@ class Node:
         self._update_interest(channel)
 
     def backlog(self, dst: str) -> int:
+        """``NodeContext.backlog``, which is this very method (see there)."""
         channel = self.channels.get(dst)
         if channel is None or channel.closed:
-            if dst not in self.links_by_peer:
-                raise ValueError(
-                    f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
-                )
+            self._check_neighbour(dst)
             return 0
         return channel.backlog
+
+    def _check_neighbour(self, dst: str) -> None:
+        if dst not in self.links_by_peer:
+            raise ValueError(
+                f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
+            )
 
     def _update_interest(self, channel: Channel) -> None:
         events = selectors.EVENT_WRITE if channel.wants_write else 0
