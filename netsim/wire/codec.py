@@ -180,7 +180,24 @@ def encode_envelope(
             "lamport": lamport,
         }
         raise CodecError(f"cannot encode {_describe(msg_type)}: {_envelope_problem(envelope)}")
-    return _dump_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
+    fields = {
+        "src": src,
+        "dst": dst,
+        "id": msg_id,
+        "type": msg_type,
+        "body": body,
+        "lamport": lamport,
+    }
+    if in_reply_to is not None:
+        fields["in_reply_to"] = in_reply_to
+    try:
+        return _dumps(fields, option=_DUMPS_OPTIONS)
+    except _JSONEncodeError as error:
+        # The envelope was checked above, so whatever orjson rejects is in the body.
+        raise CodecError(
+            f"cannot encode {_describe(msg_type)} (id {msg_id!r}): body is not JSON-serializable: {error}",
+            hint=_BODY_HINT,
+        ) from error
 
 
 def encode_from_node(
@@ -206,30 +223,6 @@ def encode_from_node(
         )
     except _JSONEncodeError:
         return encode_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)  # says why
-
-
-def _dump_envelope(
-    src: str, dst: str, msg_id: str, msg_type: str, body: Any, in_reply_to: str | None, lamport: int
-) -> bytes:
-    """The payload of an envelope already checked; raises CodecError for a body that is not JSON."""
-    fields = {
-        "src": src,
-        "dst": dst,
-        "id": msg_id,
-        "type": msg_type,
-        "body": body,
-        "lamport": lamport,
-    }
-    if in_reply_to is not None:
-        fields["in_reply_to"] = in_reply_to
-    try:
-        return _dumps(fields, option=_DUMPS_OPTIONS)
-    except _JSONEncodeError as error:
-        # The envelope was checked above, so whatever orjson rejects is in the body.
-        raise CodecError(
-            f"cannot encode {_describe(msg_type)} (id {msg_id!r}): body is not JSON-serializable: {error}",
-            hint=_BODY_HINT,
-        ) from error
 
 
 def _describe(msg_type: Any) -> str:
