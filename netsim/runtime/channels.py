@@ -3,8 +3,8 @@
 This is the only place in netsim that calls send, recv, accept and friends on a link. Each channel
 turns socket readiness into calls on its ``owner`` (the node): a decoded message, bad bytes, a closed
 socket. A link channel writes the send records of what the kernel took itself, since each is stamped
-at its own syscall, and tells the node only how many. Which class serves a socket depends only on the
-transport's ``connected`` and ``framing`` flags.
+at its own syscall, and counts them in the node's counters. Which class serves a socket depends only
+on the transport's ``connected`` and ``framing`` flags.
 """
 
 from __future__ import annotations
@@ -127,6 +127,9 @@ class LinkChannel(Channel):
         super().__init__(owner, sock, transport, peername, owns_path=owns_path)
         self.peer = peer
         self.max_message_bytes = transport.max_message_bytes
+        # The node's counters. A channel counts the messages the kernel takes from it; the node notices
+        # the count move and takes that as activity.
+        self._counters = owner.counters
         self._make_records()
         self.write_shut = False
         self.eof_received = False
@@ -258,7 +261,9 @@ class StreamChannel(LinkChannel):
             ]
         )
         first_end, first_size, _ = sent[0]
-        self.owner.count_sent(len(sent), sent[-1][0] - first_end + first_size, sent_at)
+        counters = self._counters
+        counters["sent"] += len(sent)
+        counters["bytes_sent"] += sent[-1][0] - first_end + first_size
 
     def on_writable(self) -> None:
         self.flush()
@@ -351,7 +356,9 @@ class PacketChannel(LinkChannel):
             return True
         msg_id, msg_type, lamport, in_reply_to = outgoing
         self.send_records.write(sent_at, nbytes, msg_id, msg_type, lamport, in_reply_to)
-        self.owner.count_sent(1, nbytes, sent_at)
+        counters = self._counters
+        counters["sent"] += 1
+        counters["bytes_sent"] += nbytes
         return False
 
     def flush(self) -> None:
@@ -363,7 +370,7 @@ class PacketChannel(LinkChannel):
         unsent = self._unsent
         send = self._send
         write = self.send_records.write
-        count = total = sent_at = 0
+        count = total = 0
         failure = None
         while unsent:
             payload, (msg_id, msg_type, lamport, in_reply_to) = unsent[0]
@@ -379,7 +386,9 @@ class PacketChannel(LinkChannel):
             count += 1
             total += nbytes
         if count:
-            self.owner.count_sent(count, total, sent_at)
+            counters = self._counters
+            counters["sent"] += count
+            counters["bytes_sent"] += total
         if failure is not None:
             self.owner.on_socket_error(self, failure)
             if self.closed:

@@ -41,7 +41,7 @@ from netsim.runtime.channels import (
 from netsim.runtime.context import NodeContext
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.shaped_links import ShapedLinks
-from netsim.shaping.shaper import DROP_LINK_DOWN, LinkShaper
+from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import MessageRecords, TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
@@ -146,6 +146,7 @@ class Node:
 
         self.counters = {"sent": 0, "received": 0, "bytes_sent": 0, "bytes_received": 0, "errors": 0}
         self._last_activity_ns = now_ns()
+        self._sent_noticed = 0  # counters["sent"] when _report_status last looked
         self._reported_idle = False
         self._last_status_ns = 0
         self._status_dirty = False
@@ -384,6 +385,12 @@ class Node:
         if self.state != RUNNING:
             return
         now = now_ns()
+        sent = self.counters["sent"]
+        if sent != self._sent_noticed:
+            # A send is activity. Channels count what the kernel takes, and the node notices it here,
+            # once per loop turn rather than once per message: never earlier than the send.
+            self._sent_noticed = sent
+            self._activity(now)
         busy_and_reported = now - self._last_activity_ns < idle_after_ns and not self._reported_idle
         if busy_and_reported and (not self._status_dirty or now - self._last_status_ns < status_interval_ns):
             # Busy, the launcher knows it, and the periodic counters are not due yet.
@@ -701,13 +708,29 @@ class Node:
     def send_message(
         self, dst: str, message_type: str, body: Any = None, *, in_reply_to: str | None = None
     ) -> str | None:
-        """``NodeContext.send``, which is this very method (see there): the hot path of every app."""
+        """``NodeContext.send``, which is this very method (see there).
+
+        The hot path of every app, hence one method from the app to the channel: the message's id and
+        clock, its encoding, and its queue or link shaper.
+        """
         channel = self.channels.get(dst)
         if channel is None or channel.closed or self.state != RUNNING:
             return self._not_sent(dst, message_type)
+        lamport = self.lamport = self.lamport + 1
+        seq = self._message_seq = self._message_seq + 1
+        message_id = f"{self._message_id_prefix}{seq}"
+        payload = encode_from_node(
+            self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport
+        )
+        if len(payload) > channel.max_message_bytes:
+            raise MessageTooLarge(channel.transport.name, len(payload), channel.max_message_bytes)
+        outgoing = (message_id, message_type, lamport, in_reply_to)
         shapers = self._shapers
-        shaper = shapers.get(dst) if shapers else None
-        return self._queue(channel, message_type, body, in_reply_to, shaper)
+        if shapers and dst in shapers:
+            self.shaping.send(channel, shapers[dst], payload, outgoing)
+        elif channel.queue(payload, outgoing):
+            self._dirty.add(channel)
+        return message_id
 
     def _not_sent(self, dst: str, message_type: str) -> None:
         self._check_neighbour(dst)
@@ -718,31 +741,16 @@ class Node:
         self.count_drop()
 
     def _send_hello(self, channel: LinkChannel) -> None:
-        # The hello is netsim's own handshake, not traffic: link conditions do not apply to it.
-        self._queue(channel, HELLO, None, None, None)
+        """Queue the link's hello: netsim's own handshake, not traffic, so no checks and no link conditions.
 
-    def _queue(
-        self,
-        channel: LinkChannel,
-        message_type: str,
-        body: Any,
-        in_reply_to: str | None,
-        shaper: LinkShaper | None,
-    ) -> str:
+        The steps are send_message's, which an app's send takes inline for speed.
+        """
         lamport = self.lamport = self.lamport + 1
         seq = self._message_seq = self._message_seq + 1
         message_id = f"{self._message_id_prefix}{seq}"
-        payload = encode_from_node(
-            self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport
-        )
-        if len(payload) > channel.max_message_bytes:
-            raise MessageTooLarge(channel.transport.name, len(payload), channel.max_message_bytes)
-        outgoing = (message_id, message_type, lamport, in_reply_to)
-        if shaper is not None:
-            self.shaping.send(channel, shaper, payload, outgoing)
-        elif channel.queue(payload, outgoing):
+        payload = encode_from_node(self.name, channel.peer, message_id, HELLO, None, None, lamport)
+        if channel.queue(payload, (message_id, HELLO, lamport, None)):
             self._dirty.add(channel)
-        return message_id
 
     def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
         """Hand a message to its channel, which sends it now or once the callback returns."""
@@ -759,21 +767,6 @@ class Node:
             for channel in dirty:
                 if not channel.closed:
                     channel.flush()
-
-    def count_sent(self, count: int, nbytes: int, sent_at: int) -> None:
-        """Counters for messages the kernel took, whose send records their channel wrote.
-
-        ``sent_at`` is the time of the last, taken just before its send syscall, so that no receive
-        is traced earlier than its send.
-        """
-        counters = self.counters
-        counters["sent"] += count
-        counters["bytes_sent"] += nbytes
-        if self._reported_idle:
-            self._activity(sent_at)
-        else:
-            self._last_activity_ns = sent_at
-            self._status_dirty = True
 
     def want_write(self, channel: Channel, wanted: bool) -> None:
         """Ask the selector for writability while the kernel refuses a channel's output.

@@ -10,9 +10,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import multiprocess
 import pytest
 
 from netsim.apps.base import App
+from netsim.clock import now_ns
+from netsim.launch import control
 from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChannel
 from netsim.runtime.context import NodeContext
 from netsim.runtime.node import HELLO, RUNNING, Node
@@ -330,6 +333,27 @@ def test_a_failed_send_inside_a_callback_is_reported_by_the_loop(seqpacket_pair)
     assert [r["event"] for r in trace] == ["error", "close"]
     assert "BrokenPipeError" in trace[0]["error"] or "ConnectionResetError" in trace[0]["error"]
     assert channel.closed and node.app.links_down == ["a"]
+
+
+def test_a_send_is_activity_the_node_notices_at_its_next_status_check(seqpacket_pair) -> None:
+    node, _, _ = seqpacket_pair
+    idle_after_ns = 50_000_000
+    node._last_activity_ns = node._last_status_ns = 0  # long ago: idle, were it not for the send
+    before_send = now_ns()
+    node.context.send("a", "last words", None)
+    launcher_end, node.conn = multiprocess.Pipe()
+    node._report_status(status_interval_ns=10**12, idle_after_ns=idle_after_ns)
+    # Busy since the send: nothing to tell the launcher, which has not heard it was idle.
+    assert node._last_activity_ns >= before_send and not node._reported_idle
+    assert not launcher_end.poll()
+    # Once the send is idle_after_ns old, the node reports idle, with the send counted.
+    node._last_activity_ns -= idle_after_ns
+    node._report_status(status_interval_ns=10**12, idle_after_ns=idle_after_ns)
+    status = control.receive_control(launcher_end)
+    assert status["kind"] == control.STATUS and status["idle"] is True and node._reported_idle
+    assert status["counters"]["sent"] == 1
+    launcher_end.close()
+    node.conn.close()
 
 
 def test_backlog_of_a_node_that_is_not_a_neighbour_is_an_error(seqpacket_pair) -> None:
