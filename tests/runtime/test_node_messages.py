@@ -338,12 +338,15 @@ def test_a_failed_send_inside_a_callback_is_reported_by_the_loop(seqpacket_pair)
 def test_a_send_is_activity_the_node_notices_at_its_next_status_check(seqpacket_pair) -> None:
     node, _, _ = seqpacket_pair
     idle_after_ns = 50_000_000
-    node._last_activity_ns = node._last_status_ns = 0  # long ago: idle, were it not for the send
     before_send = now_ns()
+    # Counters reported just now; last activity long ago: idle, were it not for the send.
+    node._last_status_ns = before_send
+    node._last_activity_ns = before_send - 10 * idle_after_ns
     node.context.send("a", "last words", None)
     launcher_end, node.conn = multiprocess.Pipe()
     node._report_status(status_interval_ns=10**12, idle_after_ns=idle_after_ns)
-    # Busy since the send: nothing to tell the launcher, which has not heard it was idle.
+    # Busy since the send: nothing to tell the launcher, which has not heard it was idle and has
+    # fresh counters.
     assert node._last_activity_ns >= before_send and not node._reported_idle
     assert not launcher_end.poll()
     # Once the send is idle_after_ns old, the node reports idle, with the send counted.
