@@ -749,8 +749,7 @@ class Node:
         seq = self._message_seq = self._message_seq + 1
         message_id = f"{self._message_id_prefix}{seq}"
         payload = encode_from_node(self.name, channel.peer, message_id, HELLO, None, None, lamport)
-        if channel.queue(payload, (message_id, HELLO, lamport, None)):
-            self._dirty.add(channel)
+        self.to_kernel(channel, payload, (message_id, HELLO, lamport, None))
 
     def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
         """Hand a message to its channel, which sends it now or once the callback returns."""
