@@ -21,6 +21,9 @@ from netsim.trace.reader import TRACE_FILE_NAME, read_header
 
 SUMMARY_FILE_NAME = "summary.json"
 TOPOLOGY_FILE_NAME = "topology.json"
+# Per-node files: logs, and while the run goes on, trace parts and the trace header.
+NODE_DIR_NAME = "nodes"
+HEADER_PART_NAME = "header.json"
 DEFAULT_RUNS_DIR = "runs"
 INCOMPLETE = "incomplete"
 UNREADABLE = "unreadable"
@@ -106,7 +109,9 @@ def _from_summary(run_dir: Path, summary_path: Path) -> RunInfo:
     )
 
 
-def _from_trace_header(run_dir: Path, trace_path: Path) -> RunInfo:
+def _from_trace_header(run_dir: Path, trace_path: Path, *, recoverable: bool = False) -> RunInfo:
+    """A run without a summary: its merged trace's header, or (``recoverable``) the header its launcher
+    wrote before the nodes started, when it died before merging their trace parts."""
     try:
         header = read_header(trace_path)
     except NetsimError as error:
@@ -122,6 +127,11 @@ def _from_trace_header(run_dir: Path, trace_path: Path) -> RunInfo:
         nodes=len(nodes) if isinstance(nodes, list) else None,
         messages=None,
         status=INCOMPLETE,
+        problem=(
+            f"its launcher died before finishing it; `netsim runs recover {run_dir}` merges its trace"
+            if recoverable
+            else None
+        ),
     )
 
 
@@ -168,7 +178,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunInfo | None:
         return _from_summary(path, path / SUMMARY_FILE_NAME)
     if (path / TRACE_FILE_NAME).is_file():
         return _from_trace_header(path, path / TRACE_FILE_NAME)
-    if (path / TOPOLOGY_FILE_NAME).is_file() and (path / "nodes").is_dir():
+    if (path / NODE_DIR_NAME / HEADER_PART_NAME).is_file():
+        return _from_trace_header(path, path / NODE_DIR_NAME / HEADER_PART_NAME, recoverable=True)
+    if (path / TOPOLOGY_FILE_NAME).is_file() and (path / NODE_DIR_NAME).is_dir():
         return _from_topology(path, path / TOPOLOGY_FILE_NAME)
     return None
 

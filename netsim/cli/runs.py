@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.launch.finish import recover_run
 from netsim.runs import DEFAULT_RUNS_DIR, RunInfo, list_runs
 
 app = typer.Typer(
@@ -23,7 +24,6 @@ STATUS_STYLES = {"ok": "green", "failed": "red", "incomplete": "yellow", "unread
 @app.callback()
 def runs_group() -> None:
     """The runs on disk: what ran, when, and how it ended."""
-    # A callback keeps `list` a subcommand while it is the group's only command.
 
 
 def _date(info: RunInfo) -> str:
@@ -76,3 +76,29 @@ def list_command(
             stderr.print(
                 f"[yellow]warning:[/] {escape(info.run_id)}: {escape(info.problem)}", highlight=False
             )
+
+
+@app.command("recover")
+@handles_errors
+def recover_command(
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="A run directory whose launcher died before the end.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the new summary.json on stdout.")] = False,
+) -> None:
+    """Finish a run whose launcher was killed (SIGKILL): merge its nodes' trace parts, write a summary."""
+    summary = recover_run(run_dir)
+    if as_json:
+        echo_json(summary)
+        return
+    stderr.print(
+        Text.assemble(
+            "recovered ",
+            (summary["run_id"], "bold"),
+            f": {summary['events']:,} events in ",
+            summary["trace"],
+        ),
+        highlight=False,
+    )
+    for warning in summary["warnings"]:
+        stderr.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)

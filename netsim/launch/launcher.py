@@ -26,6 +26,7 @@ from multiprocess.connection import Connection
 from netsim.errors import StartupError
 from netsim.launch import control
 from netsim.launch.faults import FaultRunner
+from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
 from netsim.runtime.node import node_main
 from netsim.runtime.plan import NodePlan
 
@@ -50,6 +51,10 @@ class NodeState:
     crash_traceback: str | None = None
     killed_by_fault: bool = False  # its death was scheduled: a fault, not a failure
     stopped: bool = False  # SIGSTOPped by a fault
+    # The signal the shutdown had to send because the node did not stop when asked (a failure).
+    forced: str | None = None
+    forced_after_s: float = 0.0
+    reaped: bool = False
 
     @property
     def name(self) -> str:
@@ -84,6 +89,7 @@ class LaunchOutcome:
     """How the processes ran; the caller turns it into summary.json."""
 
     ended_by: str  # "done", "quiet", "duration", "failure", "interrupted"
+    signal: str | None = None  # the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
     startup_s: float = 0.0
     running_s: float = 0.0
     shutdown_s: float = 0.0
@@ -120,8 +126,10 @@ class Launcher:
         on_progress: ProgressCallback | None = None,
         on_ready: ReadyCallback | None = None,
         faults: Callable[[Launcher], FaultRunner] | None = None,
+        signals: StopSignals | None = None,
     ) -> None:
         self.plans = plans
+        self.signals = signals if signals is not None else StopSignals()
         self.limits = limits
         self.on_progress = on_progress
         self.on_ready = on_ready
@@ -145,8 +153,11 @@ class Launcher:
         started = time.monotonic()
         try:
             try:
+                # A signal during the forks is noted and acted on once every node has its owner.
+                self.signals.disarm()
                 self._spawn()
                 outcome.pids = [node.process.pid for node in self.nodes]
+                self.signals.arm()
                 self._rendezvous()
                 outcome.startup_s = time.monotonic() - started
                 if self.on_ready is not None:
@@ -158,18 +169,25 @@ class Launcher:
                         ]
                     )
                 self._open_start_gate()
-                running_since = self._started_at = time.monotonic()
+                self._started_at = time.monotonic()
                 self._phase = "running"
                 outcome.ended_by = self._watch()
-                outcome.running_s = time.monotonic() - running_since
             except KeyboardInterrupt:
                 outcome.ended_by = "interrupted"
+                outcome.signal = "SIGINT"
+            except RunInterrupted as interruption:
+                outcome.ended_by = "interrupted"
+                outcome.signal = signal_name(interruption.signum)
             except StartupError as error:
                 self._fail_startup(str(error))
             if self.failed:
                 outcome.ended_by = "failure"
         finally:
+            # From here on the run is stopping anyway: a signal is noted, and changes nothing.
+            self.signals.disarm()
             stopping = time.monotonic()
+            if self._started_at:
+                outcome.running_s = stopping - self._started_at
             self._phase = "stopping"
             self._shutdown()
             outcome.shutdown_s = time.monotonic() - stopping
@@ -207,14 +225,22 @@ class Launcher:
     def _spawn_node(self, context: Any, plan: NodePlan, gate: tuple[int, int] | None) -> NodeState:
         parent_end, child_end = context.Pipe(duplex=True)
         forking = context.get_start_method() == "fork"
-        inherited = tuple(node.conn for node in self.nodes if not node.conn.closed) if forking else ()
+        # A forked child holds copies of the launcher's ends of every control channel, its own included:
+        # it closes them first thing, so that the launcher's end is the only one left.
+        inherited = ()
+        if forking:
+            inherited = (*(node.conn for node in self.nodes if not node.conn.closed), parent_end)
         process = context.Process(
             target=node_main,
-            args=(plan, child_end, inherited, gate),
+            args=(plan, child_end, inherited, gate, os.getpid()),
             name=f"netsim-node-{plan.index}",
             daemon=True,
         )
         process.start()
+        # The node does the same: whichever runs first, the node leads its own group before anything
+        # else could happen to it, so that ending the group always reaches what its app started.
+        with contextlib.suppress(OSError):
+            os.setpgid(process.pid, process.pid)
         child_end.close()
         node = NodeState(plan=plan, process=process, conn=parent_end)
         self.by_name[plan.name] = node
@@ -343,12 +369,28 @@ class Launcher:
 
     def _on_exit(self, node: NodeState) -> None:
         self._read_control(node)
-        node.process.join(0)
+        self._reap(node)
         node.exited = True
         self._unregister(node.process.sentinel)
         if not node.closed and self._phase != "stopping" and not node.killed_by_fault:
             # Died without saying goodbye: a crash even if it did not manage to report one.
             self.failed = True
+
+    def _reap(self, node: NodeState) -> None:
+        """Wait for a node that has exited, and end what its app started (its process group).
+
+        The group is ended before the node is reaped: until then the node's pid, which is the group's
+        id, cannot belong to any other process.
+        """
+        if node.reaped:
+            return
+        pid = node.process.pid
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.waitid here
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # until it has exited, not reaping it
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        node.process.join()
+        node.reaped = True
 
     def _unregister(self, fileno: int) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -377,7 +419,6 @@ class Launcher:
     # ---- shutdown -------------------------------------------------------------------------------------
 
     def _shutdown(self) -> None:
-        previous_handler = _ignore_sigint()
         try:
             alive = [node for node in self.nodes if not node.exited]
             for node in alive:
@@ -385,25 +426,28 @@ class Launcher:
                     # A paused node cannot drain: let it run again first.
                     self.signal_node(node.name, signal.SIGCONT)
             # Two phases: every app stops first, and only then do links half-close and drain.
+            asked_at = time.monotonic()
             self._broadcast(alive, control.DRAIN)
             self._pump_for(
                 lambda: all(node.quiesced or node.exited for node in alive), self.limits.drain_timeout_s
             )
+            # A node whose app did not stop never will (stuck in a callback): end it now, so that its
+            # neighbours read their links to the end instead of waiting for it.
+            self._force([node for node in alive if not node.quiesced], asked_at)
             self._broadcast(alive, control.SHUT)
             self._pump_for(
                 lambda: all(node.drained or node.exited for node in alive), self.limits.drain_timeout_s
             )
             self._broadcast(alive, control.CLOSE)
             self._pump_for(lambda: all(node.exited for node in alive), self.limits.close_timeout_s)
-            for node in alive:
-                if not node.exited:
-                    node.process.terminate()
-            self._pump_for(lambda: all(node.exited for node in alive), self.limits.terminate_timeout_s)
-            for node in alive:
-                if not node.exited:
-                    node.process.kill()
+            self._force(alive, asked_at)
+        finally:
             for node in self.nodes + self.retired:
-                node.process.join()
+                if not node.reaped:
+                    if node.process.exitcode is None and not node.exited:
+                        # Only after an error in the shutdown above: no process is left unowned.
+                        node.process.kill()
+                    self._reap(node)
                 node.exited = True
                 node.conn.close()
             self.selector.close()
@@ -411,8 +455,24 @@ class Launcher:
                 # Never opened (start-up failed): close it only now that no node can start.
                 os.close(self._gate_write)
                 self._gate_write = None
-        finally:
-            _restore_sigint(previous_handler)
+
+    def _force(self, nodes: list[NodeState], asked_at: float) -> None:
+        """End the nodes of ``nodes`` still running although asked to stop: SIGTERM, then SIGKILL.
+
+        A node that had to be ended so is a failure of the run, named (``_failures``).
+        """
+        stuck = [node for node in nodes if not node.exited]
+        if not stuck:
+            return
+        for node in stuck:
+            node.forced = "SIGTERM"
+            node.forced_after_s = time.monotonic() - asked_at
+            node.process.terminate()
+        self._pump_for(lambda: all(node.exited for node in stuck), self.limits.terminate_timeout_s)
+        for node in stuck:
+            if not node.exited:
+                node.forced = "SIGKILL"
+                node.process.kill()
 
     def _broadcast(self, nodes: list[NodeState], kind: str) -> None:
         for node in nodes:
@@ -436,9 +496,11 @@ class Launcher:
             exit_code = node.process.exitcode
             crashed = node.crash_traceback is not None
             died = not node.closed and exit_code not in (0, None) and not crashed
-            if not crashed and not died:
+            if not crashed and not died and node.forced is None:
                 continue
             text = node.crash_traceback or _death_text(exit_code)
+            if node.forced is not None:
+                text += f"\n{self._forced_text(node)}"
             failures.append(
                 {
                     "name": node.name,
@@ -453,6 +515,13 @@ class Launcher:
                 {"name": None, "exit_code": None, "error": self._startup_problem, "traceback": ""}
             )
         return failures
+
+    @staticmethod
+    def _forced_text(node: NodeState) -> str:
+        return (
+            f"did not stop within {node.forced_after_s:.1f} s of being asked to (its app never returned "
+            f"from a callback, or ignored the stop): ended with {node.forced}"
+        )
 
     def _first_failure_text(self) -> str:
         for failure in self._failures():
@@ -485,7 +554,6 @@ class Launcher:
         if not node.stopped:
             self._freeze(node)
         node.process.kill()
-        node.process.join()
         self._on_exit(node)
 
     def _freeze(self, node: NodeState, timeout_s: float = 1.0) -> None:
@@ -539,18 +607,6 @@ def _raise_fd_limit(needed: int) -> None:
     if soft != resource.RLIM_INFINITY and soft < needed:
         target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-def _ignore_sigint() -> Any:
-    try:
-        return signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        return None
-
-
-def _restore_sigint(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGINT, previous)
 
 
 def make_socket_dir() -> str:

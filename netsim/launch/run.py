@@ -10,11 +10,10 @@ import datetime
 import os
 import random
 import secrets
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from netsim import __version__
 from netsim.apps.names import DEFAULT_APP
@@ -22,15 +21,19 @@ from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import OptionError
 from netsim.launch.faults import FaultRunner
+from netsim.launch.finish import merge_parts, traffic_totals, write_header_part, write_summary
 from netsim.launch.launcher import (
     Launcher,
     LaunchLimits,
+    LaunchOutcome,
     ProgressCallback,
     ReadyCallback,
     make_socket_dir,
     remove_socket_dir,
 )
 from netsim.launch.plan import build_plans, link_transport, slug
+from netsim.launch.signals import StopSignals
+from netsim.runs import NODE_DIR_NAME
 from netsim.runtime.plan import RuntimeSettings
 from netsim.shaping.conditions import CONDITION_KEYS, NO_CONDITIONS, ConditionError, override_conditions
 from netsim.shaping.faults import (
@@ -44,13 +47,14 @@ from netsim.shaping.faults import (
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
 from netsim.topology.model import Topology
-from netsim.trace.reader import merge_node_traces
+from netsim.trace.reader import TRACE_FILE_NAME
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
-from netsim.trace.summary import summarize_trace
 from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.transport.names import DEFAULT_TRANSPORT
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+# A run that ended so, and in which no node failed (a hung node that had to be ended is a failure).
+OK_ENDINGS = ("done", "quiet", "duration")
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,10 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        """0 ok, 1 failed, 128 + the signal's number when a stop signal ended the run (130 for Ctrl-C)."""
         if self.summary["ended_by"] == "interrupted":
-            return EXIT_INTERRUPTED
+            name = self.summary.get("signal") or "SIGINT"
+            return 128 + getattr(signal, name, signal.SIGINT)
         return EXIT_OK if self.summary["exit_status"] == "ok" else EXIT_FAILED
 
 
@@ -119,12 +125,84 @@ def run(
         f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
     )
     run_dir = Path(out) / run_id
-    node_dir = run_dir / "nodes"
+    node_dir = run_dir / NODE_DIR_NAME
     node_dir.mkdir(parents=True)
     write_topology_json(topo, run_dir / "topology.json")
     header = _header(run_id, topo, app, transport, seed)
+    write_header_part(node_dir, header)
 
+    # Stop signals are noted from here until the summary is written: whatever ends the run, the
+    # directory is finished, and the signal shows in the summary and the exit code.
+    with StopSignals() as signals:
+        outcome, launcher_error = _launch(
+            topo, app, transport, seed, node_dir, startup_timeout, duration, quiet, shaped_links, schedule,
+            signals, on_progress, on_ready,
+        )
+        warnings = merge_parts(run_dir, header)
+        summary = {
+            "run_id": run_id,
+            "run_dir": str(run_dir),
+            "trace": str(run_dir / TRACE_FILE_NAME),
+            "topology": {"name": topo.name, "source": topo.source},
+            "app": app,
+            "transport": transport,
+            "seed": seed,
+            "nodes": len(topo.nodes),
+            "links": len(topo.links),
+            "shaped_links": len(shaped_links),
+            **traffic_totals(run_dir),
+            "duration_s": round(outcome.running_s, 6),
+            "exit_status": "ok" if outcome.ended_by in OK_ENDINGS and not outcome.failures else "failed",
+            "ended_by": outcome.ended_by,
+            "signal": outcome.signal,
+            "node_failures": [
+                {key: failure[key] for key in ("name", "exit_code", "error", "log") if key in failure}
+                for failure in outcome.failures
+            ],
+            "faults": outcome.faults,
+            "timing": {
+                "startup_s": round(outcome.startup_s, 6),
+                "running_s": round(outcome.running_s, 6),
+                "shutdown_s": round(outcome.shutdown_s, 6),
+            },
+            "started_at": header["started_at"],
+            "netsim_version": __version__,
+            "warnings": list(topo.warnings) + warnings,
+        }
+        write_summary(run_dir, summary)
+        for failure in outcome.failures:
+            if failure.get("traceback") and failure.get("log"):
+                # The node wrote its traceback to its log itself unless it died before it could.
+                log_path = Path(failure["log"])
+                if failure["traceback"].strip() not in log_path.read_text(errors="replace"):
+                    with log_path.open("a") as log:
+                        log.write(failure["traceback"])
+    if launcher_error is not None:
+        # A bug in netsim itself: the run directory is finished all the same, then the error goes on.
+        raise launcher_error
+    return RunResult(run_dir=run_dir, summary=summary)
+
+
+def _launch(
+    topo: Topology,
+    app: str,
+    transport: str,
+    seed: int,
+    node_dir: Path,
+    startup_timeout: float,
+    duration: float,
+    quiet: float,
+    shaped_links: LinkConditionsMap,
+    schedule: list[Fault],
+    signals: StopSignals,
+    on_progress: ProgressCallback | None,
+    on_ready: ReadyCallback | None,
+) -> tuple[LaunchOutcome, BaseException | None]:
+    """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
+    after every node has been stopped, so that the caller still finishes the run directory."""
     socket_dir = make_socket_dir()
+    launcher_error: BaseException | None = None
+    outcome = LaunchOutcome(ended_by="failure")
     try:
         plans = build_plans(
             topo,
@@ -144,65 +222,19 @@ def run(
                 trace_part = str(node_dir / "launcher.trace.jsonl")
                 return FaultRunner(launcher, schedule, topo, shaped_links, transport, trace_part)
 
-        launcher = Launcher(plans, limits, on_progress=on_progress, on_ready=on_ready, faults=fault_runner)
+        launcher = Launcher(
+            plans, limits, on_progress=on_progress, on_ready=on_ready, faults=fault_runner, signals=signals
+        )
         outcome = launcher.run()
+    except Exception as error:  # noqa: BLE001 - reported with the run's ending, then raised again
+        launcher_error = error
+        outcome.ended_by = "launcher-error"
+        outcome.failures = [
+            {"name": None, "exit_code": None, "error": f"{type(error).__name__}: {error}", "traceback": ""}
+        ]
     finally:
         remove_socket_dir(socket_dir)
-
-    # One part per node process (a restarted node writes a new one), plus the launcher's fault events.
-    parts = sorted(node_dir.glob("*.trace.jsonl"))
-    trace_path = run_dir / "trace.jsonl"
-    # A node killed mid-write leaves a truncated last line: merged without it, and counted.
-    skipped_lines: list[tuple[Path, int, str]] = []
-    merge_node_traces([part for part in parts if part.exists()], header, trace_path, skipped=skipped_lines)
-    for part in parts:
-        part.unlink(missing_ok=True)
-    trace_summary = summarize_trace(trace_path).to_dict()
-
-    summary = {
-        "run_id": run_id,
-        "run_dir": str(run_dir),
-        "trace": str(trace_path),
-        "topology": {"name": topo.name, "source": topo.source},
-        "app": app,
-        "transport": transport,
-        "seed": seed,
-        "nodes": len(topo.nodes),
-        "links": len(topo.links),
-        "shaped_links": len(shaped_links),
-        "messages_sent": trace_summary["totals"]["messages_sent"],
-        "messages_received": trace_summary["totals"]["messages_received"],
-        "bytes_sent": trace_summary["totals"]["bytes_sent"],
-        "bytes_received": trace_summary["totals"]["bytes_received"],
-        "errors": trace_summary["totals"]["errors"],
-        "events": trace_summary["events"],
-        "duration_s": round(outcome.running_s, 6),
-        "exit_status": "ok" if outcome.ended_by in ("done", "quiet", "duration") else "failed",
-        "ended_by": outcome.ended_by,
-        "node_failures": [
-            {key: failure[key] for key in ("name", "exit_code", "error", "log") if key in failure}
-            for failure in outcome.failures
-        ],
-        "faults": outcome.faults,
-        "timing": {
-            "startup_s": round(outcome.startup_s, 6),
-            "running_s": round(outcome.running_s, 6),
-            "shutdown_s": round(outcome.shutdown_s, 6),
-        },
-        "started_at": header["started_at"],
-        "netsim_version": __version__,
-        "warnings": list(topo.warnings)
-        + [f"{path.name}:{line}: {reason} (dropped from the trace)" for path, line, reason in skipped_lines],
-    }
-    (run_dir / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
-    for failure in outcome.failures:
-        if failure.get("traceback") and failure.get("log"):
-            # The node wrote its traceback to its log itself unless it died before it could.
-            log_path = Path(failure["log"])
-            if failure["traceback"].strip() not in log_path.read_text(errors="replace"):
-                with log_path.open("a") as log:
-                    log.write(failure["traceback"])
-    return RunResult(run_dir=run_dir, summary=summary)
+    return outcome, launcher_error
 
 
 def _fault_schedule(

@@ -16,6 +16,7 @@ import contextlib
 import heapq
 import os
 import selectors
+import shutil
 import signal
 import sys
 import traceback
@@ -39,6 +40,16 @@ from netsim.runtime.channels import (
     StreamChannel,
 )
 from netsim.runtime.context import NodeContext
+from netsim.runtime.lifeline import (
+    NodeTerminated,
+    become_subreaper,
+    die_with_launcher,
+    end_descendants,
+    ignore_stop_signals,
+    launcher_alive,
+    own_process_group,
+    stop_on_signals,
+)
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.shaped_links import ShapedLinks
 from netsim.shaping.shaper import DROP_LINK_DOWN
@@ -56,6 +67,9 @@ TRACE_FLUSH_INTERVAL_NS = 200_000_000
 RECONNECT_FIRST_S = 0.05
 RECONNECT_MAX_S = 1.0
 RECONNECT_TIMEOUT_S = 0.5
+# The ``stop`` reason and exit code of a node whose launcher died before the run ended.
+LAUNCHER_GONE = "launcher-gone"
+EXIT_ORPHANED = 3
 
 
 class ControlChannel:
@@ -69,9 +83,9 @@ class ControlChannel:
     def on_readable(self) -> None:
         try:
             command = control.receive_control(self.conn)
-        except EOFError:
-            # The launcher is gone: nobody will tell us to stop, so stop now.
-            self.owner.begin_close()
+        except (EOFError, OSError):
+            # Only the launcher holds the other end: it is gone, and nobody will tell us to stop.
+            self.owner.on_launcher_gone()
             return
         self.owner.on_control(command)
 
@@ -97,9 +111,21 @@ class StartGate:
 
 
 class Node:
-    def __init__(self, plan: NodePlan, conn: Connection, *, start_gate_fd: int | None = None) -> None:
+    def __init__(
+        self,
+        plan: NodePlan,
+        conn: Connection,
+        *,
+        start_gate_fd: int | None = None,
+        launcher_pid: int | None = None,
+    ) -> None:
         self.plan = plan
         self._start_gate_fd = start_gate_fd
+        self._launcher_pid = os.getppid() if launcher_pid is None else launcher_pid
+        # The launcher died (its end of the control channel closed, or the kernel said so): the node
+        # cleans up after the run by itself.
+        self.orphaned = False
+        self._stop_traced = False
         # One buffer for every stream recv_into(): the loop reads one socket at a time.
         self.receive_buffer = bytearray(RECEIVE_BUFFER_BYTES)
         self.receive_view = memoryview(self.receive_buffer)
@@ -172,34 +198,74 @@ class Node:
                     self._start_gate_fd, selectors.EVENT_READ, StartGate(self, self._start_gate_fd)
                 )
             self._serve()
+            if self.orphaned:
+                return self._end_orphaned()
             self._close_all("shutdown")
-            self.trace.event("stop", reason="shutdown")
+            self._trace_stop("shutdown")
             self.trace.flush()
-            control.send_control(self.conn, control.CLOSED, counters=self.counters)
+            self._tell(control.CLOSED, counters=self.counters)
             return 0
-        except SystemExit as exit_request:
-            # SIGTERM from the launcher: the cooperative stop timed out.
+        except NodeTerminated as termination:
+            # SIGTERM or SIGHUP: the launcher's last resort when a cooperative stop timed out, or the
+            # kernel saying that the launcher died.
+            if not launcher_alive(self._launcher_pid):
+                return self._end_orphaned()
             self._close_all("terminated")
-            self.trace.event("stop", reason="terminated")
-            return exit_request.code if isinstance(exit_request.code, int) else 1
+            self._trace_stop("terminated")
+            return 128 + termination.signum
         except BaseException as error:  # noqa: BLE001 - every failure is reported, then the node exits
             return self._crash(error)
         finally:
             self.trace.close()
             self._log_file.flush()
 
+    def on_launcher_gone(self) -> None:
+        """The launcher died without stopping the run: end the loop; ``run`` then cleans up."""
+        self.orphaned = True
+        self.finished = True
+
+    def _trace_stop(self, reason: str) -> None:
+        """The node's last event, written once whichever way it ends (a signal may come mid-way)."""
+        if not self._stop_traced:
+            self._stop_traced = True
+            self.trace.event("stop", reason=reason)
+
+    def _end_orphaned(self) -> int:
+        """Leave nothing behind without the launcher: sockets, socket files, the run's socket directory."""
+        # The kernel's SIGTERM and the control channel's EOF both say so: one clean-up is enough.
+        ignore_stop_signals()
+        self.orphaned = True
+        self._close_all(LAUNCHER_GONE)
+        self._trace_stop(LAUNCHER_GONE)
+        self.trace.flush()
+        # Every node of the run does this; the directory goes with the first, and the launcher that
+        # would have removed it is gone. Its sockets' connections live on until each node closes them.
+        shutil.rmtree(self.plan.socket_dir, ignore_errors=True)
+        return EXIT_ORPHANED
+
+    def _tell(self, kind: str, **fields: Any) -> None:
+        """Send the launcher one control message; a launcher that is gone ends the loop, not the node."""
+        if self.orphaned:
+            return
+        try:
+            control.send_control(self.conn, kind, **fields)
+        except OSError:
+            self.on_launcher_gone()
+
     def _crash(self, error: BaseException) -> int:
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        if isinstance(error, SystemExit):
+            # sys.exit() in an app ends the node, not the run: a failure like any other, named.
+            text += f"the app called sys.exit({error.code!r}); a node's app ends with ctx.stop()\n"
         self.log(f"node {self.name!r} crashed:\n{text}")
         last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
         try:
             self.trace.event("error", error=f"node crashed: {last_line}")
             self._close_all("crash")
-            self.trace.event("stop", reason="crash")
+            self._trace_stop("crash")
             self.trace.flush()
         finally:
-            with contextlib.suppress(OSError):
-                control.send_control(self.conn, control.CRASHED, traceback=text)
+            self._tell(control.CRASHED, traceback=text)
         return 1
 
     def _redirect_output(self) -> None:
@@ -208,8 +274,6 @@ class Node:
         sys.stderr.flush()
         os.dup2(self._log_file.fileno(), 1)
         os.dup2(self._log_file.fileno(), 2)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the launcher's to handle
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
     def log(self, text: str) -> None:
         self._log_file.write(text.rstrip("\n") + "\n")
@@ -255,7 +319,7 @@ class Node:
                     "bind", transport=link.transport, sockname=sock.getsockname(), role="link", peer=link.peer
                 )
         listener_addresses = {name: channel.sockname for name, channel in self.listeners.items()}
-        control.send_control(self.conn, control.BOUND, listeners=listener_addresses, links=link_addresses)
+        self._tell(control.BOUND, listeners=listener_addresses, links=link_addresses)
 
     def _exchange_addresses(self) -> None:
         if not self.conn.poll(self.plan.settings.startup_timeout_s):
@@ -314,7 +378,7 @@ class Node:
 
     def _maybe_ready(self) -> None:
         if self.state == SETUP and not self._awaiting_hello:
-            control.send_control(self.conn, control.READY)
+            self._tell(control.READY)
 
     # ---- the event loop -----------------------------------------------------------------------------
 
@@ -407,8 +471,7 @@ class Node:
             self._reported_idle = idle
             self._status_dirty = False
             self._last_status_ns = now
-            control.send_control(
-                self.conn,
+            self._tell(
                 control.STATUS,
                 idle=idle,
                 last_activity_ns=self._last_activity_ns,
@@ -420,8 +483,7 @@ class Node:
         self._status_dirty = True
         if self._reported_idle:
             self._reported_idle = False
-            control.send_control(
-                self.conn,
+            self._tell(
                 control.STATUS,
                 idle=False,
                 last_activity_ns=self._last_activity_ns,
@@ -448,7 +510,7 @@ class Node:
             self.shaping.shaper_for(command["peer"]).unblock(command["reason"])
         elif kind == control.FREEZE:
             self.trace.flush()
-            control.send_control(self.conn, control.FROZEN)
+            self._tell(control.FROZEN)
             os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == control.CONDITIONS:
             self.shaping.set_conditions(command["peer"], command["conditions"])
@@ -473,7 +535,7 @@ class Node:
         # Messages still held by a shaped link were sent before the stop: deliver them now.
         self.shaping.release_all()
         self._flush_dirty()
-        control.send_control(self.conn, control.QUIESCED)
+        self._tell(control.QUIESCED)
 
     def _check_drained(self) -> None:
         """Drained: nothing left to send, and every connected link has been read to its EOF."""
@@ -492,7 +554,7 @@ class Node:
                     waiting = True
         if not waiting and self.state == DRAINING:
             self.state = CLOSING
-            control.send_control(self.conn, control.DRAINED)
+            self._tell(control.DRAINED)
 
     def begin_close(self) -> None:
         # Whatever datagrams are still queued for us were sent before every node drained: read them.
@@ -904,7 +966,7 @@ class Node:
         if not self._done_reported:
             self._done_reported = True
             self.trace.event("done")
-            control.send_control(self.conn, control.DONE)
+            self._tell(control.DONE)
 
     # ---- sockets ----------------------------------------------------------------------------------------
 
@@ -954,30 +1016,45 @@ def _close_socket(sock: Any) -> None:
             os.unlink(address)
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 def node_main(
     plan: NodePlan,
     conn: Connection,
     inherited: tuple[Connection, ...] = (),
     start_gate: tuple[int, int] | None = None,
+    launcher_pid: int | None = None,
 ) -> None:
-    """Entry point of a node process."""
+    """Entry point of a node process.
+
+    ``inherited``: what a forked child holds of the launcher's that is not its own: the launcher's ends
+    of every control channel, this node's included (with a copy of its own launcher end the node would
+    never see the launcher go), closed first thing.
+    """
+    own_process_group()
+    stop_on_signals()
+    launcher = os.getppid() if launcher_pid is None else launcher_pid
     for other in inherited:
-        # Under fork a child inherits the launcher's ends of its siblings' pipes; keep only its own.
         other.close()
-    gate_fd = None
-    if start_gate is not None:
-        # Only the launcher may hold the write end: the gate opens when its last copy closes.
-        os.close(start_gate[1])
-        gate_fd = start_gate[0]
+    exit_code = EXIT_ORPHANED
     try:
-        exit_code = Node(plan, conn, start_gate_fd=gate_fd).run()
-    except NetsimError as error:
-        exit_code = 1
-        with contextlib.suppress(OSError):
-            control.send_control(conn, control.CRASHED, traceback=f"{type(error).__name__}: {error}")
-    sys.stdout.flush()
-    os._exit(exit_code)
+        if die_with_launcher(launcher):
+            become_subreaper()
+            gate_fd = None
+            if start_gate is not None:
+                # Only the launcher may hold the write end: the gate opens when its last copy closes.
+                os.close(start_gate[1])
+                gate_fd = start_gate[0]
+            try:
+                exit_code = Node(plan, conn, start_gate_fd=gate_fd, launcher_pid=launcher).run()
+            except NetsimError as error:
+                exit_code = 1
+                with contextlib.suppress(OSError):
+                    control.send_control(conn, control.CRASHED, traceback=f"{type(error).__name__}: {error}")
+    except NodeTerminated as termination:
+        # Before the node could handle it (during set-up): nothing to close yet but the processes.
+        exit_code = 128 + termination.signum
+    finally:
+        # Whatever the app started ends with its node.
+        end_descendants()
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os._exit(exit_code)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 
 from netsim import App
 
@@ -80,3 +83,66 @@ class LinkWatcher(Ticker):
 
     def on_link_up(self, ctx, peer):
         ctx.record(kind="link-up", peer=peer)
+
+
+class HangsInCallback(App):
+    """The node named 'n1' never returns from on_start; the others tick until the run ends."""
+
+    def on_start(self, ctx):
+        if ctx.name == "n1":
+            while True:
+                pass
+        ctx.set_timer(0.05, "tick")
+
+    def on_timer(self, ctx, name, data):
+        ctx.broadcast("tick")
+        ctx.set_timer(0.05, "tick")
+
+
+class CallsSysExit(App):
+    """The node named 'n1' calls sys.exit(3) in its first timer; the others tick."""
+
+    def on_start(self, ctx):
+        ctx.set_timer(0.05, "tick")
+
+    def on_timer(self, ctx, name, data):
+        if ctx.name == "n1":
+            sys.exit(3)
+        ctx.broadcast("tick")
+        ctx.set_timer(0.05, "tick")
+
+
+# A child that holds a listening TCP port and sleeps; it prints its port and pid.
+_LISTENING_CHILD = (
+    "import os, socket, time\n"
+    "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+    "print(s.getsockname()[1], os.getpid(), flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+class StartsChildren(App):
+    """Every node starts a child that listens on a port, and a daemon that detaches itself (double
+    fork and setsid); both would sleep for ten minutes. Their pids and the port are recorded."""
+
+    def on_start(self, ctx):
+        child = subprocess.Popen([sys.executable, "-c", _LISTENING_CHILD], stdout=subprocess.PIPE, text=True)
+        port, pid = child.stdout.readline().split()
+        ctx.record(kind="child", pid=int(pid), port=int(port))
+        read_end, write_end = os.pipe()
+        if os.fork() == 0:
+            os.setsid()
+            daemon = os.fork()
+            if daemon == 0:
+                os.close(read_end)
+                time.sleep(600)
+                os._exit(0)
+            os.write(write_end, str(daemon).encode())
+            os._exit(0)
+        os.close(write_end)
+        ctx.record(kind="daemon", pid=int(os.read(read_end, 32)))
+        os.close(read_end)
+        ctx.set_timer(0.3, "done")
+
+    def on_timer(self, ctx, name, data):
+        ctx.stop()

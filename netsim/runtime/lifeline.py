@@ -1,0 +1,162 @@
+"""What ties a node process, and every process its app starts, to the run that owns it.
+
+* A node is the leader of its own process group, so a program its app starts (``subprocess``,
+  ``os.fork``) is in that group and the launcher can end them together, and a terminal's Ctrl-C or
+  hangup reaches the launcher only, which then stops the nodes in order.
+* A node asks the kernel for SIGTERM when its launcher dies (``PR_SET_PDEATHSIG``), so a launcher
+  killed with SIGKILL does not leave its nodes running: each one ends as it does on SIGTERM, with its
+  trace part flushed. Its control channel's EOF says the same where the kernel has no such signal.
+* A node is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a process its app starts that detaches
+  itself (a daemon's double fork, ``setsid``) is still the node's descendant, and the node ends every
+  descendant before it exits (``end_descendants``).
+
+The prctl calls are Linux's; elsewhere they are skipped and the control channel and the process group
+are what remain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import time
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+# After the first SIGTERM, a node has this long to close its sockets and flush its trace; then the
+# kernel ends it (SIGALRM's default action), even if its app caught the exception and went on.
+TERMINATE_GRACE_S = 3
+
+
+class NodeTerminated(BaseException):
+    """Raised in a node by SIGTERM or SIGHUP: from the launcher's last resort, or the launcher's death.
+
+    A BaseException, so that an app's ``except Exception`` does not swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP raise NodeTerminated once; SIGINT (the terminal's Ctrl-C) is the launcher's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
+
+
+def ignore_stop_signals() -> None:
+    """From now on the node is ending anyway: SIGTERM and SIGHUP change nothing."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    ignore_stop_signals()
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(TERMINATE_GRACE_S)
+    raise NodeTerminated(signum)
+
+
+def own_process_group() -> None:
+    """Make this process the leader of a new process group (the launcher does the same from its side)."""
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+
+
+def die_with_launcher(launcher_pid: int) -> bool:
+    """Have the kernel send SIGTERM when the launcher dies; False if it is already gone.
+
+    The launcher may have died between the fork and this call, when nobody was asked to tell us yet:
+    hence the check of the parent pid after the request.
+    """
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    return os.getppid() == launcher_pid
+
+
+def launcher_alive(launcher_pid: int) -> bool:
+    """True while this process is still the launcher's child (an orphan is adopted by another)."""
+    return os.getppid() == launcher_pid
+
+
+def become_subreaper() -> None:
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return children
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children.extend(int(child) for child in handle.read().split())
+        except OSError:
+            continue
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    stack = _children(pid)
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(_children(child))
+    return found
+
+
+def end_descendants(timeout_s: float = 2.0) -> int:
+    """SIGKILL every process this one started, directly or not, and reap them; returns how many.
+
+    As a subreaper this process inherits each orphaned descendant, so it kills what it finds, reaps
+    what has died and looks again, until it has no child left; bounded by ``timeout_s`` so that a
+    process that cannot die (stuck in the kernel) does not keep the node from exiting.
+    """
+    if not sys.platform.startswith("linux"):
+        return 0  # no /proc to find them: the launcher ends the node's process group instead
+    own_pid = os.getpid()
+    deadline = time.monotonic() + timeout_s
+    ended: set[int] = set()
+    while True:
+        descendants = _descendants(own_pid)
+        for pid in descendants:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        ended.update(descendants)
+        if not _reap_dead_children() and not descendants:
+            return len(ended)
+        if time.monotonic() >= deadline:
+            return len(ended)
+        time.sleep(0.002)
+
+
+def _reap_dead_children() -> bool:
+    """Reap every child that has exited; True while some child remains."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        except InterruptedError:
+            continue
+        if pid == 0:
+            return True

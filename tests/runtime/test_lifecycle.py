@@ -1,0 +1,200 @@
+"""However a run ends, nothing is left behind: signals to the launcher, its death, hung and exiting apps,
+and the processes an app starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from netsim_testing import ROOT, exactly_once_problems, listening, load_trace
+from typer.testing import CliRunner
+
+import netsim
+from netsim.cli.main import app as cli_app
+
+APPS = Path(__file__).with_name("runtime_apps.py")
+
+
+def app(name: str) -> str:
+    return f"{APPS}:{name}"
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie, dead but not reaped, does not count)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def start_run(out: Path, topology: str = "ring:6", transport: str = "tcp") -> subprocess.Popen[str]:
+    """``netsim run`` as a real command whose nodes run until stopped from outside, once all are up."""
+    command = [
+        sys.executable, "-m", "netsim", "run", topology, "--app", app("Forever"), "--transport", transport,
+        "--out", str(out), "--duration", "120",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    nodes = int(topology.split(":")[1])
+    assert wait_until(lambda: len(processes_mentioning(str(out))) == nodes + 1, 30), "the run did not start"
+    # Every node binds and connects, then ticks: wait for the trace parts to show traffic.
+    assert wait_until(lambda: any(out.glob("*/nodes/*.trace.jsonl")), 30)
+    time.sleep(0.7)
+    return process
+
+
+def socket_dir_of(pid: int) -> list[str]:
+    return [name for name in os.listdir("/tmp") if name.startswith(f"netsim-{pid}-")]
+
+
+def listener_addresses(events: list[dict]) -> list[tuple[object, str]]:
+    binds = [e for e in events if e["event"] == "bind" and e["role"] == "listener"]
+    return [(e["sockname"], e["transport"]) for e in binds]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_sigterm_and_sighup_stop_the_run_with_a_trace_and_a_summary(tmp_path, signum, exit_code, transport):
+    out = tmp_path / "runs"
+    process = start_run(out, transport=transport)
+    try:
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == exit_code, stderr
+    assert "Traceback" not in stderr
+    assert processes_mentioning(str(out)) == []
+    assert socket_dir_of(process.pid) == []
+    [run_dir] = list(out.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ended_by"] == "interrupted" and summary["signal"] == signal.Signals(signum).name
+    assert summary["node_failures"] == [] and summary["messages_received"] > 0
+    _, events = load_trace(run_dir)
+    assert sum(e["event"] == "stop" and e["reason"] == "shutdown" for e in events) == 6
+    assert exactly_once_problems(events) == []
+    assert not any(listening(address, kind) for address, kind in listener_addresses(events))
+    assert not list((run_dir / "nodes").glob("*.trace.jsonl"))
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("transport", ["tcp", "unix-seqpacket", "udp"])
+def test_a_launcher_killed_with_sigkill_leaves_nothing_and_its_trace_can_be_recovered(tmp_path, transport):
+    out = tmp_path / "runs"
+    process = start_run(out, transport=transport)
+    process.kill()
+    process.wait(timeout=10)
+    # Each node notices by itself (the kernel's parent-death signal, its control channel's EOF).
+    assert wait_until(lambda: processes_mentioning(str(out)) == [], 10), "nodes outlived their launcher"
+    assert socket_dir_of(process.pid) == []
+    [run_dir] = list(out.iterdir())
+    assert not (run_dir / "summary.json").exists()
+
+    listed = CliRunner().invoke(cli_app, ["runs", "list", str(out), "--json"])
+    [info] = json.loads(listed.stdout)
+    assert info["status"] == "incomplete" and "runs recover" in info["problem"]
+
+    recovered = CliRunner().invoke(cli_app, ["runs", "recover", str(run_dir), "--json"])
+    assert recovered.exit_code == 0, recovered.output
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary == json.loads(recovered.stdout)
+    assert summary["ended_by"] == "launcher-died" and summary["exit_status"] == "failed"
+    _, events = load_trace(run_dir)
+    stops = [e for e in events if e["event"] == "stop"]
+    assert len(stops) == 6 and {e["reason"] for e in stops} == {"launcher-gone"}
+    assert not any(listening(address, kind) for address, kind in listener_addresses(events))
+    assert summary["messages_received"] > 0
+
+    again = CliRunner().invoke(cli_app, ["runs", "recover", str(run_dir)])
+    assert again.exit_code == 2 and "nothing to recover" in again.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(runs_dir, no_leftovers):
+    result = netsim.run("line:3", app=app("HangsInCallback"), seed=1, out=runs_dir, duration=1)
+    summary = result.summary
+    assert summary["exit_status"] == "failed" and result.exit_code == 1
+    assert summary["ended_by"] == "duration"
+    [failure] = summary["node_failures"]
+    assert failure["name"] == "n1"
+    assert "did not stop" in failure["error"] and "SIGTERM" in failure["error"]
+    _, events = load_trace(result.run_dir)
+    assert {e["node"]: e["reason"] for e in events if e["event"] == "stop"} == {
+        "n0": "shutdown",
+        "n1": "terminated",
+        "n2": "shutdown",
+    }
+
+
+@pytest.mark.timeout(60)
+def test_sys_exit_in_an_app_is_a_failure_of_that_node(runs_dir, no_leftovers):
+    result = netsim.run("line:3", app=app("CallsSysExit"), seed=1, out=runs_dir, duration=5)
+    summary = result.summary
+    assert summary["exit_status"] == "failed" and summary["ended_by"] == "failure"
+    [failure] = summary["node_failures"]
+    assert failure["name"] == "n1"
+    assert "sys.exit(3)" in failure["error"]
+    assert "sys.exit(3)" in Path(failure["log"]).read_text()
+
+
+@pytest.mark.timeout(60)
+def test_processes_an_app_starts_end_with_its_node(runs_dir, no_leftovers):
+    result = netsim.run("line:3", app=app("StartsChildren"), seed=1, out=runs_dir, duration=10)
+    assert result.summary["exit_status"] == "ok", result.summary
+    _, events = load_trace(result.run_dir)
+    started = [e for e in events if e["event"] == "app" and e["data"]["kind"] in ("child", "daemon")]
+    assert len(started) == 6
+    for record in started:
+        assert not alive(record["data"]["pid"]), record
+    for record in started:
+        if record["data"]["kind"] == "child":
+            assert not listening(["127.0.0.1", record["data"]["port"]], "tcp")
+    # The daemon held copies of its node's sockets: they are closed with it.
+    assert not any(listening(address, kind) for address, kind in listener_addresses(events))
+
+
+@pytest.mark.timeout(60)
+def test_an_error_inside_the_launcher_still_finishes_the_run_directory(runs_dir, no_leftovers):
+    def broken_progress(progress):
+        if progress.phase == "running":
+            raise RuntimeError("a bug in a progress display")
+
+    with pytest.raises(RuntimeError, match="a bug in a progress display"):
+        netsim.run("ring:4", app=app("Forever"), seed=1, out=runs_dir, on_progress=broken_progress)
+    [run_dir] = list(runs_dir.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ended_by"] == "launcher-error" and summary["exit_status"] == "failed"
+    assert "a bug in a progress display" in summary["node_failures"][0]["error"]
+    _, events = load_trace(run_dir)
+    assert sum(e["event"] == "stop" for e in events) == 4
