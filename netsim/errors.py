@@ -20,6 +20,8 @@ topology loading (``netsim.topology.load``), the codec (``netsim.wire.codec``), 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NetsimError(Exception):
     """Root of every error netsim raises on purpose."""
@@ -82,12 +84,18 @@ class TransportError(NetsimError):
 class MessageTooLarge(TransportError):
     """A message larger than the transport carries in one frame or datagram."""
 
-    def __init__(self, transport: str, size: int, limit: int) -> None:
+    def __init__(self, transport: Any, size: int, limit: int) -> None:
+        if isinstance(transport, str):
+            name, why = transport, ""
+        else:
+            name = transport.name
+            kernel_limit = transport.max_message_bytes
+            why = f" ({kernel_limit} bytes a datagram, less the run's proof)" if kernel_limit != limit else ""
         super().__init__(
-            f"{transport}: a message of {size} bytes exceeds the transport's limit of {limit} bytes",
+            f"{name}: a message of {size} bytes exceeds the transport's limit of {limit} bytes{why}",
             hint="send a smaller body, or use a stream transport (tcp, tcp6, unix) for large messages",
         )
-        self.transport = transport
+        self.transport = name
         self.size = size
         self.limit = limit
 

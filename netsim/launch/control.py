@@ -7,7 +7,8 @@ Node -> launcher: ``bound`` (its real addresses), ``ready`` (all links up), ``st
 idle or busy), ``done`` (its app finished), ``quiesced`` (app stopped, nothing held back),
 ``drained`` (every link read to EOF), ``crashed`` (traceback), ``closed``.
 Launcher -> node: ``addresses`` (the neighbours' addresses), ``start``, ``drain``, ``shut``, ``close``,
-and the faults ``block`` / ``unblock`` (a link drops everything) and ``conditions`` (a link's new conditions).
+``moved`` (a restarted neighbour's new addresses), and the faults ``block`` / ``unblock`` (a link
+drops everything) and ``conditions`` (a link's new conditions).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ CLOSE = "close"
 BLOCK = "block"
 UNBLOCK = "unblock"
 CONDITIONS = "conditions"
+# A restarted peer could not bind where it was (someone took the port while it was dead): its new
+# listener address for the link's transport, and its new datagram link address for this node.
+MOVED = "moved"
 # Before a scheduled SIGKILL: the node flushes its trace, answers ``frozen`` and stops itself, so the
 # kill loses nothing of the trace while the node still says no goodbye to its peers.
 FREEZE = "freeze"

@@ -281,6 +281,22 @@ class Launcher:
             }
         control.send_control(node.conn, control.ADDRESSES, peers=peers)
 
+    def _tell_neighbours_if_moved(self, node: NodeState) -> None:
+        """A restarted node that could not bind where it was: its neighbours learn where it is now."""
+        assert node.bound is not None
+        before = node.plan.fixed_addresses or {}
+        now = node.bound
+        if (before.get("listeners"), before.get("links")) == (now["listeners"], now["links"]):
+            return
+        for link in node.plan.links:
+            self.send_to(
+                link.peer,
+                control.MOVED,
+                peer=node.name,
+                listener=now["listeners"].get(link.transport),
+                link=now["links"].get(link.peer),
+            )
+
     def _pump_until(self, condition: Callable[[], bool], deadline: float, step: str) -> None:
         while not condition():
             if self.failed:
@@ -346,6 +362,7 @@ class Launcher:
             node.bound = message
             if node.plan.generation > 0:
                 self._send_addresses_to(node)
+                self._tell_neighbours_if_moved(node)
         elif kind == control.READY:
             node.ready = True
             if node.plan.generation > 0 and self._phase == "running":

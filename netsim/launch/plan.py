@@ -30,6 +30,7 @@ def build_plans(
     node_dir: Path,
     settings: RuntimeSettings,
     conditions: LinkConditionsMap | None = None,
+    run_key: bytes,
 ) -> list[NodePlan]:
     index_of = {node.name: node.index for node in topology.nodes}
     links: dict[str, list[LinkPlan]] = {node.name: [] for node in topology.nodes}
@@ -55,6 +56,7 @@ def build_plans(
             trace_path=str(node_dir / f"{node.index}.trace.jsonl"),
             log_path=str(node_dir / f"{node.index}-{slug(node.name)}.log"),
             settings=settings,
+            run_key=run_key,
         )
         for node in topology.nodes
     ]

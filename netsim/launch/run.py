@@ -51,6 +51,7 @@ from netsim.trace.reader import TRACE_FILE_NAME
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
 from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.transport.names import DEFAULT_TRANSPORT
+from netsim.wire.auth import RunKey
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 # A run that ended so, and in which no node failed (a hung node that had to be ended is a failure).
@@ -213,6 +214,8 @@ def _launch(
             node_dir=node_dir,
             settings=RuntimeSettings(startup_timeout_s=startup_timeout),
             conditions=shaped_links,
+            # Held in memory by the launcher and its nodes only (see docs/security.md).
+            run_key=RunKey.new().key,
         )
         limits = LaunchLimits(duration_s=duration, quiet_s=quiet, startup_timeout_s=startup_timeout)
         fault_runner = None

@@ -19,6 +19,7 @@ from netsim.clock import now_ns
 from netsim.errors import CodecError
 from netsim.trace.writer import MessageRecords
 from netsim.transport.base import Address, Transport, would_block
+from netsim.wire.auth import DATAGRAM_TAG_BYTES
 from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_message
 from netsim.wire.message import Message
 
@@ -126,13 +127,17 @@ class LinkChannel(Channel):
     ) -> None:
         super().__init__(owner, sock, transport, peername, owns_path=owns_path)
         self.peer = peer
-        self.max_message_bytes = transport.max_message_bytes
+        # The largest payload an app's message may encode to: a sealed datagram's tag takes its share.
+        self.max_message_bytes = transport.max_message_bytes - (DATAGRAM_TAG_BYTES if transport.sealed else 0)
         # The node's counters. A channel counts the messages the kernel takes from it; the node notices
         # the count move and takes that as activity.
         self._counters = owner.counters
         self._make_records()
         self.write_shut = False
         self.eof_received = False
+        # False while a connection has not proved that its other end belongs to the run (the hello;
+        # see netsim.runtime.handshake): its messages go to the handshake, not to the app.
+        self.proven = True
 
     def set_peer(self, peer: str) -> None:
         self.peer = peer
@@ -283,7 +288,12 @@ class StreamChannel(LinkChannel):
         decoder.feed(owner.receive_view[:count])
         while not self.closed:
             try:
-                frames = decoder.next_frames()
+                if self.proven:
+                    frames = decoder.next_frames()
+                else:
+                    # The hello alone, under the hello's size limit; what follows it may be larger.
+                    frame = decoder.next_frame()
+                    frames = [frame] if frame is not None else []
             except CodecError as error:
                 owner.on_bad_bytes(self, error, decoder.buffered)
                 return
@@ -325,6 +335,12 @@ class PacketChannel(LinkChannel):
         # The link socket is connected (a datagram one to the peer's receiver), so send() needs no
         # address: on Linux it is the sendto(2) syscall with none, and no path or route is looked up.
         self._send = sock.send
+        # What reads a packet's payload: the packet itself, or a sealed datagram opened.
+        self._open: Any = None
+        if transport.sealed:
+            seal, send = owner.run_key.seal, sock.send
+            self._send = lambda payload: send(seal(payload))
+            self._open = owner.run_key.open
 
     @property
     def pending_output(self) -> bool:
@@ -405,6 +421,7 @@ class PacketChannel(LinkChannel):
         owner = self.owner
         limit = self.transport.max_message_bytes
         recv = self.sock.recv
+        open_packet = self._open
         messages: list[tuple[Message, int]] = []
         failure: OSError | CodecError | None = None
         eof = False
@@ -425,7 +442,8 @@ class PacketChannel(LinkChannel):
                 break
             try:
                 # A packet is one bare payload: decode_datagram is decode_message, called directly.
-                messages.append((decode_message(packet), size))
+                payload = packet if open_packet is None else open_packet(packet)
+                messages.append((decode_message(payload), size))
             except CodecError as error:
                 failure = error
                 break
@@ -464,6 +482,13 @@ class DatagramListener(Channel):
         self.peers_by_address[address] = peer
         base = {**self.trace_fields(), "peername": address, "peer": peer}
         self.receive_records_by_peer[peer] = self.owner.trace.message_records(self.receive_event, base)
+
+    def move_peer(self, peer: str, address: Address) -> None:
+        """``peer`` sends from ``address`` now (it was restarted and bound elsewhere)."""
+        for old_address, name in list(self.peers_by_address.items()):
+            if name == peer:
+                del self.peers_by_address[old_address]
+        self.add_peer(peer, address)
 
     def on_readable(self) -> None:
         limit = self.transport.max_message_bytes

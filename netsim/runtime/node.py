@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import traceback
+from functools import partial
 from typing import Any
 
 from multiprocess.connection import Connection
@@ -40,6 +41,7 @@ from netsim.runtime.channels import (
     StreamChannel,
 )
 from netsim.runtime.context import NodeContext
+from netsim.runtime.handshake import HELLO, Handshakes
 from netsim.runtime.lifeline import (
     NodeTerminated,
     become_subreaper,
@@ -56,10 +58,9 @@ from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import MessageRecords, TraceWriter
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
+from netsim.wire.auth import RunKey
 from netsim.wire.codec import decode_message, encode_from_node
 from netsim.wire.message import Message
-
-HELLO = "netsim.hello"
 
 SETUP, RUNNING, DRAINING, CLOSING = "setup", "running", "draining", "closing"
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
@@ -151,6 +152,9 @@ class Node:
         self._dirty: set[LinkChannel] = set()
         self._early_messages: list[Message] = []
 
+        # The hellos that open every connection, and the connections still waiting for one.
+        self.run_key = RunKey(plan.run_key)
+        self.handshakes = Handshakes(self, self.run_key)
         # Links with conditions (latency, loss, faults...) and the messages they hold back.
         self.shaping = ShapedLinks(self)
         self._shapers = self.shaping.shapers  # peer -> LinkShaper, looked up for every message sent
@@ -292,9 +296,9 @@ class Node:
             transport = get_transport(transport_name)
             # Room for every expected inbound link, so start-up connects never wait for accept().
             backlog = max(128, inbound_per_transport.get(transport_name, 0) + 16)
-            fixed_address = fixed_listeners.get(transport_name)
-            address = None if fixed_address is None else transport.address_from_json(fixed_address)
-            sock = transport.listener(end, backlog, address)
+            sock = self._bind_again(
+                transport, partial(transport.listener, end, backlog), fixed_listeners.get(transport_name)
+            )
             channel: Channel = (
                 Listener(self, sock, transport)
                 if transport.connected
@@ -310,9 +314,11 @@ class Node:
             transport = get_transport(link.transport)
             if link.initiator or not transport.connected:
                 # Peers recognise a datagram link by its address: a restarted node keeps it.
-                fixed_address = None if transport.connected else fixed_links.get(link.peer)
-                address = None if fixed_address is None else transport.address_from_json(fixed_address)
-                sock = transport.link_socket(end, link.peer_index, address)
+                sock = self._bind_again(
+                    transport,
+                    partial(transport.link_socket, end, link.peer_index),
+                    None if transport.connected else fixed_links.get(link.peer),
+                )
                 self._link_sockets[link.peer] = sock
                 link_addresses[link.peer] = sock.getsockname()
                 self.trace.event(
@@ -320,6 +326,26 @@ class Node:
                 )
         listener_addresses = {name: channel.sockname for name, channel in self.listeners.items()}
         self._tell(control.BOUND, listeners=listener_addresses, links=link_addresses)
+
+    def _bind_again(self, transport: Transport, bind: Any, previous: Any) -> Any:
+        """``bind(address)``: where a restarted node's previous process was bound, if it can.
+
+        While a node is dead its ports are free, and another process may take one: then the node binds
+        a new address, says so in the trace, and the launcher gives its neighbours the new one.
+        """
+        if previous is None:
+            return bind(None)
+        try:
+            return bind(transport.address_from_json(previous))
+        except TransportError as error:
+            self.trace.event(
+                "error",
+                transport=transport.name,
+                sockname=previous,
+                error=f"cannot bind the address it had before its restart ({error}): bound a new one",
+            )
+            self.counters["errors"] += 1
+            return bind(None)
 
     def _exchange_addresses(self) -> None:
         if not self.conn.poll(self.plan.settings.startup_timeout_s):
@@ -336,10 +362,11 @@ class Node:
             entry = peers[link.peer]
             listener_address = transport.address_from_json(entry["listener"])
             self._peer_listener[link.peer] = listener_address
+            if transport.connected and self.plan.generation == 0:
+                # Up once its hello (accepting end) or the answer to ours (connecting end) proves it.
+                # A restarted node does not wait: its peers reconnect when they notice it is back.
+                self._awaiting_hello.add(link.peer)
             if transport.connected and not link.initiator:
-                if self.plan.generation == 0:
-                    # A restarted node does not wait: its peers reconnect when they notice it is back.
-                    self._awaiting_hello.add(link.peer)
                 continue
             sock = self._link_sockets.pop(link.peer)
             if not transport.connected:
@@ -361,11 +388,12 @@ class Node:
                 assert isinstance(receiver, DatagramListener)
                 receiver.add_peer(link.peer, transport.address_from_json(entry["link"]))
             channel = self._link_channel(sock, transport, listener_address, link.peer, owns_path=True)
-            self.channels[link.peer] = channel
             self._register(channel)
             self.trace.event("connect", **channel.trace_fields())
             if transport.connected:
-                self._send_hello(channel)
+                self.handshakes.connected(channel)
+            else:
+                self.channels[link.peer] = channel
         self._flush_dirty()
         self._maybe_ready()
 
@@ -512,8 +540,28 @@ class Node:
             self.trace.flush()
             self._tell(control.FROZEN)
             os.kill(os.getpid(), signal.SIGSTOP)
+        elif kind == control.MOVED:
+            self._peer_moved(command["peer"], command["listener"], command["link"])
         elif kind == control.CONDITIONS:
             self.shaping.set_conditions(command["peer"], command["conditions"])
+
+    def _peer_moved(self, peer: str, listener: Any, link_address: Any) -> None:
+        """A restarted neighbour is bound elsewhere now: send to it there, take datagrams from there."""
+        link = self.links_by_peer[peer]
+        transport = get_transport(link.transport)
+        self._peer_listener[peer] = transport.address_from_json(listener)
+        dialing = self.handshakes.dialing.get(peer)
+        if dialing is not None and not dialing.closed:
+            # Dialled at the old address, where another process may listen now: dial again.
+            self.refuse(dialing, f"{peer!r} moved to {listener!r}")
+        if transport.connected:
+            return  # the next connection to the peer, by either end, uses the new address
+        receiver = self.listeners[link.transport]
+        assert isinstance(receiver, DatagramListener)
+        receiver.move_peer(peer, transport.address_from_json(link_address))
+        channel = self.channels.get(peer)
+        if channel is not None and not channel.closed:
+            self._close_channel(channel, "peer moved")  # and reconnected at the new address
 
     def start_app(self) -> None:
         self.state = RUNNING
@@ -570,9 +618,21 @@ class Node:
         channel = self._link_channel(sock, transport, sock.getpeername(), None, owns_path=False)
         self._register(channel)
         self.trace.event("accept", **channel.trace_fields())
+        self.handshakes.accepted(channel)
 
     def on_messages(self, channel: LinkChannel, messages: list[tuple[Message, int]]) -> None:
         """What one read of a link decoded, oldest first, with each message's wire bytes."""
+        if not channel.proven:
+            message, nbytes = messages[0]
+            problem = self.handshakes.first_message(channel, message)
+            if problem is not None:
+                self.refuse(channel, problem, nbytes)
+                return
+            self._hello_received(channel, message, nbytes)
+            self._link_up(channel)
+            messages = messages[1:]
+            if not messages or channel.closed:
+                return
         self._receive(channel.peer, channel.receive_records, messages, channel)
 
     def on_datagrams(self, listener: DatagramListener, datagrams: list[tuple[bytes, Any]]) -> None:
@@ -582,6 +642,7 @@ class Node:
         to this node; any other is traced as an error and dropped (there is no connection to close).
         """
         limit = listener.transport.max_message_bytes
+        open_packet = self.run_key.open if listener.transport.sealed else None
         peers_by_address = listener.peers_by_address
         name = self.name
         run: list[tuple[Message, int]] = []  # consecutive messages from run_peer, received together
@@ -595,7 +656,8 @@ class Node:
                 problem = f"datagram larger than {limit} bytes"
             else:
                 try:
-                    message = decode_message(packet)  # one datagram, one bare payload
+                    # One datagram, one bare payload (behind the run's proof, if sealed).
+                    message = decode_message(packet if open_packet is None else open_packet(packet))
                 except CodecError as error:
                     problem = f"bad datagram: {error}"
                 else:
@@ -667,11 +729,17 @@ class Node:
             elif self.state == SETUP:
                 self._early_messages.extend(message for message, _ in traffic)
             # While draining the app has stopped: the messages are traced as received, not delivered.
-        if stopped_at is None:
+        if stopped_at is None or channel is None:
             return
         message, nbytes = messages[stopped_at]
-        if channel is None or not self._hello(channel, message, nbytes):
-            return
+        if message.src != channel.peer or message.dst != name:
+            problem = f"message {message.src[:80]!r} -> {message.dst[:80]!r} on the link to {channel.peer!r}"
+        else:
+            problem = f"a second hello from {channel.peer!r}"
+        self._reject(channel, problem, nbytes)
+
+    def _hello_received(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
+        """Trace the hello that proved ``channel``: a message on the wire like any other, not the app's."""
         lamport = self.lamport = max(self.lamport, message.lamport) + 1
         hello_at = now_ns()
         record = channel.receive_records.write
@@ -680,44 +748,26 @@ class Node:
         counters["received"] += 1
         counters["bytes_received"] += nbytes
         self._activity(hello_at)
-        if stopped_at + 1 < len(messages):
-            self._receive(channel.peer, channel.receive_records, messages[stopped_at + 1 :], channel)
 
-    def _hello(self, channel: LinkChannel, message: Message, nbytes: int) -> bool:
-        """A message that is not plain traffic from the link's peer: True if it is the link's hello."""
-        if channel.peer is None:
-            problem = self._check_hello(channel, message)
-        elif message.src != channel.peer or message.dst != self.name:
-            problem = f"message {message.src!r} -> {message.dst!r} on the link from {channel.peer!r}"
-        else:
-            problem = f"a second hello from {channel.peer!r}"
-        if problem is not None:
-            self._reject(channel, problem, nbytes)
-            return False
-        self._accept_hello(channel, message.src)
-        return True
-
-    def _check_hello(self, channel: LinkChannel, message: Message) -> str | None:
-        if message.type != HELLO:
-            return f"expected a hello first, got a {message.type!r} message"
-        if message.dst != self.name:
-            return f"hello addressed to {message.dst!r}"
-        link = self.links_by_peer.get(message.src)
-        if link is None or link.initiator or link.transport != channel.transport.name:
-            return f"hello from {message.src!r}, which has no {channel.transport.name} link to this node"
-        existing = self.channels.get(message.src)
-        if existing is not None and not existing.closed:
-            return f"hello from {message.src!r}, whose link is already up"
-        return None
-
-    def _accept_hello(self, channel: LinkChannel, peer: str) -> None:
-        channel.set_peer(peer)
+    def _link_up(self, channel: LinkChannel) -> None:
+        """``channel`` proved itself: it is the link to its peer now."""
+        peer = channel.peer
+        assert peer is not None
+        existing = self.channels.get(peer)
+        if existing is not None and existing is not channel and not existing.closed:
+            # The peer connected again (restarted, or it saw the old connection fail before we did).
+            self._close_channel(existing, "replaced by a new connection")
         self.channels[peer] = channel
         self._awaiting_hello.discard(peer)
         self._maybe_ready()
         if self.state == RUNNING:
             assert self.app is not None
             self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
+
+    def refuse(self, channel: LinkChannel, problem: str, nbytes: int | None = None) -> None:
+        """Close a connection that has not proved it belongs to the run, saying why in the trace."""
+        self._trace_error(channel, problem, nbytes=nbytes)
+        self._close_channel(channel, "refused")
 
     def _reject(self, channel: LinkChannel, problem: str, nbytes: int) -> None:
         self._trace_error(channel, problem, nbytes=nbytes)
@@ -757,6 +807,8 @@ class Node:
         self._unregister(channel)
         channel.close()
         self._dirty.discard(channel)
+        dialing = self.handshakes.dialing.get(channel.peer) is channel  # type: ignore[arg-type]
+        self.handshakes.forget(channel)
         peer = channel.peer
         # The closed channel stays in self.channels: sends to this peer now fail visibly in the trace.
         if peer is not None and self.channels.get(peer) is channel and self.state == RUNNING:
@@ -764,6 +816,9 @@ class Node:
             self.app.on_link_down(self.context, peer, reason)  # type: ignore[arg-type]
             if self._owns_link_socket(peer):
                 self._schedule_reconnect(peer, 1)
+        elif dialing and self.state in (SETUP, RUNNING):
+            # Our connection never got a good answer to its hello: try again, as for a lost link.
+            self._schedule_reconnect(peer, 1)
 
     # ---- messages out -------------------------------------------------------------------------------
 
@@ -785,7 +840,7 @@ class Node:
             self.name, channel.peer, message_id, message_type, body, in_reply_to, lamport
         )
         if len(payload) > channel.max_message_bytes:
-            raise MessageTooLarge(channel.transport.name, len(payload), channel.max_message_bytes)
+            raise MessageTooLarge(channel.transport, len(payload), channel.max_message_bytes)
         outgoing = (message_id, message_type, lamport, in_reply_to)
         shapers = self._shapers
         if shapers and dst in shapers:
@@ -802,16 +857,19 @@ class Node:
         self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
         self.count_drop()
 
-    def _send_hello(self, channel: LinkChannel) -> None:
-        """Queue the link's hello: netsim's own handshake, not traffic, so no checks and no link conditions.
+    def send_hello(self, channel: LinkChannel, body: dict[str, str], in_reply_to: str | None) -> str:
+        """Queue a hello (``netsim.runtime.handshake``); returns its id.
 
-        The steps are send_message's, which an app's send takes inline for speed.
+        netsim's own handshake, not traffic, so no checks and no link conditions. The steps are
+        send_message's, which an app's send takes inline for speed.
         """
         lamport = self.lamport = self.lamport + 1
         seq = self._message_seq = self._message_seq + 1
         message_id = f"{self._message_id_prefix}{seq}"
-        payload = encode_from_node(self.name, channel.peer, message_id, HELLO, None, None, lamport)
-        self.to_kernel(channel, payload, (message_id, HELLO, lamport, None))
+        assert channel.peer is not None
+        payload = encode_from_node(self.name, channel.peer, message_id, HELLO, body, in_reply_to, lamport)
+        self.to_kernel(channel, payload, (message_id, HELLO, lamport, in_reply_to))
+        return message_id
 
     def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
         """Hand a message to its channel, which sends it now or once the callback returns."""
@@ -905,7 +963,7 @@ class Node:
         link = self.links_by_peer[peer]
         return link.initiator or not get_transport(link.transport).connected
 
-    def _call_later(self, delay_s: float, callback: Any) -> None:
+    def call_later(self, delay_s: float, callback: Any) -> None:
         self._internal_seq += 1
         heapq.heappush(self._internal_timers, (now_ns() + int(delay_s * 1e9), self._internal_seq, callback))
 
@@ -917,7 +975,7 @@ class Node:
 
     def _schedule_reconnect(self, peer: str, attempt: int) -> None:
         delay = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (attempt - 1))
-        self._call_later(delay, lambda: self._reconnect(peer, attempt))
+        self.call_later(delay, lambda: self._reconnect(peer, attempt))
 
     def _trace_reconnect_failure(self, peer: str, attempt: int, error: Exception) -> None:
         link = self.links_by_peer[peer]
@@ -935,7 +993,7 @@ class Node:
         if self.state not in (SETUP, RUNNING):
             return
         current = self.channels.get(peer)
-        if current is not None and not current.closed:
+        if (current is not None and not current.closed) or peer in self.handshakes.dialing:
             return
         link = self.links_by_peer[peer]
         transport = get_transport(link.transport)
@@ -952,12 +1010,14 @@ class Node:
             self._schedule_reconnect(peer, attempt + 1)
             return
         channel = self._link_channel(sock, transport, listener_address, peer, owns_path=True)
-        self.channels[peer] = channel
         self._register(channel)
         self.trace.event("connect", attempt=attempt, **channel.trace_fields())
         if transport.connected:
-            self._send_hello(channel)
+            # Up when the answer to its hello comes (_link_up): until then the app's sends are drops.
+            self.handshakes.connected(channel)
             self._flush_dirty()
+            return
+        self.channels[peer] = channel
         if self.state == RUNNING:
             assert self.app is not None
             self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]

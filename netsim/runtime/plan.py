@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
@@ -52,3 +53,5 @@ class NodePlan:
     # "links": {peer: address}}, so its neighbours' address books stay right.
     fixed_addresses: dict[str, Any] | None = None
     generation: int = 0
+    # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
+    run_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

@@ -41,6 +41,8 @@ class Transport(ABC):
     message per send.
     ``reliable``: the kernel delivers every message exactly once, in order, or reports an error.
     ``max_message_bytes``: the largest encoded message one send may carry.
+    ``sealed``: any process on the host can send to its sockets (UDP), so each datagram carries the
+    run's proof (``netsim.wire.auth``), which takes ``DATAGRAM_TAG_BYTES`` of ``max_message_bytes``.
     """
 
     name: ClassVar[str]
@@ -50,6 +52,7 @@ class Transport(ABC):
     framing: ClassVar[Framing]
     reliable: ClassVar[bool]
     max_message_bytes: ClassVar[int]
+    sealed: ClassVar[bool] = False
 
     def available(self) -> str | None:
         """None if the kernel supports this transport here, else the reason it does not."""

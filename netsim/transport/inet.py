@@ -40,4 +40,6 @@ class InetDatagramTransport(InetTransport):
     connected = False
     framing = "packet"
     reliable = False
+    # A UDP port takes datagrams from any process on the host.
+    sealed = True
     max_message_bytes: ClassVar[int]

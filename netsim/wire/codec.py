@@ -359,6 +359,17 @@ class FrameDecoder:
         self._closed = False
 
     @property
+    def max_frame_bytes(self) -> int:
+        """The largest payload a frame may announce; a larger announcement is refused before buffering."""
+        return self._max_frame_bytes
+
+    @max_frame_bytes.setter
+    def max_frame_bytes(self, value: int) -> None:
+        if type(value) is not int or not 0 < value <= 0xFFFFFFFF:
+            raise OptionError(f"max_frame_bytes must be an integer from 1 to {0xFFFFFFFF}, got {value!r}")
+        self._max_frame_bytes = value
+
+    @property
     def buffered(self) -> int:
         """Bytes received and not yet returned as a message."""
         return len(self._buffer) - self._start

@@ -18,11 +18,13 @@ from netsim.clock import now_ns
 from netsim.launch import control
 from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChannel
 from netsim.runtime.context import NodeContext
-from netsim.runtime.node import HELLO, RUNNING, Node
+from netsim.runtime.handshake import HELLO
+from netsim.runtime.node import RUNNING, Node
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.trace.reader import part_events
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_datagram, decode_frames, encode_frame, encode_message, frame
+from netsim.wire.auth import CONNECT, HelloScope, new_nonce
 
 
 class Recorder(App):
@@ -76,6 +78,13 @@ def from_a(index: int, lamport: int, **fields: Any) -> Message:
     return Message("a", "b", f"a:{index}", fields.pop("type", "data"), index, lamport=lamport, **fields)
 
 
+def hello_from_a(node: Node, channel: StreamChannel | PacketChannel, lamport: int = 1) -> Message:
+    """The hello 'a' opens its connection to 'b' with: proof under the run's key, for this connection."""
+    scope = HelloScope(channel.transport.name, "a", "b", channel.peername, channel.sockname)
+    body = node.run_key.hello_body(CONNECT, scope, new_nonce())
+    return Message("a", "b", "a:0", HELLO, body, lamport=lamport)
+
+
 def connected_pair(tmp_path: Path, transport: str, channel_class: type, peer: str | None):
     """(node b, its channel, the socket at the other end): the channel's peer is None until a hello."""
     kind = socket.SOCK_STREAM if channel_class is StreamChannel else socket.SOCK_SEQPACKET
@@ -85,6 +94,8 @@ def connected_pair(tmp_path: Path, transport: str, channel_class: type, peer: st
     channel = channel_class(node, inside, get_transport(transport), "", peer)
     if peer is not None:
         node.channels[peer] = channel
+    else:
+        node.handshakes.accepted(channel)
     yield node, channel, outside
     outside.close()
     node.trace.close()
@@ -103,7 +114,7 @@ def seqpacket_pair(tmp_path: Path):
 
 def test_one_read_of_a_stream_is_received_in_order_with_the_hello_first(stream_pair) -> None:
     node, channel, outside = stream_pair
-    hello = Message("a", "b", "a:0", HELLO, None, lamport=1)
+    hello = hello_from_a(node, channel)
     sent = [from_a(1, 7), from_a(2, 3, in_reply_to="b:9"), from_a(3, 20, type="ping")]
     outside.sendall(b"".join(encode_frame(message) for message in [hello, *sent]))
     channel.on_readable()
@@ -130,6 +141,7 @@ def test_one_read_of_a_stream_is_received_in_order_with_the_hello_first(stream_p
 def test_bad_bytes_after_good_frames_in_one_read(stream_pair) -> None:
     node, channel, outside = stream_pair
     channel.set_peer("a")
+    channel.proven = True  # as if its hello had come: these tests are about what follows
     node.channels["a"] = channel
     good = [from_a(1, 1), from_a(2, 2)]
     outside.sendall(b"".join(encode_frame(m) for m in good) + frame(b"{oops") + encode_frame(from_a(3, 3)))
@@ -147,6 +159,7 @@ def test_bad_bytes_after_good_frames_in_one_read(stream_pair) -> None:
 def test_a_message_for_someone_else_closes_the_link_mid_read(stream_pair) -> None:
     node, channel, outside = stream_pair
     channel.set_peer("a")
+    channel.proven = True  # as if its hello had come: these tests are about what follows
     node.channels["a"] = channel
     stray = Message("a", "c", "a:2", "data", None, lamport=2)
     outside.sendall(encode_frame(from_a(1, 1)) + encode_frame(stray) + encode_frame(from_a(3, 3)))
@@ -222,6 +235,7 @@ def test_datagrams_around_a_bad_one_are_all_received_in_order(tmp_path: Path) ->
 def test_sends_of_one_flush_are_traced_in_order_with_their_own_fields(stream_pair) -> None:
     node, channel, outside = stream_pair
     channel.set_peer("a")
+    channel.proven = True  # as if its hello had come: these tests are about what follows
     node.channels["a"] = channel
     ids = [
         node.context.send("a", "one", 1),
@@ -243,6 +257,7 @@ def test_sends_of_one_flush_are_traced_in_order_with_their_own_fields(stream_pai
 def test_a_backlog_larger_than_the_socket_buffer_is_sent_once_in_order(stream_pair) -> None:
     node, channel, outside = stream_pair
     channel.set_peer("a")
+    channel.proven = True  # as if its hello had come: these tests are about what follows
     node.channels["a"] = channel
     node._register(channel)  # a flush the kernel cannot take whole asks the selector for writability
     channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
@@ -368,6 +383,7 @@ def test_backlog_of_a_node_that_is_not_a_neighbour_is_an_error(seqpacket_pair) -
 def test_the_messages_of_one_read_are_traced_together_before_the_app_answers(stream_pair) -> None:
     node, channel, outside = stream_pair
     channel.set_peer("a")
+    channel.proven = True  # as if its hello had come: these tests are about what follows
     node.channels["a"] = channel
     read = [from_a(1, 5, type="ping"), from_a(2, 1), from_a(3, 9)]
     outside.sendall(b"".join(encode_frame(m) for m in read))
