@@ -43,7 +43,13 @@ def export_command(
     ] = None,
     csv: Annotated[
         Path | None,
-        typer.Option("--csv", metavar="DIR", help="Write events.csv, nodes.csv and links.csv into DIR."),
+        typer.Option(
+            "--csv",
+            metavar="DIR",
+            help="Write events.csv, nodes.csv and links.csv into DIR. A text cell that starts with "
+            "=, +, -, @, a tab or a carriage return gets a leading ' so that spreadsheets do not run it "
+            "as a formula; numbers stay as they are.",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that already exist.")] = False,
     lenient: LenientOption = False,
