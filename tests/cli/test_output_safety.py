@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netsim_testing import ROOT, load_trace
+from netsim_testing import ROOT, load_trace, trace_header, write_run
 from typer.testing import CliRunner
 
 import netsim
@@ -259,3 +259,24 @@ def test_real_subprocess_prints_no_raw_control_characters(run_dir: Path, topolog
     assert bad.returncode == 2
     assert_safe(bad.stderr.decode("utf-8"))
     assert f"'[/]{ESCAPED[TITLE]}:1'".encode() in bad.stderr
+
+
+def test_failed_checks_and_error_texts_of_a_hand_made_trace(tmp_path: Path) -> None:
+    # A receive that no send explains fails verify, which prints the event; the error text is the node's.
+    header = trace_header([TITLE, C1], [[TITLE, C1, "tcp"]])
+    receive = {"transport": "tcp", "peer": TITLE, "nbytes": 10, "msg_id": f"{TITLE}:1", "msg_type": C1}
+    events = [
+        {"ts_ns": 1_000_000_100, "node": C1, "event": "recv", **receive},
+        {"ts_ns": 1_000_000_200, "node": TITLE, "event": "error", "error": f"[/]boom{TITLE}\u202e"},
+    ]
+    run_dir = write_run(tmp_path / "run", header, events)
+
+    verify = runner.invoke(app, ["trace", "verify", str(run_dir)], env=WIDE)
+    assert verify.exit_code == 1, verify.output
+    assert_safe(verify.output)
+    assert f"[{ESCAPED[TITLE]}]  10B  {ESCAPED[TITLE]}:1 {ESCAPED[C1]}" in verify.stderr
+
+    summary = runner.invoke(app, ["trace", "summary", str(run_dir)], env=WIDE)
+    assert summary.exit_code == 0, summary.output
+    assert_safe(summary.output)
+    assert f"[/]boom{ESCAPED[TITLE]}\\u202e" in summary.stderr
