@@ -10,12 +10,14 @@ import orjson
 import typer
 from rich.console import Console
 
+from netsim.cli.terminal import visible_markup
 from netsim.errors import NetsimError
 
 # Tables, progress and errors are for people and go to stderr; stdout carries only machine-readable
-# output (--json), so `netsim ... --json | jq` always works.
-stderr = Console(stderr=True, soft_wrap=True)
-stdout = Console(highlight=False, soft_wrap=True)
+# output (--json), so `netsim ... --json | jq` always works. No emoji codes: rich would turn a node
+# named ":warning:" into a symbol, even in text printed with markup=False.
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,9 +28,10 @@ def echo_json(data: Any) -> None:
 
 
 def report_error(error: NetsimError) -> None:
-    stderr.print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    # Messages and hints name files, nodes and options as the user wrote them.
+    stderr.print(f"[bold red]error:[/] {visible_markup(error.message)}", highlight=False)
     if error.hint:
-        stderr.print(f"[dim]hint:[/] {error.hint}", highlight=False)
+        stderr.print(f"[dim]hint:[/] {visible_markup(error.hint)}", highlight=False)
 
 
 def handles_errors(command: F) -> F:

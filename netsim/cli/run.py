@@ -13,6 +13,7 @@ from rich.text import Text
 
 from netsim.apps.names import BUILTIN_APP_NAMES, DEFAULT_APP
 from netsim.cli.common import handles_errors, stderr, stdout
+from netsim.cli.terminal import visible, visible_markup
 from netsim.launch.launcher import Progress
 from netsim.launch.run import run
 from netsim.transport.names import DEFAULT_TRANSPORT, TRANSPORT_NAMES
@@ -143,15 +144,18 @@ class _ProgressLine:
 
 def _print_summary(summary: dict[str, Any]) -> None:
     ok = summary["exit_status"] == "ok"
-    table = Table(title=f"run {summary['run_id']}", show_header=False, title_justify="left")
+    table = Table(title=f"run {visible_markup(summary['run_id'])}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    status = f"[green]{summary['exit_status']}[/]" if ok else f"[red]{summary['exit_status']}[/]"
+    exit_status, ended_by = visible_markup(summary["exit_status"]), visible_markup(summary["ended_by"])
+    status = f"[green]{exit_status}[/]" if ok else f"[red]{exit_status}[/]"
+    # The values are markup: the names, sources and app specs in them are the user's, escaped.
+    topology = summary["topology"]
     rows = [
-        ("status", f"{status} (ended by {summary['ended_by']})"),
-        ("topology", f"{summary['topology']['name']}  ({summary['topology']['source']})"),
+        ("status", f"{status} (ended by {ended_by})"),
+        ("topology", f"{visible_markup(topology['name'])}  ({visible_markup(topology['source'])})"),
         ("nodes / links", f"{summary['nodes']} / {summary['links']}"),
-        ("app / transport", f"{summary['app']} / {summary['transport']}"),
+        ("app / transport", f"{visible_markup(summary['app'])} / {visible_markup(summary['transport'])}"),
         ("seed", str(summary["seed"])),
         ("messages sent / received", f"{summary['messages_sent']:,} / {summary['messages_received']:,}"),
         ("bytes sent / received", f"{summary['bytes_sent']:,} / {summary['bytes_received']:,}"),
@@ -162,14 +166,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
         table.add_row(key, value)
     stderr.print(table)
     # Outside the table, so a narrow terminal never cuts the path short.
-    stderr.print(f"trace: {summary['trace']}", highlight=False, markup=False)
+    stderr.print(f"trace: {visible(summary['trace'])}", highlight=False, markup=False)
     for warning in summary.get("warnings", []):
-        stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        stderr.print(f"[yellow]warning:[/] {visible_markup(warning)}", highlight=False)
     failures = summary["node_failures"]
     for failure in failures[:MAX_FAILURES_SHOWN]:
         name, exit_code, error = failure["name"], failure["exit_code"], failure["error"]
-        stderr.print(f"[bold red]node {name!r} failed[/] (exit code {exit_code}): {error}", highlight=False)
+        stderr.print(
+            f"[bold red]node {visible_markup(repr(name))} failed[/] (exit code {exit_code}): "
+            f"{visible_markup(error)}",
+            highlight=False,
+        )
         if failure.get("log"):
-            stderr.print(f"  traceback in {failure['log']}", highlight=False)
+            stderr.print(f"  traceback in {visible_markup(failure['log'])}", highlight=False)
     if len(failures) > MAX_FAILURES_SHOWN:
         stderr.print(f"... and {len(failures) - MAX_FAILURES_SHOWN} more node failures (see summary.json)")

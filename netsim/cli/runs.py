@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.terminal import visible_markup, visible_text
 from netsim.launch.finish import recover_run
 from netsim.runs import DEFAULT_RUNS_DIR, RunInfo, list_runs
 
@@ -32,7 +32,7 @@ def _date(info: RunInfo) -> str:
 
 
 def _runs_table(directory: Path, runs: list[RunInfo]) -> Table:
-    table = Table(title=f"Runs in {directory}", title_justify="left")
+    table = Table(title=f"Runs in {visible_markup(directory)}", title_justify="left")
     table.add_column("id", no_wrap=True)  # people copy it: never cut it with "…"
     table.add_column("date")
     table.add_column("topology")
@@ -42,13 +42,13 @@ def _runs_table(directory: Path, runs: list[RunInfo]) -> Table:
     table.add_column("status")
     for info in runs:
         table.add_row(
-            Text(info.run_id),
+            visible_text(info.run_id),
             _date(info),
-            Text(info.topology or "-"),
-            Text(info.app or "-"),
+            visible_text(info.topology or "-"),
+            visible_text(info.app or "-"),
             "-" if info.nodes is None else str(info.nodes),
             "-" if info.messages is None else str(info.messages),
-            Text(info.status, style=STATUS_STYLES.get(info.status, "")),
+            visible_text(info.status, style=STATUS_STYLES.get(info.status, "")),
         )
     return table
 
@@ -68,13 +68,14 @@ def list_command(
         echo_json([info.to_dict() for info in runs])
         return
     if not runs:
-        stderr.print(f"no runs in {escape(str(directory))}", highlight=False)
+        stderr.print(f"no runs in {visible_markup(directory)}", highlight=False)
         return
     stderr.print(_runs_table(directory, runs))
     for info in runs:
         if info.problem:
             stderr.print(
-                f"[yellow]warning:[/] {escape(info.run_id)}: {escape(info.problem)}", highlight=False
+                f"[yellow]warning:[/] {visible_markup(info.run_id)}: {visible_markup(info.problem)}",
+                highlight=False,
             )
 
 
@@ -94,11 +95,11 @@ def recover_command(
     stderr.print(
         Text.assemble(
             "recovered ",
-            (summary["run_id"], "bold"),
+            visible_text(summary["run_id"], style="bold"),
             f": {summary['events']:,} events in ",
-            summary["trace"],
+            visible_text(summary["trace"]),
         ),
         highlight=False,
     )
     for warning in summary["warnings"]:
-        stderr.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False)
+        stderr.print(Text.assemble(("warning: ", "yellow"), visible_text(warning)), highlight=False)

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from rich.table import Table
-from rich.text import Text
 
+from netsim.cli.terminal import visible_text
 from netsim.trace.traffic import LinkTraffic
 
 LinkT = TypeVar("LinkT", bound=LinkTraffic)
@@ -19,8 +19,8 @@ def field_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value")
     for name, value in rows:
-        # Text, not str: node names and paths may contain "[", which rich would read as markup.
-        table.add_row(name, Text(str(value)))
+        # Node names and paths may hold "[", which rich would read as markup, or control characters.
+        table.add_row(name, visible_text(value))
     return table
 
 

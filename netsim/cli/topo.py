@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from netsim.cli.common import handles_errors, stderr, stdout
+from netsim.cli.terminal import visible, visible_markup
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import (
     EXTENSION_FORMATS,
@@ -56,7 +56,10 @@ def gen_command(
     spec = canonical_spec(kind, args)
     topology = from_graph(generate_graph(kind, args, seed), spec)
     write_topology(topology, output)
-    stderr.print(f"wrote {output}: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
+    stderr.print(
+        f"wrote {visible_markup(output)}: {len(topology.nodes)} nodes, {len(topology.links)} links",
+        highlight=False,
+    )
 
 
 @app.command("show")
@@ -87,7 +90,7 @@ def show_command(
     if shaped:
         stderr.print(_conditions_table(shaped))
     for warning in summary["warnings"]:
-        stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        stderr.print(f"[yellow]warning:[/] {visible_markup(warning)}", highlight=False)
 
 
 @app.command("validate")
@@ -97,7 +100,7 @@ def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     topology = load_topology(spec, seed=seed)
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
-        stderr.print(f"warning: {warning}", highlight=False, markup=False)
+        stderr.print(f"warning: {visible(warning)}", highlight=False, markup=False)
 
 
 def _conditions_table(shaped: LinkConditionsMap) -> Table:
@@ -113,7 +116,7 @@ def _conditions_table(shaped: LinkConditionsMap) -> Table:
     for (a, b), (forward, backward) in shaped.items():
         f, r = forward, backward
         table.add_row(
-            escape(f"{a} -- {b}"),
+            visible_markup(f"{a} -- {b}"),
             pair(f.latency_ns / 1e6, r.latency_ns / 1e6, "{:.3f}"),
             pair(f.jitter_ns / 1e6, r.jitter_ns / 1e6, "{:.3f}"),
             pair(f.loss, r.loss),
@@ -126,7 +129,7 @@ def _conditions_table(shaped: LinkConditionsMap) -> Table:
 
 
 def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_links: bool) -> list[Table]:
-    overview = Table(title=f"topology {escape(summary['name'])}", show_header=False)
+    overview = Table(title=f"topology {visible_markup(summary['name'])}", show_header=False)
     degree = summary["degree"]
     sizes = ", ".join(map(str, summary["component_sizes"]))
     isolated = ", ".join(summary["isolated"]) or "none"
@@ -139,20 +142,25 @@ def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_
         ("components", f"{summary['components']} (sizes {sizes})"),
         ("isolated nodes", isolated),
     ):
-        overview.add_row(label, escape(str(value)))
+        overview.add_row(label, visible_markup(value))
     tables = [overview, _counts("transport", summary["transports"]), _counts("app", summary["apps"])]
     if with_nodes:
         node_table = Table("index", "name", "app", "degree", title="nodes")
         for node in topology.nodes:
             degree_of = len(topology.neighbours(node.name))
             node_table.add_row(
-                str(node.index), escape(node.name), escape(node.app or "(default)"), str(degree_of)
+                str(node.index),
+                visible_markup(node.name),
+                visible_markup(node.app or "(default)"),
+                str(degree_of),
             )
         tables.append(node_table)
     if with_links:
         link_table = Table("a", "b", "transport", title="links")
         for link in topology.links:
-            link_table.add_row(escape(link.a), escape(link.b), link.transport or "(default)")
+            link_table.add_row(
+                visible_markup(link.a), visible_markup(link.b), visible_markup(link.transport or "(default)")
+            )
         tables.append(link_table)
     return tables
 
@@ -160,5 +168,5 @@ def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_
 def _counts(what: str, counts: dict[str, int]) -> Table:
     table = Table(what, "count", title=f"{what}s")
     for name, count in counts.items():
-        table.add_row(escape(name), str(count))
+        table.add_row(visible_markup(name), str(count))
     return table

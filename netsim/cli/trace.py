@@ -10,6 +10,7 @@ from rich.text import Text
 
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.tables import field_table, link_sections
+from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.trace.summary import TraceSummary, summarize_trace
 
@@ -61,7 +62,7 @@ def _nodes_table(summary: TraceSummary) -> Table:
         table.add_column(column, justify="right")
     for stats in summary.nodes.values():
         table.add_row(
-            Text(stats.node),
+            visible_text(stats.node),
             str(stats.events),
             str(stats.messages_sent),
             str(stats.messages_received),
@@ -82,8 +83,8 @@ def _links_table(summary: TraceSummary) -> Table:
     for link, transport in link_sections(table, summary.links.values()):
         for direction in (link.a_to_b, link.b_to_a):
             table.add_row(
-                Text(f"{direction.source} -> {direction.destination}"),
-                Text(transport),
+                visible_text(f"{direction.source} -> {direction.destination}"),
+                visible_text(transport),
                 str(direction.messages_sent),
                 str(direction.messages_received),
                 Text(str(direction.lost), style="yellow" if direction.lost else ""),
@@ -98,7 +99,7 @@ def _errors_table(summary: TraceSummary) -> Table:
     table.add_column("count", justify="right")
     table.add_column("error (first characters)")
     for text, count in summary.error_counts.items():
-        table.add_row(str(count), Text(text))
+        table.add_row(str(count), visible_text(text))
     return table
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.text import Text
 
 from netsim.cli.common import handles_errors, stderr
+from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.errors import InputError
 from netsim.trace.diagram import diagram_nodes, render_diagram
@@ -81,7 +81,7 @@ def diagram_command(
     )
     if diagram.note:
         line += f"; {diagram.note}"
-    stderr.print(Text(line))
+    stderr.print(visible_text(line))
 
 
 @handles_errors
@@ -109,7 +109,7 @@ def plot_command(
     )
     for note in result.notes:
         line += f"; {note}"
-    stderr.print(Text(line))
+    stderr.print(visible_text(line))
 
 
 def _write(out: Path, text: str) -> None:

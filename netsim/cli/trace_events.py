@@ -15,9 +15,9 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.markup import escape
 
 from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.terminal import visible, visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
 from netsim.errors import OptionError
 from netsim.trace.events import (
@@ -114,7 +114,7 @@ def events_command(
     for kind in sorted(kinds or ()):
         if kind not in EVENTS and kind not in EXTRA_EVENT_KINDS:
             stderr.print(
-                f"[yellow]warning:[/] {escape(repr(kind))} is not an event kind netsim writes "
+                f"[yellow]warning:[/] {visible_markup(repr(kind))} is not an event kind netsim writes "
                 f"({', '.join(EVENTS + EXTRA_EVENT_KINDS)})",
                 highlight=False,
             )
@@ -135,7 +135,8 @@ def events_command(
         start = header.get("start_ts_ns")
         start_ts_ns = start if type(start) is int else None
         width = min(MAX_NODE_WIDTH, max((len(name) for name in known), default=0))
-        _write_lines(format_event(record, start_ts_ns, node_width=width) for record in selected)
+        # Names, types and errors in an event are the trace's: shown, never obeyed, by the terminal.
+        _write_lines(visible(format_event(record, start_ts_ns, node_width=width)) for record in selected)
 
 
 @handles_errors
@@ -152,4 +153,4 @@ def follow_command(
     if as_json:
         echo_json(life.to_dict())
     else:
-        _write_lines(iter(message_timeline(life)))
+        _write_lines(visible(line) for line in message_timeline(life))

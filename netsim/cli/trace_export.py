@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.terminal import visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.errors import OptionError
 from netsim.trace.export import ExportResult, export_csv, export_sqlite
@@ -27,7 +27,7 @@ def _report(result: ExportResult) -> None:
     where = ", ".join(str(path) for path in result.paths)
     stderr.print(
         f"wrote {result.events:,} events, {result.nodes:,} nodes and {result.links:,} links "
-        f"to {escape(where)} ({size_mb:,.1f} MB)",
+        f"to {visible_markup(where)} ({size_mb:,.1f} MB)",
         highlight=False,
     )
 
@@ -43,7 +43,13 @@ def export_command(
     ] = None,
     csv: Annotated[
         Path | None,
-        typer.Option("--csv", metavar="DIR", help="Write events.csv, nodes.csv and links.csv into DIR."),
+        typer.Option(
+            "--csv",
+            metavar="DIR",
+            help="Write events.csv, nodes.csv and links.csv into DIR. A text cell that starts with "
+            "=, +, -, @, a tab or a carriage return gets a leading ' so that spreadsheets do not run it "
+            "as a formula; numbers stay as they are.",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that already exist.")] = False,
     lenient: LenientOption = False,

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from netsim.cli.common import stderr
+from netsim.cli.terminal import visible_markup
 
 RunOrTraceArgument = Annotated[
     Path,
@@ -26,5 +26,5 @@ LenientOption = Annotated[
 def warn_skipped_lines(skipped: int, path: str | None = None) -> None:
     """One warning on stderr for the malformed lines ``--lenient`` skipped (of ``path``); none for none."""
     if skipped:
-        where = f" of {escape(path)}" if path is not None else ""
+        where = f" of {visible_markup(path)}" if path is not None else ""
         stderr.print(f"[yellow]warning:[/] skipped {skipped} malformed line(s){where}", highlight=False)

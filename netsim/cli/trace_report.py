@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from netsim.cli.common import handles_errors, stderr
+from netsim.cli.terminal import visible_markup
 from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.trace.reader import resolve_trace_path
 from netsim.trace.report import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME, write_report
@@ -44,14 +44,16 @@ def report_command(
     target = out if out is not None else resolve_trace_path(run_dir_or_trace).parent / REPORT_FILE_NAME
     result = write_report(run_dir_or_trace, target, max_table_events=max_events)
     for section, reason in {**result.unavailable, **result.failed}.items():
-        stderr.print(f"[yellow]warning:[/] {section} section left out: {escape(reason)}", highlight=False)
+        stderr.print(
+            f"[yellow]warning:[/] {section} section left out: {visible_markup(reason)}", highlight=False
+        )
     if result.table_truncated:
         stderr.print(
             f"[yellow]note:[/] the event table holds the first {result.events_in_table:,} of "
             f"{result.events_total:,} events (--max-events)",
             highlight=False,
         )
-    stderr.print(f"wrote {escape(str(result.path))} ({_size(result.size_bytes)})", highlight=False)
+    stderr.print(f"wrote {visible_markup(result.path)} ({_size(result.size_bytes)})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

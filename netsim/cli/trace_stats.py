@@ -13,6 +13,7 @@ from rich.text import Text
 
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.tables import field_table, link_sections
+from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.trace.stats import LatencyStats, Timeline, TraceStats, trace_stats
 
@@ -91,7 +92,7 @@ def _nodes_table(stats: TraceStats) -> Table:
     for node in stats.nodes.values():
         active_s = node.active_s
         table.add_row(
-            Text(node.node),
+            visible_text(node.node),
             _seconds(active_s),
             f"{node.messages_sent:,}",
             f"{node.messages_received:,}",
@@ -116,8 +117,8 @@ def _links_table(stats: TraceStats) -> Table:
         for direction in link.directions:
             latency = stats.latency_by_direction[direction.key]
             table.add_row(
-                Text(direction.key),
-                Text(transport),
+                visible_text(direction.key),
+                visible_text(transport),
                 f"{direction.messages_sent:,}",
                 f"{direction.messages_received:,}",
                 Text(f"{direction.lost:,}", style="yellow" if direction.lost else ""),
@@ -149,7 +150,7 @@ def _latency_table(stats: TraceStats) -> Table:
             table.add_section()
         for name, latency in section:
             table.add_row(
-                Text(name),
+                visible_text(name),
                 f"{latency.count:,}",
                 format_ns(latency.mean_ns),
                 format_ns(latency.p50_ns),
@@ -180,7 +181,7 @@ def _timeline_table(stats: TraceStats, timeline: Timeline) -> Table:
     for node, row in rows.items():
         node_peak = max(row, default=0)
         table.add_row(
-            Text(node),
+            visible_text(node),
             Text(sparkline(row, peak), style="cyan"),
             _rate(node_peak / width_s if width_s else None),
         )

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.terminal import visible_markup, visible_text
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.trace.events import format_event
 from netsim.trace.verify import VerifyReport, verify_trace
@@ -37,7 +37,7 @@ def _figure(value: object) -> str:
 
 
 def _checks_table(report: VerifyReport) -> Table:
-    table = Table(title=f"Verify {report.path}", title_justify="left")
+    table = Table(title=f"Verify {visible_markup(report.path)}", title_justify="left")
     table.add_column("check")
     table.add_column("result")
     table.add_column("checked", justify="right")
@@ -63,7 +63,7 @@ def _print_report(report: VerifyReport) -> None:
             if check.counts.get(name)
         ]
         if noted:
-            stderr.print(f"[dim]{check.name}:[/] {escape('; '.join(noted))}", highlight=False)
+            stderr.print(f"[dim]{check.name}:[/] {visible_markup('; '.join(noted))}", highlight=False)
     for check in report.checks:
         if check.passed:
             continue
@@ -71,9 +71,9 @@ def _print_report(report: VerifyReport) -> None:
         more = f" (first {shown} of {check.failures})" if check.failures > shown else ""
         stderr.print(f"[bold red]{check.name}[/] failed{more}:", highlight=False)
         for record, problem in zip(check.examples, check.problems, strict=True):
-            # Text, not markup: node names and addresses may contain "[".
+            # Text, not markup: node names and addresses may contain "[" or control characters.
             event_line = format_event(record, report.start_ts_ns).strip()
-            stderr.print(Text(f"  {problem}"), Text(f"| {event_line}", style="dim"))
+            stderr.print(visible_text(f"  {problem}"), visible_text(f"| {event_line}", style="dim"))
     if report.ok:
         stderr.print(
             f"[green]all {len(report.checks)} checks passed[/] on {report.events} events", highlight=False

@@ -12,6 +12,14 @@ Both exports write the same three tables:
 * ``links``: one row per undirected link ``a -- b`` (names sorted), with its transport and both
   directions' counts.
 
+CSV files are for spreadsheets too, which run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return as a formula (OWASP's "CSV injection"): in all three files, every text cell that starts
+with one of those characters gets a leading ``'`` (``_spreadsheet_safe``), so that a node named
+``=cmd|' /C calc'!A0`` shows as text. That covers names, addresses (an AF_UNIX path too), message
+fields and the ``data`` and ``extra`` JSON text; numbers, negative ones included, stay numbers. A
+program that wants the exact text reads the SQLite export (or the trace), whose values are never
+changed.
+
 SQLite adds ``meta`` (key, value): the header's keys, values as text (JSON for non-strings). Rows go in
 with ``executemany``, a run of rows of one width (``_insert_events``) at a time, inside one transaction,
 with the journal and fsync off (the file is written under a temporary name and renamed into place at the
@@ -62,6 +70,8 @@ SPLIT_MIN_BYTES = 8 << 20
 # Formatted addresses ``_event_rows`` remembers before it starts afresh (a trace has one per socket).
 MAX_CACHED_ADDRESSES = 100_000
 CSV_BUFFER_BYTES = 1 << 20
+# First characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV injection").
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -380,6 +390,16 @@ def _link_rows(counter: TrafficCounter) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _spreadsheet_safe(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``row`` for a CSV file: a text cell that starts with one of ``FORMULA_STARTS`` gets a leading
+    ``'``, so that a spreadsheet shows it instead of running it; other cells stay as they are."""
+    for cell in row:
+        # Most rows have no such cell: they are checked, not copied.
+        if type(cell) is str and cell[:1] in FORMULA_STARTS:
+            return tuple(["'" + c if type(c) is str and c[:1] in FORMULA_STARTS else c for c in row])
+    return row
+
+
 def _chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
     chunk: list[tuple[Any, ...]] = []
     for row in rows:
@@ -676,7 +696,8 @@ def export_csv(
 ) -> ExportResult:
     """Write ``events.csv``, ``nodes.csv`` and ``links.csv`` (with a header row each) into ``out_dir``.
 
-    Empty cells are absent fields. Refuses to replace existing files unless ``overwrite=True``.
+    Empty cells are absent fields. A text cell that a spreadsheet would run as a formula starts with
+    ``'`` (``_spreadsheet_safe``). Refuses to replace existing files unless ``overwrite=True``.
     """
     directory = Path(out_dir)
     if directory.exists() and not directory.is_dir():
@@ -694,7 +715,10 @@ def export_csv(
                 writer.writerow(EVENT_COLUMNS)
                 rows = _event_rows(reader, counter, _origin_ns(reader))
                 for chunk in _chunks(rows, CHUNK_ROWS):
-                    writer.writerows(row if len(row) > _HEAD_WIDTH else row + _ABSENT_TAIL for row in chunk)
+                    writer.writerows(
+                        _spreadsheet_safe(row if len(row) > _HEAD_WIDTH else row + _ABSENT_TAIL)
+                        for row in chunk
+                    )
                     events += len(chunk)
             node_rows, link_rows = _node_rows(counter), _link_rows(counter)
             for temporary, columns, rows in (
@@ -704,7 +728,7 @@ def export_csv(
                 with open(temporary, "w", newline="", encoding="utf-8") as file:
                     writer = csv.writer(file)
                     writer.writerow(columns)
-                    writer.writerows(rows)
+                    writer.writerows(map(_spreadsheet_safe, rows))
             for temporary, path in zip(temporaries, paths, strict=True):
                 os.replace(temporary, path)
         except BaseException:

@@ -73,17 +73,17 @@ def test_one_arrow_per_message_and_every_node_named(ring_run: Path) -> None:
     names = set(texts(root))
     assert {f"n{i}" for i in range(6)} <= names
     assert diagram.nodes == tuple(f"n{i}" for i in range(6))
-    # The hello handshake is hidden by default, and said to be.
+    # The hello handshake (a hello and its answer per link) is hidden by default, and said to be.
     assert diagram.left_out == {
-        "control_messages": {"count": 6, "reason": "netsim's own messages (include_control=True)"}
+        "control_messages": {"count": 12, "reason": "netsim's own messages (include_control=True)"}
     }
-    assert "6 control messages" in diagram.note
+    assert "12 control messages" in diagram.note
 
 
 @pytest.mark.timeout(60)
 def test_include_control_draws_the_handshake(ring_run: Path) -> None:
     diagram = render_diagram(ring_run, include_control=True)
-    assert len(groups(parse(diagram.svg), "msg")) == len(sends(ring_run, include_control=True)) == 78
+    assert len(groups(parse(diagram.svg), "msg")) == len(sends(ring_run, include_control=True)) == 84
     assert diagram.left_out == {}
 
 

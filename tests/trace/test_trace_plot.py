@@ -165,8 +165,8 @@ def test_traffic_counts_per_link_node_and_bucket(ring_run: Path, include_control
     assert sum(traffic.link_bytes.values()) == expected["bytes"]
     assert traffic.node_sent == dict(expected["node_sent"])
     assert traffic.node_received == dict(expected["node_received"])
-    assert traffic.messages == len(expected["sent"]) == (78 if include_control else 72)
-    assert traffic.control_messages == (0 if include_control else 6)
+    assert traffic.messages == len(expected["sent"]) == (84 if include_control else 72)
+    assert traffic.control_messages == (0 if include_control else 12)  # a hello and its answer per link
     assert traffic.handled("n0") == expected["node_sent"]["n0"] + expected["node_received"]["n0"]
     # Buckets: each send in the bucket its ts_ns falls in, counted from the header's start.
     start = expected["header"]["start_ts_ns"]
