@@ -10,6 +10,7 @@ on the transport's ``connected`` and ``framing`` flags.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 from collections import deque
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 Outgoing = tuple[str, str, int, "str | None"]
 
 RECEIVE_BUFFER_BYTES = 256 * 1024
+# accept() errors that say the process (or the system) has no room for another socket right now.
+OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # Read at most this many packets per readiness event, so one busy socket cannot starve the rest.
 PACKET_BATCH = 64
 _pack_length = LENGTH_PREFIX.pack
@@ -93,6 +96,8 @@ class Listener(Channel):
 
     def __init__(self, owner: Node, sock: socket.socket, transport: Transport) -> None:
         super().__init__(owner, sock, transport, None, owns_path=True)
+        # Seconds the last pause in accepting lasted (0: not paused lately); see Node.pause_accepting.
+        self.backoff_s = 0.0
 
     def on_readable(self) -> None:
         while True:
@@ -101,8 +106,14 @@ class Listener(Channel):
             except OSError as error:
                 if would_block(error):
                     return
+                if error.errno in OUT_OF_RESOURCES:
+                    # The connection stays in the kernel's queue, so the listener stays readable:
+                    # accepting again at once would spin. Pause, and accept it later.
+                    self.owner.pause_accepting(self, error)
+                    return
                 self.owner.on_socket_error(self, error)
                 return
+            self.backoff_s = 0.0
             conn.setblocking(False)
             self.owner.on_accepted(self, conn)
 

@@ -30,6 +30,7 @@ from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns
 from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError, TransportError
 from netsim.launch import control
+from netsim.runtime.bounds import ACCEPT_BACKOFF_FIRST_S, ACCEPT_BACKOFF_MAX_S, CappedLog, ErrorBudget
 from netsim.runtime.channels import (
     RECEIVE_BUFFER_BYTES,
     Channel,
@@ -183,7 +184,9 @@ class Node:
         self._last_flush_ns = now_ns()
         self._shutting_links = False
 
-        self._log_file = open(plan.log_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        self._log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
+        # Error events a stranger can cause are bounded (netsim.runtime.bounds).
+        self._error_budget = ErrorBudget()
 
     # ---- life cycle -------------------------------------------------------------------------------
 
@@ -232,7 +235,8 @@ class Node:
         """The node's last event, written once whichever way it ends (a signal may come mid-way)."""
         if not self._stop_traced:
             self._stop_traced = True
-            self.trace.event("stop", reason=reason)
+            # Error events left out since the last one written (ErrorBudget) are counted here.
+            self.trace.event("stop", reason=reason, suppressed=self._error_budget.settle() or None)
 
     def _end_orphaned(self) -> int:
         """Leave nothing behind without the launcher: sockets, socket files, the run's socket directory."""
@@ -261,7 +265,7 @@ class Node:
         if isinstance(error, SystemExit):
             # sys.exit() in an app ends the node, not the run: a failure like any other, named.
             text += f"the app called sys.exit({error.code!r}); a node's app ends with ctx.stop()\n"
-        self.log(f"node {self.name!r} crashed:\n{text}")
+        self._log_file.write_always(f"node {self.name!r} crashed:\n{text}")
         last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
         try:
             self.trace.event("error", error=f"node crashed: {last_line}")
@@ -273,11 +277,12 @@ class Node:
         return 1
 
     def _redirect_output(self) -> None:
-        """print() in an app, and anything written to fds 1 and 2, lands in the node's log."""
+        """print() in an app, and anything written to fds 1 and 2, lands in the node's log, up to its cap."""
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(self._log_file.fileno(), 1)
         os.dup2(self._log_file.fileno(), 2)
+        sys.stdout = sys.stderr = self._log_file  # type: ignore[assignment]
 
     def log(self, text: str) -> None:
         self._log_file.write(text.rstrip("\n") + "\n")
@@ -338,13 +343,11 @@ class Node:
         try:
             return bind(transport.address_from_json(previous))
         except TransportError as error:
-            self.trace.event(
-                "error",
+            self.write_error(
+                f"cannot bind the address it had before its restart ({error}): bound a new one",
                 transport=transport.name,
                 sockname=previous,
-                error=f"cannot bind the address it had before its restart ({error}): bound a new one",
             )
-            self.counters["errors"] += 1
             return bind(None)
 
     def _exchange_addresses(self) -> None:
@@ -439,6 +442,7 @@ class Node:
                 # A node can die without warning (SIGKILL): at most this much of its trace is lost.
                 self._last_flush_ns = now
                 self.trace.flush()
+                self._log_file.check()
 
     def _select_timeout(self, idle_after_ns: int, status_interval_ns: int) -> float | None:
         """Seconds until the loop has something to do without I/O, or None to wait for I/O alone.
@@ -620,6 +624,18 @@ class Node:
         self.trace.event("accept", **channel.trace_fields())
         self.handshakes.accepted(channel)
 
+    def pause_accepting(self, listener: Listener, error: OSError) -> None:
+        """Out of descriptors (or buffers): stop watching the listener for a while, longer each time."""
+        delay_s = min(ACCEPT_BACKOFF_MAX_S, 2 * listener.backoff_s or ACCEPT_BACKOFF_FIRST_S)
+        listener.backoff_s = delay_s
+        self._trace_error(listener, f"accept: {error.strerror or error}: not accepting for {delay_s:g} s")
+        self._unregister(listener)
+        self.call_later(delay_s, lambda: self._resume_accepting(listener))
+
+    def _resume_accepting(self, listener: Listener) -> None:
+        if not listener.closed and not self._registered(listener):
+            self._register(listener)
+
     def on_messages(self, channel: LinkChannel, messages: list[tuple[Message, int]]) -> None:
         """What one read of a link decoded, oldest first, with each message's wire bytes."""
         if not channel.proven:
@@ -796,9 +812,20 @@ class Node:
     def _trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
         record = channel.trace_fields()
         record.update({key: value for key, value in fields.items() if value is not None})
-        self.trace.event("error", error=problem, **record)
+        self.write_error(problem, **record)
+
+    def write_error(self, problem: str, **fields: Any) -> None:
+        """Count an error, and trace it unless this node has written too many lately (ErrorBudget):
+        then the next error event it writes, or its ``stop``, says how many were left out."""
         self.counters["errors"] += 1
         self._status_dirty = True
+        at_ns = now_ns()
+        if not self._error_budget.take(at_ns):
+            return
+        suppressed = self._error_budget.settle()
+        if suppressed:
+            fields["suppressed"] = suppressed
+        self.trace.event("error", ts_ns=at_ns, error=problem, **fields)
 
     def _close_channel(self, channel: LinkChannel, reason: str) -> None:
         if channel.closed:
@@ -979,15 +1006,13 @@ class Node:
 
     def _trace_reconnect_failure(self, peer: str, attempt: int, error: Exception) -> None:
         link = self.links_by_peer[peer]
-        self.trace.event(
-            "error",
+        self.write_error(
+            f"connect attempt failed: {error}",
             transport=link.transport,
             peer=peer,
             attempt=attempt,
             peername=self._peer_listener.get(peer),
-            error=f"connect attempt failed: {error}",
         )
-        self.counters["errors"] += 1
 
     def _reconnect(self, peer: str, attempt: int) -> None:
         if self.state not in (SETUP, RUNNING):

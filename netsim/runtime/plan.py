@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsim.runtime.bounds import LOG_LIMIT_BYTES
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
 
 
@@ -35,6 +36,8 @@ class RuntimeSettings:
     idle_after_s: float = 0.05
     # The least time between two status reports of one node.
     status_interval_s: float = 0.2
+    # A node's log stops growing here (netsim.runtime.bounds.CappedLog).
+    log_limit_bytes: int = LOG_LIMIT_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
     "delay_ns",  # on delay: how long the link holds the message; on duplicate: the copy's delay
     "attempt",  # on connect / error: which reconnection attempt (1, 2, ...) after a link went down
     "fault",  # on fault: partition, heal, link-down, link-up, slow, kill, stop, cont, restart
+    "suppressed",  # on error / stop: the node's errors left out of the trace since its last error event
 )
 
 # Socket events, in the order they usually happen.
@@ -77,6 +78,17 @@ HEADER_FIELDS: tuple[str, ...] = (
     "clock",  # which clock ts_ns comes from
 )
 CLOCK_NAME = "CLOCK_MONOTONIC"
+
+
+def errors_of(record: dict[str, Any]) -> int:
+    """How many errors a record stands for: an ``error`` event is one, plus those it says were left out
+    before it (``suppressed``); a ``stop`` stands for those left out at the end; any other event none."""
+    kind = record.get("event")
+    if kind != "error" and kind != "stop":
+        return 0
+    suppressed = record.get("suppressed")
+    left_out = suppressed if type(suppressed) is int and suppressed > 0 else 0
+    return left_out + (kind == "error")
 
 
 def header_node_names(header: dict[str, Any]) -> list[str]:

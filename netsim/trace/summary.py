@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.schema import errors_of
 
 # LINK_SEPARATOR and link_key are this module's API too.
 from netsim.trace.traffic import LINK_SEPARATOR as LINK_SEPARATOR
@@ -178,8 +179,10 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
             first_ts_ns = ts_ns if first_ts_ns is None else min(first_ts_ns, ts_ns)
             last_ts_ns = ts_ns if last_ts_ns is None else max(last_ts_ns, ts_ns)
             add(record)
-            if kind == "error":
-                errors += 1
+            if kind == "stop":
+                errors += errors_of(record)
+            elif kind == "error":
+                errors += errors_of(record)
                 text = record.get("error")
                 text = text[:ERROR_TEXT_CHARS] if isinstance(text, str) and text else NO_ERROR_TEXT
                 if text not in error_counts and len(error_counts) >= MAX_ERROR_TEXTS:

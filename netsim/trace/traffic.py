@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, errors_of
 
 MESSAGE_EVENTS = SEND_EVENTS | RECEIVE_EVENTS
 LINK_SEPARATOR = " -- "
@@ -311,8 +311,8 @@ class TrafficCounter:
                 direction.last_ts_ns = ts_ns
             elif ts_ns < direction.first_ts_ns:
                 direction.first_ts_ns = ts_ns
-        elif kind == "error":
-            stats.errors += 1
+        elif kind == "error" or kind == "stop":
+            stats.errors += errors_of(record)
         return stats
 
     def state(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netsim.wire.codec import (
+    LAMPORT_MAX,
     LENGTH_PREFIX,
     MAX_FRAME_BYTES,
     PREFIX_SIZE,
@@ -18,6 +19,7 @@ from netsim.wire.codec import (
 from netsim.wire.message import Message
 
 __all__ = [
+    "LAMPORT_MAX",
     "LENGTH_PREFIX",
     "MAX_FRAME_BYTES",
     "PREFIX_SIZE",

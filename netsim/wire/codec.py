@@ -15,13 +15,14 @@ Framing
 
 Decoding rules
     Strict about the envelope: the payload is a JSON object; ``src``, ``dst``, ``id`` and ``type`` are
-    non-empty strings; ``in_reply_to`` is absent, null or a non-empty string; ``lamport`` is absent (0) or a
-    non-negative integer (not a boolean, at most 2**64 - 1). ``body`` may be any JSON value and defaults to
-    None. Lenient about the future: unknown keys are ignored, so a newer sender may add envelope fields
-    without breaking older receivers. msgspec parses and checks a valid envelope (``_Envelope``); whatever
-    it refuses is parsed again by orjson and checked in Python (``_decode_checked``), which accepts what
-    these rules accept and names the problem with the rest. The two agree on every payload but one kind:
-    an integer beyond 64 bits in a body arrives as an exact int, where orjson would make it a float.
+    non-empty strings; ``in_reply_to`` is absent, null or a non-empty string; ``lamport`` is absent (0) or
+    a non-negative integer (not a boolean, at most ``LAMPORT_MAX`` = 2**62). ``body`` may be any JSON
+    value and defaults to None. Lenient about the future: unknown keys are ignored, so a newer sender may
+    add envelope fields without breaking older receivers. msgspec parses and checks a valid envelope
+    (``_Envelope``); whatever it refuses is parsed again by orjson and checked in Python
+    (``_decode_checked``), which accepts what these rules accept and names the problem with the rest. The
+    two agree on every payload but one kind: an integer beyond 64 bits in a body arrives as an exact int,
+    where orjson would make it a float.
 
 Encoding rules
     ``encode_message`` checks the envelope by the same rules, so whatever it writes decodes. The body must be
@@ -48,6 +49,7 @@ from netsim.errors import CodecError, OptionError
 from netsim.wire.message import Message
 
 __all__ = [
+    "LAMPORT_MAX",
     "LENGTH_PREFIX",
     "MAX_FRAME_BYTES",
     "PREFIX_SIZE",
@@ -66,8 +68,11 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 LENGTH_PREFIX = struct.Struct("!I")
 PREFIX_SIZE = 4
 
-# orjson reads integers above this back as floats, so a larger clock could not round-trip.
-_LAMPORT_MAX = 2**64 - 1
+# The largest Lamport clock a message may carry. A node's clock is the largest it has seen plus its own
+# events, and it lands in the trace's signed 64-bit field (SQLite's too): capping what a message may
+# carry at 2**62 leaves 2**62 events of room, more than any run has, so no forged clock can push a node
+# past what the trace holds. A run's clocks count its events, so a real message never comes near it.
+LAMPORT_MAX = 2**62
 # Make orjson reject dataclasses and datetimes instead of silently turning them into objects and strings.
 _DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 # Compact the stream buffer only once this much has been consumed and it is at least half the buffer:
@@ -126,8 +131,8 @@ def _envelope_problem(fields: Any) -> str:
         return f"field 'lamport' must be a non-negative integer, got {_json_type(lamport)}"
     if lamport < 0:
         return f"field 'lamport' must be a non-negative integer, got {lamport}"
-    if lamport > _LAMPORT_MAX:
-        return f"field 'lamport' must be at most 2**64 - 1, got {lamport}"
+    if lamport > LAMPORT_MAX:
+        return f"field 'lamport' must be at most 2**62, got {lamport}"
     return "invalid message"  # unreachable when called on a payload the fast path rejected
 
 
@@ -168,7 +173,7 @@ def encode_envelope(
         and isinstance(msg_type, str)
         and msg_type
         and type(lamport) is int
-        and 0 <= lamport <= _LAMPORT_MAX
+        and 0 <= lamport <= LAMPORT_MAX
         and (in_reply_to is None or (isinstance(in_reply_to, str) and in_reply_to))
     ):
         envelope = {
@@ -212,7 +217,7 @@ def encode_from_node(
         and isinstance(msg_type, str)
         and msg_type
         and in_reply_to is None
-        and lamport <= _LAMPORT_MAX
+        and lamport <= LAMPORT_MAX
     ):
         # A reply, or something to refuse: the full path (this one is every plain send's).
         return encode_envelope(src, dst, msg_id, msg_type, body, in_reply_to, lamport)
@@ -244,8 +249,7 @@ class _Envelope(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=Tru
     type: _NonEmpty
     body: Any = None
     in_reply_to: _NonEmpty | None = None
-    # msgspec bounds only fit int64; a clock between 2**63 and 2**64 - 1 takes the checked path.
-    lamport: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)] = 0
+    lamport: Annotated[int, msgspec.Meta(ge=0, le=LAMPORT_MAX)] = 0
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
@@ -281,7 +285,7 @@ def _decode_checked(payload: bytes | bytearray | memoryview) -> Message:
         msg_type = get("type")
         in_reply_to = get("in_reply_to")
         lamport = get("lamport", 0)
-        # orjson only produces exact str/int, and ints above 2**64 - 1 come back as floats.
+        # orjson only produces exact str/int (ints above 2**64 - 1 come back as floats).
         if (
             type(src) is str
             and src
@@ -292,7 +296,7 @@ def _decode_checked(payload: bytes | bytearray | memoryview) -> Message:
             and type(msg_type) is str
             and msg_type
             and type(lamport) is int
-            and lamport >= 0
+            and 0 <= lamport <= LAMPORT_MAX
             and (in_reply_to is None or (type(in_reply_to) is str and in_reply_to))
         ):
             return _new_tuple(Message, (src, dst, msg_id, msg_type, get("body"), in_reply_to, lamport))

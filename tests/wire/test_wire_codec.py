@@ -11,6 +11,7 @@ import pytest
 
 from netsim.errors import CodecError
 from netsim.wire import (
+    LAMPORT_MAX,
     LENGTH_PREFIX,
     MAX_FRAME_BYTES,
     PREFIX_SIZE,
@@ -131,8 +132,17 @@ def test_json_bodies_round_trip(body: object) -> None:
 
 
 def test_largest_lamport_round_trips() -> None:
-    message = Message("a", "b", "a:1", "t", lamport=2**64 - 1)
-    assert decode_message(encode_message(message)).lamport == 2**64 - 1
+    message = Message("a", "b", "a:1", "t", lamport=LAMPORT_MAX)
+    assert decode_message(encode_message(message)).lamport == LAMPORT_MAX == 2**62
+
+
+@pytest.mark.parametrize("lamport", [2**62 + 1, 2**63 - 1, 2**63, 2**64 - 1])
+def test_a_lamport_beyond_the_cap_is_refused_both_ways(lamport: int) -> None:
+    payload = b'{"src":"a","dst":"b","id":"1","type":"t","lamport":%d}' % lamport
+    with pytest.raises(CodecError, match=r"^field 'lamport' must be at most 2\*\*62, got "):
+        decode_message(payload)
+    with pytest.raises(CodecError, match=r"must be at most 2\*\*62"):
+        encode_message(Message("a", "b", "a:1", "t", lamport=lamport))
 
 
 def test_nan_and_infinity_encode_as_null() -> None:
@@ -285,7 +295,7 @@ def test_encode_rejects_unserializable_body(body: object, reason: str) -> None:
         ({"lamport": -1}, "field 'lamport' must be a non-negative integer, got -1"),
         ({"lamport": True}, "field 'lamport' must be a non-negative integer, got boolean"),
         ({"lamport": 1.0}, "field 'lamport' must be a non-negative integer, got number"),
-        ({"lamport": 2**64}, "field 'lamport' must be at most 2**64 - 1"),
+        ({"lamport": 2**62 + 1}, "field 'lamport' must be at most 2**62"),
     ],
 )
 def test_encode_rejects_bad_envelope(fields: dict[str, object], reason: str) -> None:
