@@ -5,7 +5,8 @@
   make errors as fast as they arrive; each one past the budget is counted, not written, and the next
   event the node writes (an ``error``, or its ``stop``) says how many with ``suppressed``.
 * ``CappedLog``: a node's log file (its app's ``print()`` and ``ctx.log()``, and anything written to its
-  file descriptors 1 and 2) stops growing at ``LOG_LIMIT_BYTES``, with a last line that says so.
+  file descriptors 1 and 2, by it or by the programs it starts) stops growing at ``LOG_LIMIT_BYTES``,
+  with a last line that says so.
 * ``ACCEPT_BACKOFF_*``: a listener that runs out of file descriptors stops accepting for a while
   instead of spinning on EMFILE (see ``netsim.runtime.channels.Listener``).
 """
@@ -13,7 +14,7 @@
 from __future__ import annotations
 
 import os
-from typing import IO, Any
+import threading
 
 from netsim.clock import now_ns
 
@@ -54,89 +55,138 @@ class ErrorBudget:
 
 
 class CappedLog:
-    """A node's log: a text file that stops at ``limit`` bytes.
+    """A node's log: a file that stops growing at ``limit`` bytes, whoever writes to it.
 
-    Python writes through ``write`` (``print()`` in an app goes to ``sys.stdout``, which is this), so the
-    cap is exact for them; ``check`` catches what reaches the file descriptors directly (a C extension,
-    a program the app started) once per call, from the node's loop, by pointing them at /dev/null.
+    Python's own writes go through ``write`` (``sys.stdout`` and ``sys.stderr`` are this object, so
+    ``print()`` in an app does, and so does ``ctx.log``). Whatever reaches file descriptors 1 and 2
+    directly (a C extension, or a program the app started, which inherits them) goes into a pipe that a
+    thread of the node drains into the log (``capture_descriptors``): nothing reaches the file but
+    through the cap. A thread, not the node's event loop, because an app may wait in a callback for a
+    program that writes more than a pipe holds (``subprocess.run``): the loop would never get to read.
     """
 
     def __init__(self, path: str, limit: int = LOG_LIMIT_BYTES) -> None:
         self.path = path
         self.limit = limit
-        self._file: IO[str] = open(path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
         self.truncated = False
-        # The file's size as far as this process knows: what it had, plus what went through write().
-        self._size = self._file_size()
+        self._pipe: int | None = None
+        self._reader: threading.Thread | None = None
+        # The reader thread and the node's own writes share the file and its size.
+        self._lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._after_fork)
+        self.buffer = _BinaryLog(self)  # what ``sys.stdout.buffer.write(b"...")`` reaches
 
-    # ---- the text-file interface sys.stdout and sys.stderr need --------------------------------------
+    # ---- the text-stream interface sys.stdout and sys.stderr need -----------------------------------
 
     def write(self, text: str) -> int:
-        if self.truncated:
-            return len(text)
-        encoded = text.encode("utf-8", "replace")
-        room = self.limit - self._size
-        if len(encoded) > room:
-            self._file.write(encoded[: max(0, room)].decode("utf-8", "ignore"))
-            self._truncate()
-            return len(text)
-        self._size += len(encoded)
-        return self._file.write(text)
+        self.write_bytes(text.encode("utf-8", "replace"))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        with self._lock:
+            if self.truncated:
+                return
+            room = self.limit - self._size
+            if len(data) > room:
+                self._put(data[: max(0, room)])
+                self._truncate()
+                return
+            self._put(data)
 
     def write_always(self, text: str) -> None:
         """Write past the limit: netsim's own last words (a crash's traceback) are always kept."""
-        self._file.write(text)
-        self._file.flush()
+        with self._lock:
+            self._put(text.encode("utf-8", "replace"))
 
     def flush(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
+        pass  # every write is a write(2) already
 
     def fileno(self) -> int:
-        return self._file.fileno()
+        # Code that writes to sys.stdout's descriptor itself goes through the pipe, and so the cap.
+        return 1
 
     def isatty(self) -> bool:
         return False
 
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
-
     def writable(self) -> bool:
         return True
 
-    def close(self) -> None:
-        self._file.close()
+    encoding = "utf-8"
+    errors = "replace"
+    closed = False
 
-    def __getattr__(self, name: str) -> Any:
-        # Whatever else a program asks a text stream for (errors, newlines, buffer...).
-        return getattr(self._file, name)
+    # ---- descriptors 1 and 2 ----------------------------------------------------------------------
 
-    # ---- the cap --------------------------------------------------------------------------------------
+    def capture_descriptors(self) -> None:
+        """Point descriptors 1 and 2 at a pipe, which a thread drains into this log."""
+        read_end, write_end = os.pipe()
+        for fd in (1, 2):
+            os.dup2(write_end, fd)
+        os.close(write_end)
+        self._pipe = read_end
+        self._reader = threading.Thread(target=self._drain, name="netsim-log", daemon=True)
+        self._reader.start()
 
-    def check(self) -> None:
-        """Stop the log at its limit if writes that bypassed ``write`` took it there."""
-        if self.truncated:
+    def _drain(self) -> None:
+        assert self._pipe is not None
+        while True:
+            try:
+                data = os.read(self._pipe, 65536)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return  # every writer is gone
+            self.write_bytes(data)
+
+    def finish(self, timeout_s: float = 1.0) -> None:
+        """Close this process's descriptors 1 and 2 and wait (bounded) for the reader to log the rest.
+
+        Call it once the programs the app started are gone: they hold copies of the pipe too.
+        """
+        if self._reader is None:
             return
-        self._size = self._file_size()
-        if self._size >= self.limit:
-            self._truncate()
-
-    def _file_size(self) -> int:
-        self._file.flush()
-        try:
-            return os.fstat(self._file.fileno()).st_size
-        except OSError:
-            return 0
-
-    def _truncate(self) -> None:
-        self.truncated = True
-        self._file.write(f"\n[netsim: the log reached its limit of {self.limit:,} bytes; no more is kept]\n")
-        self._file.flush()
-        # Writers that bypass Python (fds 1 and 2) write nowhere from now on.
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
             for fd in (1, 2):
                 os.dup2(devnull, fd)
         finally:
             os.close(devnull)
+        self._reader.join(timeout_s)
+
+    def _after_fork(self) -> None:
+        # A child forked while the reader held the lock would wait for it forever; the child has no
+        # reader thread, and writes to the file on its own.
+        self._lock = threading.Lock()
+        self._reader = None
+
+    # ---- the file -----------------------------------------------------------------------------------
+
+    def _put(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            self._size += written
+            view = view[written:]
+
+    def _truncate(self) -> None:
+        self.truncated = True
+        notice = f"\n[netsim: the log reached its limit of {self.limit:,} bytes; no more is kept]\n"
+        self._put(notice.encode())
+
+
+class _BinaryLog:
+    """``sys.stdout.buffer`` of a node: bytes into the same capped log."""
+
+    def __init__(self, log: CappedLog) -> None:
+        self._log = log
+
+    def write(self, data: bytes) -> int:
+        self._log.write_bytes(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass

@@ -224,7 +224,6 @@ class Node:
             return self._crash(error)
         finally:
             self.trace.close()
-            self._log_file.flush()
 
     def on_launcher_gone(self) -> None:
         """The launcher died without stopping the run: end the loop; ``run`` then cleans up."""
@@ -280,9 +279,11 @@ class Node:
         """print() in an app, and anything written to fds 1 and 2, lands in the node's log, up to its cap."""
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(self._log_file.fileno(), 1)
-        os.dup2(self._log_file.fileno(), 2)
+        self._log_file.capture_descriptors()
         sys.stdout = sys.stderr = self._log_file  # type: ignore[assignment]
+
+    def finish_log(self) -> None:
+        self._log_file.finish()
 
     def log(self, text: str) -> None:
         self._log_file.write(text.rstrip("\n") + "\n")
@@ -442,7 +443,6 @@ class Node:
                 # A node can die without warning (SIGKILL): at most this much of its trace is lost.
                 self._last_flush_ns = now
                 self.trace.flush()
-                self._log_file.check()
 
     def _select_timeout(self, idle_after_ns: int, status_interval_ns: int) -> float | None:
         """Seconds until the loop has something to do without I/O, or None to wait for I/O alone.
@@ -1120,6 +1120,7 @@ def node_main(
     for other in inherited:
         other.close()
     exit_code = EXIT_ORPHANED
+    node: Node | None = None
     try:
         if die_with_launcher(launcher):
             become_subreaper()
@@ -1129,7 +1130,8 @@ def node_main(
                 os.close(start_gate[1])
                 gate_fd = start_gate[0]
             try:
-                exit_code = Node(plan, conn, start_gate_fd=gate_fd, launcher_pid=launcher).run()
+                node = Node(plan, conn, start_gate_fd=gate_fd, launcher_pid=launcher)
+                exit_code = node.run()
             except NetsimError as error:
                 exit_code = 1
                 with contextlib.suppress(OSError):
@@ -1138,8 +1140,8 @@ def node_main(
         # Before the node could handle it (during set-up): nothing to close yet but the processes.
         exit_code = 128 + termination.signum
     finally:
-        # Whatever the app started ends with its node.
+        # Whatever the app started ends with its node; then what they all wrote is in the log.
         end_descendants()
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
+        if node is not None:
+            node.finish_log()
         os._exit(exit_code)

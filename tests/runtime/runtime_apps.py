@@ -146,3 +146,38 @@ class StartsChildren(App):
 
     def on_timer(self, ctx, name, data):
         ctx.stop()
+
+
+class RecordsStrangers(Forever):
+    """Ticks until the run is stopped; records every message that is not a neighbour's tick."""
+
+    def on_message(self, ctx, message):
+        if message.type != "tick":
+            ctx.record(kind="stranger", src=message.src, type=message.type)
+
+
+class FewDescriptors(Forever):
+    """The node named 'n1' lowers its open-files limit to what it holds plus two, then ticks."""
+
+    def on_start(self, ctx):
+        if ctx.name == "n1":
+            import resource
+
+            open_now = len(os.listdir("/proc/self/fd"))
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_now + 2, hard))
+        super().on_start(ctx)
+
+
+class Chatty(App):
+    """Prints 20 MiB through print() and makes a child write 20 MiB to the inherited stdout, then stops."""
+
+    def on_start(self, ctx):
+        print("x" * (20 * 1024 * 1024))
+        subprocess.run(
+            [sys.executable, "-c", "import os\nfor _ in range(320): os.write(1, b'y' * 65536)"], check=True
+        )
+        ctx.set_timer(0.3, "done")
+
+    def on_timer(self, ctx, name, data):
+        ctx.stop()
