@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from netsim.cli.common import handles_errors, stderr, stdout
+from netsim.errors import OptionError
+from netsim.shaping.conditions import ConditionError, check_condition
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import (
     EXTENSION_FORMATS,
@@ -72,6 +74,11 @@ def show_command(
     seed: SeedOption = None,
 ) -> None:
     """Describe a topology: size, transports, apps, degrees, components, link conditions, warnings."""
+    if latency is not None:
+        try:
+            check_condition("latency", latency)
+        except ConditionError as error:
+            raise OptionError(f"--latency: {error}") from None
     topology = load_topology(spec, seed=seed)
     summary = describe(topology)
     shaped = topology_conditions(topology, {"latency": latency} if latency else {}, DEFAULT_TRANSPORT)

@@ -32,17 +32,27 @@ from netsim.launch.launcher import (
 )
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.runtime.plan import RuntimeSettings
-from netsim.shaping.conditions import CONDITION_KEYS, NO_CONDITIONS, ConditionError, override_conditions
+from netsim.shaping.conditions import (
+    CONDITION_KEYS,
+    CONDITION_OPTIONS,
+    MAX_STARTUP_TIMEOUT_S,
+    NO_CONDITIONS,
+    ConditionError,
+    check_condition,
+    override_conditions,
+    parse_seconds,
+)
 from netsim.shaping.faults import (
     Fault,
     FaultError,
+    FaultSchedule,
     check_schedule,
-    expand_schedule,
     load_fault_schedule,
     parse_fault_item,
 )
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
+from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
 from netsim.trace.reader import merge_node_traces
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
@@ -93,24 +103,23 @@ def run(
     done or quiet.
     ``on_progress`` is called about ten times a second; ``on_ready`` once, when every node is up,
     with each node's pid and listener addresses.
+    Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
+    ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
-    if duration <= 0:
-        raise OptionError(f"--duration must be positive, got {duration}")
-    if quiet <= 0:
-        raise OptionError(f"--quiet must be positive, got {quiet}")
+    duration = _seconds_option("--duration", duration)
+    quiet = _seconds_option("--quiet", quiet)
+    startup_timeout = _seconds_option("startup_timeout", startup_timeout, MAX_STARTUP_TIMEOUT_S)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    check_seed(seed)
     if transport not in TRANSPORT_NAMES:
         raise OptionError(
             f"unknown transport {transport!r}", hint=f"use one of: {', '.join(TRANSPORT_NAMES)}"
         )
+    _check_link_defaults(conditions or {})
+    _check_out_dir(out)
     topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
     _check_runnable(topo, app, transport)
-    unknown = sorted(set(conditions or {}) - set(CONDITION_KEYS))
-    if unknown:
-        raise OptionError(
-            f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
-        )
     shaped_links = topology_conditions(topo, conditions or {}, transport)
     schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
 
@@ -213,18 +222,17 @@ def _fault_schedule(
     default_transport: str,
     duration: float,
     seed: int,
-) -> list[Fault]:
+) -> FaultSchedule:
     """The run's faults in time order, checked against the topology before any process starts."""
     try:
-        schedule = load_fault_schedule(path) if path is not None else []
-        schedule += [parse_fault_item(line) for line in lines or []]
+        items = load_fault_schedule(path) if path is not None else []
+        items += [parse_fault_item(line) for line in lines or []]
         names = [node.name for node in topo.nodes]
-        check_schedule(schedule, names, {frozenset((link.a, link.b)) for link in topo.links})
-        expanded = expand_schedule(schedule, names, duration_s=duration, seed=seed)
         links = {frozenset((link.a, link.b)): link for link in topo.links}
+        check_schedule(items, names, set(links), duration_s=duration)
         attrs = {node.name: node.attrs for node in topo.nodes}
-        for fault in expanded:
-            if fault.action == "slow":
+        for fault in items:
+            if isinstance(fault, Fault) and fault.action == "slow":
                 link = links[frozenset(fault.nodes)]
                 override_conditions(
                     shaped_links.get((link.a, link.b), (NO_CONDITIONS, NO_CONDITIONS)),
@@ -235,7 +243,56 @@ def _fault_schedule(
                 )
     except (FaultError, ConditionError) as error:
         raise OptionError(f"fault schedule: {error}", hint="see 'Faults over time' in the README") from None
-    return expanded
+    # Lazy: a repeating fault's occurrences are computed while the run goes, never listed here.
+    return FaultSchedule(items, names, duration_s=duration, seed=seed)
+
+
+def _seconds_option(option: str, value: Any, maximum_s: float | None = None) -> float:
+    try:
+        return parse_seconds(value) if maximum_s is None else parse_seconds(value, maximum_s=maximum_s)
+    except ConditionError as error:
+        raise OptionError(f"{option} {error}") from None
+
+
+def _check_link_defaults(conditions: dict[str, Any]) -> None:
+    """The run's default link conditions, named by their option, before any link is looked at."""
+    unknown = sorted(set(conditions) - set(CONDITION_KEYS))
+    if unknown:
+        raise OptionError(
+            f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
+        )
+    for key, value in conditions.items():
+        try:
+            check_condition(key, value)
+        except ConditionError as error:
+            raise OptionError(
+                f"{CONDITION_OPTIONS[key]}: {error}", hint="see 'Link conditions' in the README"
+            ) from None
+
+
+def _check_out_dir(out: str | os.PathLike[str]) -> None:
+    """``out`` is a directory, or can become one: the nearest existing ancestor is a writable directory."""
+    path = Path(out)
+    for existing in (path, *path.absolute().parents):
+        try:
+            is_dir = existing.is_dir()
+            exists = is_dir or existing.exists()
+        except OSError as error:  # a name too long, a symlink loop, ...
+            raise OptionError(f"--out {os.fsdecode(out)}: {error.strerror or error}") from None
+        if not exists:
+            continue
+        if not is_dir:
+            where = "is a file" if existing == path else f"is inside {existing}, which is not a directory"
+            raise OptionError(
+                f"--out {os.fsdecode(out)} {where}",
+                hint="--out names the directory that receives run directories (default: runs)",
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OptionError(
+                f"--out {os.fsdecode(out)}: cannot create a run directory in {existing}: permission denied",
+                hint="pick a directory you can write to",
+            )
+        return
 
 
 def _check_runnable(topo: Topology, default_app: str, default_transport: str) -> None:
