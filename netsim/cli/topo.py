@@ -95,6 +95,7 @@ def show_command(
         stderr.print(_conditions_table(shaped))
     for warning in summary["warnings"]:
         stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    _print_code_app_notes(topology)
 
 
 @app.command("validate")
@@ -105,6 +106,19 @@ def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
         stderr.print(f"warning: {warning}", highlight=False, markup=False)
+    _print_code_app_notes(topology)
+
+
+def _print_code_app_notes(topology: Topology) -> None:
+    """One line per app spec that is Python code named by the topology: netsim run needs leave to run it."""
+    for spec, names in topology.code_apps().items():
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        stderr.print(
+            f"note: node{'s' if len(names) > 1 else ''} {shown} name app {spec!r}, Python code the topology "
+            "points at: netsim run imports it only with --allow-topology-apps (or --app with the same spec)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _conditions_table(shaped: LinkConditionsMap) -> Table:

@@ -20,7 +20,7 @@ from netsim import __version__
 from netsim.apps.names import DEFAULT_APP
 from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
-from netsim.errors import OptionError
+from netsim.errors import OptionError, TopologyError
 from netsim.launch.faults import FaultRunner
 from netsim.launch.launcher import (
     Launcher,
@@ -90,6 +90,7 @@ def run(
     faults_file: str | os.PathLike[str] | None = None,
     on_progress: ProgressCallback | None = None,
     on_ready: ReadyCallback | None = None,
+    allow_topology_apps: bool = False,
 ) -> RunResult:
     """Run ``topology`` (a file, a generator spec such as ``ring:8``, or a Topology) to completion.
 
@@ -103,6 +104,9 @@ def run(
     done or quiet.
     ``on_progress`` is called about ten times a second; ``on_ready`` once, when every node is up,
     with each node's pid and listener addresses.
+    A node whose ``app`` attribute names Python code (``module:Class``, ``file.py:Class``) rather
+    than a built-in app is refused unless ``allow_topology_apps`` is true or ``app`` is that same spec:
+    a topology file is data, and running the code it points at is the user's choice.
     Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
     ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
@@ -119,7 +123,7 @@ def run(
     _check_link_defaults(conditions or {})
     _check_out_dir(out)
     topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
-    _check_runnable(topo, app, transport)
+    _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps)
     shaped_links = topology_conditions(topo, conditions or {}, transport)
     schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
 
@@ -295,8 +299,13 @@ def _check_out_dir(out: str | os.PathLike[str]) -> None:
         return
 
 
-def _check_runnable(topo: Topology, default_app: str, default_transport: str) -> None:
-    """Fail before any process starts: apps that do not import, transports the kernel lacks."""
+def _check_runnable(
+    topo: Topology, default_app: str, default_transport: str, *, allow_topology_apps: bool = False
+) -> None:
+    """Fail before any process starts: code the topology names unasked, apps that do not import,
+    transports the kernel lacks."""
+    if not allow_topology_apps:
+        _refuse_topology_code(topo, default_app)
     for spec in sorted({node.app or default_app for node in topo.nodes}):
         resolve_app(spec)
     for name in sorted({link_transport(link.transport, default_transport) for link in topo.links}):
@@ -308,6 +317,24 @@ def _check_runnable(topo: Topology, default_app: str, default_transport: str) ->
             )
     if not topo.nodes:
         raise OptionError(f"{topo.source}: the topology has no nodes")
+
+
+def _refuse_topology_code(topo: Topology, chosen_app: str) -> None:
+    """A node's app that is Python code, not chosen by the user: refused before anything is imported."""
+    unasked = {spec: names for spec, names in topo.code_apps().items() if spec != chosen_app}
+    if not unasked:
+        return
+    spec, names = next(iter(unasked.items()))
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    others = f" (and {len(unasked) - 1} more app spec(s))" if len(unasked) > 1 else ""
+    raise TopologyError(
+        topo.source,
+        f"node{'s' if len(names) > 1 else ''} {shown}",
+        f"app {spec!r}{others} is Python code named by the topology file, and netsim run does not run "
+        "code from a topology unless asked",
+        hint=f"if you trust this file, pass --allow-topology-apps (Python: allow_topology_apps=True), "
+        f"or choose the app yourself with --app {spec}",
+    )
 
 
 def _header(run_id: str, topo: Topology, app: str, transport: str, seed: int) -> dict[str, Any]:
