@@ -149,9 +149,7 @@ def parse_duration_ns(value: Any, *, default_unit: str = "ms", maximum_ns: int =
         number, unit = float(match.group(1)), match.group(2) or default_unit
     # Checked before converting, so that no value ever becomes an integer too large for the trace.
     if not 0 <= number * _DURATION_NS[unit] <= maximum_ns:  # NaN fails both comparisons
-        raise ConditionError(
-            f"a duration must be from 0 to {_seconds_text(maximum_ns)}, got {_shown(value)}"
-        )
+        raise ConditionError(f"a duration must be from 0 to {_seconds_text(maximum_ns)}, got {_shown(value)}")
     return round(number * _DURATION_NS[unit])
 
 
@@ -192,7 +190,11 @@ def _shown(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_MAX_DIGITS:
         return f"a number of {int(math.log10(abs(value))) + 1} digits"
     text = repr(value)
-    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+    if len(text) <= 40:
+        return text
+    if isinstance(value, str):
+        return f"{value[:16]!r}...{value[-8:]!r} ({len(value)} characters)"
+    return f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
 
 
 def parse_probability(value: Any) -> float:
