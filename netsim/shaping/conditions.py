@@ -69,7 +69,8 @@ MAX_QUEUE_MESSAGES = 1_000_000_000
 MAX_QUEUE_BYTES = 1024**4
 MAX_RUN_S = 1_000_000_000
 MAX_STARTUP_TIMEOUT_S = 86_400
-# int() refuses longer digit strings (sys.get_int_max_str_digits); every bound here has fewer digits.
+# A whole number with more digits exceeds every bound here: it is refused as it is, without int() or
+# str() (which refuse more than sys.get_int_max_str_digits(), 4,300 by default).
 _MAX_DIGITS = 30
 
 # Light in optical fibre travels at about two thirds of c.
@@ -188,7 +189,10 @@ def _seconds_text(nanoseconds: float) -> str:
 def _shown(value: Any) -> str:
     """``repr(value)``, shortened: an error line quotes the user's value, not 5,000 of its digits."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_MAX_DIGITS:
-        return f"a number of {int(math.log10(abs(value))) + 1} digits"
+        try:
+            return f"a number of {len(str(abs(value)))} digits"
+        except ValueError:
+            return "a number of over 4,300 digits"
     text = repr(value)
     if len(text) <= 40:
         return text

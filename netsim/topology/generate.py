@@ -74,8 +74,11 @@ def parse_generator_spec(spec: str) -> tuple[str, list[str]]:
 def check_seed(seed: object) -> None:
     """Raise OptionError unless ``seed`` is an int from SEED_MIN to SEED_MAX."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_MIN <= seed <= SEED_MAX:
-        long_number = isinstance(seed, int) and abs(seed) >= 10**30
-        shown = f"a number of {int(math.log10(abs(seed))) + 1} digits" if long_number else repr(seed)
+        if isinstance(seed, int) and abs(seed) >= 10**30:
+            # str() of an int past 4,300 digits raises: the bit length says enough.
+            shown = f"a number of about {int(seed.bit_length() * math.log10(2)) + 1} digits"
+        else:
+            shown = repr(seed)
         raise OptionError(
             f"--seed must be a whole number from {SEED_MIN} to {SEED_MAX} (a 64-bit integer), got {shown}",
             hint="seeds are written to the trace as 64-bit integers; any value in that range will do",

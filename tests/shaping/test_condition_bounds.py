@@ -93,6 +93,8 @@ def test_queue_limits_are_accepted() -> None:
 def test_a_huge_integer_probability_is_an_error_not_an_overflow() -> None:
     with pytest.raises(ConditionError, match="a number of 401 digits"):
         parse_probability(10**400)
+    with pytest.raises(ConditionError, match="a number of over 4,300 digits"):
+        parse_probability(10**5000)
 
 
 @pytest.mark.parametrize(

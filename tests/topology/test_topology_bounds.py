@@ -42,7 +42,11 @@ def test_the_largest_trees_still_generate() -> None:
     assert len(generate_graph("tree", ["2x15"])) == 2**16 - 1
 
 
-@pytest.mark.parametrize("seed", [SEED_MAX + 1, SEED_MIN - 1, 10**30, 1.5, True, "7"])
+@pytest.mark.parametrize(
+    "seed",
+    [SEED_MAX + 1, SEED_MIN - 1, 10**30, 10**5000, 1.5, True, "7"],
+    ids=["max+1", "min-1", "31 digits", "5001 digits", "float", "bool", "str"],
+)
 def test_seeds_must_fit_64_bits(seed) -> None:
     with pytest.raises(OptionError, match="--seed must be a whole number"):
         load_topology("random:10:0.5", seed=seed)
