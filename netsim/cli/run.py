@@ -71,6 +71,11 @@ def run_command(
     reorder: str = typer.Option(
         None, "--reorder", help="Default reorder probability (datagram links).", rich_help_panel=SHAPING
     ),
+    allow_topology_apps: bool = typer.Option(
+        False,
+        "--allow-topology-apps",
+        help="Run the Python code (module:Class, file.py:Class) that nodes' app attributes name.",
+    ),
 ) -> None:
     """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace.
 
@@ -103,6 +108,7 @@ def run_command(
             faults=fault or None,
             faults_file=faults_file,
             on_progress=progress.update,
+            allow_topology_apps=allow_topology_apps,
         )
     summary = result.summary
     if as_json:

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
+from netsim.errors import OptionError
+from netsim.shaping.conditions import ConditionError, check_condition
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import (
     EXTENSION_FORMATS,
@@ -75,6 +77,11 @@ def show_command(
     seed: SeedOption = None,
 ) -> None:
     """Describe a topology: size, transports, apps, degrees, components, link conditions, warnings."""
+    if latency is not None:
+        try:
+            check_condition("latency", latency)
+        except ConditionError as error:
+            raise OptionError(f"--latency: {error}") from None
     topology = load_topology(spec, seed=seed)
     summary = describe(topology)
     shaped = topology_conditions(topology, {"latency": latency} if latency else {}, DEFAULT_TRANSPORT)
@@ -91,6 +98,7 @@ def show_command(
         stderr.print(_conditions_table(shaped))
     for warning in summary["warnings"]:
         stderr.print(f"[yellow]warning:[/] {visible_markup(warning)}", highlight=False)
+    _print_code_app_notes(topology)
 
 
 @app.command("validate")
@@ -101,6 +109,22 @@ def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
         stderr.print(f"warning: {visible(warning)}", highlight=False, markup=False)
+    _print_code_app_notes(topology)
+
+
+def _print_code_app_notes(topology: Topology) -> None:
+    """One line per app spec that is Python code named by the topology: netsim run needs leave to run it."""
+    for spec, names in topology.code_apps().items():
+        shown = ", ".join(visible(name) for name in names[:5]) + (
+            f" and {len(names) - 5} more" if len(names) > 5 else ""
+        )
+        stderr.print(
+            f"note: node{'s' if len(names) > 1 else ''} {shown} name app {visible(repr(spec))}, Python code "
+            "the topology points at: netsim run imports it only with --allow-topology-apps "
+            "(or --app with the same spec)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _conditions_table(shaped: LinkConditionsMap) -> Table:

@@ -3,17 +3,20 @@
 Link faults become ``block`` / ``unblock`` / ``conditions`` commands to both ends of each link
 (the nodes drop or shape in their own send path); node faults become signals (SIGKILL, SIGSTOP,
 SIGCONT) or a restart. Every fault is written to the trace as a ``fault`` event, by the launcher.
+The runner takes the faults one at a time from a :class:`~netsim.shaping.faults.FaultSchedule`, which
+computes repeating ones as they come: it holds the next fault, never the rest of the schedule.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
 from netsim.launch import control
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions, override_conditions
-from netsim.shaping.faults import Fault
+from netsim.shaping.faults import Fault, FaultSchedule
 from netsim.shaping.links import LinkConditionsMap
 from netsim.shaping.shaper import DROP_LINK_DOWN, DROP_PARTITION
 from netsim.topology.model import Topology
@@ -31,14 +34,18 @@ class FaultRunner:
     def __init__(
         self,
         launcher: Launcher,
-        faults: list[Fault],
+        faults: FaultSchedule | Iterable[Fault],
         topology: Topology,
         conditions: LinkConditionsMap,
         default_transport: str,
         trace_path: str,
     ) -> None:
+        """``faults``: a FaultSchedule (in time order already), or one-off faults in any order."""
         self.launcher = launcher
-        self.pending = sorted(faults, key=lambda fault: fault.at_s)
+        if not isinstance(faults, FaultSchedule):
+            faults = sorted(faults, key=lambda fault: fault.at_s)
+        self._upcoming = iter(faults)
+        self._next: Fault | None = next(self._upcoming, None)
         self.applied: list[dict[str, Any]] = []
         self.topology = topology
         self.default_transport = default_transport
@@ -50,11 +57,13 @@ class FaultRunner:
 
     @property
     def next_at_s(self) -> float | None:
-        return self.pending[0].at_s if self.pending else None
+        """When the next fault is due, in seconds into the run; None when none is left."""
+        return self._next.at_s if self._next is not None else None
 
     def run_due(self, elapsed_s: float) -> None:
-        while self.pending and self.pending[0].at_s <= elapsed_s:
-            fault = self.pending.pop(0)
+        while self._next is not None and self._next.at_s <= elapsed_s:
+            fault = self._next
+            self._next = next(self._upcoming, None)
             self.apply(fault, elapsed_s)
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from netsim import __version__
 from netsim.apps.names import DEFAULT_APP
 from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
-from netsim.errors import OptionError
+from netsim.errors import OptionError, TopologyError
 from netsim.launch.faults import FaultRunner
 from netsim.launch.finish import merge_parts, traffic_totals, write_header_part, write_summary
 from netsim.launch.launcher import (
@@ -35,17 +35,27 @@ from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
 from netsim.runs import NODE_DIR_NAME
 from netsim.runtime.plan import RuntimeSettings
-from netsim.shaping.conditions import CONDITION_KEYS, NO_CONDITIONS, ConditionError, override_conditions
+from netsim.shaping.conditions import (
+    CONDITION_KEYS,
+    CONDITION_OPTIONS,
+    MAX_STARTUP_TIMEOUT_S,
+    NO_CONDITIONS,
+    ConditionError,
+    check_condition,
+    override_conditions,
+    parse_seconds,
+)
 from netsim.shaping.faults import (
     Fault,
     FaultError,
+    FaultSchedule,
     check_schedule,
-    expand_schedule,
     load_fault_schedule,
     parse_fault_item,
 )
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
+from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
 from netsim.trace.reader import TRACE_FILE_NAME
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
@@ -87,6 +97,7 @@ def run(
     faults_file: str | os.PathLike[str] | None = None,
     on_progress: ProgressCallback | None = None,
     on_ready: ReadyCallback | None = None,
+    allow_topology_apps: bool = False,
 ) -> RunResult:
     """Run ``topology`` (a file, a generator spec such as ``ring:8``, or a Topology) to completion.
 
@@ -100,24 +111,26 @@ def run(
     done or quiet.
     ``on_progress`` is called about ten times a second; ``on_ready`` once, when every node is up,
     with each node's pid and listener addresses.
+    A node whose ``app`` attribute names Python code (``module:Class``, ``file.py:Class``) rather
+    than a built-in app is refused unless ``allow_topology_apps`` is true or ``app`` is that same spec:
+    a topology file is data, and running the code it points at is the user's choice.
+    Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
+    ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
-    if duration <= 0:
-        raise OptionError(f"--duration must be positive, got {duration}")
-    if quiet <= 0:
-        raise OptionError(f"--quiet must be positive, got {quiet}")
+    duration = _seconds_option("--duration", duration)
+    quiet = _seconds_option("--quiet", quiet)
+    startup_timeout = _seconds_option("startup_timeout", startup_timeout, MAX_STARTUP_TIMEOUT_S)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
+    check_seed(seed)
     if transport not in TRANSPORT_NAMES:
         raise OptionError(
             f"unknown transport {transport!r}", hint=f"use one of: {', '.join(TRANSPORT_NAMES)}"
         )
+    _check_link_defaults(conditions or {})
+    _check_out_dir(out)
     topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
-    _check_runnable(topo, app, transport)
-    unknown = sorted(set(conditions or {}) - set(CONDITION_KEYS))
-    if unknown:
-        raise OptionError(
-            f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
-        )
+    _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps)
     shaped_links = topology_conditions(topo, conditions or {}, transport)
     schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
 
@@ -194,7 +207,7 @@ def _launch(
     duration: float,
     quiet: float,
     shaped_links: LinkConditionsMap,
-    schedule: list[Fault],
+    schedule: FaultSchedule,
     signals: StopSignals,
     on_progress: ProgressCallback | None,
     on_ready: ReadyCallback | None,
@@ -248,18 +261,17 @@ def _fault_schedule(
     default_transport: str,
     duration: float,
     seed: int,
-) -> list[Fault]:
+) -> FaultSchedule:
     """The run's faults in time order, checked against the topology before any process starts."""
     try:
-        schedule = load_fault_schedule(path) if path is not None else []
-        schedule += [parse_fault_item(line) for line in lines or []]
+        items = load_fault_schedule(path) if path is not None else []
+        items += [parse_fault_item(line) for line in lines or []]
         names = [node.name for node in topo.nodes]
-        check_schedule(schedule, names, {frozenset((link.a, link.b)) for link in topo.links})
-        expanded = expand_schedule(schedule, names, duration_s=duration, seed=seed)
         links = {frozenset((link.a, link.b)): link for link in topo.links}
+        check_schedule(items, names, set(links), duration_s=duration)
         attrs = {node.name: node.attrs for node in topo.nodes}
-        for fault in expanded:
-            if fault.action == "slow":
+        for fault in items:
+            if isinstance(fault, Fault) and fault.action == "slow":
                 link = links[frozenset(fault.nodes)]
                 override_conditions(
                     shaped_links.get((link.a, link.b), (NO_CONDITIONS, NO_CONDITIONS)),
@@ -270,11 +282,65 @@ def _fault_schedule(
                 )
     except (FaultError, ConditionError) as error:
         raise OptionError(f"fault schedule: {error}", hint="see 'Faults over time' in the README") from None
-    return expanded
+    # Lazy: a repeating fault's occurrences are computed while the run goes, never listed here.
+    return FaultSchedule(items, names, duration_s=duration, seed=seed)
 
 
-def _check_runnable(topo: Topology, default_app: str, default_transport: str) -> None:
-    """Fail before any process starts: apps that do not import, transports the kernel lacks."""
+def _seconds_option(option: str, value: Any, maximum_s: float | None = None) -> float:
+    try:
+        return parse_seconds(value) if maximum_s is None else parse_seconds(value, maximum_s=maximum_s)
+    except ConditionError as error:
+        raise OptionError(f"{option} {error}") from None
+
+
+def _check_link_defaults(conditions: dict[str, Any]) -> None:
+    """The run's default link conditions, named by their option, before any link is looked at."""
+    unknown = sorted(set(conditions) - set(CONDITION_KEYS))
+    if unknown:
+        raise OptionError(
+            f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
+        )
+    for key, value in conditions.items():
+        try:
+            check_condition(key, value)
+        except ConditionError as error:
+            raise OptionError(
+                f"{CONDITION_OPTIONS[key]}: {error}", hint="see 'Link conditions' in the README"
+            ) from None
+
+
+def _check_out_dir(out: str | os.PathLike[str]) -> None:
+    """``out`` is a directory, or can become one: the nearest existing ancestor is a writable directory."""
+    path = Path(out)
+    for existing in (path, *path.absolute().parents):
+        try:
+            is_dir = existing.is_dir()
+            exists = is_dir or existing.exists()
+        except OSError as error:  # a name too long, a symlink loop, ...
+            raise OptionError(f"--out {os.fsdecode(out)}: {error.strerror or error}") from None
+        if not exists:
+            continue
+        if not is_dir:
+            where = "is a file" if existing == path else f"is inside {existing}, which is not a directory"
+            raise OptionError(
+                f"--out {os.fsdecode(out)} {where}",
+                hint="--out names the directory that receives run directories (default: runs)",
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OptionError(
+                f"--out {os.fsdecode(out)}: cannot create a run directory in {existing}: permission denied",
+                hint="pick a directory you can write to",
+            )
+        return
+
+
+def _check_runnable(
+    topo: Topology, default_app: str, default_transport: str, *, allow_topology_apps: bool = False
+) -> None:
+    """Fail before any process starts: code the topology names unasked, apps that do not import,
+    transports the kernel lacks."""
+    if not allow_topology_apps:
+        _refuse_topology_code(topo, default_app)
     for spec in sorted({node.app or default_app for node in topo.nodes}):
         resolve_app(spec)
     for name in sorted({link_transport(link.transport, default_transport) for link in topo.links}):
@@ -286,6 +352,24 @@ def _check_runnable(topo: Topology, default_app: str, default_transport: str) ->
             )
     if not topo.nodes:
         raise OptionError(f"{topo.source}: the topology has no nodes")
+
+
+def _refuse_topology_code(topo: Topology, chosen_app: str) -> None:
+    """A node's app that is Python code, not chosen by the user: refused before anything is imported."""
+    unasked = {spec: names for spec, names in topo.code_apps().items() if spec != chosen_app}
+    if not unasked:
+        return
+    spec, names = next(iter(unasked.items()))
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    others = f" (and {len(unasked) - 1} more app spec(s))" if len(unasked) > 1 else ""
+    raise TopologyError(
+        topo.source,
+        f"node{'s' if len(names) > 1 else ''} {shown}",
+        f"app {spec!r}{others} is Python code named by the topology file, and netsim run does not run "
+        "code from a topology unless asked",
+        hint=f"if you trust this file, pass --allow-topology-apps (Python: allow_topology_apps=True), "
+        f"or choose the app yourself with --app {spec}",
+    )
 
 
 def _header(run_id: str, topo: Topology, app: str, transport: str, seed: int) -> dict[str, Any]:

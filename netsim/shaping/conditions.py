@@ -15,6 +15,20 @@ Attribute names and values (edge attributes, and ``--latency`` ... flags for lin
 
 A value applies to both directions. ``"A/B"`` (a string) gives the edge's first node's direction
 (a->b) the value A and the other (b->a) the value B, e.g. ``latency_ms: "10/50"``.
+
+Bounds (every value must also be finite; trace times are 64-bit signed nanoseconds, about 292 years):
+
+    latency_ms, jitter_ms   at most one day (``MAX_DELAY_NS``): a message held longer is no test
+    bandwidth               1 bit/s to 1 Pbit/s (``MIN_BANDWIDTH_BPS``, ``MAX_BANDWIDTH_BPS``), so that a
+                            16 MiB frame's time on the wire still fits the trace's nanoseconds
+    queue                   at most 10**9 messages or 1 TiB (``MAX_QUEUE_MESSAGES``, ``MAX_QUEUE_BYTES``);
+                            a larger queue is no limit: leave it unset
+    Latitude, Longitude     -90..90 and -180..180 degrees, for ``geo``
+
+The run's own durations are checked here too (:func:`parse_seconds`): ``--duration``, ``--quiet`` and
+fault times are at most ``MAX_RUN_S`` (10**9 s, about 31.7 years, which leaves the trace's clock room
+for the host's uptime), and the start-up timeout at most ``MAX_STARTUP_TIMEOUT_S`` (one day: a node
+waits for its address book with ``poll()``, whose timeout is a C int of milliseconds).
 """
 
 from __future__ import annotations
@@ -34,6 +48,30 @@ CONDITION_KEYS: tuple[str, ...] = (
     "duplicate",
     "reorder",
 )
+
+# Default ``--latency ...`` option of each condition key, for errors about a run's defaults.
+CONDITION_OPTIONS: dict[str, str] = {
+    "latency_ms": "--latency",
+    "latency": "--latency",
+    "jitter_ms": "--jitter",
+    "loss": "--loss",
+    "bandwidth": "--bandwidth",
+    "queue": "--queue",
+    "duplicate": "--duplicate",
+    "reorder": "--reorder",
+}
+
+NS_PER_S = 1_000_000_000
+MAX_DELAY_NS = 86_400 * NS_PER_S
+MIN_BANDWIDTH_BPS = 1.0
+MAX_BANDWIDTH_BPS = 1e15
+MAX_QUEUE_MESSAGES = 1_000_000_000
+MAX_QUEUE_BYTES = 1024**4
+MAX_RUN_S = 1_000_000_000
+MAX_STARTUP_TIMEOUT_S = 86_400
+# A whole number with more digits exceeds every bound here: it is refused as it is, without int() or
+# str() (which refuse more than sys.get_int_max_str_digits(), 4,300 by default).
+_MAX_DIGITS = 30
 
 # Light in optical fibre travels at about two thirds of c.
 FIBRE_KM_PER_MS = 299_792.458 * 2 / 3 / 1000
@@ -92,36 +130,84 @@ def split_directions(value: Any) -> tuple[Any, Any]:
         return parts[0], parts[0]
     if len(parts) == 2:
         return parts[0], parts[1]
-    raise ConditionError(f"expected one value, or two as 'a->b/b->a', got {value!r}")
+    raise ConditionError(f"expected one value, or two as 'a->b/b->a', got {_shown(value)}")
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$")
 _DURATION_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, None: 1_000_000}
 
 
-def parse_duration_ns(value: Any, *, default_unit: str = "ms") -> int:
-    """A non-negative duration: a number in ``default_unit`` or a string such as "50ms", "1.5s"."""
+def parse_duration_ns(value: Any, *, default_unit: str = "ms", maximum_ns: int = MAX_DELAY_NS) -> int:
+    """A duration from 0 to ``maximum_ns``: a number in ``default_unit`` or a string such as "50ms"."""
     if isinstance(value, bool):
         raise ConditionError(f"expected a duration, got {value!r}")
     if isinstance(value, (int, float)):
-        number, unit = float(value), default_unit
+        number, unit = _as_float(value), default_unit
     else:
         match = _DURATION.match(str(value))
         if not match:
-            raise ConditionError(f"expected a duration such as 50ms or 1.5s, got {value!r}")
+            raise ConditionError(f"expected a duration such as 50ms or 1.5s, got {_shown(value)}")
         number, unit = float(match.group(1)), match.group(2) or default_unit
-    if not math.isfinite(number) or number < 0:
-        raise ConditionError(f"a duration must be >= 0, got {value!r}")
+    # Checked before converting, so that no value ever becomes an integer too large for the trace.
+    if not 0 <= number * _DURATION_NS[unit] <= maximum_ns:  # NaN fails both comparisons
+        raise ConditionError(f"a duration must be from 0 to {_seconds_text(maximum_ns)}, got {_shown(value)}")
     return round(number * _DURATION_NS[unit])
+
+
+def parse_seconds(value: Any, *, maximum_s: float = MAX_RUN_S) -> float:
+    """A positive, finite number of seconds up to ``maximum_s``: a run's --duration, --quiet, timeout.
+
+    The message says what is wrong with the value; the caller names the option.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConditionError(f"must be a number of seconds, got {_shown(value)}")
+    number = _as_float(value)
+    if not 0 < number <= maximum_s:  # NaN fails both comparisons
+        raise ConditionError(
+            f"must be positive and at most {_seconds_text(maximum_s * NS_PER_S)}, got {_shown(value)}"
+        )
+    return number
+
+
+def _as_float(value: int | float) -> float:
+    # float() of an int beyond 1e308 raises OverflowError; it is too large for any bound here anyway.
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _seconds_text(nanoseconds: float) -> str:
+    seconds = nanoseconds / NS_PER_S
+    if seconds == 86_400:
+        return "86400 s (one day)"
+    if seconds >= 86_400 * 365:
+        return f"{seconds:.0f} s (about {seconds / (86_400 * 365.25):.1f} years)"
+    return f"{seconds:g} s"
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, shortened: an error line quotes the user's value, not 5,000 of its digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_MAX_DIGITS:
+        try:
+            return f"a number of {len(str(abs(value)))} digits"
+        except ValueError:
+            return "a number of over 4,300 digits"
+    text = repr(value)
+    if len(text) <= 40:
+        return text
+    if isinstance(value, str):
+        return f"{value[:16]!r}...{value[-8:]!r} ({len(value)} characters)"
+    return f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
 
 
 def parse_probability(value: Any) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConditionError(f"expected a probability from 0 to 1, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConditionError(f"expected a probability from 0 to 1, got {_shown(value)}") from None
     if isinstance(value, bool) or not 0.0 <= number <= 1.0:
-        raise ConditionError(f"expected a probability from 0 to 1, got {value!r}")
+        raise ConditionError(f"expected a probability from 0 to 1, got {_shown(value)}")
     return number
 
 
@@ -134,20 +220,24 @@ def parse_bandwidth_bps(value: Any) -> float:
     if isinstance(value, bool):
         raise ConditionError(f"expected a bandwidth such as 10Mbit, got {value!r}")
     if isinstance(value, (int, float)):
-        rate = float(value)
+        rate = _as_float(value)
     else:
         match = _RATE.match(str(value))
         if not match:
-            raise ConditionError(f"expected a bandwidth such as 10Mbit, 512kbit or 2MB/s, got {value!r}")
+            raise ConditionError(
+                f"expected a bandwidth such as 10Mbit, 512kbit or 2MB/s, got {_shown(value)}"
+            )
         number, prefix, unit = float(match.group(1)), match.group(2).lower(), match.group(3) or "bit"
         bytes_unit = unit in ("B/s", "Bps", "B")
         rate = number * _PREFIX[prefix] * (8 if bytes_unit else 1)
-    if not math.isfinite(rate) or rate <= 0:
-        raise ConditionError(f"a bandwidth must be > 0, got {value!r}")
+    if not MIN_BANDWIDTH_BPS <= rate <= MAX_BANDWIDTH_BPS:  # NaN fails both comparisons
+        raise ConditionError(f"a bandwidth must be from 1 bit/s to 1 Pbit/s (1e15), got {_shown(value)}")
     return rate
 
 
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([kKmMgG]?)(i?B)\s*$")
+_DECIMAL_SCALE = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3}
+_BINARY_SCALE = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 def parse_queue(value: Any) -> tuple[int | None, int | None]:
@@ -156,23 +246,35 @@ def parse_queue(value: Any) -> tuple[int | None, int | None]:
         raise ConditionError(f"expected a queue size such as 100 or 64KB, got {value!r}")
     if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
         count = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        count = int(value.strip())
+    elif isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
+        count = _whole_number(value.strip())
     else:
         match = _SIZE.match(str(value))
         if not match:
             raise ConditionError(
-                f"expected a queue size such as 100 (messages) or 64KB (bytes), got {value!r}"
+                f"expected a queue size such as 100 (messages) or 64KB (bytes), got {_shown(value)}"
             )
-        number, prefix, unit = int(match.group(1)), match.group(2).lower(), match.group(3)
-        scale = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3} if unit == "iB" else _PREFIX
-        size = int(number * scale[prefix])
+        number, prefix, unit = _whole_number(match.group(1)), match.group(2).lower(), match.group(3)
+        size = number * (_BINARY_SCALE if unit == "iB" else _DECIMAL_SCALE)[prefix]
         if size <= 0:
-            raise ConditionError(f"a queue must hold at least 1 byte, got {value!r}")
+            raise ConditionError(f"a queue must hold at least 1 byte, got {_shown(value)}")
+        if size > MAX_QUEUE_BYTES:
+            raise ConditionError(
+                f"a queue of bytes must be at most 1 TiB ({MAX_QUEUE_BYTES} bytes), got {_shown(value)}",
+            )
         return None, size
     if count <= 0:
-        raise ConditionError(f"a queue must hold at least 1 message, got {value!r}")
+        raise ConditionError(f"a queue must hold at least 1 message, got {_shown(value)}")
+    if count > MAX_QUEUE_MESSAGES:
+        raise ConditionError(
+            f"a queue must hold at most {MAX_QUEUE_MESSAGES} messages, got {_shown(value)}",
+        )
     return count, None
+
+
+def _whole_number(digits: str) -> int:
+    # Past _MAX_DIGITS every bound is exceeded: a number beyond int()'s digit limit is never parsed.
+    return int(digits) if len(digits.lstrip("0")) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -184,14 +286,41 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+_COORDINATE_RANGES = {"Latitude": 90.0, "Longitude": 180.0}
+
+
 def geo_latency_ns(a_attrs: dict[str, Any], b_attrs: dict[str, Any]) -> int:
     """Propagation delay between two nodes from their Latitude/Longitude attributes."""
-    try:
-        coordinates = [float(attrs[key]) for attrs in (a_attrs, b_attrs) for key in ("Latitude", "Longitude")]
-    except (KeyError, TypeError, ValueError):
-        raise ConditionError("latency 'geo' needs Latitude and Longitude on both nodes") from None
+    coordinates: list[float] = []
+    for attrs in (a_attrs, b_attrs):
+        for key, limit in _COORDINATE_RANGES.items():
+            value = attrs.get(key)
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError, OverflowError):
+                raise ConditionError("latency 'geo' needs Latitude and Longitude on both nodes") from None
+            if isinstance(value, bool) or not -limit <= number <= limit:  # NaN fails both comparisons
+                raise ConditionError(
+                    f"latency 'geo' needs a {key} from {-limit:g} to {limit:g} degrees, got {_shown(value)}"
+                )
+            coordinates.append(number)
     distance = great_circle_km(*coordinates)
     return round(distance / FIBRE_KM_PER_MS * 1_000_000)
+
+
+def check_condition(key: str, value: Any) -> None:
+    """Raise ConditionError if ``value`` can never be a valid ``key`` (a run's default, before any link).
+
+    ``geo`` needs the link's nodes, so it passes here and is checked per link.
+    """
+    if key not in CONDITION_KEYS:
+        raise ConditionError(f"unknown link condition {key!r}; known: {', '.join(CONDITION_KEYS)}")
+    if value in (None, ""):
+        return
+    for side_value in split_directions(value):
+        if key in ("latency_ms", "latency") and isinstance(side_value, str) and _is_geo(side_value):
+            continue
+        _apply({}, key, side_value, {}, {})
 
 
 def link_conditions(
@@ -225,7 +354,7 @@ def link_conditions(
             try:
                 _apply(side, key, side_value, a_attrs, b_attrs)
             except ConditionError as error:
-                raise ConditionError(f"{key}={value!r}: {error}") from None
+                raise ConditionError(f"{key}={_shown(value)}: {error}") from None
     return Conditions(**forward), Conditions(**backward)
 
 
@@ -239,11 +368,15 @@ def _merge_latency_alias(values: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _is_geo(value: str) -> bool:
+    return value.strip().lower() == "geo"
+
+
 def _apply(
     side: dict[str, Any], key: str, value: Any, a_attrs: dict[str, Any], b_attrs: dict[str, Any]
 ) -> None:
     if key in ("latency_ms", "latency"):
-        is_geo = isinstance(value, str) and value.strip().lower() == "geo"
+        is_geo = isinstance(value, str) and _is_geo(value)
         side["latency_ns"] = geo_latency_ns(a_attrs, b_attrs) if is_geo else parse_duration_ns(value)
     elif key == "jitter_ms":
         side["jitter_ns"] = parse_duration_ns(value)
@@ -273,5 +406,5 @@ def override_conditions(
             try:
                 _apply(side, key, side_value, a_attrs, b_attrs)
             except ConditionError as error:
-                raise ConditionError(f"{key}={value!r}: {error}") from None
+                raise ConditionError(f"{key}={_shown(value)}: {error}") from None
     return replace(current[0], **changed[0]), replace(current[1], **changed[1])

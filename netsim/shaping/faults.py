@@ -1,4 +1,4 @@
-"""Fault schedules: what goes wrong, when. Pure parsing and expansion; the launcher carries them out.
+"""Fault schedules: what goes wrong, when. Pure parsing and scheduling; the launcher carries them out.
 
 One line per fault, the same in a ``--fault`` flag and in a schedule file::
 
@@ -15,7 +15,10 @@ One line per fault, the same in a ``--fault`` flag and in a schedule file::
     every 2s random-partition       alternately split the nodes into two random halves and heal
                                     (Jepsen's partition-random-halves); "from 1s", "until 8s" optional
 
-Times are seconds into the run ("1.5s", "500ms", or a bare number of seconds). Node lists are comma
+Times are seconds into the run ("1.5s", "500ms", or a bare number of seconds), before the run's
+``--duration`` (a fault after it would never happen) and at most ``MAX_RUN_S``. ``every`` repeats at
+least ``MIN_REPEAT_INTERVAL_S`` (1 ms) apart, and repeating faults are never unrolled: a
+:class:`FaultSchedule` computes each occurrence when it is due. Node lists are comma
 separated, so names may contain spaces. A schedule file (``--faults FILE``, ``.yaml``/``.yml`` or
 ``.json``) holds ``{"faults": [...]}`` whose items are such lines, or mappings with the same words::
 
@@ -28,19 +31,31 @@ separated, so names may contain spaces. A schedule file (``--faults FILE``, ``.y
 
 from __future__ import annotations
 
+import heapq
 import json
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netsim.shaping.conditions import CONDITION_KEYS, ConditionError, parse_duration_ns
+from netsim.shaping.conditions import (
+    CONDITION_KEYS,
+    MAX_RUN_S,
+    NS_PER_S,
+    ConditionError,
+    parse_duration_ns,
+)
+from netsim.topology.load import find_overlong_integer
 
 NODE_ACTIONS = ("kill", "stop", "cont", "restart")
 LINK_ACTIONS = ("link-down", "link-up", "slow")
 RUN_ACTIONS = ("partition", "heal")
 REPEATING_ACTIONS = ("random-partition",)
 ACTIONS = NODE_ACTIONS + LINK_ACTIONS + RUN_ACTIONS
+# The shortest "every": a partition and its heal every millisecond is already more than a run can carry
+# out (each one is a message to both ends of every link it cuts), and a shorter one is a typo.
+MIN_REPEAT_INTERVAL_S = 0.001
 
 
 class FaultError(ValueError):
@@ -89,9 +104,9 @@ ScheduleItem = Fault | RepeatingFault
 
 def _seconds(text: Any) -> float:
     try:
-        return parse_duration_ns(text, default_unit="s") / 1e9
+        return parse_duration_ns(text, default_unit="s", maximum_ns=MAX_RUN_S * NS_PER_S) / 1e9
     except ConditionError as error:
-        raise FaultError(f"bad time {text!r}: {error}") from None
+        raise FaultError(f"bad time: {error}") from None
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -115,8 +130,8 @@ def parse_fault_line(line: str) -> ScheduleItem:
         if unknown or len(rest[1:]) % 2:
             raise FaultError(f"'every' then takes only 'from TIME' and 'until TIME' (got {line!r})")
         every = _seconds(words[1])
-        if every <= 0:
-            raise FaultError(f"'every' needs a positive interval (got {line!r})")
+        if every < MIN_REPEAT_INTERVAL_S:
+            raise FaultError(f"'every' needs an interval of at least 1ms (got {line!r})")
         return RepeatingFault(
             every,
             rest[0],
@@ -210,18 +225,30 @@ def load_fault_schedule(path: str | Path) -> list[ScheduleItem]:
     """A YAML or JSON schedule file; raises FaultError naming the file and the item at fault."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise FaultError(f"{path}: cannot read: {error.strerror or error}") from None
     try:
-        if path.suffix.lower() == ".json":
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise FaultError(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        if kind == "JSON":
             document = json.loads(text)
         else:
             import yaml
 
             document = yaml.safe_load(text)
-    except Exception as error:  # json.JSONDecodeError, yaml.YAMLError
-        raise FaultError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}") from None
+    except Exception as error:  # json.JSONDecodeError, yaml.YAMLError, ValueError from int()
+        overlong = find_overlong_integer(text)
+        if overlong is not None:
+            line, digits = overlong
+            raise FaultError(f"{path}: line {line}: not valid {kind}: a number of {digits} digits") from None
+        raise FaultError(f"{path}: not valid {kind}: {' '.join(str(error).split())}") from None
     items = document.get("faults") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise FaultError(f"{path}: expected a list of faults under 'faults:'")
@@ -234,12 +261,33 @@ def load_fault_schedule(path: str | Path) -> list[ScheduleItem]:
     return schedule
 
 
-def check_schedule(schedule: list[ScheduleItem], nodes: list[str], links: set[frozenset[str]]) -> None:
-    """Every node and link a fault names exists; raises FaultError naming the first that does not."""
+def check_schedule(
+    schedule: list[ScheduleItem],
+    nodes: list[str],
+    links: set[frozenset[str]],
+    *,
+    duration_s: float | None = None,
+) -> None:
+    """Every node and link a fault names exists, and every fault can happen before ``duration_s``.
+
+    Raises FaultError naming the first fault that cannot.
+    """
     known = set(nodes)
     for item in schedule:
         if isinstance(item, RepeatingFault):
+            first, end = _first_and_end(item, duration_s)
+            if first >= end:
+                bound = "its 'until'" if item.until_s is not None and item.until_s <= end else "--duration"
+                raise FaultError(
+                    f"'every {item.every_s:g}s {item.action}' would never happen: its first time "
+                    f"({first:g}s) is not before {bound} ({end:g}s)"
+                )
             continue
+        if duration_s is not None and item.at_s >= duration_s:
+            raise FaultError(
+                f"'{item.at_s:g}s {item.describe()}' would never happen: the run ends at "
+                f"--duration {duration_s:g}s"
+            )
         named = list(item.nodes) + [name for group in item.groups for name in group]
         for name in named:
             if name not in known:
@@ -249,26 +297,78 @@ def check_schedule(schedule: list[ScheduleItem], nodes: list[str], links: set[fr
             raise FaultError(f"{item.describe()!r}: {item.nodes[0]} and {item.nodes[1]} are not linked")
 
 
-def expand_schedule(
-    schedule: list[ScheduleItem], nodes: list[str], *, duration_s: float, seed: int
-) -> list[Fault]:
-    """One-off faults in time order, with repeating ones unrolled up to ``duration_s``."""
-    rng = random.Random(f"{seed}:faults")
-    faults = [item for item in schedule if isinstance(item, Fault)]
-    for item in schedule:
-        if not isinstance(item, RepeatingFault):
-            continue
-        at = item.start_s if item.start_s is not None else item.every_s
-        end = min(duration_s, item.until_s) if item.until_s is not None else duration_s
-        partitioned = False
-        while at < end:
-            if partitioned:
-                faults.append(Fault(at, "heal"))
+def _first_and_end(item: RepeatingFault, duration_s: float | None) -> tuple[float, float]:
+    """A repeating fault's first time, and the time before which it repeats."""
+    first = item.start_s if item.start_s is not None else item.every_s
+    end = float("inf") if duration_s is None else duration_s
+    if item.until_s is not None:
+        end = min(end, item.until_s)
+    return first, end
+
+
+class FaultSchedule:
+    """A run's faults in time order, each repeating one computed when the one before it is taken.
+
+    Iterating yields :class:`Fault` records lazily, so ``every 1ms random-partition`` over a long run
+    holds one pending occurrence, never a list. Every iteration starts afresh and yields the same
+    faults: random partitions come from one ``random.Random`` seeded from the run's seed, drawn in
+    the order the faults happen. A repeating fault happens at its ``from`` (else after one interval),
+    then every interval, before its ``until`` and the run's ``duration_s``, alternating a random
+    partition into two halves and a heal. At equal times, one-off faults come first, in the order
+    given, then repeating ones in the order given.
+    """
+
+    def __init__(
+        self, schedule: Iterable[ScheduleItem], nodes: Iterable[str], *, duration_s: float, seed: int
+    ) -> None:
+        items = list(schedule)
+        # sorted() is stable: one-off faults at the same time keep the order they were given in.
+        self.one_off: tuple[Fault, ...] = tuple(
+            sorted((item for item in items if isinstance(item, Fault)), key=lambda fault: fault.at_s)
+        )
+        self.repeating: tuple[RepeatingFault, ...] = tuple(
+            item for item in items if isinstance(item, RepeatingFault)
+        )
+        self.nodes = tuple(nodes)
+        self.duration_s = duration_s
+        self.seed = seed
+
+    def __bool__(self) -> bool:
+        """True when at least one fault happens."""
+        return bool(self.one_off) or any(
+            first < end for first, end in (_first_and_end(item, self.duration_s) for item in self.repeating)
+        )
+
+    def __iter__(self) -> Iterator[Fault]:
+        rng = random.Random(f"{self.seed}:faults")
+        # (next time, index of the repeating fault, whether that time heals): one entry per repeating fault.
+        upcoming: list[tuple[float, int, bool]] = []
+        ends: list[float] = []
+        for index, item in enumerate(self.repeating):
+            first, end = _first_and_end(item, self.duration_s)
+            ends.append(end)
+            if first < end:
+                upcoming.append((first, index, False))
+        heapq.heapify(upcoming)
+        one_off = iter(self.one_off)
+        next_one_off = next(one_off, None)
+        while next_one_off is not None or upcoming:
+            if next_one_off is not None and (not upcoming or next_one_off.at_s <= upcoming[0][0]):
+                yield next_one_off
+                next_one_off = next(one_off, None)
+                continue
+            at, index, heals = upcoming[0]
+            if heals:
+                fault = Fault(at, "heal")
             else:
-                shuffled = list(nodes)
+                shuffled = list(self.nodes)
                 rng.shuffle(shuffled)
                 half = len(shuffled) // 2
-                faults.append(Fault(at, "partition", groups=(tuple(shuffled[:half]), tuple(shuffled[half:]))))
-            partitioned = not partitioned
-            at += item.every_s
-    return sorted(faults, key=lambda fault: fault.at_s)
+                fault = Fault(at, "partition", groups=(tuple(shuffled[:half]), tuple(shuffled[half:])))
+            # Summed as before faults were computed lazily, so the times are the same to the last bit.
+            at += self.repeating[index].every_s
+            if at < ends[index]:
+                heapq.heapreplace(upcoming, (at, index, not heals))
+            else:
+                heapq.heappop(upcoming)
+            yield fault

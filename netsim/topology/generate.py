@@ -2,6 +2,11 @@
 
 A spec is ``KIND:ARGS``; :func:`parse_generator_spec` splits it and :func:`generate_graph` builds a
 plain undirected :class:`networkx.Graph` whose nodes are ``n0``, ``n1``, ... in index order.
+
+Every count is checked against ``MAX_GENERATED_NODES`` and ``MAX_GENERATED_LINKS`` before anything
+is built or multiplied out, so ``ring:99999999999999999999`` or ``tree:2x99999999999`` is refused at
+once. A seed (``random:N:P``, and a run's ``--seed``) is a 64-bit signed integer, ``SEED_MIN`` to
+``SEED_MAX``: a run writes it into its trace header as a JSON integer that readers take as int64.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ from collections.abc import Callable, Sequence
 
 import networkx as nx
 
-from netsim.errors import TopologyError
+from netsim.errors import OptionError, TopologyError
 
 # Generated topologies are meant to be run, one OS process per node: these caps stop a typo such as
 # ``complete:100000`` from eating the machine's memory before the run even starts.
 MAX_GENERATED_NODES = 100_000
 MAX_GENERATED_LINKS = 1_000_000
+_NODES_CAP = f"{MAX_GENERATED_NODES} nodes"
+SEED_MIN = -(2**63)
+SEED_MAX = 2**63 - 1
 
 GENERATOR_FORMS: dict[str, str] = {
     "ring": "ring:N (N >= 3 nodes in a cycle)",
@@ -63,6 +71,20 @@ def parse_generator_spec(spec: str) -> tuple[str, list[str]]:
     return kind, match["args"].split(":")
 
 
+def check_seed(seed: object) -> None:
+    """Raise OptionError unless ``seed`` is an int from SEED_MIN to SEED_MAX."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_MIN <= seed <= SEED_MAX:
+        if isinstance(seed, int) and abs(seed) >= 10**30:
+            # str() of an int past 4,300 digits raises: the bit length says enough.
+            shown = f"a number of about {int(seed.bit_length() * math.log10(2)) + 1} digits"
+        else:
+            shown = repr(seed)
+        raise OptionError(
+            f"--seed must be a whole number from {SEED_MIN} to {SEED_MAX} (a 64-bit integer), got {shown}",
+            hint="seeds are written to the trace as 64-bit integers; any value in that range will do",
+        )
+
+
 def is_generator_spec(spec: str) -> bool:
     """True when ``spec`` has the shape ``KIND:ARGS`` with a known KIND (its arguments may still be bad)."""
     match = _SPEC_PATTERN.match(spec.strip())
@@ -85,6 +107,8 @@ def generate_graph(kind: str, args: list[str] | str, seed: int | None = None) ->
     only matters for ``random``. Nodes are ``n0``, ``n1``, ... in index order (row-major for ``grid``,
     whose nodes also carry ``row`` and ``col``); the graph attribute ``name`` is the canonical spec.
     """
+    if seed is not None:
+        check_seed(seed)
     values = _split_args(args)
     spec = f"{kind}:{':'.join(values)}"
     builder = _BUILDERS.get(kind)
@@ -128,12 +152,21 @@ _EXAMPLES = {
 
 
 def _integer(spec: str, kind: str, what: str, text: str, minimum: int) -> int:
+    digits = text.strip()
+    # Refused before int() is called: a count that long would only be refused later, and past
+    # 4,300 digits int() raises an error of its own.
+    if digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) > len(str(MAX_GENERATED_NODES)):
+        raise _bad_args(
+            spec, kind, f"{what} has {len(digits)} digits: more than netsim generates ({_NODES_CAP})"
+        )
     try:
         value = int(text)
     except ValueError:
         raise _bad_args(spec, kind, f"{what} must be a whole number, got {text!r}") from None
     if value < minimum:
         raise _bad_args(spec, kind, f"{what} must be at least {minimum}, got {value}")
+    if value > MAX_GENERATED_NODES:
+        raise _bad_args(spec, kind, f"{what} {value} is more than netsim generates ({_NODES_CAP})")
     return value
 
 
@@ -211,8 +244,15 @@ def _grid(spec: str, values: list[str], seed: int | None) -> nx.Graph:
 
 def _tree(spec: str, values: list[str], seed: int | None) -> nx.Graph:
     branching, height = _two_dimensions(spec, "tree", values, ("the branching factor", "the height"))
-    # Sum of branching**level without building anything, so a huge tree is refused before it exists.
-    count = height + 1 if branching == 1 else (branching ** (height + 1) - 1) // (branching - 1)
+    # Level by level, stopping past the cap: branching**height is never computed for a huge tree.
+    count, level = 1, 1
+    for _ in range(height):
+        level *= branching
+        count += level
+        if count > MAX_GENERATED_NODES:
+            raise _bad_args(
+                spec, "tree", f"a {branching}x{height} tree is more than netsim generates ({_NODES_CAP})"
+            )
     _check_size(spec, "tree", count, count - 1)
     # Breadth-first numbering: node i's children are i*B+1 .. i*B+B, as in networkx.balanced_tree.
     return _numbered(count, [((child - 1) // branching, child) for child in range(1, count)])

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from netsim.errors import TopologyError
 from netsim.topology.generate import (
     GENERATOR_KINDS,
     accepted_forms,
+    check_seed,
     generate_graph,
     is_generator_spec,
     parse_generator_spec,
@@ -71,8 +73,11 @@ def load_topology(spec: str | os.PathLike[str], *, seed: int | None = None) -> T
     """Load a topology file, or build the topology a generator spec (``ring:8``) stands for.
 
     A string ``KIND:ARGS`` with a known KIND is a generator spec unless a file of that name exists;
-    anything else is a path. ``seed`` makes ``random:N:P`` reproducible. Raises TopologyError only.
+    anything else is a path. ``seed`` makes ``random:N:P`` reproducible. Raises TopologyError, or
+    OptionError for a seed outside 64 bits (``check_seed``).
     """
+    if seed is not None:
+        check_seed(seed)
     source = os.fsdecode(spec)
     if is_generator_spec(source) and not os.path.lexists(source):
         kind, args = parse_generator_spec(source)
@@ -217,6 +222,19 @@ def _decode(data: bytes, source: str) -> str:
         ) from None
 
 
+def find_overlong_integer(text: str) -> tuple[int, int] | None:
+    """(line, digits) of the first run of digits longer than ``int()`` converts, or None.
+
+    Python refuses to convert more than ``sys.get_int_max_str_digits()`` digits (4,300 by default),
+    so a JSON or YAML reader raises a bare ValueError on such a number; this finds it for the error.
+    """
+    limit = sys.get_int_max_str_digits()
+    match = re.search(rf"[0-9]{{{limit + 1},}}", text) if limit else None
+    if match is None:
+        return None
+    return text.count("\n", 0, match.start()) + 1, len(match[0])
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -224,6 +242,8 @@ def _one_line(text: str) -> str:
 def _reader_failed(source: str, file_format: str, error: BaseException) -> TopologyError:
     """Any error a networkx reader raises, as a TopologyError with its line when it gives one."""
     message = _one_line(str(error)) or type(error).__name__
+    # int()'s own wording ends in advice about sys.set_int_max_str_digits(), which is not the fix here.
+    message = re.sub(r"Exceeds the limit \((\d+) digits\) .*", r"a number longer than \1 digits", message)
     element = None
     position = re.search(r"\s*at \((\d+), (\d+)\)", message)
     if position:
@@ -480,6 +500,13 @@ def _read_json(text: str, source: str) -> _Read:
         ) from None
     except RecursionError:
         raise TopologyError(source, None, "not valid JSON: nested too deeply") from None
+    except ValueError as error:  # int() refusing a number of thousands of digits
+        overlong = find_overlong_integer(text)
+        element = f"line {overlong[0]}" if overlong else None
+        problem = f"a number of {overlong[1]} digits" if overlong else _one_line(str(error))
+        raise TopologyError(
+            source, element, f"not valid JSON: {problem}", hint="no attribute needs a number that long"
+        ) from None
     shape_hint = (
         'a node-link file is {"nodes": [{"id": ...}, ...], "links": [{"source": ..., "target": ...}]}'
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsim.apps.names import BUILTIN_APP_NAMES
+
 
 @dataclass(frozen=True, slots=True)
 class NodeSpec:
@@ -58,6 +60,19 @@ class Topology:
             if node.name == name:
                 return node
         raise KeyError(name)
+
+    def code_apps(self) -> dict[str, tuple[str, ...]]:
+        """Each app spec a node names that is not built in, with the nodes naming it, in node order.
+
+        Such a spec (``module:Class``, ``path/to/file.py:Class``) is Python code that the topology
+        file points at: ``netsim run`` imports it only when the user allows it
+        (``--allow-topology-apps``) or chose the same app with ``--app``.
+        """
+        found: dict[str, list[str]] = {}
+        for node in self.nodes:
+            if node.app is not None and node.app not in BUILTIN_APP_NAMES:
+                found.setdefault(node.app, []).append(node.name)
+        return {spec: tuple(names) for spec, names in found.items()}
 
     def neighbours(self, name: str) -> list[str]:
         """The names of ``name``'s neighbours, in link order."""

@@ -55,7 +55,7 @@ def from_graph(
             hint="add nodes to the file, or use a generator spec like ring:8",
         )
     warnings: list[str] = []
-    names = _node_names(node_items, node_names, warnings)
+    names = _node_names(source, node_items, node_names, warnings)
     nodes = tuple(
         NodeSpec(
             name=names[node_id],
@@ -115,13 +115,24 @@ def format_node_ids(ids: Iterable[Hashable], limit: int = 8) -> str:
 
 
 def _node_names(
-    node_items: list[tuple[Hashable, dict[str, Any]]], mode: NodeNames, warnings: list[str]
+    source: str, node_items: list[tuple[Hashable, dict[str, Any]]], mode: NodeNames, warnings: list[str]
 ) -> dict[Hashable, str]:
-    """Label when unique, ``"<label> (<id>)"`` when shared, the id when missing; then made unique."""
+    """Label when unique, ``"<label> (<id>)"`` when shared, the id when missing; then made unique.
+
+    A node left with an empty name (an id ``""`` and no label) is an error: apps, fault lines and the
+    trace address nodes by name, and a run cannot name a node's files after nothing.
+    """
     labels: dict[Hashable, str | None] = {}
-    for node_id, data in node_items:
+    for position, (node_id, data) in enumerate(node_items):
         label = data.get("label") if mode == "label" else None
         labels[node_id] = None if label is None or str(label) == "" else str(label)
+        if labels[node_id] is None and str(node_id) == "":
+            raise TopologyError(
+                source,
+                f"node #{position}",
+                f"the node has an empty name (id {str(node_id)!r} and no label)",
+                hint="give the node an id or a label that is not empty",
+            )
     label_counts: dict[str, int] = defaultdict(int)
     for label in labels.values():
         if label is not None:

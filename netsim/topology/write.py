@@ -116,7 +116,9 @@ def describe(
     """What ``netsim topo show`` prints, JSON-ready.
 
     Links without a transport count under ``default_transport``; nodes without an app under
-    ``default_app``, or ``"(default)"`` when that is not given.
+    ``default_app``, or ``"(default)"`` when that is not given. ``code_apps`` maps each app spec that
+    is Python code named by the topology (not a built-in app) to the nodes naming it;
+    ``needs_allow_topology_apps`` says that ``netsim run`` then needs ``--allow-topology-apps``.
     """
     if default_transport not in TRANSPORT_NAMES:
         raise OptionError(
@@ -130,6 +132,7 @@ def describe(
     components = sorted((len(part) for part in nx.connected_components(graph)), reverse=True)
     transports = Counter(link.transport or default_transport for link in topo.links)
     apps = Counter(node.app or default_app or "(default)" for node in topo.nodes)
+    code_apps = topo.code_apps()
     return {
         "name": topo.name,
         "source": topo.source,
@@ -146,6 +149,8 @@ def describe(
         "components": len(components),
         "component_sizes": components,
         "isolated": [name for name, degree in graph.degree() if degree == 0],
+        "code_apps": {spec: list(names) for spec, names in code_apps.items()},
+        "needs_allow_topology_apps": bool(code_apps),
         "warnings": list(topo.warnings),
     }
 

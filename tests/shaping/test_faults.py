@@ -13,9 +13,9 @@ from netsim.errors import OptionError
 from netsim.shaping.faults import (
     Fault,
     FaultError,
+    FaultSchedule,
     RepeatingFault,
     check_schedule,
-    expand_schedule,
     load_fault_schedule,
     parse_fault_item,
     parse_fault_line,
@@ -83,13 +83,12 @@ def test_schedule_names_must_exist_and_repeats_unroll():
         check_schedule([parse_fault_line("1s kill zz")], ["a", "b"], {frozenset(("a", "b"))})
     with pytest.raises(FaultError, match="are not linked"):
         check_schedule([parse_fault_line("1s link-down a,c")], ["a", "b", "c"], {frozenset(("a", "b"))})
-    faults = expand_schedule(
+    schedule = FaultSchedule(
         [parse_fault_line("every 1s random-partition")], list("abcd"), duration_s=4.5, seed=3
     )
+    faults = list(schedule)
     assert [fault.action for fault in faults] == ["partition", "heal", "partition", "heal"]
-    assert faults == expand_schedule(
-        [parse_fault_line("every 1s random-partition")], list("abcd"), duration_s=4.5, seed=3
-    )
+    assert faults == list(schedule), "every pass over a schedule yields the same faults"
 
 
 def _between(events, start_ns, end_ns, kind):

@@ -172,6 +172,8 @@ def test_describe_star() -> None:
         "components": 1,
         "component_sizes": [5],
         "isolated": [],
+        "code_apps": {},
+        "needs_allow_topology_apps": False,
         "warnings": [],
     }
     json.dumps(summary)
