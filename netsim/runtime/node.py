@@ -69,6 +69,8 @@ TRACE_FLUSH_INTERVAL_NS = 200_000_000
 RECONNECT_FIRST_S = 0.05
 RECONNECT_MAX_S = 1.0
 RECONNECT_TIMEOUT_S = 0.5
+# The longest the loop waits in one select() when it has something to do later (it then looks again).
+MAX_WAIT_S = 3600.0
 # The ``stop`` reason and exit code of a node whose launcher died before the run ended.
 LAUNCHER_GONE = "launcher-gone"
 EXIT_ORPHANED = 3
@@ -475,7 +477,8 @@ class Node:
                 deadline = flush_at
         if deadline is None:
             return None
-        return max(0.0, (deadline - now_ns()) / 1e9)
+        # Capped: a wait of weeks (a timer or a slow link far ahead) is past what poll() can take.
+        return min(MAX_WAIT_S, max(0.0, (deadline - now_ns()) / 1e9))
 
     def _report_status(self, status_interval_ns: int, idle_after_ns: int) -> None:
         if self.state != RUNNING:
