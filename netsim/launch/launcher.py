@@ -153,11 +153,8 @@ class Launcher:
         started = time.monotonic()
         try:
             try:
-                # A signal during the forks is noted and acted on once every node has its owner.
-                self.signals.disarm()
                 self._spawn()
                 outcome.pids = [node.process.pid for node in self.nodes]
-                self.signals.arm()
                 self._rendezvous()
                 outcome.startup_s = time.monotonic() - started
                 if self.on_ready is not None:
@@ -184,7 +181,7 @@ class Launcher:
                 outcome.ended_by = "failure"
         finally:
             # From here on the run is stopping anyway: a signal is noted, and changes nothing.
-            self.signals.disarm()
+            self.signals.active = False
             stopping = time.monotonic()
             if self._started_at:
                 outcome.running_s = stopping - self._started_at
@@ -340,7 +337,7 @@ class Launcher:
             self._pump(timeout)
 
     def _pump(self, timeout: float) -> None:
-        """Handle whatever the nodes said within ``timeout`` seconds."""
+        """Handle whatever the nodes said within ``timeout`` seconds; then act on a stop signal, if any."""
         for key, _ in self.selector.select(timeout):
             kind, node = key.data
             if kind == "conn":
@@ -348,6 +345,7 @@ class Launcher:
             else:
                 self._on_exit(node)
         self._report_progress()
+        self.signals.check()
 
     def _read_control(self, node: NodeState) -> None:
         try:

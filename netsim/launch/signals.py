@@ -2,10 +2,10 @@
 
 CI runners, ``timeout``, systemd and closed terminals stop a program with SIGTERM or SIGHUP, not
 Ctrl-C, so all three end a run the same way: the launcher stops its nodes cooperatively, merges the
-trace and writes the summary, which says which signal ended the run. While the launcher is forking
-nodes, shutting them down or writing the summary, a signal is only noted (an interruption there
-would leave a process without an owner, or a run without its trace); it takes effect at the next
-point where the run can stop cleanly, or not at all once the run is already stopping.
+trace and writes the summary, which says which signal ended the run. A signal is only noted when it
+comes; the launcher acts on it at the next point where the run can stop cleanly (an exception in the
+middle of forking a node or reading its control channel would leave a process without an owner, or
+a channel half read), and not at all once the run is already stopping.
 
 SIGKILL cannot be caught: for that ending, each node notices its launcher's death by itself (see
 ``netsim.runtime.lifeline``).
@@ -42,14 +42,16 @@ def signal_name(signum: int) -> str:
 class StopSignals:
     """Owns the stop signals' handlers for the length of a run (a context manager).
 
-    ``armed``: a signal raises RunInterrupted at once. Disarmed, it is only noted in ``received``, and
-    ``arm()`` raises it then. Outside the main thread Python cannot set handlers: nothing is installed
-    and the process keeps whatever handling it had.
+    A handler only notes the signal; the launcher's loops call ``check()`` at the points where the run
+    can stop cleanly (never in the middle of reading a node's control message), at least ten times a
+    second while it waits. Outside the main thread Python cannot set handlers: nothing is installed and
+    the process keeps whatever handling it had.
     """
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self.armed = False
+        # False while the run is stopping anyway: a signal then changes nothing.
+        self.active = True
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -66,15 +68,9 @@ class StopSignals:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signum
-        if self.armed:
-            self.armed = False
-            raise RunInterrupted(signum)
 
-    def arm(self) -> None:
-        """From now on a stop signal interrupts; one that came while disarmed interrupts now."""
-        if self.received is not None:
+    def check(self) -> None:
+        """Raise RunInterrupted if a stop signal came while the run was still going."""
+        if self.active and self.received is not None:
+            self.active = False
             raise RunInterrupted(self.received)
-        self.armed = True
-
-    def disarm(self) -> None:
-        self.armed = False

@@ -13,14 +13,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-import threading
 
 from netsim.clock import now_ns
 
 ERROR_EVENTS_PER_S = 100
 ERROR_EVENT_BURST = 200
 LOG_LIMIT_BYTES = 16 * 1024 * 1024
+# What descriptors 1 and 2 of a node may hold while its loop is busy (Linux lets a user ask for up to
+# /proc/sys/fs/pipe-max-size, 1 MiB by default).
+PIPE_BYTES = 1024 * 1024
 ACCEPT_BACKOFF_FIRST_S = 0.05
 ACCEPT_BACKOFF_MAX_S = 1.0
 
@@ -59,10 +63,12 @@ class CappedLog:
 
     Python's own writes go through ``write`` (``sys.stdout`` and ``sys.stderr`` are this object, so
     ``print()`` in an app does, and so does ``ctx.log``). Whatever reaches file descriptors 1 and 2
-    directly (a C extension, or a program the app started, which inherits them) goes into a pipe that a
-    thread of the node drains into the log (``capture_descriptors``): nothing reaches the file but
-    through the cap. A thread, not the node's event loop, because an app may wait in a callback for a
-    program that writes more than a pipe holds (``subprocess.run``): the loop would never get to read.
+    directly (a C extension, or a program the app started, which inherits them) goes into a pipe that
+    the node's event loop drains into the log (``capture_descriptors``, ``on_readable``): nothing
+    reaches the file but through the cap. The pipe holds up to ``PIPE_BYTES`` while the loop is busy;
+    a callback that waits for a program writing more than that waits for ever, like any callback that
+    blocks (and the run's end names the node). A reader thread would lift that limit at some 300 KiB of
+    memory per node, which a run of thousands of nodes cannot spare.
     """
 
     def __init__(self, path: str, limit: int = LOG_LIMIT_BYTES) -> None:
@@ -72,10 +78,6 @@ class CappedLog:
         self._size = os.fstat(self._fd).st_size
         self.truncated = False
         self._pipe: int | None = None
-        self._reader: threading.Thread | None = None
-        # The reader thread and the node's own writes share the file and its size.
-        self._lock = threading.Lock()
-        os.register_at_fork(after_in_child=self._after_fork)
         self.buffer = _BinaryLog(self)  # what ``sys.stdout.buffer.write(b"...")`` reaches
 
     # ---- the text-stream interface sys.stdout and sys.stderr need -----------------------------------
@@ -85,20 +87,18 @@ class CappedLog:
         return len(text)
 
     def write_bytes(self, data: bytes) -> None:
-        with self._lock:
-            if self.truncated:
-                return
-            room = self.limit - self._size
-            if len(data) > room:
-                self._put(data[: max(0, room)])
-                self._truncate()
-                return
-            self._put(data)
+        if self.truncated:
+            return
+        room = self.limit - self._size
+        if len(data) > room:
+            self._put(data[: max(0, room)])
+            self._truncate()
+            return
+        self._put(data)
 
     def write_always(self, text: str) -> None:
         """Write past the limit: netsim's own last words (a crash's traceback) are always kept."""
-        with self._lock:
-            self._put(text.encode("utf-8", "replace"))
+        self._put(text.encode("utf-8", "replace"))
 
     def flush(self) -> None:
         pass  # every write is a write(2) already
@@ -119,49 +119,37 @@ class CappedLog:
 
     # ---- descriptors 1 and 2 ----------------------------------------------------------------------
 
-    def capture_descriptors(self) -> None:
-        """Point descriptors 1 and 2 at a pipe, which a thread drains into this log."""
+    def capture_descriptors(self) -> int:
+        """Point descriptors 1 and 2 at a pipe into this log; returns its read end for the node's loop."""
         read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        if hasattr(fcntl, "F_SETPIPE_SZ"):
+            with contextlib.suppress(OSError):  # the system's pipe-max-size may be lower
+                fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         for fd in (1, 2):
             os.dup2(write_end, fd)
         os.close(write_end)
         self._pipe = read_end
-        self._reader = threading.Thread(target=self._drain, name="netsim-log", daemon=True)
-        self._reader.start()
+        return read_end
 
-    def _drain(self) -> None:
-        assert self._pipe is not None
-        while True:
+    def on_readable(self) -> None:
+        """The node's loop found the pipe readable: move what is there into the log."""
+        self.drain()
+
+    def on_writable(self) -> None:
+        pass
+
+    def drain(self) -> None:
+        while self._pipe is not None:
             try:
                 data = os.read(self._pipe, 65536)
-            except InterruptedError:
-                continue
+            except (BlockingIOError, InterruptedError):
+                return
             except OSError:
                 return
             if not data:
-                return  # every writer is gone
+                return
             self.write_bytes(data)
-
-    def finish(self, timeout_s: float = 1.0) -> None:
-        """Close this process's descriptors 1 and 2 and wait (bounded) for the reader to log the rest.
-
-        Call it once the programs the app started are gone: they hold copies of the pipe too.
-        """
-        if self._reader is None:
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            for fd in (1, 2):
-                os.dup2(devnull, fd)
-        finally:
-            os.close(devnull)
-        self._reader.join(timeout_s)
-
-    def _after_fork(self) -> None:
-        # A child forked while the reader held the lock would wait for it forever; the child has no
-        # reader thread, and writes to the file on its own.
-        self._lock = threading.Lock()
-        self._reader = None
 
     # ---- the file -----------------------------------------------------------------------------------
 

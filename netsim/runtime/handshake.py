@@ -1,14 +1,16 @@
 """Who may use a node's links: the hello that opens every connection, both ways, and its bounds.
 
-A connection carries traffic only once both ends have proved that they belong to the run (the hello
-and its answer, ``netsim.wire.auth``). Until then it is *pending*, and a pending connection is what a
-stranger can open, so it is bounded: a small frame limit (a hello is small; nothing large is ever
+A connection's messages reach the app only once the other end has proved that it belongs to the run
+(the hello and its answer, ``netsim.wire.auth``). Until then it is *pending*, and a pending connection
+is what a stranger can open, so it is bounded: a small frame limit (a hello is small; nothing large is ever
 buffered for a stranger), a deadline, and a cap on how many wait at once (the oldest is closed to
 make room). Every refusal is an ``error`` event, and the connection is closed.
 
 The connecting end sends its hello as soon as it connects and takes the link as up when the answer
 proves the listener is its neighbour: a process that listens where a dead node listened gets a hello
-it cannot use and no traffic. The accepting end answers a good hello and takes the link as up at once.
+it cannot use and no traffic. At the run's first start it takes the link as up at once instead, since
+the live neighbour holds the address it connects to (``Handshakes.connected``), and checks the answer
+when it comes. The accepting end answers a good hello and takes the link as up at once.
 """
 
 from __future__ import annotations
@@ -80,8 +82,14 @@ class Handshakes:
             )
         self._wait(channel)
 
-    def connected(self, channel: LinkChannel) -> None:
-        """A connection this node made to a neighbour's listener: send the hello, wait for its answer."""
+    def connected(self, channel: LinkChannel, *, trusted: bool = False) -> None:
+        """A connection this node made to a neighbour's listener: send the hello, wait for its answer.
+
+        ``trusted``: the listener's address came from the launcher at start-up, while the node that
+        bound it holds it, so no other process can be listening there: the link is up at once (its
+        traffic may follow the hello before the answer comes), and the answer is still checked when it
+        does. Otherwise (reconnecting, restarted) the link is up only once the answer proves it.
+        """
         node = self.node
         assert channel.peer is not None
         nonce = new_nonce()
@@ -89,7 +97,8 @@ class Handshakes:
         self._wait(channel)
         msg_id = node.send_hello(channel, body, None)
         self._sent[channel] = (nonce, msg_id)
-        self.dialing[channel.peer] = channel
+        if not trusted:
+            self.dialing[channel.peer] = channel
 
     def forget(self, channel: LinkChannel) -> None:
         """``channel`` is closed."""
@@ -128,7 +137,7 @@ class Handshakes:
             self.node.send_hello(channel, answer, message.id)
         else:
             del self._sent[channel]
-            del self.dialing[channel.peer]
+            self.dialing.pop(channel.peer, None)
         return None
 
     def _accepting(self, channel: LinkChannel, message: Message) -> HelloScope:

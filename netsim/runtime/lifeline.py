@@ -18,23 +18,36 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
 import time
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 
-def _prctl(option: int, value: int) -> bool:
+def _load_libc() -> Any:
     if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # The process's own symbols: libc is loaded already, and no library search (find_library runs
+        # a program) is made. Loaded once, in the launcher, and inherited by every forked node.
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _prctl(option: int, value: int) -> bool:
+    if _LIBC is None:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
+        return _LIBC.prctl(option, value, 0, 0, 0) == 0
+    except AttributeError:
         return False
 
 

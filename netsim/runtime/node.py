@@ -281,11 +281,13 @@ class Node:
         """print() in an app, and anything written to fds 1 and 2, lands in the node's log, up to its cap."""
         sys.stdout.flush()
         sys.stderr.flush()
-        self._log_file.capture_descriptors()
+        pipe = self._log_file.capture_descriptors()
         sys.stdout = sys.stderr = self._log_file  # type: ignore[assignment]
+        self.selector.register(pipe, selectors.EVENT_READ, self._log_file)
 
     def finish_log(self) -> None:
-        self._log_file.finish()
+        """Log what is left in the pipe of descriptors 1 and 2 (once the app's programs are gone)."""
+        self._log_file.drain()
 
     def log(self, text: str) -> None:
         self._log_file.write(text.rstrip("\n") + "\n")
@@ -357,7 +359,8 @@ class Node:
         if not self.conn.poll(self.plan.settings.startup_timeout_s):
             raise StartupError(f"node {self.name!r}: no address book from the launcher")
         command = control.receive_control(self.conn)
-        if command["kind"] == control.CLOSE:
+        if command["kind"] != control.ADDRESSES:
+            # The run is stopping before it started (start-up failed elsewhere, or a stop signal).
             self.finished = True
             return
         # For each peer: {"listener": its listener address for our link's transport,
@@ -368,11 +371,11 @@ class Node:
             entry = peers[link.peer]
             listener_address = transport.address_from_json(entry["listener"])
             self._peer_listener[link.peer] = listener_address
-            if transport.connected and self.plan.generation == 0:
-                # Up once its hello (accepting end) or the answer to ours (connecting end) proves it.
-                # A restarted node does not wait: its peers reconnect when they notice it is back.
-                self._awaiting_hello.add(link.peer)
             if transport.connected and not link.initiator:
+                if self.plan.generation == 0:
+                    # Up once its hello proves it. A restarted node does not wait: its peers
+                    # reconnect when they notice it is back.
+                    self._awaiting_hello.add(link.peer)
                 continue
             sock = self._link_sockets.pop(link.peer)
             if not transport.connected:
@@ -396,9 +399,12 @@ class Node:
             channel = self._link_channel(sock, transport, listener_address, link.peer, owns_path=True)
             self._register(channel)
             self.trace.event("connect", **channel.trace_fields())
+            # A first start's connections are up at once (see Handshakes.connected); a restarted
+            # node's, like any reconnection, once the answer to the hello proves the listener.
+            trusted = self.plan.generation == 0 or not transport.connected
             if transport.connected:
-                self.handshakes.connected(channel)
-            else:
+                self.handshakes.connected(channel, trusted=trusted)
+            if trusted:
                 self.channels[link.peer] = channel
         self._flush_dirty()
         self._maybe_ready()
@@ -773,7 +779,9 @@ class Node:
         peer = channel.peer
         assert peer is not None
         existing = self.channels.get(peer)
-        if existing is not None and existing is not channel and not existing.closed:
+        if existing is channel:
+            return  # a start-up link, up since it connected: its answer has come
+        if existing is not None and not existing.closed:
             # The peer connected again (restarted, or it saw the old connection fail before we did).
             self._close_channel(existing, "replaced by a new connection")
         self.channels[peer] = channel
@@ -1120,11 +1128,11 @@ def node_main(
     own_process_group()
     stop_on_signals()
     launcher = os.getppid() if launcher_pid is None else launcher_pid
-    for other in inherited:
-        other.close()
     exit_code = EXIT_ORPHANED
     node: Node | None = None
     try:
+        for other in inherited:
+            other.close()
         if die_with_launcher(launcher):
             become_subreaper()
             gate_fd = None
@@ -1144,6 +1152,7 @@ def node_main(
         exit_code = 128 + termination.signum
     finally:
         # Whatever the app started ends with its node; then what they all wrote is in the log.
+        ignore_stop_signals()
         end_descendants()
         if node is not None:
             node.finish_log()

@@ -8,8 +8,8 @@ The run key
 
 The link hello (connected transports: tcp, tcp6, unix, unix-seqpacket)
     The connecting node's first message on a new connection is a ``netsim.hello`` whose body is
-    ``{"nonce": N, "proof": P}``: N is 16 random bytes in hex, P is HMAC-SHA256 under the run key, in hex,
-    of one line naming everything the hello vouches for::
+    ``{"nonce": N, "proof": P}``: N is 16 random bytes in hex, P is a keyed BLAKE2b-256 MAC under the run
+    key (RFC 7693's keyed mode), in hex, of one line naming everything the hello vouches for::
 
         netsim-hello/1 connect <transport> <src> <dst> <connecting address> <listening address> <N>
 
@@ -17,15 +17,16 @@ The link hello (connected transports: tcp, tcp6, unix, unix-seqpacket)
     the addresses from its own socket (``getsockname()`` / ``getpeername()``), so a hello is good for one
     connection only. The accepting node answers with its own ``netsim.hello``, ``in_reply_to`` the
     first, whose proof is the same line with ``accept`` for ``connect`` (and the connecting node's
-    nonce). Neither end takes traffic on the connection before the other end's proof checks out: a
-    local process that connects to a node's listener, or listens where a dead node listened, learns
-    nothing and is refused.
+    nonce). An end takes no traffic on the connection before the other end's proof checks out (how the
+    node uses this: ``netsim.runtime.handshake``): a local process that connects to a node's listener,
+    or listens where a dead node listened, learns nothing and is refused.
 
 Sealed datagrams (udp, udp6: anyone on the host can send to a UDP port)
-    A datagram is ``tag + payload``: the tag is a 16-byte keyed BLAKE2b of the payload, under the run
-    key. The payload names its sender and receiver, and the receiver checks those against the address
-    the datagram came from, so a tag vouches for one link direction. AF_UNIX datagrams are not sealed:
-    their sockets live in the run's private (0700) directory, which no other user can reach.
+    A datagram is ``tag + payload``: the tag is a 16-byte keyed BLAKE2b of the payload, under a key
+    derived from the run key. The payload names its sender and receiver, and the receiver checks those
+    against the address the datagram came from, so a tag vouches for one link direction. AF_UNIX datagrams
+    are not sealed: their sockets live in the run's private (0700) directory, which no other user can
+    reach.
 
 Replays (sending again a hello or datagram seen on the wire) need to read loopback traffic, which takes
 root on the same host; see docs/security.md for the threat model.
@@ -45,6 +46,7 @@ NONCE_BYTES = 16
 DATAGRAM_TAG_BYTES = 16
 HELLO_VERSION = "netsim-hello/1"
 CONNECT, ACCEPT = "connect", "accept"
+_HELLO_PERSON = b"netsim-hello/1"
 _DATAGRAM_PERSON = b"netsim-dgram/1"
 _compare_digest = hmac.compare_digest
 
@@ -69,14 +71,16 @@ class HelloScope(NamedTuple):
 class RunKey:
     """The run's secret, and everything netsim proves with it. Its repr never shows the key."""
 
-    __slots__ = ("_datagram_hasher", "_key")
+    __slots__ = ("_datagram_hasher", "_hello_hasher", "_key")
 
     def __init__(self, key: bytes) -> None:
         if not isinstance(key, bytes) or len(key) != RUN_KEY_BYTES:
             raise ValueError(f"a run key is {RUN_KEY_BYTES} bytes")
         self._key = key
-        # A key of its own for datagram tags: one purpose per key.
-        datagram_key = hmac.digest(key, b"netsim datagram key", "sha256")
+        # BLAKE2b in keyed mode is a MAC, in CPython's own C code: a node that forks from the launcher
+        # pays nothing to set up a crypto library. One key per purpose, derived from the run key.
+        self._hello_hasher = hashlib.blake2b(key=key, digest_size=32, person=_HELLO_PERSON)
+        datagram_key = hashlib.blake2b(b"netsim datagram key", key=key, digest_size=32).digest()
         self._datagram_hasher = hashlib.blake2b(
             key=datagram_key, digest_size=DATAGRAM_TAG_BYTES, person=_DATAGRAM_PERSON
         )
@@ -108,7 +112,9 @@ class RunKey:
                 nonce,
             )
         )
-        return hmac.digest(self._key, line.encode("utf-8", "surrogatepass"), "sha256").hex()
+        hasher = self._hello_hasher.copy()
+        hasher.update(line.encode("utf-8", "surrogatepass"))
+        return hasher.hexdigest()
 
     def hello_body(self, role: str, link: HelloScope, nonce: str) -> dict[str, str]:
         return {"nonce": nonce, "proof": self.hello_proof(role, link, nonce)}

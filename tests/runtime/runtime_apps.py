@@ -170,14 +170,19 @@ class FewDescriptors(Forever):
 
 
 class Chatty(App):
-    """Prints 20 MiB through print() and makes a child write 20 MiB to the inherited stdout, then stops."""
+    """Prints 20 MiB through print(), and starts a child that writes 20 MiB to the stdout it inherits;
+    stops once the child is done (the node's loop drains what the child writes meanwhile)."""
 
     def on_start(self, ctx):
         print("x" * (20 * 1024 * 1024))
-        subprocess.run(
-            [sys.executable, "-c", "import os\nfor _ in range(320): os.write(1, b'y' * 65536)"], check=True
+        self.child = subprocess.Popen(
+            [sys.executable, "-c", "import os\nfor _ in range(320): os.write(1, b'y' * 65536)"]
         )
-        ctx.set_timer(0.3, "done")
+        ctx.set_timer(0.05, "poll")
 
     def on_timer(self, ctx, name, data):
-        ctx.stop()
+        if self.child.poll() is None:
+            ctx.set_timer(0.05, "poll")
+        else:
+            ctx.record(kind="child-exit", code=self.child.returncode)
+            ctx.stop()

@@ -286,7 +286,9 @@ def test_a_listener_out_of_descriptors_backs_off_instead_of_flooding_the_trace(r
 @pytest.mark.timeout(60)
 def test_a_node_s_log_stops_at_its_limit_whoever_writes(runs_dir, no_leftovers):
     result = netsim.run("line:2", app=app("Chatty"), seed=1, out=runs_dir, duration=20)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary["exit_status"] == "ok" and result.summary["ended_by"] == "done", result.summary
+    _, events = load_trace(result.run_dir)
+    assert [e["data"]["code"] for e in events if e["event"] == "app"] == [0, 0]
     for log in (result.run_dir / "nodes").glob("*.log"):
         size = log.stat().st_size
         assert LOG_LIMIT_BYTES <= size <= LOG_LIMIT_BYTES + 4096, (log, size)
