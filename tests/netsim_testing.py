@@ -87,6 +87,20 @@ def child_pids() -> set[int]:
     return pids
 
 
+def processes_mentioning(marker: str) -> list[int]:
+    """Every process whose command line contains ``marker`` (a run's --out directory, say)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
 def socket_dirs() -> set[str]:
     """This process's run socket directories (others may be running netsim at the same time)."""
     return set(glob.glob(f"/tmp/netsim-{os.getpid()}-*"))

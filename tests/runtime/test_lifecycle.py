@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from netsim_testing import ROOT, exactly_once_problems, listening, load_trace
+from netsim_testing import ROOT, exactly_once_problems, listening, load_trace, processes_mentioning
 from typer.testing import CliRunner
 
 import netsim
@@ -23,19 +23,6 @@ APPS = Path(__file__).with_name("runtime_apps.py")
 
 def app(name: str) -> str:
     return f"{APPS}:{name}"
-
-
-def processes_mentioning(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -19,6 +19,7 @@ from netsim_testing import (
     exactly_once_problems,
     load_trace,
     mirror_problems,
+    processes_mentioning,
     stream_link_mirror_problems,
 )
 
@@ -162,19 +163,6 @@ def test_a_killed_node_is_a_failure_and_its_flushed_trace_is_kept(runs_dir, no_l
     assert any(e["node"] == "n1" and e["event"] == "start" for e in events)
 
 
-def _processes_mentioning(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if marker.encode() in handle.read():
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
-
-
 @pytest.mark.timeout(90)
 def test_ctrl_c_stops_the_run_cleanly(tmp_path):
     out = tmp_path / "ctrl-c-runs"
@@ -182,7 +170,7 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path):
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(_processes_mentioning(str(out))) < 7:
+        while time.monotonic() < deadline and len(processes_mentioning(str(out))) < 7:
             time.sleep(0.1)
         time.sleep(0.5)
         # A terminal sends SIGINT to the whole foreground process group.
@@ -201,7 +189,7 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path):
     _, events = load_trace(run_dir)
     assert sum(e["event"] == "stop" for e in events) == 6
     assert exactly_once_problems(events) == []
-    assert _processes_mentioning(str(out)) == []
+    assert processes_mentioning(str(out)) == []
 
 
 @pytest.mark.timeout(60)
