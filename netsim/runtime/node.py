@@ -793,12 +793,13 @@ class Node:
 
     def refuse(self, channel: LinkChannel, problem: str, nbytes: int | None = None) -> None:
         """Close a connection that has not proved it belongs to the run, saying why in the trace."""
-        self._trace_error(channel, problem, nbytes=nbytes)
-        self._close_channel(channel, "refused")
+        self._reject(channel, problem, nbytes, reason="refused")
 
-    def _reject(self, channel: LinkChannel, problem: str, nbytes: int) -> None:
+    def _reject(
+        self, channel: LinkChannel, problem: str, nbytes: int | None, reason: str = "bad bytes"
+    ) -> None:
         self._trace_error(channel, problem, nbytes=nbytes)
-        self._close_channel(channel, "bad bytes")
+        self._close_channel(channel, reason)
 
     def on_bad_bytes(self, channel: LinkChannel, error: CodecError, nbytes: int) -> None:
         self._reject(channel, f"bad frame: {error}", nbytes)
