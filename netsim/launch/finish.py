@@ -64,6 +64,22 @@ def traffic_totals(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def what_ran(run_dir: Path, header: dict[str, Any]) -> dict[str, Any]:
+    """The summary's first fields, the same for every run however it ended: read from its header."""
+    topology = header.get("topology") if isinstance(header.get("topology"), dict) else {}
+    return {
+        "run_id": header.get("run_id", run_dir.name),
+        "run_dir": str(run_dir),
+        "trace": str(run_dir / TRACE_FILE_NAME),
+        "topology": {"name": topology.get("name"), "source": topology.get("source")},
+        "app": header.get("app"),
+        "transport": header.get("transport"),
+        "seed": header.get("seed"),
+        "nodes": len(topology.get("nodes") or []),
+        "links": len(topology.get("links") or []),
+    }
+
+
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
     _write_json(run_dir / SUMMARY_FILE_NAME, summary)
 
@@ -92,17 +108,8 @@ def recover_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         warnings = merge_parts(path, header)
     except ValueError as error:
         raise InputError(f"{header_path}: {error}") from None
-    topology = header.get("topology") if isinstance(header.get("topology"), dict) else {}
     summary: dict[str, Any] = {
-        "run_id": header.get("run_id", path.name),
-        "run_dir": str(path),
-        "trace": str(path / TRACE_FILE_NAME),
-        "topology": {"name": topology.get("name"), "source": topology.get("source")},
-        "app": header.get("app"),
-        "transport": header.get("transport"),
-        "seed": header.get("seed"),
-        "nodes": len(topology.get("nodes") or []),
-        "links": len(topology.get("links") or []),
+        **what_ran(path, header),
         **traffic_totals(path),
         "exit_status": "failed",
         "ended_by": LAUNCHER_DIED,

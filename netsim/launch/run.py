@@ -21,7 +21,7 @@ from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import OptionError, TopologyError
 from netsim.launch.faults import FaultRunner
-from netsim.launch.finish import merge_parts, traffic_totals, write_header_part, write_summary
+from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part, write_summary
 from netsim.launch.launcher import (
     Launcher,
     LaunchLimits,
@@ -57,13 +57,12 @@ from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
 from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
-from netsim.trace.reader import TRACE_FILE_NAME
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
 from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.transport.names import DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED = 0, 1
 # A run that ended so, and in which no node failed (a hung node that had to be ended is a failure).
 OK_ENDINGS = ("done", "quiet", "duration")
 
@@ -154,15 +153,7 @@ def run(
         )
         warnings = merge_parts(run_dir, header)
         summary = {
-            "run_id": run_id,
-            "run_dir": str(run_dir),
-            "trace": str(run_dir / TRACE_FILE_NAME),
-            "topology": {"name": topo.name, "source": topo.source},
-            "app": app,
-            "transport": transport,
-            "seed": seed,
-            "nodes": len(topo.nodes),
-            "links": len(topo.links),
+            **what_ran(run_dir, header),
             "shaped_links": len(shaped_links),
             **traffic_totals(run_dir),
             "duration_s": round(outcome.running_s, 6),

@@ -8,6 +8,7 @@ from typing import Any
 
 from netsim.runtime.bounds import LOG_LIMIT_BYTES
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
+from netsim.wire.auth import RUN_KEY_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +58,4 @@ class NodePlan:
     fixed_addresses: dict[str, Any] | None = None
     generation: int = 0
     # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
-    run_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    run_key: bytes = field(default_factory=lambda: secrets.token_bytes(RUN_KEY_BYTES), repr=False)
