@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from netsim.apps.base import App
-from netsim.apps.names import BUILTIN_APP_NAMES
 from netsim.errors import AppError
+from netsim.vocabulary import BUILTIN_APP_NAMES
 
 
 def _builtin(name: str) -> type[App]:

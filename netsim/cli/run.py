@@ -11,12 +11,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from netsim.apps.names import BUILTIN_APP_NAMES, DEFAULT_APP
 from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
 from netsim.launch.launcher import Progress
 from netsim.launch.run import run
-from netsim.transport.names import DEFAULT_TRANSPORT, TRANSPORT_NAMES
+from netsim.vocabulary import BUILTIN_APP_NAMES, DEFAULT_APP, DEFAULT_TRANSPORT, TRANSPORT_NAMES
 
 MAX_FAILURES_SHOWN = 5
 SHAPING = "Link conditions (defaults for links whose edge does not set them)"

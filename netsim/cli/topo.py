@@ -24,7 +24,7 @@ from netsim.topology import (
     write_topology,
 )
 from netsim.topology.model import Topology
-from netsim.transport.names import DEFAULT_TRANSPORT
+from netsim.vocabulary import DEFAULT_TRANSPORT
 
 app = typer.Typer(
     help="Generate, inspect and validate topologies (GML, GraphML, node-link JSON, edge lists, generators).",

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from netsim import __version__
-from netsim.apps.names import DEFAULT_APP
 from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import OptionError, TopologyError
@@ -59,7 +58,7 @@ from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
 from netsim.transport import TRANSPORT_NAMES, get_transport
-from netsim.transport.names import DEFAULT_TRANSPORT
+from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -148,8 +147,19 @@ def run(
     # directory is finished, and the signal shows in the summary and the exit code.
     with StopSignals() as signals:
         outcome, launcher_error = _launch(
-            topo, app, transport, seed, node_dir, startup_timeout, duration, quiet, shaped_links, schedule,
-            signals, on_progress, on_ready,
+            topo,
+            app,
+            transport,
+            seed,
+            node_dir,
+            startup_timeout,
+            duration,
+            quiet,
+            shaped_links,
+            schedule,
+            signals,
+            on_progress,
+            on_ready,
         )
         warnings = merge_parts(run_dir, header)
         summary = {

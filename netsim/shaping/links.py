@@ -7,7 +7,7 @@ from typing import Any
 from netsim.errors import TopologyError
 from netsim.shaping.conditions import ConditionError, Conditions, link_conditions
 from netsim.topology.model import Topology
-from netsim.transport import get_transport
+from netsim.vocabulary import TRANSPORT_TRAITS
 
 # (a, b) -> (a->b conditions, b->a conditions), for the links whose conditions are not all default.
 LinkConditionsMap = dict[tuple[str, str], tuple[Conditions, Conditions]]
@@ -20,12 +20,12 @@ def topology_conditions(
     attrs_of = {node.name: node.attrs for node in topology.nodes}
     shaped: LinkConditionsMap = {}
     for link in topology.links:
-        transport = get_transport(link.transport or default_transport)
+        traits = TRANSPORT_TRAITS[link.transport or default_transport]
         try:
             forward, backward = link_conditions(
                 link.attrs,
                 defaults,
-                datagram=not transport.connected,
+                datagram=not traits.connected,
                 a_attrs=attrs_of[link.a],
                 b_attrs=attrs_of[link.b],
             )

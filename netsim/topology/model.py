@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netsim.apps.names import BUILTIN_APP_NAMES
+from netsim.vocabulary import BUILTIN_APP_NAMES
 
 
 @dataclass(frozen=True, slots=True)

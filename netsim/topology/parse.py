@@ -14,10 +14,9 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from netsim.apps.names import BUILTIN_APP_NAMES, is_app_spec
 from netsim.errors import TopologyError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
-from netsim.transport.names import TRANSPORT_NAMES
+from netsim.vocabulary import BUILTIN_APP_NAMES, TRANSPORT_NAMES, is_app_spec
 
 # Graph attributes that name the network, in order of preference (``Network`` is Topology Zoo's).
 NAME_ATTRIBUTES: tuple[str, ...] = ("Network", "name", "label")

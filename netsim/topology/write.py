@@ -15,7 +15,7 @@ import networkx as nx
 from netsim.errors import OptionError, TopologyError
 from netsim.topology.load import EXTENSION_FORMATS, NETSIM_TOPOLOGY_FORMAT
 from netsim.topology.model import Topology
-from netsim.transport.names import TRANSPORT_NAMES
+from netsim.vocabulary import TRANSPORT_NAMES
 
 # Keys the node-link format uses itself, which attributes therefore cannot carry.
 _RESERVED_NODE_KEYS = ("id", "app")

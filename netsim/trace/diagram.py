@@ -22,12 +22,11 @@ from typing import Any, Literal
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.records import is_control
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
 
 Axis = Literal["time", "lamport"]
 AXES: tuple[str, ...] = ("time", "lamport")
-# Messages netsim itself sends (the link handshake, "netsim.hello"), hidden unless asked for.
-CONTROL_TYPE_PREFIX = "netsim."
 
 # Layout, in SVG user units (pixels).
 FONT_FAMILY = "Helvetica, Arial, sans-serif"
@@ -189,10 +188,6 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _is_control(msg_type: str) -> bool:
-    return msg_type.startswith(CONTROL_TYPE_PREFIX)
-
-
 def _busiest_nodes(
     reader: TraceReader,
     known: list[str],
@@ -211,7 +206,7 @@ def _busiest_nodes(
         if (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns):
             continue
         msg_type = record.get("msg_type")
-        if not include_control and isinstance(msg_type, str) and _is_control(msg_type):
+        if not include_control and isinstance(msg_type, str) and is_control(msg_type):
             continue
         node = record["node"]
         handled[node] = handled.get(node, 0) + 1
@@ -290,7 +285,7 @@ def _collect(
             last_lamport[node] = max(last_lamport.get(node, 0.0), key)
             raw_type = record.get("msg_type")
             msg_type = raw_type if isinstance(raw_type, str) else "?"
-            if not include_control and _is_control(msg_type):
+            if not include_control and is_control(msg_type):
                 collected.control_messages += 1
                 continue
             if not in_window(ts_ns):

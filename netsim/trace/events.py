@@ -22,7 +22,7 @@ import orjson
 from netsim.errors import InputError, OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
-from netsim.transport import TRANSPORTS
+from netsim.vocabulary import TRANSPORT_TRAITS
 
 # Messages the receiving node sent with the same type within this long after a receive are listed as
 # "possibly forwarded": apps that relay (flood, gossip) do it within microseconds.
@@ -597,7 +597,12 @@ def message_timeline(life: MessageLife) -> list[str]:
     fate = f"fate: {life.fate}"
     if life.latency_ns is not None:
         fate += f", latency {format_duration(life.latency_ns)}"
-    elif life.fate == "lost" and life.transport in TRANSPORTS and not TRANSPORTS[life.transport].reliable:
+    elif life.fate == "lost" and _known_unreliable(life.transport):
         fate += f" ({life.transport} does not retransmit)"
     lines.append(fate)
     return lines
+
+
+def _known_unreliable(transport: str | None) -> bool:
+    traits = TRANSPORT_TRAITS.get(transport) if transport else None
+    return traits is not None and not traits.reliable

@@ -28,11 +28,11 @@ from matplotlib.figure import Figure
 from netsim.errors import InputError, NetsimError, OptionError
 from netsim.topology import load_topology
 from netsim.trace.reader import TraceReader, read_header, resolve_trace_path
+from netsim.trace.records import is_control
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
 
 TOPOLOGY_FILE_NAME = "topology.json"
 # Messages netsim itself sends (the link handshake), left out of the counts unless asked for.
-CONTROL_TYPE_PREFIX = "netsim."
 PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 
 # About this many time buckets between the run's start and its last event: fine enough that the part of
@@ -225,7 +225,7 @@ def count_traffic(
             if not sending and kind not in RECEIVE_EVENTS:
                 continue
             msg_type = record.get("msg_type")
-            if not include_control and isinstance(msg_type, str) and msg_type.startswith(CONTROL_TYPE_PREFIX):
+            if not include_control and is_control(msg_type):
                 if sending:
                     traffic.control_messages += 1
                 continue

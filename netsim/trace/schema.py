@@ -20,7 +20,7 @@ REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
 
 # Optional fields, present only where they apply to the event (absent rather than null).
 OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
-    "transport",  # one of netsim.transport.names.TRANSPORT_NAMES
+    "transport",  # one of netsim.vocabulary.TRANSPORT_NAMES
     "sockname",  # getsockname() of the socket: [host, port] / [host, port, flowinfo, scope_id] / "path"
     "peername",  # getpeername(), or the address recvfrom()/sendto() used, same shapes as sockname
     "peer",  # the neighbour node's name at the other end of the socket, once known

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.transport import TRANSPORTS
+from netsim.vocabulary import TRANSPORT_TRAITS
 
 CHECK_DESCRIPTIONS: dict[str, str] = {
     "mirror": "both ends of each connection and each message see mirrored addresses",
@@ -310,7 +310,7 @@ def verify_trace(
 # (reliable, connected) per transport name. An unknown transport is not reliable, and is connected
 # when its events are send/recv rather than sendto/recvfrom.
 _TRANSPORT_FLAGS: dict[str | None, tuple[bool, bool]] = {
-    name: (transport.reliable, transport.connected) for name, transport in TRANSPORTS.items()
+    name: (traits.reliable, traits.connected) for name, traits in TRANSPORT_TRAITS.items()
 }
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from netsim.errors import TransportError
 from netsim.transport.base import LinkEnd, Transport
-from netsim.transport.names import DEFAULT_TRANSPORT, TRANSPORT_NAMES
 from netsim.transport.tcp import TcpTransport
 from netsim.transport.tcp6 import Tcp6Transport
 from netsim.transport.udp import UdpTransport
 from netsim.transport.udp6 import Udp6Transport
 from netsim.transport.unix import UnixDatagramTransport, UnixSeqpacketTransport, UnixStreamTransport
+from netsim.vocabulary import DEFAULT_TRANSPORT, TRANSPORT_NAMES
 
 TRANSPORTS: dict[str, Transport] = {
     transport.name: transport

@@ -12,11 +12,11 @@ import errno
 import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from netsim.errors import TransportError
+from netsim.vocabulary import TRANSPORT_TRAITS, Framing
 
-Framing = Literal["stream", "packet"]
 # What the socket API gives and takes: (host, port[, flowinfo, scope_id]) or an AF_UNIX path.
 Address = Any
 
@@ -35,14 +35,11 @@ class LinkEnd:
 class Transport(ABC):
     """A socket family and type, as netsim uses it.
 
-    ``connected``: listen/accept/connect (TCP, AF_UNIX stream and seqpacket) rather than one bound
-    socket that receives from anyone (UDP, AF_UNIX datagram).
-    ``framing``: "stream" needs a length prefix to find message boundaries; "packet" carries one
-    message per send.
-    ``reliable``: the kernel delivers every message exactly once, in order, or reports an error.
-    ``max_message_bytes``: the largest encoded message one send may carry.
-    ``sealed``: any process on the host can send to its sockets (UDP), so each datagram carries the
-    run's proof (``netsim.wire.auth``), which takes ``DATAGRAM_TAG_BYTES`` of ``max_message_bytes``.
+    A subclass names itself (``name``) and takes ``connected``, ``framing``, ``reliable`` and
+    ``sealed`` from ``netsim.vocabulary.TRANSPORT_TRAITS``, the one place they are declared (the
+    trace tools read them there without importing socket code).
+    ``max_message_bytes``: the largest encoded message one send may carry. Where ``sealed``, each
+    datagram carries the run's proof, which takes ``DATAGRAM_TAG_BYTES`` of it.
     """
 
     name: ClassVar[str]
@@ -53,6 +50,15 @@ class Transport(ABC):
     reliable: ClassVar[bool]
     max_message_bytes: ClassVar[int]
     sealed: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            traits = TRANSPORT_TRAITS[cls.name]
+            cls.connected = traits.connected
+            cls.framing = traits.framing
+            cls.reliable = traits.reliable
+            cls.sealed = traits.sealed
 
     def available(self) -> str | None:
         """None if the kernel supports this transport here, else the reason it does not."""

@@ -23,9 +23,6 @@ class InetTransport(Transport):
 
 class InetStreamTransport(InetTransport):
     sock_type = socket.SOCK_STREAM
-    connected = True
-    framing = "stream"
-    reliable = True
     max_message_bytes = 16 * 1024 * 1024
 
     def _prepare(self, sock: socket.socket) -> None:
@@ -37,9 +34,4 @@ class InetStreamTransport(InetTransport):
 
 class InetDatagramTransport(InetTransport):
     sock_type = socket.SOCK_DGRAM
-    connected = False
-    framing = "packet"
-    reliable = False
-    # A UDP port takes datagrams from any process on the host.
-    sealed = True
     max_message_bytes: ClassVar[int]

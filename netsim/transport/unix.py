@@ -48,9 +48,6 @@ class UnixStreamTransport(UnixTransport):
     name = "unix"
     sock_type = socket.SOCK_STREAM
     suffix = "s"
-    connected = True
-    framing = "stream"
-    reliable = True
     max_message_bytes = 16 * 1024 * 1024
 
 
@@ -58,10 +55,6 @@ class UnixDatagramTransport(UnixTransport):
     name = "unix-dgram"
     sock_type = socket.SOCK_DGRAM
     suffix = "d"
-    connected = False
-    framing = "packet"
-    # AF_UNIX datagrams are never dropped: a full receiver makes the sender wait.
-    reliable = True
     max_message_bytes = UNIX_PACKET_LIMIT
 
 
@@ -69,9 +62,6 @@ class UnixSeqpacketTransport(UnixTransport):
     name = "unix-seqpacket"
     sock_type = getattr(socket, "SOCK_SEQPACKET", -1)
     suffix = "q"
-    connected = True
-    framing = "packet"
-    reliable = True
     max_message_bytes = UNIX_PACKET_LIMIT
 
     def available(self) -> str | None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from netsim.errors import TopologyError
 from netsim.topology import ACCEPTED_EXTENSIONS, describe, load_topology, read_graph
-from netsim.transport.names import TRANSPORT_NAMES
+from netsim.vocabulary import TRANSPORT_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 TOPOLOGIES = REPO / "topologies"

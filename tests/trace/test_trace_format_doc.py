@@ -16,7 +16,7 @@ from netsim.trace.schema import (
     REQUIRED_EVENT_FIELDS,
     SEND_EVENTS,
 )
-from netsim.transport.names import TRANSPORT_NAMES
+from netsim.vocabulary import TRANSPORT_NAMES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "trace-format.md"
 STREAM_TRANSPORTS = {"tcp", "tcp6", "unix", "unix-seqpacket"}
