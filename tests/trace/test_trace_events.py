@@ -35,7 +35,7 @@ START = 1_000_000_000
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = netsim.run("ring:4", app="echo", out=tmp_path_factory.mktemp("runs"), seed=1)
-    assert result.summary["exit_status"] == "ok"
+    assert result.summary.exit_status == "ok"
     return result.run_dir
 
 

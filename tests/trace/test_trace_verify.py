@@ -31,7 +31,7 @@ runner = CliRunner()
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real four-node echo run over tcp: messages both ways on every link, replies, clean shutdown."""
     result = netsim.run("ring:4", app="echo", out=tmp_path_factory.mktemp("runs"), seed=1)
-    assert result.summary["exit_status"] == "ok"
+    assert result.summary.exit_status == "ok"
     return result.run_dir
 
 
