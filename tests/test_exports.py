@@ -104,3 +104,7 @@ def test_import_netsim_is_cheap() -> None:
 
 def issubclass_safe(value: object, base: type) -> bool:
     return isinstance(value, type) and issubclass(value, base)
+
+
+def test_every_public_name_has_one_home() -> None:
+    assert sorted([*netsim._HOMES, "__version__"]) == netsim.__all__
