@@ -46,7 +46,7 @@ from netsim.shaping.conditions import (
     ConditionError,
     parse_duration_ns,
 )
-from netsim.topology.load import find_overlong_integer
+from netsim.topology.formats import find_overlong_integer
 
 NODE_ACTIONS = ("kill", "stop", "cont", "restart")
 LINK_ACTIONS = ("link-down", "link-up", "slow")
