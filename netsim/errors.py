@@ -22,7 +22,7 @@ directory is finished. Inside a node, a ``StartupError`` ends the node before it
 ``ConditionError`` and ``FaultError`` name the value at fault; the caller that knows where it was found
 (an edge of a topology file, a ``--faults`` line) raises a ``TopologyError`` or ``OptionError`` from them.
 Lower layers convert ``OSError``, ``KeyError`` and friends into these at exactly one place each:
-topology loading (``netsim.topology.load``), the codec (``netsim.wire.codec``), the transports
+topology loading (``netsim.topology.load``), the wire format (``netsim.wire``), the transports
 (``netsim.transport``) and the launcher (``netsim.launch``). The CLI catches ``NetsimError`` once.
 """
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from netsim.errors import ConditionError, FaultError
 from netsim.shaping.conditions import CONDITION_KEYS, MAX_RUN_S, NS_PER_S, parse_duration_ns
-from netsim.topology.load import find_overlong_integer
+from netsim.topology.formats import find_overlong_integer
 
 NODE_ACTIONS = ("kill", "stop", "cont", "restart")
 LINK_ACTIONS = ("link-down", "link-up", "slow")

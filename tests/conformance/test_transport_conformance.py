@@ -21,7 +21,7 @@ import netsim
 from netsim.errors import TransportError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.transport import TRANSPORT_NAMES, LinkEnd, get_transport
-from netsim.wire.codec import FrameDecoder, decode_datagram, encode_frame
+from netsim.wire.framing import FrameDecoder, decode_datagram, encode_frame
 from netsim.wire.message import Message
 
 APPS_FILE = Path(__file__).with_name("conformance_apps.py")

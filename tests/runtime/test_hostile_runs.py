@@ -20,7 +20,7 @@ import netsim
 from netsim.launch.launcher import ReadyNode
 from netsim.runtime.bounds import LOG_LIMIT_BYTES
 from netsim.wire import Message, decode_frames, encode_frame, encode_message
-from netsim.wire.codec import LENGTH_PREFIX
+from netsim.wire.framing import LENGTH_PREFIX
 
 APPS = Path(__file__).with_name("runtime_apps.py")
 
