@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from netsim.errors import InputError, OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
+
+# format_address is this module's API too (it formats the addresses of format_event's lines).
+from netsim.trace.records import compact_json, int_or_none
+from netsim.trace.records import format_address as format_address
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
 from netsim.vocabulary import TRANSPORT_TRAITS
 
@@ -92,11 +94,6 @@ def parse_link(spec: str, node_names: list[str]) -> tuple[str, str]:
     )
 
 
-def _start_ts_ns(header: dict[str, Any]) -> int | None:
-    start = header.get("start_ts_ns")
-    return start if type(start) is int else None
-
-
 def _address_key(address: Any) -> Any:
     # IPv6 ends may disagree on flowinfo and scope_id; host and port identify the socket.
     return tuple(address[:2]) if type(address) is list else address
@@ -145,7 +142,7 @@ def _filtered(
     with reader:
         if limit == 0:
             return
-        start = _start_ts_ns(reader.header)
+        start = int_or_none(reader.header.get("start_ts_ns"))
         since_ns = until_ns = None
         on_link = None if link is None else _LinkEvents(link)
         count = 0
@@ -278,16 +275,6 @@ class _LinkEvents:
                 yield record
 
 
-def format_address(address: Any) -> str:
-    """``host:port``, ``[v6 host]:port``, or an AF_UNIX path (``""`` for an unnamed socket)."""
-    if type(address) is list and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if isinstance(host, str) and ":" in host else f"{host}:{port}"
-    if address == "":
-        return '""'
-    return str(address)
-
-
 def _seconds(ts_ns: int, start_ts_ns: int | None) -> str:
     if start_ts_ns is None:
         return f"{ts_ns}ns"
@@ -334,7 +321,7 @@ def format_event(event: dict[str, Any], start_ts_ns: int | None, *, node_width: 
         parts.append(f"L={event['lamport']}")
     for key, value in event.items():
         if key not in _SHOWN_FIELDS:
-            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+            text = value if isinstance(value, str) else compact_json(value)
             parts.append(f"{key}={text}")
     return ("  " + "  ".join(parts)).rstrip()
 
@@ -459,7 +446,7 @@ def follow_message(run_or_trace: str | os.PathLike[str], msg_id: str, *, strict:
     Raises ``InputError`` (exit 2) if no event of the trace names ``msg_id``.
     """
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
-        life = MessageLife(msg_id=msg_id, start_ts_ns=_start_ts_ns(reader.header))
+        life = MessageLife(msg_id=msg_id, start_ts_ns=int_or_none(reader.header.get("start_ts_ns")))
         replies: dict[str, ReplyLife] = {}
         # The id as a whole token in an error text: "n0:1" must not match inside "n0:12".
         mention = re.compile(rf"(?<![\w:]){re.escape(msg_id)}(?!\w)")
@@ -539,6 +526,8 @@ def message_timeline(life: MessageLife) -> list[str]:
     """The message's life as one line per step, in time order, then its fate."""
     steps: list[tuple[int, int, str]] = []
     first_send = life.sends[0]["ts_ns"] if life.sends else None
+    # Each receiving node's first receive of the message, which its replies and forwards follow.
+    last_receive: dict[str, int] = {}
 
     def add(record: dict[str, Any], text: str) -> None:
         ts_ns = record["ts_ns"]
@@ -547,6 +536,10 @@ def message_timeline(life: MessageLife) -> list[str]:
     def after(ts_ns: int, since: int | None, what: str = "later") -> str:
         return "" if since is None else f" ({format_duration(ts_ns - since)} {what})"
 
+    def after_receiving(send: dict[str, Any]) -> str:
+        """How long after its node received the followed message a reply or forward was sent."""
+        return after(send["ts_ns"], last_receive.get(send["node"]), "after receiving it")
+
     for index, send in enumerate(life.sends):
         again = " again" if index else ""
         add(
@@ -554,7 +547,6 @@ def message_timeline(life: MessageLife) -> list[str]:
             f"{send['node']} sent{again} {send.get('msg_type', 'message')} {life.msg_id} "
             f"to {send.get('peer', '?')} {_over(send)}",
         )
-    last_receive: dict[str, int] = {}
     for index, receive in enumerate(life.receives):
         again = " again" if index else ""
         add(receive, f"{receive['node']} received it{again}{after(receive['ts_ns'], first_send)}")
@@ -575,11 +567,10 @@ def message_timeline(life: MessageLife) -> list[str]:
     for reply in life.replies:
         reply_sent = reply.sends[0]["ts_ns"] if reply.sends else None
         for send in reply.sends:
-            since = last_receive.get(send["node"])
             add(
                 send,
                 f"{send['node']} replied {reply.msg_type or 'message'} {reply.msg_id} to "
-                f"{send.get('peer', '?')}{after(send['ts_ns'], since, 'after receiving it')}",
+                f"{send.get('peer', '?')}{after_receiving(send)}",
             )
         for receive in reply.receives:
             add(
@@ -587,11 +578,10 @@ def message_timeline(life: MessageLife) -> list[str]:
                 f"{receive['node']} received the reply {reply.msg_id}{after(receive['ts_ns'], reply_sent)}",
             )
     for send in life.possibly_forwarded:
-        since = last_receive.get(send["node"])
         add(
             send,
             f"{send['node']} possibly forwarded it as {send.get('msg_id', '?')} to {send.get('peer', '?')}"
-            f"{after(send['ts_ns'], since, 'after receiving it')}",
+            f"{after_receiving(send)}",
         )
     lines = [text for _ts, _order, text in sorted(steps)]
     fate = f"fate: {life.fate}"
