@@ -18,7 +18,8 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, errors_of
+from netsim.trace.records import str_or_none
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, errors_of, header_links
 
 MESSAGE_EVENTS = SEND_EVENTS | RECEIVE_EVENTS
 LINK_SEPARATOR = " -- "
@@ -242,13 +243,9 @@ class TrafficCounter:
         # (source, destination) -> its direction: one tuple lookup instead of sorting and formatting a key.
         self._directions: dict[tuple[str, str], DirectionTraffic] = {}
         self.messages_without_peer = 0
-        default_transport = header.get("transport") if isinstance(header.get("transport"), str) else None
-        links = topology.get("links")
-        for link in links if isinstance(links, list) else []:
-            if not (isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2])):
-                continue
-            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else default_transport
-            self._link(link[0], link[1], transport, in_topology=True)
+        default_transport = str_or_none(header.get("transport"))
+        for a, b, transport in header_links(header):
+            self._link(a, b, default_transport if transport is None else transport, in_topology=True)
 
     def node(self, name: str) -> NodeTraffic:
         stats = self.nodes.get(name)
