@@ -283,14 +283,19 @@ def trace_stats(
                 type_stats = message_types.get(type_key)
                 if type_stats is None:
                     type_stats = message_types[type_key] = MessageTypeStats(type_key)
-                msg_id = record.get("msg_id")
-                if kind in SEND_EVENTS:
+                sending = kind in SEND_EVENTS
+                if sending:
                     type_stats.messages_sent += 1
                     type_stats.bytes_sent += nbytes
-                    count_in_timeline(node, ts_ns, sent=True)
-                    if type(msg_id) is not str:
-                        without_msg_id += 1
-                        continue
+                else:
+                    type_stats.messages_received += 1
+                    type_stats.bytes_received += nbytes
+                count_in_timeline(node, ts_ns, sent=sending)
+                msg_id = record.get("msg_id")
+                if type(msg_id) is not str:
+                    without_msg_id += 1
+                    continue
+                if sending:
                     early = early_receives.pop(msg_id, None) if early_receives else None
                     if early is None:
                         in_flight[msg_id] = (ts_ns, node, type_stats)
@@ -298,12 +303,6 @@ def trace_stats(
                     latency = early[0] - ts_ns
                     sender, receiver = node, early[1]
                 else:
-                    type_stats.messages_received += 1
-                    type_stats.bytes_received += nbytes
-                    count_in_timeline(node, ts_ns, sent=False)
-                    if type(msg_id) is not str:
-                        without_msg_id += 1
-                        continue
                     sent = in_flight.pop(msg_id, None)
                     if sent is None:
                         early_receives[msg_id] = (ts_ns, node)
