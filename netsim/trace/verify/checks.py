@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from netsim.trace.reader import TraceReader
@@ -30,51 +31,24 @@ _TRANSPORT_FLAGS: dict[str | None, tuple[bool, bool]] = {
 _KILLING_FAULTS = frozenset({"kill", "restart"})
 
 
+@dataclass(slots=True)
 class _Sent:
     """What a receive needs to know about its send while the message is in flight."""
 
-    __slots__ = (
-        "sender",
-        "dest",
-        "reliable",
-        "sockname",
-        "peername",
-        "lamport",
-        "fifo_key",
-        "fifo_index",
-        "line",
-        "record",
-        "dropped",
-        "lost_to_fault",
-    )
-
-    def __init__(
-        self,
-        sender: str,
-        dest: Any,
-        reliable: bool,
-        sockname: Hashable,
-        peername: Hashable,
-        lamport: Any,
-        fifo_key: tuple[Hashable, ...] | None,
-        fifo_index: int,
-        line: int,
-        record: dict[str, Any] | None,
-    ) -> None:
-        self.sender = sender
-        self.dest = dest
-        self.reliable = reliable
-        self.sockname = sockname
-        self.peername = peername
-        self.lamport = lamport
-        self.fifo_key = fifo_key
-        self.fifo_index = fifo_index
-        self.line = line
-        # Kept only on reliable transports, where a message never received is a failure to show.
-        self.record = record
-        # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
-        self.dropped = False
-        self.lost_to_fault = False
+    sender: str
+    dest: Any
+    reliable: bool
+    sockname: Hashable
+    peername: Hashable
+    lamport: Any
+    fifo_key: tuple[Hashable, ...] | None
+    fifo_index: int
+    line: int
+    # Kept only on reliable transports, where a message never received is a failure to show.
+    record: dict[str, Any] | None
+    # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
+    dropped: bool = False
+    lost_to_fault: bool = False
 
 
 def _address_key(address: Any) -> Hashable:

@@ -19,20 +19,19 @@ class MessageIds:
 
     def add(self, msg_id: str) -> bool:
         """Add ``msg_id``; True if it was not there yet."""
-        sender, separator, seq_text = msg_id.rpartition(":")
-        if separator and seq_text.isascii() and seq_text.isdigit():
-            seq = int(seq_text)
-            if seq <= MAX_BITMAP_SEQ:
-                bitmap = self._bitmaps.get(sender)
-                if bitmap is None:
-                    bitmap = self._bitmaps[sender] = bytearray(64)
-                index, bit = seq >> 3, 1 << (seq & 7)
-                if index >= len(bitmap):
-                    bitmap.extend(bytes(max(index + 1, 2 * len(bitmap)) - len(bitmap)))
-                if bitmap[index] & bit:
-                    return False
-                bitmap[index] |= bit
-                return True
+        numbered = _numbered(msg_id)
+        if numbered is not None:
+            sender, seq = numbered
+            bitmap = self._bitmaps.get(sender)
+            if bitmap is None:
+                bitmap = self._bitmaps[sender] = bytearray(64)
+            index, bit = seq >> 3, 1 << (seq & 7)
+            if index >= len(bitmap):
+                bitmap.extend(bytes(max(index + 1, 2 * len(bitmap)) - len(bitmap)))
+            if bitmap[index] & bit:
+                return False
+            bitmap[index] |= bit
+            return True
         if msg_id in self._others:
             return False
         self._others.add(msg_id)
@@ -45,11 +44,20 @@ class MessageIds:
         self._others = {msg_id for msg_id in self._others if not msg_id.startswith(prefix)}
 
     def __contains__(self, msg_id: str) -> bool:
-        sender, separator, seq_text = msg_id.rpartition(":")
-        if separator and seq_text.isascii() and seq_text.isdigit():
-            seq = int(seq_text)
-            if seq <= MAX_BITMAP_SEQ:
-                bitmap = self._bitmaps.get(sender)
-                index = seq >> 3
-                return bitmap is not None and index < len(bitmap) and bool(bitmap[index] & (1 << (seq & 7)))
-        return msg_id in self._others
+        numbered = _numbered(msg_id)
+        if numbered is None:
+            return msg_id in self._others
+        sender, seq = numbered
+        bitmap = self._bitmaps.get(sender)
+        index = seq >> 3
+        return bitmap is not None and index < len(bitmap) and bool(bitmap[index] & (1 << (seq & 7)))
+
+
+def _numbered(msg_id: str) -> tuple[str, int] | None:
+    """(sender, seq) of an id ``"<sender>:<seq>"`` whose seq fits a bitmap; None for any other id."""
+    sender, separator, seq_text = msg_id.rpartition(":")
+    if separator and seq_text.isascii() and seq_text.isdigit():
+        seq = int(seq_text)
+        if seq <= MAX_BITMAP_SEQ:
+            return sender, seq
+    return None
