@@ -20,7 +20,7 @@ from netsim.trace.reader import TraceReader
 from netsim.trace.records import format_address as readable_address
 from netsim.trace.records import int_or_none
 from netsim.trace.schema import OPTIONAL_EVENT_FIELDS, REQUIRED_EVENT_FIELDS
-from netsim.trace.stats import TrafficCounter
+from netsim.trace.traffic import TrafficCounter
 
 # Rows each writer takes from ``event_rows`` at a time.
 CHUNK_ROWS = 10_000

@@ -34,7 +34,7 @@ from netsim.trace.export.rows import (
     writing,
 )
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.stats import TrafficCounter
+from netsim.trace.traffic import TrafficCounter
 
 CSV_FILES: tuple[str, ...] = ("events.csv", "nodes.csv", "links.csv")
 CSV_BUFFER_BYTES = 1 << 20

@@ -52,7 +52,7 @@ from netsim.trace.export.rows import (
     writing,
 )
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.stats import TrafficCounter
+from netsim.trace.traffic import TrafficCounter
 
 # The two-process export (``_SecondHalf``) for traces of at least this size; below it a fork costs more
 # than it saves.
