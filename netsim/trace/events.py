@@ -16,10 +16,8 @@ from typing import Any
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
-
-# format_address is this module's API too (it formats the addresses of format_event's lines).
-from netsim.trace.records import compact_json, int_or_none
-from netsim.trace.records import format_address as format_address
+from netsim.trace.records import compact_json, format_address, int_or_none
+from netsim.trace.schema import MESSAGE_FIELDS, REQUIRED_EVENT_FIELDS
 
 # The link filter holds events behind an accept it cannot tie to the link yet; past this many, it gives
 # the accept up (see _LinkEvents).
@@ -30,22 +28,7 @@ NAMES_SHOWN = 20
 EVENT_WIDTH = 8
 TRANSPORT_WIDTH = 14
 # Fields format_event prints in their own columns; the others follow as key=value.
-_SHOWN_FIELDS = frozenset(
-    {
-        "ts_ns",
-        "node",
-        "event",
-        "transport",
-        "sockname",
-        "peername",
-        "peer",
-        "nbytes",
-        "msg_id",
-        "msg_type",
-        "in_reply_to",
-        "lamport",
-    }
-)
+_SHOWN_FIELDS = frozenset(REQUIRED_EVENT_FIELDS + MESSAGE_FIELDS)
 
 
 def format_names(names: list[str]) -> str:

@@ -18,8 +18,9 @@ BATCH_ROW_FIELDS: tuple[str, ...] = ("ts_ns", "nbytes", "msg_id", "msg_type", "l
 # Every event record has these.
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
 
-# Optional fields, present only where they apply to the event (absent rather than null).
-OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
+# Optional fields, present only where they apply to the event (absent rather than null). The first
+# ones say which socket and which message an event is about; tools show them in this order.
+MESSAGE_FIELDS: tuple[str, ...] = (
     "transport",  # one of netsim.vocabulary.TRANSPORT_NAMES
     "sockname",  # getsockname() of the socket: [host, port] / [host, port, flowinfo, scope_id] / "path"
     "peername",  # getpeername(), or the address recvfrom()/sendto() used, same shapes as sockname
@@ -29,6 +30,8 @@ OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
     "msg_type",  # the message envelope's type
     "in_reply_to",  # the id of the message this one answers
     "lamport",  # the node's Lamport clock: stamped on a send, after the update on a receive
+)
+OPTIONAL_EVENT_FIELDS: tuple[str, ...] = MESSAGE_FIELDS + (
     "role",  # on bind: "listener" (accepts / receives) or "link" (one end of one link)
     "error",  # on error: what went wrong, one line
     "data",  # on app: the app's own JSON object

@@ -18,8 +18,9 @@ from netsim.cli import trace_events
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
 from netsim.trace import events as events_module
-from netsim.trace.events import filter_events, format_address, format_event, parse_link
+from netsim.trace.events import filter_events, format_event, parse_link
 from netsim.trace.follow import follow_message, format_duration, message_timeline
+from netsim.trace.records import format_address
 
 runner = CliRunner()
 START = 1_000_000_000

@@ -19,7 +19,7 @@ from netsim.errors import InputError
 from netsim.trace.reader import TraceReader
 from netsim.trace.records import format_address as readable_address
 from netsim.trace.records import int_or_none
-from netsim.trace.schema import OPTIONAL_EVENT_FIELDS, REQUIRED_EVENT_FIELDS
+from netsim.trace.schema import MESSAGE_FIELDS, OPTIONAL_EVENT_FIELDS, REQUIRED_EVENT_FIELDS
 from netsim.trace.traffic import TrafficCounter
 
 # Rows each writer takes from ``event_rows`` at a time.
@@ -33,15 +33,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "t_s",
     "node",
     "event",
-    "transport",
-    "sockname",
-    "peername",
-    "peer",
-    "nbytes",
-    "msg_id",
-    "msg_type",
-    "in_reply_to",
-    "lamport",
+    *MESSAGE_FIELDS,
     "error",
     "reason",
     "role",
