@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from netsim.apps.base import App  # noqa: E402
+from netsim.runtime.app import App  # noqa: E402
 from netsim.wire.message import Message  # noqa: E402
 
 

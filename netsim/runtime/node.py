@@ -1,6 +1,6 @@
 """One node process: binds, connects its links, runs its app on a selectors event loop, shuts down.
 
-Life of a node, driven by the launcher over the control pipe (see ``netsim.launch.control``):
+Life of a node, driven by the launcher over the control pipe (see ``netsim.runtime.control``):
 bind listeners and link sockets -> report ``bound`` -> receive ``addresses`` -> connect links ->
 accept the links whose hello names a neighbour -> report ``ready`` -> ``start`` (app runs) ->
 ``drain`` (app stops; held messages are released) -> ``quiesced`` -> ``shut`` (once every node has
@@ -13,23 +13,21 @@ node exits 1 after flushing its trace.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import os
 import selectors
 import shutil
 import signal
 import sys
 import traceback
-from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 from multiprocess.connection import Connection
 
-from netsim.apps.base import App
-from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns
-from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError, TransportError
-from netsim.launch import control
+from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError
+from netsim.runtime import control
+from netsim.runtime.app import App
 from netsim.runtime.bounds import ACCEPT_BACKOFF_FIRST_S, ACCEPT_BACKOFF_MAX_S, CappedLog, ErrorBudget
 from netsim.runtime.channels import (
     RECEIVE_BUFFER_BYTES,
@@ -43,6 +41,7 @@ from netsim.runtime.channels import (
 )
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO, Handshakes
+from netsim.runtime.launcher_pipes import ControlChannel, StartGate
 from netsim.runtime.lifeline import (
     NodeTerminated,
     become_subreaper,
@@ -54,64 +53,26 @@ from netsim.runtime.lifeline import (
     stop_on_signals,
 )
 from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.runtime.reconnect import Reconnects
 from netsim.runtime.shaped_links import ShapedLinks
+from netsim.runtime.startup import LinkSetup
+from netsim.runtime.states import CLOSING, DRAINING, RUNNING, SETUP
+from netsim.runtime.timers import TimerQueue
 from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import MessageRecords, TraceWriter
 from netsim.transport import Transport, get_transport
-from netsim.transport.base import LinkEnd
 from netsim.wire.auth import RunKey
 from netsim.wire.codec import decode_message, encode_from_node
 from netsim.wire.message import Message
 
-SETUP, RUNNING, DRAINING, CLOSING = "setup", "running", "draining", "closing"
+__all__ = ["CLOSING", "DRAINING", "RUNNING", "SETUP", "Node", "node_main"]
+
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
-# Reconnecting a link whose peer went away: first retry after 50 ms, doubling up to 1 s.
-RECONNECT_FIRST_S = 0.05
-RECONNECT_MAX_S = 1.0
-RECONNECT_TIMEOUT_S = 0.5
 # The longest the loop waits in one select() when it has something to do later (it then looks again).
 MAX_WAIT_S = 3600.0
 # The ``stop`` reason and exit code of a node whose launcher died before the run ended.
 LAUNCHER_GONE = "launcher-gone"
 EXIT_ORPHANED = 3
-
-
-class ControlChannel:
-    """The launcher's pipe, served by the same selector as the sockets."""
-
-    def __init__(self, owner: Node, conn: Connection) -> None:
-        self.owner = owner
-        self.conn = conn
-        self.fileno = conn.fileno()
-
-    def on_readable(self) -> None:
-        try:
-            command = control.receive_control(self.conn)
-        except (EOFError, OSError):
-            # Only the launcher holds the other end: it is gone, and nobody will tell us to stop.
-            self.owner.on_launcher_gone()
-            return
-        self.owner.on_control(command)
-
-    def on_writable(self) -> None:
-        pass
-
-
-class StartGate:
-    """The read end of the launcher's start pipe: its EOF is the start barrier opening for every node."""
-
-    def __init__(self, owner: Node, fileno: int) -> None:
-        self.owner = owner
-        self.fileno = fileno
-
-    def on_readable(self) -> None:
-        self.owner.selector.unregister(self.fileno)
-        os.close(self.fileno)
-        if self.owner.state == SETUP:
-            self.owner.start_app()
-
-    def on_writable(self) -> None:
-        pass
 
 
 class Node:
@@ -120,10 +81,13 @@ class Node:
         plan: NodePlan,
         conn: Connection,
         *,
+        load_app: Callable[[str], type[App]],
         start_gate_fd: int | None = None,
         launcher_pid: int | None = None,
     ) -> None:
+        """``load_app`` turns the plan's app spec into its class (the launcher's app registry)."""
         self.plan = plan
+        self._load_app = load_app
         self._start_gate_fd = start_gate_fd
         self._launcher_pid = os.getppid() if launcher_pid is None else launcher_pid
         # The launcher died (its end of the control channel closed, or the kernel said so): the node
@@ -150,8 +114,6 @@ class Node:
 
         self.listeners: dict[str, Channel] = {}  # transport name -> listener or datagram receiver
         self.channels: dict[str, LinkChannel] = {}  # peer -> the channel that sends to it
-        self._link_sockets: dict[str, Any] = {}  # peer -> bound, unconnected socket (set-up only)
-        self._awaiting_hello: set[str] = set()
         self._dirty: set[LinkChannel] = set()
         self._early_messages: list[Message] = []
 
@@ -162,16 +124,11 @@ class Node:
         self.shaping = ShapedLinks(self)
         self._shapers = self.shaping.shapers  # peer -> LinkShaper, looked up for every message sent
 
-        # peer -> its listener address for our link, and our own link socket's address (datagram)
-        self._peer_listener: dict[str, Any] = {}
-        self._own_link_address: dict[str, Any] = {}
-        # netsim's own timers (reconnects), apart from the app's
-        self._internal_timers: list[tuple[int, int, Any]] = []
-        self._internal_seq = 0
-
-        self._timers: list[tuple[int, int]] = []
-        self._timer_targets: dict[int, tuple[str, Any]] = {}
-        self._next_timer_id = 0
+        # Binding and connecting the links at start-up, and dialling lost ones again.
+        self.link_setup = LinkSetup(self)
+        self.reconnects = Reconnects(self)
+        # The app's timers and netsim's own callbacks (reconnects, hello deadlines).
+        self.timers = TimerQueue()
 
         self.app: App | None = None
         self.context: NodeContext | None = None
@@ -197,9 +154,10 @@ class Node:
         try:
             self._redirect_output()
             self.log(f"node {self.name!r} (index {self.plan.index}) pid {os.getpid()}")
-            self.app = resolve_app(self.plan.app)()
+            self.app = self._load_app(self.plan.app)()
             self.context = NodeContext(self, self.plan.seed)
-            self._bind()
+            listeners, links = self.link_setup.bind()
+            self.tell(control.BOUND, listeners=listeners, links=links)
             self._exchange_addresses()
             self.selector.register(self.conn.fileno(), selectors.EVENT_READ, ControlChannel(self, self.conn))
             if self._start_gate_fd is not None:
@@ -212,7 +170,7 @@ class Node:
             self._close_all("shutdown")
             self._trace_stop("shutdown")
             self.trace.flush()
-            self._tell(control.CLOSED, counters=self.counters)
+            self.tell(control.CLOSED, counters=self.counters)
             return 0
         except NodeTerminated as termination:
             # SIGTERM or SIGHUP: the launcher's last resort when a cooperative stop timed out, or the
@@ -252,7 +210,7 @@ class Node:
         shutil.rmtree(self.plan.socket_dir, ignore_errors=True)
         return EXIT_ORPHANED
 
-    def _tell(self, kind: str, **fields: Any) -> None:
+    def tell(self, kind: str, **fields: Any) -> None:
         """Send the launcher one control message; a launcher that is gone ends the loop, not the node."""
         if self.orphaned:
             return
@@ -274,7 +232,7 @@ class Node:
             self._trace_stop("crash")
             self.trace.flush()
         finally:
-            self._tell(control.CRASHED, traceback=text)
+            self.tell(control.CRASHED, traceback=text)
         return 1
 
     def _redirect_output(self) -> None:
@@ -294,67 +252,6 @@ class Node:
 
     # ---- start-up ---------------------------------------------------------------------------------
 
-    def _bind(self) -> None:
-        end = LinkEnd(self.plan.index, self.plan.socket_dir)
-        fixed = self.plan.fixed_addresses or {}
-        fixed_listeners, fixed_links = fixed.get("listeners", {}), fixed.get("links", {})
-        inbound_per_transport: dict[str, int] = {}
-        for link in self.plan.links:
-            if not link.initiator:
-                inbound_per_transport[link.transport] = inbound_per_transport.get(link.transport, 0) + 1
-        for transport_name in dict.fromkeys(link.transport for link in self.plan.links):
-            transport = get_transport(transport_name)
-            # Room for every expected inbound link, so start-up connects never wait for accept().
-            backlog = max(128, inbound_per_transport.get(transport_name, 0) + 16)
-            sock = self._bind_again(
-                transport, partial(transport.listener, end, backlog), fixed_listeners.get(transport_name)
-            )
-            channel: Channel = (
-                Listener(self, sock, transport)
-                if transport.connected
-                else DatagramListener(self, sock, transport)
-            )
-            self.listeners[transport_name] = channel
-            self._register(channel)
-            self.trace.event("bind", transport=transport_name, sockname=channel.sockname, role="listener")
-            if transport.connected:
-                self.trace.event("listen", transport=transport_name, sockname=channel.sockname)
-        link_addresses: dict[str, Any] = {}
-        for link in self.plan.links:
-            transport = get_transport(link.transport)
-            if link.initiator or not transport.connected:
-                # Peers recognise a datagram link by its address: a restarted node keeps it.
-                sock = self._bind_again(
-                    transport,
-                    partial(transport.link_socket, end, link.peer_index),
-                    None if transport.connected else fixed_links.get(link.peer),
-                )
-                self._link_sockets[link.peer] = sock
-                link_addresses[link.peer] = sock.getsockname()
-                self.trace.event(
-                    "bind", transport=link.transport, sockname=sock.getsockname(), role="link", peer=link.peer
-                )
-        listener_addresses = {name: channel.sockname for name, channel in self.listeners.items()}
-        self._tell(control.BOUND, listeners=listener_addresses, links=link_addresses)
-
-    def _bind_again(self, transport: Transport, bind: Any, previous: Any) -> Any:
-        """``bind(address)``: where a restarted node's previous process was bound, if it can.
-
-        While a node is dead its ports are free, and another process may take one: then the node binds
-        a new address, says so in the trace, and the launcher gives its neighbours the new one.
-        """
-        if previous is None:
-            return bind(None)
-        try:
-            return bind(transport.address_from_json(previous))
-        except TransportError as error:
-            self.write_error(
-                f"cannot bind the address it had before its restart ({error}): bound a new one",
-                transport=transport.name,
-                sockname=previous,
-            )
-            return bind(None)
-
     def _exchange_addresses(self) -> None:
         if not self.conn.poll(self.plan.settings.startup_timeout_s):
             raise StartupError(f"node {self.name!r}: no address book from the launcher")
@@ -363,50 +260,8 @@ class Node:
             # The run is stopping before it started (start-up failed elsewhere, or a stop signal).
             self.finished = True
             return
-        # For each peer: {"listener": its listener address for our link's transport,
-        #                 "link": the address its datagram link socket sends to us from}
-        peers: dict[str, dict[str, Any]] = command["peers"]
-        for link in self.plan.links:
-            transport = get_transport(link.transport)
-            entry = peers[link.peer]
-            listener_address = transport.address_from_json(entry["listener"])
-            self._peer_listener[link.peer] = listener_address
-            if transport.connected and not link.initiator:
-                if self.plan.generation == 0:
-                    # Up once its hello proves it. A restarted node does not wait: its peers
-                    # reconnect when they notice it is back.
-                    self._awaiting_hello.add(link.peer)
-                continue
-            sock = self._link_sockets.pop(link.peer)
-            if not transport.connected:
-                self._own_link_address[link.peer] = sock.getsockname()
-            # A datagram link socket is connected too: poll() then reports it writable only when the
-            # peer's queue has room (AF_UNIX), and ICMP errors come back to it (UDP).
-            try:
-                transport.connect(sock, listener_address, self.plan.settings.connect_timeout_s)
-            except TransportError as error:
-                if self.plan.generation == 0:
-                    raise
-                # Restarted while this peer is down: keep trying in the background.
-                _close_socket(sock)
-                self._trace_reconnect_failure(link.peer, 0, error)
-                self._schedule_reconnect(link.peer, 1)
-                continue
-            if not transport.connected:
-                receiver = self.listeners[link.transport]
-                assert isinstance(receiver, DatagramListener)
-                receiver.add_peer(link.peer, transport.address_from_json(entry["link"]))
-            channel = self._link_channel(sock, transport, listener_address, link.peer, owns_path=True)
-            self._register(channel)
-            self.trace.event("connect", **channel.trace_fields())
-            # A first start's connections are up at once (see Handshakes.connected); a restarted
-            # node's, like any reconnection, once the answer to the hello proves the listener.
-            trusted = self.plan.generation == 0 or not transport.connected
-            if transport.connected:
-                self.handshakes.connected(channel, trusted=trusted)
-            if trusted:
-                self.channels[link.peer] = channel
-        self._flush_dirty()
+        self.link_setup.connect(command["peers"])
+        self.flush_dirty()
         self._maybe_ready()
 
     def _link_channel(
@@ -416,9 +271,35 @@ class Node:
             return StreamChannel(self, sock, transport, peername, peer, owns_path=owns_path)
         return PacketChannel(self, sock, transport, peername, peer, owns_path=owns_path)
 
+    def dialled(
+        self,
+        sock: Any,
+        transport: Transport,
+        listener_address: Any,
+        peer: str,
+        *,
+        trusted: bool,
+        attempt: int | None = None,
+    ) -> None:
+        """``sock`` connected to ``peer``'s listener: serve it, and send the hello on a connection.
+
+        ``trusted``: the link is up at once (see ``Handshakes.connected``); otherwise a connection is up
+        once the answer to its hello proves the listener (``link_up``).
+        """
+        channel = self._link_channel(sock, transport, listener_address, peer, owns_path=True)
+        self.register(channel)
+        if attempt is None:
+            self.trace.event("connect", **channel.trace_fields())
+        else:
+            self.trace.event("connect", attempt=attempt, **channel.trace_fields())
+        if transport.connected:
+            self.handshakes.connected(channel, trusted=trusted)
+        if trusted:
+            self.channels[peer] = channel
+
     def _maybe_ready(self) -> None:
-        if self.state == SETUP and not self._awaiting_hello:
-            self._tell(control.READY)
+        if self.state == SETUP and not self.link_setup.awaiting_hello:
+            self.tell(control.READY)
 
     # ---- the event loop -----------------------------------------------------------------------------
 
@@ -435,14 +316,12 @@ class Node:
                     handler.on_readable()
                 if mask & selectors.EVENT_WRITE and not getattr(handler, "closed", False):
                     handler.on_writable()
-            if self._timers:
+            if self.timers:
                 self._run_due_timers()
-            if self._internal_timers:
-                self._run_internal_timers()
             if self.shaping:
                 self.shaping.release_due(now_ns())
             if self._dirty:
-                self._flush_dirty()
+                self.flush_dirty()
             if self.state == DRAINING and self._shutting_links:
                 self._check_drained()
             self._report_status(status_interval_ns, idle_after_ns)
@@ -458,17 +337,11 @@ class Node:
         Runs once per loop turn, and a busy datagram link turns the loop about once per message:
         hence one running minimum and no list.
         """
-        deadline = None
-        if self._timers:
-            deadline = self._timers[0][0]
+        deadline = self.timers.next_deadline_ns()
         if self.shaping:
             release = self.shaping.next_release_ns
             if release is not None and (deadline is None or release < deadline):
                 deadline = release
-        if self._internal_timers:
-            internal = self._internal_timers[0][0]
-            if deadline is None or internal < deadline:
-                deadline = internal
         if self.state == RUNNING and not self._reported_idle:
             idle_at = self._last_activity_ns + idle_after_ns
             if deadline is None or idle_at < deadline:
@@ -495,13 +368,13 @@ class Node:
             # A send is activity. Channels count what the kernel takes, and the node notices it here,
             # once per loop turn rather than once per message: never earlier than the send.
             self._sent_noticed = sent
-            self._activity(now)
+            self.mark_activity(now)
         busy_and_reported = now - self._last_activity_ns < idle_after_ns and not self._reported_idle
         if busy_and_reported and (not self._status_dirty or now - self._last_status_ns < status_interval_ns):
             # Busy, the launcher knows it, and the periodic counters are not due yet.
             return
         idle = (
-            not self._timers
+            not self.timers.app_timers
             and not self.shaping
             and not self._dirty
             and not any(channel.pending_output for channel in self.channels.values())
@@ -512,19 +385,19 @@ class Node:
             self._reported_idle = idle
             self._status_dirty = False
             self._last_status_ns = now
-            self._tell(
+            self.tell(
                 control.STATUS,
                 idle=idle,
                 last_activity_ns=self._last_activity_ns,
                 counters=self.counters,
             )
 
-    def _activity(self, at_ns: int | None = None) -> None:
+    def mark_activity(self, at_ns: int | None = None) -> None:
         self._last_activity_ns = now_ns() if at_ns is None else at_ns
         self._status_dirty = True
         if self._reported_idle:
             self._reported_idle = False
-            self._tell(
+            self.tell(
                 control.STATUS,
                 idle=False,
                 last_activity_ns=self._last_activity_ns,
@@ -551,7 +424,7 @@ class Node:
             self.shaping.shaper_for(command["peer"]).unblock(command["reason"])
         elif kind == control.FREEZE:
             self.trace.flush()
-            self._tell(control.FROZEN)
+            self.tell(control.FROZEN)
             os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == control.MOVED:
             self._peer_moved(command["peer"], command["listener"], command["link"])
@@ -562,7 +435,7 @@ class Node:
         """A restarted neighbour is bound elsewhere now: send to it there, take datagrams from there."""
         link = self.links_by_peer[peer]
         transport = get_transport(link.transport)
-        self._peer_listener[peer] = transport.address_from_json(listener)
+        self.reconnects.peer_listener[peer] = transport.address_from_json(listener)
         dialing = self.handshakes.dialing.get(peer)
         if dialing is not None and not dialing.closed:
             # Dialled at the old address, where another process may listen now: dial again.
@@ -585,18 +458,17 @@ class Node:
         early, self._early_messages = self._early_messages, []
         for message in early:
             self.app.on_message(self.context, message)
-        self._activity()
+        self.mark_activity()
 
     def _begin_drain(self) -> None:
         if self.state == RUNNING and self.app is not None and self.context is not None:
             self.app.on_stop(self.context)
         self.state = DRAINING
-        self._timers.clear()
-        self._timer_targets.clear()
+        self.timers.clear_app_timers()
         # Messages still held by a shaped link were sent before the stop: deliver them now.
         self.shaping.release_all()
-        self._flush_dirty()
-        self._tell(control.QUIESCED)
+        self.flush_dirty()
+        self.tell(control.QUIESCED)
 
     def _check_drained(self) -> None:
         """Drained: nothing left to send, and every connected link has been read to its EOF."""
@@ -615,7 +487,7 @@ class Node:
                     waiting = True
         if not waiting and self.state == DRAINING:
             self.state = CLOSING
-            self._tell(control.DRAINED)
+            self.tell(control.DRAINED)
 
     def begin_close(self) -> None:
         # Whatever datagrams are still queued for us were sent before every node drained: read them.
@@ -629,7 +501,7 @@ class Node:
     def on_accepted(self, listener: Listener, sock: Any) -> None:
         transport = listener.transport
         channel = self._link_channel(sock, transport, sock.getpeername(), None, owns_path=False)
-        self._register(channel)
+        self.register(channel)
         self.trace.event("accept", **channel.trace_fields())
         self.handshakes.accepted(channel)
 
@@ -643,18 +515,15 @@ class Node:
 
     def _resume_accepting(self, listener: Listener) -> None:
         if not listener.closed and not self._registered(listener):
-            self._register(listener)
+            self.register(listener)
 
     def on_messages(self, channel: LinkChannel, messages: list[tuple[Message, int]]) -> None:
         """What one read of a link decoded, oldest first, with each message's wire bytes."""
         if not channel.proven:
             message, nbytes = messages[0]
-            problem = self.handshakes.first_message(channel, message)
-            if problem is not None:
-                self.refuse(channel, problem, nbytes)
+            if not self.handshakes.opened(channel, message, nbytes):
                 return
-            self._hello_received(channel, message, nbytes)
-            self._link_up(channel)
+            self.link_up(channel)
             messages = messages[1:]
             if not messages or channel.closed:
                 return
@@ -744,7 +613,7 @@ class Node:
             counters = self.counters
             counters["received"] += len(rows)
             counters["bytes_received"] += received_bytes
-            self._activity(received_at)
+            self.mark_activity(received_at)
             traffic = messages if stopped_at is None else messages[:stopped_at]
             if self.state == RUNNING and self.app is not None:
                 deliver = self.app.on_message
@@ -763,18 +632,7 @@ class Node:
             problem = f"a second hello from {channel.peer!r}"
         self._reject(channel, problem, nbytes)
 
-    def _hello_received(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
-        """Trace the hello that proved ``channel``: a message on the wire like any other, not the app's."""
-        lamport = self.lamport = max(self.lamport, message.lamport) + 1
-        hello_at = now_ns()
-        record = channel.receive_records.write
-        record(hello_at, nbytes, message.id, message.type, lamport, message.in_reply_to)
-        counters = self.counters
-        counters["received"] += 1
-        counters["bytes_received"] += nbytes
-        self._activity(hello_at)
-
-    def _link_up(self, channel: LinkChannel) -> None:
+    def link_up(self, channel: LinkChannel) -> None:
         """``channel`` proved itself: it is the link to its peer now."""
         peer = channel.peer
         assert peer is not None
@@ -785,7 +643,7 @@ class Node:
             # The peer connected again (restarted, or it saw the old connection fail before we did).
             self._close_channel(existing, "replaced by a new connection")
         self.channels[peer] = channel
-        self._awaiting_hello.discard(peer)
+        self.link_setup.awaiting_hello.discard(peer)
         self._maybe_ready()
         if self.state == RUNNING:
             assert self.app is not None
@@ -853,11 +711,11 @@ class Node:
         if peer is not None and self.channels.get(peer) is channel and self.state == RUNNING:
             assert self.app is not None
             self.app.on_link_down(self.context, peer, reason)  # type: ignore[arg-type]
-            if self._owns_link_socket(peer):
-                self._schedule_reconnect(peer, 1)
+            if self.reconnects.owns_link_socket(peer):
+                self.reconnects.schedule(peer, 1)
         elif dialing and self.state in (SETUP, RUNNING):
             # Our connection never got a good answer to its hello: try again, as for a lost link.
-            self._schedule_reconnect(peer, 1)
+            self.reconnects.schedule(peer, 1)
 
     # ---- messages out -------------------------------------------------------------------------------
 
@@ -896,19 +754,11 @@ class Node:
         self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
         self.count_drop()
 
-    def send_hello(self, channel: LinkChannel, body: dict[str, str], in_reply_to: str | None) -> str:
-        """Queue a hello (``netsim.runtime.handshake``); returns its id.
-
-        netsim's own handshake, not traffic, so no checks and no link conditions. The steps are
-        send_message's, which an app's send takes inline for speed.
-        """
+    def stamp_message(self) -> tuple[str, int]:
+        """A new message's id and Lamport clock (``send_message`` takes the same steps inline)."""
         lamport = self.lamport = self.lamport + 1
         seq = self._message_seq = self._message_seq + 1
-        message_id = f"{self._message_id_prefix}{seq}"
-        assert channel.peer is not None
-        payload = encode_from_node(self.name, channel.peer, message_id, HELLO, body, in_reply_to, lamport)
-        self.to_kernel(channel, payload, (message_id, HELLO, lamport, in_reply_to))
-        return message_id
+        return f"{self._message_id_prefix}{seq}", lamport
 
     def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
         """Hand a message to its channel, which sends it now or once the callback returns."""
@@ -918,7 +768,7 @@ class Node:
     def count_drop(self) -> None:
         self.counters["dropped"] = self.counters.get("dropped", 0) + 1
 
-    def _flush_dirty(self) -> None:
+    def flush_dirty(self) -> None:
         # A flush that empties a backlog calls on_drained, whose sends may dirty channels again.
         while self._dirty:
             dirty, self._dirty = self._dirty, set()
@@ -972,102 +822,38 @@ class Node:
     def set_timer(self, delay_s: float, name: str, data: Any) -> int:
         if delay_s < 0:
             raise ValueError(f"timer delay must be >= 0, got {delay_s}")
-        self._next_timer_id += 1
-        timer_id = self._next_timer_id
-        heapq.heappush(self._timers, (now_ns() + int(delay_s * 1e9), timer_id))
-        self._timer_targets[timer_id] = (name, data)
-        return timer_id
+        return self.timers.set_timer(now_ns() + int(delay_s * 1e9), (name, data))
 
     def cancel_timer(self, timer_id: int) -> None:
-        self._timer_targets.pop(timer_id, None)
-        while self._timers and self._timers[0][1] not in self._timer_targets:
-            heapq.heappop(self._timers)
+        if timer_id > 0:  # netsim's own callbacks are not the app's to cancel
+            self.timers.cancel(timer_id)
+
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> None:
+        """netsim's own callback (a reconnect, a hello's deadline), ``delay_s`` seconds from now."""
+        self.timers.call_at(now_ns() + int(delay_s * 1e9), callback)
 
     def _run_due_timers(self) -> None:
+        """Fire what is due, by deadline: the app's timers while it runs, and netsim's own callbacks."""
+        timers = self.timers
         now = now_ns()
-        while self._timers and self._timers[0][0] <= now and self.state == RUNNING:
-            _, timer_id = heapq.heappop(self._timers)
-            target = self._timer_targets.pop(timer_id, None)
-            if target is not None:
+        while (due := timers.pop_due(now)) is not None:
+            timer_id, target = due
+            if timer_id < 0:
+                target()
+            elif self.state == RUNNING:
                 assert self.app is not None
-                self._activity()
+                self.mark_activity()
                 self.app.on_timer(self.context, target[0], target[1])  # type: ignore[arg-type]
-        while self._timers and self._timers[0][1] not in self._timer_targets:
-            heapq.heappop(self._timers)
-
-    # ---- reconnecting --------------------------------------------------------------------------------
-
-    def _owns_link_socket(self, peer: str) -> bool:
-        """This node made the link's sending socket: a connection's initiator, either end of datagrams."""
-        link = self.links_by_peer[peer]
-        return link.initiator or not get_transport(link.transport).connected
-
-    def call_later(self, delay_s: float, callback: Any) -> None:
-        self._internal_seq += 1
-        heapq.heappush(self._internal_timers, (now_ns() + int(delay_s * 1e9), self._internal_seq, callback))
-
-    def _run_internal_timers(self) -> None:
-        now = now_ns()
-        while self._internal_timers and self._internal_timers[0][0] <= now:
-            _, _, callback = heapq.heappop(self._internal_timers)
-            callback()
-
-    def _schedule_reconnect(self, peer: str, attempt: int) -> None:
-        delay = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (attempt - 1))
-        self.call_later(delay, lambda: self._reconnect(peer, attempt))
-
-    def _trace_reconnect_failure(self, peer: str, attempt: int, error: Exception) -> None:
-        link = self.links_by_peer[peer]
-        self.write_error(
-            f"connect attempt failed: {error}",
-            transport=link.transport,
-            peer=peer,
-            attempt=attempt,
-            peername=self._peer_listener.get(peer),
-        )
-
-    def _reconnect(self, peer: str, attempt: int) -> None:
-        if self.state not in (SETUP, RUNNING):
-            return
-        current = self.channels.get(peer)
-        if (current is not None and not current.closed) or peer in self.handshakes.dialing:
-            return
-        link = self.links_by_peer[peer]
-        transport = get_transport(link.transport)
-        end = LinkEnd(self.plan.index, self.plan.socket_dir)
-        listener_address = self._peer_listener[peer]
-        sock = None
-        try:
-            sock = transport.link_socket(end, link.peer_index, self._own_link_address.get(peer))
-            transport.connect(sock, listener_address, RECONNECT_TIMEOUT_S)
-        except TransportError as error:
-            if sock is not None:
-                _close_socket(sock)
-            self._trace_reconnect_failure(peer, attempt, error)
-            self._schedule_reconnect(peer, attempt + 1)
-            return
-        channel = self._link_channel(sock, transport, listener_address, peer, owns_path=True)
-        self._register(channel)
-        self.trace.event("connect", attempt=attempt, **channel.trace_fields())
-        if transport.connected:
-            # Up when the answer to its hello comes (_link_up): until then the app's sends are drops.
-            self.handshakes.connected(channel)
-            self._flush_dirty()
-            return
-        self.channels[peer] = channel
-        if self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
 
     def app_done(self) -> None:
         if not self._done_reported:
             self._done_reported = True
             self.trace.event("done")
-            self._tell(control.DONE)
+            self.tell(control.DONE)
 
     # ---- sockets ----------------------------------------------------------------------------------------
 
-    def _register(self, channel: Channel) -> None:
+    def register(self, channel: Channel) -> None:
         self.selector.register(channel.fileno, selectors.EVENT_READ, channel)
 
     def _unregister(self, channel: Channel) -> None:
@@ -1092,35 +878,20 @@ class Node:
                 self.trace.event("close", reason=reason, **listener.trace_fields())
                 self._unregister(listener)
                 listener.close()
-        for sock in self._link_sockets.values():
-            address = sock.getsockname()
-            sock.close()
-            if isinstance(address, str) and address:
-                with contextlib.suppress(OSError):
-                    os.unlink(address)
-        self._link_sockets.clear()
-
-
-def _close_socket(sock: Any) -> None:
-    """Close a socket that never became a channel, removing the AF_UNIX path it bound."""
-    try:
-        address = sock.getsockname()
-    except OSError:
-        address = None
-    sock.close()
-    if isinstance(address, str) and address:
-        with contextlib.suppress(OSError):
-            os.unlink(address)
+        self.link_setup.close()
 
 
 def node_main(
     plan: NodePlan,
     conn: Connection,
+    load_app: Callable[[str], type[App]],
     inherited: tuple[Connection, ...] = (),
     start_gate: tuple[int, int] | None = None,
     launcher_pid: int | None = None,
 ) -> None:
     """Entry point of a node process.
+
+    ``load_app``: turns the plan's app spec into its class (the launcher passes its app registry's).
 
     ``inherited``: what a forked child holds of the launcher's that is not its own: the launcher's ends
     of every control channel, this node's included (with a copy of its own launcher end the node would
@@ -1142,7 +913,7 @@ def node_main(
                 os.close(start_gate[1])
                 gate_fd = start_gate[0]
             try:
-                node = Node(plan, conn, start_gate_fd=gate_fd, launcher_pid=launcher)
+                node = Node(plan, conn, load_app=load_app, start_gate_fd=gate_fd, launcher_pid=launcher)
                 exit_code = node.run()
             except NetsimError as error:
                 exit_code = 1
