@@ -28,8 +28,8 @@ from netsim.errors import StartupError
 from netsim.launch.faults import FaultRunner
 from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
 from netsim.runtime import control
-from netsim.runtime.node import node_main
 from netsim.runtime.plan import NodePlan
+from netsim.runtime.process import node_main
 
 
 @dataclass

@@ -1,31 +1,24 @@
-"""One node process: binds, connects its links, runs its app on a selectors event loop, shuts down.
+"""A node's event loop: its sockets, its links and their messages both ways, timers, and its app's calls.
 
-Life of a node, driven by the launcher over the control pipe (see ``netsim.runtime.control``):
-bind listeners and link sockets -> report ``bound`` -> receive ``addresses`` -> connect links ->
-accept the links whose hello names a neighbour -> report ``ready`` -> ``start`` (app runs) ->
-``drain`` (app stops; held messages are released) -> ``quiesced`` -> ``shut`` (once every node has
-quiesced: output is flushed, stream links are half-closed and read to EOF) -> ``drained`` -> ``close``
-(read what is left, close every socket) -> ``closed`` -> exit 0.
-An exception in the app (or in netsim) is logged with its traceback, reported as ``crashed``, and the
-node exits 1 after flushing its trace.
+One ``selectors`` loop serves every socket and the launcher's pipes (``launcher_pipes``). What happens
+around it has its own module: the process's life and exit (``process``), binding and connecting at
+start-up (``startup``), the hellos (``handshake``), dialling lost links again (``reconnect``), shaped
+links (``shaped_links``) and the timer queue (``timers``). What stays here is what every message
+passes through, kept in one class on purpose: the send path (``send_message``) and the receive path
+(``on_messages``, ``on_datagrams``, ``_receive``) take no detour through other objects.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import selectors
-import shutil
-import signal
-import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 from multiprocess.connection import Connection
 
 from netsim.clock import now_ns
-from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError
+from netsim.errors import CodecError, MessageTooLarge
 from netsim.runtime import control
 from netsim.runtime.app import App
 from netsim.runtime.bounds import ACCEPT_BACKOFF_FIRST_S, ACCEPT_BACKOFF_MAX_S, CappedLog, ErrorBudget
@@ -41,17 +34,6 @@ from netsim.runtime.channels import (
 )
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO, Handshakes
-from netsim.runtime.launcher_pipes import ControlChannel, StartGate
-from netsim.runtime.lifeline import (
-    NodeTerminated,
-    become_subreaper,
-    die_with_launcher,
-    end_descendants,
-    ignore_stop_signals,
-    launcher_alive,
-    own_process_group,
-    stop_on_signals,
-)
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.reconnect import Reconnects
 from netsim.runtime.shaped_links import ShapedLinks
@@ -60,36 +42,21 @@ from netsim.runtime.states import CLOSING, DRAINING, RUNNING, SETUP
 from netsim.runtime.timers import TimerQueue
 from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import MessageRecords, TraceWriter
-from netsim.transport import Transport, get_transport
+from netsim.transport import Transport
 from netsim.wire.auth import RunKey
 from netsim.wire.codec import decode_message, encode_from_node
 from netsim.wire.message import Message
 
-__all__ = ["CLOSING", "DRAINING", "RUNNING", "SETUP", "Node", "node_main"]
+__all__ = ["CLOSING", "DRAINING", "RUNNING", "SETUP", "Node"]
 
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
 # The longest the loop waits in one select() when it has something to do later (it then looks again).
 MAX_WAIT_S = 3600.0
-# The ``stop`` reason and exit code of a node whose launcher died before the run ended.
-LAUNCHER_GONE = "launcher-gone"
-EXIT_ORPHANED = 3
 
 
 class Node:
-    def __init__(
-        self,
-        plan: NodePlan,
-        conn: Connection,
-        *,
-        load_app: Callable[[str], type[App]],
-        start_gate_fd: int | None = None,
-        launcher_pid: int | None = None,
-    ) -> None:
-        """``load_app`` turns the plan's app spec into its class (the launcher's app registry)."""
+    def __init__(self, plan: NodePlan, conn: Connection) -> None:
         self.plan = plan
-        self._load_app = load_app
-        self._start_gate_fd = start_gate_fd
-        self._launcher_pid = os.getppid() if launcher_pid is None else launcher_pid
         # The launcher died (its end of the control channel closed, or the kernel said so): the node
         # cleans up after the run by itself.
         self.orphaned = False
@@ -143,72 +110,23 @@ class Node:
         self._last_flush_ns = now_ns()
         self._shutting_links = False
 
-        self._log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
+        self.log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
         # Error events a stranger can cause are bounded (netsim.runtime.bounds).
         self._error_budget = ErrorBudget()
 
     # ---- life cycle -------------------------------------------------------------------------------
 
-    def run(self) -> int:
-        """The whole life of the node process; returns its exit code."""
-        try:
-            self._redirect_output()
-            self.log(f"node {self.name!r} (index {self.plan.index}) pid {os.getpid()}")
-            self.app = self._load_app(self.plan.app)()
-            self.context = NodeContext(self, self.plan.seed)
-            listeners, links = self.link_setup.bind()
-            self.tell(control.BOUND, listeners=listeners, links=links)
-            self._exchange_addresses()
-            self.selector.register(self.conn.fileno(), selectors.EVENT_READ, ControlChannel(self, self.conn))
-            if self._start_gate_fd is not None:
-                self.selector.register(
-                    self._start_gate_fd, selectors.EVENT_READ, StartGate(self, self._start_gate_fd)
-                )
-            self._serve()
-            if self.orphaned:
-                return self._end_orphaned()
-            self._close_all("shutdown")
-            self._trace_stop("shutdown")
-            self.trace.flush()
-            self.tell(control.CLOSED, counters=self.counters)
-            return 0
-        except NodeTerminated as termination:
-            # SIGTERM or SIGHUP: the launcher's last resort when a cooperative stop timed out, or the
-            # kernel saying that the launcher died.
-            if not launcher_alive(self._launcher_pid):
-                return self._end_orphaned()
-            self._close_all("terminated")
-            self._trace_stop("terminated")
-            return 128 + termination.signum
-        except BaseException as error:  # noqa: BLE001 - every failure is reported, then the node exits
-            return self._crash(error)
-        finally:
-            self.trace.close()
-
     def on_launcher_gone(self) -> None:
-        """The launcher died without stopping the run: end the loop; ``run`` then cleans up."""
+        """The launcher died without stopping the run: end the loop; ``process.run_node`` then cleans up."""
         self.orphaned = True
         self.finished = True
 
-    def _trace_stop(self, reason: str) -> None:
+    def trace_stop(self, reason: str) -> None:
         """The node's last event, written once whichever way it ends (a signal may come mid-way)."""
         if not self._stop_traced:
             self._stop_traced = True
             # Error events left out since the last one written (ErrorBudget) are counted here.
             self.trace.event("stop", reason=reason, suppressed=self._error_budget.settle() or None)
-
-    def _end_orphaned(self) -> int:
-        """Leave nothing behind without the launcher: sockets, socket files, the run's socket directory."""
-        # The kernel's SIGTERM and the control channel's EOF both say so: one clean-up is enough.
-        ignore_stop_signals()
-        self.orphaned = True
-        self._close_all(LAUNCHER_GONE)
-        self._trace_stop(LAUNCHER_GONE)
-        self.trace.flush()
-        # Every node of the run does this; the directory goes with the first, and the launcher that
-        # would have removed it is gone. Its sockets' connections live on until each node closes them.
-        shutil.rmtree(self.plan.socket_dir, ignore_errors=True)
-        return EXIT_ORPHANED
 
     def tell(self, kind: str, **fields: Any) -> None:
         """Send the launcher one control message; a launcher that is gone ends the loop, not the node."""
@@ -219,50 +137,10 @@ class Node:
         except OSError:
             self.on_launcher_gone()
 
-    def _crash(self, error: BaseException) -> int:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        if isinstance(error, SystemExit):
-            # sys.exit() in an app ends the node, not the run: a failure like any other, named.
-            text += f"the app called sys.exit({error.code!r}); a node's app ends with ctx.stop()\n"
-        self._log_file.write_always(f"node {self.name!r} crashed:\n{text}")
-        last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
-        try:
-            self.trace.event("error", error=f"node crashed: {last_line}")
-            self._close_all("crash")
-            self._trace_stop("crash")
-            self.trace.flush()
-        finally:
-            self.tell(control.CRASHED, traceback=text)
-        return 1
-
-    def _redirect_output(self) -> None:
-        """print() in an app, and anything written to fds 1 and 2, lands in the node's log, up to its cap."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pipe = self._log_file.capture_descriptors()
-        sys.stdout = sys.stderr = self._log_file  # type: ignore[assignment]
-        self.selector.register(pipe, selectors.EVENT_READ, self._log_file)
-
-    def finish_log(self) -> None:
-        """Log what is left in the pipe of descriptors 1 and 2 (once the app's programs are gone)."""
-        self._log_file.drain()
-
     def log(self, text: str) -> None:
-        self._log_file.write(text.rstrip("\n") + "\n")
+        self.log_file.write(text.rstrip("\n") + "\n")
 
     # ---- start-up ---------------------------------------------------------------------------------
-
-    def _exchange_addresses(self) -> None:
-        if not self.conn.poll(self.plan.settings.startup_timeout_s):
-            raise StartupError(f"node {self.name!r}: no address book from the launcher")
-        command = control.receive_control(self.conn)
-        if command["kind"] != control.ADDRESSES:
-            # The run is stopping before it started (start-up failed elsewhere, or a stop signal).
-            self.finished = True
-            return
-        self.link_setup.connect(command["peers"])
-        self.flush_dirty()
-        self._maybe_ready()
 
     def _link_channel(
         self, sock: Any, transport: Transport, peername: Any, peer: str | None, *, owns_path: bool
@@ -297,13 +175,9 @@ class Node:
         if trusted:
             self.channels[peer] = channel
 
-    def _maybe_ready(self) -> None:
-        if self.state == SETUP and not self.link_setup.awaiting_hello:
-            self.tell(control.READY)
-
     # ---- the event loop -----------------------------------------------------------------------------
 
-    def _serve(self) -> None:
+    def serve(self) -> None:
         select = self.selector.select
         settings = self.plan.settings
         status_interval_ns = int(settings.status_interval_s * 1e9)
@@ -405,49 +279,7 @@ class Node:
             )
             self._last_status_ns = self._last_activity_ns
 
-    # ---- control commands -----------------------------------------------------------------------------
-
-    def on_control(self, command: dict[str, Any]) -> None:
-        kind = command["kind"]
-        if kind == control.START and self.state == SETUP:
-            self.start_app()
-        elif kind == control.DRAIN and self.state in (SETUP, RUNNING):
-            self._begin_drain()
-        elif kind == control.SHUT and self.state == DRAINING:
-            self._shutting_links = True
-            self._check_drained()
-        elif kind == control.CLOSE:
-            self.begin_close()
-        elif kind == control.BLOCK:
-            self.shaping.shaper_for(command["peer"]).block(command["reason"])
-        elif kind == control.UNBLOCK:
-            self.shaping.shaper_for(command["peer"]).unblock(command["reason"])
-        elif kind == control.FREEZE:
-            self.trace.flush()
-            self.tell(control.FROZEN)
-            os.kill(os.getpid(), signal.SIGSTOP)
-        elif kind == control.MOVED:
-            self._peer_moved(command["peer"], command["listener"], command["link"])
-        elif kind == control.CONDITIONS:
-            self.shaping.set_conditions(command["peer"], command["conditions"])
-
-    def _peer_moved(self, peer: str, listener: Any, link_address: Any) -> None:
-        """A restarted neighbour is bound elsewhere now: send to it there, take datagrams from there."""
-        link = self.links_by_peer[peer]
-        transport = get_transport(link.transport)
-        self.reconnects.peer_listener[peer] = transport.address_from_json(listener)
-        dialing = self.handshakes.dialing.get(peer)
-        if dialing is not None and not dialing.closed:
-            # Dialled at the old address, where another process may listen now: dial again.
-            self.refuse(dialing, f"{peer!r} moved to {listener!r}")
-        if transport.connected:
-            return  # the next connection to the peer, by either end, uses the new address
-        receiver = self.listeners[link.transport]
-        assert isinstance(receiver, DatagramListener)
-        receiver.move_peer(peer, transport.address_from_json(link_address))
-        channel = self.channels.get(peer)
-        if channel is not None and not channel.closed:
-            self._close_channel(channel, "peer moved")  # and reconnected at the new address
+    # ---- the app's life -------------------------------------------------------------------------------
 
     def start_app(self) -> None:
         self.state = RUNNING
@@ -460,7 +292,7 @@ class Node:
             self.app.on_message(self.context, message)
         self.mark_activity()
 
-    def _begin_drain(self) -> None:
+    def begin_drain(self) -> None:
         if self.state == RUNNING and self.app is not None and self.context is not None:
             self.app.on_stop(self.context)
         self.state = DRAINING
@@ -469,6 +301,11 @@ class Node:
         self.shaping.release_all()
         self.flush_dirty()
         self.tell(control.QUIESCED)
+
+    def shut_links(self) -> None:
+        """Every node has quiesced: half-close each link once its output is out, and read it to EOF."""
+        self._shutting_links = True
+        self._check_drained()
 
     def _check_drained(self) -> None:
         """Drained: nothing left to send, and every connected link has been read to its EOF."""
@@ -482,7 +319,7 @@ class Node:
             if channel.transport.connected:
                 channel.shut_write()
                 if channel.eof_received:
-                    self._close_channel(channel, "shutdown")
+                    self.close_channel(channel, "shutdown")
                 else:
                     waiting = True
         if not waiting and self.state == DRAINING:
@@ -641,10 +478,9 @@ class Node:
             return  # a start-up link, up since it connected: its answer has come
         if existing is not None and not existing.closed:
             # The peer connected again (restarted, or it saw the old connection fail before we did).
-            self._close_channel(existing, "replaced by a new connection")
+            self.close_channel(existing, "replaced by a new connection")
         self.channels[peer] = channel
-        self.link_setup.awaiting_hello.discard(peer)
-        self._maybe_ready()
+        self.link_setup.linked(peer)
         if self.state == RUNNING:
             assert self.app is not None
             self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
@@ -657,7 +493,7 @@ class Node:
         self, channel: LinkChannel, problem: str, nbytes: int | None, reason: str = "bad bytes"
     ) -> None:
         self._trace_error(channel, problem, nbytes=nbytes)
-        self._close_channel(channel, reason)
+        self.close_channel(channel, reason)
 
     def on_bad_bytes(self, channel: LinkChannel, error: CodecError, nbytes: int) -> None:
         self._reject(channel, f"bad frame: {error}", nbytes)
@@ -668,7 +504,7 @@ class Node:
             # own output is out. Until then only writability matters (EOF stays readable forever).
             self._update_interest(channel)
             return
-        self._close_channel(channel, "peer closed")
+        self.close_channel(channel, "peer closed")
 
     def on_socket_error(self, channel: Channel, error: OSError) -> None:
         self._trace_error(channel, f"{type(error).__name__}: {error.strerror or error}")
@@ -677,7 +513,7 @@ class Node:
             # UDP socket keeps working when it comes back at the same address.
             return
         if isinstance(channel, LinkChannel):
-            self._close_channel(channel, "socket error")
+            self.close_channel(channel, "socket error")
 
     def _trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
         record = channel.trace_fields()
@@ -697,7 +533,7 @@ class Node:
             fields["suppressed"] = suppressed
         self.trace.event("error", ts_ns=at_ns, error=problem, **fields)
 
-    def _close_channel(self, channel: LinkChannel, reason: str) -> None:
+    def close_channel(self, channel: LinkChannel, reason: str) -> None:
         if channel.closed:
             return
         self.trace.event("close", reason=reason, **channel.trace_fields())
@@ -863,7 +699,7 @@ class Node:
     def _registered(self, channel: Channel) -> bool:
         return channel.fileno in self.selector.get_map()
 
-    def _close_all(self, reason: str) -> None:
+    def close_all(self, reason: str) -> None:
         self.state = CLOSING
         seen: set[int] = set()
         for channel in list(self.channels.values()) + [
@@ -872,60 +708,10 @@ class Node:
             if id(channel) in seen or channel.closed:
                 continue
             seen.add(id(channel))
-            self._close_channel(channel, reason)
+            self.close_channel(channel, reason)
         for listener in self.listeners.values():
             if not listener.closed:
                 self.trace.event("close", reason=reason, **listener.trace_fields())
                 self._unregister(listener)
                 listener.close()
         self.link_setup.close()
-
-
-def node_main(
-    plan: NodePlan,
-    conn: Connection,
-    load_app: Callable[[str], type[App]],
-    inherited: tuple[Connection, ...] = (),
-    start_gate: tuple[int, int] | None = None,
-    launcher_pid: int | None = None,
-) -> None:
-    """Entry point of a node process.
-
-    ``load_app``: turns the plan's app spec into its class (the launcher passes its app registry's).
-
-    ``inherited``: what a forked child holds of the launcher's that is not its own: the launcher's ends
-    of every control channel, this node's included (with a copy of its own launcher end the node would
-    never see the launcher go), closed first thing.
-    """
-    own_process_group()
-    stop_on_signals()
-    launcher = os.getppid() if launcher_pid is None else launcher_pid
-    exit_code = EXIT_ORPHANED
-    node: Node | None = None
-    try:
-        for other in inherited:
-            other.close()
-        if die_with_launcher(launcher):
-            become_subreaper()
-            gate_fd = None
-            if start_gate is not None:
-                # Only the launcher may hold the write end: the gate opens when its last copy closes.
-                os.close(start_gate[1])
-                gate_fd = start_gate[0]
-            try:
-                node = Node(plan, conn, load_app=load_app, start_gate_fd=gate_fd, launcher_pid=launcher)
-                exit_code = node.run()
-            except NetsimError as error:
-                exit_code = 1
-                with contextlib.suppress(OSError):
-                    control.send_control(conn, control.CRASHED, traceback=f"{type(error).__name__}: {error}")
-    except NodeTerminated as termination:
-        # Before the node could handle it (during set-up): nothing to close yet but the processes.
-        exit_code = 128 + termination.signum
-    finally:
-        # Whatever the app started ends with its node; then what they all wrote is in the log.
-        ignore_stop_signals()
-        end_descendants()
-        if node is not None:
-            node.finish_log()
-        os._exit(exit_code)

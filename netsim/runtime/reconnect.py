@@ -1,4 +1,4 @@
-"""Dialling a lost link again: where each peer listens, and the retries with backoff.
+"""Dialling a lost link again: where each peer listens (and moves to), and the retries with backoff.
 
 The end that made a link's sending socket (a connection's initiator, either end of a datagram link)
 dials again when the link closes while the run goes on, or when its connection never got a good answer
@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from netsim.errors import TransportError
+from netsim.runtime.channels import DatagramListener
 from netsim.runtime.states import RUNNING, SETUP
 from netsim.transport import get_transport
 from netsim.transport.base import LinkEnd
@@ -57,6 +58,25 @@ class Reconnects:
             peername=self.peer_listener.get(peer),
         )
         self.schedule(peer, attempt + 1)
+
+    def peer_moved(self, peer: str, listener: Any, link_address: Any) -> None:
+        """A restarted neighbour is bound elsewhere now: send to it there, take datagrams from there."""
+        node = self.node
+        link = node.links_by_peer[peer]
+        transport = get_transport(link.transport)
+        self.peer_listener[peer] = transport.address_from_json(listener)
+        dialing = node.handshakes.dialing.get(peer)
+        if dialing is not None and not dialing.closed:
+            # Dialled at the old address, where another process may listen now: dial again.
+            node.refuse(dialing, f"{peer!r} moved to {listener!r}")
+        if transport.connected:
+            return  # the next connection to the peer, by either end, uses the new address
+        receiver = node.listeners[link.transport]
+        assert isinstance(receiver, DatagramListener)
+        receiver.move_peer(peer, transport.address_from_json(link_address))
+        channel = node.channels.get(peer)
+        if channel is not None and not channel.closed:
+            node.close_channel(channel, "peer moved")  # and reconnected at the new address
 
     def _reconnect(self, peer: str, attempt: int) -> None:
         node = self.node

@@ -10,9 +10,11 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from netsim.errors import TransportError
+from netsim.errors import StartupError, TransportError
+from netsim.runtime import control
 from netsim.runtime.channels import Channel, DatagramListener, Listener
 from netsim.runtime.reconnect import close_socket
+from netsim.runtime.states import SETUP
 from netsim.transport import Transport, get_transport
 from netsim.transport.base import LinkEnd
 
@@ -94,6 +96,20 @@ class LinkSetup:
             )
             return bind(None)
 
+    def receive_addresses(self) -> None:
+        """Wait for the launcher's address book, connect the links, and say ``ready`` if nothing waits."""
+        node = self.node
+        if not node.conn.poll(node.plan.settings.startup_timeout_s):
+            raise StartupError(f"node {node.name!r}: no address book from the launcher")
+        command = control.receive_control(node.conn)
+        if command["kind"] != control.ADDRESSES:
+            # The run is stopping before it started (start-up failed elsewhere, or a stop signal).
+            node.finished = True
+            return
+        self.connect(command["peers"])
+        node.flush_dirty()
+        self._maybe_ready()
+
     def connect(self, peers: dict[str, dict[str, Any]]) -> None:
         """Connect every link this node makes, given each peer's addresses from the launcher.
 
@@ -135,6 +151,16 @@ class LinkSetup:
             # node's, like any reconnection, once the answer to the hello proves the listener.
             trusted = plan.generation == 0 or not transport.connected
             node.dialled(sock, transport, listener_address, link.peer, trusted=trusted)
+
+    def linked(self, peer: str) -> None:
+        """The link to ``peer`` is up: the node may be ready now."""
+        self.awaiting_hello.discard(peer)
+        self._maybe_ready()
+
+    def _maybe_ready(self) -> None:
+        node = self.node
+        if node.state == SETUP and not self.awaiting_hello:
+            node.tell(control.READY)
 
     def close(self) -> None:
         """Close the link sockets that never connected (the run ended during set-up)."""

@@ -266,7 +266,7 @@ def test_error_events_are_bounded_and_what_is_left_out_is_counted(tmp_path: Path
                     break
         junk = node.counters["errors"]
         assert junk >= 1000
-        node._trace_stop("shutdown")
+        node.trace_stop("shutdown")
         trace = records(node)
         written = [r for r in trace if r["event"] == "error"]
         # A burst of 200, then 100 a second: this took well under a second.

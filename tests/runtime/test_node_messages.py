@@ -62,8 +62,7 @@ def make_node(tmp_path: Path, transport: str, *, initiator: bool) -> Node:
         trace_path=str(tmp_path / "b.jsonl"),
         log_path=str(tmp_path / "b.log"),
     )
-    # These tests never reach the control pipe, and set the app themselves.
-    node = Node(plan, conn=None, load_app=lambda spec: Recorder)  # type: ignore[arg-type]
+    node = Node(plan, conn=None)  # type: ignore[arg-type] - these tests never reach the control pipe
     node.state = RUNNING
     node.app = Recorder()
     node.context = NodeContext(node, 1)
