@@ -80,7 +80,7 @@ class Handshakes:
         """A connection accepted by a listener: it must open with a good hello."""
         while len(self.pending) >= self.max_pending:
             oldest = next(iter(self.pending))
-            self.node.refuse(
+            self.node.links.refuse(
                 oldest, f"more than {self.max_pending} connections waiting for a hello: closed the oldest"
             )
         self._wait(channel)
@@ -111,7 +111,7 @@ class Handshakes:
 
     def _expire(self, channel: LinkChannel) -> None:
         if channel in self.pending and not channel.closed:
-            self.node.refuse(channel, f"no hello within {self._timeout_s():g} s of the connection")
+            self.node.links.refuse(channel, f"no hello within {self._timeout_s():g} s of the connection")
 
     def _send(self, channel: LinkChannel, body: dict[str, str], in_reply_to: str | None) -> str:
         """Queue a hello; returns its id.
@@ -135,7 +135,7 @@ class Handshakes:
         """
         problem = self.first_message(channel, message)
         if problem is not None:
-            self.node.refuse(channel, problem, nbytes)
+            self.node.links.refuse(channel, problem, nbytes)
             return False
         self._trace_received(channel, message, nbytes)
         return True

@@ -43,11 +43,11 @@ class ControlChannel:
         if kind == control.START and node.state == SETUP:
             node.start_app()
         elif kind == control.DRAIN and node.state in (SETUP, RUNNING):
-            node.begin_drain()
+            node.shutdown.drain()
         elif kind == control.SHUT and node.state == DRAINING:
-            node.shut_links()
+            node.shutdown.shut_links()
         elif kind == control.CLOSE:
-            node.begin_close()
+            node.shutdown.close()
         elif kind == control.BLOCK:
             node.shaping.shaper_for(command["peer"]).block(command["reason"])
         elif kind == control.UNBLOCK:

@@ -21,33 +21,29 @@ from netsim.clock import now_ns
 from netsim.errors import CodecError, MessageTooLarge
 from netsim.runtime import control
 from netsim.runtime.app import App
-from netsim.runtime.bounds import ACCEPT_BACKOFF_FIRST_S, ACCEPT_BACKOFF_MAX_S, CappedLog, ErrorBudget
+from netsim.runtime.bounds import CappedLog, ErrorBudget
 from netsim.runtime.channels import (
     RECEIVE_BUFFER_BYTES,
     Channel,
     DatagramListener,
     LinkChannel,
-    Listener,
     Outgoing,
-    PacketChannel,
-    StreamChannel,
 )
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO, Handshakes
+from netsim.runtime.links import Links
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.reconnect import Reconnects
 from netsim.runtime.shaped_links import ShapedLinks
+from netsim.runtime.shutdown import Shutdown
 from netsim.runtime.startup import LinkSetup
-from netsim.runtime.states import CLOSING, DRAINING, RUNNING, SETUP
+from netsim.runtime.states import DRAINING, RUNNING, SETUP
 from netsim.runtime.timers import TimerQueue
 from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import MessageRecords, TraceWriter
-from netsim.transport import Transport
 from netsim.wire.auth import RunKey
 from netsim.wire.codec import decode_message, encode_from_node
 from netsim.wire.message import Message
-
-__all__ = ["CLOSING", "DRAINING", "RUNNING", "SETUP", "Node"]
 
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
 # The longest the loop waits in one select() when it has something to do later (it then looks again).
@@ -96,6 +92,9 @@ class Node:
         self.reconnects = Reconnects(self)
         # The app's timers and netsim's own callbacks (reconnects, hello deadlines).
         self.timers = TimerQueue()
+        # Links coming and going, and the run's end: drain, shut, close.
+        self.links = Links(self)
+        self.shutdown = Shutdown(self)
 
         self.app: App | None = None
         self.context: NodeContext | None = None
@@ -108,7 +107,6 @@ class Node:
         self._last_status_ns = 0
         self._status_dirty = False
         self._last_flush_ns = now_ns()
-        self._shutting_links = False
 
         self.log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
         # Error events a stranger can cause are bounded (netsim.runtime.bounds).
@@ -140,41 +138,6 @@ class Node:
     def log(self, text: str) -> None:
         self.log_file.write(text.rstrip("\n") + "\n")
 
-    # ---- start-up ---------------------------------------------------------------------------------
-
-    def _link_channel(
-        self, sock: Any, transport: Transport, peername: Any, peer: str | None, *, owns_path: bool
-    ) -> LinkChannel:
-        if transport.framing == "stream":
-            return StreamChannel(self, sock, transport, peername, peer, owns_path=owns_path)
-        return PacketChannel(self, sock, transport, peername, peer, owns_path=owns_path)
-
-    def dialled(
-        self,
-        sock: Any,
-        transport: Transport,
-        listener_address: Any,
-        peer: str,
-        *,
-        trusted: bool,
-        attempt: int | None = None,
-    ) -> None:
-        """``sock`` connected to ``peer``'s listener: serve it, and send the hello on a connection.
-
-        ``trusted``: the link is up at once (see ``Handshakes.connected``); otherwise a connection is up
-        once the answer to its hello proves the listener (``link_up``).
-        """
-        channel = self._link_channel(sock, transport, listener_address, peer, owns_path=True)
-        self.register(channel)
-        if attempt is None:
-            self.trace.event("connect", **channel.trace_fields())
-        else:
-            self.trace.event("connect", attempt=attempt, **channel.trace_fields())
-        if transport.connected:
-            self.handshakes.connected(channel, trusted=trusted)
-        if trusted:
-            self.channels[peer] = channel
-
     # ---- the event loop -----------------------------------------------------------------------------
 
     def serve(self) -> None:
@@ -196,8 +159,8 @@ class Node:
                 self.shaping.release_due(now_ns())
             if self._dirty:
                 self.flush_dirty()
-            if self.state == DRAINING and self._shutting_links:
-                self._check_drained()
+            if self.state == DRAINING and self.shutdown.shutting_links:
+                self.shutdown.check_drained()
             self._report_status(status_interval_ns, idle_after_ns)
             now = now_ns()
             if now - self._last_flush_ns >= TRACE_FLUSH_INTERVAL_NS:
@@ -279,7 +242,7 @@ class Node:
             )
             self._last_status_ns = self._last_activity_ns
 
-    # ---- the app's life -------------------------------------------------------------------------------
+    # ---- the app's start ------------------------------------------------------------------------------
 
     def start_app(self) -> None:
         self.state = RUNNING
@@ -292,67 +255,7 @@ class Node:
             self.app.on_message(self.context, message)
         self.mark_activity()
 
-    def begin_drain(self) -> None:
-        if self.state == RUNNING and self.app is not None and self.context is not None:
-            self.app.on_stop(self.context)
-        self.state = DRAINING
-        self.timers.clear_app_timers()
-        # Messages still held by a shaped link were sent before the stop: deliver them now.
-        self.shaping.release_all()
-        self.flush_dirty()
-        self.tell(control.QUIESCED)
-
-    def shut_links(self) -> None:
-        """Every node has quiesced: half-close each link once its output is out, and read it to EOF."""
-        self._shutting_links = True
-        self._check_drained()
-
-    def _check_drained(self) -> None:
-        """Drained: nothing left to send, and every connected link has been read to its EOF."""
-        waiting = False
-        for channel in list(self.channels.values()):
-            if channel.closed:
-                continue
-            if channel.pending_output:
-                waiting = True
-                continue
-            if channel.transport.connected:
-                channel.shut_write()
-                if channel.eof_received:
-                    self.close_channel(channel, "shutdown")
-                else:
-                    waiting = True
-        if not waiting and self.state == DRAINING:
-            self.state = CLOSING
-            self.tell(control.DRAINED)
-
-    def begin_close(self) -> None:
-        # Whatever datagrams are still queued for us were sent before every node drained: read them.
-        for listener in self.listeners.values():
-            if isinstance(listener, DatagramListener) and not listener.closed:
-                listener.on_readable()
-        self.finished = True
-
     # ---- messages in --------------------------------------------------------------------------------
-
-    def on_accepted(self, listener: Listener, sock: Any) -> None:
-        transport = listener.transport
-        channel = self._link_channel(sock, transport, sock.getpeername(), None, owns_path=False)
-        self.register(channel)
-        self.trace.event("accept", **channel.trace_fields())
-        self.handshakes.accepted(channel)
-
-    def pause_accepting(self, listener: Listener, error: OSError) -> None:
-        """Out of descriptors (or buffers): stop watching the listener for a while, longer each time."""
-        delay_s = min(ACCEPT_BACKOFF_MAX_S, 2 * listener.backoff_s or ACCEPT_BACKOFF_FIRST_S)
-        listener.backoff_s = delay_s
-        self._trace_error(listener, f"accept: {error.strerror or error}: not accepting for {delay_s:g} s")
-        self._unregister(listener)
-        self.call_later(delay_s, lambda: self._resume_accepting(listener))
-
-    def _resume_accepting(self, listener: Listener) -> None:
-        if not listener.closed and not self._registered(listener):
-            self.register(listener)
 
     def on_messages(self, channel: LinkChannel, messages: list[tuple[Message, int]]) -> None:
         """What one read of a link decoded, oldest first, with each message's wire bytes."""
@@ -360,7 +263,7 @@ class Node:
             message, nbytes = messages[0]
             if not self.handshakes.opened(channel, message, nbytes):
                 return
-            self.link_up(channel)
+            self.links.link_up(channel)
             messages = messages[1:]
             if not messages or channel.closed:
                 return
@@ -408,7 +311,7 @@ class Node:
             if run:
                 self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
                 run = []
-            self._trace_error(listener, problem, nbytes=size, peername=address, peer=peer)
+            self.trace_error(listener, problem, nbytes=size, peername=address, peer=peer)
         if run:
             self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
 
@@ -467,55 +370,9 @@ class Node:
             problem = f"message {message.src[:80]!r} -> {message.dst[:80]!r} on the link to {channel.peer!r}"
         else:
             problem = f"a second hello from {channel.peer!r}"
-        self._reject(channel, problem, nbytes)
+        self.links.reject(channel, problem, nbytes)
 
-    def link_up(self, channel: LinkChannel) -> None:
-        """``channel`` proved itself: it is the link to its peer now."""
-        peer = channel.peer
-        assert peer is not None
-        existing = self.channels.get(peer)
-        if existing is channel:
-            return  # a start-up link, up since it connected: its answer has come
-        if existing is not None and not existing.closed:
-            # The peer connected again (restarted, or it saw the old connection fail before we did).
-            self.close_channel(existing, "replaced by a new connection")
-        self.channels[peer] = channel
-        self.link_setup.linked(peer)
-        if self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
-
-    def refuse(self, channel: LinkChannel, problem: str, nbytes: int | None = None) -> None:
-        """Close a connection that has not proved it belongs to the run, saying why in the trace."""
-        self._reject(channel, problem, nbytes, reason="refused")
-
-    def _reject(
-        self, channel: LinkChannel, problem: str, nbytes: int | None, reason: str = "bad bytes"
-    ) -> None:
-        self._trace_error(channel, problem, nbytes=nbytes)
-        self.close_channel(channel, reason)
-
-    def on_bad_bytes(self, channel: LinkChannel, error: CodecError, nbytes: int) -> None:
-        self._reject(channel, f"bad frame: {error}", nbytes)
-
-    def on_peer_closed(self, channel: LinkChannel) -> None:
-        if self.state in (DRAINING, CLOSING):
-            # The peer half-closed as part of the shutdown: _check_drained closes this link once our
-            # own output is out. Until then only writability matters (EOF stays readable forever).
-            self._update_interest(channel)
-            return
-        self.close_channel(channel, "peer closed")
-
-    def on_socket_error(self, channel: Channel, error: OSError) -> None:
-        self._trace_error(channel, f"{type(error).__name__}: {error.strerror or error}")
-        if isinstance(error, ConnectionRefusedError) and channel.transport.name in ("udp", "udp6"):
-            # An ICMP "port unreachable" for an earlier datagram: the peer is away, but a connected
-            # UDP socket keeps working when it comes back at the same address.
-            return
-        if isinstance(channel, LinkChannel):
-            self.close_channel(channel, "socket error")
-
-    def _trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
+    def trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
         record = channel.trace_fields()
         record.update({key: value for key, value in fields.items() if value is not None})
         self.write_error(problem, **record)
@@ -532,26 +389,6 @@ class Node:
         if suppressed:
             fields["suppressed"] = suppressed
         self.trace.event("error", ts_ns=at_ns, error=problem, **fields)
-
-    def close_channel(self, channel: LinkChannel, reason: str) -> None:
-        if channel.closed:
-            return
-        self.trace.event("close", reason=reason, **channel.trace_fields())
-        self._unregister(channel)
-        channel.close()
-        self._dirty.discard(channel)
-        dialing = self.handshakes.dialing.get(channel.peer) is channel  # type: ignore[arg-type]
-        self.handshakes.forget(channel)
-        peer = channel.peer
-        # The closed channel stays in self.channels: sends to this peer now fail visibly in the trace.
-        if peer is not None and self.channels.get(peer) is channel and self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_link_down(self.context, peer, reason)  # type: ignore[arg-type]
-            if self.reconnects.owns_link_socket(peer):
-                self.reconnects.schedule(peer, 1)
-        elif dialing and self.state in (SETUP, RUNNING):
-            # Our connection never got a good answer to its hello: try again, as for a lost link.
-            self.reconnects.schedule(peer, 1)
 
     # ---- messages out -------------------------------------------------------------------------------
 
@@ -628,7 +465,7 @@ class Node:
                 self.app.on_drained(self.context, peer)  # type: ignore[arg-type]
                 if channel.closed:
                     return
-        self._update_interest(channel)
+        self.update_interest(channel)
 
     def backlog(self, dst: str) -> int:
         """``NodeContext.backlog``, which is this very method (see there)."""
@@ -644,14 +481,14 @@ class Node:
                 f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
             )
 
-    def _update_interest(self, channel: Channel) -> None:
+    def update_interest(self, channel: Channel) -> None:
         events = selectors.EVENT_WRITE if channel.wants_write else 0
         if not getattr(channel, "eof_received", False):
             events |= selectors.EVENT_READ
         if events:
             self.selector.modify(channel.fileno, events, channel)
         else:
-            self._unregister(channel)
+            self.unregister(channel)
 
     # ---- timers and app hooks -------------------------------------------------------------------------
 
@@ -692,26 +529,9 @@ class Node:
     def register(self, channel: Channel) -> None:
         self.selector.register(channel.fileno, selectors.EVENT_READ, channel)
 
-    def _unregister(self, channel: Channel) -> None:
+    def unregister(self, channel: Channel) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(channel.fileno)
 
-    def _registered(self, channel: Channel) -> bool:
+    def registered(self, channel: Channel) -> bool:
         return channel.fileno in self.selector.get_map()
-
-    def close_all(self, reason: str) -> None:
-        self.state = CLOSING
-        seen: set[int] = set()
-        for channel in list(self.channels.values()) + [
-            key.data for key in list(self.selector.get_map().values()) if isinstance(key.data, LinkChannel)
-        ]:
-            if id(channel) in seen or channel.closed:
-                continue
-            seen.add(id(channel))
-            self.close_channel(channel, reason)
-        for listener in self.listeners.values():
-            if not listener.closed:
-                self.trace.event("close", reason=reason, **listener.trace_fields())
-                self._unregister(listener)
-                listener.close()
-        self.link_setup.close()

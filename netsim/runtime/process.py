@@ -114,7 +114,7 @@ def run_node(
         node.serve()
         if node.orphaned:
             return _end_orphaned(node)
-        node.close_all("shutdown")
+        node.shutdown.close_all("shutdown")
         node.trace_stop("shutdown")
         node.trace.flush()
         node.tell(control.CLOSED, counters=node.counters)
@@ -124,7 +124,7 @@ def run_node(
         # kernel saying that the launcher died.
         if not launcher_alive(launcher_pid):
             return _end_orphaned(node)
-        node.close_all("terminated")
+        node.shutdown.close_all("terminated")
         node.trace_stop("terminated")
         return 128 + termination.signum
     except BaseException as error:  # noqa: BLE001 - every failure is reported, then the node exits
@@ -138,7 +138,7 @@ def _end_orphaned(node: Node) -> int:
     # The kernel's SIGTERM and the control channel's EOF both say so: one clean-up is enough.
     ignore_stop_signals()
     node.orphaned = True
-    node.close_all(LAUNCHER_GONE)
+    node.shutdown.close_all(LAUNCHER_GONE)
     node.trace_stop(LAUNCHER_GONE)
     node.trace.flush()
     # Every node of the run does this; the directory goes with the first, and the launcher that
@@ -156,7 +156,7 @@ def _crash(node: Node, error: BaseException) -> int:
     last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
     try:
         node.trace.event("error", error=f"node crashed: {last_line}")
-        node.close_all("crash")
+        node.shutdown.close_all("crash")
         node.trace_stop("crash")
         node.trace.flush()
     finally:

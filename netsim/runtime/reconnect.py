@@ -68,7 +68,7 @@ class Reconnects:
         dialing = node.handshakes.dialing.get(peer)
         if dialing is not None and not dialing.closed:
             # Dialled at the old address, where another process may listen now: dial again.
-            node.refuse(dialing, f"{peer!r} moved to {listener!r}")
+            node.links.refuse(dialing, f"{peer!r} moved to {listener!r}")
         if transport.connected:
             return  # the next connection to the peer, by either end, uses the new address
         receiver = node.listeners[link.transport]
@@ -76,7 +76,7 @@ class Reconnects:
         receiver.move_peer(peer, transport.address_from_json(link_address))
         channel = node.channels.get(peer)
         if channel is not None and not channel.closed:
-            node.close_channel(channel, "peer moved")  # and reconnected at the new address
+            node.links.close(channel, "peer moved")  # and reconnected at the new address
 
     def _reconnect(self, peer: str, attempt: int) -> None:
         node = self.node
@@ -96,9 +96,9 @@ class Reconnects:
         except TransportError as error:
             self.failed(sock, peer, attempt, error)
             return
-        # A connection is up when the answer to its hello comes (Node.link_up): until then the app's
+        # A connection is up when the answer to its hello comes (Links.link_up): until then the app's
         # sends are drops. A datagram link is up at once.
-        node.dialled(
+        node.links.dialled(
             sock, transport, listener_address, peer, trusted=not transport.connected, attempt=attempt
         )
         if transport.connected:

@@ -150,7 +150,7 @@ class LinkSetup:
             # A first start's connections are up at once (see Handshakes.connected); a restarted
             # node's, like any reconnection, once the answer to the hello proves the listener.
             trusted = plan.generation == 0 or not transport.connected
-            node.dialled(sock, transport, listener_address, link.peer, trusted=trusted)
+            node.links.dialled(sock, transport, listener_address, link.peer, trusted=trusted)
 
     def linked(self, peer: str) -> None:
         """The link to ``peer`` is up: the node may be ready now."""

@@ -19,8 +19,9 @@ from netsim.runtime.app import App
 from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChannel
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO
-from netsim.runtime.node import RUNNING, Node
+from netsim.runtime.node import Node
 from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.runtime.states import RUNNING
 from netsim.trace.reader import part_events
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_datagram, decode_frames, encode_frame, encode_message, frame
