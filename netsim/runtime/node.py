@@ -1,11 +1,12 @@
-"""A node's event loop: its sockets, its links and their messages both ways, timers, and its app's calls.
+"""A node's event loop, and the paths every message takes through it: in, out, and the app's calls.
 
-One ``selectors`` loop serves every socket and the launcher's pipes (``launcher_pipes``). What happens
-around it has its own module: the process's life and exit (``process``), binding and connecting at
-start-up (``startup``), the hellos (``handshake``), dialling lost links again (``reconnect``), shaped
-links (``shaped_links``) and the timer queue (``timers``). What stays here is what every message
-passes through, kept in one class on purpose: the send path (``send_message``) and the receive path
-(``on_messages``, ``on_datagrams``, ``_receive``) take no detour through other objects.
+One ``selectors`` loop serves every socket and the launcher's pipes (``launcher_pipes``), then runs
+due timers (``timers``), releases what shaped links held (``shaped_links``), flushes what callbacks
+sent, and tells the launcher whether the node is busy or idle. Around it, each in its own module: the
+process's life and exit (``process``), binding and connecting at start-up (``startup``), the hellos
+(``handshake``), links coming and going (``links``), dialling lost ones again (``reconnect``), and the
+run's end (``shutdown``). The send path (``send_message``) and the receive paths (``on_messages``,
+``on_datagrams``, ``_receive``) stay here whole: they take no detour through other objects.
 """
 
 from __future__ import annotations
