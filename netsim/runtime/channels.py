@@ -1,10 +1,16 @@
 """The sockets a node's event loop serves, one class per way of moving bytes.
 
 This is the only place in netsim that calls send, recv, accept and friends on a link. Each channel
-turns socket readiness into calls on its ``owner`` (the node): a decoded message, bad bytes, a closed
-socket. A link channel writes the send records of what the kernel took itself, since each is stamped
-at its own syscall, and counts them in the node's counters. Which class serves a socket depends only
-on the transport's ``connected`` and ``framing`` flags.
+turns socket readiness into calls on its ``owner`` (the node, and its ``links`` for what ends a
+link): a decoded message, bad bytes, a closed socket. A link channel writes the send records of what
+the kernel took itself, since each is stamped at its own syscall, and counts them in the node's
+counters. Which class serves a socket depends only on the transport's ``connected`` and ``framing``
+flags.
+
+Why one module of over 500 lines: it is the one place that calls the socket, and its classes keep
+one set of rules together (which errors close a link, when a send is traced and counted, how much
+one readiness event may read), which a reader checks side by side; the stream and packet classes
+are each one state machine over their socket, not separable further without splitting those rules.
 """
 
 from __future__ import annotations
