@@ -93,6 +93,7 @@ class Node:
         self.reconnects = Reconnects(self)
         # The app's timers and netsim's own callbacks (reconnects, hello deadlines).
         self.timers = TimerQueue()
+        self._timer_heap = self.timers.heap  # read every loop turn: its top is the next deadline
         # Links coming and going, and the run's end: drain, shut, close.
         self.links = Links(self)
         self.shutdown = Shutdown(self)
@@ -154,7 +155,7 @@ class Node:
                     handler.on_readable()
                 if mask & selectors.EVENT_WRITE and not getattr(handler, "closed", False):
                     handler.on_writable()
-            if self.timers:
+            if self._timer_heap:
                 self._run_due_timers()
             if self.shaping:
                 self.shaping.release_due(now_ns())
@@ -175,7 +176,8 @@ class Node:
         Runs once per loop turn, and a busy datagram link turns the loop about once per message:
         hence one running minimum and no list.
         """
-        deadline = self.timers.next_deadline_ns()
+        timer_heap = self._timer_heap
+        deadline = timer_heap[0][0] if timer_heap else None
         if self.shaping:
             release = self.shaping.next_release_ns
             if release is not None and (deadline is None or release < deadline):
@@ -223,25 +225,18 @@ class Node:
             self._reported_idle = idle
             self._status_dirty = False
             self._last_status_ns = now
-            self.tell(
-                control.STATUS,
-                idle=idle,
-                last_activity_ns=self._last_activity_ns,
-                counters=self.counters,
-            )
+            self._tell_status(idle)
 
     def mark_activity(self, at_ns: int | None = None) -> None:
         self._last_activity_ns = now_ns() if at_ns is None else at_ns
         self._status_dirty = True
         if self._reported_idle:
             self._reported_idle = False
-            self.tell(
-                control.STATUS,
-                idle=False,
-                last_activity_ns=self._last_activity_ns,
-                counters=self.counters,
-            )
+            self._tell_status(False)
             self._last_status_ns = self._last_activity_ns
+
+    def _tell_status(self, idle: bool) -> None:
+        self.tell(control.STATUS, idle=idle, last_activity_ns=self._last_activity_ns, counters=self.counters)
 
     # ---- the app's start ------------------------------------------------------------------------------
 
@@ -499,8 +494,7 @@ class Node:
         return self.timers.set_timer(now_ns() + int(delay_s * 1e9), (name, data))
 
     def cancel_timer(self, timer_id: int) -> None:
-        if timer_id > 0:  # netsim's own callbacks are not the app's to cancel
-            self.timers.cancel(timer_id)
+        self.timers.cancel(timer_id)
 
     def call_later(self, delay_s: float, callback: Callable[[], object]) -> None:
         """netsim's own callback (a reconnect, a hello's deadline), ``delay_s`` seconds from now."""

@@ -71,10 +71,18 @@ def test_cancelling_a_fired_an_unknown_or_a_cancelled_id_changes_nothing() -> No
     waiting = queue.set_timer(300, "waiting")
     queue.cancel(fired)
     queue.cancel(12345)
+    queue.cancel(None)  # type: ignore[arg-type] - an app may pass anything
     queue.cancel(waiting)
     queue.cancel(waiting)
     assert len(queue) == 0 and queue.app_timers == 0 and queue.next_deadline_ns() is None
     assert queue.set_timer(400, "next") == 3  # ids are never reused
+
+
+def test_netsims_callbacks_cannot_be_cancelled() -> None:
+    queue = TimerQueue()
+    callback = queue.call_at(100, "reconnect")
+    queue.cancel(callback)
+    assert drain(queue, 100) == ["reconnect"]
 
 
 def test_next_deadline_is_the_earliest_live_one() -> None:
@@ -111,10 +119,11 @@ def test_clearing_the_app_timers_keeps_netsims_callbacks() -> None:
     queue.set_timer(100, "app")
     queue.call_at(300, "reconnect")
     queue.set_timer(200, "app")
-    cancelled = queue.call_at(50, "cancelled")
-    queue.cancel(cancelled)
+    queue.cancel(queue.set_timer(50, "cancelled"))
+    heap = queue.heap
     queue.clear_app_timers()
     assert queue.app_timers == 0 and len(queue) == 1 and queue.next_deadline_ns() == 300
+    assert queue.heap is heap and heap[0][0] == 300  # the event loop holds on to the list
     assert drain(queue, 1_000) == ["reconnect"]
 
 
