@@ -5,8 +5,13 @@ due timers (``timers``), releases what shaped links held (``shaped_links``), flu
 sent, and tells the launcher whether the node is busy or idle. Around it, each in its own module: the
 process's life and exit (``process``), binding and connecting at start-up (``startup``), the hellos
 (``handshake``), links coming and going (``links``), dialling lost ones again (``reconnect``), and the
-run's end (``shutdown``). The send path (``send_message``) and the receive paths (``on_messages``,
-``on_datagrams``, ``_receive``) stay here whole: they take no detour through other objects.
+run's end (``shutdown``).
+
+Why a little over 500 lines: what is left is what every message and every loop turn passes through,
+the send path (``send_message``), the receive paths (``on_messages``, ``on_datagrams``, ``_receive``)
+and the loop's own deadlines (``_select_timeout``, ``_report_status``). They share the node's clock,
+counters and dirty set, and are kept in one class on purpose, so that no message takes a detour
+through another object.
 """
 
 from __future__ import annotations
