@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from netsim.apps.base import App
     from netsim.errors import (
         AppError,
         CodecError,
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     )
     from netsim.launch.run import RunResult, run
     from netsim.runs import RunSummary
+    from netsim.runtime.app import App
     from netsim.runtime.context import NodeContext
     from netsim.topology import load_topology
     from netsim.topology.model import Topology
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 # Public name -> the module that defines it (tests/test_exports.py holds the two lists together).
 _HOMES: dict[str, str] = {
-    "App": "netsim.apps.base",
+    "App": "netsim.runtime.app",
     "Message": "netsim.wire.message",
     "NodeContext": "netsim.runtime.context",
     "RunResult": "netsim.launch.run",
