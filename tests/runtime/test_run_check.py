@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import netsim
-from netsim.runs import read_summary
+from netsim.runs.summary import read_summary
 
 APPS = Path(__file__).with_name("runtime_apps.py")
 
