@@ -27,13 +27,12 @@ from matplotlib.figure import Figure
 
 from netsim.errors import InputError, NetsimError, OptionError
 from netsim.topology import load_topology
+from netsim.trace.outputs import PLOT_FORMATS
 from netsim.trace.reader import TraceReader, read_header, resolve_trace_path
 from netsim.trace.records import is_control
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
 
 TOPOLOGY_FILE_NAME = "topology.json"
-# Messages netsim itself sends (the link handshake), left out of the counts unless asked for.
-PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 
 # About this many time buckets between the run's start and its last event: fine enough that the part of
 # a run with traffic (often a small fraction of it) still has many; merged into DISPLAY_BINS to draw.

@@ -34,14 +34,13 @@ from typing import Any
 import orjson
 
 from netsim.errors import InputError, OptionError
+from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.summary import TraceSummary, summarize_trace
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-DEFAULT_MAX_TABLE_EVENTS = 20_000
-REPORT_FILE_NAME = "report.html"
 SUMMARY_FILE_NAME = "summary.json"
 TEMPLATE_NAME = "report_template.html"
 # Fields the event table shows in columns of their own; every other field goes into "details".
@@ -969,6 +968,11 @@ def render_report(
     """The report of a run directory or trace file, as one self-contained HTML page."""
     page, _ = _build(run_or_trace, max_table_events)
     return page
+
+
+def default_report_path(run_or_trace: str | os.PathLike[str]) -> Path:
+    """Where a run's report goes when no file is named: report.html next to its trace."""
+    return resolve_trace_path(run_or_trace).parent / REPORT_FILE_NAME
 
 
 def write_report(

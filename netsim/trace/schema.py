@@ -96,3 +96,10 @@ def header_node_names(header: dict[str, Any]) -> list[str]:
     topology = header.get("topology")
     names = topology.get("nodes") if isinstance(topology, dict) else None
     return list(dict.fromkeys(n for n in (names if isinstance(names, list) else []) if isinstance(n, str)))
+
+
+def header_start_ts_ns(header: dict[str, Any]) -> int | None:
+    """The header's ``start_ts_ns`` (``ts_ns - start_ts_ns`` is time into the run); None if it has no
+    integer one."""
+    start = header.get("start_ts_ns")
+    return start if type(start) is int else None

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import typer
-from netsim_testing import trace_group, write_run, write_trace
+from netsim_testing import write_run, write_trace
 from typer.testing import CliRunner
 
 import netsim
-from netsim.cli import trace_events
+from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
 from netsim.trace import events as events_module
@@ -259,7 +259,7 @@ def test_follow_on_a_real_run_finds_forwards_and_replies(real_run: Path) -> None
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    return trace_group(trace_events.register)
+    return trace_app
 
 
 def test_events_command(cli: typer.Typer, tmp_path: Path) -> None:
