@@ -33,7 +33,7 @@ import netsim
 from netsim.cli.trace import app as trace_cli_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA
-from netsim.trace.report import render_report, write_report
+from netsim.trace.report import default_report_path, render_report, write_report
 
 START = 7_000_000_000
 EVIL = "<script>alert(1)</script>"
@@ -303,6 +303,11 @@ def test_bad_input_is_a_netsim_error(tmp_path: Path) -> None:
     not_a_trace.write_text("hello\n")
     with pytest.raises(InputError, match="not a netsim trace"):
         render_report(not_a_trace)
+
+
+def test_default_report_path_is_next_to_the_trace(hostile_run: Path) -> None:
+    assert default_report_path(hostile_run) == hostile_run / "report.html"
+    assert default_report_path(hostile_run / "trace.jsonl") == hostile_run / "report.html"
 
 
 def test_output_directory_gets_report_html(hostile_run: Path) -> None:
