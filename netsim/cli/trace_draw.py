@@ -59,6 +59,7 @@ def diagram_command(
     lenient: DrawLenientOption = False,
 ) -> None:
     """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message."""
+    # Here, not at the top: only this command loads it.
     from netsim.trace.diagram import diagram_nodes, render_diagram
 
     wanted = None
@@ -102,7 +103,8 @@ def plot_command(
     lenient: DrawLenientOption = False,
 ) -> None:
     """The topology with its traffic (edge width, node colour) and the messages sent over time."""
-    from netsim.trace.plot import plot_run  # matplotlib: loaded only to draw
+    # Here, not at the top: only this command loads matplotlib.
+    from netsim.trace.plot import plot_run
 
     result = plot_run(
         run_dir_or_trace, out, layout_seed=seed, include_control=include_control, strict=not lenient

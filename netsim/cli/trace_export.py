@@ -60,7 +60,8 @@ def export_command(
             "pass exactly one of --sqlite FILE or --csv DIR",
             hint="netsim trace export runs/<run-id> --sqlite trace.sqlite",
         )
-    from netsim.trace.export import export_csv, export_sqlite  # loaded by the command that uses it
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.export import export_csv, export_sqlite
 
     if sqlite is not None:
         result = export_sqlite(run_dir_or_trace, sqlite, strict=not lenient, overwrite=force)

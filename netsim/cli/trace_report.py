@@ -43,7 +43,7 @@ def report_command(
     ] = DEFAULT_MAX_TABLE_EVENTS,
 ) -> None:
     """One HTML page with the run's summary, checks, stats, plot, message diagram and events."""
-    # The report runs every analysis: they load with it, not with the CLI.
+    # Here, not at the top: only this command loads the report (and with it every analysis).
     from netsim.trace.report import default_report_path, write_report
 
     target = out if out is not None else default_report_path(run_dir_or_trace)

@@ -200,7 +200,8 @@ def stats_command(
     lenient: LenientOption = False,
 ) -> None:
     """Rates, one-way latency percentiles per link and message type, and a per-node timeline."""
-    from netsim.trace.stats import trace_stats  # an analysis: loaded by the command that runs it
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.stats import trace_stats
 
     print_analysis(trace_stats(run_dir_or_trace, bucket_s=bucket, strict=not lenient), as_json, _print_tables)
 

@@ -90,7 +90,8 @@ def verify_command(
 
     Exits 0 if every check passes, 1 if any fails, 2 if the trace cannot be read.
     """
-    from netsim.trace.verify import verify_trace  # an analysis: loaded by the command that runs it
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.verify import verify_trace
 
     report = verify_trace(run_dir_or_trace, strict=not lenient)
     print_analysis(report, as_json, _print_report)
