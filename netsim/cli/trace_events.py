@@ -19,14 +19,8 @@ import typer
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible, visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
-from netsim.trace.events import (
-    check_nodes,
-    filter_events,
-    follow_message,
-    format_event,
-    message_timeline,
-    parse_link,
-)
+from netsim.trace.events import check_nodes, filter_events, format_event, parse_link
+from netsim.trace.follow import follow_message, message_timeline
 from netsim.trace.reader import read_header
 from netsim.trace.schema import EVENTS, header_node_names, header_start_ts_ns
 

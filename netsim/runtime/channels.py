@@ -21,7 +21,8 @@ from netsim.errors import CodecError
 from netsim.trace.writer import MessageRecords
 from netsim.transport.base import Address, Transport, would_block
 from netsim.wire.auth import DATAGRAM_TAG_BYTES
-from netsim.wire.codec import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder, decode_message
+from netsim.wire.codec import decode_message
+from netsim.wire.framing import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder
 from netsim.wire.message import Message
 
 if TYPE_CHECKING:

@@ -103,3 +103,16 @@ def header_start_ts_ns(header: dict[str, Any]) -> int | None:
     integer one."""
     start = header.get("start_ts_ns")
     return start if type(start) is int else None
+
+
+def header_links(header: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The links of the header's topology as (a, b, transport), transport None where the link names
+    none; links that are not two node names are passed over."""
+    topology = header.get("topology")
+    links = topology.get("links") if isinstance(topology, dict) else None
+    result: list[tuple[str, str, str | None]] = []
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2]):
+            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else None
+            result.append((link[0], link[1], transport))
+    return result

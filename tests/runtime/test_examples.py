@@ -11,7 +11,7 @@ def test_token_ring_example(runs_dir, no_leftovers):
     result = netsim.run(
         "ring:12", app=f"{ROOT / 'examples' / 'token_ring.py'}:TokenRing", out=runs_dir, seed=2
     )
-    assert result.summary["ended_by"] == "done", result.summary
+    assert result.summary.ended_by == "done", result.summary
     _, events = load_trace(result.run_dir)
     hops = [e["data"]["hops"] for e in events if e["event"] == "app"]
     assert hops == list(range(1, 37)), "36 hops, in order: 3 laps of 12 nodes"

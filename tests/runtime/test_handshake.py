@@ -17,7 +17,7 @@ from netsim.runtime.node import Node
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_frames, decode_message, encode_frame, encode_message
 from netsim.wire.auth import ACCEPT, CONNECT, HelloScope, RunKey, new_nonce
-from netsim.wire.codec import LENGTH_PREFIX
+from netsim.wire.framing import LENGTH_PREFIX
 
 
 class Outside:

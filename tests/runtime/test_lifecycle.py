@@ -130,7 +130,7 @@ def test_a_launcher_killed_with_sigkill_leaves_nothing_and_its_trace_can_be_reco
 @pytest.mark.timeout(60)
 def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(runs_dir, no_leftovers):
     result = netsim.run("line:3", app=app("HangsInCallback"), seed=1, out=runs_dir, duration=1)
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed" and result.exit_code == 1
     assert summary["ended_by"] == "duration"
     [failure] = summary["node_failures"]
@@ -147,7 +147,7 @@ def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(runs_dir, no_
 @pytest.mark.timeout(60)
 def test_sys_exit_in_an_app_is_a_failure_of_that_node(runs_dir, no_leftovers):
     result = netsim.run("line:3", app=app("CallsSysExit"), seed=1, out=runs_dir, duration=5)
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed" and summary["ended_by"] == "failure"
     [failure] = summary["node_failures"]
     assert failure["name"] == "n1"
@@ -158,7 +158,7 @@ def test_sys_exit_in_an_app_is_a_failure_of_that_node(runs_dir, no_leftovers):
 @pytest.mark.timeout(60)
 def test_processes_an_app_starts_end_with_its_node(runs_dir, no_leftovers):
     result = netsim.run("line:3", app=app("StartsChildren"), seed=1, out=runs_dir, duration=10)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     started = [e for e in events if e["event"] == "app" and e["data"]["kind"] in ("child", "daemon")]
     assert len(started) == 6

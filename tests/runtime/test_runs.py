@@ -36,7 +36,7 @@ def app(name: str) -> str:
 @pytest.mark.timeout(60)
 def test_flood_reaches_every_node_of_a_ring_exactly_once(runs_dir, no_leftovers):
     result = netsim.run("ring:8", app="flood", seed=3, out=runs_dir)
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "ok" and summary["ended_by"] == "done"
     header, events = load_trace(result.run_dir)
     reached = {e["node"] for e in events if e["event"] == "app" and e["data"]["kind"] == "flood"}
@@ -58,7 +58,7 @@ def test_flood_reaches_every_node_of_a_ring_exactly_once(runs_dir, no_leftovers)
 @pytest.mark.timeout(60)
 def test_gossip_spreads_every_rumour(runs_dir, no_leftovers):
     result = netsim.run("grid:3x3", app="gossip", transport="unix", seed=5, out=runs_dir)
-    assert result.summary["ended_by"] == "done", result.summary
+    assert result.summary.ended_by == "done", result.summary
     _, events = load_trace(result.run_dir)
     complete = {e["node"] for e in events if e["event"] == "app" and e["data"]["kind"] == "gossip-complete"}
     assert len(complete) == 9
@@ -70,8 +70,8 @@ def test_flood_on_a_disconnected_graph_ends_when_quiet(runs_dir, no_leftovers):
     nodes = tuple(NodeSpec(f"n{i}", i) for i in range(4))
     topo = Topology("split", "split", nodes, (LinkSpec("n0", "n1"), LinkSpec("n2", "n3")))
     result = netsim.run(topo, app="flood", seed=1, out=runs_dir, quiet=0.3)
-    assert result.summary["exit_status"] == "ok"
-    assert result.summary["ended_by"] == "quiet"
+    assert result.summary.exit_status == "ok"
+    assert result.summary.ended_by == "quiet"
 
 
 def _send_garbage_to(listeners: dict) -> None:
@@ -108,8 +108,8 @@ def test_bad_bytes_from_outside_are_traced_and_the_node_runs_on(runs_dir, no_lef
         _send_garbage_to(target["n1"].listeners)
 
     result = netsim.run(topo, app=app("Ticker"), seed=1, out=runs_dir, on_ready=on_ready)
-    assert result.summary["exit_status"] == "ok", result.summary
-    assert result.summary["ended_by"] == "done"
+    assert result.summary.exit_status == "ok", result.summary
+    assert result.summary.ended_by == "done"
     _, events = load_trace(result.run_dir)
     errors = [e for e in events if e["event"] == "error" and e["node"] == "n1"]
     texts = " | ".join(e["error"] for e in errors)
@@ -132,7 +132,7 @@ def test_bad_bytes_from_outside_are_traced_and_the_node_runs_on(runs_dir, no_lef
 @pytest.mark.timeout(60)
 def test_a_crashing_node_is_reported_by_name_and_the_trace_survives(runs_dir, no_leftovers):
     result = netsim.run("ring:5", app=app("CrashOnSecondMessage"), seed=1, out=runs_dir)
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert result.exit_code == 1
     assert summary["exit_status"] == "failed" and summary["ended_by"] == "failure"
     [failure] = summary["node_failures"]
@@ -155,7 +155,7 @@ def test_a_crashing_node_is_reported_by_name_and_the_trace_survives(runs_dir, no
 @pytest.mark.timeout(60)
 def test_a_killed_node_is_a_failure_and_its_flushed_trace_is_kept(runs_dir, no_leftovers):
     result = netsim.run("line:3", app=app("KilledBySignal"), seed=1, out=runs_dir, duration=5)
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed"
     [failure] = summary["node_failures"]
     assert failure["name"] == "n1" and "SIGKILL" in failure["error"]
@@ -196,7 +196,7 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path):
 def test_node_app_and_edge_transport_attributes_override_the_run_defaults(runs_dir, no_leftovers):
     topology = ROOT / "topologies" / "mixed-transports.graphml"
     result = netsim.run(topology, app="flood", transport="unix-seqpacket", seed=2, out=runs_dir)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     header, events = load_trace(result.run_dir)
     assert header["node_apps"]["hub"] == "echo"
     assert {app for node, app in header["node_apps"].items() if node != "hub"} == {"flood"}

@@ -12,7 +12,7 @@ import netsim
 
 def _finished_run(out: Path, topology: str, app: str) -> Path:
     result = netsim.run(topology, app=app, seed=1, out=out)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     return result.run_dir
 
 

@@ -18,16 +18,8 @@ from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
 from netsim.trace import events as events_module
-from netsim.trace.events import (
-    check_nodes,
-    filter_events,
-    follow_message,
-    format_address,
-    format_duration,
-    format_event,
-    message_timeline,
-    parse_link,
-)
+from netsim.trace.events import check_nodes, filter_events, format_address, format_event, parse_link
+from netsim.trace.follow import follow_message, format_duration, message_timeline
 from netsim.trace.schema import header_node_names, header_start_ts_ns
 
 runner = CliRunner()
@@ -37,7 +29,7 @@ START = 1_000_000_000
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = netsim.run("ring:4", app="echo", out=tmp_path_factory.mktemp("runs"), seed=1)
-    assert result.summary["exit_status"] == "ok"
+    assert result.summary.exit_status == "ok"
     return result.run_dir
 
 
