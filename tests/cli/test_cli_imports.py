@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 import textwrap
@@ -80,22 +79,3 @@ def test_run_loads_no_heavy_module(tmp_path: Path, no_leftovers: None) -> None:
 def test_the_heavy_check_sees_a_heavy_import() -> None:
     """The check itself works: a command that draws does load matplotlib."""
     assert "netsim.trace.plot" in heavy_modules_after("import netsim.trace.plot")
-
-
-def test_nothing_below_the_cli_imports_it() -> None:
-    importers = []
-    for path in sorted((ROOT / "netsim").rglob("*.py")):
-        relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith("netsim/cli/") or relative == "netsim/__main__.py":
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), relative)):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                # `from netsim import cli` names the CLI in an alias, not in the module.
-                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-            else:
-                continue
-            if any(name == "netsim.cli" or name.startswith("netsim.cli.") for name in names):
-                importers.append(f"{relative}:{node.lineno}")
-    assert importers == []
