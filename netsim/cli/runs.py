@@ -22,11 +22,6 @@ app = typer.Typer(
 STATUS_STYLES = {"ok": "green", "failed": "red", "incomplete": "yellow", "unreadable": "red"}
 
 
-@app.callback()
-def runs_group() -> None:
-    """The runs on disk: what ran, when, and how it ended."""
-
-
 def _date(info: RunInfo) -> str:
     started = info.started
     return started.astimezone().strftime("%Y-%m-%d %H:%M") if started is not None else "-"
