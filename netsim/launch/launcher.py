@@ -3,6 +3,11 @@
 The launcher owns every node process: it knows each pid, reads each control pipe, and waits for
 each exit. Shutdown is staged and bounded: ``drain`` (apps stop, queued messages are delivered),
 ``close``, then ``terminate()``, then ``kill()``, each with a timeout. Nothing is killed by name.
+
+Why one module of some 640 lines: ``Launcher`` is one state machine over the table of node processes
+and one selector over their control pipes; start-up, watching, shutdown and the fault calls all read
+and write that table, and its sections (marked below) are the seams a split would follow if one of
+them grows on its own.
 """
 
 from __future__ import annotations

@@ -273,7 +273,10 @@ def test_error_events_are_bounded_and_what_is_left_out_is_counted(tmp_path: Path
         assert len(written) <= 300
         left_out = sum(r.get("suppressed", 0) for r in trace if r["event"] in ("error", "stop"))
         assert len(written) + left_out == junk
-        assert trace[-1]["event"] == "stop" and trace[-1]["suppressed"] > 0
+        assert left_out > 0 and trace[-1]["event"] == "stop"
+        # The stop event counts the errors left out since the last error event written; on a slow
+        # machine the budget may have refilled for the very last one, so it may have none to count.
+        assert trace[-1].get("suppressed", 1) > 0
     finally:
         stranger.close()
         node.trace.close()
