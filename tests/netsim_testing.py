@@ -183,7 +183,7 @@ class Simulations:
         runs = dict(self._runs)
         for out, rejects in self._watched.items():
             runs.update({run_dir: rejects for run_dir in run_dirs(out) - runs.keys()})
-        problems = [problem for run_dir, rejects in runs.items() for problem in run_problems(run_dir, rejects)]
+        problems = [problem for run_dir in runs for problem in run_problems(run_dir, runs[run_dir])]
         deadline = time.monotonic() + LEFTOVER_GRACE_S
         while True:
             children = child_pids()

@@ -30,7 +30,7 @@ def hostile_trace(run_dir: Path) -> Path:
     names = HOSTILE_NAMES
     links = [[a, names[(index + 1) % len(names)], "tcp"] for index, a in enumerate(names)]
     header = trace_header(names, links, start_ts_ns=START)
-    header["node_apps"][names[0]] = "=HYPERLINK(\"http://x\")"
+    header["node_apps"][names[0]] = '=HYPERLINK("http://x")'
     events = [{"ts_ns": START - 500_000_000, "node": names[0], "event": "start"}]
     for index, (a, b, _transport) in enumerate(links):
         message = {"transport": "tcp", "nbytes": 40 + index, "msg_id": f"{a}:1", "msg_type": "-ping"}
@@ -67,7 +67,7 @@ def test_every_text_cell_that_starts_like_a_formula_gets_a_quote(tmp_path: Path)
 
     nodes = read_csv(tmp_path / "csv" / "nodes.csv")
     assert [row["name"] for row in nodes] == ["'" + name for name in HOSTILE_NAMES]
-    assert nodes[0]["app"] == "'=HYPERLINK(\"http://x\")"
+    assert nodes[0]["app"] == '\'=HYPERLINK("http://x")'
     # Counts stay numbers: the sender of each ring message sent one, of 40 + index bytes.
     assert [row["messages_sent"] for row in nodes] == ["1"] * len(HOSTILE_NAMES)
     assert nodes[1]["bytes_sent"] == "41"
