@@ -16,10 +16,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netsim_testing import ROOT, load_trace, trace_header, write_run
+from netsim_testing import ROOT, Simulations, load_trace, trace_header, write_run
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.main import app
 from netsim.cli.terminal import visible
 
@@ -67,8 +66,8 @@ def topology(hostile_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run_dir(hostile_dir: Path, topology: Path) -> Path:
-    result = netsim.run(str(topology), app="flood", seed=1, out=hostile_dir / "runs")
+def run_dir(hostile_dir: Path, topology: Path, simulate_module: Simulations) -> Path:
+    result = simulate_module(str(topology), app="flood", seed=1, out=hostile_dir / "runs")
     assert result.summary["exit_status"] == "ok", result.summary
     return result.run_dir
 
