@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netsim_testing import Simulations, child_pids, socket_dirs
+from netsim_testing import Simulations
 
 
 @pytest.fixture
@@ -30,12 +30,3 @@ def simulate_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simula
     yield simulations
     problems = simulations.check()
     assert not problems, "\n".join(problems)
-
-
-@pytest.fixture
-def no_leftovers():
-    """Fails the test if it leaves a child process or a socket directory behind."""
-    dirs_before = socket_dirs()
-    yield
-    assert child_pids() == set(), "child processes left behind"
-    assert socket_dirs() - dirs_before == set(), "socket directories left behind"

@@ -55,11 +55,6 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
-def socket_dirs() -> set[str]:
-    """This process's run socket directories (others may be running netsim at the same time)."""
-    return set(glob.glob(f"/tmp/netsim-{os.getpid()}-*"))
-
-
 # -- the oracle for real runs -----------------------------------------------------------------------------
 
 # Leftovers of a launcher that is already gone (its nodes remove the directory as they exit) may take a

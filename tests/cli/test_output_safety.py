@@ -138,9 +138,9 @@ def test_topo_warnings_are_escaped(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_run_summary_escapes_the_topology_and_its_paths(tmp_path: Path, no_leftovers: None) -> None:
+def test_run_summary_escapes_the_topology_and_its_paths(tmp_path: Path, simulate: Simulations) -> None:
     topology = write_topology(tmp_path / DIRECTORY / "hostile.json")
-    out = tmp_path / DIRECTORY / "runs"
+    out = simulate.watch(tmp_path / DIRECTORY / "runs")
     command = ["run", str(topology), "--app", "flood", "--seed", "1", "--out", str(out)]
     result = runner.invoke(app, command, env=WIDE)
     assert result.exit_code == 0, result.output
