@@ -138,7 +138,7 @@ def measure_netsim(topology: Topology, seed: int, transport: str, out_dir: str) 
         on_ready=on_ready,
     )
     wall_s = time.perf_counter() - started
-    summary = result.summary
+    summary = result.summary.to_dict()
     try:
         if summary["ended_by"] != "done" or "ready_at" not in seen:
             raise SystemExit(

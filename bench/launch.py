@@ -108,7 +108,7 @@ def measure_netsim(size: int, out_dir: str) -> Sample:
     )
     wall_s = time.perf_counter() - started
     shutil.rmtree(result.run_dir, ignore_errors=True)
-    summary = result.summary
+    summary = result.summary.to_dict()
     if summary["ended_by"] != "done" or "ready_at" not in seen or seen["nodes"] != size:
         raise SystemExit(
             f"netsim ring:{size} did not run cleanly: ended_by={summary['ended_by']!r}, "

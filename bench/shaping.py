@@ -200,8 +200,8 @@ def run_pair(
         on_ready=pin,
         on_progress=sample,
     )
-    if result.summary["exit_status"] != "ok":
-        raise SystemExit(f"run {result.run_dir} failed: {result.summary['node_failures']}")
+    if not result.ok:
+        raise SystemExit(f"run {result.run_dir} failed: {result.summary.node_failures}")
     return result.run_dir, placement
 
 

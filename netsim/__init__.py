@@ -1,29 +1,121 @@
 """netsim: run distributed systems for real, one OS process per node, real sockets on every link.
 
 The Python API mirrors the CLI: ``netsim.run(...)`` is ``netsim run``, ``netsim.load_topology(...)``
-reads what ``netsim topo`` reads, and apps subclass ``netsim.App``.
+reads what ``netsim topo`` reads, and node programs subclass ``netsim.App``::
+
+    import netsim
+
+    class Hello(netsim.App):
+        def on_start(self, ctx: netsim.NodeContext) -> None:
+            for peer in ctx.neighbours:
+                ctx.send(peer, "hello")
+            ctx.stop()
+
+    result = netsim.run("ring:4", app="mymodule:Hello", check=True)
+    print(result.summary.messages_sent, result.run_dir / "trace.jsonl")
+
+Every name here is imported on first use (PEP 562), so ``import netsim`` stays cheap; type checkers
+and IDEs see the real definitions through the ``TYPE_CHECKING`` imports below.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from netsim.apps.base import App  # noqa: E402
-from netsim.wire.message import Message  # noqa: E402
+if TYPE_CHECKING:
+    from netsim.errors import (
+        AppError,
+        CodecError,
+        ConditionError,
+        FaultError,
+        InputError,
+        MessageTooLarge,
+        NetsimError,
+        NodeCrashed,
+        OptionError,
+        RunError,
+        StartupError,
+        TopologyError,
+        TraceFormatError,
+        TransportError,
+    )
+    from netsim.launch.run import RunResult, run
+    from netsim.runs import RunSummary
+    from netsim.runtime.app import App
+    from netsim.runtime.context import NodeContext
+    from netsim.topology import load_topology
+    from netsim.topology.model import Topology
+    from netsim.wire.message import Message
+
+# Public name -> the module that defines it (tests/test_exports.py holds the two lists together).
+_HOMES: dict[str, str] = {
+    "App": "netsim.runtime.app",
+    "Message": "netsim.wire.message",
+    "NodeContext": "netsim.runtime.context",
+    "RunResult": "netsim.launch.run",
+    "RunSummary": "netsim.runs",
+    "Topology": "netsim.topology.model",
+    "load_topology": "netsim.topology",
+    "run": "netsim.launch.run",
+    **{
+        name: "netsim.errors"
+        for name in (
+            "AppError",
+            "CodecError",
+            "ConditionError",
+            "FaultError",
+            "InputError",
+            "MessageTooLarge",
+            "NetsimError",
+            "NodeCrashed",
+            "OptionError",
+            "RunError",
+            "StartupError",
+            "TopologyError",
+            "TraceFormatError",
+            "TransportError",
+        )
+    },
+}
+
+__all__ = [
+    "App",
+    "AppError",
+    "CodecError",
+    "ConditionError",
+    "FaultError",
+    "InputError",
+    "Message",
+    "MessageTooLarge",
+    "NetsimError",
+    "NodeContext",
+    "NodeCrashed",
+    "OptionError",
+    "RunError",
+    "RunResult",
+    "RunSummary",
+    "StartupError",
+    "Topology",
+    "TopologyError",
+    "TraceFormatError",
+    "TransportError",
+    "__version__",
+    "load_topology",
+    "run",
+]
 
 
-def run(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """Run a simulation; see ``netsim.launch.run.run``."""
-    from netsim.launch.run import run as _run
-
-    return _run(*args, **kwargs)
-
-
-def load_topology(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """Load a topology file or generator spec; see ``netsim.topology.load_topology``."""
-    from netsim.topology import load_topology as _load
-
-    return _load(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'netsim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup does not come here
+    return value
 
 
-__all__ = ["App", "Message", "__version__", "load_topology", "run"]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

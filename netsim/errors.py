@@ -5,16 +5,24 @@
     │   ├── TopologyError       a topology file or generator spec (file, element, hint)
     │   ├── AppError            an app name or ``module:Class`` that cannot be used
     │   ├── OptionError         a command-line option or API argument out of range
+    │   ├── ConditionError      a link condition value (latency, loss, bandwidth, ...); also a ValueError
+    │   ├── FaultError          a fault that cannot be scheduled; also a ValueError
     │   └── TraceFormatError    a trace file that is not ``netsim-trace/1`` (file, line)
     ├── CodecError              bytes that are not a valid netsim frame or message
     ├── TransportError          a socket operation netsim cannot carry out
     │   └── MessageTooLarge     a message bigger than its transport can carry
-    └── RunError                a simulation that did not finish cleanly (exit 1)
+    └── RunError                a simulation that did not end ok (exit 1); ``result`` is its RunResult
         ├── StartupError        nodes did not come up (bind, connect, barrier)
         └── NodeCrashed         a node process raised or died (node, exit code, traceback)
 
+``netsim.run`` reports a failed run in its result (``result.exit_code``, the summary's
+``node_failures``); with ``check=True`` it raises the ``RunError`` that says why instead, after the run
+directory is finished. Inside a node, a ``StartupError`` ends the node before its app starts.
+
+``ConditionError`` and ``FaultError`` name the value at fault; the caller that knows where it was found
+(an edge of a topology file, a ``--faults`` line) raises a ``TopologyError`` or ``OptionError`` from them.
 Lower layers convert ``OSError``, ``KeyError`` and friends into these at exactly one place each:
-topology loading (``netsim.topology.load``), the codec (``netsim.wire.codec``), the transports
+topology loading (``netsim.topology.load``), the wire format (``netsim.wire``), the transports
 (``netsim.transport``) and the launcher (``netsim.launch``). The CLI catches ``NetsimError`` once.
 """
 
@@ -62,6 +70,14 @@ class OptionError(InputError):
     """An option value outside what netsim accepts."""
 
 
+class ConditionError(InputError, ValueError):
+    """A link condition value that cannot be used; the caller adds where it was found."""
+
+
+class FaultError(InputError, ValueError):
+    """A fault that cannot be scheduled; the caller says where it came from."""
+
+
 class TraceFormatError(InputError):
     """A trace that does not follow ``netsim-trace/1``."""
 
@@ -101,7 +117,15 @@ class MessageTooLarge(TransportError):
 
 
 class RunError(NetsimError):
-    """A simulation that did not complete cleanly."""
+    """A simulation that did not end ok; raised by ``netsim.run(..., check=True)``.
+
+    ``result`` is the finished run's ``RunResult`` (its directory, summary and exit code), or None when
+    the error is raised inside a node.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, result: Any = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
 
 
 class StartupError(RunError):
@@ -109,11 +133,11 @@ class StartupError(RunError):
 
 
 class NodeCrashed(RunError):
-    """A node process raised an exception or died."""
+    """A node process raised an exception, died, or had to be ended; ``node`` names it."""
 
-    def __init__(self, node: str, exit_code: int | None, traceback_text: str) -> None:
+    def __init__(self, node: str, exit_code: int | None, traceback_text: str, *, result: Any = None) -> None:
         last_line = traceback_text.strip().splitlines()[-1] if traceback_text.strip() else "no traceback"
-        super().__init__(f"node {node!r} crashed (exit code {exit_code}): {last_line}")
+        super().__init__(f"node {node!r} failed (exit code {exit_code}): {last_line}", result=result)
         self.node = node
         self.node_exit_code = exit_code
         self.traceback_text = traceback_text

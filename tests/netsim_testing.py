@@ -57,6 +57,9 @@ def processes_mentioning(marker: str) -> list[int]:
 
 # -- the oracle for real runs -----------------------------------------------------------------------------
 
+# ``verify_rejects`` of a run in which a node fails (crashes, hangs, exits) on purpose.
+LOST_TO_A_FAILED_NODE = {"exactly_once": "a node fails: what its neighbours still send it is never received"}
+
 # Leftovers of a launcher that is already gone (its nodes remove the directory as they exit) may take a
 # moment to go; and a socket directory whose launcher still runs is not (yet) left behind.
 LEFTOVER_GRACE_S = 3.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netsim.apps.base import App
+from netsim.runtime.app import App
 from netsim.runtime.context import NodeContext
 from netsim.wire.message import Message
 

@@ -7,7 +7,7 @@ network is quiet.
 
 from __future__ import annotations
 
-from netsim.apps.base import App
+from netsim.runtime.app import App
 from netsim.runtime.context import NodeContext
 from netsim.wire.message import Message
 

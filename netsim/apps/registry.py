@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from netsim.apps.base import App
 from netsim.errors import AppError
+from netsim.runtime.app import App
 from netsim.vocabulary import BUILTIN_APP_NAMES
 
 

@@ -109,7 +109,7 @@ def run_command(
             on_progress=progress.update,
             allow_topology_apps=allow_topology_apps,
         )
-    summary = result.summary
+    summary = result.summary.to_dict()
     if as_json:
         stdout.print_json(orjson.dumps(summary).decode())
     else:

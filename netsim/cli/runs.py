@@ -88,7 +88,7 @@ def recover_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the new summary.json on stdout.")] = False,
 ) -> None:
     """Finish a run whose launcher was killed (SIGKILL): merge its nodes' trace parts, write a summary."""
-    summary = recover_run(run_dir)
+    summary = recover_run(run_dir).to_dict()
     if as_json:
         echo_json(summary)
         return

@@ -20,14 +20,8 @@ from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible, visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
 from netsim.errors import OptionError
-from netsim.trace.events import (
-    filter_events,
-    follow_message,
-    format_event,
-    format_names,
-    message_timeline,
-    parse_link,
-)
+from netsim.trace.events import filter_events, format_event, format_names, parse_link
+from netsim.trace.follow import follow_message, message_timeline
 from netsim.trace.reader import read_header
 from netsim.trace.schema import EVENTS
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from netsim.clock import now_ns
-from netsim.launch import control
+from netsim.runtime import control
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions, override_conditions
 from netsim.shaping.faults import Fault, FaultSchedule
 from netsim.shaping.links import LinkConditionsMap

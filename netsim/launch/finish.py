@@ -16,7 +16,14 @@ from typing import Any
 import orjson
 
 from netsim.errors import InputError
-from netsim.runs import HEADER_PART_NAME, NODE_DIR_NAME, SUMMARY_FILE_NAME
+from netsim.runs import (
+    HEADER_PART_NAME,
+    NODE_DIR_NAME,
+    SUMMARY_FILE_NAME,
+    RunSummary,
+    TopologyRef,
+    write_summary,
+)
 from netsim.trace.reader import TRACE_FILE_NAME, merge_node_traces
 from netsim.trace.summary import summarize_trace
 
@@ -71,7 +78,7 @@ def what_ran(run_dir: Path, header: dict[str, Any]) -> dict[str, Any]:
         "run_id": header.get("run_id", run_dir.name),
         "run_dir": str(run_dir),
         "trace": str(run_dir / TRACE_FILE_NAME),
-        "topology": {"name": topology.get("name"), "source": topology.get("source")},
+        "topology": TopologyRef(name=topology.get("name"), source=topology.get("source")),
         "app": header.get("app"),
         "transport": header.get("transport"),
         "seed": header.get("seed"),
@@ -80,11 +87,7 @@ def what_ran(run_dir: Path, header: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    _write_json(run_dir / SUMMARY_FILE_NAME, summary)
-
-
-def recover_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def recover_run(run_dir: str | os.PathLike[str]) -> RunSummary:
     """Finish a run whose launcher died: merge its parts, write a summary that says so; return it.
 
     Raises InputError when ``run_dir`` is not such a run (finished already, or not a run at all).
@@ -108,28 +111,21 @@ def recover_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         warnings = merge_parts(path, header)
     except ValueError as error:
         raise InputError(f"{header_path}: {error}") from None
-    summary: dict[str, Any] = {
+    summary = RunSummary(
         **what_ran(path, header),
         **traffic_totals(path),
-        "exit_status": "failed",
-        "ended_by": LAUNCHER_DIED,
-        "signal": None,
-        "node_failures": [],
-        "faults": [],
-        "started_at": header.get("started_at"),
-        "netsim_version": header.get("netsim_version"),
-        "warnings": [
+        exit_status="failed",
+        ended_by=LAUNCHER_DIED,
+        signal=None,
+        node_failures=[],
+        faults=[],
+        started_at=header.get("started_at"),
+        netsim_version=header.get("netsim_version"),
+        warnings=[
             "recovered by `netsim runs recover`: the launcher died before it finished the run; each node "
             "flushed its trace part when it noticed, so the last moments of the run may be missing",
             *warnings,
         ],
-    }
+    )
     write_summary(path, summary)
     return summary
-
-
-def _write_json(path: Path, data: Any) -> None:
-    """Write under a temporary name and rename into place: a reader never sees half a file."""
-    temporary = path.with_name(path.name + ".writing")
-    temporary.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-    os.replace(temporary, path)

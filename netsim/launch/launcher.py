@@ -23,12 +23,13 @@ from typing import Any
 import multiprocess
 from multiprocess.connection import Connection
 
+from netsim.apps.registry import resolve_app
 from netsim.errors import StartupError
-from netsim.launch import control
 from netsim.launch.faults import FaultRunner
 from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
-from netsim.runtime.node import node_main
+from netsim.runtime import control
 from netsim.runtime.plan import NodePlan
+from netsim.runtime.process import node_main
 
 
 @dataclass
@@ -229,7 +230,8 @@ class Launcher:
             inherited = (*(node.conn for node in self.nodes if not node.conn.closed), parent_end)
         process = context.Process(
             target=node_main,
-            args=(plan, child_end, inherited, gate, os.getpid()),
+            # The app is loaded in the node process, by the registry (the runtime knows no app by name).
+            args=(plan, child_end, resolve_app, inherited, gate, os.getpid()),
             name=f"netsim-node-{plan.index}",
             daemon=True,
         )

@@ -18,9 +18,17 @@ from typing import Any
 from netsim import __version__
 from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns, wall_clock_iso
-from netsim.errors import OptionError, TopologyError
+from netsim.errors import (
+    ConditionError,
+    FaultError,
+    NodeCrashed,
+    OptionError,
+    RunError,
+    StartupError,
+    TopologyError,
+)
 from netsim.launch.faults import FaultRunner
-from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part, write_summary
+from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part
 from netsim.launch.launcher import (
     Launcher,
     LaunchLimits,
@@ -32,21 +40,19 @@ from netsim.launch.launcher import (
 )
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
-from netsim.runs import NODE_DIR_NAME
+from netsim.runs import NODE_DIR_NAME, NodeFailure, RunSummary, RunTiming, write_summary
 from netsim.runtime.plan import RuntimeSettings
 from netsim.shaping.conditions import (
     CONDITION_KEYS,
     CONDITION_OPTIONS,
     MAX_STARTUP_TIMEOUT_S,
     NO_CONDITIONS,
-    ConditionError,
     check_condition,
     override_conditions,
     parse_seconds,
 )
 from netsim.shaping.faults import (
     Fault,
-    FaultError,
     FaultSchedule,
     check_schedule,
     load_fault_schedule,
@@ -68,16 +74,23 @@ OK_ENDINGS = ("done", "quiet", "duration")
 
 @dataclass(frozen=True)
 class RunResult:
+    """A finished run: its directory (trace, summary, topology, node logs) and its summary."""
+
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
+
+    @property
+    def ok(self) -> bool:
+        """True when the run ended as planned (done, quiet or duration) and no node failed."""
+        return self.summary.ok
 
     @property
     def exit_code(self) -> int:
         """0 ok, 1 failed, 128 + the signal's number when a stop signal ended the run (130 for Ctrl-C)."""
-        if self.summary["ended_by"] == "interrupted":
-            name = self.summary.get("signal") or "SIGINT"
+        if self.summary.ended_by == "interrupted":
+            name = self.summary.signal or "SIGINT"
             return 128 + getattr(signal, name, signal.SIGINT)
-        return EXIT_OK if self.summary["exit_status"] == "ok" else EXIT_FAILED
+        return EXIT_OK if self.summary.ok else EXIT_FAILED
 
 
 def run(
@@ -96,6 +109,7 @@ def run(
     on_progress: ProgressCallback | None = None,
     on_ready: ReadyCallback | None = None,
     allow_topology_apps: bool = False,
+    check: bool = False,
 ) -> RunResult:
     """Run ``topology`` (a file, a generator spec such as ``ring:8``, or a Topology) to completion.
 
@@ -112,6 +126,10 @@ def run(
     A node whose ``app`` attribute names Python code (``module:Class``, ``file.py:Class``) rather
     than a built-in app is refused unless ``allow_topology_apps`` is true or ``app`` is that same spec:
     a topology file is data, and running the code it points at is the user's choice.
+    With ``check=True`` a run that did not end ok raises, once its directory is finished:
+    ``NodeCrashed`` naming the first node that failed, with its traceback; ``StartupError`` when the
+    nodes did not come up; ``RunError`` for any other ending (a stop signal, a launcher error). The
+    error's ``result`` is the RunResult.
     Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
     ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
@@ -162,28 +180,28 @@ def run(
             on_ready,
         )
         warnings = merge_parts(run_dir, header)
-        summary = {
+        summary = RunSummary(
             **what_ran(run_dir, header),
-            "shaped_links": len(shaped_links),
+            shaped_links=len(shaped_links),
             **traffic_totals(run_dir),
-            "duration_s": round(outcome.running_s, 6),
-            "exit_status": "ok" if outcome.ended_by in OK_ENDINGS and not outcome.failures else "failed",
-            "ended_by": outcome.ended_by,
-            "signal": outcome.signal,
-            "node_failures": [
-                {key: failure[key] for key in ("name", "exit_code", "error", "log") if key in failure}
+            duration_s=round(outcome.running_s, 6),
+            exit_status="ok" if outcome.ended_by in OK_ENDINGS and not outcome.failures else "failed",
+            ended_by=outcome.ended_by,
+            signal=outcome.signal,
+            node_failures=[
+                NodeFailure(**{key: failure[key] for key in NodeFailure.__struct_fields__ if key in failure})
                 for failure in outcome.failures
             ],
-            "faults": outcome.faults,
-            "timing": {
-                "startup_s": round(outcome.startup_s, 6),
-                "running_s": round(outcome.running_s, 6),
-                "shutdown_s": round(outcome.shutdown_s, 6),
-            },
-            "started_at": header["started_at"],
-            "netsim_version": __version__,
-            "warnings": list(topo.warnings) + warnings,
-        }
+            faults=outcome.faults,
+            timing=RunTiming(
+                startup_s=round(outcome.startup_s, 6),
+                running_s=round(outcome.running_s, 6),
+                shutdown_s=round(outcome.shutdown_s, 6),
+            ),
+            started_at=header["started_at"],
+            netsim_version=__version__,
+            warnings=list(topo.warnings) + warnings,
+        )
         write_summary(run_dir, summary)
         for failure in outcome.failures:
             if failure.get("traceback") and failure.get("log"):
@@ -195,7 +213,29 @@ def run(
     if launcher_error is not None:
         # A bug in netsim itself: the run directory is finished all the same, then the error goes on.
         raise launcher_error
-    return RunResult(run_dir=run_dir, summary=summary)
+    result = RunResult(run_dir=run_dir, summary=summary)
+    if check and not result.ok:
+        raise _run_error(result, outcome.failures)
+    return result
+
+
+def _run_error(result: RunResult, failures: list[dict[str, Any]]) -> RunError:
+    """Why ``result`` did not end ok, as the error ``run(check=True)`` raises."""
+    for failure in failures:
+        if failure.get("name") is not None:
+            return NodeCrashed(
+                failure["name"],
+                failure.get("exit_code"),
+                failure.get("traceback") or failure["error"],
+                result=result,
+            )
+    summary = result.summary
+    if failures and summary.ended_by == "failure":
+        # A failure that names no node is the start-up's (see the launcher's failures).
+        return StartupError(f"run {summary.run_id}: {failures[0]['error']}", result=result)
+    why = f" ({summary.signal})" if summary.signal else ""
+    detail = f": {failures[0]['error']}" if failures else ""
+    return RunError(f"run {summary.run_id} ended by {summary.ended_by}{why}{detail}", result=result)
 
 
 def _launch(

@@ -18,8 +18,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from netsim.clock import now_ns
 from netsim.runtime.channels import LinkChannel, StreamChannel
+from netsim.runtime.states import SETUP
 from netsim.wire.auth import ACCEPT, CONNECT, HelloScope, RunKey, new_nonce
+from netsim.wire.codec import encode_from_node
 from netsim.wire.message import Message
 
 if TYPE_CHECKING:
@@ -56,7 +59,7 @@ class Handshakes:
         self.dialing: dict[str, LinkChannel] = {}
 
     def _timeout_s(self) -> float:
-        if self.node.state == "setup":
+        if self.node.state == SETUP:
             return self.node.plan.settings.startup_timeout_s
         return HELLO_TIMEOUT_S
 
@@ -77,7 +80,7 @@ class Handshakes:
         """A connection accepted by a listener: it must open with a good hello."""
         while len(self.pending) >= self.max_pending:
             oldest = next(iter(self.pending))
-            self.node.refuse(
+            self.node.links.refuse(
                 oldest, f"more than {self.max_pending} connections waiting for a hello: closed the oldest"
             )
         self._wait(channel)
@@ -90,12 +93,11 @@ class Handshakes:
         traffic may follow the hello before the answer comes), and the answer is still checked when it
         does. Otherwise (reconnecting, restarted) the link is up only once the answer proves it.
         """
-        node = self.node
         assert channel.peer is not None
         nonce = new_nonce()
         body = self.run_key.hello_body(CONNECT, self._connecting(channel), nonce)
         self._wait(channel)
-        msg_id = node.send_hello(channel, body, None)
+        msg_id = self._send(channel, body, None)
         self._sent[channel] = (nonce, msg_id)
         if not trusted:
             self.dialing[channel.peer] = channel
@@ -109,9 +111,46 @@ class Handshakes:
 
     def _expire(self, channel: LinkChannel) -> None:
         if channel in self.pending and not channel.closed:
-            self.node.refuse(channel, f"no hello within {self._timeout_s():g} s of the connection")
+            self.node.links.refuse(channel, f"no hello within {self._timeout_s():g} s of the connection")
+
+    def _send(self, channel: LinkChannel, body: dict[str, str], in_reply_to: str | None) -> str:
+        """Queue a hello; returns its id.
+
+        netsim's own handshake, not traffic, so no checks and no link conditions. The steps are
+        ``Node.send_message``'s, which an app's send takes inline for speed.
+        """
+        node = self.node
+        message_id, lamport = node.stamp_message()
+        assert channel.peer is not None
+        payload = encode_from_node(node.name, channel.peer, message_id, HELLO, body, in_reply_to, lamport)
+        node.to_kernel(channel, payload, (message_id, HELLO, lamport, in_reply_to))
+        return message_id
 
     # ---- the first message --------------------------------------------------------------------------
+
+    def opened(self, channel: LinkChannel, message: Message, nbytes: int) -> bool:
+        """A pending connection's first ``message`` (``nbytes`` on the wire): True if it proved the link.
+
+        A hello that proves it is traced as received; any other first message closes the connection.
+        """
+        problem = self.first_message(channel, message)
+        if problem is not None:
+            self.node.links.refuse(channel, problem, nbytes)
+            return False
+        self._trace_received(channel, message, nbytes)
+        return True
+
+    def _trace_received(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
+        """Trace the hello that proved ``channel``: a message on the wire like any other, not the app's."""
+        node = self.node
+        lamport = node.lamport = max(node.lamport, message.lamport) + 1
+        hello_at = now_ns()
+        record = channel.receive_records.write
+        record(hello_at, nbytes, message.id, message.type, lamport, message.in_reply_to)
+        counters = node.counters
+        counters["received"] += 1
+        counters["bytes_received"] += nbytes
+        node.mark_activity(hello_at)
 
     def first_message(self, channel: LinkChannel, message: Message) -> str | None:
         """Check the message a pending connection opened with; None if the link is now up.
@@ -134,7 +173,7 @@ class Handshakes:
             self._used_nonces.add(nonce)
             channel.set_peer(message.src)
             answer = self.run_key.hello_body(ACCEPT, self._accepting(channel, message), nonce)
-            self.node.send_hello(channel, answer, message.id)
+            self._send(channel, answer, message.id)
         else:
             del self._sent[channel]
             self.dialing.pop(channel.peer, None)

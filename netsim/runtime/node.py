@@ -1,131 +1,64 @@
-"""One node process: binds, connects its links, runs its app on a selectors event loop, shuts down.
+"""A node's event loop, and the paths every message takes through it: in, out, and the app's calls.
 
-Life of a node, driven by the launcher over the control pipe (see ``netsim.launch.control``):
-bind listeners and link sockets -> report ``bound`` -> receive ``addresses`` -> connect links ->
-accept the links whose hello names a neighbour -> report ``ready`` -> ``start`` (app runs) ->
-``drain`` (app stops; held messages are released) -> ``quiesced`` -> ``shut`` (once every node has
-quiesced: output is flushed, stream links are half-closed and read to EOF) -> ``drained`` -> ``close``
-(read what is left, close every socket) -> ``closed`` -> exit 0.
-An exception in the app (or in netsim) is logged with its traceback, reported as ``crashed``, and the
-node exits 1 after flushing its trace.
+One ``selectors`` loop serves every socket and the launcher's pipes (``launcher_pipes``), then runs
+due timers (``timers``), releases what shaped links held (``shaped_links``), flushes what callbacks
+sent, and tells the launcher whether the node is busy or idle. Around it, each in its own module: the
+process's life and exit (``process``), binding and connecting at start-up (``startup``), the hellos
+(``handshake``), links coming and going (``links``), dialling lost ones again (``reconnect``), and the
+run's end (``shutdown``).
+
+Why a little over 500 lines: what is left is what every message and every loop turn passes through,
+the send path (``send_message``), the receive paths (``on_messages``, ``on_datagrams``, ``_receive``)
+and the loop's own deadlines (``_select_timeout``, ``_report_status``). They share the node's clock,
+counters and dirty set, and are kept in one class on purpose, so that no message takes a detour
+through another object.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import os
 import selectors
-import shutil
-import signal
-import sys
-import traceback
-from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 from multiprocess.connection import Connection
 
-from netsim.apps.base import App
-from netsim.apps.registry import resolve_app
 from netsim.clock import now_ns
-from netsim.errors import CodecError, MessageTooLarge, NetsimError, StartupError, TransportError
-from netsim.launch import control
-from netsim.runtime.bounds import ACCEPT_BACKOFF_FIRST_S, ACCEPT_BACKOFF_MAX_S, CappedLog, ErrorBudget
+from netsim.errors import CodecError, MessageTooLarge
+from netsim.runtime import control
+from netsim.runtime.app import App
+from netsim.runtime.bounds import CappedLog, ErrorBudget
 from netsim.runtime.channels import (
     RECEIVE_BUFFER_BYTES,
     Channel,
     DatagramListener,
     LinkChannel,
-    Listener,
     Outgoing,
-    PacketChannel,
-    StreamChannel,
 )
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO, Handshakes
-from netsim.runtime.lifeline import (
-    NodeTerminated,
-    become_subreaper,
-    die_with_launcher,
-    end_descendants,
-    ignore_stop_signals,
-    launcher_alive,
-    own_process_group,
-    stop_on_signals,
-)
+from netsim.runtime.links import Links
 from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.runtime.reconnect import Reconnects
 from netsim.runtime.shaped_links import ShapedLinks
+from netsim.runtime.shutdown import Shutdown
+from netsim.runtime.startup import LinkSetup
+from netsim.runtime.states import DRAINING, RUNNING, SETUP
+from netsim.runtime.timers import TimerQueue
 from netsim.shaping.shaper import DROP_LINK_DOWN
 from netsim.trace.writer import MessageRecords, TraceWriter
-from netsim.transport import Transport, get_transport
-from netsim.transport.base import LinkEnd
 from netsim.wire.auth import RunKey
 from netsim.wire.codec import decode_message, encode_from_node
 from netsim.wire.message import Message
 
-SETUP, RUNNING, DRAINING, CLOSING = "setup", "running", "draining", "closing"
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
-# Reconnecting a link whose peer went away: first retry after 50 ms, doubling up to 1 s.
-RECONNECT_FIRST_S = 0.05
-RECONNECT_MAX_S = 1.0
-RECONNECT_TIMEOUT_S = 0.5
 # The longest the loop waits in one select() when it has something to do later (it then looks again).
 MAX_WAIT_S = 3600.0
-# The ``stop`` reason and exit code of a node whose launcher died before the run ended.
-LAUNCHER_GONE = "launcher-gone"
-EXIT_ORPHANED = 3
-
-
-class ControlChannel:
-    """The launcher's pipe, served by the same selector as the sockets."""
-
-    def __init__(self, owner: Node, conn: Connection) -> None:
-        self.owner = owner
-        self.conn = conn
-        self.fileno = conn.fileno()
-
-    def on_readable(self) -> None:
-        try:
-            command = control.receive_control(self.conn)
-        except (EOFError, OSError):
-            # Only the launcher holds the other end: it is gone, and nobody will tell us to stop.
-            self.owner.on_launcher_gone()
-            return
-        self.owner.on_control(command)
-
-    def on_writable(self) -> None:
-        pass
-
-
-class StartGate:
-    """The read end of the launcher's start pipe: its EOF is the start barrier opening for every node."""
-
-    def __init__(self, owner: Node, fileno: int) -> None:
-        self.owner = owner
-        self.fileno = fileno
-
-    def on_readable(self) -> None:
-        self.owner.selector.unregister(self.fileno)
-        os.close(self.fileno)
-        if self.owner.state == SETUP:
-            self.owner.start_app()
-
-    def on_writable(self) -> None:
-        pass
 
 
 class Node:
-    def __init__(
-        self,
-        plan: NodePlan,
-        conn: Connection,
-        *,
-        start_gate_fd: int | None = None,
-        launcher_pid: int | None = None,
-    ) -> None:
+    def __init__(self, plan: NodePlan, conn: Connection) -> None:
         self.plan = plan
-        self._start_gate_fd = start_gate_fd
-        self._launcher_pid = os.getppid() if launcher_pid is None else launcher_pid
         # The launcher died (its end of the control channel closed, or the kernel said so): the node
         # cleans up after the run by itself.
         self.orphaned = False
@@ -150,8 +83,6 @@ class Node:
 
         self.listeners: dict[str, Channel] = {}  # transport name -> listener or datagram receiver
         self.channels: dict[str, LinkChannel] = {}  # peer -> the channel that sends to it
-        self._link_sockets: dict[str, Any] = {}  # peer -> bound, unconnected socket (set-up only)
-        self._awaiting_hello: set[str] = set()
         self._dirty: set[LinkChannel] = set()
         self._early_messages: list[Message] = []
 
@@ -162,16 +93,15 @@ class Node:
         self.shaping = ShapedLinks(self)
         self._shapers = self.shaping.shapers  # peer -> LinkShaper, looked up for every message sent
 
-        # peer -> its listener address for our link, and our own link socket's address (datagram)
-        self._peer_listener: dict[str, Any] = {}
-        self._own_link_address: dict[str, Any] = {}
-        # netsim's own timers (reconnects), apart from the app's
-        self._internal_timers: list[tuple[int, int, Any]] = []
-        self._internal_seq = 0
-
-        self._timers: list[tuple[int, int]] = []
-        self._timer_targets: dict[int, tuple[str, Any]] = {}
-        self._next_timer_id = 0
+        # Binding and connecting the links at start-up, and dialling lost ones again.
+        self.link_setup = LinkSetup(self)
+        self.reconnects = Reconnects(self)
+        # The app's timers and netsim's own callbacks (reconnects, hello deadlines).
+        self.timers = TimerQueue()
+        self._timer_heap = self.timers.heap  # read every loop turn: its top is the next deadline
+        # Links coming and going, and the run's end: drain, shut, close.
+        self.links = Links(self)
+        self.shutdown = Shutdown(self)
 
         self.app: App | None = None
         self.context: NodeContext | None = None
@@ -184,75 +114,26 @@ class Node:
         self._last_status_ns = 0
         self._status_dirty = False
         self._last_flush_ns = now_ns()
-        self._shutting_links = False
 
-        self._log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
+        self.log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
         # Error events a stranger can cause are bounded (netsim.runtime.bounds).
         self._error_budget = ErrorBudget()
 
     # ---- life cycle -------------------------------------------------------------------------------
 
-    def run(self) -> int:
-        """The whole life of the node process; returns its exit code."""
-        try:
-            self._redirect_output()
-            self.log(f"node {self.name!r} (index {self.plan.index}) pid {os.getpid()}")
-            self.app = resolve_app(self.plan.app)()
-            self.context = NodeContext(self, self.plan.seed)
-            self._bind()
-            self._exchange_addresses()
-            self.selector.register(self.conn.fileno(), selectors.EVENT_READ, ControlChannel(self, self.conn))
-            if self._start_gate_fd is not None:
-                self.selector.register(
-                    self._start_gate_fd, selectors.EVENT_READ, StartGate(self, self._start_gate_fd)
-                )
-            self._serve()
-            if self.orphaned:
-                return self._end_orphaned()
-            self._close_all("shutdown")
-            self._trace_stop("shutdown")
-            self.trace.flush()
-            self._tell(control.CLOSED, counters=self.counters)
-            return 0
-        except NodeTerminated as termination:
-            # SIGTERM or SIGHUP: the launcher's last resort when a cooperative stop timed out, or the
-            # kernel saying that the launcher died.
-            if not launcher_alive(self._launcher_pid):
-                return self._end_orphaned()
-            self._close_all("terminated")
-            self._trace_stop("terminated")
-            return 128 + termination.signum
-        except BaseException as error:  # noqa: BLE001 - every failure is reported, then the node exits
-            return self._crash(error)
-        finally:
-            self.trace.close()
-
     def on_launcher_gone(self) -> None:
-        """The launcher died without stopping the run: end the loop; ``run`` then cleans up."""
+        """The launcher died without stopping the run: end the loop; ``process.run_node`` then cleans up."""
         self.orphaned = True
         self.finished = True
 
-    def _trace_stop(self, reason: str) -> None:
+    def trace_stop(self, reason: str) -> None:
         """The node's last event, written once whichever way it ends (a signal may come mid-way)."""
         if not self._stop_traced:
             self._stop_traced = True
             # Error events left out since the last one written (ErrorBudget) are counted here.
             self.trace.event("stop", reason=reason, suppressed=self._error_budget.settle() or None)
 
-    def _end_orphaned(self) -> int:
-        """Leave nothing behind without the launcher: sockets, socket files, the run's socket directory."""
-        # The kernel's SIGTERM and the control channel's EOF both say so: one clean-up is enough.
-        ignore_stop_signals()
-        self.orphaned = True
-        self._close_all(LAUNCHER_GONE)
-        self._trace_stop(LAUNCHER_GONE)
-        self.trace.flush()
-        # Every node of the run does this; the directory goes with the first, and the launcher that
-        # would have removed it is gone. Its sockets' connections live on until each node closes them.
-        shutil.rmtree(self.plan.socket_dir, ignore_errors=True)
-        return EXIT_ORPHANED
-
-    def _tell(self, kind: str, **fields: Any) -> None:
+    def tell(self, kind: str, **fields: Any) -> None:
         """Send the launcher one control message; a launcher that is gone ends the loop, not the node."""
         if self.orphaned:
             return
@@ -261,168 +142,12 @@ class Node:
         except OSError:
             self.on_launcher_gone()
 
-    def _crash(self, error: BaseException) -> int:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        if isinstance(error, SystemExit):
-            # sys.exit() in an app ends the node, not the run: a failure like any other, named.
-            text += f"the app called sys.exit({error.code!r}); a node's app ends with ctx.stop()\n"
-        self._log_file.write_always(f"node {self.name!r} crashed:\n{text}")
-        last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
-        try:
-            self.trace.event("error", error=f"node crashed: {last_line}")
-            self._close_all("crash")
-            self._trace_stop("crash")
-            self.trace.flush()
-        finally:
-            self._tell(control.CRASHED, traceback=text)
-        return 1
-
-    def _redirect_output(self) -> None:
-        """print() in an app, and anything written to fds 1 and 2, lands in the node's log, up to its cap."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pipe = self._log_file.capture_descriptors()
-        sys.stdout = sys.stderr = self._log_file  # type: ignore[assignment]
-        self.selector.register(pipe, selectors.EVENT_READ, self._log_file)
-
-    def finish_log(self) -> None:
-        """Log what is left in the pipe of descriptors 1 and 2 (once the app's programs are gone)."""
-        self._log_file.drain()
-
     def log(self, text: str) -> None:
-        self._log_file.write(text.rstrip("\n") + "\n")
-
-    # ---- start-up ---------------------------------------------------------------------------------
-
-    def _bind(self) -> None:
-        end = LinkEnd(self.plan.index, self.plan.socket_dir)
-        fixed = self.plan.fixed_addresses or {}
-        fixed_listeners, fixed_links = fixed.get("listeners", {}), fixed.get("links", {})
-        inbound_per_transport: dict[str, int] = {}
-        for link in self.plan.links:
-            if not link.initiator:
-                inbound_per_transport[link.transport] = inbound_per_transport.get(link.transport, 0) + 1
-        for transport_name in dict.fromkeys(link.transport for link in self.plan.links):
-            transport = get_transport(transport_name)
-            # Room for every expected inbound link, so start-up connects never wait for accept().
-            backlog = max(128, inbound_per_transport.get(transport_name, 0) + 16)
-            sock = self._bind_again(
-                transport, partial(transport.listener, end, backlog), fixed_listeners.get(transport_name)
-            )
-            channel: Channel = (
-                Listener(self, sock, transport)
-                if transport.connected
-                else DatagramListener(self, sock, transport)
-            )
-            self.listeners[transport_name] = channel
-            self._register(channel)
-            self.trace.event("bind", transport=transport_name, sockname=channel.sockname, role="listener")
-            if transport.connected:
-                self.trace.event("listen", transport=transport_name, sockname=channel.sockname)
-        link_addresses: dict[str, Any] = {}
-        for link in self.plan.links:
-            transport = get_transport(link.transport)
-            if link.initiator or not transport.connected:
-                # Peers recognise a datagram link by its address: a restarted node keeps it.
-                sock = self._bind_again(
-                    transport,
-                    partial(transport.link_socket, end, link.peer_index),
-                    None if transport.connected else fixed_links.get(link.peer),
-                )
-                self._link_sockets[link.peer] = sock
-                link_addresses[link.peer] = sock.getsockname()
-                self.trace.event(
-                    "bind", transport=link.transport, sockname=sock.getsockname(), role="link", peer=link.peer
-                )
-        listener_addresses = {name: channel.sockname for name, channel in self.listeners.items()}
-        self._tell(control.BOUND, listeners=listener_addresses, links=link_addresses)
-
-    def _bind_again(self, transport: Transport, bind: Any, previous: Any) -> Any:
-        """``bind(address)``: where a restarted node's previous process was bound, if it can.
-
-        While a node is dead its ports are free, and another process may take one: then the node binds
-        a new address, says so in the trace, and the launcher gives its neighbours the new one.
-        """
-        if previous is None:
-            return bind(None)
-        try:
-            return bind(transport.address_from_json(previous))
-        except TransportError as error:
-            self.write_error(
-                f"cannot bind the address it had before its restart ({error}): bound a new one",
-                transport=transport.name,
-                sockname=previous,
-            )
-            return bind(None)
-
-    def _exchange_addresses(self) -> None:
-        if not self.conn.poll(self.plan.settings.startup_timeout_s):
-            raise StartupError(f"node {self.name!r}: no address book from the launcher")
-        command = control.receive_control(self.conn)
-        if command["kind"] != control.ADDRESSES:
-            # The run is stopping before it started (start-up failed elsewhere, or a stop signal).
-            self.finished = True
-            return
-        # For each peer: {"listener": its listener address for our link's transport,
-        #                 "link": the address its datagram link socket sends to us from}
-        peers: dict[str, dict[str, Any]] = command["peers"]
-        for link in self.plan.links:
-            transport = get_transport(link.transport)
-            entry = peers[link.peer]
-            listener_address = transport.address_from_json(entry["listener"])
-            self._peer_listener[link.peer] = listener_address
-            if transport.connected and not link.initiator:
-                if self.plan.generation == 0:
-                    # Up once its hello proves it. A restarted node does not wait: its peers
-                    # reconnect when they notice it is back.
-                    self._awaiting_hello.add(link.peer)
-                continue
-            sock = self._link_sockets.pop(link.peer)
-            if not transport.connected:
-                self._own_link_address[link.peer] = sock.getsockname()
-            # A datagram link socket is connected too: poll() then reports it writable only when the
-            # peer's queue has room (AF_UNIX), and ICMP errors come back to it (UDP).
-            try:
-                transport.connect(sock, listener_address, self.plan.settings.connect_timeout_s)
-            except TransportError as error:
-                if self.plan.generation == 0:
-                    raise
-                # Restarted while this peer is down: keep trying in the background.
-                _close_socket(sock)
-                self._trace_reconnect_failure(link.peer, 0, error)
-                self._schedule_reconnect(link.peer, 1)
-                continue
-            if not transport.connected:
-                receiver = self.listeners[link.transport]
-                assert isinstance(receiver, DatagramListener)
-                receiver.add_peer(link.peer, transport.address_from_json(entry["link"]))
-            channel = self._link_channel(sock, transport, listener_address, link.peer, owns_path=True)
-            self._register(channel)
-            self.trace.event("connect", **channel.trace_fields())
-            # A first start's connections are up at once (see Handshakes.connected); a restarted
-            # node's, like any reconnection, once the answer to the hello proves the listener.
-            trusted = self.plan.generation == 0 or not transport.connected
-            if transport.connected:
-                self.handshakes.connected(channel, trusted=trusted)
-            if trusted:
-                self.channels[link.peer] = channel
-        self._flush_dirty()
-        self._maybe_ready()
-
-    def _link_channel(
-        self, sock: Any, transport: Transport, peername: Any, peer: str | None, *, owns_path: bool
-    ) -> LinkChannel:
-        if transport.framing == "stream":
-            return StreamChannel(self, sock, transport, peername, peer, owns_path=owns_path)
-        return PacketChannel(self, sock, transport, peername, peer, owns_path=owns_path)
-
-    def _maybe_ready(self) -> None:
-        if self.state == SETUP and not self._awaiting_hello:
-            self._tell(control.READY)
+        self.log_file.write(text.rstrip("\n") + "\n")
 
     # ---- the event loop -----------------------------------------------------------------------------
 
-    def _serve(self) -> None:
+    def serve(self) -> None:
         select = self.selector.select
         settings = self.plan.settings
         status_interval_ns = int(settings.status_interval_s * 1e9)
@@ -435,16 +160,14 @@ class Node:
                     handler.on_readable()
                 if mask & selectors.EVENT_WRITE and not getattr(handler, "closed", False):
                     handler.on_writable()
-            if self._timers:
+            if self._timer_heap:
                 self._run_due_timers()
-            if self._internal_timers:
-                self._run_internal_timers()
             if self.shaping:
                 self.shaping.release_due(now_ns())
             if self._dirty:
-                self._flush_dirty()
-            if self.state == DRAINING and self._shutting_links:
-                self._check_drained()
+                self.flush_dirty()
+            if self.state == DRAINING and self.shutdown.shutting_links:
+                self.shutdown.check_drained()
             self._report_status(status_interval_ns, idle_after_ns)
             now = now_ns()
             if now - self._last_flush_ns >= TRACE_FLUSH_INTERVAL_NS:
@@ -458,17 +181,12 @@ class Node:
         Runs once per loop turn, and a busy datagram link turns the loop about once per message:
         hence one running minimum and no list.
         """
-        deadline = None
-        if self._timers:
-            deadline = self._timers[0][0]
+        timer_heap = self._timer_heap
+        deadline = timer_heap[0][0] if timer_heap else None
         if self.shaping:
             release = self.shaping.next_release_ns
             if release is not None and (deadline is None or release < deadline):
                 deadline = release
-        if self._internal_timers:
-            internal = self._internal_timers[0][0]
-            if deadline is None or internal < deadline:
-                deadline = internal
         if self.state == RUNNING and not self._reported_idle:
             idle_at = self._last_activity_ns + idle_after_ns
             if deadline is None or idle_at < deadline:
@@ -495,13 +213,13 @@ class Node:
             # A send is activity. Channels count what the kernel takes, and the node notices it here,
             # once per loop turn rather than once per message: never earlier than the send.
             self._sent_noticed = sent
-            self._activity(now)
+            self.mark_activity(now)
         busy_and_reported = now - self._last_activity_ns < idle_after_ns and not self._reported_idle
         if busy_and_reported and (not self._status_dirty or now - self._last_status_ns < status_interval_ns):
             # Busy, the launcher knows it, and the periodic counters are not due yet.
             return
         idle = (
-            not self._timers
+            not self.timers.app_timers
             and not self.shaping
             and not self._dirty
             and not any(channel.pending_output for channel in self.channels.values())
@@ -512,69 +230,20 @@ class Node:
             self._reported_idle = idle
             self._status_dirty = False
             self._last_status_ns = now
-            self._tell(
-                control.STATUS,
-                idle=idle,
-                last_activity_ns=self._last_activity_ns,
-                counters=self.counters,
-            )
+            self._tell_status(idle)
 
-    def _activity(self, at_ns: int | None = None) -> None:
+    def mark_activity(self, at_ns: int | None = None) -> None:
         self._last_activity_ns = now_ns() if at_ns is None else at_ns
         self._status_dirty = True
         if self._reported_idle:
             self._reported_idle = False
-            self._tell(
-                control.STATUS,
-                idle=False,
-                last_activity_ns=self._last_activity_ns,
-                counters=self.counters,
-            )
+            self._tell_status(False)
             self._last_status_ns = self._last_activity_ns
 
-    # ---- control commands -----------------------------------------------------------------------------
+    def _tell_status(self, idle: bool) -> None:
+        self.tell(control.STATUS, idle=idle, last_activity_ns=self._last_activity_ns, counters=self.counters)
 
-    def on_control(self, command: dict[str, Any]) -> None:
-        kind = command["kind"]
-        if kind == control.START and self.state == SETUP:
-            self.start_app()
-        elif kind == control.DRAIN and self.state in (SETUP, RUNNING):
-            self._begin_drain()
-        elif kind == control.SHUT and self.state == DRAINING:
-            self._shutting_links = True
-            self._check_drained()
-        elif kind == control.CLOSE:
-            self.begin_close()
-        elif kind == control.BLOCK:
-            self.shaping.shaper_for(command["peer"]).block(command["reason"])
-        elif kind == control.UNBLOCK:
-            self.shaping.shaper_for(command["peer"]).unblock(command["reason"])
-        elif kind == control.FREEZE:
-            self.trace.flush()
-            self._tell(control.FROZEN)
-            os.kill(os.getpid(), signal.SIGSTOP)
-        elif kind == control.MOVED:
-            self._peer_moved(command["peer"], command["listener"], command["link"])
-        elif kind == control.CONDITIONS:
-            self.shaping.set_conditions(command["peer"], command["conditions"])
-
-    def _peer_moved(self, peer: str, listener: Any, link_address: Any) -> None:
-        """A restarted neighbour is bound elsewhere now: send to it there, take datagrams from there."""
-        link = self.links_by_peer[peer]
-        transport = get_transport(link.transport)
-        self._peer_listener[peer] = transport.address_from_json(listener)
-        dialing = self.handshakes.dialing.get(peer)
-        if dialing is not None and not dialing.closed:
-            # Dialled at the old address, where another process may listen now: dial again.
-            self.refuse(dialing, f"{peer!r} moved to {listener!r}")
-        if transport.connected:
-            return  # the next connection to the peer, by either end, uses the new address
-        receiver = self.listeners[link.transport]
-        assert isinstance(receiver, DatagramListener)
-        receiver.move_peer(peer, transport.address_from_json(link_address))
-        channel = self.channels.get(peer)
-        if channel is not None and not channel.closed:
-            self._close_channel(channel, "peer moved")  # and reconnected at the new address
+    # ---- the app's start ------------------------------------------------------------------------------
 
     def start_app(self) -> None:
         self.state = RUNNING
@@ -585,76 +254,17 @@ class Node:
         early, self._early_messages = self._early_messages, []
         for message in early:
             self.app.on_message(self.context, message)
-        self._activity()
-
-    def _begin_drain(self) -> None:
-        if self.state == RUNNING and self.app is not None and self.context is not None:
-            self.app.on_stop(self.context)
-        self.state = DRAINING
-        self._timers.clear()
-        self._timer_targets.clear()
-        # Messages still held by a shaped link were sent before the stop: deliver them now.
-        self.shaping.release_all()
-        self._flush_dirty()
-        self._tell(control.QUIESCED)
-
-    def _check_drained(self) -> None:
-        """Drained: nothing left to send, and every connected link has been read to its EOF."""
-        waiting = False
-        for channel in list(self.channels.values()):
-            if channel.closed:
-                continue
-            if channel.pending_output:
-                waiting = True
-                continue
-            if channel.transport.connected:
-                channel.shut_write()
-                if channel.eof_received:
-                    self._close_channel(channel, "shutdown")
-                else:
-                    waiting = True
-        if not waiting and self.state == DRAINING:
-            self.state = CLOSING
-            self._tell(control.DRAINED)
-
-    def begin_close(self) -> None:
-        # Whatever datagrams are still queued for us were sent before every node drained: read them.
-        for listener in self.listeners.values():
-            if isinstance(listener, DatagramListener) and not listener.closed:
-                listener.on_readable()
-        self.finished = True
+        self.mark_activity()
 
     # ---- messages in --------------------------------------------------------------------------------
-
-    def on_accepted(self, listener: Listener, sock: Any) -> None:
-        transport = listener.transport
-        channel = self._link_channel(sock, transport, sock.getpeername(), None, owns_path=False)
-        self._register(channel)
-        self.trace.event("accept", **channel.trace_fields())
-        self.handshakes.accepted(channel)
-
-    def pause_accepting(self, listener: Listener, error: OSError) -> None:
-        """Out of descriptors (or buffers): stop watching the listener for a while, longer each time."""
-        delay_s = min(ACCEPT_BACKOFF_MAX_S, 2 * listener.backoff_s or ACCEPT_BACKOFF_FIRST_S)
-        listener.backoff_s = delay_s
-        self._trace_error(listener, f"accept: {error.strerror or error}: not accepting for {delay_s:g} s")
-        self._unregister(listener)
-        self.call_later(delay_s, lambda: self._resume_accepting(listener))
-
-    def _resume_accepting(self, listener: Listener) -> None:
-        if not listener.closed and not self._registered(listener):
-            self._register(listener)
 
     def on_messages(self, channel: LinkChannel, messages: list[tuple[Message, int]]) -> None:
         """What one read of a link decoded, oldest first, with each message's wire bytes."""
         if not channel.proven:
             message, nbytes = messages[0]
-            problem = self.handshakes.first_message(channel, message)
-            if problem is not None:
-                self.refuse(channel, problem, nbytes)
+            if not self.handshakes.opened(channel, message, nbytes):
                 return
-            self._hello_received(channel, message, nbytes)
-            self._link_up(channel)
+            self.links.link_up(channel)
             messages = messages[1:]
             if not messages or channel.closed:
                 return
@@ -702,7 +312,7 @@ class Node:
             if run:
                 self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
                 run = []
-            self._trace_error(listener, problem, nbytes=size, peername=address, peer=peer)
+            self.trace_error(listener, problem, nbytes=size, peername=address, peer=peer)
         if run:
             self._receive(run_peer, listener.receive_records_by_peer[run_peer], run, None)
 
@@ -744,7 +354,7 @@ class Node:
             counters = self.counters
             counters["received"] += len(rows)
             counters["bytes_received"] += received_bytes
-            self._activity(received_at)
+            self.mark_activity(received_at)
             traffic = messages if stopped_at is None else messages[:stopped_at]
             if self.state == RUNNING and self.app is not None:
                 deliver = self.app.on_message
@@ -761,67 +371,9 @@ class Node:
             problem = f"message {message.src[:80]!r} -> {message.dst[:80]!r} on the link to {channel.peer!r}"
         else:
             problem = f"a second hello from {channel.peer!r}"
-        self._reject(channel, problem, nbytes)
+        self.links.reject(channel, problem, nbytes)
 
-    def _hello_received(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
-        """Trace the hello that proved ``channel``: a message on the wire like any other, not the app's."""
-        lamport = self.lamport = max(self.lamport, message.lamport) + 1
-        hello_at = now_ns()
-        record = channel.receive_records.write
-        record(hello_at, nbytes, message.id, message.type, lamport, message.in_reply_to)
-        counters = self.counters
-        counters["received"] += 1
-        counters["bytes_received"] += nbytes
-        self._activity(hello_at)
-
-    def _link_up(self, channel: LinkChannel) -> None:
-        """``channel`` proved itself: it is the link to its peer now."""
-        peer = channel.peer
-        assert peer is not None
-        existing = self.channels.get(peer)
-        if existing is channel:
-            return  # a start-up link, up since it connected: its answer has come
-        if existing is not None and not existing.closed:
-            # The peer connected again (restarted, or it saw the old connection fail before we did).
-            self._close_channel(existing, "replaced by a new connection")
-        self.channels[peer] = channel
-        self._awaiting_hello.discard(peer)
-        self._maybe_ready()
-        if self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
-
-    def refuse(self, channel: LinkChannel, problem: str, nbytes: int | None = None) -> None:
-        """Close a connection that has not proved it belongs to the run, saying why in the trace."""
-        self._reject(channel, problem, nbytes, reason="refused")
-
-    def _reject(
-        self, channel: LinkChannel, problem: str, nbytes: int | None, reason: str = "bad bytes"
-    ) -> None:
-        self._trace_error(channel, problem, nbytes=nbytes)
-        self._close_channel(channel, reason)
-
-    def on_bad_bytes(self, channel: LinkChannel, error: CodecError, nbytes: int) -> None:
-        self._reject(channel, f"bad frame: {error}", nbytes)
-
-    def on_peer_closed(self, channel: LinkChannel) -> None:
-        if self.state in (DRAINING, CLOSING):
-            # The peer half-closed as part of the shutdown: _check_drained closes this link once our
-            # own output is out. Until then only writability matters (EOF stays readable forever).
-            self._update_interest(channel)
-            return
-        self._close_channel(channel, "peer closed")
-
-    def on_socket_error(self, channel: Channel, error: OSError) -> None:
-        self._trace_error(channel, f"{type(error).__name__}: {error.strerror or error}")
-        if isinstance(error, ConnectionRefusedError) and channel.transport.name in ("udp", "udp6"):
-            # An ICMP "port unreachable" for an earlier datagram: the peer is away, but a connected
-            # UDP socket keeps working when it comes back at the same address.
-            return
-        if isinstance(channel, LinkChannel):
-            self._close_channel(channel, "socket error")
-
-    def _trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
+    def trace_error(self, channel: Channel, problem: str, **fields: Any) -> None:
         record = channel.trace_fields()
         record.update({key: value for key, value in fields.items() if value is not None})
         self.write_error(problem, **record)
@@ -838,26 +390,6 @@ class Node:
         if suppressed:
             fields["suppressed"] = suppressed
         self.trace.event("error", ts_ns=at_ns, error=problem, **fields)
-
-    def _close_channel(self, channel: LinkChannel, reason: str) -> None:
-        if channel.closed:
-            return
-        self.trace.event("close", reason=reason, **channel.trace_fields())
-        self._unregister(channel)
-        channel.close()
-        self._dirty.discard(channel)
-        dialing = self.handshakes.dialing.get(channel.peer) is channel  # type: ignore[arg-type]
-        self.handshakes.forget(channel)
-        peer = channel.peer
-        # The closed channel stays in self.channels: sends to this peer now fail visibly in the trace.
-        if peer is not None and self.channels.get(peer) is channel and self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_link_down(self.context, peer, reason)  # type: ignore[arg-type]
-            if self._owns_link_socket(peer):
-                self._schedule_reconnect(peer, 1)
-        elif dialing and self.state in (SETUP, RUNNING):
-            # Our connection never got a good answer to its hello: try again, as for a lost link.
-            self._schedule_reconnect(peer, 1)
 
     # ---- messages out -------------------------------------------------------------------------------
 
@@ -896,19 +428,11 @@ class Node:
         self.trace.event("drop", reason=DROP_LINK_DOWN, peer=dst, msg_type=message_type)
         self.count_drop()
 
-    def send_hello(self, channel: LinkChannel, body: dict[str, str], in_reply_to: str | None) -> str:
-        """Queue a hello (``netsim.runtime.handshake``); returns its id.
-
-        netsim's own handshake, not traffic, so no checks and no link conditions. The steps are
-        send_message's, which an app's send takes inline for speed.
-        """
+    def stamp_message(self) -> tuple[str, int]:
+        """A new message's id and Lamport clock (``send_message`` takes the same steps inline)."""
         lamport = self.lamport = self.lamport + 1
         seq = self._message_seq = self._message_seq + 1
-        message_id = f"{self._message_id_prefix}{seq}"
-        assert channel.peer is not None
-        payload = encode_from_node(self.name, channel.peer, message_id, HELLO, body, in_reply_to, lamport)
-        self.to_kernel(channel, payload, (message_id, HELLO, lamport, in_reply_to))
-        return message_id
+        return f"{self._message_id_prefix}{seq}", lamport
 
     def to_kernel(self, channel: LinkChannel, payload: bytes, outgoing: Outgoing) -> None:
         """Hand a message to its channel, which sends it now or once the callback returns."""
@@ -918,7 +442,7 @@ class Node:
     def count_drop(self) -> None:
         self.counters["dropped"] = self.counters.get("dropped", 0) + 1
 
-    def _flush_dirty(self) -> None:
+    def flush_dirty(self) -> None:
         # A flush that empties a backlog calls on_drained, whose sends may dirty channels again.
         while self._dirty:
             dirty, self._dirty = self._dirty, set()
@@ -942,7 +466,7 @@ class Node:
                 self.app.on_drained(self.context, peer)  # type: ignore[arg-type]
                 if channel.closed:
                     return
-        self._update_interest(channel)
+        self.update_interest(channel)
 
     def backlog(self, dst: str) -> int:
         """``NodeContext.backlog``, which is this very method (see there)."""
@@ -958,203 +482,56 @@ class Node:
                 f"{dst!r} is not a neighbour of {self.name!r} (neighbours: {self.neighbour_names})"
             )
 
-    def _update_interest(self, channel: Channel) -> None:
+    def update_interest(self, channel: Channel) -> None:
         events = selectors.EVENT_WRITE if channel.wants_write else 0
         if not getattr(channel, "eof_received", False):
             events |= selectors.EVENT_READ
         if events:
             self.selector.modify(channel.fileno, events, channel)
         else:
-            self._unregister(channel)
+            self.unregister(channel)
 
     # ---- timers and app hooks -------------------------------------------------------------------------
 
     def set_timer(self, delay_s: float, name: str, data: Any) -> int:
         if delay_s < 0:
             raise ValueError(f"timer delay must be >= 0, got {delay_s}")
-        self._next_timer_id += 1
-        timer_id = self._next_timer_id
-        heapq.heappush(self._timers, (now_ns() + int(delay_s * 1e9), timer_id))
-        self._timer_targets[timer_id] = (name, data)
-        return timer_id
+        return self.timers.set_timer(now_ns() + int(delay_s * 1e9), (name, data))
 
     def cancel_timer(self, timer_id: int) -> None:
-        self._timer_targets.pop(timer_id, None)
-        while self._timers and self._timers[0][1] not in self._timer_targets:
-            heapq.heappop(self._timers)
+        self.timers.cancel(timer_id)
+
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> None:
+        """netsim's own callback (a reconnect, a hello's deadline), ``delay_s`` seconds from now."""
+        self.timers.call_at(now_ns() + int(delay_s * 1e9), callback)
 
     def _run_due_timers(self) -> None:
+        """Fire what is due, by deadline: the app's timers while it runs, and netsim's own callbacks."""
+        timers = self.timers
         now = now_ns()
-        while self._timers and self._timers[0][0] <= now and self.state == RUNNING:
-            _, timer_id = heapq.heappop(self._timers)
-            target = self._timer_targets.pop(timer_id, None)
-            if target is not None:
+        while (due := timers.pop_due(now)) is not None:
+            timer_id, target = due
+            if timer_id < 0:
+                target()
+            elif self.state == RUNNING:
                 assert self.app is not None
-                self._activity()
+                self.mark_activity()
                 self.app.on_timer(self.context, target[0], target[1])  # type: ignore[arg-type]
-        while self._timers and self._timers[0][1] not in self._timer_targets:
-            heapq.heappop(self._timers)
-
-    # ---- reconnecting --------------------------------------------------------------------------------
-
-    def _owns_link_socket(self, peer: str) -> bool:
-        """This node made the link's sending socket: a connection's initiator, either end of datagrams."""
-        link = self.links_by_peer[peer]
-        return link.initiator or not get_transport(link.transport).connected
-
-    def call_later(self, delay_s: float, callback: Any) -> None:
-        self._internal_seq += 1
-        heapq.heappush(self._internal_timers, (now_ns() + int(delay_s * 1e9), self._internal_seq, callback))
-
-    def _run_internal_timers(self) -> None:
-        now = now_ns()
-        while self._internal_timers and self._internal_timers[0][0] <= now:
-            _, _, callback = heapq.heappop(self._internal_timers)
-            callback()
-
-    def _schedule_reconnect(self, peer: str, attempt: int) -> None:
-        delay = min(RECONNECT_MAX_S, RECONNECT_FIRST_S * 2 ** (attempt - 1))
-        self.call_later(delay, lambda: self._reconnect(peer, attempt))
-
-    def _trace_reconnect_failure(self, peer: str, attempt: int, error: Exception) -> None:
-        link = self.links_by_peer[peer]
-        self.write_error(
-            f"connect attempt failed: {error}",
-            transport=link.transport,
-            peer=peer,
-            attempt=attempt,
-            peername=self._peer_listener.get(peer),
-        )
-
-    def _reconnect(self, peer: str, attempt: int) -> None:
-        if self.state not in (SETUP, RUNNING):
-            return
-        current = self.channels.get(peer)
-        if (current is not None and not current.closed) or peer in self.handshakes.dialing:
-            return
-        link = self.links_by_peer[peer]
-        transport = get_transport(link.transport)
-        end = LinkEnd(self.plan.index, self.plan.socket_dir)
-        listener_address = self._peer_listener[peer]
-        sock = None
-        try:
-            sock = transport.link_socket(end, link.peer_index, self._own_link_address.get(peer))
-            transport.connect(sock, listener_address, RECONNECT_TIMEOUT_S)
-        except TransportError as error:
-            if sock is not None:
-                _close_socket(sock)
-            self._trace_reconnect_failure(peer, attempt, error)
-            self._schedule_reconnect(peer, attempt + 1)
-            return
-        channel = self._link_channel(sock, transport, listener_address, peer, owns_path=True)
-        self._register(channel)
-        self.trace.event("connect", attempt=attempt, **channel.trace_fields())
-        if transport.connected:
-            # Up when the answer to its hello comes (_link_up): until then the app's sends are drops.
-            self.handshakes.connected(channel)
-            self._flush_dirty()
-            return
-        self.channels[peer] = channel
-        if self.state == RUNNING:
-            assert self.app is not None
-            self.app.on_link_up(self.context, peer)  # type: ignore[arg-type]
 
     def app_done(self) -> None:
         if not self._done_reported:
             self._done_reported = True
             self.trace.event("done")
-            self._tell(control.DONE)
+            self.tell(control.DONE)
 
     # ---- sockets ----------------------------------------------------------------------------------------
 
-    def _register(self, channel: Channel) -> None:
+    def register(self, channel: Channel) -> None:
         self.selector.register(channel.fileno, selectors.EVENT_READ, channel)
 
-    def _unregister(self, channel: Channel) -> None:
+    def unregister(self, channel: Channel) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(channel.fileno)
 
-    def _registered(self, channel: Channel) -> bool:
+    def registered(self, channel: Channel) -> bool:
         return channel.fileno in self.selector.get_map()
-
-    def _close_all(self, reason: str) -> None:
-        self.state = CLOSING
-        seen: set[int] = set()
-        for channel in list(self.channels.values()) + [
-            key.data for key in list(self.selector.get_map().values()) if isinstance(key.data, LinkChannel)
-        ]:
-            if id(channel) in seen or channel.closed:
-                continue
-            seen.add(id(channel))
-            self._close_channel(channel, reason)
-        for listener in self.listeners.values():
-            if not listener.closed:
-                self.trace.event("close", reason=reason, **listener.trace_fields())
-                self._unregister(listener)
-                listener.close()
-        for sock in self._link_sockets.values():
-            address = sock.getsockname()
-            sock.close()
-            if isinstance(address, str) and address:
-                with contextlib.suppress(OSError):
-                    os.unlink(address)
-        self._link_sockets.clear()
-
-
-def _close_socket(sock: Any) -> None:
-    """Close a socket that never became a channel, removing the AF_UNIX path it bound."""
-    try:
-        address = sock.getsockname()
-    except OSError:
-        address = None
-    sock.close()
-    if isinstance(address, str) and address:
-        with contextlib.suppress(OSError):
-            os.unlink(address)
-
-
-def node_main(
-    plan: NodePlan,
-    conn: Connection,
-    inherited: tuple[Connection, ...] = (),
-    start_gate: tuple[int, int] | None = None,
-    launcher_pid: int | None = None,
-) -> None:
-    """Entry point of a node process.
-
-    ``inherited``: what a forked child holds of the launcher's that is not its own: the launcher's ends
-    of every control channel, this node's included (with a copy of its own launcher end the node would
-    never see the launcher go), closed first thing.
-    """
-    own_process_group()
-    stop_on_signals()
-    launcher = os.getppid() if launcher_pid is None else launcher_pid
-    exit_code = EXIT_ORPHANED
-    node: Node | None = None
-    try:
-        for other in inherited:
-            other.close()
-        if die_with_launcher(launcher):
-            become_subreaper()
-            gate_fd = None
-            if start_gate is not None:
-                # Only the launcher may hold the write end: the gate opens when its last copy closes.
-                os.close(start_gate[1])
-                gate_fd = start_gate[0]
-            try:
-                node = Node(plan, conn, start_gate_fd=gate_fd, launcher_pid=launcher)
-                exit_code = node.run()
-            except NetsimError as error:
-                exit_code = 1
-                with contextlib.suppress(OSError):
-                    control.send_control(conn, control.CRASHED, traceback=f"{type(error).__name__}: {error}")
-    except NodeTerminated as termination:
-        # Before the node could handle it (during set-up): nothing to close yet but the processes.
-        exit_code = 128 + termination.signum
-    finally:
-        # Whatever the app started ends with its node; then what they all wrote is in the log.
-        ignore_stop_signals()
-        end_descendants()
-        if node is not None:
-            node.finish_log()
-        os._exit(exit_code)

@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from netsim.errors import ConditionError
+
 CONDITION_KEYS: tuple[str, ...] = (
     "latency_ms",
     "latency",
@@ -76,10 +78,6 @@ _MAX_DIGITS = 30
 # Light in optical fibre travels at about two thirds of c.
 FIBRE_KM_PER_MS = 299_792.458 * 2 / 3 / 1000
 EARTH_RADIUS_KM = 6371.0
-
-
-class ConditionError(ValueError):
-    """A condition value that cannot be used; the caller adds where it was found."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,14 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netsim.shaping.conditions import (
-    CONDITION_KEYS,
-    MAX_RUN_S,
-    NS_PER_S,
-    ConditionError,
-    parse_duration_ns,
-)
-from netsim.topology.load import find_overlong_integer
+from netsim.errors import ConditionError, FaultError
+from netsim.shaping.conditions import CONDITION_KEYS, MAX_RUN_S, NS_PER_S, parse_duration_ns
+from netsim.topology.formats import find_overlong_integer
 
 NODE_ACTIONS = ("kill", "stop", "cont", "restart")
 LINK_ACTIONS = ("link-down", "link-up", "slow")
@@ -56,10 +51,6 @@ ACTIONS = NODE_ACTIONS + LINK_ACTIONS + RUN_ACTIONS
 # The shortest "every": a partition and its heal every millisecond is already more than a run can carry
 # out (each one is a message to both ends of every link it cuts), and a shorter one is a typo.
 MIN_REPEAT_INTERVAL_S = 0.001
-
-
-class FaultError(ValueError):
-    """A fault that cannot be scheduled; the caller says where it came from."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netsim.errors import TopologyError
-from netsim.shaping.conditions import ConditionError, Conditions, link_conditions
+from netsim.errors import ConditionError, TopologyError
+from netsim.shaping.conditions import Conditions, link_conditions
 from netsim.topology.model import Topology
 from netsim.vocabulary import TRANSPORT_TRAITS
 

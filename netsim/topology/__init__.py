@@ -2,12 +2,14 @@
 
 ``load_topology("topologies/abilene.gml")`` or ``load_topology("ring:8")`` is the entry point; the
 modules split the work: ``model`` (the dataclasses), ``parse`` (pure: networkx graph -> Topology),
-``load`` (files -> networkx, where I/O and reader errors become TopologyError), ``generate``
-(generator specs) and ``write`` (Topology -> node-link JSON, files, and ``describe``).
+``formats`` (pure: one parser per file format, text -> networkx graph, with located errors), ``load``
+(files -> text -> the format's parser, where I/O and encoding errors become TopologyError),
+``generate`` (generator specs) and ``write`` (Topology -> node-link JSON, files, and ``describe``).
 """
 
 from __future__ import annotations
 
+from netsim.topology.formats import NETSIM_TOPOLOGY_FORMAT
 from netsim.topology.generate import (
     GENERATOR_FORMS,
     GENERATOR_KINDS,
@@ -16,13 +18,7 @@ from netsim.topology.generate import (
     is_generator_spec,
     parse_generator_spec,
 )
-from netsim.topology.load import (
-    ACCEPTED_EXTENSIONS,
-    EXTENSION_FORMATS,
-    NETSIM_TOPOLOGY_FORMAT,
-    load_topology,
-    read_graph,
-)
+from netsim.topology.load import ACCEPTED_EXTENSIONS, EXTENSION_FORMATS, load_topology, read_graph
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.topology.parse import from_graph, to_json_value
 from netsim.topology.write import (

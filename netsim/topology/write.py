@@ -13,7 +13,8 @@ from typing import Any
 import networkx as nx
 
 from netsim.errors import OptionError, TopologyError
-from netsim.topology.load import EXTENSION_FORMATS, NETSIM_TOPOLOGY_FORMAT
+from netsim.topology.formats import NETSIM_TOPOLOGY_FORMAT
+from netsim.topology.load import EXTENSION_FORMATS
 from netsim.topology.model import Topology
 from netsim.vocabulary import TRANSPORT_NAMES
 

@@ -1,10 +1,10 @@
 """A picture of a run (PNG, or SVG/PDF by extension): the topology with its traffic, and messages over time.
 
-``count_traffic`` makes one streaming pass over the trace and keeps only counters: messages and bytes
-per link, messages per node, and messages sent per fixed time bucket (in total and, for small runs, per
-node). The bucket size is decided before the pass, from the header's ``start_ts_ns`` and the ``ts_ns``
-of the last line, read by seeking near the end of the file. ``node_positions`` places nodes from their
-coordinates (Longitude/Latitude, or x/y) or with a seeded spring layout. ``plot_run`` and
+``count_traffic`` makes one streaming pass over the trace and keeps only counters (``TrafficCounter``'s
+and ``TimelineCounter``'s): messages and bytes per link, messages per node, and messages sent per fixed
+time bucket (in total and, for small runs, per node). The bucket size is decided before the pass, from
+the header's ``start_ts_ns`` and the ``ts_ns`` of the last line, read by seeking near the end of the
+file. Where the nodes go is ``netsim.trace.layout``'s. ``plot_run`` and
 ``render_plot_png`` draw with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never pyplot's
 global state, so they are safe in a library and in threads.
 """
@@ -15,24 +15,24 @@ import io
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import networkx as nx
-import orjson
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from netsim.errors import InputError, NetsimError, OptionError
-from netsim.topology import load_topology
-from netsim.trace.reader import TraceReader, read_header, resolve_trace_path
-from netsim.trace.records import is_control
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
+from netsim.errors import InputError, OptionError
+from netsim.trace.layout import node_positions, run_graph
+from netsim.trace.reader import TraceReader, peek_last_ts_ns, read_header, resolve_trace_path
+from netsim.trace.records import cut, int_or_none, is_control
+from netsim.trace.schema import SEND_EVENTS, header_node_names
+from netsim.trace.timeline import TimelineCounter, nice_at_least
+from netsim.trace.traffic import MESSAGE_EVENTS, TrafficCounter
 
-TOPOLOGY_FILE_NAME = "topology.json"
-# Messages netsim itself sends (the link handshake), left out of the counts unless asked for.
 PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 
 # About this many time buckets between the run's start and its last event: fine enough that the part of
@@ -45,8 +45,6 @@ MAX_BUCKETS = 20_000
 MIN_BUCKET_NS = 1_000
 # Per-node lines in the time plot only for runs this small; beyond, one line for the total.
 MAX_SERIES_NODES = 8
-# How much of the end of the file the peek for the last ts_ns reads.
-TAIL_PEEK_BYTES = 1 << 16
 # Labels on the topology only while they stay readable.
 MAX_NODE_LABELS = 60
 MAX_EDGE_LABELS = 40
@@ -121,45 +119,15 @@ class PlotResult:
         }
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _nice_ns(raw_ns: float) -> int:
-    """The smallest 1-2-5 x 10^k nanoseconds at least ``raw_ns`` (and at least MIN_BUCKET_NS)."""
-    raw_ns = max(float(MIN_BUCKET_NS), raw_ns)
-    power = 10 ** math.floor(math.log10(raw_ns))
-    for factor in (1, 2, 5, 10):
-        if factor * power >= raw_ns:
-            return int(factor * power)
-    return int(10 * power)
-
-
 def last_ts_ns(path: str | os.PathLike[str]) -> int | None:
     """The ``ts_ns`` of the last event line, read by seeking near the end (None if none is found there).
 
     A peek, not a validation: the streaming pass through ``TraceReader`` still checks every line.
     """
     try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - TAIL_PEEK_BYTES))
-            tail = file.read()
+        return peek_last_ts_ns(path)
     except OSError as error:
         raise InputError(f"{path}: cannot read trace: {error.strerror or error}") from None
-    lines = tail.splitlines()
-    if size > TAIL_PEEK_BYTES and lines:
-        lines = lines[1:]  # the first line of the peek is probably cut
-    for raw in reversed(lines):
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("type") != "header":
-            ts_ns = _int_or_none(record.get("ts_ns"))
-            if ts_ns is not None:
-                return ts_ns
-    return None
 
 
 def bucket_size_ns(start_ts_ns: int, end_ts_ns: int | None) -> int:
@@ -167,18 +135,7 @@ def bucket_size_ns(start_ts_ns: int, end_ts_ns: int | None) -> int:
     span = (end_ts_ns - start_ts_ns) if end_ts_ns is not None else 0
     if span <= 0:
         span = 1_000_000_000  # nothing to go by: one second
-    return _nice_ns(span / TARGET_BUCKETS)
-
-
-def _header_links(header: dict[str, Any]) -> list[tuple[str, str, str | None]]:
-    topology = header.get("topology")
-    links = topology.get("links") if isinstance(topology, dict) else None
-    result: list[tuple[str, str, str | None]] = []
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2]):
-            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else None
-            result.append((link[0], link[1], transport))
-    return result
+    return nice_at_least(max(float(MIN_BUCKET_NS), span / TARGET_BUCKETS))
 
 
 def count_traffic(
@@ -188,201 +145,74 @@ def count_traffic(
 
     Links and buckets count sends (what was offered to the network, lost or not); ``node_received``
     counts receives. Messages of type ``netsim.*`` are counted only in ``control_messages`` unless
-    ``include_control``.
+    ``include_control``. The counting is ``TrafficCounter``'s (per node and link) and
+    ``TimelineCounter``'s (per bucket), fed the messages the plot shows.
     """
     path = resolve_trace_path(run_or_trace)
     with TraceReader(path, strict=strict) as reader:
         header = reader.header
-        known = header_node_names(header)
-        start = _int_or_none(header.get("start_ts_ns"))
+        start = int_or_none(header.get("start_ts_ns"))
         end = last_ts_ns(path)
         events = iter(reader)
         first = next(events, None)
         if start is None:
             # A header without a start: the first event stands in for it.
             start = first["ts_ns"] if first is not None else 0
-        traffic = Traffic(start_ts_ns=start, bucket_ns=bucket_size_ns(start, end))
-        n_buckets = 1 if end is None else max(1, min(MAX_BUCKETS, (end - start) // traffic.bucket_ns + 1))
-        traffic.sent_per_bucket = [0] * n_buckets
-        series: dict[str, list[int]] | None = {} if len(known) <= MAX_SERIES_NODES else None
-        per_bucket = traffic.sent_per_bucket
-
-        def bucket_of(ts_ns: int) -> int:
-            index = max(0, (ts_ns - start) // traffic.bucket_ns)
-            if index >= len(per_bucket):
-                grow = min(index, MAX_BUCKETS - 1) + 1 - len(per_bucket)
-                if grow > 0:
-                    per_bucket.extend([0] * grow)
-                    for counts in (series or {}).values():
-                        counts.extend([0] * grow)
-                index = min(index, len(per_bucket) - 1)
-            return index
-
-        records = events if first is None else _chain(first, events)
-        for record in records:
+        bucket_ns = bucket_size_ns(start, end)
+        counter = TrafficCounter(header)
+        timeline = TimelineCounter(start, bucket_ns, fixed=True)
+        # Sends before the start share the first bucket; sends past MAX_BUCKETS (an unsorted,
+        # hand-made trace that runs on past the end the peek found) share the last one.
+        last_bucket_ns = start + (MAX_BUCKETS - 1) * bucket_ns
+        first_send_ts_ns: int | None = None
+        last_send_ts_ns: int | None = None
+        control_messages = 0
+        for record in events if first is None else chain((first,), events):
             kind = record["event"]
+            if kind not in MESSAGE_EVENTS:
+                continue
             sending = kind in SEND_EVENTS
-            if not sending and kind not in RECEIVE_EVENTS:
-                continue
-            msg_type = record.get("msg_type")
-            if not include_control and is_control(msg_type):
+            if not include_control and is_control(record.get("msg_type")):
                 if sending:
-                    traffic.control_messages += 1
+                    control_messages += 1
                 continue
-            node: str = record["node"]
-            if not sending:
-                traffic.node_received[node] = traffic.node_received.get(node, 0) + 1
-                continue
-            ts_ns: int = record["ts_ns"]
-            traffic.messages += 1
-            traffic.node_sent[node] = traffic.node_sent.get(node, 0) + 1
-            if traffic.first_send_ts_ns is None or ts_ns < traffic.first_send_ts_ns:
-                traffic.first_send_ts_ns = ts_ns
-            if traffic.last_send_ts_ns is None or ts_ns > traffic.last_send_ts_ns:
-                traffic.last_send_ts_ns = ts_ns
-            index = bucket_of(ts_ns)
-            per_bucket[index] += 1
-            if series is not None:
-                counts = series.get(node)
-                if counts is None:
-                    if len(series) >= MAX_SERIES_NODES:
-                        series = None  # more senders than the header promised: total only
-                    else:
-                        counts = series[node] = [0] * len(per_bucket)
-                if counts is not None:
-                    counts[index] += 1
-            peer = record.get("peer")
-            if not isinstance(peer, str):
-                traffic.messages_without_peer += 1
-                continue
-            pair: Pair = (node, peer) if node <= peer else (peer, node)
-            traffic.link_messages[pair] = traffic.link_messages.get(pair, 0) + 1
-            nbytes = _int_or_none(record.get("nbytes")) or 0
-            traffic.link_bytes[pair] = traffic.link_bytes.get(pair, 0) + nbytes
-        traffic.node_sent_per_bucket = series
-        traffic.skipped_lines = reader.skipped_count
-    return traffic
-
-
-def _chain(first: dict[str, Any], rest: Any) -> Any:
-    yield first
-    yield from rest
-
-
-def run_graph(run_or_trace: str | os.PathLike[str]) -> tuple[nx.Graph, str, list[str]]:
-    """The run's topology as a graph: (graph, where it came from, notes).
-
-    Node attributes (coordinates) come from the run's ``topology.json`` next to the trace when there is
-    one that matches the header's nodes; otherwise the graph is built from the header alone. Nodes are in
-    the header's order, edges are the header's links (with their ``transport``).
-    """
-    path = resolve_trace_path(run_or_trace)
-    header = read_header(path)
-    names = header_node_names(header)
-    notes: list[str] = []
-    attrs: dict[str, dict[str, Any]] = {}
-    source = "trace header"
-    topology_path = path.parent / TOPOLOGY_FILE_NAME
-    if topology_path.is_file():
-        try:
-            topology = load_topology(topology_path)
-        except NetsimError as error:
-            notes.append(f"{topology_path} not used: {error.message}")
-        else:
-            found = {spec.name: dict(spec.attrs) for spec in topology.nodes}
-            if not names or set(names) <= set(found):
-                attrs = found
-                source = str(topology_path)
-                if not names:
-                    names = list(found)
-            else:
-                notes.append(f"{topology_path} not used: its nodes differ from the trace header's")
-    graph = nx.Graph()
-    for name in names:
-        graph.add_node(name, **attrs.get(name, {}))
-    for a, b, transport in _header_links(header):
-        graph.add_edge(a, b, transport=transport)
-    return graph, source, notes
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _coordinates(attrs: dict[str, Any], keys: tuple[str, str]) -> tuple[float, float] | None:
-    x, y = _number(attrs.get(keys[0])), _number(attrs.get(keys[1]))
-    return None if x is None or y is None else (x, y)
-
-
-GEO_KEYS = ("Longitude", "Latitude")
-XY_KEYS = ("x", "y")
-
-
-def node_positions(graph: nx.Graph, *, seed: int = 1) -> tuple[dict[str, tuple[float, float]], str]:
-    """Where to draw each node, and how that was decided.
-
-    Every node with Longitude/Latitude: those (x = longitude, y = latitude), method ``"Longitude/Latitude"``.
-    Else every node with x/y: those, ``"x/y"``. Else ``networkx.spring_layout(seed=seed)`` with the nodes
-    that have coordinates (either kind, scaled into the unit square) held fixed: ``"spring layout"``, or
-    ``"spring layout, N nodes fixed by coordinates"``.
-    """
-    nodes = list(graph.nodes)
-    if not nodes:
-        return {}, "empty"
-    for keys in (GEO_KEYS, XY_KEYS):
-        found = {n: _coordinates(graph.nodes[n], keys) for n in nodes}
-        if all(point is not None for point in found.values()):
-            return {n: point for n, point in found.items() if point is not None}, "/".join(keys)
-    partial: dict[str, tuple[float, float]] = {}
-    for keys in (GEO_KEYS, XY_KEYS):
-        partial = {n: p for n in nodes if (p := _coordinates(graph.nodes[n], keys)) is not None}
-        if partial:
-            break
-    fixed = _unit_square(partial)
-    try:
-        if fixed:
-            layout = nx.spring_layout(graph, pos=fixed, fixed=list(fixed), seed=seed)
-        else:
-            layout = nx.spring_layout(graph, seed=seed)
-    except ImportError:
-        # networkx lays out 500+ nodes with scipy, which netsim does not depend on.
-        layout, fixed = nx.circular_layout(graph), {}
-        method = "circular layout (a spring layout of this many nodes needs scipy)"
-        return {n: (float(p[0]), float(p[1])) for n, p in layout.items()}, method
-    method = "spring layout" if not fixed else f"spring layout, {len(fixed)} nodes fixed by coordinates"
-    return {n: (float(p[0]), float(p[1])) for n, p in layout.items()}, method
-
-
-def _unit_square(points: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """The points scaled (same factor on both axes) into [0, 1] x [0, 1], where spring_layout works."""
-    if not points:
-        return {}
-    xs = [p[0] for p in points.values()]
-    ys = [p[1] for p in points.values()]
-    extent = max(max(xs) - min(xs), max(ys) - min(ys))
-    if extent == 0:
-        return {n: (0.5, 0.5) for n in points}
-    return {n: ((x - min(xs)) / extent, (y - min(ys)) / extent) for n, (x, y) in points.items()}
+            counter.add(record)
+            if sending:
+                ts_ns: int = record["ts_ns"]
+                if first_send_ts_ns is None or ts_ns < first_send_ts_ns:
+                    first_send_ts_ns = ts_ns
+                if last_send_ts_ns is None or ts_ns > last_send_ts_ns:
+                    last_send_ts_ns = ts_ns
+                timeline.count(record["node"], min(max(ts_ns, start), last_bucket_ns), sent=True)
+        skipped_lines = reader.skipped_count
+    # At least the buckets up to the end the peek found, so that a quiet end is drawn as quiet.
+    peeked_buckets = 1 if end is None else max(1, min(MAX_BUCKETS, (end - start) // bucket_ns + 1))
+    per_bucket = timeline.result(list(timeline.sent), start + (peeked_buckets - 1) * bucket_ns)
+    nodes = counter.nodes.values()
+    links = [link for link in counter.links.values() if link.messages_sent]
+    messages = sum(node.messages_sent for node in nodes)
+    small = len(header_node_names(header)) <= MAX_SERIES_NODES and len(per_bucket.sent) <= MAX_SERIES_NODES
+    return Traffic(
+        start_ts_ns=start,
+        bucket_ns=bucket_ns,
+        link_messages={(link.a, link.b): link.messages_sent for link in links},
+        link_bytes={(link.a, link.b): link.bytes_sent for link in links},
+        node_sent={node.node: node.messages_sent for node in nodes if node.messages_sent},
+        node_received={node.node: node.messages_received for node in nodes if node.messages_received},
+        sent_per_bucket=per_bucket.total_sent(),
+        node_sent_per_bucket=per_bucket.sent if small else None,
+        messages=messages,
+        control_messages=control_messages,
+        messages_without_peer=messages - sum(link.messages_sent for link in links),
+        first_send_ts_ns=first_send_ts_ns,
+        last_send_ts_ns=last_send_ts_ns,
+        skipped_lines=skipped_lines,
+    )
 
 
 def _plain(text: str) -> str:
     """Text matplotlib shows as is: a ``$`` would otherwise start mathtext."""
     return text.replace("$", r"\$")
-
-
-def _cut(text: str, limit: int = LABEL_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def _bucket_label(bucket_ns: int) -> str:
@@ -450,7 +280,7 @@ def _draw_topology(
     if len(nodes) <= MAX_NODE_LABELS:
         for node in nodes:
             ax.annotate(
-                _cut(node),
+                cut(node, LABEL_CHARS),
                 positions[node],
                 xytext=(0, 10),
                 textcoords="offset points",
@@ -474,17 +304,6 @@ def _draw_topology(
     ax.set_title(f"Topology: edge width = messages (both directions); nodes placed by {method}", fontsize=9)
 
 
-def _one_two_five(minimum: float) -> int:
-    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least ``minimum``."""
-    step = 1
-    while step < minimum:
-        for factor in (2, 5 / 2, 2):
-            step = int(step * factor)
-            if step >= minimum:
-                break
-    return step
-
-
 def _draw_over_time(ax: Any, traffic: Traffic) -> None:
     if traffic.first_send_ts_ns is None or traffic.last_send_ts_ns is None:
         ax.text(0.5, 0.5, "no messages", ha="center", va="center", transform=ax.transAxes, fontsize=11)
@@ -498,7 +317,7 @@ def _draw_over_time(ax: Any, traffic: Traffic) -> None:
         return min(len(counts) - 1, max(0, (ts_ns - traffic.start_ts_ns) // traffic.bucket_ns))
 
     first, last = bucket(traffic.first_send_ts_ns), bucket(traffic.last_send_ts_ns)
-    merge = _one_two_five((last - first + 1) / DISPLAY_BINS)
+    merge = nice_at_least((last - first + 1) / DISPLAY_BINS)
     first -= first % merge
     bins = range(first, last + 1, merge)
     bin_ns = traffic.bucket_ns * merge
@@ -521,7 +340,13 @@ def _draw_over_time(ax: Any, traffic: Traffic) -> None:
             top = [b + v for b, v in zip(bottom, values, strict=True)]
             colour = palette(index % 10) if palette is not None else None
             ax.stairs(
-                top, edges_s, baseline=bottom, fill=True, alpha=0.8, color=colour, label=_plain(_cut(node))
+                top,
+                edges_s,
+                baseline=bottom,
+                fill=True,
+                alpha=0.8,
+                color=colour,
+                label=_plain(cut(node, LABEL_CHARS)),
             )
             bottom = top
     ax.stairs(merged(counts), edges_s, color="#212529", linewidth=1.3, label="all nodes")
@@ -535,22 +360,15 @@ def _draw_over_time(ax: Any, traffic: Traffic) -> None:
     ax.set_title(f"Messages sent over time{stacked}", fontsize=9)
 
 
-@dataclass(frozen=True, slots=True)
-class _Drawn:
-    figure: Figure
-    run_id: str | None
-    nodes: int
-    links: int
-    messages: int
-    bucket_ns: int
-    positions: str
-    topology_source: str
-    notes: tuple[str, ...]
-
-
 def _figure(
-    run_or_trace: str | os.PathLike[str], *, layout_seed: int, include_control: bool, strict: bool
-) -> _Drawn:
+    run_or_trace: str | os.PathLike[str],
+    file_format: str,
+    *,
+    layout_seed: int,
+    include_control: bool,
+    strict: bool,
+) -> tuple[Figure, PlotResult]:
+    """The drawn figure, and what it shows (a ``PlotResult`` whose ``path`` is None until it is saved)."""
     header = read_header(run_or_trace)
     graph, source, notes = run_graph(run_or_trace)
     traffic = count_traffic(run_or_trace, include_control=include_control, strict=strict)
@@ -579,8 +397,9 @@ def _figure(
             parse_math=False,
         )
         figure.canvas.draw()  # lay out now, under the filter, so that saving warns no more
-    return _Drawn(
-        figure=figure,
+    return figure, PlotResult(
+        path=None,
+        format=file_format,
         run_id=run_id,
         nodes=graph.number_of_nodes(),
         links=graph.number_of_edges(),
@@ -614,23 +433,14 @@ def plot_run(
             f"{target}: cannot tell the image format from the extension {target.suffix or '(none)'!r}",
             hint=f"end the file name with one of {', '.join('.' + f for f in PLOT_FORMATS)}",
         )
-    drawn = _figure(run_or_trace, layout_seed=layout_seed, include_control=include_control, strict=strict)
+    figure, result = _figure(
+        run_or_trace, file_format, layout_seed=layout_seed, include_control=include_control, strict=strict
+    )
     try:
-        _save(drawn.figure, target, file_format)
+        _save(figure, target, file_format)
     except OSError as error:
         raise InputError(f"{target}: cannot write the plot: {error.strerror or error}") from None
-    return PlotResult(
-        path=str(target),
-        format=file_format,
-        run_id=drawn.run_id,
-        nodes=drawn.nodes,
-        links=drawn.links,
-        messages=drawn.messages,
-        bucket_ns=drawn.bucket_ns,
-        positions=drawn.positions,
-        topology_source=drawn.topology_source,
-        notes=drawn.notes,
-    )
+    return replace(result, path=str(target))
 
 
 def render_plot_png(
@@ -641,7 +451,9 @@ def render_plot_png(
     strict: bool = True,
 ) -> bytes:
     """The same picture as ``plot_run``, as PNG bytes (for embedding in a report)."""
-    drawn = _figure(run_or_trace, layout_seed=layout_seed, include_control=include_control, strict=strict)
+    figure, _ = _figure(
+        run_or_trace, "png", layout_seed=layout_seed, include_control=include_control, strict=strict
+    )
     buffer = io.BytesIO()
-    _save(drawn.figure, buffer, "png")
+    _save(figure, buffer, "png")
     return buffer.getvalue()

@@ -29,6 +29,7 @@ from typing import IO, Any
 import orjson
 
 from netsim.errors import InputError, TraceFormatError
+from netsim.trace.records import is_int
 from netsim.trace.schema import BATCH_ROW_FIELDS, HEADER_TYPE, SCHEMA
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ MERGE_PART_BUFFER_BYTES = 1 << 16
 MAX_RECORDED_SKIPS = 1000
 # How much of an offending line an error message quotes.
 QUOTE_CHARS = 60
+# How much of a trace's end peek_last_ts_ns reads.
+TAIL_PEEK_BYTES = 1 << 16
 
 RUN_PATH_HINT = "pass a run directory like runs/<run-id> or a trace.jsonl file"
 LENIENT_HINT = (
@@ -73,16 +76,11 @@ def _quote(raw: bytes) -> str:
     return repr(text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS] + "...")
 
 
-def _is_int(value: Any) -> bool:
-    # bool is an int subclass, but `true` is not a timestamp.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _event_problem(record: Any) -> str | None:
     """Why a parsed line is not a valid event record, or None if it is one."""
     if not isinstance(record, dict):
         return f"expected a JSON object, found {type(record).__name__}"
-    if not _is_int(record.get("ts_ns")):
+    if not is_int(record.get("ts_ns")):
         return "missing or non-integer field 'ts_ns'" if "ts_ns" in record else "missing field 'ts_ns'"
     for name in ("node", "event"):
         if name not in record:
@@ -286,6 +284,29 @@ def read_header(run_or_trace: str | os.PathLike[str]) -> dict[str, Any]:
         return reader.header
 
 
+def peek_last_ts_ns(path: str | os.PathLike[str]) -> int | None:
+    """The ``ts_ns`` of the last event line, read by seeking near the file's end (None if none is there).
+
+    A peek, not a reader: it sizes a timeline before the streaming pass, which still checks every line
+    through ``TraceReader``. Raises ``OSError`` when the file cannot be read.
+    """
+    with open(path, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - TAIL_PEEK_BYTES))
+        tail = file.read()
+    lines = tail.splitlines()
+    if size > TAIL_PEEK_BYTES and lines:
+        lines = lines[1:]  # the seek probably cut the first line of the peek
+    for raw in reversed(lines):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("type") != HEADER_TYPE and is_int(record.get("ts_ns")):
+            return record["ts_ns"]
+    return None
+
+
 def _part_lines(
     part: Path, part_index: int, file: IO[bytes], skipped: list[tuple[Path, int, str]]
 ) -> Iterator[tuple[int, int, int, int, bytes]]:
@@ -309,7 +330,7 @@ def _part_lines(
             lines: Iterable[tuple[int, bytes]] = _batch_lines(part, line_no, record)
         else:
             ts_ns = record.get("ts_ns") if isinstance(record, dict) else None
-            if not _is_int(ts_ns):
+            if not is_int(ts_ns):
                 raise TraceFormatError(str(part), line_no, "expected a JSON object with an integer 'ts_ns'")
             lines = ((ts_ns, raw if raw.endswith(b"\n") else raw + b"\n"),)
         for row, (ts_ns, line) in enumerate(lines):
@@ -335,7 +356,7 @@ def _batch_lines(part: Path, line_no: int, record: dict[str, Any]) -> Iterator[t
         raise TraceFormatError(str(part), line_no, 'a batch line is {"batch": {...}, "rows": [...]}')
     dumps = orjson.dumps
     for row in rows:
-        if not (isinstance(row, list) and len(row) == len(BATCH_ROW_FIELDS) and _is_int(row[0])):
+        if not (isinstance(row, list) and len(row) == len(BATCH_ROW_FIELDS) and is_int(row[0])):
             raise TraceFormatError(
                 str(part),
                 line_no,

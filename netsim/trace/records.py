@@ -15,9 +15,19 @@ from netsim.vocabulary import CONTROL_TYPE_PREFIX
 ELLIPSIS = "\u2026"
 
 
+def is_int(value: Any) -> bool:
+    """True for an integer field's value; ``true`` is a bool, not a count, though bool is an int."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def int_or_none(value: Any) -> int | None:
     """An integer field's value, or None; ``true`` is a bool, not a count, though bool is an int."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def str_or_none(value: Any) -> str | None:
+    """A text field's value, or None."""
+    return value if isinstance(value, str) else None
 
 
 def is_control(msg_type: Any) -> bool:
@@ -44,3 +54,11 @@ def format_address(address: Any) -> str:
         return orjson.dumps(address).decode()
     except TypeError:
         return str(address)
+
+
+def compact_json(value: Any) -> str:
+    """A field's value as one line of JSON (``[1,{"a":null}]``), or ``str()`` of what JSON cannot hold."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return str(value)

@@ -18,8 +18,9 @@ BATCH_ROW_FIELDS: tuple[str, ...] = ("ts_ns", "nbytes", "msg_id", "msg_type", "l
 # Every event record has these.
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
 
-# Optional fields, present only where they apply to the event (absent rather than null).
-OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
+# Optional fields, present only where they apply to the event (absent rather than null). The first
+# ones say which socket and which message an event is about; tools show them in this order.
+MESSAGE_FIELDS: tuple[str, ...] = (
     "transport",  # one of netsim.vocabulary.TRANSPORT_NAMES
     "sockname",  # getsockname() of the socket: [host, port] / [host, port, flowinfo, scope_id] / "path"
     "peername",  # getpeername(), or the address recvfrom()/sendto() used, same shapes as sockname
@@ -29,6 +30,8 @@ OPTIONAL_EVENT_FIELDS: tuple[str, ...] = (
     "msg_type",  # the message envelope's type
     "in_reply_to",  # the id of the message this one answers
     "lamport",  # the node's Lamport clock: stamped on a send, after the update on a receive
+)
+OPTIONAL_EVENT_FIELDS: tuple[str, ...] = MESSAGE_FIELDS + (
     "role",  # on bind: "listener" (accepts / receives) or "link" (one end of one link)
     "error",  # on error: what went wrong, one line
     "data",  # on app: the app's own JSON object
@@ -96,3 +99,16 @@ def header_node_names(header: dict[str, Any]) -> list[str]:
     topology = header.get("topology")
     names = topology.get("nodes") if isinstance(topology, dict) else None
     return list(dict.fromkeys(n for n in (names if isinstance(names, list) else []) if isinstance(n, str)))
+
+
+def header_links(header: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """The links of the header's topology as (a, b, transport), transport None where the link names
+    none; links that are not two node names are passed over."""
+    topology = header.get("topology")
+    links = topology.get("links") if isinstance(topology, dict) else None
+    result: list[tuple[str, str, str | None]] = []
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2]):
+            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else None
+            result.append((link[0], link[1], transport))
+    return result

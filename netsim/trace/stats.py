@@ -40,14 +40,17 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
-from pathlib import Path
 from typing import Any
-
-import orjson
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.records import int_or_none, str_or_none
 from netsim.trace.schema import SEND_EVENTS
+
+# The timeline is this module's API too (the CLI imports Timeline from here).
+from netsim.trace.timeline import Timeline as Timeline
+from netsim.trace.timeline import TimelineCounter
+from netsim.trace.timeline import nice_width_ns as nice_width_ns
 
 # The node and link counters live in netsim.trace.traffic; they are this module's API too (export
 # imports TrafficCounter from here).
@@ -64,18 +67,6 @@ from netsim.trace.traffic import DirectionTraffic as DirectionTraffic
 
 PERCENTILES: tuple[int, ...] = (50, 90, 99)
 NO_MSG_TYPE = "(none)"
-
-# How much of the file's end is read to find the last event's ts_ns before the pass.
-TAIL_BYTES = 1 << 16
-# The default timeline has at most this many buckets (and at least half as many on a sorted trace).
-DEFAULT_BUCKETS = 100
-# A caller's bucket_s may not make more buckets than this: the timeline is returned as lists.
-MAX_BUCKETS = 100_000
-# Default width when the span is unknown before the pass; it doubles as the timeline grows.
-FALLBACK_WIDTH_NS = 1_000
-MIN_DEFAULT_WIDTH_NS = 1_000
-# Widths the default picks from, times a power of ten: round numbers on an axis.
-NICE_STEPS: tuple[float, ...] = (1.0, 2.0, 2.5, 5.0)
 
 
 # -- latency ----------------------------------------------------------------------------------------------
@@ -131,155 +122,6 @@ class MessageTypeStats:
     latencies_ns: array[int] = field(default_factory=lambda: array("q"))
 
 
-# -- timeline ---------------------------------------------------------------------------------------------
-
-
-def nice_width_ns(span_ns: int, intervals: int = DEFAULT_BUCKETS - 1) -> int:
-    """The smallest width of 1, 2, 2.5 or 5 x 10^k ns that cuts ``span_ns`` into at most ``intervals``."""
-    target = max(1, -(-span_ns // intervals))
-    scale = 1
-    while True:
-        for step in NICE_STEPS:
-            width = int(step * scale)
-            if width >= target and step * scale == width:
-                return width
-        scale *= 10
-
-
-def _last_event_ts_ns(path: Path) -> int | None:
-    """``ts_ns`` of the last well-formed event line, read from the file's end (None if there is none).
-
-    A peek, not a reader: it only sizes the default timeline. ``TraceReader`` still validates every line.
-    """
-    try:
-        with open(path, "rb") as file:
-            size = file.seek(0, os.SEEK_END)
-            file.seek(max(0, size - TAIL_BYTES))
-            tail = file.read(TAIL_BYTES)
-    except OSError:
-        return None
-    # The first piece may be the end of a line cut by the seek; it then fails to parse and is passed over.
-    for raw in reversed(tail.split(b"\n")):
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and type(record.get("ts_ns")) is int:
-            return record["ts_ns"]
-    return None
-
-
-class _Timeline:
-    """Messages sent and received per node per bucket; bucket ``i`` is [origin + i*w, origin + (i+1)*w)."""
-
-    def __init__(self, origin_ns: int, width_ns: int, *, fixed: bool) -> None:
-        self.origin_ns = origin_ns
-        self.width_ns = width_ns
-        # A caller's width is never changed; the default one doubles instead of passing the bucket cap.
-        self.fixed = fixed
-        self.low = 0
-        self.high = 0
-        self.sent: dict[str, dict[int, int]] = {}
-        self.received: dict[str, dict[int, int]] = {}
-
-    def index(self, ts_ns: int) -> int:
-        index = (ts_ns - self.origin_ns) // self.width_ns
-        if index > self.high or index < self.low:
-            self.low, self.high = min(self.low, index), max(self.high, index)
-            self._fit()
-            index = (ts_ns - self.origin_ns) // self.width_ns
-        return index
-
-    def _fit(self) -> None:
-        cap = MAX_BUCKETS if self.fixed else DEFAULT_BUCKETS
-        while self.high - self.low + 1 > cap:
-            if self.fixed:
-                raise OptionError(
-                    f"--bucket {self.width_ns / 1e9:g} s makes more than {MAX_BUCKETS:,} buckets over this "
-                    "trace's span",
-                    hint="choose a larger --bucket, or leave it out for 50-100 buckets",
-                )
-            # floor(floor(x / w) / 2) == floor(x / 2w): halving every index merges pairs of buckets exactly.
-            self.width_ns *= 2
-            self.low //= 2
-            self.high //= 2
-            for per_node in (self.sent, self.received):
-                for name, buckets in per_node.items():
-                    merged: dict[int, int] = {}
-                    for index, count in buckets.items():
-                        merged[index // 2] = merged.get(index // 2, 0) + count
-                    per_node[name] = merged
-
-    def result(self, node_names: Iterable[str], last_ts_ns: int) -> Timeline:
-        self.index(last_ts_ns)  # the timeline covers the whole trace, quiet end included
-        count = self.high - self.low + 1
-        names = list(node_names)
-
-        def dense(buckets: dict[int, int] | None) -> list[int]:
-            row = [0] * count
-            for index, value in (buckets or {}).items():
-                row[index - self.low] = value
-            return row
-
-        sent = {name: dense(self.sent.get(name)) for name in names}
-        received = {name: dense(self.received.get(name)) for name in names}
-        return Timeline(
-            bucket_ns=self.width_ns,
-            origin_ts_ns=self.origin_ns + self.low * self.width_ns,
-            buckets=count,
-            sent=sent,
-            received=received,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Timeline:
-    """Messages each node sent and received per bucket of ``bucket_ns``, from ``origin_ts_ns``."""
-
-    bucket_ns: int
-    origin_ts_ns: int
-    buckets: int
-    sent: dict[str, list[int]]
-    received: dict[str, list[int]]
-
-    @property
-    def bucket_s(self) -> float:
-        return self.bucket_ns / 1e9
-
-    def messages(self, node: str) -> list[int]:
-        """Messages the node sent or received, per bucket."""
-        return [s + r for s, r in zip(self.sent[node], self.received[node], strict=True)]
-
-    def total(self) -> list[int]:
-        """Messages sent or received by any node, per bucket."""
-        row = [0] * self.buckets
-        for node in self.sent:
-            for index, value in enumerate(self.messages(node)):
-                row[index] += value
-        return row
-
-    def to_dict(self, start_ts_ns: int | None = None) -> dict[str, Any]:
-        origin = self.origin_ts_ns if start_ts_ns is None else self.origin_ts_ns - start_ts_ns
-        return {
-            "bucket_s": self.bucket_s,
-            "bucket_ns": self.bucket_ns,
-            "buckets": self.buckets,
-            "origin_ts_ns": self.origin_ts_ns,
-            "origin_s": origin / 1e9 if start_ts_ns is not None else None,
-            "nodes": {
-                node: {
-                    "sent": self.sent[node],
-                    "received": self.received[node],
-                    "messages_per_s": [count / self.bucket_s for count in self.messages(node)],
-                }
-                for node in self.sent
-            },
-            "total": self.total(),
-        }
-
-
 # -- the result -------------------------------------------------------------------------------------------
 
 
@@ -326,20 +168,13 @@ class TraceStats:
         for key, link in self.links.items():
             directions = []
             for direction in link.directions:
-                counts = (
-                    direction.messages_sent,
-                    direction.messages_received,
-                    direction.bytes_sent,
-                    direction.bytes_received,
-                )
                 directions.append(
                     {
                         **direction.to_dict(),
-                        "per_s_run": rates_per_second(*counts, span_s),
+                        "per_s_run": rates_per_second(direction, span_s),
                         "latency": self.latency_by_direction[direction.key].to_dict(),
                     }
                 )
-            counts = (link.messages_sent, link.messages_received, link.bytes_sent, link.bytes_received)
             links[key] = {
                 **link.names(),
                 "messages_sent": link.messages_sent,
@@ -348,8 +183,8 @@ class TraceStats:
                 "bytes_received": link.bytes_received,
                 "lost": link.lost,
                 "active_s": link.active_s,
-                "per_s_active": rates_per_second(*counts, link.active_s),
-                "per_s_run": rates_per_second(*counts, span_s),
+                "per_s_active": rates_per_second(link, link.active_s),
+                "per_s_run": rates_per_second(link, span_s),
                 "directions": directions,
             }
         return {
@@ -397,37 +232,6 @@ class TraceStats:
         }
 
 
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _timeline_for(
-    path: Path, header_start_ns: int | None, first_ts_ns: int, bucket_s: float | None
-) -> _Timeline:
-    # Align bucket edges on the run's start, so that they fall on round seconds into the run.
-    anchor = (
-        header_start_ns if header_start_ns is not None and header_start_ns <= first_ts_ns else first_ts_ns
-    )
-    if bucket_s is not None:
-        width_ns = max(1, round(bucket_s * 1e9))
-        fixed = True
-    else:
-        last_ts_ns = _last_event_ts_ns(path)
-        if last_ts_ns is None or last_ts_ns < first_ts_ns:
-            width_ns = FALLBACK_WIDTH_NS
-        else:
-            width_ns = max(MIN_DEFAULT_WIDTH_NS, nice_width_ns(last_ts_ns - first_ts_ns))
-        fixed = False
-    origin_ns = anchor + (first_ts_ns - anchor) // width_ns * width_ns
-    timeline = _Timeline(origin_ns, width_ns, fixed=fixed)
-    if fixed:
-        # Refuse a hopeless --bucket before the pass rather than after it.
-        last_ts_ns = _last_event_ts_ns(path)
-        if last_ts_ns is not None:
-            timeline.index(last_ts_ns)
-    return timeline
-
-
 def trace_stats(
     run_or_trace: str | os.PathLike[str], *, bucket_s: float | None = None, strict: bool = True
 ) -> TraceStats:
@@ -441,8 +245,7 @@ def trace_stats(
         raise OptionError(f"--bucket must be a positive number of seconds, got {bucket_s}")
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
         header = reader.header
-        start_ts_ns = header.get("start_ts_ns")
-        start_ts_ns = start_ts_ns if type(start_ts_ns) is int else None
+        start_ts_ns = int_or_none(header.get("start_ts_ns"))
         counter = TrafficCounter(header)
         message_types: dict[str, MessageTypeStats] = {}
         overall = array("q")
@@ -452,15 +255,14 @@ def trace_stats(
         rtt_by_node: dict[str, array[int]] = {}
         events = without_msg_id = 0
         first_ts_ns = last_ts_ns = None
-        timeline: _Timeline | None = None
+        timeline: TimelineCounter | None = None
 
         iterator = iter(reader)
         first = next(iterator, None)
         if first is not None:
             first_ts_ns = last_ts_ns = first["ts_ns"]
-            timeline = _timeline_for(reader.path, start_ts_ns, first_ts_ns, bucket_s)
-            sent_buckets = timeline.sent
-            received_buckets = timeline.received
+            timeline = TimelineCounter.for_trace(reader.path, start_ts_ns, first_ts_ns, bucket_s)
+            count_in_timeline = timeline.count
         add = counter.add
         for record in chain((first,), iterator) if first is not None else ():
             ts_ns: int = record["ts_ns"]
@@ -481,18 +283,19 @@ def trace_stats(
                 type_stats = message_types.get(type_key)
                 if type_stats is None:
                     type_stats = message_types[type_key] = MessageTypeStats(type_key)
-                index = timeline.index(ts_ns)  # type: ignore[union-attr]
-                msg_id = record.get("msg_id")
-                if kind in SEND_EVENTS:
+                sending = kind in SEND_EVENTS
+                if sending:
                     type_stats.messages_sent += 1
                     type_stats.bytes_sent += nbytes
-                    buckets = sent_buckets.get(node)
-                    if buckets is None:
-                        buckets = sent_buckets[node] = {}
-                    buckets[index] = buckets.get(index, 0) + 1
-                    if type(msg_id) is not str:
-                        without_msg_id += 1
-                        continue
+                else:
+                    type_stats.messages_received += 1
+                    type_stats.bytes_received += nbytes
+                count_in_timeline(node, ts_ns, sent=sending)
+                msg_id = record.get("msg_id")
+                if type(msg_id) is not str:
+                    without_msg_id += 1
+                    continue
+                if sending:
                     early = early_receives.pop(msg_id, None) if early_receives else None
                     if early is None:
                         in_flight[msg_id] = (ts_ns, node, type_stats)
@@ -500,15 +303,6 @@ def trace_stats(
                     latency = early[0] - ts_ns
                     sender, receiver = node, early[1]
                 else:
-                    type_stats.messages_received += 1
-                    type_stats.bytes_received += nbytes
-                    buckets = received_buckets.get(node)
-                    if buckets is None:
-                        buckets = received_buckets[node] = {}
-                    buckets[index] = buckets.get(index, 0) + 1
-                    if type(msg_id) is not str:
-                        without_msg_id += 1
-                        continue
                     sent = in_flight.pop(msg_id, None)
                     if sent is None:
                         early_receives[msg_id] = (ts_ns, node)
@@ -537,10 +331,10 @@ def trace_stats(
         topology = header.get("topology")
         return TraceStats(
             path=str(reader.path),
-            run_id=_str_or_none(header.get("run_id")),
-            topology=_str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
-            app=_str_or_none(header.get("app")),
-            transport=_str_or_none(header.get("transport")),
+            run_id=str_or_none(header.get("run_id")),
+            topology=str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
+            app=str_or_none(header.get("app")),
+            transport=str_or_none(header.get("transport")),
             start_ts_ns=start_ts_ns,
             events=events,
             first_ts_ns=first_ts_ns,

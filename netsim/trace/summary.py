@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.records import int_or_none, str_or_none
 from netsim.trace.schema import errors_of
 
 # LINK_SEPARATOR and link_key are this module's API too.
 from netsim.trace.traffic import LINK_SEPARATOR as LINK_SEPARATOR
-from netsim.trace.traffic import DirectionTraffic, LinkTraffic, NodeTraffic, TrafficCounter
+from netsim.trace.traffic import DirectionTraffic, LinkTraffic, NodeTraffic, TrafficCounter, seconds_between
 from netsim.trace.traffic import link_key as link_key
 
 # Error events are grouped by the start of their text; addresses and byte offsets come later in a line.
@@ -31,11 +32,6 @@ NO_ERROR_TEXT = "(no error text)"
 
 # The summary reports a link direction as the counter keeps it.
 DirectionStats = DirectionTraffic
-
-
-def _int_or_none(value: Any) -> int | None:
-    # bool is an int subclass, but `true` is not a count.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass(slots=True)
@@ -84,9 +80,7 @@ class TraceSummary:
     skipped_lines: int
 
     def _seconds_into_run(self, ts_ns: int | None) -> float | None:
-        if ts_ns is None or self.start_ts_ns is None:
-            return None
-        return (ts_ns - self.start_ts_ns) / 1e9
+        return seconds_between(self.start_ts_ns, ts_ns)
 
     @property
     def first_s(self) -> float | None:
@@ -101,9 +95,7 @@ class TraceSummary:
     @property
     def duration_s(self) -> float | None:
         """Seconds from the first event to the last."""
-        if self.first_ts_ns is None or self.last_ts_ns is None:
-            return None
-        return (self.last_ts_ns - self.first_ts_ns) / 1e9
+        return seconds_between(self.first_ts_ns, self.last_ts_ns)
 
     def totals(self) -> dict[str, int]:
         directions = [d for link in self.links.values() for d in (link.a_to_b, link.b_to_a)]
@@ -149,10 +141,6 @@ class TraceSummary:
         }
 
 
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> TraceSummary:
     """Summarize a run directory's or trace file's trace in one streaming pass.
 
@@ -194,14 +182,14 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
         topology = header.get("topology")
         return TraceSummary(
             path=str(reader.path),
-            run_id=_str_or_none(header.get("run_id")),
+            run_id=str_or_none(header.get("run_id")),
             schema=header["schema"],
-            netsim_version=_str_or_none(header.get("netsim_version")),
-            topology=_str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
-            app=_str_or_none(header.get("app")),
-            transport=_str_or_none(header.get("transport")),
+            netsim_version=str_or_none(header.get("netsim_version")),
+            topology=str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
+            app=str_or_none(header.get("app")),
+            transport=str_or_none(header.get("transport")),
             seed=header.get("seed"),
-            start_ts_ns=_int_or_none(header.get("start_ts_ns")),
+            start_ts_ns=int_or_none(header.get("start_ts_ns")),
             events=events,
             event_counts=dict(event_counts.most_common()),
             first_ts_ns=first_ts_ns,

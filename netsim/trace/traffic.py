@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, overload
 
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, errors_of
+from netsim.trace.records import str_or_none
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, errors_of, header_links
 
 MESSAGE_EVENTS = SEND_EVENTS | RECEIVE_EVENTS
 LINK_SEPARATOR = " -- "
@@ -39,15 +40,26 @@ def _per_second(count: int, span_s: float | None) -> float | None:
     return count / span_s if span_s else None
 
 
-def rates_per_second(
-    messages_sent: int, messages_received: int, bytes_sent: int, bytes_received: int, span_s: float | None
-) -> dict[str, float | None]:
-    """Each count divided by ``span_s``; no rate (None) over a span of zero or an unknown one."""
+class MessageCounts(Protocol):
+    """What a node, a link and a link direction all count."""
+
+    @property
+    def messages_sent(self) -> int: ...
+    @property
+    def messages_received(self) -> int: ...
+    @property
+    def bytes_sent(self) -> int: ...
+    @property
+    def bytes_received(self) -> int: ...
+
+
+def rates_per_second(counts: MessageCounts, span_s: float | None) -> dict[str, float | None]:
+    """Each of the four counts divided by ``span_s``; no rate (None) over a span of zero or an unknown one."""
     return {
-        "messages_sent": _per_second(messages_sent, span_s),
-        "messages_received": _per_second(messages_received, span_s),
-        "bytes_sent": _per_second(bytes_sent, span_s),
-        "bytes_received": _per_second(bytes_received, span_s),
+        "messages_sent": _per_second(counts.messages_sent, span_s),
+        "messages_received": _per_second(counts.messages_received, span_s),
+        "bytes_sent": _per_second(counts.bytes_sent, span_s),
+        "bytes_received": _per_second(counts.bytes_received, span_s),
     }
 
 
@@ -84,7 +96,6 @@ class NodeTraffic:
 
     def to_dict(self, run_span_s: float | None = None) -> dict[str, Any]:
         """The node as ``netsim trace stats --json`` prints it: counts, active span and rates."""
-        counts = (self.messages_sent, self.messages_received, self.bytes_sent, self.bytes_received)
         return {
             "node": self.node,
             "app": self.app,
@@ -92,8 +103,8 @@ class NodeTraffic:
             "first_ts_ns": self.first_ts_ns,
             "last_ts_ns": self.last_ts_ns,
             "active_s": self.active_s,
-            "per_s_active": rates_per_second(*counts, self.active_s),
-            "per_s_run": rates_per_second(*counts, run_span_s),
+            "per_s_active": rates_per_second(self, self.active_s),
+            "per_s_run": rates_per_second(self, run_span_s),
         }
 
 
@@ -136,6 +147,22 @@ class DirectionTraffic:
         }
 
 
+class _BothDirections:
+    """A read-only count of a link: the same count of its two directions, added up."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, link: None, owner: type | None = None) -> _BothDirections: ...
+    @overload
+    def __get__(self, link: LinkTraffic, owner: type | None = None) -> int: ...
+    def __get__(self, link: LinkTraffic | None, owner: type | None = None) -> _BothDirections | int:
+        if link is None:
+            return self
+        return getattr(link.a_to_b, self.name) + getattr(link.b_to_a, self.name)
+
+
 @dataclass(slots=True)
 class LinkTraffic:
     """One undirected link ``a -- b`` (a < b) and its two directions.
@@ -173,25 +200,12 @@ class LinkTraffic:
             "in_topology": self.in_topology,
         }
 
-    @property
-    def messages_sent(self) -> int:
-        return self.a_to_b.messages_sent + self.b_to_a.messages_sent
-
-    @property
-    def messages_received(self) -> int:
-        return self.a_to_b.messages_received + self.b_to_a.messages_received
-
-    @property
-    def bytes_sent(self) -> int:
-        return self.a_to_b.bytes_sent + self.b_to_a.bytes_sent
-
-    @property
-    def bytes_received(self) -> int:
-        return self.a_to_b.bytes_received + self.b_to_a.bytes_received
-
-    @property
-    def lost(self) -> int:
-        return self.a_to_b.lost + self.b_to_a.lost
+    # A link's counts are its two directions' added up.
+    messages_sent = _BothDirections()
+    messages_received = _BothDirections()
+    bytes_sent = _BothDirections()
+    bytes_received = _BothDirections()
+    lost = _BothDirections()
 
     @property
     def active_s(self) -> float | None:
@@ -229,13 +243,9 @@ class TrafficCounter:
         # (source, destination) -> its direction: one tuple lookup instead of sorting and formatting a key.
         self._directions: dict[tuple[str, str], DirectionTraffic] = {}
         self.messages_without_peer = 0
-        default_transport = header.get("transport") if isinstance(header.get("transport"), str) else None
-        links = topology.get("links")
-        for link in links if isinstance(links, list) else []:
-            if not (isinstance(link, list) and len(link) >= 2 and all(isinstance(n, str) for n in link[:2])):
-                continue
-            transport = link[2] if len(link) > 2 and isinstance(link[2], str) else default_transport
-            self._link(link[0], link[1], transport, in_topology=True)
+        default_transport = str_or_none(header.get("transport"))
+        for a, b, transport in header_links(header):
+            self._link(a, b, default_transport if transport is None else transport, in_topology=True)
 
     def node(self, name: str) -> NodeTraffic:
         stats = self.nodes.get(name)

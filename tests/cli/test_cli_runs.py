@@ -123,10 +123,10 @@ def test_missing_directory(tmp_path: Path) -> None:
 def test_a_real_run_is_listed(simulate: Simulations) -> None:
     result = simulate("ring:3", app="flood", seed=1)
     [info] = list_runs(simulate.out)
-    assert info.run_id == result.summary["run_id"]
+    assert info.run_id == result.summary.run_id
     assert info.run_dir == result.run_dir
     assert (info.topology, info.app, info.nodes, info.status) == ("ring:3", "flood", 3, "ok")
-    assert info.messages == result.summary["messages_sent"]
+    assert info.messages == result.summary.messages_sent
 
 
 def test_runs_list_command(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def topology(hostile_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def run_dir(hostile_dir: Path, topology: Path, simulate_module: Simulations) -> Path:
     result = simulate_module(str(topology), app="flood", seed=1, out=hostile_dir / "runs")
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     return result.run_dir
 
 

@@ -14,7 +14,7 @@ from netsim_testing import load_trace
 from netsim.errors import TransportError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.transport import TRANSPORT_NAMES, LinkEnd, get_transport
-from netsim.wire.codec import FrameDecoder, decode_datagram, encode_frame
+from netsim.wire.framing import FrameDecoder, decode_datagram, encode_frame
 from netsim.wire.message import Message
 
 APPS_FILE = Path(__file__).with_name("conformance_apps.py")
@@ -152,8 +152,8 @@ def three_node_line(transport: str) -> Topology:
 def test_a_run_over_the_transport_keeps_the_trace_trustworthy(name, simulate):
     transport = transport_or_skip(name)
     result = simulate(three_node_line(name), app="echo", seed=7, duration=20)
-    assert result.summary["exit_status"] == "ok", result.summary
-    assert result.summary["ended_by"] == "done"
+    assert result.summary.exit_status == "ok", result.summary
+    assert result.summary.ended_by == "done"
     header, events = load_trace(result.run_dir)
     assert header["schema"] == "netsim-trace/1"
     # Mirrored names, exactly-once delivery where the transport is reliable, and nothing left
@@ -170,7 +170,7 @@ def test_a_run_over_the_transport_keeps_the_trace_trustworthy(name, simulate):
 def test_a_message_too_large_for_the_transport_is_refused(name, simulate):
     transport = transport_or_skip(name)
     result = simulate(two_nodes(name), app=f"{APPS_FILE}:OversizeApp", seed=1, duration=20)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     header, events = load_trace(result.run_dir)
     refusals = [e["data"] for e in events if e["event"] == "app" and e["data"].get("kind") == "refused"]
     assert len(refusals) == 2
@@ -189,7 +189,7 @@ def test_a_message_too_large_for_the_transport_is_refused(name, simulate):
 def test_a_sender_paced_by_its_backlog_delivers_everything_in_order(name, simulate):
     transport = transport_or_skip(name)
     result = simulate(two_nodes(name), app=f"{APPS_FILE}:PacedSender", seed=1, duration=30)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     records = {e["data"]["kind"]: e["data"] for e in events if e["event"] == "app"}
     assert records["receiver"]["in_order"]

@@ -17,7 +17,7 @@ from netsim.runtime.node import Node
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_frames, decode_message, encode_frame, encode_message
 from netsim.wire.auth import ACCEPT, CONNECT, HelloScope, RunKey, new_nonce
-from netsim.wire.codec import LENGTH_PREFIX
+from netsim.wire.framing import LENGTH_PREFIX
 
 
 class Outside:
@@ -62,7 +62,7 @@ def test_a_good_hello_brings_the_link_up_and_is_answered_with_proof(outside: Out
     hello = hello_from_a(node, channel)
     sock.sendall(encode_frame(hello) + encode_frame(from_a(1, 2)))
     channel.on_readable()
-    node._flush_dirty()
+    node.flush_dirty()
     assert node.channels["a"] is channel and channel.proven and node.app.messages == [from_a(1, 2)]
     # The answer: a hello from b, in reply to a's, whose proof a can check for this connection.
     sock.settimeout(1)
@@ -185,7 +185,7 @@ def test_a_connection_that_sends_no_hello_is_closed_at_its_deadline(
     node = outside.node
     _, channel = outside.connect()
     time.sleep(0.1)
-    node._run_internal_timers()
+    node._run_due_timers()
     assert channel.closed and "no hello within 0.05 s" in errors(node)[0]
 
 
@@ -196,7 +196,7 @@ def test_a_listener_that_answers_without_proof_gets_no_traffic_and_is_dialled_ag
     try:
         channel = StreamChannel(node, inside, get_transport("unix"), "", "a")
         node.handshakes.connected(channel)
-        node._flush_dirty()
+        node.flush_dirty()
         assert "a" not in node.channels  # not up before the answer
         assert node.send_message("a", "data", {"secret": 1}) is None  # a drop, not a send
         nonce, hello_id = node.handshakes._sent[channel]
@@ -205,7 +205,7 @@ def test_a_listener_that_answers_without_proof_gets_no_traffic_and_is_dialled_ag
         channel.on_readable()
         assert channel.closed and "a" not in node.channels
         assert "the listener at this address is not 'a'" in errors(node)[0]
-        assert any(callback for _, _, callback in node._internal_timers)  # a new dial is scheduled
+        assert len(node.timers) > 0  # a new dial is scheduled
         outside_end.settimeout(1)
         received = b""
         while chunk := outside_end.recv(65536):
@@ -266,7 +266,7 @@ def test_error_events_are_bounded_and_what_is_left_out_is_counted(tmp_path: Path
                     break
         junk = node.counters["errors"]
         assert junk >= 1000
-        node._trace_stop("shutdown")
+        node.trace_stop("shutdown")
         trace = records(node)
         written = [r for r in trace if r["event"] == "error"]
         # A burst of 200, then 100 a second: this took well under a second.

@@ -19,7 +19,7 @@ from netsim_testing import child_pids, load_trace
 from netsim.launch.launcher import ReadyNode
 from netsim.runtime.bounds import LOG_LIMIT_BYTES
 from netsim.wire import Message, decode_frames, encode_frame, encode_message
-from netsim.wire.codec import LENGTH_PREFIX
+from netsim.wire.framing import LENGTH_PREFIX
 
 APPS = Path(__file__).with_name("runtime_apps.py")
 
@@ -108,7 +108,7 @@ def test_an_impostor_for_a_killed_node_is_refused_and_the_restarted_node_gets_it
         verify_rejects=OUTSIDERS_CONNECT,
     )
     attacker.join()
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     assert received == [b""]  # refused without a word: no answer, no traffic
     _, events = load_trace(result.run_dir)
     assert strangers(events) == []
@@ -159,7 +159,7 @@ def test_a_process_listening_where_a_dead_node_listened_gets_no_traffic(simulate
         attacker.join()
         for sock in taken:
             sock.close()
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     assert heard, "n0 never dialled the taken port"
     for data in heard:
         assert {message.type for message in decode_frames(data)} <= {"netsim.hello"}
@@ -203,7 +203,7 @@ def test_udp_datagrams_from_a_dead_node_s_port_are_refused_and_its_restart_binds
         attacker.join()
         for sock in taken:
             sock.close()
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     assert strangers(events) == []
     refused = [error for error in errors_of(events, "n0") if "proof" in error]
@@ -256,7 +256,7 @@ def test_forty_oversized_connections_before_a_hello_cost_a_node_almost_nothing(s
         verify_rejects=OUTSIDERS_CONNECT,
     )
     attacker.join()
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     assert measured["after"] - measured["before"] < 32 * 1024 * 1024, measured
     _, events = load_trace(result.run_dir)
     refused = [error for error in errors_of(events, "n1") if "announces 16777216 payload bytes" in error]
@@ -284,7 +284,7 @@ def test_a_listener_out_of_descriptors_backs_off_instead_of_flooding_the_trace(s
         verify_rejects=OUTSIDERS_CONNECT,
     )
     attacker.join()
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     paused = [error for error in errors_of(events, "n1") if "not accepting for" in error]
     # Back-off from 50 ms doubling to 1 s, from 50 ms again once a descriptor came free and a connection
@@ -296,7 +296,7 @@ def test_a_listener_out_of_descriptors_backs_off_instead_of_flooding_the_trace(s
 @pytest.mark.timeout(60)
 def test_a_node_s_log_stops_at_its_limit_whoever_writes(simulate):
     result = simulate("line:2", app=app("Chatty"), seed=1, duration=20)
-    assert result.summary["exit_status"] == "ok" and result.summary["ended_by"] == "done", result.summary
+    assert result.summary.exit_status == "ok" and result.summary.ended_by == "done", result.summary
     _, events = load_trace(result.run_dir)
     assert [e["data"]["code"] for e in events if e["event"] == "app"] == [0, 0]
     for log in (result.run_dir / "nodes").glob("*.log"):
@@ -352,7 +352,7 @@ def test_an_impostor_at_start_up_is_refused_and_the_real_link_comes_up(simulate)
         done.set()
         thread.join(30)
     assert outcome.get("answer") == b"", outcome
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     assert any("without the run's proof" in error and "'n0'" in error for error in errors_of(events, "n1"))
     # The impostor came first: n1 accepted it before it accepted the real n0.

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from netsim_testing import ROOT, address_in_use, load_trace, processes_mentioning
+from netsim_testing import LOST_TO_A_FAILED_NODE, ROOT, address_in_use, load_trace, processes_mentioning
 from typer.testing import CliRunner
 
 from netsim.cli.main import app as cli_app
@@ -135,9 +135,9 @@ def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(simulate):
         app=app("HangsInCallback"),
         seed=1,
         duration=1,
-        verify_rejects={"exactly_once": "n1 hangs: what its neighbours send it is never received"},
+        verify_rejects=LOST_TO_A_FAILED_NODE,
     )
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed" and result.exit_code == 1
     assert summary["ended_by"] == "duration"
     [failure] = summary["node_failures"]
@@ -158,9 +158,9 @@ def test_sys_exit_in_an_app_is_a_failure_of_that_node(simulate):
         app=app("CallsSysExit"),
         seed=1,
         duration=5,
-        verify_rejects={"exactly_once": "n1 exits: what its neighbours still send it is never received"},
+        verify_rejects=LOST_TO_A_FAILED_NODE,
     )
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed" and summary["ended_by"] == "failure"
     [failure] = summary["node_failures"]
     assert failure["name"] == "n1"
@@ -171,7 +171,7 @@ def test_sys_exit_in_an_app_is_a_failure_of_that_node(simulate):
 @pytest.mark.timeout(60)
 def test_processes_an_app_starts_end_with_its_node(simulate):
     result = simulate("line:3", app=app("StartsChildren"), seed=1, duration=10)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     started = [e for e in events if e["event"] == "app" and e["data"]["kind"] in ("child", "daemon")]
     assert len(started) == 6

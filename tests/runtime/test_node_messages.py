@@ -13,14 +13,15 @@ from typing import Any
 import multiprocess
 import pytest
 
-from netsim.apps.base import App
 from netsim.clock import now_ns
-from netsim.launch import control
+from netsim.runtime import control
+from netsim.runtime.app import App
 from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChannel
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO
-from netsim.runtime.node import RUNNING, Node
+from netsim.runtime.node import Node
 from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.runtime.states import RUNNING
 from netsim.trace.reader import part_events
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_datagram, decode_frames, encode_frame, encode_message, frame
@@ -133,7 +134,7 @@ def test_one_read_of_a_stream_is_received_in_order_with_the_hello_first(stream_p
     assert node.counters["received"] == 4
     assert node.counters["bytes_received"] == sum(r["nbytes"] for r in received)
     # The reply to the ping was sent from inside the loop: it carries the clock after its receive.
-    node._flush_dirty()
+    node.flush_dirty()
     pong = next(r for r in records(node) if r["event"] == "send" and r["msg_type"] == "pong")
     assert pong["lamport"] == 22 and pong["in_reply_to"] == "a:3"
 
@@ -242,7 +243,7 @@ def test_sends_of_one_flush_are_traced_in_order_with_their_own_fields(stream_pai
         node.context.send("a", "two", 2, in_reply_to="a:7"),
         node.context.send("a", "three", 3),
     ]
-    node._flush_dirty()
+    node.flush_dirty()
     sent = [r for r in records(node) if r["event"] == "send"]
     assert [r["msg_id"] for r in sent] == ids == ["b:1", "b:2", "b:3"]
     assert [r["lamport"] for r in sent] == [1, 2, 3]
@@ -259,7 +260,7 @@ def test_a_backlog_larger_than_the_socket_buffer_is_sent_once_in_order(stream_pa
     channel.set_peer("a")
     channel.proven = True  # as if its hello had come: these tests are about what follows
     node.channels["a"] = channel
-    node._register(channel)  # a flush the kernel cannot take whole asks the selector for writability
+    node.register(channel)  # a flush the kernel cannot take whole asks the selector for writability
     channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
     body = "x" * 900
     count = 2_000  # ~2 MB: many flushes, each taking what the kernel has room for
@@ -277,7 +278,7 @@ def test_a_backlog_larger_than_the_socket_buffer_is_sent_once_in_order(stream_pa
     flushes = 0
     # A stream hands the kernel what a callback queued when it returns: no backlog before that.
     assert node.context.backlog("a") == 0
-    node._flush_dirty()
+    node.flush_dirty()
     assert 0 < node.context.backlog("a") < count
     while channel.pending_output and flushes < 10_000:
         assert channel.wants_write
@@ -313,7 +314,7 @@ def test_a_packet_link_sends_each_message_as_the_app_does(seqpacket_pair) -> Non
 
 def test_a_full_packet_link_keeps_a_backlog_and_says_when_it_drained(seqpacket_pair) -> None:
     node, channel, outside = seqpacket_pair
-    node._register(channel)
+    node.register(channel)
     channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     ids = []
     while not node.context.backlog("a"):
@@ -343,7 +344,7 @@ def test_a_failed_send_inside_a_callback_is_reported_by_the_loop(seqpacket_pair)
     message_id = node.context.send("a", "lost", None)
     # The app's callback is not interrupted by its own link going down.
     assert message_id is not None and node.app.links_down == [] and not channel.closed
-    node._flush_dirty()
+    node.flush_dirty()
     trace = records(node)
     assert [r["event"] for r in trace] == ["error", "close"]
     assert "BrokenPipeError" in trace[0]["error"] or "ConnectionResetError" in trace[0]["error"]
@@ -388,7 +389,7 @@ def test_the_messages_of_one_read_are_traced_together_before_the_app_answers(str
     read = [from_a(1, 5, type="ping"), from_a(2, 1), from_a(3, 9)]
     outside.sendall(b"".join(encode_frame(m) for m in read))
     channel.on_readable()
-    node._flush_dirty()
+    node.flush_dirty()
     trace = records(node)
     # What the kernel handed over at once shares one time; the app's answer to the first comes after.
     assert [(r["event"], r["msg_id"]) for r in trace] == [

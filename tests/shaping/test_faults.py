@@ -99,7 +99,7 @@ def _between(events, start_ns, end_ns, kind):
 def test_partition_stops_traffic_between_groups_and_heal_restores_it(simulate):
     faults = ["0.3s partition n0,n1 | n2,n3", "0.8s heal"]
     result = simulate("ring:4", app=f"{APPS}:Ticker", seed=1, faults=faults)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     [partition] = [e for e in events if e["event"] == "fault" and e["fault"] == "partition"]
     [heal] = [e for e in events if e["event"] == "fault" and e["fault"] == "heal"]
@@ -127,7 +127,7 @@ def test_partition_stops_traffic_between_groups_and_heal_restores_it(simulate):
 def test_a_killed_and_restarted_node_rejoins_and_gossip_reaches_it(simulate):
     faults = ["0.2s kill n2", "0.6s restart n2"]
     result = simulate("ring:5", app="gossip", seed=4, faults=faults, duration=20)
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "ok" and summary["ended_by"] == "done", summary
     assert summary["node_failures"] == [], "a scheduled kill is a fault, not a failure"
     assert [fault["action"] for fault in summary["faults"]] == ["kill", "restart"]
@@ -150,7 +150,7 @@ def test_a_killed_and_restarted_node_rejoins_and_gossip_reaches_it(simulate):
 def test_links_reconnect_with_backoff_after_a_restart(transport, simulate):
     faults = ["0.2s kill n1", "0.5s restart n1"]
     result = simulate("line:3", app=f"{APPS}:Ticker", transport=transport, seed=1, faults=faults)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     [restart] = [e for e in events if e.get("fault") == "restart"]
     # n0 owns the sending socket of its link to n1 (it connects, or it sends datagrams from it).
@@ -170,7 +170,7 @@ def test_links_reconnect_with_backoff_after_a_restart(transport, simulate):
 def test_stop_and_cont_pause_a_node_without_killing_it(simulate):
     faults = ["0.2s stop n1", "0.6s cont n1"]
     result = simulate("line:3", app=f"{APPS}:Ticker", seed=1, faults=faults)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
     [stop] = [e for e in events if e.get("fault") == "stop"]
     [cont] = [e for e in events if e.get("fault") == "cont"]
@@ -216,7 +216,7 @@ def test_the_abilene_example_with_geo_latency_and_faults(simulate):
         conditions={"latency": "geo"},
         faults_file=ROOT / "topologies" / "abilene-faults.yaml",
     )
-    summary = result.summary
+    summary = result.summary.to_dict()
     assert summary["exit_status"] == "ok" and summary["shaped_links"] == 14, summary
     assert [fault["action"] for fault in summary["faults"]] == ["partition", "heal", "kill", "restart"]
     # ...and its trace passes trace verify, as every run made through the simulate fixture must.

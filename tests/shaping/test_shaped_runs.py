@@ -25,7 +25,7 @@ def pair(transport: str, **attrs) -> Topology:
 @pytest.mark.parametrize("transport", ["tcp", "udp", "unix-seqpacket"])
 def test_round_trip_on_a_50ms_link_is_about_100ms(transport, simulate):
     result = simulate(pair(transport, latency_ms=50), app="echo", seed=1)
-    assert result.summary["ended_by"] == "done", result.summary
+    assert result.summary.ended_by == "done", result.summary
     _, events = load_trace(result.run_dir)
     rtts_ms = [
         e["data"]["rtt_ns"] / 1e6 for e in events if e["event"] == "app" and e["data"]["kind"] == "rtt"

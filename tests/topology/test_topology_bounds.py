@@ -11,8 +11,8 @@ import pytest
 
 from netsim.errors import OptionError, TopologyError
 from netsim.topology import from_graph, generate_graph, load_topology
+from netsim.topology.formats import find_overlong_integer
 from netsim.topology.generate import MAX_GENERATED_NODES, SEED_MAX, SEED_MIN
-from netsim.topology.load import find_overlong_integer
 
 
 @pytest.mark.timeout(10)

@@ -10,7 +10,7 @@ from netsim_testing import ROOT, Simulations
 
 def _finished_run(simulate: Simulations, topology: str, app: str) -> Path:
     result = simulate(topology, app=app, seed=1)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     return result.run_dir
 
 

@@ -17,15 +17,9 @@ from netsim.cli import trace_events
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
 from netsim.trace import events as events_module
-from netsim.trace.events import (
-    filter_events,
-    follow_message,
-    format_address,
-    format_duration,
-    format_event,
-    message_timeline,
-    parse_link,
-)
+from netsim.trace.events import filter_events, format_event, parse_link
+from netsim.trace.follow import follow_message, format_duration, message_timeline
+from netsim.trace.records import format_address
 
 runner = CliRunner()
 START = 1_000_000_000
@@ -34,7 +28,7 @@ START = 1_000_000_000
 @pytest.fixture(scope="module")
 def real_run(simulate_module: Simulations) -> Path:
     result = simulate_module("ring:4", app="echo", seed=1)
-    assert result.summary["exit_status"] == "ok"
+    assert result.summary.exit_status == "ok"
     return result.run_dir
 
 

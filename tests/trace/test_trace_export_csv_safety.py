@@ -129,7 +129,7 @@ def test_a_real_run_with_hostile_node_names_exports_safe_csv(tmp_path: Path, sim
         encoding="utf-8",
     )
     result = simulate(str(topology), app="flood", seed=1)
-    assert result.summary["exit_status"] == "ok", result.summary
+    assert result.summary.exit_status == "ok", result.summary
     export_csv(result.run_dir, tmp_path / "csv")
 
     nodes = read_csv(tmp_path / "csv" / "nodes.csv")

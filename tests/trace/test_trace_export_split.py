@@ -1,5 +1,5 @@
-"""The two-process SQLite export (``netsim.trace.export._SecondHalf``): the same database as one process
-writes, whichever process fails, and no process, descriptor or partial file left behind."""
+"""The two-process SQLite export (``netsim.trace.export.to_sqlite._SecondHalf``): the same database as one
+process writes, whichever process fails, and no process, descriptor or partial file left behind."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 from netsim_testing import child_pids
 
 from netsim.errors import InputError, TraceFormatError
-from netsim.trace import SCHEMA, export
-from netsim.trace.export import ExportResult, export_sqlite
+from netsim.trace import SCHEMA
+from netsim.trace.export import ExportResult, export_sqlite, to_sqlite
 from netsim.trace.reader import TraceReader
 from netsim.trace.traffic import TrafficCounter
 
@@ -100,7 +100,7 @@ def typed_rows(database: Path) -> dict[str, list[tuple[Any, ...]]]:
 def one_process_export(monkeypatch: pytest.MonkeyPatch, trace: Path, out: Path, **options: Any) -> Any:
     """Export in one process: what the two-process export must match. Returns the result or the error."""
     with monkeypatch.context() as patch:
-        patch.setattr(export, "SPLIT_MIN_BYTES", 1 << 62)
+        patch.setattr(to_sqlite, "SPLIT_MIN_BYTES", 1 << 62)
         try:
             return export_sqlite(trace, out, **options)
         except (InputError, OverflowError) as error:
@@ -131,7 +131,7 @@ def reaps_its_children() -> Iterator[None]:
 @pytest.fixture
 def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every export takes the two-process path; the list collects the forked pids."""
-    monkeypatch.setattr(export, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(to_sqlite, "SPLIT_MIN_BYTES", 0)
     forked: list[int] = []
     real_fork = os.fork
 
@@ -156,7 +156,7 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         connection.set_trace_callback(ran.append)
         return connection
 
-    monkeypatch.setattr(export.sqlite3, "connect", tracing_connect)
+    monkeypatch.setattr(to_sqlite.sqlite3, "connect", tracing_connect)
     return ran
 
 
@@ -177,7 +177,7 @@ def test_same_database_as_one_process(
     assert typed_rows(tmp_path / "two.sqlite") == typed_rows(tmp_path / "one.sqlite")
     with contextlib.closing(sqlite3.connect(tmp_path / "two.sqlite")) as connection:
         indexes = {row[1] for row in connection.execute("PRAGMA index_list(events)")}
-        assert indexes == {f"events_{column}" for column in export.INDEX_COLUMNS}
+        assert indexes == {f"events_{column}" for column in to_sqlite.INDEX_COLUMNS}
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         ids = [row[0] for row in connection.execute("SELECT id FROM events ORDER BY id")]
         assert ids == list(range(1, 2_001))
@@ -297,7 +297,7 @@ def test_a_failed_child_costs_time_not_rows(
 
     trace = write_trace(tmp_path / "trace.jsonl", 2_000)
     expected = one_process_export(monkeypatch, trace, tmp_path / "one.sqlite")
-    monkeypatch.setattr(export, "_export_half", killed if how == "killed" else raises)
+    monkeypatch.setattr(to_sqlite, "_export_half", killed if how == "killed" else raises)
     result = export_sqlite(trace, tmp_path / "out" / "two.sqlite")
     assert len(forks) == 1
     assert (result.events, result.nodes, result.links) == (expected.events, expected.nodes, expected.links)
@@ -318,7 +318,7 @@ def test_interrupted_export_stops_the_child(
     tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trace = write_trace(tmp_path / "trace.jsonl", 30_000)
-    insert = export._insert_events
+    insert = to_sqlite._insert_events
 
     def interrupted(connection: Any, rows: Any) -> int:
         if os.getpid() == parent:
@@ -326,7 +326,7 @@ def test_interrupted_export_stops_the_child(
         return insert(connection, rows)
 
     parent = os.getpid()
-    monkeypatch.setattr(export, "_insert_events", interrupted)
+    monkeypatch.setattr(to_sqlite, "_insert_events", interrupted)
     with pytest.raises(KeyboardInterrupt):
         export_sqlite(trace, tmp_path / "out" / "trace.sqlite")
     assert len(forks) == 1
@@ -350,7 +350,7 @@ def test_one_process_when_fork_fails(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def no_fork() -> int:
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(export, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(to_sqlite, "SPLIT_MIN_BYTES", 0)
     monkeypatch.setattr(os, "fork", no_fork)
     result = export_sqlite(write_trace(tmp_path / "trace.jsonl", 500), tmp_path / "t.sqlite")
     assert result.events == 500

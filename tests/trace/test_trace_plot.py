@@ -17,16 +17,15 @@ from typer.testing import CliRunner
 from netsim.cli.trace_draw import register
 from netsim.errors import OptionError
 from netsim.trace import SCHEMA
+from netsim.trace.layout import node_positions, run_graph
 from netsim.trace.plot import (
     DPI,
     FIGURE_SIZE,
     bucket_size_ns,
     count_traffic,
     last_ts_ns,
-    node_positions,
     plot_run,
     render_plot_png,
-    run_graph,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -311,7 +311,7 @@ def test_output_directory_gets_report_html(hostile_run: Path) -> None:
 
 
 def test_template_ships_as_package_data() -> None:
-    template = importlib.resources.files("netsim.trace").joinpath("report_template.html")
+    template = importlib.resources.files("netsim.trace.report").joinpath("template.html")
     assert "{{events_data}}" in template.read_text(encoding="utf-8")
 
 

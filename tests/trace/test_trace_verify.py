@@ -19,7 +19,8 @@ from netsim.cli import trace_verify
 from netsim.errors import InputError, TraceFormatError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.trace import SCHEMA
-from netsim.trace.verify import CHECK_NAMES, VerifyReport, _MessageIds, verify_trace
+from netsim.trace.verify import CHECK_NAMES, VerifyReport, verify_trace
+from netsim.trace.verify.message_ids import MessageIds
 
 Trace = tuple[dict[str, Any], list[dict[str, Any]]]
 
@@ -30,7 +31,7 @@ runner = CliRunner()
 def real_run(simulate_module: Simulations) -> Path:
     """A real four-node echo run over tcp: messages both ways on every link, replies, clean shutdown."""
     result = simulate_module("ring:4", app="echo", seed=1)
-    assert result.summary["exit_status"] == "ok"
+    assert result.summary.exit_status == "ok"
     return result.run_dir
 
 
@@ -442,7 +443,7 @@ def test_odd_records_do_not_crash_the_verifier(tmp_path: Path) -> None:
 
 
 def test_message_id_bitmap() -> None:
-    ids = _MessageIds()
+    ids = MessageIds()
     assert ids.add("n-0:1") and not ids.add("n-0:1")
     assert "n-0:1" in ids and "n-0:2" not in ids and "n-1:1" not in ids
     assert ids.add("a:b:3") and "a:b:3" in ids  # node names may contain ":"

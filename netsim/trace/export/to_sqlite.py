@@ -1,26 +1,6 @@
-"""Exporting a trace to SQLite or CSV, in one streaming pass, for SQL, spreadsheets and dataframes.
+"""The SQLite export: tables events, nodes, links and meta in one new database file.
 
-Both exports write the same three tables:
-
-* ``events``: one row per event, in trace order. ``id`` numbers the events from 1; ``t_s`` is seconds
-  into the run (``ts_ns - start_ts_ns``; from the first event when the header has no ``start_ts_ns``);
-  ``sockname`` and ``peername`` are text: ``"host:port"`` for AF_INET, ``"[host]:port"`` for AF_INET6,
-  the path for AF_UNIX; ``data`` is the app's JSON object as text; ``extra`` holds, as a JSON object,
-  any field the schema does not know (NULL when there is none), so nothing in the trace is lost.
-* ``nodes``: one row per node, header order first, with its app and the counts of
-  ``netsim trace summary``.
-* ``links``: one row per undirected link ``a -- b`` (names sorted), with its transport and both
-  directions' counts.
-
-CSV files are for spreadsheets too, which run a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or
-a carriage return as a formula (OWASP's "CSV injection"): in all three files, every text cell that starts
-with one of those characters gets a leading ``'`` (``_spreadsheet_safe``), so that a node named
-``=cmd|' /C calc'!A0`` shows as text. That covers names, addresses (an AF_UNIX path too), message
-fields and the ``data`` and ``extra`` JSON text; numbers, negative ones included, stay numbers. A
-program that wants the exact text reads the SQLite export (or the trace), whose values are never
-changed.
-
-SQLite adds ``meta`` (key, value): the header's keys, values as text (JSON for non-strings). Rows go in
+``meta`` (key, value) holds the header's keys, values as text (JSON for non-strings). Rows go in
 with ``executemany``, a run of rows of one width (``_insert_events``) at a time, inside one transaction,
 with the journal and fsync off (the file is written under a temporary name and renamed into place at the
 end, so a failed export never leaves a half-written database under the requested name); the indexes are
@@ -44,91 +24,39 @@ thread, so a lock another one holds would stay held in the child), the export ru
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
 import os
 import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from netsim.errors import InputError
+from netsim.trace.export.rows import (
+    CHUNK_ROWS,
+    EVENT_COLUMNS,
+    HEAD_WIDTH,
+    LINK_COLUMNS,
+    NODE_COLUMNS,
+    TAIL_COLUMNS,
+    ExportResult,
+    event_rows,
+    link_table_rows,
+    node_table_rows,
+    read_origin_ns,
+    refuse_existing,
+    writing,
+)
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.schema import OPTIONAL_EVENT_FIELDS, REQUIRED_EVENT_FIELDS
-from netsim.trace.stats import TrafficCounter
+from netsim.trace.traffic import TrafficCounter
 
-CHUNK_ROWS = 10_000
 # The two-process export (``_SecondHalf``) for traces of at least this size; below it a fork costs more
 # than it saves.
 SPLIT_MIN_BYTES = 8 << 20
-# Formatted addresses ``_event_rows`` remembers before it starts afresh (a trace has one per socket).
-MAX_CACHED_ADDRESSES = 100_000
-CSV_BUFFER_BYTES = 1 << 20
-# First characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV injection").
-FORMULA_STARTS = frozenset("=+-@\t\r")
-
-EVENT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "ts_ns",
-    "t_s",
-    "node",
-    "event",
-    "transport",
-    "sockname",
-    "peername",
-    "peer",
-    "nbytes",
-    "msg_id",
-    "msg_type",
-    "in_reply_to",
-    "lamport",
-    "error",
-    "reason",
-    "role",
-    "data",
-    "extra",
-)
-NODE_COLUMNS: tuple[str, ...] = (
-    "name",
-    "app",
-    "events",
-    "messages_sent",
-    "messages_received",
-    "bytes_sent",
-    "bytes_received",
-    "errors",
-    "first_ts_ns",
-    "last_ts_ns",
-)
-LINK_COLUMNS: tuple[str, ...] = (
-    "link",
-    "a",
-    "b",
-    "transport",
-    "in_topology",
-    "a_to_b_sent",
-    "a_to_b_received",
-    "a_to_b_lost",
-    "a_to_b_bytes_sent",
-    "a_to_b_bytes_received",
-    "b_to_a_sent",
-    "b_to_a_received",
-    "b_to_a_lost",
-    "b_to_a_bytes_sent",
-    "b_to_a_bytes_received",
-)
-CSV_FILES: tuple[str, ...] = ("events.csv", "nodes.csv", "links.csv")
-# The columns that only errors, app events and the like fill in; a row of ``_event_rows`` leaves them out
-# when they are all absent. Binding an absent value costs SQLite as much as binding a string.
-TAIL_COLUMNS: tuple[str, ...] = ("error", "reason", "role", "data", "extra")
-_HEAD_WIDTH = len(EVENT_COLUMNS) - len(TAIL_COLUMNS)
-_ABSENT_TAIL = (None,) * len(TAIL_COLUMNS)
 
 _SCHEMA_SQL = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -193,225 +121,13 @@ INDEX_COLUMNS: tuple[str, ...] = ("node", "msg_id", "ts_ns")
 # Helper threads for SQLite's sorter while it builds an index (PRAGMA threads): about 10% off the
 # index build of a 1,000,000-event trace on two cores; more threads than cores gain nothing.
 INDEX_SORT_THREADS = 2
-
-_KNOWN_FIELDS = frozenset(REQUIRED_EVENT_FIELDS) | frozenset(OPTIONAL_EVENT_FIELDS)
-# Columns that hold one field's value as it is (when it is a JSON scalar).
-_SCALAR_FIELDS: tuple[str, ...] = (
-    "transport",
-    "peer",
-    "nbytes",
-    "msg_id",
-    "msg_type",
-    "in_reply_to",
-    "lamport",
-    "error",
-    "reason",
-    "role",
-)
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 # sqlite3 binds int, float, str and bytearray directly but sends anything else, None included, through
 # its adapter lookup, which for None ends in a failed __conform__ lookup that raises and catches an
 # AttributeError: ~0.4 us per absent field, and a row has about six. An adapter registered for NoneType
 # is found by the first dict lookup; it returns None, which binds as NULL just as before.
 _NONE_ADAPTER_KEY = (type(None), sqlite3.PrepareProtocol)
-FORCE_HINT = "pass --force (overwrite=True) to replace it, or choose another name"
-WRITE_HINT = "choose a path in a directory you can write to, with room for the export"
-OVERFLOW_HINT = "an integer field of some event is outside -2**63..2**63-1; fix the trace, or export --csv"
 # The second half's counts, in its own database.
 _HALF_STATE_SQL = "CREATE TABLE half_state (state TEXT)"
-
-
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    """What an export wrote: the files, and how many events, nodes and links went into them."""
-
-    format: str
-    paths: tuple[Path, ...]
-    events: int
-    nodes: int
-    links: int
-    skipped_lines: int
-
-    @property
-    def bytes_written(self) -> int:
-        return sum(path.stat().st_size for path in self.paths if path.exists())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "paths": [str(path) for path in self.paths],
-            "events": self.events,
-            "nodes": self.nodes,
-            "links": self.links,
-            "skipped_lines": self.skipped_lines,
-            "bytes": self.bytes_written,
-        }
-
-
-def format_address(address: Any) -> str | None:
-    """``["h", p]`` -> ``"h:p"``; ``["::1", p, flow, scope]`` -> ``"[::1]:p"``; a path stays as it is."""
-    if address is None or type(address) is str:
-        return address
-    if type(address) is list and len(address) >= 2:
-        host, port = address[0], address[1]
-        if len(address) == 2 and type(host) is str and ":" not in host:
-            return f"{host}:{port}"
-        return f"[{host}]:{port}"
-    return orjson.dumps(address).decode()
-
-
-def _scalar(value: Any) -> Any:
-    # A hand-edited trace may hold an object where a string belongs; keep it, as JSON text.
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    return orjson.dumps(value).decode()
-
-
-def _origin_ns(reader: TraceReader) -> int:
-    """What ``t_s`` counts from: the header's ``start_ts_ns``, else the first event's ``ts_ns`` (0 if
-    there is none)."""
-    start_ts_ns = reader.header.get("start_ts_ns")
-    if type(start_ts_ns) is int:
-        return start_ts_ns
-    events = reader.events()
-    try:
-        first = next(events, None)
-    finally:
-        events.close()  # type: ignore[attr-defined]
-    return 0 if first is None else first["ts_ns"]
-
-
-def _event_rows(
-    records: Iterable[dict[str, Any]],
-    counter: TrafficCounter,
-    origin_ns: int,
-    first_id: int = 1,
-) -> Iterator[tuple[Any, ...]]:
-    """One row per event (``EVENT_COLUMNS``), numbered from ``first_id``, counting each into ``counter``.
-
-    An absent field is None: an empty cell in CSV, NULL in SQLite. A row whose ``TAIL_COLUMNS`` would all
-    be None (every message event's) stops before them, so that SQLite binds 14 values, not 19.
-    """
-    add = counter.add
-    only_known_fields = _KNOWN_FIELDS.issuperset
-    only_plain_types = _PLAIN_TYPES.issuperset
-    dumps = orjson.dumps
-    addresses: dict[tuple[Any, ...], str] = {}
-
-    def address_text(address: Any) -> str | None:
-        # A trace has one address per socket: each is formatted once. Only [str host, int port, ...]
-        # lists are remembered, because the key is the items and 1 == 1.0 == True while "h:1", "h:1.0"
-        # and "h:True" differ.
-        if (
-            type(address) is list
-            and len(address) >= 2
-            and type(address[0]) is str
-            and type(address[1]) is int
-        ):
-            key = tuple(address)
-            text = addresses.get(key)
-            if text is None:
-                if len(addresses) >= MAX_CACHED_ADDRESSES:
-                    addresses.clear()
-                text = addresses[key] = format_address(address)
-            return text
-        return format_address(address)
-
-    for event_id, record in enumerate(records, start=first_id):
-        add(record)
-        ts_ns = record["ts_ns"]
-        get = record.get
-        # The per-event hot path: plain gets, then one check in C that every scalar is a scalar.
-        scalars = tuple(map(get, _SCALAR_FIELDS))
-        if not only_plain_types(map(type, scalars)):
-            scalars = tuple(map(_scalar, scalars))
-        transport, peer, nbytes, msg_id, msg_type, in_reply_to, lamport, error, reason, role = scalars
-        sockname = get("sockname")
-        peername = get("peername")
-        data = get("data")
-        row = (
-            event_id,
-            ts_ns,
-            (ts_ns - origin_ns) / 1e9,
-            record["node"],
-            record["event"],
-            transport,
-            None if sockname is None else address_text(sockname),
-            None if peername is None else address_text(peername),
-            peer,
-            nbytes,
-            msg_id,
-            msg_type,
-            in_reply_to,
-            lamport,
-        )
-        if error is None and reason is None and role is None and data is None and only_known_fields(record):
-            yield row
-        else:
-            yield (
-                *row,
-                error,
-                reason,
-                role,
-                None if data is None else dumps(data).decode(),
-                None
-                if only_known_fields(record)
-                else dumps(
-                    {key: value for key, value in record.items() if key not in _KNOWN_FIELDS}
-                ).decode(),
-            )
-
-
-def _node_rows(counter: TrafficCounter) -> list[tuple[Any, ...]]:
-    return [
-        (
-            n.node,
-            n.app,
-            n.events,
-            n.messages_sent,
-            n.messages_received,
-            n.bytes_sent,
-            n.bytes_received,
-            n.errors,
-            n.first_ts_ns,
-            n.last_ts_ns,
-        )
-        for n in counter.nodes.values()
-    ]
-
-
-def _link_rows(counter: TrafficCounter) -> list[tuple[Any, ...]]:
-    rows = []
-    for key, link in counter.links.items():
-        row: list[Any] = [key, link.a, link.b, link.transport, int(link.in_topology)]
-        for d in link.directions:
-            row += [d.messages_sent, d.messages_received, d.lost, d.bytes_sent, d.bytes_received]
-        rows.append(tuple(row))
-    return rows
-
-
-def _spreadsheet_safe(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``row`` for a CSV file: a text cell that starts with one of ``FORMULA_STARTS`` gets a leading
-    ``'``, so that a spreadsheet shows it instead of running it; other cells stay as they are."""
-    for cell in row:
-        # Most rows have no such cell: they are checked, not copied.
-        if type(cell) is str and cell[:1] in FORMULA_STARTS:
-            return tuple(["'" + c if type(c) is str and c[:1] in FORMULA_STARTS else c for c in row])
-    return row
-
-
-def _chunks(rows: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[tuple[Any, ...]]]:
-    chunk: list[tuple[Any, ...]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-# -- writing the events table, and the second half by a forked child ----------------------------------
 
 
 def _create_tables(connection: sqlite3.Connection, script: str) -> None:
@@ -421,16 +137,16 @@ def _create_tables(connection: sqlite3.Connection, script: str) -> None:
 
 
 def _insert_events(connection: sqlite3.Connection, rows: Iterator[tuple[Any, ...]]) -> int:
-    """Insert the rows of ``_event_rows`` into ``events``, in order; returns how many.
+    """Insert the rows of ``event_rows`` into ``events``, in order; returns how many.
 
     Each run of rows of one width goes in with one ``executemany`` of the statement for that width; a
     run of message events is typically tens of rows long, and a call costs about two rows' binding.
     """
     values = ["?"] * len(EVENT_COLUMNS)
-    head_values = values[:_HEAD_WIDTH] + ["NULL"] * len(TAIL_COLUMNS)
+    head_values = values[:HEAD_WIDTH] + ["NULL"] * len(TAIL_COLUMNS)
     statements = {
         len(values): f"INSERT INTO events VALUES ({', '.join(values)})",
-        _HEAD_WIDTH: f"INSERT INTO events VALUES ({', '.join(head_values)})",
+        HEAD_WIDTH: f"INSERT INTO events VALUES ({', '.join(head_values)})",
     }
     insert = connection.executemany
     count = 0
@@ -480,7 +196,7 @@ def _export_half(reader: TraceReader, start: int, path: Path, origin_ns: int) ->
         _create_tables(connection, _SCHEMA_SQL + _HALF_STATE_SQL)
         connection.execute("BEGIN")
         first_id = reader.line_number(start) - 1
-        _insert_events(connection, _event_rows(reader.events(start), counter, origin_ns, first_id))
+        _insert_events(connection, event_rows(reader.events(start), counter, origin_ns, first_id))
         state = {"first_id": first_id, "counter": counter.state(), "skipped_count": reader.skipped_count}
         connection.execute("INSERT INTO half_state VALUES (?)", (orjson.dumps(state).decode(),))
         connection.execute("COMMIT")
@@ -587,28 +303,6 @@ def _merge_half(
     return count, state
 
 
-@contextlib.contextmanager
-def _writing(target: Path) -> Iterator[None]:
-    """Turn a failure to write ``target`` into one ``InputError`` naming it (a trace error passes through)."""
-    try:
-        yield
-    except OverflowError as error:
-        # SQLite's INTEGER is 64-bit; JSON's integers are not.
-        raise InputError(f"{target}: cannot export: {error}", hint=OVERFLOW_HINT) from None
-    except (OSError, sqlite3.Error) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise InputError(f"{target}: cannot write: {reason}", hint=WRITE_HINT) from None
-
-
-def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
-    existing = [path for path in paths if path.exists()]
-    if existing and not overwrite:
-        raise InputError(f"{existing[0]}: already exists", hint=FORCE_HINT)
-    for path in existing:
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory, not a file", hint="choose another name")
-
-
 def export_sqlite(
     run_or_trace: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -622,15 +316,15 @@ def export_sqlite(
     lines (counted in ``skipped_lines``) instead of raising ``TraceFormatError``.
     """
     out = Path(out_path)
-    _refuse_existing([out], overwrite)
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, _writing(out):
+    refuse_existing([out], overwrite)
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         # A fixed name next to the target (not mkstemp, whose 0600 mode would stick to the database); one
         # left behind by a killed export is simply replaced.
         temporary = out.with_name(f".{out.name}.partial")
         temporary.unlink(missing_ok=True)
         try:
-            origin_ns = _origin_ns(reader)
+            origin_ns = read_origin_ns(reader)
             # Forked before the database is opened, so that the child holds no SQLite handle.
             with contextlib.ExitStack() as cleanup:
                 half = _second_half(reader, temporary, origin_ns)
@@ -650,7 +344,7 @@ def export_sqlite(
                 )
                 first_end = None if half is None else half.start
                 records = reader.events(end=first_end)
-                events = _insert_events(connection, _event_rows(records, counter, origin_ns))
+                events = _insert_events(connection, event_rows(records, counter, origin_ns))
                 skipped_count = reader.skipped_count
                 connection.execute("COMMIT")
                 if half is not None:
@@ -663,12 +357,12 @@ def export_sqlite(
                         # Whatever stopped the child, reading its half here ends the export as one
                         # process would: with the same rows, or the same error naming the same line.
                         connection.execute("BEGIN")
-                        rows = _event_rows(reader.events(half.start), counter, origin_ns, events + 1)
+                        rows = event_rows(reader.events(half.start), counter, origin_ns, events + 1)
                         events += _insert_events(connection, rows)
                         skipped_count += reader.skipped_count
                         connection.execute("COMMIT")
                     half.close()
-                node_rows, link_rows = _node_rows(counter), _link_rows(counter)
+                node_rows, link_rows = node_table_rows(counter), link_table_rows(counter)
                 connection.execute("BEGIN")
                 connection.executemany(
                     f"INSERT INTO nodes VALUES ({', '.join('?' * len(NODE_COLUMNS))})", node_rows
@@ -685,54 +379,3 @@ def export_sqlite(
             temporary.unlink(missing_ok=True)
             raise
         return ExportResult("sqlite", (out,), events, len(node_rows), len(link_rows), skipped_count)
-
-
-def export_csv(
-    run_or_trace: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    *,
-    strict: bool = True,
-    overwrite: bool = False,
-) -> ExportResult:
-    """Write ``events.csv``, ``nodes.csv`` and ``links.csv`` (with a header row each) into ``out_dir``.
-
-    Empty cells are absent fields. A text cell that a spreadsheet would run as a formula starts with
-    ``'`` (``_spreadsheet_safe``). Refuses to replace existing files unless ``overwrite=True``.
-    """
-    directory = Path(out_dir)
-    if directory.exists() and not directory.is_dir():
-        raise InputError(f"{directory}: not a directory", hint="pass a directory for the CSV files")
-    paths = [directory / name for name in CSV_FILES]
-    _refuse_existing(paths, overwrite)
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, _writing(directory):
-        directory.mkdir(parents=True, exist_ok=True)
-        temporaries = [path.with_name(f".{path.name}.partial") for path in paths]
-        try:
-            counter = TrafficCounter(reader.header)
-            events = 0
-            with open(temporaries[0], "w", newline="", encoding="utf-8", buffering=CSV_BUFFER_BYTES) as file:
-                writer = csv.writer(file)
-                writer.writerow(EVENT_COLUMNS)
-                rows = _event_rows(reader, counter, _origin_ns(reader))
-                for chunk in _chunks(rows, CHUNK_ROWS):
-                    writer.writerows(
-                        _spreadsheet_safe(row if len(row) > _HEAD_WIDTH else row + _ABSENT_TAIL)
-                        for row in chunk
-                    )
-                    events += len(chunk)
-            node_rows, link_rows = _node_rows(counter), _link_rows(counter)
-            for temporary, columns, rows in (
-                (temporaries[1], NODE_COLUMNS, node_rows),
-                (temporaries[2], LINK_COLUMNS, link_rows),
-            ):
-                with open(temporary, "w", newline="", encoding="utf-8") as file:
-                    writer = csv.writer(file)
-                    writer.writerow(columns)
-                    writer.writerows(map(_spreadsheet_safe, rows))
-            for temporary, path in zip(temporaries, paths, strict=True):
-                os.replace(temporary, path)
-        except BaseException:
-            for temporary in temporaries:
-                temporary.unlink(missing_ok=True)
-            raise
-        return ExportResult("csv", tuple(paths), events, len(node_rows), len(link_rows), reader.skipped_count)

@@ -1,248 +1,54 @@
-"""Checking a trace against the guarantees of ``netsim-trace/1``, in one streaming pass.
+"""The six checks of ``verify_trace`` as one ``Verifier``: its state while the trace streams by, one
+handler per kind of event, and the failures only the end of the trace can tell.
 
-``verify_trace`` reads events through ``TraceReader`` and runs six checks side by side:
-
-* ``mirror``: both ends of every stream connection record the same address pair, mirrored, and every
-  message's receive sees the addresses of its send the other way round;
-* ``exactly_once``: every message on a reliable transport is received once, and nothing is received
-  twice. Loss on udp/udp6 is counted, not failed, and so is what netsim does on purpose: ``drop`` and
-  ``duplicate`` events (link conditions, partitions) and nodes a ``fault`` event kills or restarts;
-* ``fifo``: on every stream connection, messages are received in the order they were sent;
-* ``lamport``: a receive's clock is above its send's and above everything its node recorded before;
-* ``receive_has_send``: no message is received before (or without) being sent;
-* ``sockets_closed``: every socket a started node opened is closed before it stops.
-
-Memory stays O(nodes + sockets + messages in flight): a send waits in a dict keyed by ``msg_id`` until
-its first receive takes it out, and ids already sent are kept as one bitmap of sequence numbers per
-sending node (``msg_id`` is ``"<node>:<seq>"``), not a set of every id. A message that is never received
-(udp loss) stays in flight until the end of the trace, held as a few fields rather than its record.
-
-The lamport check is what the writer can promise, not "a node's values increase line by line": a node
-stamps a message when the app queues it but records the ``send`` when the kernel takes it, so a send
-can follow, in the trace, a receive with a higher clock. What does hold, and is checked: a receive's
-clock is above every clock its node recorded earlier, and sends on one stream connection leave in stamp
-order (datagrams may not: link conditions can reorder them on purpose).
+Why one module of some 550 lines, and one class: the checks share one pass and one state. A send feeds
+four checks at once (exactly_once, lamport, fifo, and the mirror check of its receive), a receive five,
+and a ``fault`` touches both the sockets a node holds open and the messages in flight to or from it;
+split by check, each piece would need the others' state.
 """
 
 from __future__ import annotations
 
-import heapq
-import os
 from collections import Counter
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.reader import TraceReader
+from netsim.trace.records import format_address
+from netsim.trace.verify.message_ids import MessageIds
+from netsim.trace.verify.result import CheckResult, CheckTally
 from netsim.vocabulary import TRANSPORT_TRAITS
 
-CHECK_DESCRIPTIONS: dict[str, str] = {
-    "mirror": "both ends of each connection and each message see mirrored addresses",
-    "exactly_once": "reliable transports deliver every message once; nothing arrives twice",
-    "fifo": "each stream connection delivers messages in the order they were sent",
-    "lamport": "a receive's clock exceeds its send's and its node's earlier clocks",
-    "receive_has_send": "every received message was sent earlier in the trace",
-    "sockets_closed": "a started node closes every socket it opened before it stops",
+# (reliable, connected) per transport name. An unknown transport is not reliable, and is connected
+# when its events are send/recv rather than sendto/recvfrom.
+_TRANSPORT_FLAGS: dict[str | None, tuple[bool, bool]] = {
+    name: (traits.reliable, traits.connected) for name, traits in TRANSPORT_TRAITS.items()
 }
-CHECK_NAMES: tuple[str, ...] = tuple(CHECK_DESCRIPTIONS)
-
-# msg_id sequence numbers above this go to a plain set instead of a bitmap (16 MiB of bits per sender).
-MAX_BITMAP_SEQ = 1 << 27
 
 
-@dataclass(slots=True)
-class CheckResult:
-    """One check's outcome. ``examples`` are the first offending events (records, in trace order) and
-    ``problems`` says, for each, what is wrong with it (same order). ``counts`` holds figures a check
-    reports besides its failures, such as ``lost_unreliable``; ``to_dict()`` puts them at top level."""
-
-    name: str
-    description: str
-    passed: bool
-    checked: int
-    failures: int
-    examples: list[dict[str, Any]]
-    problems: list[str] = field(default_factory=list)
-    counts: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "passed": self.passed,
-            "checked": self.checked,
-            "failures": self.failures,
-            **self.counts,
-            "examples": list(self.examples),
-            "problems": list(self.problems),
-        }
+# `fault` actions that end a node's process without letting it close anything.
+_KILLING_FAULTS = frozenset({"kill", "restart"})
 
 
 @dataclass(slots=True)
-class VerifyReport:
-    """The result of ``verify_trace``; ``to_dict()`` is what ``netsim trace verify --json`` prints."""
-
-    path: str
-    run_id: str | None
-    start_ts_ns: int | None
-    events: int
-    skipped_lines: int
-    checks: list[CheckResult]
-
-    @property
-    def ok(self) -> bool:
-        return all(check.passed for check in self.checks)
-
-    def check(self, name: str) -> CheckResult:
-        for result in self.checks:
-            if result.name == name:
-                return result
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "events": self.events,
-            "skipped_lines": self.skipped_lines,
-            "checks": [check.to_dict() for check in self.checks],
-        }
-
-
-class _Check:
-    """Counts and the first ``max_examples`` offending events (by trace line) of one check."""
-
-    __slots__ = ("name", "checked", "failures", "max_examples", "_examples", "_order", "counts")
-
-    def __init__(self, name: str, max_examples: int) -> None:
-        self.name = name
-        self.checked = 0
-        self.failures = 0
-        self.max_examples = max_examples
-        # A max-heap on (line, order) via negation: failures found at the end of the trace (a send never
-        # received) can be earlier in the file than ones found on the way, and the earliest win.
-        self._examples: list[tuple[int, int, dict[str, Any], str]] = []
-        self._order = 0
-        self.counts: dict[str, Any] = {}
-
-    def fail(self, record: dict[str, Any], line: int, problem: str) -> None:
-        self.failures += 1
-        if self.max_examples <= 0:
-            return
-        self._order += 1
-        entry = (-line, -self._order, record, f"line {line}: {problem}")
-        if len(self._examples) < self.max_examples:
-            heapq.heappush(self._examples, entry)
-        elif entry > self._examples[0]:
-            heapq.heapreplace(self._examples, entry)
-
-    def result(self) -> CheckResult:
-        ordered = sorted(self._examples, reverse=True)
-        return CheckResult(
-            name=self.name,
-            description=CHECK_DESCRIPTIONS[self.name],
-            passed=self.failures == 0,
-            checked=self.checked,
-            failures=self.failures,
-            examples=[record for _line, _order, record, _problem in ordered],
-            problems=[problem for _line, _order, _record, problem in ordered],
-            counts=self.counts,
-        )
-
-
-class _MessageIds:
-    """A set of ``msg_id`` strings stored as one bitmap of sequence numbers per sending node."""
-
-    __slots__ = ("_bitmaps", "_others")
-
-    def __init__(self) -> None:
-        self._bitmaps: dict[str, bytearray] = {}
-        self._others: set[str] = set()
-
-    def add(self, msg_id: str) -> bool:
-        """Add ``msg_id``; True if it was not there yet."""
-        sender, separator, seq_text = msg_id.rpartition(":")
-        if separator and seq_text.isascii() and seq_text.isdigit():
-            seq = int(seq_text)
-            if seq <= MAX_BITMAP_SEQ:
-                bitmap = self._bitmaps.get(sender)
-                if bitmap is None:
-                    bitmap = self._bitmaps[sender] = bytearray(64)
-                index, bit = seq >> 3, 1 << (seq & 7)
-                if index >= len(bitmap):
-                    bitmap.extend(bytes(max(index + 1, 2 * len(bitmap)) - len(bitmap)))
-                if bitmap[index] & bit:
-                    return False
-                bitmap[index] |= bit
-                return True
-        if msg_id in self._others:
-            return False
-        self._others.add(msg_id)
-        return True
-
-    def forget(self, sender: str) -> None:
-        """Forget every id of ``sender`` (a restarted node numbers its messages from 1 again)."""
-        self._bitmaps.pop(sender, None)
-        prefix = f"{sender}:"
-        self._others = {msg_id for msg_id in self._others if not msg_id.startswith(prefix)}
-
-    def __contains__(self, msg_id: str) -> bool:
-        sender, separator, seq_text = msg_id.rpartition(":")
-        if separator and seq_text.isascii() and seq_text.isdigit():
-            seq = int(seq_text)
-            if seq <= MAX_BITMAP_SEQ:
-                bitmap = self._bitmaps.get(sender)
-                index = seq >> 3
-                return bitmap is not None and index < len(bitmap) and bool(bitmap[index] & (1 << (seq & 7)))
-        return msg_id in self._others
-
-
 class _Sent:
     """What a receive needs to know about its send while the message is in flight."""
 
-    __slots__ = (
-        "sender",
-        "dest",
-        "reliable",
-        "sockname",
-        "peername",
-        "lamport",
-        "fifo_key",
-        "fifo_index",
-        "line",
-        "record",
-        "dropped",
-        "lost_to_fault",
-    )
-
-    def __init__(
-        self,
-        sender: str,
-        dest: Any,
-        reliable: bool,
-        sockname: Hashable,
-        peername: Hashable,
-        lamport: Any,
-        fifo_key: tuple[Hashable, ...] | None,
-        fifo_index: int,
-        line: int,
-        record: dict[str, Any] | None,
-    ) -> None:
-        self.sender = sender
-        self.dest = dest
-        self.reliable = reliable
-        self.sockname = sockname
-        self.peername = peername
-        self.lamport = lamport
-        self.fifo_key = fifo_key
-        self.fifo_index = fifo_index
-        self.line = line
-        # Kept only on reliable transports, where a message never received is a failure to show.
-        self.record = record
-        # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
-        self.dropped = False
-        self.lost_to_fault = False
+    sender: str
+    dest: Any
+    reliable: bool
+    sockname: Hashable
+    peername: Hashable
+    lamport: Any
+    fifo_key: tuple[Hashable, ...] | None
+    fifo_index: int
+    line: int
+    # Kept only on reliable transports, where a message never received is a failure to show.
+    record: dict[str, Any] | None
+    # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
+    dropped: bool = False
+    lost_to_fault: bool = False
 
 
 def _address_key(address: Any) -> Hashable:
@@ -263,14 +69,12 @@ def _address_key(address: Any) -> Hashable:
     return key
 
 
-def _format_address(address: Any) -> str:
-    """An address as people write it; also takes the (host, port) keys of ``_address_key``."""
-    if type(address) in (list, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if isinstance(host, str) and ":" in host else f"{host}:{port}"
-    if address == "":
-        return '""'
-    return str(address)
+def _address_text(address: Any) -> str:
+    """``format_address`` of an address as recorded or as an ``_address_key`` (a (host, port) tuple reads
+    like the list it came from); an absent one reads ``None``."""
+    if address is None:
+        return "None"
+    return format_address(list(address) if type(address) is tuple else address)
 
 
 def _transport(record: dict[str, Any]) -> str | None:
@@ -278,67 +82,39 @@ def _transport(record: dict[str, Any]) -> str | None:
     return transport if type(transport) is str else None
 
 
-def _is_int(value: Any) -> bool:
-    return type(value) is int
+def _take_one(copies: Counter[str], msg_id: str) -> bool:
+    """Use up one of the copies of ``msg_id`` a ``duplicate`` event announced; False if none is left."""
+    left = copies.get(msg_id)
+    if not left:
+        return False
+    if left == 1:
+        del copies[msg_id]
+    else:
+        copies[msg_id] = left - 1
+    return True
 
 
-def verify_trace(
-    run_or_trace: str | os.PathLike[str], *, strict: bool = True, max_examples: int = 5
-) -> VerifyReport:
-    """Check a run directory's or trace file's trace against the format's guarantees, in one pass.
-
-    ``strict=False`` skips malformed lines (counted in ``skipped_lines``) instead of raising
-    ``TraceFormatError``. Each check keeps its first ``max_examples`` offending events.
-    """
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
-        verifier = _Verifier(max_examples)
-        events = verifier.consume(reader)
-        checks = verifier.finish()
-        header = reader.header
-        run_id = header.get("run_id")
-        start_ts_ns = header.get("start_ts_ns")
-        return VerifyReport(
-            path=str(reader.path),
-            run_id=run_id if isinstance(run_id, str) else None,
-            start_ts_ns=start_ts_ns if _is_int(start_ts_ns) else None,
-            events=events,
-            skipped_lines=reader.skipped_count,
-            checks=checks,
-        )
-
-
-# (reliable, connected) per transport name. An unknown transport is not reliable, and is connected
-# when its events are send/recv rather than sendto/recvfrom.
-_TRANSPORT_FLAGS: dict[str | None, tuple[bool, bool]] = {
-    name: (traits.reliable, traits.connected) for name, traits in TRANSPORT_TRAITS.items()
-}
-
-
-# `fault` actions that end a node's process without letting it close anything.
-_KILLING_FAULTS = frozenset({"kill", "restart"})
-
-
-class _Verifier:
+class Verifier:
     """The state of all six checks while the trace streams by."""
 
     def __init__(self, max_examples: int) -> None:
-        self.mirror = _Check("mirror", max_examples)
-        self.exactly_once = _Check("exactly_once", max_examples)
-        self.fifo = _Check("fifo", max_examples)
-        self.lamport = _Check("lamport", max_examples)
-        self.receive_has_send = _Check("receive_has_send", max_examples)
-        self.sockets_closed = _Check("sockets_closed", max_examples)
+        self.mirror = CheckTally("mirror", max_examples)
+        self.exactly_once = CheckTally("exactly_once", max_examples)
+        self.fifo = CheckTally("fifo", max_examples)
+        self.lamport = CheckTally("lamport", max_examples)
+        self.receive_has_send = CheckTally("receive_has_send", max_examples)
+        self.sockets_closed = CheckTally("sockets_closed", max_examples)
 
         # Canonical address keys, so in-flight messages share one object per socket address.
         self.addresses: dict[Hashable, Hashable] = {}
         # exactly_once / receive_has_send
         self.pending: dict[str, _Sent] = {}
-        self.sent_ids = _MessageIds()
+        self.sent_ids = MessageIds()
         self.messages_sent = 0
         self.messages_without_id = 0
         # What netsim does on purpose. A `drop` may come before the send it concerns (or instead of it);
         # a `duplicate` comes before both copies are sent, and allows one more send and one more receive.
-        self.dropped_ids = _MessageIds()
+        self.dropped_ids = MessageIds()
         self.dropped_by_reason: Counter[str] = Counter()
         self.duplicate_events = 0
         self.copies_to_send: Counter[str] = Counter()
@@ -418,14 +194,8 @@ class _Verifier:
         exactly_once = self.exactly_once
         if type(msg_id) is str:
             if not self.sent_ids.add(msg_id):
-                copies = self.copies_to_send.get(msg_id)
-                if copies:
-                    # netsim's deliberate second copy: same id, same clock, nothing new to check.
-                    if copies == 1:
-                        del self.copies_to_send[msg_id]
-                    else:
-                        self.copies_to_send[msg_id] = copies - 1
-                    return
+                if _take_one(self.copies_to_send, msg_id):
+                    return  # netsim's deliberate second copy: same id, same clock, nothing new to check.
                 exactly_once.fail(record, line, f"{msg_id} is sent again (a msg_id is unique in a run)")
                 return
             self.messages_sent += 1
@@ -440,7 +210,7 @@ class _Verifier:
         lamport = record.get("lamport")
         lamport_check = self.lamport
         lamport_check.checked += 1
-        if not _is_int(lamport):
+        if type(lamport) is not int:
             lamport_check.fail(record, line, f"send of {msg_id} has no integer lamport")
         else:
             if connection is not None:
@@ -491,7 +261,7 @@ class _Verifier:
 
         lamport_check = self.lamport
         lamport_check.checked += 1
-        if not _is_int(lamport):
+        if type(lamport) is not int:
             lamport_check.fail(record, line, f"receive of {msg_id} has no integer lamport")
             lamport = None
         else:
@@ -526,11 +296,11 @@ class _Verifier:
             mirror.fail(
                 record,
                 line,
-                f"{msg_id} is received on {_format_address(record.get('sockname'))} from "
-                f"{_format_address(record.get('peername'))}, but was sent (line {sent.line}) from "
-                f"{_format_address(sent.sockname)} to {_format_address(sent.peername)}",
+                f"{msg_id} is received on {_address_text(record.get('sockname'))} from "
+                f"{_address_text(record.get('peername'))}, but was sent (line {sent.line}) from "
+                f"{_address_text(sent.sockname)} to {_address_text(sent.peername)}",
             )
-        if lamport is not None and _is_int(sent.lamport) and lamport <= sent.lamport:
+        if lamport is not None and type(sent.lamport) is int and lamport <= sent.lamport:
             lamport_check.fail(
                 record, line, f"{msg_id} is received at lamport {lamport}, sent at {sent.lamport}"
             )
@@ -549,12 +319,7 @@ class _Verifier:
                 self.received_on_connection[sent.fifo_key] = sent.fifo_index
 
     def _received_again(self, msg_id: str, record: dict[str, Any], line: int) -> None:
-        copies = self.copies_to_receive.get(msg_id)
-        if copies:
-            if copies == 1:
-                del self.copies_to_receive[msg_id]
-            else:
-                self.copies_to_receive[msg_id] = copies - 1
+        if _take_one(self.copies_to_receive, msg_id):
             return
         # A `duplicate` event later in the trace may still explain it; decided at the end.
         self.unexplained_duplicates.setdefault(msg_id, []).append((record, line))
@@ -683,9 +448,9 @@ class _Verifier:
             for record, line in opened:
                 self.unclosed_by_node[node] += 1
                 role = "listener" if record["event"] == "bind" else f"{record['event']}ed socket"
-                where = _format_address(record.get("sockname"))
+                where = _address_text(record.get("sockname"))
                 if "peername" in record and record["event"] != "bind":
-                    where += f" - {_format_address(record.get('peername'))}"
+                    where += f" - {_address_text(record.get('peername'))}"
                 self.sockets_closed.fail(
                     record, line, f"{node}'s {record.get('transport')} {role} {where} is not closed {when}"
                 )
@@ -710,8 +475,8 @@ class _Verifier:
                     self.mirror.fail(
                         record,
                         line,
-                        f"{what} {_format_address(record.get('sockname'))} -> "
-                        f"{_format_address(record.get('peername'))} has no {other} with these addresses "
+                        f"{what} {_address_text(record.get('sockname'))} -> "
+                        f"{_address_text(record.get('peername'))} has no {other} with these addresses "
                         "mirrored",
                     )
 

@@ -1,4 +1,8 @@
-"""The base class of every node program ("app"): override the callbacks you need."""
+"""The base class of every node program ("app"): override the callbacks you need.
+
+The runtime defines the interface of the programs it runs; the built-in apps (``netsim.apps``) sit
+above it, like the user's own.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Messages between the launcher and its node processes, over each node's control pipe.
 
+The node owns this protocol (it is the node's interface to whoever runs it); the launcher is its client.
+
 JSON over multiprocess ``Connection.send_bytes``: the pipe is private to the run, but nothing that
 crosses a socket is unpickled, here or anywhere in netsim.
 

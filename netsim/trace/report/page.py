@@ -1,0 +1,153 @@
+"""The report's page: the template filled with every section, its Content-Security-Policy, and the file.
+
+``write_report`` writes next to the final name and renames into place, so that a browser that reloads
+the page never sees half of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import importlib.resources
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netsim.errors import InputError, OptionError
+from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.records import int_or_none, is_int
+from netsim.trace.report.analysis import ReportBuild
+from netsim.trace.report.diagram import diagram_section
+from netsim.trace.report.events import events_section
+from netsim.trace.report.header import header_html, read_run_summary
+from netsim.trace.report.markup import escape
+from netsim.trace.report.plot import plot_section
+from netsim.trace.report.stats import stats_section
+from netsim.trace.report.summary import summary_section
+from netsim.trace.report.verify import verify_section
+from netsim.trace.summary import summarize_trace
+
+DEFAULT_MAX_TABLE_EVENTS = 20_000
+REPORT_FILE_NAME = "report.html"
+# The page around the sections, shipped next to this module (package data).
+TEMPLATE_NAME = "template.html"
+_PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
+_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    """What ``write_report`` wrote: the file, its size, the table's coverage and any missing section.
+
+    ``unavailable`` maps a section to why its analysis module could not be imported; ``failed`` maps a
+    section to the error its analysis raised. Both sections still appear on the page, saying so.
+    """
+
+    path: Path
+    size_bytes: int
+    events_total: int
+    events_in_table: int
+    unavailable: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def table_truncated(self) -> bool:
+        return self.events_in_table < self.events_total
+
+
+def _template() -> str:
+    return importlib.resources.files(__package__).joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
+
+
+def _content_security_policy(template: str) -> str:
+    """Allow only the template's own inline script (by hash), inline styles and data: images."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _SCRIPT.findall(template)
+    )
+    return (
+        f"default-src 'none'; script-src {hashes}; style-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+
+
+def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[str, ReportBuild]:
+    if not is_int(max_table_events) or max_table_events < 0:
+        raise OptionError(f"--max-events must be a whole number >= 0, got {max_table_events!r}")
+    trace_path = resolve_trace_path(run_or_trace)
+    with TraceReader(trace_path) as reader:
+        header = reader.header
+        start_ts_ns = int_or_none(header.get("start_ts_ns"))
+        build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
+        summary = summarize_trace(trace_path)
+        events_html, events_data = events_section(build, reader, max_table_events)
+    run_summary = read_run_summary(trace_path, header.get("run_id"))
+    sections = {
+        "header": header_html(build, run_summary),
+        "summary": summary_section(summary),
+        "verify": verify_section(build),
+        "stats": stats_section(build),
+        "plot": plot_section(build),
+        "diagram": diagram_section(build),
+        "events": events_html,
+        "events_data": events_data,
+    }
+    template = _template()
+    values = {
+        **sections,
+        # Ours alone and free of '"': unescaped quotes keep it readable in the page source.
+        "csp": html.escape(_content_security_policy(template), quote=False),
+        "title": escape(f"netsim report: {header.get('run_id', trace_path)}"),
+        "netsim_version": escape(header.get("netsim_version", "")),
+        "trace_path": escape(trace_path),
+    }
+    # One pass, so text inserted for one placeholder is never scanned for another.
+    page = _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+    return page, build
+
+
+def render_report(
+    run_or_trace: str | os.PathLike[str], *, max_table_events: int = DEFAULT_MAX_TABLE_EVENTS
+) -> str:
+    """The report of a run directory or trace file, as one self-contained HTML page."""
+    page, _ = _build_page(run_or_trace, max_table_events)
+    return page
+
+
+def write_report(
+    run_or_trace: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    max_table_events: int = DEFAULT_MAX_TABLE_EVENTS,
+) -> ReportResult:
+    """Write the report of a run directory or trace file to ``out_path`` (a directory gets report.html).
+
+    The file is written next to its final name and renamed into place, so a browser that reloads it
+    never sees half a page.
+    """
+    page, build = _build_page(run_or_trace, max_table_events)
+    target = Path(out_path)
+    if target.is_dir():
+        target = target / REPORT_FILE_NAME
+    data = page.encode("utf-8")
+    temporary = target.with_name(target.name + ".writing")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise InputError(
+            f"{target}: cannot write the report: {error.strerror or error}",
+            hint="choose another output file with -o",
+        ) from None
+    return ReportResult(
+        path=target,
+        size_bytes=len(data),
+        events_total=build.events_total,
+        events_in_table=build.events_in_table,
+        unavailable=dict(build.unavailable),
+        failed=dict(build.failed),
+    )

@@ -1,0 +1,52 @@
+"""``netsim.run(check=True)``: a run that did not end ok raises the error of the tree that says why,
+after its run directory is finished; without ``check`` the same run is reported in its result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from netsim_testing import LOST_TO_A_FAILED_NODE
+
+import netsim
+from netsim.runs import read_summary
+
+APPS = Path(__file__).with_name("runtime_apps.py")
+CRASHES = f"{APPS}:CrashOnSecondMessage"
+
+
+@pytest.mark.timeout(60)
+def test_a_crashed_node_raises_node_crashed_naming_it(simulate):
+    with pytest.raises(netsim.NodeCrashed) as caught:
+        simulate(
+            "ring:4",
+            app=f"{APPS}:CrashOnSecondMessage",
+            seed=1,
+            check=True,
+            verify_rejects=LOST_TO_A_FAILED_NODE,
+        )
+    error = caught.value
+    assert isinstance(error, netsim.RunError)
+    assert error.node == "n2" and str(error).startswith("node 'n2' failed")
+    assert "Traceback" in error.traceback_text
+    result = error.result
+    assert result.exit_code == 1 and not result.ok
+    # The directory is finished before the error is raised.
+    assert read_summary(result.run_dir) == result.summary
+    assert (result.run_dir / "trace.jsonl").is_file()
+    assert [failure.name for failure in result.summary.node_failures][0] == error.node
+
+
+@pytest.mark.timeout(60)
+def test_without_check_the_same_run_is_a_failed_result(simulate):
+    result = simulate(
+        "ring:4", app=f"{APPS}:CrashOnSecondMessage", seed=1, verify_rejects=LOST_TO_A_FAILED_NODE
+    )
+    assert result.summary.exit_status == "failed" and result.exit_code == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_run_that_ends_ok_returns_its_result(simulate):
+    result = simulate("ring:4", app="flood", seed=1, check=True)
+    assert result.ok and result.summary.ended_by == "done"
+    assert result.summary.to_dict() == read_summary(result.run_dir).to_dict()
