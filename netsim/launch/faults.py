@@ -32,7 +32,7 @@ class NodeControl(Protocol):
     a test's stand-in that records the calls is another."""
 
     def send_to(self, name: str, kind: str, **fields: Any) -> None:
-        """Send node ``name`` a control message of ``kind`` (``netsim.launch.control``)."""
+        """Send node ``name`` a control message of ``kind`` (``netsim.runtime.control``)."""
 
     def signal_node(self, name: str, signum: int) -> None:
         """Send node ``name``'s process ``signum`` (SIGSTOP, SIGCONT)."""

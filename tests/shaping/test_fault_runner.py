@@ -10,9 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
-from netsim.launch import control
 from netsim.launch import faults as launch_faults
 from netsim.launch.faults import WHOLE_RUN, FaultRunner, NodeControl
+from netsim.runtime import control
 from netsim.shaping.conditions import NO_CONDITIONS, Conditions
 from netsim.shaping.faults import Fault, FaultSchedule, parse_fault_line
 from netsim.shaping.links import LinkConditionsMap
