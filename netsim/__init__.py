@@ -43,7 +43,7 @@ if TYPE_CHECKING:
         TransportError,
     )
     from netsim.launch.run import RunResult, run
-    from netsim.runs import RunSummary
+    from netsim.runs.summary import RunSummary
     from netsim.runtime.app import App
     from netsim.runtime.context import NodeContext
     from netsim.topology import load_topology
@@ -56,7 +56,7 @@ _HOMES: dict[str, str] = {
     "Message": "netsim.wire.message",
     "NodeContext": "netsim.runtime.context",
     "RunResult": "netsim.launch.run",
-    "RunSummary": "netsim.runs",
+    "RunSummary": "netsim.runs.summary",
     "Topology": "netsim.topology.model",
     "load_topology": "netsim.topology",
     "run": "netsim.launch.run",

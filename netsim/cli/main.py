@@ -1,6 +1,11 @@
-"""The root ``netsim`` command: mounts each command group."""
+"""The root ``netsim`` command: composes the command groups, each a ``typer.Typer`` of its own module.
+
+``run`` is one command, merged in without a group name; ``topo``, ``trace`` and ``runs`` are groups.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -17,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("run")(run_cli.run_command)
+app.add_typer(run_cli.app)
 app.add_typer(topo_cli.app, name="topo")
 app.add_typer(trace_cli.app, name="trace")
 app.add_typer(runs_cli.app, name="runs")
@@ -31,9 +36,12 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Run distributed systems for real: one OS process per node, real sockets on every link."""
 

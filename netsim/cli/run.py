@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -19,62 +19,92 @@ from netsim.vocabulary import BUILTIN_APP_NAMES, DEFAULT_APP, DEFAULT_TRANSPORT,
 
 MAX_FAILURES_SHOWN = 5
 SHAPING = "Link conditions (defaults for links whose edge does not set them)"
+FAULTS = "Faults"
+
+app = typer.Typer()
 
 
+def _link_default(flag: str, help_text: str) -> Any:
+    """A link-condition option: text the library checks, the default of every link that lacks it."""
+    return typer.Option(flag, help=help_text, rich_help_panel=SHAPING)
+
+
+@app.command("run")
 @handles_errors
 def run_command(
-    topology: str = typer.Argument(
-        ...,
-        help="A topology file (.gml .graphml .json .edgelist .adjlist) or a generator spec such as ring:8.",
-    ),
-    app: str = typer.Option(
-        DEFAULT_APP, "--app", "-a", help=f"The node program: {', '.join(BUILTIN_APP_NAMES)}, or module:Class."
-    ),
-    transport: str = typer.Option(
-        DEFAULT_TRANSPORT, "--transport", "-t", help=f"Default link transport: {', '.join(TRANSPORT_NAMES)}."
-    ),
-    duration: float = typer.Option(30.0, "--duration", "-d", help="Stop after this many seconds at most."),
-    seed: int = typer.Option(
-        None, "--seed", "-s", help="Seed for generators and apps (random if not given)."
-    ),
-    out: Path = typer.Option(Path("runs"), "--out", "-o", help="Directory that receives the run directory."),
-    quiet: float = typer.Option(0.5, "--quiet", help="End the run after this many seconds with no traffic."),
-    as_json: bool = typer.Option(False, "--json", help="Print summary.json on stdout instead of a table."),
-    latency: str = typer.Option(
-        None, "--latency", help="Default link latency: 50ms, 1.5s, or geo.", rich_help_panel=SHAPING
-    ),
-    jitter: str = typer.Option(
-        None, "--jitter", help="Default jitter: each delay varies by +- this.", rich_help_panel=SHAPING
-    ),
-    loss: str = typer.Option(
-        None, "--loss", help="Default probability (0..1) that a message is lost.", rich_help_panel=SHAPING
-    ),
-    bandwidth: str = typer.Option(
-        None, "--bandwidth", help="Default bandwidth: 10Mbit, 512kbit, 2MB/s.", rich_help_panel=SHAPING
-    ),
-    queue: str = typer.Option(
-        None, "--queue", help="Default queue: 100 (messages) or 64KB (bytes).", rich_help_panel=SHAPING
-    ),
-    duplicate: str = typer.Option(
-        None, "--duplicate", help="Default probability that a message is duplicated.", rich_help_panel=SHAPING
-    ),
-    faults_file: Path = typer.Option(
-        None, "--faults", help="A fault schedule file (YAML or JSON).", rich_help_panel="Faults"
-    ),
-    fault: list[str] = typer.Option(
-        None,
-        "--fault",
-        help="One fault, e.g. '2s partition a,b | c', '5s heal', '1s kill n3', 'every 2s random-partition'.",
-        rich_help_panel="Faults",
-    ),
-    reorder: str = typer.Option(
-        None, "--reorder", help="Default reorder probability (datagram links).", rich_help_panel=SHAPING
-    ),
-    allow_topology_apps: bool = typer.Option(
-        False,
-        "--allow-topology-apps",
-        help="Run the Python code (module:Class, file.py:Class) that nodes' app attributes name.",
-    ),
+    topology: Annotated[
+        str,
+        typer.Argument(
+            help="A topology file (.gml .graphml .json .edgelist .adjlist) "
+            "or a generator spec such as ring:8."
+        ),
+    ],
+    app_spec: Annotated[
+        str,
+        typer.Option(
+            "--app", "-a", help=f"The node program: {', '.join(BUILTIN_APP_NAMES)}, or module:Class."
+        ),
+    ] = DEFAULT_APP,
+    transport: Annotated[
+        str,
+        typer.Option("--transport", "-t", help=f"Default link transport: {', '.join(TRANSPORT_NAMES)}."),
+    ] = DEFAULT_TRANSPORT,
+    duration: Annotated[
+        float, typer.Option("--duration", "-d", help="Stop after this many seconds at most.")
+    ] = 30.0,
+    seed: Annotated[
+        int | None, typer.Option("--seed", "-s", help="Seed for generators and apps (random if not given).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory that receives the run directory.")
+    ] = Path("runs"),
+    quiet: Annotated[
+        float, typer.Option("--quiet", help="End the run after this many seconds with no traffic.")
+    ] = 0.5,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print summary.json on stdout instead of a table.")
+    ] = False,
+    latency: Annotated[
+        str | None, _link_default("--latency", "Default link latency: 50ms, 1.5s, or geo.")
+    ] = None,
+    jitter: Annotated[
+        str | None, _link_default("--jitter", "Default jitter: each delay varies by +- this.")
+    ] = None,
+    loss: Annotated[
+        str | None, _link_default("--loss", "Default probability (0..1) that a message is lost.")
+    ] = None,
+    bandwidth: Annotated[
+        str | None, _link_default("--bandwidth", "Default bandwidth: 10Mbit, 512kbit, 2MB/s.")
+    ] = None,
+    queue: Annotated[
+        str | None, _link_default("--queue", "Default queue: 100 (messages) or 64KB (bytes).")
+    ] = None,
+    duplicate: Annotated[
+        str | None, _link_default("--duplicate", "Default probability that a message is duplicated.")
+    ] = None,
+    faults_file: Annotated[
+        Path | None,
+        typer.Option("--faults", help="A fault schedule file (YAML or JSON).", rich_help_panel=FAULTS),
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="One fault, e.g. '2s partition a,b | c', '5s heal', '1s kill n3', "
+            "'every 2s random-partition'.",
+            rich_help_panel=FAULTS,
+        ),
+    ] = None,
+    reorder: Annotated[
+        str | None, _link_default("--reorder", "Default reorder probability (datagram links).")
+    ] = None,
+    allow_topology_apps: Annotated[
+        bool,
+        typer.Option(
+            "--allow-topology-apps",
+            help="Run the Python code (module:Class, file.py:Class) that nodes' app attributes name.",
+        ),
+    ] = False,
 ) -> None:
     """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace.
 
@@ -97,7 +127,7 @@ def run_command(
     with _ProgressLine(enabled=not as_json) as progress:
         result = run(
             topology,
-            app=app,
+            app=app_spec,
             transport=transport,
             duration=duration,
             seed=seed,

@@ -12,18 +12,14 @@ from rich.text import Text
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible_markup, visible_text
 from netsim.launch.finish import recover_run
-from netsim.runs import DEFAULT_RUNS_DIR, RunInfo, list_runs
+from netsim.runs.layout import DEFAULT_RUNS_DIR
+from netsim.runs.listing import RunInfo, list_runs
 
 app = typer.Typer(
     help="The runs on disk: what ran, when, and how it ended.", no_args_is_help=True, add_completion=False
 )
 
 STATUS_STYLES = {"ok": "green", "failed": "red", "incomplete": "yellow", "unreadable": "red"}
-
-
-@app.callback()
-def runs_group() -> None:
-    """The runs on disk: what ran, when, and how it ended."""
 
 
 def _date(info: RunInfo) -> str:

@@ -12,7 +12,7 @@ from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
 from netsim.errors import OptionError
 from netsim.shaping.conditions import ConditionError, check_condition
-from netsim.shaping.links import LinkConditionsMap, topology_conditions
+from netsim.shaping.links import link_condition_rows, topology_conditions
 from netsim.topology import (
     EXTENSION_FORMATS,
     GENERATOR_FORMS,
@@ -84,18 +84,17 @@ def show_command(
             raise OptionError(f"--latency: {error}") from None
     topology = load_topology(spec, seed=seed)
     summary = describe(topology)
-    shaped = topology_conditions(topology, {"latency": latency} if latency else {}, DEFAULT_TRANSPORT)
-    summary["link_conditions"] = [
-        {"a": a, "b": b, "a_to_b": forward.to_dict(), "b_to_a": backward.to_dict()}
-        for (a, b), (forward, backward) in shaped.items()
-    ]
+    conditions = link_condition_rows(
+        topology_conditions(topology, {"latency": latency} if latency else {}, DEFAULT_TRANSPORT)
+    )
+    summary["link_conditions"] = conditions
     if as_json:
         stdout.print_json(data=summary)
         return
     for table in _tables(topology, summary, nodes, links):
         stderr.print(table)
-    if shaped:
-        stderr.print(_conditions_table(shaped))
+    if conditions:
+        stderr.print(_conditions_table(conditions))
     for warning in summary["warnings"]:
         stderr.print(f"[yellow]warning:[/] {visible_markup(warning)}", highlight=False)
     _print_code_app_notes(topology)
@@ -127,7 +126,7 @@ def _print_code_app_notes(topology: Topology) -> None:
         )
 
 
-def _conditions_table(shaped: LinkConditionsMap) -> Table:
+def _conditions_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="link conditions (a -> b / b -> a)")
     for column in ("link", "latency ms", "jitter ms", "loss", "bandwidth", "queue", "duplicate", "reorder"):
         table.add_column(column, justify="left" if column == "link" else "right")
@@ -137,17 +136,21 @@ def _conditions_table(shaped: LinkConditionsMap) -> Table:
             return "-" if forward in (None, 0, 0.0) else fmt.format(forward)
         return f"{fmt.format(forward)} / {fmt.format(backward)}"
 
-    for (a, b), (forward, backward) in shaped.items():
-        f, r = forward, backward
+    for row in rows:
+        forward, backward = row["a_to_b"], row["b_to_a"]
         table.add_row(
-            visible_markup(f"{a} -- {b}"),
-            pair(f.latency_ns / 1e6, r.latency_ns / 1e6, "{:.3f}"),
-            pair(f.jitter_ns / 1e6, r.jitter_ns / 1e6, "{:.3f}"),
-            pair(f.loss, r.loss),
-            pair(f.bandwidth_bps, r.bandwidth_bps, "{:,.0f} bit/s"),
-            pair(f.queue_messages or f.queue_bytes, r.queue_messages or r.queue_bytes),
-            pair(f.duplicate, r.duplicate),
-            pair(f.reorder, r.reorder),
+            visible_markup(f"{row['a']} -- {row['b']}"),
+            pair(forward["latency_ms"], backward["latency_ms"], "{:.3f}"),
+            pair(forward["jitter_ms"], backward["jitter_ms"], "{:.3f}"),
+            pair(forward["loss"], backward["loss"]),
+            pair(forward["bandwidth_bps"], backward["bandwidth_bps"], "{:,.0f} bit/s"),
+            # A queue holds a number of messages or of bytes, never both: one column.
+            pair(
+                forward["queue_messages"] or forward["queue_bytes"],
+                backward["queue_messages"] or backward["queue_bytes"],
+            ),
+            pair(forward["duplicate"], backward["duplicate"]),
+            pair(forward["reorder"], backward["reorder"]),
         )
     return table
 

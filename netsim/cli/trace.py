@@ -1,18 +1,23 @@
-"""``netsim trace``: look into a run's trace (a thin skin over ``netsim.trace``)."""
+"""``netsim trace``: look into a run's trace (a thin skin over ``netsim.trace``).
+
+Each command, or family of commands, is a module with a ``typer.Typer`` of its own; this group merges
+them (``add_typer`` without a name), in the order ``netsim trace --help`` lists them. The modules import
+the analyses (and matplotlib) inside their commands, so the group itself loads fast.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from netsim.cli.common import echo_json, handles_errors, stderr
-from netsim.cli.tables import field_table, link_sections
-from netsim.cli.terminal import visible_text
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
-from netsim.trace.summary import TraceSummary, summarize_trace
+from netsim.cli import (
+    trace_draw,
+    trace_events,
+    trace_export,
+    trace_report,
+    trace_stats,
+    trace_summary,
+    trace_verify,
+)
 
 app = typer.Typer(
     help="Inspect a run's trace: pass a run directory like runs/<run-id> or a trace.jsonl file.",
@@ -21,114 +26,13 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def trace_group() -> None:
-    """Inspect a run's trace: pass a run directory like runs/<run-id> or a trace.jsonl file."""
-    # A callback keeps `summary` a subcommand even while it is the group's only command.
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6f} s"
-
-
-def _overview_table(summary: TraceSummary) -> Table:
-    totals = summary.totals()
-    rows: list[tuple[str, object]] = [
-        ("trace", summary.path),
-        ("run id", summary.run_id or "-"),
-        ("schema", summary.schema),
-        ("topology", summary.topology or "-"),
-        ("app", summary.app or "-"),
-        ("transport", summary.transport or "-"),
-        ("events", summary.events),
-        ("first event", _seconds(summary.first_s)),
-        ("last event", _seconds(summary.last_s)),
-        ("duration", _seconds(summary.duration_s)),
-        ("messages sent", totals["messages_sent"]),
-        ("messages received", totals["messages_received"]),
-        ("bytes sent", totals["bytes_sent"]),
-        ("bytes received", totals["bytes_received"]),
-        ("lost", totals["lost"]),
-        ("errors", summary.errors),
-        ("skipped lines", summary.skipped_lines),
-    ]
-    return field_table("Trace", rows)
-
-
-def _nodes_table(summary: TraceSummary) -> Table:
-    table = Table(title="Nodes", title_justify="left")
-    table.add_column("node")
-    for column in ("events", "msgs sent", "msgs recv", "bytes sent", "bytes recv", "errors"):
-        table.add_column(column, justify="right")
-    for stats in summary.nodes.values():
-        table.add_row(
-            visible_text(stats.node),
-            str(stats.events),
-            str(stats.messages_sent),
-            str(stats.messages_received),
-            str(stats.bytes_sent),
-            str(stats.bytes_received),
-            Text(str(stats.errors), style="red" if stats.errors else ""),
-        )
-    return table
-
-
-def _links_table(summary: TraceSummary) -> Table:
-    # One section per link, one row per direction: "a -> b" names both ends, so no link column is needed.
-    table = Table(title="Links (per direction)", title_justify="left")
-    table.add_column("direction")
-    table.add_column("transport")
-    for column in ("sent", "recv", "lost", "bytes out", "bytes in"):
-        table.add_column(column, justify="right")
-    for link, transport in link_sections(table, summary.links.values()):
-        for direction in (link.a_to_b, link.b_to_a):
-            table.add_row(
-                visible_text(f"{direction.source} -> {direction.destination}"),
-                visible_text(transport),
-                str(direction.messages_sent),
-                str(direction.messages_received),
-                Text(str(direction.lost), style="yellow" if direction.lost else ""),
-                str(direction.bytes_sent),
-                str(direction.bytes_received),
-            )
-    return table
-
-
-def _errors_table(summary: TraceSummary) -> Table:
-    table = Table(title="Errors", title_justify="left")
-    table.add_column("count", justify="right")
-    table.add_column("error (first characters)")
-    for text, count in summary.error_counts.items():
-        table.add_row(str(count), visible_text(text))
-    return table
-
-
-@app.command("summary")
-@handles_errors
-def summary_command(
-    run_dir_or_trace: RunOrTraceArgument,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    lenient: LenientOption = False,
-) -> None:
-    """Counts per node and per link direction, message loss, and errors, from one pass over the trace."""
-    summary = summarize_trace(run_dir_or_trace, strict=not lenient)
-    if as_json:
-        echo_json(summary.to_dict())
-    else:
-        stderr.print(_overview_table(summary))
-        stderr.print(_nodes_table(summary))
-        stderr.print(_links_table(summary))
-        if summary.error_counts:
-            stderr.print(_errors_table(summary))
-    warn_skipped_lines(summary.skipped_lines, summary.path)
-
-
-def _register_commands() -> None:
-    """Each command group lives in its own module; they all hang off this one ``trace`` app."""
-    from netsim.cli import trace_draw, trace_events, trace_export, trace_report, trace_stats, trace_verify
-
-    for module in (trace_events, trace_verify, trace_stats, trace_draw, trace_export, trace_report):
-        module.register(app)
-
-
-_register_commands()
+for commands in (
+    trace_summary,
+    trace_events,
+    trace_verify,
+    trace_stats,
+    trace_draw,
+    trace_export,
+    trace_report,
+):
+    app.add_typer(commands.app)

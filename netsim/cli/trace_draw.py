@@ -1,7 +1,7 @@
 """``netsim trace diagram`` and ``netsim trace plot``: pictures of a run (thin skins over the library).
 
-``register(app)`` adds both commands to the ``netsim trace`` group. They write a file and print one
-line on stderr: what was drawn, and what was left out.
+Each writes a file and prints one line on stderr: what was drawn, and what was left out. The drawing
+modules (matplotlib for the plot) load only when a command draws.
 """
 
 from __future__ import annotations
@@ -15,16 +15,19 @@ from netsim.cli.common import handles_errors, stderr
 from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.errors import InputError
-from netsim.trace.diagram import diagram_nodes, render_diagram
-from netsim.trace.plot import PLOT_FORMATS, plot_run
+from netsim.trace.outputs import PLOT_FORMATS
 from netsim.trace.reader import read_header
+from netsim.trace.schema import header_node_names
 
 # The pictures' own wording of --lenient (the other trace commands add "at the first").
 DrawLenientOption = Annotated[
     bool, typer.Option("--lenient", help="Skip malformed lines (and count them) instead of stopping.")
 ]
 
+app = typer.Typer()
 
+
+@app.command("diagram")
 @handles_errors
 def diagram_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -56,13 +59,12 @@ def diagram_command(
     lenient: DrawLenientOption = False,
 ) -> None:
     """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message."""
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.diagram import diagram_nodes, render_diagram
+
     wanted = None
     if nodes is not None:
-        topology = read_header(run_dir_or_trace).get("topology")
-        known = topology.get("nodes") if isinstance(topology, dict) else None
-        wanted = diagram_nodes(
-            nodes, [n for n in known if isinstance(n, str)] if isinstance(known, list) else []
-        )
+        wanted = diagram_nodes(nodes, header_node_names(read_header(run_dir_or_trace)))
     diagram = render_diagram(
         run_dir_or_trace,
         nodes=wanted,
@@ -84,6 +86,7 @@ def diagram_command(
     stderr.print(visible_text(line))
 
 
+@app.command("plot")
 @handles_errors
 def plot_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -100,6 +103,9 @@ def plot_command(
     lenient: DrawLenientOption = False,
 ) -> None:
     """The topology with its traffic (edge width, node colour) and the messages sent over time."""
+    # Here, not at the top: only this command loads matplotlib.
+    from netsim.trace.plot import plot_run
+
     result = plot_run(
         run_dir_or_trace, out, layout_seed=seed, include_control=include_control, strict=not lenient
     )
@@ -117,9 +123,3 @@ def _write(out: Path, text: str) -> None:
         out.write_text(text, encoding="utf-8")
     except OSError as error:
         raise InputError(f"{out}: cannot write: {error.strerror or error}") from None
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``diagram`` and ``plot`` to a Typer app (the ``netsim trace`` group)."""
-    app.command("diagram")(diagram_command)
-    app.command("plot")(plot_command)

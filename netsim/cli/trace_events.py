@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -19,22 +19,15 @@ import typer
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible, visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
-from netsim.errors import OptionError
-from netsim.trace.events import filter_events, format_event, format_names, parse_link
+from netsim.trace.events import check_nodes, filter_events, format_event, parse_link
 from netsim.trace.follow import follow_message, message_timeline
 from netsim.trace.reader import read_header
-from netsim.trace.schema import EVENTS
+from netsim.trace.schema import EVENTS, header_node_names, header_start_ts_ns
 
-# Event kinds netsim writes beyond the schema's list: link conditions and faults.
-EXTRA_EVENT_KINDS = ("drop", "duplicate", "delay", "fault")
 # The node column is padded to the longest node name, up to this.
 MAX_NODE_WIDTH = 24
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``events`` and ``follow`` to the ``netsim trace`` group."""
-    app.command("events")(events_command)
-    app.command("follow")(follow_command)
+app = typer.Typer()
 
 
 def _split(values: Iterable[str] | None) -> set[str] | None:
@@ -42,12 +35,6 @@ def _split(values: Iterable[str] | None) -> set[str] | None:
     if not values:
         return None
     return {item.strip() for value in values for item in value.split(",") if item.strip()}
-
-
-def _node_names(header: dict[str, Any]) -> list[str]:
-    topology = header.get("topology")
-    names = topology.get("nodes") if isinstance(topology, dict) else None
-    return [name for name in names or [] if isinstance(name, str)]
 
 
 def _write_lines(lines: Iterator[str]) -> None:
@@ -65,6 +52,7 @@ def _write_lines(lines: Iterator[str]) -> None:
         raise typer.Exit(0) from None
 
 
+@app.command("events")
 @handles_errors
 def events_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -98,18 +86,16 @@ def events_command(
 ) -> None:
     """Print the trace's events that match every filter given, one line each, on stdout."""
     header = read_header(run_dir_or_trace)
-    known = _node_names(header)
+    known = header_node_names(header)
     nodes = _split(node)
-    unknown = sorted(nodes - set(known)) if nodes and known else []
-    if unknown:
-        names = ", ".join(map(repr, unknown))
-        raise OptionError(f"--node: no node named {names} in this run (known nodes: {format_names(known)})")
+    if nodes:
+        check_nodes(nodes, known)
     kinds = _split(event)
     for kind in sorted(kinds or ()):
-        if kind not in EVENTS and kind not in EXTRA_EVENT_KINDS:
+        if kind not in EVENTS:
             stderr.print(
                 f"[yellow]warning:[/] {visible_markup(repr(kind))} is not an event kind netsim writes "
-                f"({', '.join(EVENTS + EXTRA_EVENT_KINDS)})",
+                f"({', '.join(EVENTS)})",
                 highlight=False,
             )
     selected = filter_events(
@@ -126,13 +112,13 @@ def events_command(
     if as_json:
         _write_lines(orjson.dumps(record).decode() for record in selected)
     else:
-        start = header.get("start_ts_ns")
-        start_ts_ns = start if type(start) is int else None
+        start_ts_ns = header_start_ts_ns(header)
         width = min(MAX_NODE_WIDTH, max((len(name) for name in known), default=0))
         # Names, types and errors in an event are the trace's: shown, never obeyed, by the terminal.
         _write_lines(visible(format_event(record, start_ts_ns, node_width=width)) for record in selected)
 
 
+@app.command("follow")
 @handles_errors
 def follow_command(
     run_dir_or_trace: RunOrTraceArgument,

@@ -1,12 +1,9 @@
-"""``netsim trace export``: a trace to SQLite or CSV (a thin skin over ``netsim.trace.export``).
-
-The module adds its command to the ``netsim trace`` group through ``register(app)``; it creates no app.
-"""
+"""``netsim trace export``: a trace to SQLite or CSV (a thin skin over ``netsim.trace.export``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,12 +11,11 @@ from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
 from netsim.errors import OptionError
-from netsim.trace.export import ExportResult, export_csv, export_sqlite
 
+if TYPE_CHECKING:
+    from netsim.trace.export import ExportResult
 
-def register(app: typer.Typer) -> None:
-    """Add ``export`` to the ``netsim trace`` group."""
-    app.command("export")(export_command)
+app = typer.Typer()
 
 
 def _report(result: ExportResult) -> None:
@@ -32,6 +28,7 @@ def _report(result: ExportResult) -> None:
     )
 
 
+@app.command("export")
 @handles_errors
 def export_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -63,6 +60,9 @@ def export_command(
             "pass exactly one of --sqlite FILE or --csv DIR",
             hint="netsim trace export runs/<run-id> --sqlite trace.sqlite",
         )
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.export import export_csv, export_sqlite
+
     if sqlite is not None:
         result = export_sqlite(run_dir_or_trace, sqlite, strict=not lenient, overwrite=force)
     else:

@@ -10,8 +10,9 @@ import typer
 from netsim.cli.common import handles_errors, stderr
 from netsim.cli.terminal import visible_markup
 from netsim.cli.trace_input import RunOrTraceArgument
-from netsim.trace.reader import resolve_trace_path
-from netsim.trace.report import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME, write_report
+from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
+
+app = typer.Typer()
 
 
 def _size(size_bytes: int) -> str:
@@ -20,6 +21,7 @@ def _size(size_bytes: int) -> str:
     return f"{size_bytes / 1024:.0f} kB"
 
 
+@app.command("report")
 @handles_errors
 def report_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -41,7 +43,10 @@ def report_command(
     ] = DEFAULT_MAX_TABLE_EVENTS,
 ) -> None:
     """One HTML page with the run's summary, checks, stats, plot, message diagram and events."""
-    target = out if out is not None else resolve_trace_path(run_dir_or_trace).parent / REPORT_FILE_NAME
+    # Here, not at the top: only this command loads the report (and with it every analysis).
+    from netsim.trace.report import default_report_path, write_report
+
+    target = out if out is not None else default_report_path(run_dir_or_trace)
     result = write_report(run_dir_or_trace, target, max_table_events=max_events)
     for section, reason in {**result.unavailable, **result.failed}.items():
         stderr.print(
@@ -54,8 +59,3 @@ def report_command(
             highlight=False,
         )
     stderr.print(f"wrote {visible_markup(result.path)} ({_size(result.size_bytes)})", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``report`` to a ``netsim trace`` Typer app."""
-    app.command("report")(report_command)

@@ -1,21 +1,20 @@
-"""``netsim trace stats``: rates, one-way latency percentiles and a timeline, over ``netsim.trace.stats``.
-
-The module adds its command to the ``netsim trace`` group through ``register(app)``; it creates no app.
-"""
+"""``netsim trace stats``: rates, one-way latency percentiles and a timeline, over ``netsim.trace.stats``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.common import handles_errors, stderr
 from netsim.cli.tables import field_table, link_sections
 from netsim.cli.terminal import visible_text
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
-from netsim.trace.stats import LatencyStats, Timeline, TraceStats, trace_stats
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
+
+if TYPE_CHECKING:
+    from netsim.trace.stats import LatencyStats, Timeline, TraceStats
 
 # One character per bucket; a bucket with any message gets at least the lowest block, so that a little
 # activity never looks like none.
@@ -23,10 +22,7 @@ SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 # More buckets than this are drawn with neighbouring buckets summed, so that a row fits a terminal.
 SPARK_COLUMNS = 60
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``stats`` to the ``netsim trace`` group."""
-    app.command("stats")(stats_command)
+app = typer.Typer()
 
 
 def _three_digits(value: float) -> str:
@@ -188,6 +184,7 @@ def _timeline_table(stats: TraceStats, timeline: Timeline) -> Table:
     return table
 
 
+@app.command("stats")
 @handles_errors
 def stats_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -203,14 +200,16 @@ def stats_command(
     lenient: LenientOption = False,
 ) -> None:
     """Rates, one-way latency percentiles per link and message type, and a per-node timeline."""
-    stats = trace_stats(run_dir_or_trace, bucket_s=bucket, strict=not lenient)
-    if as_json:
-        echo_json(stats.to_dict())
-    else:
-        stderr.print(_overview_table(stats))
-        stderr.print(_nodes_table(stats))
-        stderr.print(_links_table(stats))
-        stderr.print(_latency_table(stats))
-        if stats.timeline is not None:
-            stderr.print(_timeline_table(stats, stats.timeline))
-    warn_skipped_lines(stats.skipped_lines, stats.path)
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.stats import trace_stats
+
+    print_analysis(trace_stats(run_dir_or_trace, bucket_s=bucket, strict=not lenient), as_json, _print_tables)
+
+
+def _print_tables(stats: TraceStats) -> None:
+    stderr.print(_overview_table(stats))
+    stderr.print(_nodes_table(stats))
+    stderr.print(_links_table(stats))
+    stderr.print(_latency_table(stats))
+    if stats.timeline is not None:
+        stderr.print(_timeline_table(stats, stats.timeline))

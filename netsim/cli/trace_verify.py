@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.common import handles_errors, stderr
 from netsim.cli.terminal import visible_markup, visible_text
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
 from netsim.trace.events import format_event
-from netsim.trace.verify import VerifyReport, verify_trace
+
+if TYPE_CHECKING:
+    from netsim.trace.verify import VerifyReport
 
 # Figures a check reports besides its failures, shown under the table when they are not zero.
 NOTED_COUNTS = (
@@ -26,10 +28,7 @@ NOTED_COUNTS = (
     "crashed_nodes",
 )
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``verify`` to the ``netsim trace`` group."""
-    app.command("verify")(verify_command)
+app = typer.Typer()
 
 
 def _figure(value: object) -> str:
@@ -80,6 +79,7 @@ def _print_report(report: VerifyReport) -> None:
         )
 
 
+@app.command("verify")
 @handles_errors
 def verify_command(
     run_dir_or_trace: RunOrTraceArgument,
@@ -90,11 +90,10 @@ def verify_command(
 
     Exits 0 if every check passes, 1 if any fails, 2 if the trace cannot be read.
     """
+    # Here, not at the top: only this command loads it.
+    from netsim.trace.verify import verify_trace
+
     report = verify_trace(run_dir_or_trace, strict=not lenient)
-    if as_json:
-        echo_json(report.to_dict())
-    else:
-        _print_report(report)
-    warn_skipped_lines(report.skipped_lines, report.path)
+    print_analysis(report, as_json, _print_report)
     if not report.ok:
         raise typer.Exit(1)

@@ -16,15 +16,9 @@ from typing import Any
 import orjson
 
 from netsim.errors import InputError
-from netsim.runs import (
-    HEADER_PART_NAME,
-    NODE_DIR_NAME,
-    SUMMARY_FILE_NAME,
-    RunSummary,
-    TopologyRef,
-    write_summary,
-)
-from netsim.trace.reader import TRACE_FILE_NAME, merge_node_traces
+from netsim.runs.layout import HEADER_PART_NAME, NODE_DIR_NAME, PART_GLOB, SUMMARY_FILE_NAME, TRACE_FILE_NAME
+from netsim.runs.summary import RunSummary, TopologyRef, write_summary
+from netsim.trace.reader import merge_node_traces
 from netsim.trace.summary import summarize_trace
 
 # How a run ended when its launcher died before it could say: only ``recover_run`` writes this.
@@ -46,7 +40,7 @@ def merge_parts(run_dir: Path, header: dict[str, Any]) -> list[str]:
     A part truncated by a killed process loses its last line only, and the warning says so.
     """
     node_dir = run_dir / NODE_DIR_NAME
-    parts = sorted(node_dir.glob("*.trace.jsonl"))
+    parts = sorted(node_dir.glob(PART_GLOB))
     skipped_lines: list[tuple[Path, int, str]] = []
     merge_node_traces(
         [part for part in parts if part.exists()], header, run_dir / TRACE_FILE_NAME, skipped=skipped_lines

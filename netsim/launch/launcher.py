@@ -27,6 +27,7 @@ from netsim.apps.registry import resolve_app
 from netsim.errors import StartupError
 from netsim.launch.faults import FaultRunner
 from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
+from netsim.runs.layout import node_part_name
 from netsim.runtime import control
 from netsim.runtime.plan import NodePlan
 from netsim.runtime.process import node_main
@@ -593,7 +594,9 @@ class Launcher:
         old.conn.close()
         self.retired.append(old)
         generation = old.plan.generation + 1
-        trace_path = old.plan.trace_path.replace(".trace.jsonl", f".g{generation}.trace.jsonl")
+        trace_path = os.path.join(
+            os.path.dirname(old.plan.trace_path), node_part_name(old.plan.index, generation)
+        )
         plan = dataclasses.replace(
             old.plan, generation=generation, trace_path=trace_path, fixed_addresses=old.bound
         )

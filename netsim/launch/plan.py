@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from netsim.runs.layout import node_part_name
 from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
 from netsim.shaping.conditions import NO_CONDITIONS
 from netsim.shaping.links import LinkConditionsMap
@@ -53,7 +54,7 @@ def build_plans(
             node_names=node_names,
             seed=seed,
             socket_dir=socket_dir,
-            trace_path=str(node_dir / f"{node.index}.trace.jsonl"),
+            trace_path=str(node_dir / node_part_name(node.index)),
             log_path=str(node_dir / f"{node.index}-{slug(node.name)}.log"),
             settings=settings,
             run_key=run_key,

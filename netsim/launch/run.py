@@ -40,7 +40,8 @@ from netsim.launch.launcher import (
 )
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
-from netsim.runs import NODE_DIR_NAME, NodeFailure, RunSummary, RunTiming, write_summary
+from netsim.runs.layout import LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
+from netsim.runs.summary import NodeFailure, RunSummary, RunTiming, write_summary
 from netsim.runtime.plan import RuntimeSettings
 from netsim.shaping.conditions import (
     CONDITION_KEYS,
@@ -157,7 +158,7 @@ def run(
     run_dir = Path(out) / run_id
     node_dir = run_dir / NODE_DIR_NAME
     node_dir.mkdir(parents=True)
-    write_topology_json(topo, run_dir / "topology.json")
+    write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)
     header = _header(run_id, topo, app, transport, seed)
     write_header_part(node_dir, header)
 
@@ -276,7 +277,7 @@ def _launch(
         if schedule:
 
             def fault_runner(launcher: Launcher) -> FaultRunner:
-                trace_part = str(node_dir / "launcher.trace.jsonl")
+                trace_part = str(node_dir / LAUNCHER_PART_NAME)
                 return FaultRunner(launcher, schedule, topo, shaped_links, transport, trace_part)
 
         launcher = Launcher(

@@ -39,3 +39,11 @@ def topology_conditions(
         if forward.shaped or backward.shaped:
             shaped[(link.a, link.b)] = (forward, backward)
     return shaped
+
+
+def link_condition_rows(shaped: LinkConditionsMap) -> list[dict[str, Any]]:
+    """One JSON-ready row per shaped link: its ends and each direction's conditions (``topo show``)."""
+    return [
+        {"a": a, "b": b, "a_to_b": forward.to_dict(), "b_to_a": backward.to_dict()}
+        for (a, b), (forward, backward) in shaped.items()
+    ]

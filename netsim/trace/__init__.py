@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from netsim.trace.reader import (
-    TRACE_FILE_NAME,
     TraceReader,
     iter_events,
     merge_node_traces,
@@ -15,7 +14,6 @@ from netsim.trace.summary import TraceSummary, summarize_trace
 
 __all__ = [
     "SCHEMA",
-    "TRACE_FILE_NAME",
     "TraceReader",
     "TraceSummary",
     "iter_events",

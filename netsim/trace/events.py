@@ -66,6 +66,17 @@ def parse_link(spec: str, node_names: list[str]) -> tuple[str, str]:
     )
 
 
+def check_nodes(nodes: set[str], node_names: list[str]) -> None:
+    """Raise ``OptionError`` naming the known nodes if ``nodes`` holds a name that is not one of
+    ``node_names`` (a trace header's); a header without names checks nothing."""
+    unknown = sorted(nodes - set(node_names)) if node_names else []
+    if unknown:
+        names = ", ".join(map(repr, unknown))
+        raise OptionError(
+            f"--node: no node named {names} in this run (known nodes: {format_names(node_names)})"
+        )
+
+
 def _address_key(address: Any) -> Any:
     # IPv6 ends may disagree on flowinfo and scope_id; host and port identify the socket.
     return tuple(address[:2]) if type(address) is list else address

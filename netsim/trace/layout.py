@@ -14,11 +14,10 @@ from typing import Any
 import networkx as nx
 
 from netsim.errors import NetsimError
+from netsim.runs.layout import TOPOLOGY_FILE_NAME
 from netsim.topology import load_topology
 from netsim.trace.reader import read_header, resolve_trace_path
 from netsim.trace.schema import header_links, header_node_names
-
-TOPOLOGY_FILE_NAME = "topology.json"
 
 GEO_KEYS = ("Longitude", "Latitude")
 XY_KEYS = ("x", "y")

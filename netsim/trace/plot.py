@@ -27,13 +27,12 @@ from matplotlib.figure import Figure
 
 from netsim.errors import InputError, OptionError
 from netsim.trace.layout import node_positions, run_graph
+from netsim.trace.outputs import PLOT_FORMATS
 from netsim.trace.reader import TraceReader, peek_last_ts_ns, read_header, resolve_trace_path
 from netsim.trace.records import cut, int_or_none, is_control
 from netsim.trace.schema import SEND_EVENTS, header_node_names
 from netsim.trace.timeline import TimelineCounter, nice_at_least
 from netsim.trace.traffic import MESSAGE_EVENTS, TrafficCounter
-
-PLOT_FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 
 # About this many time buckets between the run's start and its last event: fine enough that the part of
 # a run with traffic (often a small fraction of it) still has many; merged into DISPLAY_BINS to draw.

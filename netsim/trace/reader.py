@@ -29,6 +29,7 @@ from typing import IO, Any
 import orjson
 
 from netsim.errors import InputError, TraceFormatError
+from netsim.runs.layout import TRACE_FILE_NAME
 from netsim.trace.records import is_int
 from netsim.trace.schema import BATCH_ROW_FIELDS, HEADER_TYPE, SCHEMA
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 # configures it, instead of Python's last-resort handler printing raw lines to stderr.
 log.addHandler(logging.NullHandler())
 
-TRACE_FILE_NAME = "trace.jsonl"
 # Big enough that a trace is read in few system calls; small enough to keep one per node in a merge.
 READ_BUFFER_BYTES = 1 << 20
 MERGE_PART_BUFFER_BYTES = 1 << 16

@@ -101,6 +101,13 @@ def header_node_names(header: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(n for n in (names if isinstance(names, list) else []) if isinstance(n, str)))
 
 
+def header_start_ts_ns(header: dict[str, Any]) -> int | None:
+    """The header's ``start_ts_ns`` (``ts_ns - start_ts_ns`` is time into the run); None if it has no
+    integer one."""
+    start = header.get("start_ts_ns")
+    return start if type(start) is int else None
+
+
 def header_links(header: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     """The links of the header's topology as (a, b, transport), transport None where the link names
     none; links that are not two node names are passed over."""

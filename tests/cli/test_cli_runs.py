@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from netsim.cli.runs import app
 from netsim.errors import InputError
-from netsim.runs import list_runs
+from netsim.runs.listing import list_runs
 from netsim.trace import SCHEMA
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ import pytest
 from netsim_testing import LOST_TO_A_FAILED_NODE
 
 import netsim
-from netsim.runs import read_summary
+from netsim.runs.summary import read_summary
 
 APPS = Path(__file__).with_name("runtime_apps.py")
 CRASHES = f"{APPS}:CrashOnSecondMessage"

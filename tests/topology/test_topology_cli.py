@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from netsim.cli.topo import app
+from netsim.shaping.links import link_condition_rows, topology_conditions
 from netsim.topology import load_topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,48 @@ def test_show_json() -> None:
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
     assert (summary["nodes"], summary["links"], summary["connected"]) == (9, 12, True)
+
+
+ASYMMETRIC_LINKS = """graph [
+  node [ id 0 label "a" ]
+  node [ id 1 label "b" ]
+  node [ id 2 label "c" ]
+  edge [ source 0 target 1 latency_ms "10/20.5" loss "0.1/0" bandwidth "1Mbit/2Mbit" queue "100/64KB" ]
+  edge [ source 1 target 2 transport "udp" reorder "0.2" queue "10" ]
+]
+"""
+
+
+def test_show_link_conditions(tmp_path: Path) -> None:
+    path = tmp_path / "asymmetric.gml"
+    path.write_text(ASYMMETRIC_LINKS)
+    rows = link_condition_rows(topology_conditions(load_topology(str(path)), {}, "tcp"))
+    assert [(row["a"], row["b"]) for row in rows] == [("a", "b"), ("b", "c")]
+    assert (rows[0]["a_to_b"]["latency_ms"], rows[0]["b_to_a"]["queue_bytes"]) == (10.0, 64_000)
+    shown = runner.invoke(app, ["show", str(path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["link_conditions"] == rows
+
+    table = runner.invoke(app, ["show", str(path)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    cells = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:-1]]
+        for line in table.stderr.splitlines()
+        if " -- " in line
+    }
+    # One value where both directions agree ("-" for none), "a->b / b->a" where they differ.
+    assert cells == {
+        "a -- b": [
+            "10.000 / 20.500",
+            "-",
+            "0.1 / 0.0",
+            "1,000,000 bit/s / 2,000,000 bit/s",
+            "100 / 64000",
+            "-",
+            "-",
+        ],
+        "b -- c": ["-", "-", "-", "-", "10", "-", "0.2"],
+    }
 
 
 def test_show_warnings(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import load_trace, trace_group, trace_header, write_trace
+from netsim_testing import load_trace, trace_header, write_trace
 from typer.testing import CliRunner
 
-from netsim.cli.trace_draw import register
+from netsim.cli.trace import app as trace_app
 from netsim.errors import OptionError
 from netsim.trace.diagram import render_diagram
 
@@ -324,7 +324,7 @@ def test_to_dict_has_everything_but_the_svg(tmp_path: Path) -> None:
 
 
 def cli() -> typer.Typer:
-    return trace_group(register)
+    return trace_app
 
 
 @pytest.mark.timeout(60)
@@ -367,13 +367,6 @@ def test_diagram_command_bad_input_exits_2(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
 
 
-def _wired() -> bool:
-    from netsim.cli import trace as trace_cli
-
-    return any(command.name == "diagram" for command in trace_cli.app.registered_commands)
-
-
-@pytest.mark.skipif(not _wired(), reason="`netsim trace diagram` is not wired into netsim.cli.trace yet")
 @pytest.mark.timeout(60)
 def test_diagram_as_a_real_command(tmp_path: Path) -> None:
     trace = write_trace(tmp_path / "t.jsonl", header(["n0", "n1"]), message(1, "n0", "n1"))

@@ -10,16 +10,17 @@ from typing import Any
 
 import pytest
 import typer
-from netsim_testing import Simulations, trace_group, write_run, write_trace
+from netsim_testing import Simulations, write_run, write_trace
 from typer.testing import CliRunner
 
-from netsim.cli import trace_events
+from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
 from netsim.trace import events as events_module
-from netsim.trace.events import filter_events, format_event, parse_link
+from netsim.trace.events import check_nodes, filter_events, format_event, parse_link
 from netsim.trace.follow import follow_message, format_duration, message_timeline
 from netsim.trace.records import format_address
+from netsim.trace.schema import header_node_names, header_start_ts_ns
 
 runner = CliRunner()
 START = 1_000_000_000
@@ -106,6 +107,22 @@ def test_parse_link_with_dashes_in_names() -> None:
         parse_link("a-a", names)
     with pytest.raises(OptionError):
         parse_link("ab", names)
+
+
+def test_check_nodes_names_the_known_ones() -> None:
+    names = ["a", "b-1", "b"]
+    check_nodes({"a", "b-1"}, names)
+    check_nodes({"zed"}, [])  # a header without names checks nothing
+    with pytest.raises(OptionError, match=r"no node named 'x', 'zed' in this run \(known nodes: a, b-1, b\)"):
+        check_nodes({"zed", "a", "x"}, names)
+
+
+def test_header_names_and_start() -> None:
+    header = {"topology": {"nodes": ["a", 7, "b", "a"]}, "start_ts_ns": 5}
+    assert (header_node_names(header), header_start_ts_ns(header)) == (["a", "b"], 5)
+    for start in (None, True, 1.5, "5"):
+        assert header_start_ts_ns({"start_ts_ns": start}) is None
+    assert (header_node_names({"topology": "x"}), header_start_ts_ns({})) == ([], None)
 
 
 # -- filter_events ---------------------------------------------------------------------------------------
@@ -252,7 +269,7 @@ def test_follow_on_a_real_run_finds_forwards_and_replies(real_run: Path) -> None
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    return trace_group(trace_events.register)
+    return trace_app
 
 
 def test_events_command(cli: typer.Typer, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import typer
 from netsim_testing import Simulations
 from typer.testing import CliRunner
 
-from netsim.cli import trace_export as trace_export_cli
+from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import SCHEMA, summarize_trace
 from netsim.trace.export import EVENT_COLUMNS, export_csv, export_sqlite, format_address
@@ -391,14 +391,7 @@ runner = CliRunner()
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """A stand-in for the netsim trace group."""
-
-    trace_export_cli.register(app)
-    return app
+    return trace_app
 
 
 def test_cli_sqlite_and_force(run_dir: Path, tmp_path: Path) -> None:
@@ -442,14 +435,7 @@ def test_cli_missing_trace(tmp_path: Path) -> None:
 
 
 def test_cli_as_a_real_process(run_dir: Path, tmp_path: Path) -> None:
-    code = (
-        "import typer\n"
-        "from netsim.cli.trace_export import register\n"
-        "app = typer.Typer()\n"
-        "app.callback()(lambda: None)\n"
-        "register(app)\n"
-        "app(prog_name='netsim trace')\n"
-    )
+    code = "from netsim.cli.trace import app\napp(prog_name='netsim trace')\n"
     out = tmp_path / "p.sqlite"
     ok = subprocess.run(
         [sys.executable, "-c", code, "export", str(run_dir), "--sqlite", str(out)],

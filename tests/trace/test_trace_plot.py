@@ -11,10 +11,10 @@ from typing import Any
 import networkx as nx
 import pytest
 import typer
-from netsim_testing import load_trace, trace_group, write_trace
+from netsim_testing import load_trace, write_trace
 from typer.testing import CliRunner
 
-from netsim.cli.trace_draw import register
+from netsim.cli.trace import app as trace_app
 from netsim.errors import OptionError
 from netsim.trace import SCHEMA
 from netsim.trace.layout import node_positions, run_graph
@@ -237,7 +237,7 @@ def test_odd_node_names_and_no_messages_still_plot(tmp_path: Path) -> None:
 
 
 def cli() -> typer.Typer:
-    return trace_group(register)
+    return trace_app
 
 
 @pytest.mark.timeout(60)

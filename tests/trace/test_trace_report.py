@@ -25,13 +25,13 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import Simulations, trace_group, trace_header, write_run
+from netsim_testing import Simulations, trace_header, write_run
 from typer.testing import CliRunner
 
-from netsim.cli.trace_report import register
+from netsim.cli.trace import app as trace_cli_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA
-from netsim.trace.report import render_report, write_report
+from netsim.trace.report import default_report_path, render_report, write_report
 
 START = 7_000_000_000
 EVIL = "<script>alert(1)</script>"
@@ -303,6 +303,11 @@ def test_bad_input_is_a_netsim_error(tmp_path: Path) -> None:
         render_report(not_a_trace)
 
 
+def test_default_report_path_is_next_to_the_trace(hostile_run: Path) -> None:
+    assert default_report_path(hostile_run) == hostile_run / "report.html"
+    assert default_report_path(hostile_run / "trace.jsonl") == hostile_run / "report.html"
+
+
 def test_output_directory_gets_report_html(hostile_run: Path) -> None:
     result = write_report(hostile_run, hostile_run)
     assert result.path == hostile_run / "report.html"
@@ -321,7 +326,7 @@ runner = CliRunner()
 
 
 def trace_app() -> typer.Typer:
-    return trace_group(register)
+    return trace_cli_app
 
 
 def test_cli_writes_the_report(hostile_run: Path, tmp_path: Path) -> None:
@@ -353,13 +358,7 @@ def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_as_a_real_process(hostile_run: Path, tmp_path: Path) -> None:
-    code = (
-        "import typer; from netsim.cli.trace_report import register\n"
-        "app = typer.Typer()\n"
-        "@app.callback()\n"
-        "def group() -> None: pass\n"
-        "register(app); app(prog_name='netsim trace')"
-    )
+    code = "from netsim.cli.trace import app; app(prog_name='netsim trace')"
     out = tmp_path / "p.html"
     done = subprocess.run(
         [sys.executable, "-c", code, "report", str(hostile_run), "-o", str(out)],

@@ -12,10 +12,11 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import Simulations, trace_group, trace_header, write_run
+from netsim_testing import Simulations, trace_header, write_run
 from typer.testing import CliRunner
 
 from netsim.cli import trace_stats as trace_stats_cli
+from netsim.cli.trace import app as trace_app
 from netsim.errors import OptionError, TraceFormatError
 from netsim.trace import summarize_trace
 from netsim.trace.stats import LatencyStats, nice_width_ns, trace_stats
@@ -340,7 +341,7 @@ runner = CliRunner()
 
 
 def make_app() -> typer.Typer:
-    return trace_group(trace_stats_cli.register)
+    return trace_app
 
 
 def test_cli_prints_tables_on_stderr(run_dir: Path) -> None:
@@ -399,14 +400,7 @@ def test_sparkline() -> None:
 
 
 def test_cli_as_a_real_process(run_dir: Path) -> None:
-    code = (
-        "import typer\n"
-        "from netsim.cli.trace_stats import register\n"
-        "app = typer.Typer()\n"
-        "app.callback()(lambda: None)\n"
-        "register(app)\n"
-        "app(prog_name='netsim trace')\n"
-    )
+    code = "from netsim.cli.trace import app\napp(prog_name='netsim trace')\n"
     ok = subprocess.run(
         [sys.executable, "-c", code, "stats", str(run_dir), "--json"],
         capture_output=True,

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import Simulations, trace_group, write_trace
+from netsim_testing import Simulations, write_trace
 from typer.testing import CliRunner
 
-from netsim.cli import trace_verify
+from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, TraceFormatError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.trace import SCHEMA
@@ -457,7 +457,7 @@ def test_message_id_bitmap() -> None:
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    return trace_group(trace_verify.register)
+    return trace_app
 
 
 def test_cli_passes_a_real_run(cli: typer.Typer, real_run: Path) -> None:

@@ -23,8 +23,16 @@ from netsim.trace.report.page import (
     DEFAULT_MAX_TABLE_EVENTS,
     REPORT_FILE_NAME,
     ReportResult,
+    default_report_path,
     render_report,
     write_report,
 )
 
-__all__ = ["DEFAULT_MAX_TABLE_EVENTS", "REPORT_FILE_NAME", "ReportResult", "render_report", "write_report"]
+__all__ = [
+    "DEFAULT_MAX_TABLE_EVENTS",
+    "REPORT_FILE_NAME",
+    "ReportResult",
+    "default_report_path",
+    "render_report",
+    "write_report",
+]

@@ -8,11 +8,10 @@ from typing import Any
 
 import orjson
 
+from netsim.runs.layout import SUMMARY_FILE_NAME
 from netsim.trace.records import compact_json, cut
 from netsim.trace.report.analysis import ReportBuild
 from netsim.trace.report.markup import escape, seconds
-
-SUMMARY_FILE_NAME = "summary.json"
 
 
 def read_run_summary(trace_path: Path, run_id: Any) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netsim.errors import InputError, OptionError
+from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import int_or_none, is_int
 from netsim.trace.report.analysis import ReportBuild
@@ -29,8 +30,6 @@ from netsim.trace.report.summary import summary_section
 from netsim.trace.report.verify import verify_section
 from netsim.trace.summary import summarize_trace
 
-DEFAULT_MAX_TABLE_EVENTS = 20_000
-REPORT_FILE_NAME = "report.html"
 # The page around the sections, shipped next to this module (package data).
 TEMPLATE_NAME = "template.html"
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
@@ -114,6 +113,11 @@ def render_report(
     """The report of a run directory or trace file, as one self-contained HTML page."""
     page, _ = _build_page(run_or_trace, max_table_events)
     return page
+
+
+def default_report_path(run_or_trace: str | os.PathLike[str]) -> Path:
+    """Where a run's report goes when no file is named: report.html next to its trace."""
+    return resolve_trace_path(run_or_trace).parent / REPORT_FILE_NAME
 
 
 def write_report(
