@@ -19,7 +19,6 @@ import typer
 
 import netsim
 from netsim.errors import NetsimError
-from netsim.launch.run import RunResult
 from netsim.trace import SCHEMA
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.verify import verify_trace
@@ -58,7 +57,7 @@ def processes_mentioning(marker: str) -> list[int]:
 # -- the oracle for real runs -----------------------------------------------------------------------------
 
 # ``verify_rejects`` of a run in which a node fails (crashes, hangs, exits) on purpose.
-LOST_TO_A_FAILED_NODE = {"exactly_once": "a node fails: what its neighbours still send it is never received"}
+A_NODE_FAILS = {"exactly_once": "a node fails: what its neighbours still send it is never received"}
 
 # Leftovers of a launcher that is already gone (its nodes remove the directory as they exit) may take a
 # moment to go; and a socket directory whose launcher still runs is not (yet) left behind.
@@ -160,7 +159,7 @@ class Simulations:
 
     def __call__(
         self, topology: Any, *, verify_rejects: Mapping[str, str] | None = None, **options: Any
-    ) -> RunResult:
+    ) -> netsim.RunResult:
         """``netsim.run(topology, **options)``, writing under the test's runs directory unless ``out``
         says otherwise; ``verify_rejects`` as in :func:`run_problems`."""
         out = Path(options.setdefault("out", self.out))

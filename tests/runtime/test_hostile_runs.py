@@ -14,8 +14,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netsim_testing import child_pids, load_trace
+from netsim_testing import Simulations, child_pids, load_trace
 
+import netsim
 from netsim.launch.launcher import ReadyNode
 from netsim.runtime.bounds import LOG_LIMIT_BYTES
 from netsim.wire import Message, decode_frames, encode_frame, encode_message
@@ -216,6 +217,21 @@ def test_udp_datagrams_from_a_dead_node_s_port_are_refused_and_its_restart_binds
     ), "n0 never took datagrams from the restarted n1"
 
 
+def run_attacked(simulate: Simulations, app_name: str, attacker: Attacker) -> netsim.RunResult:
+    """line:3 running ``app_name`` for 2.5 s while ``attacker`` connects to its nodes from outside."""
+    result = simulate(
+        "line:3",
+        app=app(app_name),
+        seed=1,
+        duration=2.5,
+        on_ready=attacker.on_ready,
+        verify_rejects=OUTSIDERS_CONNECT,
+    )
+    attacker.join()
+    assert result.summary.exit_status == "ok", result.summary
+    return result
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -246,17 +262,7 @@ def test_forty_oversized_connections_before_a_hello_cost_a_node_almost_nothing(s
         for sock in connections:
             sock.close()
 
-    attacker = Attacker(0.3, attack)
-    result = simulate(
-        "line:3",
-        app=app("Forever"),
-        seed=1,
-        duration=2.5,
-        on_ready=attacker.on_ready,
-        verify_rejects=OUTSIDERS_CONNECT,
-    )
-    attacker.join()
-    assert result.summary.exit_status == "ok", result.summary
+    result = run_attacked(simulate, "Forever", Attacker(0.3, attack))
     assert measured["after"] - measured["before"] < 32 * 1024 * 1024, measured
     _, events = load_trace(result.run_dir)
     refused = [error for error in errors_of(events, "n1") if "announces 16777216 payload bytes" in error]
@@ -274,17 +280,7 @@ def test_a_listener_out_of_descriptors_backs_off_instead_of_flooding_the_trace(s
         for sock in connections:
             sock.close()
 
-    attacker = Attacker(0.3, attack)
-    result = simulate(
-        "line:3",
-        app=app("FewDescriptors"),
-        seed=1,
-        duration=2.5,
-        on_ready=attacker.on_ready,
-        verify_rejects=OUTSIDERS_CONNECT,
-    )
-    attacker.join()
-    assert result.summary.exit_status == "ok", result.summary
+    result = run_attacked(simulate, "FewDescriptors", Attacker(0.3, attack))
     _, events = load_trace(result.run_dir)
     paused = [error for error in errors_of(events, "n1") if "not accepting for" in error]
     # Back-off from 50 ms doubling to 1 s, from 50 ms again once a descriptor came free and a connection

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from netsim_testing import LOST_TO_A_FAILED_NODE, ROOT, address_in_use, load_trace, processes_mentioning
+from netsim_testing import A_NODE_FAILS, ROOT, address_in_use, load_trace, processes_mentioning
 from typer.testing import CliRunner
 
 from netsim.cli.main import app as cli_app
@@ -130,13 +130,7 @@ def test_a_launcher_killed_with_sigkill_leaves_nothing_and_its_trace_can_be_reco
 
 @pytest.mark.timeout(60)
 def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(simulate):
-    result = simulate(
-        "line:3",
-        app=app("HangsInCallback"),
-        seed=1,
-        duration=1,
-        verify_rejects=LOST_TO_A_FAILED_NODE,
-    )
+    result = simulate("line:3", app=app("HangsInCallback"), seed=1, duration=1, verify_rejects=A_NODE_FAILS)
     summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed" and result.exit_code == 1
     assert summary["ended_by"] == "duration"
@@ -153,13 +147,7 @@ def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(simulate):
 
 @pytest.mark.timeout(60)
 def test_sys_exit_in_an_app_is_a_failure_of_that_node(simulate):
-    result = simulate(
-        "line:3",
-        app=app("CallsSysExit"),
-        seed=1,
-        duration=5,
-        verify_rejects=LOST_TO_A_FAILED_NODE,
-    )
+    result = simulate("line:3", app=app("CallsSysExit"), seed=1, duration=5, verify_rejects=A_NODE_FAILS)
     summary = result.summary.to_dict()
     assert summary["exit_status"] == "failed" and summary["ended_by"] == "failure"
     [failure] = summary["node_failures"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from netsim_testing import LOST_TO_A_FAILED_NODE
+from netsim_testing import A_NODE_FAILS
 
 import netsim
 from netsim.runs.summary import read_summary
@@ -18,13 +18,7 @@ CRASHES = f"{APPS}:CrashOnSecondMessage"
 @pytest.mark.timeout(60)
 def test_a_crashed_node_raises_node_crashed_naming_it(simulate):
     with pytest.raises(netsim.NodeCrashed) as caught:
-        simulate(
-            "ring:4",
-            app=f"{APPS}:CrashOnSecondMessage",
-            seed=1,
-            check=True,
-            verify_rejects=LOST_TO_A_FAILED_NODE,
-        )
+        simulate("ring:4", app=CRASHES, seed=1, check=True, verify_rejects=A_NODE_FAILS)
     error = caught.value
     assert isinstance(error, netsim.RunError)
     assert error.node == "n2" and str(error).startswith("node 'n2' failed")
@@ -39,9 +33,7 @@ def test_a_crashed_node_raises_node_crashed_naming_it(simulate):
 
 @pytest.mark.timeout(60)
 def test_without_check_the_same_run_is_a_failed_result(simulate):
-    result = simulate(
-        "ring:4", app=f"{APPS}:CrashOnSecondMessage", seed=1, verify_rejects=LOST_TO_A_FAILED_NODE
-    )
+    result = simulate("ring:4", app=CRASHES, seed=1, verify_rejects=A_NODE_FAILS)
     assert result.summary.exit_status == "failed" and result.exit_code == 1
 
 

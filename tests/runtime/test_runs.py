@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from netsim_testing import LOST_TO_A_FAILED_NODE, ROOT, load_trace, processes_mentioning
+from netsim_testing import A_NODE_FAILS, ROOT, load_trace, processes_mentioning
 
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 
@@ -124,12 +124,7 @@ def test_bad_bytes_from_outside_are_traced_and_the_node_runs_on(simulate):
 
 @pytest.mark.timeout(60)
 def test_a_crashing_node_is_reported_by_name_and_the_trace_survives(simulate):
-    result = simulate(
-        "ring:5",
-        app=app("CrashOnSecondMessage"),
-        seed=1,
-        verify_rejects=LOST_TO_A_FAILED_NODE,
-    )
+    result = simulate("ring:5", app=app("CrashOnSecondMessage"), seed=1, verify_rejects=A_NODE_FAILS)
     summary = result.summary.to_dict()
     assert result.exit_code == 1
     assert summary["exit_status"] == "failed" and summary["ended_by"] == "failure"
