@@ -59,29 +59,34 @@ def processes_mentioning(marker: str) -> list[int]:
 # ``verify_rejects`` of a run in which a node fails (crashes, hangs, exits) on purpose.
 A_NODE_FAILS = {"exactly_once": "a node fails: what its neighbours still send it is never received"}
 
-# Leftovers of a launcher that is already gone (its nodes remove the directory as they exit) may take a
-# moment to go; and a socket directory whose launcher still runs is not (yet) left behind.
+# How long the processes of a run made through the CLI may take to go: when its launcher is gone, the
+# nodes notice by themselves, and the last of them removes the socket directory. netsim.run in this
+# process reaps its nodes and removes its directory before it returns: those have no grace.
 LEFTOVER_GRACE_S = 3.0
 
 
-def stray_socket_dirs(before: set[str]) -> set[str]:
-    """Run socket directories made since ``before`` by this process or by a launcher that has exited.
+def stray_socket_dirs(before: set[str], *, mine: bool) -> set[str]:
+    """Run socket directories made since ``before`` by this process (``mine``) or else by a launcher
+    that has exited.
 
-    A directory is ``/tmp/netsim-<launcher pid>-<random>``; another launcher still running (another
-    test session's) owns its own and is not judged here.
+    A directory is ``/tmp/netsim-<launcher pid>-<random>``; a launcher still running (another test
+    session's) owns its own and is not judged here.
     """
     stray = set()
     for path in set(glob.glob("/tmp/netsim-*-*")) - before:
         owner = os.path.basename(path).split("-")[1]
-        if owner.isdigit() and (int(owner) == os.getpid() or not os.path.exists(f"/proc/{owner}")):
+        if not owner.isdigit():
+            continue
+        owned_here = int(owner) == os.getpid()
+        if owned_here if mine else not (owned_here or os.path.exists(f"/proc/{owner}")):
             stray.add(path)
     return stray
 
 
 def address_in_use(address: Any, transport: str) -> bool:
-    """True if an address a run traced is still held: an AF_UNIX path still there, an inet address that
-    can be bound neither again nor is refused on connect (a stream socket left in TIME_WAIT is refused,
-    a listener left behind is not)."""
+    """True if an address a run traced is still held: an AF_UNIX path still there, or an inet address
+    that can neither be bound again nor is refused on connect (a stream socket left in TIME_WAIT is
+    refused, a listener left behind is not)."""
     if isinstance(address, str):
         # An unnamed socket ("") or one in the abstract namespace leaves no file.
         return address[:1] not in ("", "\0", "@") and os.path.lexists(address)
@@ -181,17 +186,17 @@ class Simulations:
         for out, rejects in self._watched.items():
             runs.update({run_dir: rejects for run_dir in run_dirs(out) - runs.keys()})
         problems = [problem for run_dir in runs for problem in run_problems(run_dir, runs[run_dir])]
+        problems += [f"child process {pid} left behind" for pid in sorted(child_pids())]
+        dirs = stray_socket_dirs(self._socket_dirs_before, mine=True)
         deadline = time.monotonic() + LEFTOVER_GRACE_S
         while True:
-            children = child_pids()
             alive = [pid for out in self._watched for pid in processes_mentioning(str(out))]
-            dirs = stray_socket_dirs(self._socket_dirs_before)
-            if not (children or alive or dirs) or time.monotonic() > deadline:
+            others = stray_socket_dirs(self._socket_dirs_before, mine=False)
+            if not (alive or others) or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        problems += [f"child process {pid} left behind" for pid in sorted(children)]
-        problems += [f"process {pid} of a watched run left behind" for pid in sorted(alive)]
-        problems += [f"socket directory {path} left behind" for path in sorted(dirs)]
+        problems += [f"process {pid} of a run made through the CLI left behind" for pid in sorted(alive)]
+        problems += [f"socket directory {path} left behind" for path in sorted(dirs | others)]
         return problems
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 from netsim_testing import Simulations, address_in_use, run_problems, trace_header, write_run
@@ -76,3 +77,13 @@ def test_simulations_check_every_run_made_in_a_watched_directory(tmp_path: Path)
     assert any("r1: trace verify fails receive_has_send" in problem for problem in simulations.check())
     (out / "r2").mkdir()
     assert any("r2: no trace.jsonl" in problem for problem in simulations.check())
+
+
+def test_a_socket_directory_this_process_left_fails_the_check(tmp_path: Path) -> None:
+    simulations = Simulations(tmp_path / "runs")
+    left = tempfile.mkdtemp(prefix=f"netsim-{os.getpid()}-", dir="/tmp")
+    try:
+        assert f"socket directory {left} left behind" in simulations.check()
+    finally:
+        os.rmdir(left)
+    assert simulations.check() == []
