@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netsim_testing import child_pids, socket_dirs
+from netsim_testing import Simulations
 
 
 @pytest.fixture
@@ -12,9 +13,20 @@ def runs_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def no_leftovers():
-    """Fails the test if it leaves a child process or a socket directory behind."""
-    dirs_before = socket_dirs()
-    yield
-    assert child_pids() == set(), "child processes left behind"
-    assert socket_dirs() - dirs_before == set(), "socket directories left behind"
+def simulate(runs_dir: Path) -> Iterator[Simulations]:
+    """Runs simulations (``simulate(topology, **options)`` is ``netsim.run`` writing to ``runs_dir``) and,
+    after the test, passed or failed, fails it unless every run's trace passes ``trace verify`` and the
+    runs left nothing behind; ``simulate.watch(out)`` holds runs made through the CLI to the same."""
+    simulations = Simulations(runs_dir)
+    yield simulations
+    problems = simulations.check()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def simulate_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulations]:
+    """``simulate`` for runs a whole module shares, checked once its tests are done."""
+    simulations = Simulations(tmp_path_factory.mktemp("runs"))
+    yield simulations
+    problems = simulations.check()
+    assert not problems, "\n".join(problems)

@@ -1,82 +1,35 @@
-"""Helpers shared by the tests: trace loading, invariant checks and leftovers for real simulations;
-hand-made traces (a header and event lines written to a file); a stand-in for the ``netsim trace`` group."""
+"""Helpers shared by the tests: trace loading and processes for real simulations; the oracle every real
+run answers to (``trace verify`` passes, nothing is left behind); hand-made traces (a header and event
+lines written to a file); a stand-in for the ``netsim trace`` group."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import os
 import socket
-from collections import Counter
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 import typer
 
+import netsim
+from netsim.errors import NetsimError
 from netsim.trace import SCHEMA
+from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.verify import verify_trace
 from netsim.transport import TRANSPORTS
 
 ROOT = Path(__file__).resolve().parents[1]
-SEND = {"send", "sendto"}
-RECEIVE = {"recv", "recvfrom"}
 
 
 def load_trace(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     lines = (run_dir / "trace.jsonl").read_bytes().splitlines()
     return orjson.loads(lines[0]), [orjson.loads(line) for line in lines[1:]]
-
-
-def mirror_problems(events: list[dict[str, Any]]) -> list[str]:
-    """Each message's receive must see (peername, sockname) = the send's (sockname, peername)."""
-    sends = {event["msg_id"]: event for event in events if event["event"] in SEND}
-    problems = []
-    for event in events:
-        if event["event"] not in RECEIVE:
-            continue
-        sent = sends.get(event["msg_id"])
-        if sent is None:
-            problems.append(f"receive without send: {event}")
-            continue
-        if _norm(sent["sockname"]) != _norm(event["peername"]) or _norm(sent["peername"]) != _norm(
-            event["sockname"]
-        ):
-            problems.append(f"not mirrored: send {sent} / receive {event}")
-    return problems
-
-
-def stream_link_mirror_problems(events: list[dict[str, Any]]) -> list[str]:
-    """Every connect (sockname S, peername P) has an accept at the peer with (P, S)."""
-    accepts = Counter((_norm(e["sockname"]), _norm(e["peername"])) for e in events if e["event"] == "accept")
-    problems = []
-    for event in events:
-        if event["event"] == "connect" and TRANSPORTS[event["transport"]].connected:
-            key = (_norm(event["peername"]), _norm(event["sockname"]))
-            if accepts[key] != 1:
-                problems.append(f"connect {event} has {accepts[key]} mirrored accepts")
-    return problems
-
-
-def delivery_counts(events: list[dict[str, Any]]) -> tuple[Counter[str], Counter[str]]:
-    sent = Counter(e["msg_id"] for e in events if e["event"] in SEND)
-    received = Counter(e["msg_id"] for e in events if e["event"] in RECEIVE)
-    return sent, received
-
-
-def exactly_once_problems(events: list[dict[str, Any]]) -> list[str]:
-    """On reliable transports every sent message is received exactly once, and nothing else is."""
-    sent, received = delivery_counts(events)
-    reliable = {e["msg_id"] for e in events if e["event"] in SEND and TRANSPORTS[e["transport"]].reliable}
-    problems = [f"{msg_id} sent {count} times" for msg_id, count in sent.items() if count != 1]
-    problems += [
-        f"{msg_id} received {received[msg_id]} times" for msg_id in reliable if received[msg_id] != 1
-    ]
-    problems += [f"{msg_id} received but never sent" for msg_id in received if msg_id not in sent]
-    return problems
-
-
-def _norm(address: Any) -> Any:
-    return tuple(address[:2]) if isinstance(address, list) else address
 
 
 def child_pids() -> set[int]:
@@ -101,28 +54,154 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
-def socket_dirs() -> set[str]:
-    """This process's run socket directories (others may be running netsim at the same time)."""
-    return set(glob.glob(f"/tmp/netsim-{os.getpid()}-*"))
+# -- the oracle for real runs -----------------------------------------------------------------------------
+
+# ``verify_rejects`` of a run in which a node fails (crashes, hangs, exits) on purpose.
+A_NODE_FAILS = {"exactly_once": "a node fails: what its neighbours still send it is never received"}
+
+# How long the processes of a run made through the CLI may take to go: when its launcher is gone, the
+# nodes notice by themselves, and the last of them removes the socket directory. netsim.run in this
+# process reaps its nodes and removes its directory before it returns: those have no grace.
+LEFTOVER_GRACE_S = 3.0
 
 
-def listening(address: Any, transport: str) -> bool:
-    """True if something still accepts connections (or datagrams) at a traced listener address."""
-    kind = TRANSPORTS[transport]
+def stray_socket_dirs(before: set[str], *, mine: bool) -> set[str]:
+    """Run socket directories made since ``before`` by this process (``mine``) or else by a launcher
+    that has exited.
+
+    A directory is ``/tmp/netsim-<launcher pid>-<random>``; a launcher still running (another test
+    session's) owns its own and is not judged here.
+    """
+    stray = set()
+    for path in set(glob.glob("/tmp/netsim-*-*")) - before:
+        owner = os.path.basename(path).split("-")[1]
+        if not owner.isdigit():
+            continue
+        owned_here = int(owner) == os.getpid()
+        if owned_here if mine else not (owned_here or os.path.exists(f"/proc/{owner}")):
+            stray.add(path)
+    return stray
+
+
+def address_in_use(address: Any, transport: str) -> bool:
+    """True if an address a run traced is still held: an AF_UNIX path still there, or an inet address
+    that can neither be bound again nor is refused on connect (a stream socket left in TIME_WAIT is
+    refused, a listener left behind is not)."""
     if isinstance(address, str):
-        return os.path.exists(address)
-    if not kind.connected:
-        probe = socket.socket(kind.family, kind.sock_type)
+        # An unnamed socket ("") or one in the abstract namespace leaves no file.
+        return address[:1] not in ("", "\0", "@") and os.path.lexists(address)
+    kind = TRANSPORTS[transport]
+    target = tuple(address)
+    with socket.socket(kind.family, kind.sock_type) as probe:
         try:
-            probe.bind(tuple(address))
+            probe.bind(target)
             return False
         except OSError:
-            return True
-        finally:
-            probe.close()
+            if not kind.connected:
+                return True
     with socket.socket(kind.family, kind.sock_type) as probe:
         probe.settimeout(1)
-        return probe.connect_ex(tuple(address)) == 0
+        if probe.connect_ex(target) == errno.ECONNREFUSED:
+            return False
+        # A probe from an ephemeral port to a free one can connect to itself (a TCP simultaneous open).
+        with contextlib.suppress(OSError):
+            return probe.getsockname()[:2] != probe.getpeername()[:2]
+        return True
+
+
+def traced_addresses(run_dir: Path) -> set[tuple[str, Any]]:
+    """(transport, address) of every socket the run's trace shows bound: listeners, link sockets, and
+    the local ends of connections."""
+    found: set[tuple[str, Any]] = set()
+    with TraceReader(resolve_trace_path(run_dir), strict=False) as reader:
+        for event in reader:
+            if event["event"] in ("bind", "connect", "accept") and event.get("transport") in TRANSPORTS:
+                address = event.get("sockname")
+                found.add((event["transport"], tuple(address) if isinstance(address, list) else address))
+    return found
+
+
+def run_problems(run_dir: Path, verify_rejects: Mapping[str, str] | None = None) -> list[str]:
+    """What is wrong with a finished run directory: its trace fails ``trace verify``, or an address it
+    traced is still taken.
+
+    ``verify_rejects`` names the verify checks a test may break on purpose, each with why; every other
+    check must pass. They may also pass: what breaks them often depends on timing (what a node had sent
+    when it crashed, what it had flushed when it was SIGKILLed).
+    """
+    rejects = dict(verify_rejects or {})
+    if not (run_dir / "trace.jsonl").exists():
+        return [f"{run_dir.name}: no trace.jsonl (the run was neither finished nor recovered)"]
+    try:
+        report = verify_trace(run_dir)
+    except NetsimError as error:
+        return [f"{run_dir.name}: trace verify cannot read the trace: {error}"]
+    problems = [
+        f"{run_dir.name}: trace verify fails {check.name}: {check.problems}"
+        for check in report.checks
+        if not check.passed and check.name not in rejects
+    ]
+    names = {check.name for check in report.checks}
+    problems += [f"no verify check is named {name!r}" for name in sorted(set(rejects) - names)]
+    for transport, address in sorted(traced_addresses(run_dir), key=repr):
+        if address_in_use(address, transport):
+            problems.append(f"{run_dir.name}: {transport} address {address!r} is still in use")
+    return problems
+
+
+class Simulations:
+    """The runs a test makes (``simulate``), and what must hold after them: every run's trace passes
+    ``trace verify`` and nothing is left behind: no child process, socket directory, listening port or
+    socket file. ``check()`` says what does not hold; the fixtures call it after the test, failed or not.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._socket_dirs_before = set(glob.glob("/tmp/netsim-*-*"))
+        # run directory or watched output directory -> the verify checks its runs break on purpose
+        self._runs: dict[Path, Mapping[str, str]] = {}
+        self._watched: dict[Path, Mapping[str, str]] = {}
+
+    def __call__(
+        self, topology: Any, *, verify_rejects: Mapping[str, str] | None = None, **options: Any
+    ) -> netsim.RunResult:
+        """``netsim.run(topology, **options)``, writing under the test's runs directory unless ``out``
+        says otherwise; ``verify_rejects`` as in :func:`run_problems`."""
+        out = Path(options.setdefault("out", self.out))
+        before = run_dirs(out)
+        try:
+            return netsim.run(topology, **options)
+        finally:
+            # Also when the run raised: a launcher error still leaves a finished run directory.
+            for run_dir in run_dirs(out) - before:
+                self._runs[run_dir] = verify_rejects or {}
+
+    def watch(self, out: Path, verify_rejects: Mapping[str, str] | None = None) -> Path:
+        """Check, after the test, every run the test makes in ``out`` by other means (the CLI)."""
+        self._watched[Path(out)] = verify_rejects or {}
+        return Path(out)
+
+    def check(self) -> list[str]:
+        runs = dict(self._runs)
+        for out, rejects in self._watched.items():
+            runs.update({run_dir: rejects for run_dir in run_dirs(out) - runs.keys()})
+        problems = [problem for run_dir in runs for problem in run_problems(run_dir, runs[run_dir])]
+        problems += [f"child process {pid} left behind" for pid in sorted(child_pids())]
+        dirs = stray_socket_dirs(self._socket_dirs_before, mine=True)
+        deadline = time.monotonic() + LEFTOVER_GRACE_S
+        while True:
+            alive = [pid for out in self._watched for pid in processes_mentioning(str(out))]
+            others = stray_socket_dirs(self._socket_dirs_before, mine=False)
+            if not (alive or others) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        problems += [f"process {pid} of a run made through the CLI left behind" for pid in sorted(alive)]
+        problems += [f"socket directory {path} left behind" for path in sorted(dirs | others)]
+        return problems
+
+
+def run_dirs(out: Path) -> set[Path]:
+    return {path for path in out.iterdir() if path.is_dir()} if out.is_dir() else set()
 
 
 # -- hand-made traces -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from netsim.clock import now_ns
 from netsim.runtime import control
@@ -23,17 +23,31 @@ from netsim.topology.model import Topology
 from netsim.trace.writer import TraceWriter
 from netsim.transport import get_transport
 
-if TYPE_CHECKING:
-    from netsim.launch.launcher import Launcher
-
 # The node field of a fault that concerns the whole run (partition, heal).
 WHOLE_RUN = "*"
+
+
+class NodeControl(Protocol):
+    """What the runner needs of the launcher: a way to reach each node by name. The launcher is one;
+    a test's stand-in that records the calls is another."""
+
+    def send_to(self, name: str, kind: str, **fields: Any) -> None:
+        """Send node ``name`` a control message of ``kind`` (``netsim.runtime.control``)."""
+
+    def signal_node(self, name: str, signum: int) -> None:
+        """Send node ``name``'s process ``signum`` (SIGSTOP, SIGCONT)."""
+
+    def kill_node(self, name: str) -> None:
+        """SIGKILL node ``name``, keeping what it traced."""
+
+    def restart_node(self, name: str) -> None:
+        """Kill node ``name`` and start a fresh process in its place (same addresses and app)."""
 
 
 class FaultRunner:
     def __init__(
         self,
-        launcher: Launcher,
+        launcher: NodeControl,
         faults: FaultSchedule | Iterable[Fault],
         topology: Topology,
         conditions: LinkConditionsMap,

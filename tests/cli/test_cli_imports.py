@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from netsim_testing import ROOT
+from netsim_testing import ROOT, Simulations
 
 # Loaded only by the commands that use them: `trace plot` (matplotlib), `trace diagram`, `trace report`...
 HEAVY_MODULES = (
@@ -65,7 +65,8 @@ def test_help_loads_no_heavy_module() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_run_loads_no_heavy_module(tmp_path: Path, no_leftovers: None) -> None:
+def test_run_loads_no_heavy_module(tmp_path: Path, simulate: Simulations) -> None:
+    simulate.watch(tmp_path)
     code = f"""
     from netsim.cli.main import app
     try:

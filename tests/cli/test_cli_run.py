@@ -17,7 +17,8 @@ BAD_TOPOLOGIES = sorted((ROOT / "topologies" / "bad").iterdir())
 
 
 @pytest.mark.timeout(60)
-def test_run_as_a_real_command_prints_summary_json(tmp_path, no_leftovers):
+def test_run_as_a_real_command_prints_summary_json(tmp_path, simulate):
+    simulate.watch(tmp_path)
     completed = subprocess.run(
         [
             sys.executable,
@@ -66,7 +67,8 @@ def test_run_as_a_real_command_prints_summary_json(tmp_path, no_leftovers):
 
 
 @pytest.mark.timeout(60)
-def test_run_prints_a_summary_table_for_people(tmp_path, no_leftovers):
+def test_run_prints_a_summary_table_for_people(tmp_path, simulate):
+    simulate.watch(tmp_path)
     result = runner.invoke(app, ["run", "star:4", "--app", "flood", "--out", str(tmp_path), "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert "ended by done" in result.stderr

@@ -8,9 +8,9 @@ from typing import Any
 
 import orjson
 import pytest
+from netsim_testing import Simulations
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.runs import app
 from netsim.errors import InputError
 from netsim.runs.listing import list_runs
@@ -120,9 +120,9 @@ def test_missing_directory(tmp_path: Path) -> None:
         list_runs(tmp_path / "file")
 
 
-def test_a_real_run_is_listed(tmp_path: Path) -> None:
-    result = netsim.run("ring:3", app="flood", out=tmp_path / "runs", seed=1)
-    [info] = list_runs(tmp_path / "runs")
+def test_a_real_run_is_listed(simulate: Simulations) -> None:
+    result = simulate("ring:3", app="flood", seed=1)
+    [info] = list_runs(simulate.out)
     assert info.run_id == result.summary.run_id
     assert info.run_dir == result.run_dir
     assert (info.topology, info.app, info.nodes, info.status) == ("ring:3", "flood", 3, "ok")

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netsim_testing import ROOT, load_trace, trace_header, write_run
+from netsim_testing import ROOT, Simulations, load_trace, trace_header, write_run
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.main import app
 from netsim.cli.terminal import visible
 
@@ -67,8 +66,8 @@ def topology(hostile_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def run_dir(hostile_dir: Path, topology: Path) -> Path:
-    result = netsim.run(str(topology), app="flood", seed=1, out=hostile_dir / "runs")
+def run_dir(hostile_dir: Path, topology: Path, simulate_module: Simulations) -> Path:
+    result = simulate_module(str(topology), app="flood", seed=1, out=hostile_dir / "runs")
     assert result.summary.exit_status == "ok", result.summary
     return result.run_dir
 
@@ -139,9 +138,9 @@ def test_topo_warnings_are_escaped(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_run_summary_escapes_the_topology_and_its_paths(tmp_path: Path, no_leftovers: None) -> None:
+def test_run_summary_escapes_the_topology_and_its_paths(tmp_path: Path, simulate: Simulations) -> None:
     topology = write_topology(tmp_path / DIRECTORY / "hostile.json")
-    out = tmp_path / DIRECTORY / "runs"
+    out = simulate.watch(tmp_path / DIRECTORY / "runs")
     command = ["run", str(topology), "--app", "flood", "--seed", "1", "--out", str(out)]
     result = runner.invoke(app, command, env=WIDE)
     assert result.exit_code == 0, result.output

@@ -88,12 +88,14 @@ def _check_the_code_ran(evil, result) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_with_the_flag_it_runs(evil, no_leftovers) -> None:
+def test_with_the_flag_it_runs(evil, simulate) -> None:
+    simulate.watch(evil["out"])
     _check_the_code_ran(evil, _run(evil, "--allow-topology-apps"))
 
 
 @pytest.mark.timeout(60)
-def test_the_same_app_on_the_command_line_allows_that_spec_only(evil, no_leftovers) -> None:
+def test_the_same_app_on_the_command_line_allows_that_spec_only(evil, simulate) -> None:
+    simulate.watch(evil["out"])
     other = evil["topology"].with_name("other.py")
     other.write_text("raise SystemExit('this module must not be imported')\n")
     document = json.loads(evil["topology"].read_text())

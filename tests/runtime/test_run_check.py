@@ -6,17 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from netsim_testing import A_NODE_FAILS
 
 import netsim
 from netsim.runs.summary import read_summary
 
 APPS = Path(__file__).with_name("runtime_apps.py")
+CRASHES = f"{APPS}:CrashOnSecondMessage"
 
 
 @pytest.mark.timeout(60)
-def test_a_crashed_node_raises_node_crashed_naming_it(runs_dir, no_leftovers):
+def test_a_crashed_node_raises_node_crashed_naming_it(simulate):
     with pytest.raises(netsim.NodeCrashed) as caught:
-        netsim.run("ring:4", app=f"{APPS}:CrashOnSecondMessage", seed=1, out=runs_dir, check=True)
+        simulate("ring:4", app=CRASHES, seed=1, check=True, verify_rejects=A_NODE_FAILS)
     error = caught.value
     assert isinstance(error, netsim.RunError)
     assert error.node == "n2" and str(error).startswith("node 'n2' failed")
@@ -30,13 +32,13 @@ def test_a_crashed_node_raises_node_crashed_naming_it(runs_dir, no_leftovers):
 
 
 @pytest.mark.timeout(60)
-def test_without_check_the_same_run_is_a_failed_result(runs_dir, no_leftovers):
-    result = netsim.run("ring:4", app=f"{APPS}:CrashOnSecondMessage", seed=1, out=runs_dir)
+def test_without_check_the_same_run_is_a_failed_result(simulate):
+    result = simulate("ring:4", app=CRASHES, seed=1, verify_rejects=A_NODE_FAILS)
     assert result.summary.exit_status == "failed" and result.exit_code == 1
 
 
 @pytest.mark.timeout(60)
-def test_a_run_that_ends_ok_returns_its_result(runs_dir, no_leftovers):
-    result = netsim.run("ring:4", app="flood", seed=1, out=runs_dir, check=True)
+def test_a_run_that_ends_ok_returns_its_result(simulate):
+    result = simulate("ring:4", app="flood", seed=1, check=True)
     assert result.ok and result.summary.ended_by == "done"
     assert result.summary.to_dict() == read_summary(result.run_dir).to_dict()

@@ -5,24 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from netsim_testing import ROOT
-
-import netsim
+from netsim_testing import ROOT, Simulations
 
 
-def _finished_run(out: Path, topology: str, app: str) -> Path:
-    result = netsim.run(topology, app=app, seed=1, out=out)
+def _finished_run(simulate: Simulations, topology: str, app: str) -> Path:
+    result = simulate(topology, app=app, seed=1)
     assert result.summary.exit_status == "ok", result.summary
     return result.run_dir
 
 
 @pytest.fixture(scope="module")
-def ring_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ring_run(simulate_module: Simulations) -> Path:
     """ring:6 running echo, seed 1."""
-    return _finished_run(tmp_path_factory.mktemp("runs"), "ring:6", "echo")
+    return _finished_run(simulate_module, "ring:6", "echo")
 
 
 @pytest.fixture(scope="module")
-def abilene_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def abilene_run(simulate_module: Simulations) -> Path:
     """topologies/abilene.gml (11 nodes with coordinates) running flood, seed 1."""
-    return _finished_run(tmp_path_factory.mktemp("runs"), str(ROOT / "topologies" / "abilene.gml"), "flood")
+    return _finished_run(simulate_module, str(ROOT / "topologies" / "abilene.gml"), "flood")

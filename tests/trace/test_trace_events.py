@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 import typer
-from netsim_testing import write_run, write_trace
+from netsim_testing import Simulations, write_run, write_trace
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA, iter_events, read_header
@@ -28,8 +27,8 @@ START = 1_000_000_000
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result = netsim.run("ring:4", app="echo", out=tmp_path_factory.mktemp("runs"), seed=1)
+def real_run(simulate_module: Simulations) -> Path:
+    result = simulate_module("ring:4", app="echo", seed=1)
     assert result.summary.exit_status == "ok"
     return result.run_dir
 

@@ -15,10 +15,9 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import child_pids
+from netsim_testing import Simulations
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import SCHEMA, summarize_trace
@@ -366,11 +365,8 @@ def test_csv_files(run_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_real_run_export(tmp_path: Path) -> None:
-    run = netsim.run(
-        "ring:4", app="echo", transport="udp", seed=3, out=tmp_path / "runs", duration=20
-    ).run_dir
-    assert child_pids() == set()
+def test_real_run_export(tmp_path: Path, simulate: Simulations) -> None:
+    run = simulate("ring:4", app="echo", transport="udp", seed=3, duration=20).run_dir
     summary = summarize_trace(run)
     result = export_sqlite(run, tmp_path / "run.sqlite")
     assert result.events == summary.events

@@ -9,9 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from netsim_testing import trace_header, write_run
+from netsim_testing import Simulations, trace_header, write_run
 
-import netsim
 from netsim.trace.export import export_csv, export_sqlite
 
 # One name per character a spreadsheet reads as the start of a formula (OWASP's list).
@@ -114,7 +113,7 @@ def test_every_text_cell_that_starts_like_a_formula_gets_a_quote(tmp_path: Path)
 
 
 @pytest.mark.timeout(60)
-def test_a_real_run_with_hostile_node_names_exports_safe_csv(tmp_path: Path, no_leftovers: None) -> None:
+def test_a_real_run_with_hostile_node_names_exports_safe_csv(tmp_path: Path, simulate: Simulations) -> None:
     topology = tmp_path / "hostile.json"
     names = HOSTILE_NAMES
     topology.write_text(
@@ -129,7 +128,7 @@ def test_a_real_run_with_hostile_node_names_exports_safe_csv(tmp_path: Path, no_
         ),
         encoding="utf-8",
     )
-    result = netsim.run(str(topology), app="flood", seed=1, out=tmp_path / "runs")
+    result = simulate(str(topology), app="flood", seed=1)
     assert result.summary.exit_status == "ok", result.summary
     export_csv(result.run_dir, tmp_path / "csv")
 

@@ -19,17 +19,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import typer
-from netsim_testing import trace_header, write_run
+from netsim_testing import Simulations, trace_header, write_run
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.trace import app as trace_cli_app
 from netsim.errors import InputError, OptionError
 from netsim.trace import SCHEMA
@@ -473,10 +471,10 @@ def test_browser_enforces_the_pages_csp(chromium: Path, hostile_run: Path, tmp_p
 
 
 @pytest.fixture
-def real_run(tmp_path: Path, no_leftovers: None) -> Iterator[Path]:
-    result = netsim.run("ring:5", app="echo", out=tmp_path / "runs", seed=1)
+def real_run(simulate: Simulations) -> Path:
+    result = simulate("ring:5", app="echo", seed=1)
     assert result.exit_code == 0
-    yield result.run_dir
+    return result.run_dir
 
 
 def test_report_of_a_real_run_in_the_browser(chromium: Path, real_run: Path, tmp_path: Path) -> None:

@@ -12,10 +12,9 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import child_pids, trace_header, write_run
+from netsim_testing import Simulations, trace_header, write_run
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli import trace_stats as trace_stats_cli
 from netsim.cli.trace import app as trace_app
 from netsim.errors import OptionError, TraceFormatError
@@ -306,14 +305,11 @@ def test_to_dict_is_json(run_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    out = tmp_path_factory.mktemp("runs")
-    runs = [
-        netsim.run("ring:4", app="echo", seed=1, out=out, duration=20).run_dir,
-        netsim.run("ring:4", app="gossip", transport="udp", seed=2, out=out, duration=20).run_dir,
+def real_runs(simulate_module: Simulations) -> list[Path]:
+    return [
+        simulate_module("ring:4", app="echo", seed=1, duration=20).run_dir,
+        simulate_module("ring:4", app="gossip", transport="udp", seed=2, duration=20).run_dir,
     ]
-    assert child_pids() == set(), "child processes left behind"
-    return runs
 
 
 @pytest.mark.timeout(90)

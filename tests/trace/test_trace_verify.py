@@ -12,10 +12,9 @@ from typing import Any
 import orjson
 import pytest
 import typer
-from netsim_testing import write_trace
+from netsim_testing import Simulations, write_trace
 from typer.testing import CliRunner
 
-import netsim
 from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, TraceFormatError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
@@ -29,9 +28,9 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def real_run(simulate_module: Simulations) -> Path:
     """A real four-node echo run over tcp: messages both ways on every link, replies, clean shutdown."""
-    result = netsim.run("ring:4", app="echo", out=tmp_path_factory.mktemp("runs"), seed=1)
+    result = simulate_module("ring:4", app="echo", seed=1)
     assert result.summary.exit_status == "ok"
     return result.run_dir
 
@@ -396,14 +395,14 @@ def test_a_restarted_node_numbers_its_messages_again(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_a_real_run_with_link_conditions_passes(tmp_path: Path) -> None:
+def test_a_real_run_with_link_conditions_passes(simulate: Simulations) -> None:
     topology = Topology(
         "pair",
         "pair",
         (NodeSpec("a", 0), NodeSpec("b", 1)),
         (LinkSpec("a", "b", "tcp", {"duplicate": 0.5, "loss": 0.2, "jitter_ms": 1, "latency_ms": 1}),),
     )
-    result = netsim.run(topology, app="echo", out=tmp_path / "runs", seed=3)
+    result = simulate(topology, app="echo", seed=3)
     report = verify_trace(result.run_dir)
     assert report.ok, [(check.name, check.problems) for check in report.checks]
     counts = report.check("exactly_once").counts
