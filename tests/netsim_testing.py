@@ -1,6 +1,6 @@
 """Helpers shared by the tests: trace loading and processes for real simulations; the oracle every real
 run answers to (``trace verify`` passes, nothing is left behind); hand-made traces (a header and event
-lines written to a file); a stand-in for the ``netsim trace`` group."""
+lines written to a file)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import glob
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
-import typer
 
 import netsim
 from netsim.errors import NetsimError
@@ -246,16 +245,3 @@ def write_run(run_dir: Path, header: Any, events: Iterable[Any], *, tail: bytes 
     """A run directory holding just a hand-made ``trace.jsonl`` (see ``write_trace``)."""
     write_trace(run_dir / "trace.jsonl", header, events, tail=tail)
     return run_dir
-
-
-def trace_group(register: Callable[[typer.Typer], None]) -> typer.Typer:
-    """A stand-in for the ``netsim trace`` group holding the commands ``register`` adds."""
-    app = typer.Typer()
-
-    @app.callback()
-    def group() -> None:
-        """A stand-in for the `netsim trace` group."""
-        # A callback keeps the commands subcommands even when there is only one.
-
-    register(app)
-    return app

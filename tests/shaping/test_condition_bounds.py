@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from netsim.errors import ConditionError
 from netsim.shaping.conditions import (
     MAX_BANDWIDTH_BPS,
     MAX_DELAY_NS,
@@ -14,7 +15,6 @@ from netsim.shaping.conditions import (
     MAX_RUN_S,
     MAX_STARTUP_TIMEOUT_S,
     MIN_BANDWIDTH_BPS,
-    ConditionError,
     check_condition,
     geo_latency_ns,
     link_conditions,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from netsim.errors import ConditionError
 from netsim.shaping.conditions import (
-    ConditionError,
     Conditions,
     geo_latency_ns,
     link_conditions,

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from netsim.errors import FaultError
 from netsim.launch.faults import FaultRunner
 from netsim.shaping.conditions import MAX_RUN_S
 from netsim.shaping.faults import (
     MIN_REPEAT_INTERVAL_S,
     Fault,
-    FaultError,
     FaultSchedule,
     RepeatingFault,
     check_schedule,

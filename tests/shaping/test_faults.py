@@ -9,10 +9,9 @@ import pytest
 from netsim_testing import ROOT, load_trace
 
 import netsim
-from netsim.errors import OptionError
+from netsim.errors import FaultError, OptionError
 from netsim.shaping.faults import (
     Fault,
-    FaultError,
     FaultSchedule,
     RepeatingFault,
     check_schedule,
