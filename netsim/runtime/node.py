@@ -111,6 +111,8 @@ class Node:
         self._last_activity_ns = now_ns()
         self._sent_noticed = 0  # counters["sent"] when _report_status last looked
         self._reported_idle = False
+        # When _report_status last decided whether the node is idle (it runs once per loop turn).
+        self._idle_checked_ns = 0
         self._last_status_ns = 0
         self._status_dirty = False
         self._last_flush_ns = now_ns()
@@ -189,7 +191,10 @@ class Node:
                 deadline = release
         if self.state == RUNNING and not self._reported_idle:
             idle_at = self._last_activity_ns + idle_after_ns
-            if deadline is None or idle_at < deadline:
+            # Only a moment still to come: once the node was found not idle after idle_at (a timer,
+            # held or unwritten messages), what keeps it busy wakes the loop itself (the timer, the
+            # release, writability), and waking for idle_at again would spin until then.
+            if idle_at > self._idle_checked_ns and (deadline is None or idle_at < deadline):
                 deadline = idle_at
         if self._status_dirty:
             status_at = self._last_status_ns + status_interval_ns
@@ -214,6 +219,7 @@ class Node:
             # once per loop turn rather than once per message: never earlier than the send.
             self._sent_noticed = sent
             self.mark_activity(now)
+        self._idle_checked_ns = now
         busy_and_reported = now - self._last_activity_ns < idle_after_ns and not self._reported_idle
         if busy_and_reported and (not self._status_dirty or now - self._last_status_ns < status_interval_ns):
             # Busy, the launcher knows it, and the periodic counters are not due yet.

@@ -186,3 +186,18 @@ class Chatty(App):
         else:
             ctx.record(kind="child-exit", code=self.child.returncode)
             ctx.stop()
+
+
+class WaitsOnATimer(App):
+    """Each node sets one timer a few seconds ahead and has nothing else to do until it fires; it
+    records the CPU time its process used while it waited."""
+
+    wait_s = 2.0
+
+    def on_start(self, ctx):
+        self.cpu_at_start = time.process_time()
+        ctx.set_timer(self.wait_s, "wake")
+
+    def on_timer(self, ctx, name, data):
+        ctx.record(kind="waited", cpu_s=time.process_time() - self.cpu_at_start, wait_s=self.wait_s)
+        ctx.stop()
