@@ -54,12 +54,23 @@ class Topology:
     links: tuple[LinkSpec, ...]
     graph_attrs: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # Indexes built once, so that a lookup per node costs O(1) and a node's neighbours O(degree), not a
+    # scan of every node or link (a 5,000-node run looks every node up).
+    _by_name: dict[str, NodeSpec] = field(init=False, repr=False, compare=False)
+    _neighbours: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        neighbours: dict[str, list[str]] = {node.name: [] for node in self.nodes}
+        for link in self.links:
+            neighbours.setdefault(link.a, []).append(link.b)
+            neighbours.setdefault(link.b, []).append(link.a)
+        # A frozen dataclass sets its own fields through object.__setattr__.
+        object.__setattr__(self, "_by_name", {node.name: node for node in self.nodes})
+        object.__setattr__(self, "_neighbours", neighbours)
 
     def node(self, name: str) -> NodeSpec:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        """The node named ``name``; KeyError if there is none."""
+        return self._by_name[name]
 
     def code_apps(self) -> dict[str, tuple[str, ...]]:
         """Each app spec a node names that is not built in, with the nodes naming it, in node order.
@@ -75,11 +86,5 @@ class Topology:
         return {spec: tuple(names) for spec, names in found.items()}
 
     def neighbours(self, name: str) -> list[str]:
-        """The names of ``name``'s neighbours, in link order."""
-        found: list[str] = []
-        for link in self.links:
-            if link.a == name:
-                found.append(link.b)
-            elif link.b == name:
-                found.append(link.a)
-        return found
+        """The names of ``name``'s neighbours, in link order (a new list: the caller may change it)."""
+        return list(self._neighbours.get(name, ()))
