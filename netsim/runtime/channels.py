@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
 from netsim.errors import CodecError
+from netsim.runtime.lifeline import handoff
 from netsim.trace.writer import MessageRecords
 from netsim.transport.base import Address, Transport, would_block
 from netsim.wire.auth import DATAGRAM_TAG_BYTES
@@ -237,6 +238,7 @@ class StreamChannel(LinkChannel):
         self._unsent.append((self._output_start + len(output), len(payload) + PREFIX_SIZE, outgoing))
         return True
 
+    @handoff
     def flush(self) -> None:
         output = self._output
         while self._sent_offset < len(output):
@@ -262,6 +264,7 @@ class StreamChannel(LinkChannel):
             self._sent_offset = 0
         self.owner.want_write(self, bool(self._unsent))
 
+    @handoff
     def _report_sent(self, sent_at: int) -> None:
         """Trace every frame the kernel now has whole, stamped with the time of the send that finished it."""
         unsent = self._unsent
@@ -368,6 +371,7 @@ class PacketChannel(LinkChannel):
     def backlog(self) -> int:
         return len(self._unsent)
 
+    @handoff
     def queue(self, payload: bytes, outgoing: Outgoing) -> bool:
         """Send at once, as a socket program would, unless earlier messages still wait for the kernel.
 
@@ -395,6 +399,7 @@ class PacketChannel(LinkChannel):
         counters["bytes_sent"] += nbytes
         return False
 
+    @handoff
     def flush(self) -> None:
         if self._send_failure is not None:
             failure, self._send_failure = self._send_failure, None

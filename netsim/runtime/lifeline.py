@@ -6,6 +6,9 @@
 * A node asks the kernel for SIGTERM when its launcher dies (``PR_SET_PDEATHSIG``), so a launcher
   killed with SIGKILL does not leave its nodes running: each one ends as it does on SIGTERM, with its
   trace part flushed. Its control channel's EOF says the same where the kernel has no such signal.
+* A stop signal that arrives while a message is being handed to the kernel waits until the message's
+  send record is written (``handoff``, ``raise_deferred_signal``): raised in between, it would leave a
+  message on the wire that the trace never says was sent.
 * A node is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a process its app starts that detaches
   itself (a daemon's double fork, ``setsid``) is still the node's descendant, and the node ends every
   descendant before it exits (``end_descendants``).
@@ -22,7 +25,9 @@ import os
 import signal
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any, TypeVar
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -80,7 +85,46 @@ def ignore_stop_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
-def _terminate(signum: int, frame: object) -> None:
+# The code that hands messages to the kernel and then writes their send records (see ``handoff``);
+# a signal handler looks this many frames up from where it interrupted the node.
+_HANDOFF_CODE: set[CodeType] = set()
+_HANDOFF_DEPTH = 4
+_deferred_signum: int | None = None
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handoff(function: F) -> F:
+    """Mark ``function`` as one that hands messages to the kernel and then traces them: a stop signal
+    that interrupts it is acted on at the node loop's next turn, not in between."""
+    _HANDOFF_CODE.add(function.__code__)
+    return function
+
+
+def raise_deferred_signal() -> None:
+    """Raise the NodeTerminated of a stop signal that came during a hand-off; the loop's safe point."""
+    global _deferred_signum
+    if _deferred_signum is not None:
+        signum, _deferred_signum = _deferred_signum, None
+        _raise_terminated(signum)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    global _deferred_signum
+    depth = 0
+    while frame is not None and depth < _HANDOFF_DEPTH:
+        if frame.f_code in _HANDOFF_CODE:
+            _deferred_signum = signum
+            # The grace period runs from the signal, as it does when it is raised at once.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.alarm(TERMINATE_GRACE_S)
+            return
+        frame = frame.f_back
+        depth += 1
+    _raise_terminated(signum)
+
+
+def _raise_terminated(signum: int) -> None:
     ignore_stop_signals()
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(TERMINATE_GRACE_S)

@@ -37,6 +37,7 @@ from netsim.runtime.channels import (
 )
 from netsim.runtime.context import NodeContext
 from netsim.runtime.handshake import HELLO, Handshakes
+from netsim.runtime.lifeline import raise_deferred_signal
 from netsim.runtime.links import Links
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.reconnect import Reconnects
@@ -155,6 +156,7 @@ class Node:
         status_interval_ns = int(settings.status_interval_s * 1e9)
         idle_after_ns = int(settings.idle_after_s * 1e9)
         while not self.finished:
+            raise_deferred_signal()
             events = select(self._select_timeout(idle_after_ns, status_interval_ns))
             for key, mask in events:
                 handler = key.data
