@@ -10,8 +10,8 @@ from rich.table import Table
 
 from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
-from netsim.errors import OptionError
-from netsim.shaping.conditions import ConditionError, check_condition
+from netsim.errors import ConditionError, OptionError
+from netsim.shaping.conditions import check_condition
 from netsim.shaping.links import link_condition_rows, topology_conditions
 from netsim.topology import (
     EXTENSION_FORMATS,

@@ -16,8 +16,8 @@ from typing import Any
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.records import compact_json, format_address, int_or_none
-from netsim.trace.schema import MESSAGE_FIELDS, REQUIRED_EVENT_FIELDS
+from netsim.trace.records import compact_json, format_address
+from netsim.trace.schema import MESSAGE_FIELDS, REQUIRED_EVENT_FIELDS, header_start_ts_ns
 
 # The link filter holds events behind an accept it cannot tie to the link yet; past this many, it gives
 # the accept up (see _LinkEvents).
@@ -125,7 +125,7 @@ def _filtered(
     with reader:
         if limit == 0:
             return
-        start = int_or_none(reader.header.get("start_ts_ns"))
+        start = header_start_ts_ns(reader.header)
         since_ns = until_ns = None
         on_link = None if link is None else _LinkEvents(link)
         count = 0

@@ -13,8 +13,8 @@ from typing import Any
 from netsim.errors import InputError
 from netsim.trace.events import format_time
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.records import format_address, int_or_none
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.trace.records import format_address
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_start_ts_ns
 from netsim.vocabulary import TRANSPORT_TRAITS
 
 # Messages the receiving node sent with the same type within this long after a receive are listed as
@@ -142,7 +142,7 @@ def follow_message(run_or_trace: str | os.PathLike[str], msg_id: str, *, strict:
     Raises ``InputError`` (exit 2) if no event of the trace names ``msg_id``.
     """
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
-        life = MessageLife(msg_id=msg_id, start_ts_ns=int_or_none(reader.header.get("start_ts_ns")))
+        life = MessageLife(msg_id=msg_id, start_ts_ns=header_start_ts_ns(reader.header))
         replies: dict[str, ReplyLife] = {}
         # The id as a whole token in an error text: "n0:1" must not match inside "n0:12".
         mention = re.compile(rf"(?<![\w:]){re.escape(msg_id)}(?!\w)")

@@ -29,8 +29,8 @@ from netsim.errors import InputError, OptionError
 from netsim.trace.layout import node_positions, run_graph
 from netsim.trace.outputs import PLOT_FORMATS
 from netsim.trace.reader import TraceReader, peek_last_ts_ns, read_header, resolve_trace_path
-from netsim.trace.records import cut, int_or_none, is_control
-from netsim.trace.schema import SEND_EVENTS, header_node_names
+from netsim.trace.records import cut, is_control
+from netsim.trace.schema import SEND_EVENTS, header_node_names, header_start_ts_ns
 from netsim.trace.timeline import TimelineCounter, nice_at_least
 from netsim.trace.traffic import MESSAGE_EVENTS, TrafficCounter
 
@@ -150,7 +150,7 @@ def count_traffic(
     path = resolve_trace_path(run_or_trace)
     with TraceReader(path, strict=strict) as reader:
         header = reader.header
-        start = int_or_none(header.get("start_ts_ns"))
+        start = header_start_ts_ns(header)
         end = last_ts_ns(path)
         events = iter(reader)
         first = next(events, None)

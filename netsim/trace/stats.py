@@ -44,8 +44,8 @@ from typing import Any
 
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.records import int_or_none, str_or_none
-from netsim.trace.schema import SEND_EVENTS
+from netsim.trace.records import str_or_none
+from netsim.trace.schema import SEND_EVENTS, header_start_ts_ns
 
 # The timeline is this module's API too (the CLI imports Timeline from here).
 from netsim.trace.timeline import Timeline as Timeline
@@ -245,7 +245,7 @@ def trace_stats(
         raise OptionError(f"--bucket must be a positive number of seconds, got {bucket_s}")
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
         header = reader.header
-        start_ts_ns = int_or_none(header.get("start_ts_ns"))
+        start_ts_ns = header_start_ts_ns(header)
         counter = TrafficCounter(header)
         message_types: dict[str, MessageTypeStats] = {}
         overall = array("q")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.records import int_or_none, str_or_none
-from netsim.trace.schema import errors_of
+from netsim.trace.records import str_or_none
+from netsim.trace.schema import errors_of, header_start_ts_ns
 
 # LINK_SEPARATOR and link_key are this module's API too.
 from netsim.trace.traffic import LINK_SEPARATOR as LINK_SEPARATOR
@@ -189,7 +189,7 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
             app=str_or_none(header.get("app")),
             transport=str_or_none(header.get("transport")),
             seed=header.get("seed"),
-            start_ts_ns=int_or_none(header.get("start_ts_ns")),
+            start_ts_ns=header_start_ts_ns(header),
             events=events,
             event_counts=dict(event_counts.most_common()),
             first_ts_ns=first_ts_ns,

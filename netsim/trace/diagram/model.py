@@ -22,7 +22,7 @@ from typing import Any, Literal
 from netsim.errors import OptionError
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import int_or_none, is_control
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names
+from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names, header_start_ts_ns
 
 Axis = Literal["time", "lamport"]
 AXES: tuple[str, ...] = ("time", "lamport")
@@ -474,7 +474,7 @@ def read_model(
 
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
         header = reader.header
-        start_ts_ns = int_or_none(header.get("start_ts_ns"))
+        start_ts_ns = header_start_ts_ns(header)
         if start_ts_ns is None and (since is not None or until is not None):
             raise OptionError(
                 f"{reader.path}: the header has no start_ts_ns, so since/until cannot be placed",

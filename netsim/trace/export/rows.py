@@ -18,8 +18,12 @@ import orjson
 from netsim.errors import InputError
 from netsim.trace.reader import TraceReader
 from netsim.trace.records import format_address as readable_address
-from netsim.trace.records import int_or_none
-from netsim.trace.schema import MESSAGE_FIELDS, OPTIONAL_EVENT_FIELDS, REQUIRED_EVENT_FIELDS
+from netsim.trace.schema import (
+    MESSAGE_FIELDS,
+    OPTIONAL_EVENT_FIELDS,
+    REQUIRED_EVENT_FIELDS,
+    header_start_ts_ns,
+)
 from netsim.trace.traffic import TrafficCounter
 
 # Rows each writer takes from ``event_rows`` at a time.
@@ -137,7 +141,7 @@ def _scalar(value: Any) -> Any:
 def read_origin_ns(reader: TraceReader) -> int:
     """What ``t_s`` counts from: the header's ``start_ts_ns``, else the first event's ``ts_ns`` (0 if
     there is none)."""
-    start_ts_ns = int_or_none(reader.header.get("start_ts_ns"))
+    start_ts_ns = header_start_ts_ns(reader.header)
     if start_ts_ns is not None:
         return start_ts_ns
     events = reader.events()

@@ -18,7 +18,7 @@ from pathlib import Path
 from netsim.errors import InputError, OptionError
 from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.records import int_or_none, is_int
+from netsim.trace.records import is_int
 from netsim.trace.report.analysis import ReportBuild
 from netsim.trace.report.diagram import diagram_section
 from netsim.trace.report.events import events_section
@@ -28,6 +28,7 @@ from netsim.trace.report.plot import plot_section
 from netsim.trace.report.stats import stats_section
 from netsim.trace.report.summary import summary_section
 from netsim.trace.report.verify import verify_section
+from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.summary import summarize_trace
 
 # The page around the sections, shipped next to this module (package data).
@@ -78,7 +79,7 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
     trace_path = resolve_trace_path(run_or_trace)
     with TraceReader(trace_path) as reader:
         header = reader.header
-        start_ts_ns = int_or_none(header.get("start_ts_ns"))
+        start_ts_ns = header_start_ts_ns(header)
         build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
         summary = summarize_trace(trace_path)
         events_html, events_data = events_section(build, reader, max_table_events)

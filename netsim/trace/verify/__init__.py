@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 
 from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.records import int_or_none
+from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.verify.checks import Verifier
 from netsim.trace.verify.result import CHECK_DESCRIPTIONS, CHECK_NAMES, CheckResult, VerifyReport
 
@@ -56,7 +56,7 @@ def verify_trace(
         return VerifyReport(
             path=str(reader.path),
             run_id=run_id if isinstance(run_id, str) else None,
-            start_ts_ns=int_or_none(header.get("start_ts_ns")),
+            start_ts_ns=header_start_ts_ns(header),
             events=events,
             skipped_lines=reader.skipped_count,
             checks=checks,
