@@ -31,12 +31,21 @@ def load_trace(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return orjson.loads(lines[0]), [orjson.loads(line) for line in lines[1:]]
 
 
-def child_pids() -> set[int]:
+def child_pids(parent: int | None = None) -> set[int]:
+    """The children of ``parent`` (this process by default)."""
     pids: set[int] = set()
-    for children in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
-        with open(children) as handle:
-            pids.update(int(pid) for pid in handle.read().split())
+    for children in glob.glob(f"/proc/{os.getpid() if parent is None else parent}/task/*/children"):
+        try:
+            with open(children) as handle:
+                pids.update(int(pid) for pid in handle.read().split())
+        except FileNotFoundError:  # it has just exited
+            continue
     return pids
+
+
+def node_pids() -> set[int]:
+    """The node processes of the runs this process is running: the children of its fork servers."""
+    return {pid for child in child_pids() for pid in child_pids(child)}
 
 
 def processes_mentioning(marker: str) -> list[int]:

@@ -1,11 +1,16 @@
 """Run a simulation: spawn one process per node, rendezvous, start together, watch, stop, merge.
 
-The launcher owns every node process: it knows each pid, reads each control pipe, and waits for
-each exit. Shutdown is staged and bounded: ``drain`` (apps stop, queued messages are delivered),
-``close``, then ``terminate()``, then ``kill()``, each with a timeout. Nothing is killed by name.
+The launcher owns every node process: the fork server (``netsim.launch.forkserver``) forks them at
+its request, reports each pid and each exit, and signals them for it; the launcher talks to each node
+over its control socket. Shutdown is staged and bounded: ``drain`` (apps stop, queued messages are
+delivered), ``close``, then SIGTERM, then SIGKILL, each with a timeout. Nothing is killed by name.
 
-Why one module of some 640 lines: ``Launcher`` is one state machine over the table of node processes
-and one selector over their control pipes; start-up, watching, shutdown and the fault calls all read
+The work per message is O(1): one selector for every socket, reads of whatever has arrived, sends
+that queue rather than block (a node stopped by a fault reads nothing), and waits that keep the set
+of nodes they still wait for instead of asking every node again after each message.
+
+Why one module of some 700 lines: ``Launcher`` is one state machine over the table of node processes
+and one selector over their control sockets; start-up, watching, shutdown and the fault calls all read
 and write that table, and its sections (marked below) are the seams a split would follow if one of
 them grows on its own.
 """
@@ -14,37 +19,36 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import os
 import selectors
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import multiprocess
-from multiprocess.connection import Connection
-
-from netsim.apps.registry import resolve_app
 from netsim.errors import StartupError
+from netsim.launch import forkserver
+from netsim.launch.control_link import ControlLink
 from netsim.launch.faults import FaultRunner
+from netsim.launch.forkserver import ForkServer
 from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
 from netsim.runs.layout import node_part_name
 from netsim.runtime import control
-from netsim.runtime.plan import NodePlan
-from netsim.runtime.process import node_main
+from netsim.runtime.control import ControlProtocolError
+from netsim.runtime.plan import NodePlan, plan_to_json
 
 
-@dataclass
+@dataclass(eq=False)
 class NodeState:
-    """What the launcher knows of one node process."""
+    """What the launcher knows of one node process (compared by identity: it is kept in sets)."""
 
     plan: NodePlan
-    process: Any
-    conn: Connection
+    pid: int | None = None  # None until the fork server says it forked the node
+    link: ControlLink | None = None
     bound: dict[str, Any] | None = None
     ready: bool = False
     done: bool = False
@@ -52,6 +56,8 @@ class NodeState:
     drained: bool = False
     closed: bool = False
     exited: bool = False
+    exit_code: int | None = None
+    frozen: bool = False
     idle: bool = False
     last_activity_ns: int = 0
     counters: dict[str, int] = field(default_factory=dict)
@@ -61,7 +67,7 @@ class NodeState:
     # The signal the shutdown had to send because the node did not stop when asked (a failure).
     forced: str | None = None
     forced_after_s: float = 0.0
-    reaped: bool = False
+    wants_write: bool = False  # registered for EVENT_WRITE: its control link has output queued
 
     @property
     def name(self) -> str:
@@ -115,14 +121,13 @@ class LaunchLimits:
     terminate_timeout_s: float = 2.0
 
 
+# Plans per fork request: the server starts forking while the rest are still being encoded and sent.
+FORK_BATCH = 64
+# How long the launcher waits for the fork server to report the exit of a node it killed.
+EXIT_WAIT_S = 5.0
+
 ProgressCallback = Callable[[Progress], None]
 ReadyCallback = Callable[[list[ReadyNode]], None]
-
-
-def _context() -> Any:
-    methods = multiprocess.get_all_start_methods()
-    # fork starts a node in ~1 ms where spawn takes ~35 ms (see bench/launch.py).
-    return multiprocess.get_context("fork" if "fork" in methods else "spawn")
 
 
 class Launcher:
@@ -134,22 +139,36 @@ class Launcher:
         on_ready: ReadyCallback | None = None,
         faults: Callable[[Launcher], FaultRunner] | None = None,
         signals: StopSignals | None = None,
+        server: ForkServer | None = None,
     ) -> None:
         self.plans = plans
         self.signals = signals if signals is not None else StopSignals()
         self.limits = limits
         self.on_progress = on_progress
         self.on_ready = on_ready
-        self.nodes: list[NodeState] = []
+        # Started by the caller as early as it could (it then loads while we plan), or here.
+        self.server = server
+        self.nodes: list[NodeState] = [NodeState(plan) for plan in plans]
+        self.by_name: dict[str, NodeState] = {node.name: node for node in self.nodes}
+        self.by_index: dict[int, NodeState] = {node.plan.index: node for node in self.nodes}
+        self.by_pid: dict[int, NodeState] = {}
+        self.retired: list[NodeState] = []  # earlier processes of restarted nodes
         self.selector = selectors.DefaultSelector()
         self.failed = False
         self._t0 = time.monotonic()
         self._last_progress = 0.0
         self._phase = "starting"
         self._startup_problem: str | None = None
-        self._gate_write: int | None = None
-        self.by_name: dict[str, NodeState] = {}
-        self.retired: list[NodeState] = []  # earlier processes of restarted nodes
+        self._server_lost = False
+        self._server_wants_write = False
+        # What the run waits for, kept up to date as messages come, so that no message costs a scan
+        # of every node: the nodes a wait (start-up, each shutdown step) still waits for, the live
+        # nodes whose app has not finished, and the live nodes that last said they were busy.
+        self._awaiting: set[NodeState] = set()
+        self._awaiting_test: Callable[[NodeState], bool] | None = None
+        self._not_done: set[NodeState] = set(self.nodes)
+        self._busy: set[NodeState] = set(self.nodes)
+        self._last_activity_ns = 0
         self.faults: FaultRunner | None = faults(self) if faults is not None else None
         self._started_at = 0.0
 
@@ -161,15 +180,14 @@ class Launcher:
         try:
             try:
                 self._spawn()
-                outcome.pids = [node.process.pid for node in self.nodes]
                 self._rendezvous()
                 outcome.startup_s = time.monotonic() - started
                 if self.on_ready is not None:
                     self.on_ready(
                         [
-                            ReadyNode(node.name, node.process.pid, dict(node.bound["listeners"]))
+                            ReadyNode(node.name, node.pid, dict(node.bound["listeners"]))
                             for node in self.nodes
-                            if node.bound is not None
+                            if node.bound is not None and node.pid is not None
                         ]
                     )
                 self._open_start_gate()
@@ -195,6 +213,7 @@ class Launcher:
             self._phase = "stopping"
             self._shutdown()
             outcome.shutdown_s = time.monotonic() - stopping
+            outcome.pids = [node.pid for node in self.nodes if node.pid is not None]
             outcome.failures = self._failures()
             if self.faults is not None:
                 outcome.faults = self.faults.applied
@@ -203,72 +222,31 @@ class Launcher:
 
     def _fail_startup(self, problem: str) -> None:
         self.failed = True
-        self._startup_problem = problem
+        if self._startup_problem is None:
+            self._startup_problem = problem
 
     # ---- start-up -------------------------------------------------------------------------------------
 
     def _spawn(self) -> None:
-        # The launcher holds a pipe and a process sentinel per node.
-        _raise_fd_limit(2 * len(self.plans) + 64)
-        context = _context()
-        forking = context.get_start_method() == "fork"
-        # Forked nodes share one start gate (a pipe); spawned ones are started over their control pipe.
-        gate: tuple[int, int] | None = os.pipe() if forking else None
-        self._gate_write = gate[1] if gate else None
-        # Objects that exist before fork stay shared copy-on-write instead of being touched by gc.
-        gc.collect()
-        gc.freeze()
-        try:
-            for plan in self.plans:
-                self.nodes.append(self._spawn_node(context, plan, gate))
-        finally:
-            gc.unfreeze()
-            if gate is not None:
-                os.close(gate[0])
-
-    def _spawn_node(self, context: Any, plan: NodePlan, gate: tuple[int, int] | None) -> NodeState:
-        parent_end, child_end = context.Pipe(duplex=True)
-        forking = context.get_start_method() == "fork"
-        # A forked child holds copies of the launcher's ends of every control channel, its own included:
-        # it closes them first thing, so that the launcher's end is the only one left.
-        inherited = ()
-        if forking:
-            inherited = (*(node.conn for node in self.nodes if not node.conn.closed), parent_end)
-        process = context.Process(
-            target=node_main,
-            # The app is loaded in the node process, by the registry (the runtime knows no app by name).
-            args=(plan, child_end, resolve_app, inherited, gate, os.getpid()),
-            name=f"netsim-node-{plan.index}",
-            daemon=True,
-        )
-        process.start()
-        # The node does the same: whichever runs first, the node leads its own group before anything
-        # else could happen to it, so that ending the group always reaches what its app started.
-        with contextlib.suppress(OSError):
-            os.setpgid(process.pid, process.pid)
-        child_end.close()
-        node = NodeState(plan=plan, process=process, conn=parent_end)
-        self.by_name[plan.name] = node
-        self.selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", node))
-        self.selector.register(process.sentinel, selectors.EVENT_READ, ("exit", node))
-        return node
+        """Have the fork server fork every node, in batches it can start on while the rest arrive."""
+        if self.server is None:
+            self.server = ForkServer.start()
+        self.selector.register(self.server.link.fileno, selectors.EVENT_READ, ("server", None))
+        first = self.plans[0]
+        self.server.setup(first.node_names, first.run_key, sorted({plan.app for plan in self.plans}))
+        for at in range(0, len(self.plans), FORK_BATCH):
+            batch = self.plans[at : at + FORK_BATCH]
+            self._tell_server(forkserver.FORK, plans=[plan_to_json(plan) for plan in batch], gated=True)
 
     def _rendezvous(self) -> None:
         deadline = time.monotonic() + self.limits.startup_timeout_s
-        self._pump_until(
-            lambda: all(node.bound is not None for node in self.nodes), deadline, "bind its sockets"
-        )
+        self._wait_until(self.nodes, _has_bound, deadline, "bind its sockets")
         self._send_addresses()
-        self._pump_until(lambda: all(node.ready for node in self.nodes), deadline, "bring its links up")
+        self._wait_until(self.nodes, _is_ready, deadline, "bring its links up")
 
     def _open_start_gate(self) -> None:
-        """Start every node at once: closing the gate's write end is one EOF that all nodes see together."""
-        if self._gate_write is not None:
-            os.close(self._gate_write)
-            self._gate_write = None
-        else:
-            for node in self.nodes:
-                control.send_control(node.conn, control.START)
+        """Start every node at once: the fork server closes the gate, one EOF that all nodes see together."""
+        self._tell_server(forkserver.OPEN_GATE)
 
     def _send_addresses(self) -> None:
         for node in self.nodes:
@@ -284,7 +262,7 @@ class Launcher:
                 "listener": bound["listeners"].get(link.transport),
                 "link": bound["links"].get(node.name),
             }
-        control.send_control(node.conn, control.ADDRESSES, peers=peers)
+        self._tell(node, control.ADDRESSES, peers=peers)
 
     def _tell_neighbours_if_moved(self, node: NodeState) -> None:
         """A restarted node that could not bind where it was: its neighbours learn where it is now."""
@@ -302,18 +280,40 @@ class Launcher:
                 link=now["links"].get(link.peer),
             )
 
-    def _pump_until(self, condition: Callable[[], bool], deadline: float, step: str) -> None:
-        while not condition():
+    def _wait_until(
+        self, nodes: list[NodeState], test: Callable[[NodeState], bool], deadline: float, step: str
+    ) -> None:
+        """Pump until ``test`` holds for every node of ``nodes``; StartupError on a failure or timeout."""
+        self._await(nodes, test)
+        while self._awaiting:
             if self.failed:
                 raise StartupError(self._first_failure_text())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                missing = [node.name for node in self.nodes if not condition_holds_for(node, step)]
+                missing = sorted(self._awaiting, key=lambda node: node.plan.index)
                 raise StartupError(
                     f"start-up timed out after {self.limits.startup_timeout_s:g} s: "
-                    f"{len(missing)} node(s) did not {step} (first: {missing[:5]})"
+                    f"{len(missing)} node(s) did not {step} (first: {[node.name for node in missing[:5]]})"
                 )
             self._pump(min(remaining, 0.1))
+        if self.failed:
+            raise StartupError(self._first_failure_text())
+
+    def _wait_for(self, nodes: list[NodeState], test: Callable[[NodeState], bool], timeout_s: float) -> None:
+        """Pump until ``test`` holds for every node of ``nodes``, for at most ``timeout_s``."""
+        self._await(nodes, test)
+        deadline = time.monotonic() + timeout_s
+        while self._awaiting and time.monotonic() < deadline:
+            self._pump(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def _await(self, nodes: list[NodeState], test: Callable[[NodeState], bool]) -> None:
+        self._awaiting_test = test
+        self._awaiting = {node for node in nodes if not test(node)}
+
+    def _recheck(self, node: NodeState) -> None:
+        """A message changed what the launcher knows of ``node``: is a wait still waiting for it?"""
+        if node in self._awaiting and self._awaiting_test is not None and self._awaiting_test(node):
+            self._awaiting.discard(node)
 
     # ---- watching the run -----------------------------------------------------------------------------
 
@@ -327,17 +327,15 @@ class Launcher:
                 return "failure"
             # While faults are still to come the run goes on: they are part of what is being tested.
             faults_pending = self.faults is not None and self.faults.next_at_s is not None
-            # A node that a fault killed cannot say it is done or idle.
-            alive = [node for node in self.nodes if not (node.exited and node.killed_by_fault)]
-            if not faults_pending and all(node.done for node in alive):
+            # A node that a fault killed cannot say it is done or idle: it is in neither set.
+            if not faults_pending and not self._not_done:
                 return "done"
             now = time.monotonic()
             if now >= deadline:
                 return "duration"
-            if not faults_pending and all(node.idle for node in alive):
-                last_activity = max((node.last_activity_ns for node in alive), default=0)
-                if time.monotonic_ns() - last_activity >= quiet_ns:
-                    return "quiet"
+            quiet_for_ns = time.monotonic_ns() - self._last_activity_ns
+            if not faults_pending and not self._busy and quiet_for_ns >= quiet_ns:
+                return "quiet"
             timeout = min(deadline - now, 0.05)
             if faults_pending:
                 assert self.faults is not None and self.faults.next_at_s is not None
@@ -346,21 +344,40 @@ class Launcher:
 
     def _pump(self, timeout: float) -> None:
         """Handle whatever the nodes said within ``timeout`` seconds; then act on a stop signal, if any."""
-        for key, _ in self.selector.select(timeout):
+        for key, events in self.selector.select(timeout):
             kind, node = key.data
-            if kind == "conn":
-                self._read_control(node)
+            if kind == "server":
+                if events & selectors.EVENT_WRITE:
+                    self._flush_server()
+                if events & selectors.EVENT_READ:
+                    self._read_server()
             else:
-                self._on_exit(node)
+                if events & selectors.EVENT_WRITE and node.link is not None and not node.exited:
+                    with contextlib.suppress(OSError):
+                        node.link.flush()
+                    self._watch_output(node)
+                if events & selectors.EVENT_READ:
+                    self._read_control(node)
         self._report_progress()
         self.signals.check()
 
     def _read_control(self, node: NodeState) -> None:
+        link = node.link
+        if link is None or link.sock.fileno() < 0:
+            return
         try:
-            while node.conn.poll():
-                self._on_control(node, control.receive_control(node.conn))
-        except (EOFError, OSError):
-            self._unregister(node.conn.fileno())
+            messages = link.read()
+        except (OSError, ControlProtocolError) as error:
+            messages = []
+            link.eof = True
+            node.crash_traceback = node.crash_traceback or f"its control socket failed: {error}"
+        for message in messages:
+            self._on_control(node, message)
+        if link.eof:
+            self._unregister(link.fileno)
+            if self._server_lost:
+                # Nobody will report its exit: its control socket's EOF is all there is to go by.
+                self._on_exit(node, None)
 
     def _on_control(self, node: NodeState, message: dict[str, Any]) -> None:
         kind = message["kind"]
@@ -372,13 +389,19 @@ class Launcher:
         elif kind == control.READY:
             node.ready = True
             if node.plan.generation > 0 and self._phase == "running":
-                control.send_control(node.conn, control.START)
+                self._tell(node, control.START)
         elif kind == control.STATUS:
             node.idle = message["idle"]
+            if node.idle:
+                self._busy.discard(node)
+            elif not node.exited:
+                self._busy.add(node)
             node.last_activity_ns = message["last_activity_ns"]
+            self._last_activity_ns = max(self._last_activity_ns, node.last_activity_ns)
             node.counters = message["counters"]
         elif kind == control.DONE:
             node.done = True
+            self._not_done.discard(node)
         elif kind == control.QUIESCED:
             node.quiesced = True
         elif kind == control.DRAINED:
@@ -386,34 +409,131 @@ class Launcher:
         elif kind == control.CLOSED:
             node.closed = True
             node.counters = message["counters"]
+        elif kind == control.FROZEN:
+            node.frozen = True
         elif kind == control.CRASHED:
             node.crash_traceback = message["traceback"]
             self.failed = True
+        self._recheck(node)
 
-    def _on_exit(self, node: NodeState) -> None:
-        self._read_control(node)
-        self._reap(node)
+    def _on_exit(self, node: NodeState, exit_code: int | None) -> None:
+        if node.exited:
+            return
+        node.exit_code = exit_code
+        if node.link is not None:
+            # What it said before it went is still in its socket: its goodbye, or its traceback.
+            self._read_control(node)
+            self._unregister(node.link.fileno)
+            node.link.close()
         node.exited = True
-        self._unregister(node.process.sentinel)
+        if node.killed_by_fault:
+            self._not_done.discard(node)
+        self._busy.discard(node)
+        self._recheck(node)
         if not node.closed and self._phase != "stopping" and not node.killed_by_fault:
             # Died without saying goodbye: a crash even if it did not manage to report one.
             self.failed = True
 
-    def _reap(self, node: NodeState) -> None:
-        """Wait for a node that has exited, and end what its app started (its process group).
+    # ---- the fork server -------------------------------------------------------------------------------
 
-        The group is ended before the node is reaped: until then the node's pid, which is the group's
-        id, cannot belong to any other process.
-        """
-        if node.reaped:
+    def _tell_server(self, kind: str, **fields: Any) -> None:
+        assert self.server is not None
+        if self._server_lost:
             return
-        pid = node.process.pid
-        with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.waitid here
-            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # until it has exited, not reaping it
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
-        node.process.join()
-        node.reaped = True
+        try:
+            self.server.send(kind, **fields)
+        except OSError:
+            self._lose_server()
+            return
+        self._watch_server_output()
+
+    def _flush_server(self) -> None:
+        assert self.server is not None
+        try:
+            self.server.link.flush()
+        except OSError:
+            self._lose_server()
+            return
+        self._watch_server_output()
+
+    def _watch_server_output(self) -> None:
+        assert self.server is not None
+        wants = self.server.link.pending_output
+        if wants != self._server_wants_write and not self._server_lost:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
+            self.selector.modify(self.server.link.fileno, events, ("server", None))
+            self._server_wants_write = wants
+
+    def _read_server(self) -> None:
+        assert self.server is not None
+        link = self.server.link
+        try:
+            messages = link.read()
+        except (OSError, ControlProtocolError):
+            messages = []
+            link.eof = True
+        for message in messages:
+            kind = message["kind"]
+            if kind == forkserver.FORKED:
+                self._on_forked(message, link.fds.popleft())
+            elif kind == forkserver.EXITED:
+                node = self.by_pid.get(message["pid"])
+                if node is not None:
+                    self._on_exit(node, message["exit_code"])
+            elif kind == forkserver.FORK_FAILED:
+                node = self.by_index[message["index"]]
+                node.exited = True  # it never ran
+                self._recheck(node)
+                self._fail_startup(f"could not start node {node.name!r}: {message['error']}")
+        if link.eof:
+            self._lose_server()
+
+    def _on_forked(self, message: dict[str, Any], fd: int) -> None:
+        node = self.by_index[message["index"]]
+        link = ControlLink(socket.socket(fileno=fd))
+        if node.plan.generation != message["generation"] or node.pid is not None:
+            link.close()  # not the process this launcher waits for (cannot happen: a bug)
+            return
+        node.pid = message["pid"]
+        node.link = link
+        self.by_pid[node.pid] = node
+        self.selector.register(link.fileno, selectors.EVENT_READ, ("node", node))
+        self._recheck(node)
+
+    def _lose_server(self) -> None:
+        if self._server_lost:
+            return
+        self._server_lost = True
+        assert self.server is not None
+        self._unregister(self.server.link.fileno)
+        if self._phase != "stopping":
+            self.failed = True
+            self._fail_startup("the fork server, which starts and reaps the nodes, exited")
+
+    # ---- talking to nodes -----------------------------------------------------------------------------
+
+    def _tell(self, node: NodeState, kind: str, **fields: Any) -> None:
+        """Send ``node`` one command; what its socket does not take now goes when it can."""
+        if node.link is None or node.exited:
+            return
+        try:
+            node.link.send(kind, **fields)
+        except OSError:
+            return
+        self._watch_output(node)
+
+    def _watch_output(self, node: NodeState) -> None:
+        assert node.link is not None
+        wants = node.link.pending_output and not node.exited
+        if wants != node.wants_write:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.modify(node.link.fileno, events, ("node", node))
+            node.wants_write = wants
+
+    def _signal(self, node: NodeState, signum: int) -> None:
+        if node.pid is not None and not node.exited:
+            self._tell_server(forkserver.SIGNAL, pid=node.pid, signum=int(signum))
 
     def _unregister(self, fileno: int) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -443,7 +563,10 @@ class Launcher:
 
     def _shutdown(self) -> None:
         try:
-            alive = [node for node in self.nodes if not node.exited]
+            if self.server is not None:
+                # Every node asked for is forked (or could not be) before any is told to stop.
+                self._wait_for(self.nodes, _forked, self.limits.startup_timeout_s)
+            alive = [node for node in self.nodes if not node.exited and node.pid is not None]
             for node in alive:
                 if node.stopped:
                     # A paused node cannot drain: let it run again first.
@@ -451,33 +574,34 @@ class Launcher:
             # Two phases: every app stops first, and only then do links half-close and drain.
             asked_at = time.monotonic()
             self._broadcast(alive, control.DRAIN)
-            self._pump_for(
-                lambda: all(node.quiesced or node.exited for node in alive), self.limits.drain_timeout_s
-            )
+            self._wait_for(alive, _quiesced, self.limits.drain_timeout_s)
             # A node whose app did not stop never will (stuck in a callback): end it now, so that its
             # neighbours read their links to the end instead of waiting for it.
             self._force([node for node in alive if not node.quiesced], asked_at)
             self._broadcast(alive, control.SHUT)
-            self._pump_for(
-                lambda: all(node.drained or node.exited for node in alive), self.limits.drain_timeout_s
-            )
+            self._wait_for(alive, _drained, self.limits.drain_timeout_s)
             self._broadcast(alive, control.CLOSE)
-            self._pump_for(lambda: all(node.exited for node in alive), self.limits.close_timeout_s)
+            self._wait_for(alive, _exited, self.limits.close_timeout_s)
             self._force(alive, asked_at)
         finally:
-            for node in self.nodes + self.retired:
-                if not node.reaped:
-                    if node.process.exitcode is None and not node.exited:
-                        # Only after an error in the shutdown above: no process is left unowned.
-                        node.process.kill()
-                    self._reap(node)
-                node.exited = True
-                node.conn.close()
+            self._end_every_process()
+
+    def _end_every_process(self) -> None:
+        """Leave no process behind, whatever happened above: kill what still runs, wait for its exit."""
+        everyone = self.nodes + self.retired
+        try:
+            left = [node for node in everyone if not node.exited and node.pid is not None]
+            for node in left:
+                self._signal(node, signal.SIGKILL)
+            if left and not self._server_lost:
+                self._wait_for(left, _exited, EXIT_WAIT_S)
+        finally:
+            for node in everyone:
+                if node.link is not None:
+                    node.link.close()
+            if self.server is not None:
+                self.server.close()
             self.selector.close()
-            if self._gate_write is not None:
-                # Never opened (start-up failed): close it only now that no node can start.
-                os.close(self._gate_write)
-                self._gate_write = None
 
     def _force(self, nodes: list[NodeState], asked_at: float) -> None:
         """End the nodes of ``nodes`` still running although asked to stop: SIGTERM, then SIGKILL.
@@ -490,33 +614,25 @@ class Launcher:
         for node in stuck:
             node.forced = "SIGTERM"
             node.forced_after_s = time.monotonic() - asked_at
-            node.process.terminate()
-        self._pump_for(lambda: all(node.exited for node in stuck), self.limits.terminate_timeout_s)
+            self._signal(node, signal.SIGTERM)
+        self._wait_for(stuck, _exited, self.limits.terminate_timeout_s)
         for node in stuck:
             if not node.exited:
                 node.forced = "SIGKILL"
-                node.process.kill()
+                self._signal(node, signal.SIGKILL)
 
     def _broadcast(self, nodes: list[NodeState], kind: str) -> None:
         for node in nodes:
-            if node.exited:
-                continue
-            with contextlib.suppress(OSError):
-                control.send_control(node.conn, kind)
-
-    def _pump_for(self, condition: Callable[[], bool], timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not condition() and time.monotonic() < deadline:
-            self._pump(min(0.05, max(0.0, deadline - time.monotonic())))
+            self._tell(node, kind)
 
     # ---- what went wrong ------------------------------------------------------------------------------
 
     def _failures(self) -> list[dict[str, Any]]:
         failures = []
         for node in self.nodes + self.retired:
-            if node.killed_by_fault:
+            if node.killed_by_fault or node.pid is None:
                 continue
-            exit_code = node.process.exitcode
+            exit_code = node.exit_code
             crashed = node.crash_traceback is not None
             died = not node.closed and exit_code not in (0, None) and not crashed
             if not crashed and not died and node.forced is None:
@@ -548,24 +664,21 @@ class Launcher:
 
     def _first_failure_text(self) -> str:
         for failure in self._failures():
+            if failure["name"] is None:
+                return failure["error"]
             return f"node {failure['name']!r} failed during start-up: {failure['error']}"
         return "a node failed during start-up"
 
     # ---- faults (called by the FaultRunner) --------------------------------------------------------
 
     def send_to(self, name: str, kind: str, **fields: Any) -> None:
-        node = self.by_name[name]
-        if node.exited:
-            return
-        with contextlib.suppress(OSError):
-            control.send_control(node.conn, kind, **fields)
+        self._tell(self.by_name[name], kind, **fields)
 
     def signal_node(self, name: str, signum: int) -> None:
         node = self.by_name[name]
         if node.exited:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(node.process.pid, signum)
+        self._signal(node, signum)
         node.stopped = signum == signal.SIGSTOP
 
     def kill_node(self, name: str) -> None:
@@ -576,27 +689,19 @@ class Launcher:
         node.killed_by_fault = True
         if not node.stopped:
             self._freeze(node)
-        node.process.kill()
-        self._on_exit(node)
+        self._signal(node, signal.SIGKILL)
+        self._wait_for([node], _exited, EXIT_WAIT_S)
 
     def _freeze(self, node: NodeState, timeout_s: float = 1.0) -> None:
         """Ask a node to flush its trace and stop itself; wait for its answer (bounded)."""
-        try:
-            control.send_control(node.conn, control.FREEZE)
-            deadline = time.monotonic() + timeout_s
-            while node.conn.poll(max(0.0, deadline - time.monotonic())):
-                message = control.receive_control(node.conn)
-                if message["kind"] == control.FROZEN:
-                    return
-                self._on_control(node, message)
-        except (OSError, EOFError):
-            pass
+        node.frozen = False
+        self._tell(node, control.FREEZE)
+        self._wait_for([node], _frozen_or_exited, timeout_s)
 
     def restart_node(self, name: str) -> None:
         """A fresh process for ``name``: same addresses, same app, state reset, a new trace part."""
         old = self.by_name[name]
         self.kill_node(name)
-        old.conn.close()
         self.retired.append(old)
         generation = old.plan.generation + 1
         trace_path = os.path.join(
@@ -605,12 +710,41 @@ class Launcher:
         plan = dataclasses.replace(
             old.plan, generation=generation, trace_path=trace_path, fixed_addresses=old.bound
         )
-        node = self._spawn_node(_context(), plan, None)
+        node = NodeState(plan)
         self.nodes[self.nodes.index(old)] = node
+        self.by_name[name] = node
+        self.by_index[plan.index] = node
+        self._not_done.add(node)
+        self._busy.add(node)
+        self._tell_server(forkserver.FORK, plans=[plan_to_json(plan)], gated=False)
 
 
-def condition_holds_for(node: NodeState, step: str) -> bool:
-    return node.bound is not None if step == "bind its sockets" else node.ready
+def _has_bound(node: NodeState) -> bool:
+    return node.bound is not None
+
+
+def _is_ready(node: NodeState) -> bool:
+    return node.ready
+
+
+def _forked(node: NodeState) -> bool:
+    return node.pid is not None or node.exited
+
+
+def _quiesced(node: NodeState) -> bool:
+    return node.quiesced or node.exited
+
+
+def _drained(node: NodeState) -> bool:
+    return node.drained or node.exited
+
+
+def _exited(node: NodeState) -> bool:
+    return node.exited
+
+
+def _frozen_or_exited(node: NodeState) -> bool:
+    return node.frozen or node.exited
 
 
 def _death_text(exit_code: int | None) -> str:
@@ -620,18 +754,6 @@ def _death_text(exit_code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exit_code}"
     return f"exited with code {exit_code} without reporting"
-
-
-def _raise_fd_limit(needed: int) -> None:
-    """Lift the soft open-files limit toward the hard one when a large run needs it (no root needed)."""
-    try:
-        import resource
-    except ImportError:  # not a POSIX system
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def make_socket_dir() -> str:

@@ -45,6 +45,7 @@ def build_plans(
             LinkPlan(link.a, index_of[link.a], transport, initiator=False, conditions=backward)
         )
     node_names = tuple(node.name for node in topology.nodes)
+    longest_name = max((len(name) for name in node_names), default=1)
     return [
         NodePlan(
             name=node.name,
@@ -58,6 +59,7 @@ def build_plans(
             log_path=str(node_dir / f"{node.index}-{slug(node.name)}.log"),
             settings=settings,
             run_key=run_key,
+            longest_name=longest_name,
         )
         for node in topology.nodes
     ]

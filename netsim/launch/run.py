@@ -29,6 +29,7 @@ from netsim.errors import (
 )
 from netsim.launch.faults import FaultRunner
 from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part
+from netsim.launch.forkserver import ForkServer
 from netsim.launch.launcher import (
     Launcher,
     LaunchLimits,
@@ -146,71 +147,78 @@ def run(
         )
     _check_link_defaults(conditions or {})
     _check_out_dir(out)
-    topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
-    _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps)
-    shaped_links = topology_conditions(topo, conditions or {}, transport)
-    schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
+    # The process that will fork the nodes starts now and imports while the topology loads.
+    server = ForkServer.start()
+    try:
+        topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
+        _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps)
+        shaped_links = topology_conditions(topo, conditions or {}, transport)
+        schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
 
-    app_label = slug(app.rpartition(":")[2], 16)
-    run_id = (
-        f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
-    )
-    run_dir = Path(out) / run_id
-    node_dir = run_dir / NODE_DIR_NAME
-    node_dir.mkdir(parents=True)
-    write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)
-    header = _header(run_id, topo, app, transport, seed)
-    write_header_part(node_dir, header)
+        app_label = slug(app.rpartition(":")[2], 16)
+        started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        run_id = f"{started}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
+        run_dir = Path(out) / run_id
+        node_dir = run_dir / NODE_DIR_NAME
+        node_dir.mkdir(parents=True)
+        write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)
+        header = _header(run_id, topo, app, transport, seed)
+        write_header_part(node_dir, header)
 
-    # Stop signals are noted from here until the summary is written: whatever ends the run, the
-    # directory is finished, and the signal shows in the summary and the exit code.
-    with StopSignals() as signals:
-        outcome, launcher_error = _launch(
-            topo,
-            app,
-            transport,
-            seed,
-            node_dir,
-            startup_timeout,
-            duration,
-            quiet,
-            shaped_links,
-            schedule,
-            signals,
-            on_progress,
-            on_ready,
-        )
-        warnings = merge_parts(run_dir, header)
-        summary = RunSummary(
-            **what_ran(run_dir, header),
-            shaped_links=len(shaped_links),
-            **traffic_totals(run_dir),
-            duration_s=round(outcome.running_s, 6),
-            exit_status="ok" if outcome.ended_by in OK_ENDINGS and not outcome.failures else "failed",
-            ended_by=outcome.ended_by,
-            signal=outcome.signal,
-            node_failures=[
-                NodeFailure(**{key: failure[key] for key in NodeFailure.__struct_fields__ if key in failure})
-                for failure in outcome.failures
-            ],
-            faults=outcome.faults,
-            timing=RunTiming(
-                startup_s=round(outcome.startup_s, 6),
-                running_s=round(outcome.running_s, 6),
-                shutdown_s=round(outcome.shutdown_s, 6),
-            ),
-            started_at=header["started_at"],
-            netsim_version=__version__,
-            warnings=list(topo.warnings) + warnings,
-        )
-        write_summary(run_dir, summary)
-        for failure in outcome.failures:
-            if failure.get("traceback") and failure.get("log"):
-                # The node wrote its traceback to its log itself unless it died before it could.
-                log_path = Path(failure["log"])
-                if failure["traceback"].strip() not in log_path.read_text(errors="replace"):
-                    with log_path.open("a") as log:
-                        log.write(failure["traceback"])
+        # Stop signals are noted from here until the summary is written: whatever ends the run, the
+        # directory is finished, and the signal shows in the summary and the exit code.
+        with StopSignals() as signals:
+            outcome, launcher_error = _launch(
+                topo,
+                app,
+                transport,
+                seed,
+                node_dir,
+                startup_timeout,
+                duration,
+                quiet,
+                shaped_links,
+                schedule,
+                signals,
+                on_progress,
+                on_ready,
+                server,
+            )
+            warnings = merge_parts(run_dir, header)
+            summary = RunSummary(
+                **what_ran(run_dir, header),
+                shaped_links=len(shaped_links),
+                **traffic_totals(run_dir),
+                duration_s=round(outcome.running_s, 6),
+                exit_status="ok" if outcome.ended_by in OK_ENDINGS and not outcome.failures else "failed",
+                ended_by=outcome.ended_by,
+                signal=outcome.signal,
+                node_failures=[
+                    NodeFailure(
+                        **{key: failure[key] for key in NodeFailure.__struct_fields__ if key in failure}
+                    )
+                    for failure in outcome.failures
+                ],
+                faults=outcome.faults,
+                timing=RunTiming(
+                    startup_s=round(outcome.startup_s, 6),
+                    running_s=round(outcome.running_s, 6),
+                    shutdown_s=round(outcome.shutdown_s, 6),
+                ),
+                started_at=header["started_at"],
+                netsim_version=__version__,
+                warnings=list(topo.warnings) + warnings,
+            )
+            write_summary(run_dir, summary)
+            for failure in outcome.failures:
+                if failure.get("traceback") and failure.get("log"):
+                    # The node wrote its traceback to its log itself unless it died before it could.
+                    log_path = Path(failure["log"])
+                    if failure["traceback"].strip() not in log_path.read_text(errors="replace"):
+                        with log_path.open("a") as log:
+                            log.write(failure["traceback"])
+    finally:
+        server.close()
     if launcher_error is not None:
         # A bug in netsim itself: the run directory is finished all the same, then the error goes on.
         raise launcher_error
@@ -253,6 +261,7 @@ def _launch(
     signals: StopSignals,
     on_progress: ProgressCallback | None,
     on_ready: ReadyCallback | None,
+    server: ForkServer,
 ) -> tuple[LaunchOutcome, BaseException | None]:
     """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
     after every node has been stopped, so that the caller still finishes the run directory."""
@@ -281,7 +290,13 @@ def _launch(
                 return FaultRunner(launcher, schedule, topo, shaped_links, transport, trace_part)
 
         launcher = Launcher(
-            plans, limits, on_progress=on_progress, on_ready=on_ready, faults=fault_runner, signals=signals
+            plans,
+            limits,
+            on_progress=on_progress,
+            on_ready=on_ready,
+            faults=fault_runner,
+            signals=signals,
+            server=server,
         )
         outcome = launcher.run()
     except Exception as error:  # noqa: BLE001 - reported with the run's ending, then raised again

@@ -1,9 +1,12 @@
-"""Messages between the launcher and its node processes, over each node's control pipe.
+"""Messages between the launcher and its node processes, over each node's control socket.
 
 The node owns this protocol (it is the node's interface to whoever runs it); the launcher is its client.
+The same framing carries the launcher's requests to its fork server (``netsim.launch.forkserver``).
 
-JSON over multiprocess ``Connection.send_bytes``: the pipe is private to the run, but nothing that
-crosses a socket is unpickled, here or anywhere in netsim.
+Each message is a JSON object with a ``kind``, behind a 4-byte big-endian length, on one end of a
+socketpair that only the run's own processes hold. Nothing that crosses a socket is unpickled, here
+or anywhere in netsim. :func:`encode_control` and :class:`ControlDecoder` are the pure codec (bytes
+in, messages out); :class:`ControlSocket` is the node's end, whose sends block and whose reads do not.
 
 Node -> launcher: ``bound`` (its real addresses), ``ready`` (all links up), ``status`` (counters,
 idle or busy), ``done`` (its app finished), ``quiesced`` (app stopped, nothing held back),
@@ -15,10 +18,13 @@ drops everything) and ``conditions`` (a link's new conditions).
 
 from __future__ import annotations
 
+import select
+import socket
+import struct
+import time
 from typing import Any
 
 import orjson
-from multiprocess.connection import Connection
 
 BOUND = "bound"
 READY = "ready"
@@ -48,10 +54,101 @@ MOVED = "moved"
 FREEZE = "freeze"
 FROZEN = "frozen"
 
+_LENGTH = struct.Struct("!I")
+_LENGTH_SIZE = _LENGTH.size
+READ_CHUNK_BYTES = 256 * 1024
 
-def send_control(conn: Connection, kind: str, **fields: Any) -> None:
-    conn.send_bytes(orjson.dumps({"kind": kind, **fields}))
+
+class ControlProtocolError(Exception):
+    """Bytes on a control socket that are not a control message: a bug in netsim, never user input."""
 
 
-def receive_control(conn: Connection) -> dict[str, Any]:
-    return orjson.loads(conn.recv_bytes())
+def encode_control(kind: str, **fields: Any) -> bytes:
+    """One control message, framed: the length of its JSON, then the JSON."""
+    payload = orjson.dumps({"kind": kind, **fields})
+    return _LENGTH.pack(len(payload)) + payload
+
+
+class ControlDecoder:
+    """Turns the bytes of a control socket, in chunks of any size, into messages (dicts with a kind)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[dict[str, Any]]:
+        """The messages completed by ``data``, in order; a partial one waits for the next chunk."""
+        buffer = self._buffer
+        buffer += data
+        messages: list[dict[str, Any]] = []
+        start = 0
+        end = len(buffer)
+        while end - start >= _LENGTH_SIZE:
+            (size,) = _LENGTH.unpack_from(buffer, start)
+            stop = start + _LENGTH_SIZE + size
+            if stop > end:
+                break
+            try:
+                message = orjson.loads(memoryview(buffer)[start + _LENGTH_SIZE : stop])
+            except orjson.JSONDecodeError as error:
+                raise ControlProtocolError(f"a control message is not JSON: {error}") from None
+            if not isinstance(message, dict) or not isinstance(message.get("kind"), str):
+                raise ControlProtocolError("a control message is not an object with a kind")
+            messages.append(message)
+            start = stop
+        if start:
+            del buffer[:start]
+        return messages
+
+    @property
+    def partial(self) -> bool:
+        """True while part of a message has arrived and the rest has not."""
+        return bool(self._buffer)
+
+
+class ControlSocket:
+    """A node's end of its control channel: blocking sends, reads of whatever has arrived.
+
+    The launcher reads its end all the time, so a node's send never waits long; reads happen when the
+    node's selector says the socket is readable, or, at set-up, with a deadline (:meth:`receive`).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._decoder = ControlDecoder()
+        self._pending: list[dict[str, Any]] = []
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, kind: str, **fields: Any) -> None:
+        self.sock.sendall(encode_control(kind, **fields))
+
+    def read_available(self) -> list[dict[str, Any]]:
+        """The messages that have arrived (after one read of at most READ_CHUNK_BYTES); EOFError at EOF."""
+        pending, self._pending = self._pending, []
+        if pending:
+            return pending
+        data = self.sock.recv(READ_CHUNK_BYTES)
+        if not data:
+            raise EOFError("the control socket's other end closed")
+        return self._decoder.feed(data)
+
+    def receive(self, timeout_s: float) -> dict[str, Any] | None:
+        """The next message, waiting at most ``timeout_s``; None if none came in time. EOFError at EOF."""
+        deadline = time.monotonic() + timeout_s
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        while not self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not poller.poll(remaining * 1000):
+                return None
+            self._pending = self.read_available()
+        return self._pending.pop(0)
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        """What :meth:`receive` read beyond the message it returned."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def close(self) -> None:
+        self.sock.close()

@@ -46,8 +46,7 @@ class Handshakes:
     def __init__(self, node: Node, run_key: RunKey) -> None:
         self.node = node
         self.run_key = run_key
-        longest_name = max((len(name) for name in node.plan.node_names), default=1)
-        self.hello_limit = HELLO_BASE_BYTES + 2 * HELLO_BYTES_PER_NAME_CHAR * longest_name
+        self.hello_limit = HELLO_BASE_BYTES + 2 * HELLO_BYTES_PER_NAME_CHAR * node.plan.longest_name
         inbound = sum(1 for link in node.plan.links if not link.initiator)
         self.max_pending = max(MIN_PENDING_HELLOS, 2 * inbound)
         self.pending: OrderedDict[LinkChannel, None] = OrderedDict()

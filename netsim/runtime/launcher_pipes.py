@@ -1,6 +1,6 @@
 """The launcher's two pipes, as the node's event loop serves them beside its sockets.
 
-The control channel carries the launcher's commands (``netsim.runtime.control``), each turned here into
+The control socket carries the launcher's commands (``netsim.runtime.control``), each turned here into
 the node's step it asks for, and, by its EOF, says that the launcher is gone. The start gate is one
 pipe every forked node reads: its EOF is the start barrier opening for all of them at once.
 """
@@ -11,9 +11,8 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-from multiprocess.connection import Connection
-
 from netsim.runtime import control
+from netsim.runtime.control import ControlSocket
 from netsim.runtime.states import DRAINING, RUNNING, SETUP
 
 if TYPE_CHECKING:
@@ -23,19 +22,23 @@ if TYPE_CHECKING:
 class ControlChannel:
     """The launcher's pipe, served by the same selector as the sockets."""
 
-    def __init__(self, owner: Node, conn: Connection) -> None:
+    def __init__(self, owner: Node, conn: ControlSocket) -> None:
         self.owner = owner
         self.conn = conn
         self.fileno = conn.fileno()
 
     def on_readable(self) -> None:
         try:
-            command = control.receive_control(self.conn)
+            commands = self.conn.read_available()
         except (EOFError, OSError):
             # Only the launcher holds the other end: it is gone, and nobody will tell us to stop.
             self.owner.on_launcher_gone()
             return
-        self._on_command(command)
+        self.dispatch(commands)
+
+    def dispatch(self, commands: list[dict[str, Any]]) -> None:
+        for command in commands:
+            self._on_command(command)
 
     def _on_command(self, command: dict[str, Any]) -> None:
         node = self.owner

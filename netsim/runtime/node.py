@@ -21,8 +21,6 @@ import selectors
 from collections.abc import Callable
 from typing import Any
 
-from multiprocess.connection import Connection
-
 from netsim.clock import now_ns
 from netsim.errors import CodecError, MessageTooLarge
 from netsim.runtime import control
@@ -36,6 +34,7 @@ from netsim.runtime.channels import (
     Outgoing,
 )
 from netsim.runtime.context import NodeContext
+from netsim.runtime.control import ControlSocket
 from netsim.runtime.handshake import HELLO, Handshakes
 from netsim.runtime.lifeline import raise_deferred_signal
 from netsim.runtime.links import Links
@@ -58,7 +57,7 @@ MAX_WAIT_S = 3600.0
 
 
 class Node:
-    def __init__(self, plan: NodePlan, conn: Connection) -> None:
+    def __init__(self, plan: NodePlan, conn: ControlSocket) -> None:
         self.plan = plan
         # The launcher died (its end of the control channel closed, or the kernel said so): the node
         # cleans up after the run by itself.
@@ -141,7 +140,7 @@ class Node:
         if self.orphaned:
             return
         try:
-            control.send_control(self.conn, kind, **fields)
+            self.conn.send(kind, **fields)
         except OSError:
             self.on_launcher_gone()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,3 +60,68 @@ class NodePlan:
     generation: int = 0
     # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
     run_key: bytes = field(default_factory=lambda: secrets.token_bytes(RUN_KEY_BYTES), repr=False)
+    # The longest name in node_names, in characters: a hello's size bound, computed once for the run
+    # rather than by each node over every name (0: work it out here).
+    longest_name: int = 0
+
+    def __post_init__(self) -> None:
+        if self.longest_name <= 0:
+            longest = max((len(name) for name in self.node_names), default=1)
+            object.__setattr__(self, "longest_name", longest)
+
+
+# ---- plans as JSON values, for the fork server ----------------------------------------------------
+# What every plan of a run shares (the node names, the run key) travels once, not once per node.
+
+
+def plan_to_json(plan: NodePlan) -> dict[str, Any]:
+    """``plan`` as plain JSON values, without the run-wide ``node_names`` and ``run_key``."""
+    return {
+        "name": plan.name,
+        "index": plan.index,
+        "app": plan.app,
+        "links": [
+            [link.peer, link.peer_index, link.transport, link.initiator, _conditions_to_json(link.conditions)]
+            for link in plan.links
+        ],
+        "seed": plan.seed,
+        "socket_dir": plan.socket_dir,
+        "trace_path": plan.trace_path,
+        "log_path": plan.log_path,
+        "settings": dataclasses.asdict(plan.settings),
+        "fixed_addresses": plan.fixed_addresses,
+        "generation": plan.generation,
+        "longest_name": plan.longest_name,
+    }
+
+
+def plan_from_json(data: dict[str, Any], node_names: tuple[str, ...], run_key: bytes) -> NodePlan:
+    """The NodePlan that ``plan_to_json`` gave ``data`` for."""
+    links = tuple(
+        LinkPlan(peer, peer_index, transport, initiator, _conditions_from_json(conditions))
+        for peer, peer_index, transport, initiator, conditions in data["links"]
+    )
+    return NodePlan(
+        name=data["name"],
+        index=data["index"],
+        app=data["app"],
+        links=links,
+        node_names=node_names,
+        seed=data["seed"],
+        socket_dir=data["socket_dir"],
+        trace_path=data["trace_path"],
+        log_path=data["log_path"],
+        settings=RuntimeSettings(**data["settings"]),
+        fixed_addresses=data["fixed_addresses"],
+        generation=data["generation"],
+        run_key=run_key,
+        longest_name=data["longest_name"],
+    )
+
+
+def _conditions_to_json(conditions: Conditions) -> dict[str, Any] | None:
+    return None if conditions == NO_CONDITIONS else dataclasses.asdict(conditions)
+
+
+def _conditions_from_json(data: dict[str, Any] | None) -> Conditions:
+    return NO_CONDITIONS if data is None else Conditions(**data)

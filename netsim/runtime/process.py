@@ -1,6 +1,7 @@
 """A node's OS process: its entry point, its life from set-up to an exit code, and each way it ends.
 
-Life of a node, driven by the launcher over the control pipe (see ``netsim.runtime.control``):
+A node is forked by the run's fork server (``netsim.launch.forkserver``), its parent; the launcher
+drives it over its control socket. Life of a node (see ``netsim.runtime.control``):
 bind listeners and link sockets -> report ``bound`` -> receive ``addresses`` -> connect links ->
 accept the links whose hello names a neighbour -> report ``ready`` -> ``start`` (app runs) ->
 ``drain`` (app stops; held messages are released) -> ``quiesced`` -> ``shut`` (once every node has
@@ -8,7 +9,8 @@ quiesced: output is flushed, stream links are half-closed and read to EOF) -> ``
 (read what is left, close every socket) -> ``closed`` -> exit 0.
 An exception in the app (or in netsim) is logged with its traceback, reported as ``crashed``, and the
 node exits 1 after flushing its trace. SIGTERM or SIGHUP end it with 128 + the signal; a node whose
-launcher died cleans up by itself and exits 3.
+launcher died (the kernel ends the fork server with it, and tells the node) cleans up by itself and
+exits 3.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from multiprocess.connection import Connection
-
 from netsim.errors import NetsimError
 from netsim.runtime import control
 from netsim.runtime.app import App
 from netsim.runtime.context import NodeContext
+from netsim.runtime.control import ControlSocket
 from netsim.runtime.launcher_pipes import ControlChannel, StartGate
 from netsim.runtime.lifeline import (
     NodeTerminated,
@@ -48,28 +49,24 @@ EXIT_ORPHANED = 3
 
 def node_main(
     plan: NodePlan,
-    conn: Connection,
+    conn: ControlSocket,
     load_app: Callable[[str], type[App]],
-    inherited: tuple[Connection, ...] = (),
     start_gate: tuple[int, int] | None = None,
-    launcher_pid: int | None = None,
+    parent_pid: int | None = None,
 ) -> None:
-    """Entry point of a node process.
+    """Entry point of a node process; never returns (it ends with ``os._exit``).
 
-    ``load_app``: turns the plan's app spec into its class (the launcher passes its app registry's).
-
-    ``inherited``: what a forked child holds of the launcher's that is not its own: the launcher's ends
-    of every control channel, this node's included (with a copy of its own launcher end the node would
-    never see the launcher go), closed first thing.
+    ``load_app``: turns the plan's app spec into its class (the fork server passes the app registry's).
+    ``start_gate``: the pipe whose EOF starts every node at once; None for a node that starts on the
+    launcher's ``start`` (a restarted one). ``parent_pid``: the process that forked this one, whose
+    death means the launcher's (``netsim.launch.forkserver``).
     """
     own_process_group()
     stop_on_signals()
-    launcher = os.getppid() if launcher_pid is None else launcher_pid
+    launcher = os.getppid() if parent_pid is None else parent_pid
     exit_code = EXIT_ORPHANED
     node: Node | None = None
     try:
-        for other in inherited:
-            other.close()
         if die_with_launcher(launcher):
             become_subreaper()
             gate_fd = None
@@ -83,7 +80,7 @@ def node_main(
             except NetsimError as error:
                 exit_code = 1
                 with contextlib.suppress(OSError):
-                    control.send_control(conn, control.CRASHED, traceback=f"{type(error).__name__}: {error}")
+                    conn.send(control.CRASHED, traceback=f"{type(error).__name__}: {error}")
     except NodeTerminated as termination:
         # Before the node could handle it (during set-up): nothing to close yet but the processes.
         exit_code = 128 + termination.signum
@@ -108,7 +105,10 @@ def run_node(
         listeners, links = node.link_setup.bind()
         node.tell(control.BOUND, listeners=listeners, links=links)
         node.link_setup.receive_addresses()
-        node.selector.register(node.conn.fileno(), selectors.EVENT_READ, ControlChannel(node, node.conn))
+        commands = ControlChannel(node, node.conn)
+        node.selector.register(node.conn.fileno(), selectors.EVENT_READ, commands)
+        # Commands that came behind the address book, in the same read, are not the selector's to see.
+        commands.dispatch(node.conn.take_pending())
         if start_gate_fd is not None:
             node.selector.register(start_gate_fd, selectors.EVENT_READ, StartGate(node, start_gate_fd))
         node.serve()

@@ -99,9 +99,9 @@ class LinkSetup:
     def receive_addresses(self) -> None:
         """Wait for the launcher's address book, connect the links, and say ``ready`` if nothing waits."""
         node = self.node
-        if not node.conn.poll(node.plan.settings.startup_timeout_s):
+        command = node.conn.receive(node.plan.settings.startup_timeout_s)
+        if command is None:
             raise StartupError(f"node {node.name!r}: no address book from the launcher")
-        command = control.receive_control(node.conn)
         if command["kind"] != control.ADDRESSES:
             # The run is stopping before it started (start-up failed elsewhere, or a stop signal).
             node.finished = True

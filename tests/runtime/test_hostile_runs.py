@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netsim_testing import Simulations, child_pids, load_trace
+from netsim_testing import Simulations, load_trace, node_pids
 
 import netsim
 from netsim.launch.launcher import ReadyNode
@@ -331,7 +331,7 @@ def test_an_impostor_at_start_up_is_refused_and_the_real_link_comes_up(simulate)
     def attack() -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not done.is_set():
-            children = sorted(child_pids())  # forked in the topology's order: n0, n1, ...
+            children = sorted(node_pids())  # forked in the topology's order: n0, n1, ...
             ports = _listening_ports_of(children[1]) if len(children) > 1 else []
             if ports:
                 with socket.create_connection(("127.0.0.1", ports[0])) as impostor:

@@ -50,7 +50,8 @@ def start_run(out: Path, topology: str = "ring:6", transport: str = "tcp") -> su
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     nodes = int(topology.split(":")[1])
-    assert wait_until(lambda: len(processes_mentioning(str(out))) == nodes + 1, 30), "the run did not start"
+    # The launcher, its fork server, and the nodes the server forked.
+    assert wait_until(lambda: len(processes_mentioning(str(out))) == nodes + 2, 30), "the run did not start"
     # Every node binds and connects, then ticks: wait for the trace parts to show traffic.
     assert wait_until(lambda: any(out.glob("*/nodes/*.trace.jsonl")), 30)
     time.sleep(0.7)

@@ -10,7 +10,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import multiprocess
 import pytest
 
 from netsim.clock import now_ns
@@ -18,6 +17,7 @@ from netsim.runtime import control
 from netsim.runtime.app import App
 from netsim.runtime.channels import DatagramListener, PacketChannel, StreamChannel
 from netsim.runtime.context import NodeContext
+from netsim.runtime.control import ControlSocket
 from netsim.runtime.handshake import HELLO
 from netsim.runtime.node import Node
 from netsim.runtime.plan import LinkPlan, NodePlan
@@ -359,16 +359,18 @@ def test_a_send_is_activity_the_node_notices_at_its_next_status_check(seqpacket_
     node._last_status_ns = before_send
     node._last_activity_ns = before_send - 10 * idle_after_ns
     node.context.send("a", "last words", None)
-    launcher_end, node.conn = multiprocess.Pipe()
+    launcher_sock, node_sock = socket.socketpair()
+    launcher_end, node.conn = ControlSocket(launcher_sock), ControlSocket(node_sock)
     node._report_status(status_interval_ns=10**12, idle_after_ns=idle_after_ns)
     # Busy since the send: nothing to tell the launcher, which has not heard it was idle and has
     # fresh counters.
     assert node._last_activity_ns >= before_send and not node._reported_idle
-    assert not launcher_end.poll()
+    assert launcher_end.receive(0) is None
     # Once the send is idle_after_ns old, the node reports idle, with the send counted.
     node._last_activity_ns -= idle_after_ns
     node._report_status(status_interval_ns=10**12, idle_after_ns=idle_after_ns)
-    status = control.receive_control(launcher_end)
+    status = launcher_end.receive(5)
+    assert status is not None
     assert status["kind"] == control.STATUS and status["idle"] is True and node._reported_idle
     assert status["counters"]["sent"] == 1
     launcher_end.close()

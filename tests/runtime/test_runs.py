@@ -172,7 +172,7 @@ def test_ctrl_c_stops_the_run_cleanly(tmp_path, simulate):
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(processes_mentioning(str(out))) < 7:
+        while time.monotonic() < deadline and len(processes_mentioning(str(out))) < 8:
             time.sleep(0.1)
         time.sleep(0.5)
         # A terminal sends SIGINT to the whole foreground process group.
