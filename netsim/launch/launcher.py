@@ -208,8 +208,6 @@ class Launcher:
     # ---- start-up -------------------------------------------------------------------------------------
 
     def _spawn(self) -> None:
-        # The launcher holds a pipe and a process sentinel per node.
-        _raise_fd_limit(2 * len(self.plans) + 64)
         context = _context()
         forking = context.get_start_method() == "fork"
         # Forked nodes share one start gate (a pipe); spawned ones are started over their control pipe.
@@ -620,18 +618,6 @@ def _death_text(exit_code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exit_code}"
     return f"exited with code {exit_code} without reporting"
-
-
-def _raise_fd_limit(needed: int) -> None:
-    """Lift the soft open-files limit toward the hard one when a large run needs it (no root needed)."""
-    try:
-        import resource
-    except ImportError:  # not a POSIX system
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def make_socket_dir() -> str:
