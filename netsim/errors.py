@@ -7,6 +7,7 @@
     │   ├── OptionError         a command-line option or API argument out of range
     │   ├── ConditionError      a link condition value (latency, loss, bandwidth, ...); also a ValueError
     │   ├── FaultError          a fault that cannot be scheduled; also a ValueError
+    │   ├── LimitError          a run that needs more open files or processes than the hard limit allows
     │   └── TraceFormatError    a trace file that is not ``netsim-trace/1`` (file, line)
     ├── CodecError              bytes that are not a valid netsim frame or message
     ├── TransportError          a socket operation netsim cannot carry out
@@ -76,6 +77,15 @@ class ConditionError(InputError, ValueError):
 
 class FaultError(InputError, ValueError):
     """A fault that cannot be scheduled; the caller says where it came from."""
+
+
+class LimitError(InputError):
+    """A run that needs more open files or processes than the system lets it have, found before it
+    starts; the message says what it needs, the limit, and how to raise it. ``needed`` is the number."""
+
+    def __init__(self, message: str, *, needed: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.needed = needed
 
 
 class TraceFormatError(InputError):

@@ -19,6 +19,7 @@ PUBLIC_NAMES = [
     "ConditionError",
     "FaultError",
     "InputError",
+    "LimitError",
     "Message",
     "MessageTooLarge",
     "NetsimError",

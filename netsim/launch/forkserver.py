@@ -52,6 +52,9 @@ FORKED = "forked"
 FORK_FAILED = "fork-failed"
 EXITED = "exited"
 
+# The resource limits the server takes from the launcher at set-up (soft limits only).
+LIMITS_PASSED_ON = ("RLIMIT_NOFILE", "RLIMIT_NPROC")
+
 # A node that returns from node_main (it never should) ends with this code.
 EXIT_RETURNED = 70
 
@@ -100,7 +103,14 @@ class ForkServer:
         return self.process.pid
 
     def setup(self, node_names: tuple[str, ...], run_key: bytes, apps: list[str]) -> None:
-        self.link.send(SETUP, sys_path=sys.path, node_names=node_names, run_key=run_key.hex(), apps=apps)
+        self.link.send(
+            SETUP,
+            sys_path=sys.path,
+            node_names=node_names,
+            run_key=run_key.hex(),
+            apps=apps,
+            soft_limits=_soft_limits(),
+        )
 
     def send(self, kind: str, **fields: Any) -> None:
         self.link.send(kind, **fields)
@@ -118,6 +128,21 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _soft_limits() -> dict[str, int]:
+    """The launcher's soft limits on open files and processes, which it may have raised for this run
+    (``netsim.launch.limits``) after the server started: the server and its nodes take them too."""
+    try:
+        import resource
+    except ImportError:
+        return {}
+    limits = {}
+    for name in LIMITS_PASSED_ON:
+        which = getattr(resource, name, None)
+        if which is not None:
+            limits[name] = resource.getrlimit(which)[0]
+    return limits
 
 
 # ---- the server's side ------------------------------------------------------------------------------
@@ -203,6 +228,7 @@ class _Server:
         from netsim.errors import NetsimError
 
         sys.path[:] = request["sys_path"]
+        _take_soft_limits(request["soft_limits"])
         self.node_names = tuple(request["node_names"])
         self.run_key = bytes.fromhex(request["run_key"])
         for spec in request["apps"]:
@@ -300,3 +326,15 @@ class _Server:
         sent = self.sock.sendmsg([data], rights)
         if sent < len(data):
             self.sock.sendall(data[sent:])
+
+
+def _take_soft_limits(limits: dict[str, int]) -> None:
+    import resource
+
+    for name, soft in limits.items():
+        which = getattr(resource, name)
+        _, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY and soft != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (soft, hard))

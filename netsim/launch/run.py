@@ -39,6 +39,7 @@ from netsim.launch.launcher import (
     make_socket_dir,
     remove_socket_dir,
 )
+from netsim.launch.limits import ensure_limits, open_fds, run_needs
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
 from netsim.runs.layout import LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
@@ -154,6 +155,13 @@ def run(
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
         schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
+        # The last check, before the run directory exists: enough open files and processes for the
+        # whole run, or a LimitError now rather than a run that stops half started.
+        restarted = [fault.nodes[0] for fault in schedule.one_off if fault.action == "restart"]
+        needs = run_needs(
+            topo, transport, inherited_fds=open_fds(), restarted=restarted, faults=bool(schedule)
+        )
+        ensure_limits(needs)
 
         app_label = slug(app.rpartition(":")[2], 16)
         started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
