@@ -158,6 +158,7 @@ def main(fd: int) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     code = 0
     try:
+        _preload()
         if die_with_launcher(os.getppid()):
             _Server(socket.socket(fileno=fd)).serve()
     except BaseException:  # noqa: BLE001 - a bug here: shown on the launcher's stderr
@@ -167,6 +168,16 @@ def main(fd: int) -> None:
         code = 1
     finally:
         os._exit(code)
+
+
+def _preload() -> None:
+    """Import what every node runs, once, before any fork: a node must not import anything itself."""
+    from netsim.apps.registry import resolve_app
+    from netsim.runtime import process  # noqa: F401 - imported for its children
+    from netsim.vocabulary import BUILTIN_APP_NAMES
+
+    for name in BUILTIN_APP_NAMES:
+        resolve_app(name)
 
 
 class _Server:
