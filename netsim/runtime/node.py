@@ -17,6 +17,7 @@ through another object.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import selectors
 from collections.abc import Callable
 from typing import Any
@@ -63,8 +64,10 @@ class Node:
         # cleans up after the run by itself.
         self.orphaned = False
         self._stop_traced = False
-        # One buffer for every stream recv_into(): the loop reads one socket at a time.
-        self.receive_buffer = bytearray(RECEIVE_BUFFER_BYTES)
+        # One buffer for every stream recv_into(): the loop reads one socket at a time. An anonymous
+        # mapping, not a bytearray: its pages cost memory only once a read has filled them, and most
+        # reads are small (a bytearray is zeroed, and so resident, in full from the start).
+        self.receive_buffer = mmap.mmap(-1, RECEIVE_BUFFER_BYTES)
         self.receive_view = memoryview(self.receive_buffer)
         self.name = plan.name
         self.conn = conn
