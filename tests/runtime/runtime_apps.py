@@ -201,3 +201,10 @@ class WaitsOnATimer(App):
     def on_timer(self, ctx, name, data):
         ctx.record(kind="waited", cpu_s=time.process_time() - self.cpu_at_start, wait_s=self.wait_s)
         ctx.stop()
+
+
+class StopsAtStart(App):
+    """Stops as soon as the run starts: the run is its start-up and its shutdown."""
+
+    def on_start(self, ctx):
+        ctx.stop()
