@@ -87,7 +87,7 @@ class ReadyNode:
 class Progress:
     """A snapshot for progress displays."""
 
-    phase: str  # "starting", "running", "stopping"
+    phase: str  # "starting", "running", "stopping"; then "merging" (the trace, after the launcher)
     nodes: int
     nodes_bound: int
     nodes_ready: int
@@ -95,6 +95,8 @@ class Progress:
     elapsed_s: float
     messages_sent: int
     messages_received: int
+    nodes_forked: int = 0
+    nodes_exited: int = 0
 
 
 @dataclass
@@ -157,6 +159,7 @@ class Launcher:
         self.failed = False
         self._t0 = time.monotonic()
         self._last_progress = 0.0
+        self.last_progress: Progress | None = None
         self._phase = "starting"
         self._startup_problem: str | None = None
         self._server_lost = False
@@ -546,18 +549,19 @@ class Launcher:
         if not force and now - self._last_progress < 0.1:
             return
         self._last_progress = now
-        self.on_progress(
-            Progress(
-                phase=self._phase,
-                nodes=len(self.plans),
-                nodes_bound=sum(node.bound is not None for node in self.nodes),
-                nodes_ready=sum(node.ready for node in self.nodes),
-                nodes_done=sum(node.done for node in self.nodes),
-                elapsed_s=now - self._t0,
-                messages_sent=sum(node.counters.get("sent", 0) for node in self.nodes),
-                messages_received=sum(node.counters.get("received", 0) for node in self.nodes),
-            )
+        self.last_progress = Progress(
+            phase=self._phase,
+            nodes=len(self.plans),
+            nodes_bound=sum(node.bound is not None for node in self.nodes),
+            nodes_ready=sum(node.ready for node in self.nodes),
+            nodes_done=sum(node.done for node in self.nodes),
+            elapsed_s=now - self._t0,
+            messages_sent=sum(node.counters.get("sent", 0) for node in self.nodes),
+            messages_received=sum(node.counters.get("received", 0) for node in self.nodes),
+            nodes_forked=sum(node.pid is not None for node in self.nodes),
+            nodes_exited=sum(node.exited for node in self.nodes),
         )
+        self.on_progress(self.last_progress)
 
     # ---- shutdown -------------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from netsim.launch.launcher import (
     Launcher,
     LaunchLimits,
     LaunchOutcome,
+    Progress,
     ProgressCallback,
     ReadyCallback,
     make_socket_dir,
@@ -192,6 +193,20 @@ def run(
                 on_ready,
                 server,
             )
+            if on_progress is not None:
+                # The trace of a large run takes a moment to merge: say so.
+                on_progress(
+                    Progress(
+                        phase="merging",
+                        nodes=len(topo.nodes),
+                        nodes_bound=0,
+                        nodes_ready=0,
+                        nodes_done=0,
+                        elapsed_s=0.0,
+                        messages_sent=0,
+                        messages_received=0,
+                    )
+                )
             warnings = merge_parts(run_dir, header)
             summary = RunSummary(
                 **what_ran(run_dir, header),
