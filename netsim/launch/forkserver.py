@@ -150,12 +150,13 @@ def _soft_limits() -> dict[str, int]:
 
 def main(fd: int) -> None:
     """Entry point of the fork server process (see ``_BOOTSTRAP``)."""
-    from netsim.runtime.lifeline import die_with_launcher
+    from netsim.runtime.lifeline import die_with_launcher, name_process
 
     # Ctrl-C and a closed terminal reach the launcher's process group, which the server is in: the
     # launcher decides what they mean and stops the nodes itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    name_process("netsim-forksrv")
     code = 0
     try:
         _preload()

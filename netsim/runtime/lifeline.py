@@ -30,7 +30,10 @@ from types import CodeType, FrameType
 from typing import Any, TypeVar
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
+# The kernel keeps 15 bytes of a process's name (its comm, which top and ps -e show).
+_NAME_BYTES = 15
 
 
 def _load_libc() -> Any:
@@ -150,6 +153,14 @@ def die_with_launcher(launcher_pid: int) -> bool:
 def launcher_alive(launcher_pid: int) -> bool:
     """True while this process is still the launcher's child (an orphan is adopted by another)."""
     return os.getppid() == launcher_pid
+
+
+def name_process(name: str) -> None:
+    """Show ``name`` (its first 15 bytes) as this process's name in top and ``ps -e``; Linux only."""
+    if _LIBC is None:
+        return
+    with contextlib.suppress(AttributeError, OSError):
+        _LIBC.prctl(_PR_SET_NAME, ctypes.c_char_p(name.encode()[:_NAME_BYTES]), 0, 0, 0)
 
 
 def become_subreaper() -> None:

@@ -36,6 +36,7 @@ from netsim.runtime.lifeline import (
     end_descendants,
     ignore_stop_signals,
     launcher_alive,
+    name_process,
     own_process_group,
     stop_on_signals,
 )
@@ -63,6 +64,7 @@ def node_main(
     """
     own_process_group()
     stop_on_signals()
+    name_process(f"netsim {plan.name}")
     launcher = os.getppid() if parent_pid is None else parent_pid
     exit_code = EXIT_ORPHANED
     node: Node | None = None
