@@ -6,32 +6,42 @@ are, which soft limits to raise or that the run cannot start (a ``LimitError``);
 reads the limits, asks ``settle_limits`` and raises the soft ones. Both counts are pure functions,
 tested against the descriptors a real run's processes hold, so they cannot drift unseen.
 
-**The launcher** holds, for each node process it starts, its end of the node's control channel and
-both pipe ends of multiprocess's process sentinel (3 a node); besides those its selector, the start
-gate's two ends, the fault runner's trace part, and, for a moment while it forks a node, that node's
-end of the control channel and the sentinel's two child ends. A restarted node's earlier process
-keeps its sentinel's two ends. At the end it merges the trace, opening every part at once (one per
-node process, restarts included, and the fault runner's) plus the merged file, while the sentinels
-of every process it started may still be open.
+A run has three kinds of process: the launcher, its fork server (``netsim.launch.forkserver``) and
+the node processes, which the server forks. No process of the run inherits the launcher's
+descriptors: the server starts with descriptors 0, 1 and 2 and its link to the launcher only, and
+each node keeps of the server's only what is said below. Each takes the launcher's soft limits,
+once raised (the server at set-up, the nodes from it), so the run needs the largest of the three.
 
-**A node process** is forked from the launcher and inherits what the launcher's process held then:
-every descriptor the program around the launcher had open (counted when the run is checked), the
-launcher's selector, and both sentinel ends of every node forked before it (multiprocess leaves them
-open in the child: 2 a node, so the last node of a large run holds most). It closes the launcher's
-control channel ends and the start gate's write end. Its own: the start gate's read end, its end of
-the control channel, its sentinel's end, the /dev/null multiprocess puts on stdin, its selector, its
-trace part, its log, and the pipe its descriptors 1 and 2 write into (the read end; 1 and 2 replace
-descriptors already counted). Then one listener per transport its links use, and one socket per
-link end: the connecting end's socket or the accepted one on a stream transport, each end's own
-bound and connected link socket on a datagram transport (the listener receives for all of them).
-The two kinds of transport come to the same count.
+**The launcher** holds, for each node process, its end of the node's control socket (1 a node),
+which it closes when the node exits; a restarted node's earlier process has exited before its new
+one is forked. Besides those: whatever the program around it held when the run began
+(``inherited_fds``), its selector, its link to the fork server and the fault runner's trace part.
+At the end, the nodes and the server gone, it merges the trace, opening every part at once (one per
+node process, restarts included, and the fault runner's) plus the merged file.
 
-A margin covers what no topology says: an app's own files and child processes, a connection held
-while the one that replaces it is accepted, strangers' connections waiting for a hello (bounded by
-``netsim.runtime.handshake``), Python's own.
+**The fork server** holds the same few whatever the size of the run: descriptors 0, 1 and 2, its link
+to the launcher, its selector, the two ends of its SIGCHLD wake-up pipe and of the start gate (closed
+when the run starts), and for a moment while it forks a node the socketpair of its control socket.
 
-Processes: RLIMIT_NPROC counts every process (and thread) of the user's real uid, so the check adds
-the run's node processes to what the user runs already. The kernel does not apply it to root.
+**A node process** keeps of the server's descriptors 0, 1 and 2, the start gate's read end (which it
+closes when the run starts; a restarted node has none) and its control socket. Its own: its selector,
+its trace part, its log, and the read end of the pipe that its descriptors 1 and 2 now write into.
+Then one listener per transport its links use, and one socket per link end: the connecting end's
+socket or the accepted one on a stream transport, each end's own bound and connected link socket on
+a datagram transport (the listener receives for all of them). The two kinds of transport come to
+the same count. A node holds the most once its links are up, until the run starts.
+
+A margin covers what no topology says: an app's own files and child processes, what an app module
+opens when the server imports it (every node inherits it), a connection held while the one that
+replaces it is accepted, strangers' connections waiting for a hello (bounded by
+``netsim.runtime.handshake``), a restarted node's earlier control socket whose exit is reported
+late, Python's own.
+
+Processes: the launcher, the fork server and one per node. RLIMIT_NPROC counts every process (and
+thread) of the user's real uid, so the check adds the run's node processes to what the user runs
+already, the launcher and its server included: both run when the run is checked. The kernel checks
+it at each fork, in the server, against the soft limit the server took from the launcher. It does not
+apply it to root.
 """
 
 from __future__ import annotations
@@ -53,24 +63,26 @@ except ImportError:  # not a POSIX system
 
 # ---- what a run needs ---------------------------------------------------------------------------------
 
-# The launcher, per node process: its end of the control channel and the sentinel's two pipe ends.
-LAUNCHER_FDS_PER_NODE = 3
-# What a retired process (a restarted node's earlier one) keeps open in the launcher: its sentinel.
-SENTINEL_FDS = 2
-# The launcher's own, whatever the size of the run: its selector and the start gate's two ends.
-LAUNCHER_FIXED_FDS = 3
-# While it forks a node: that node's end of the control channel and the sentinel's two child ends.
-LAUNCHER_FORK_FDS = 3
+# The launcher, per node process: its end of the node's control socket.
+LAUNCHER_FDS_PER_NODE = 1
+# The launcher's own, whatever the size of the run: its selector and its link to the fork server.
+LAUNCHER_FIXED_FDS = 2
 # The merged trace, written while every part is open.
 MERGE_OUTPUT_FDS = 1
-# A node's own, besides its sockets: the launcher's selector (inherited), the start gate's read end,
-# its control channel end, its sentinel end, stdin on /dev/null, its selector, its trace part, its log,
-# the read end of the pipe behind its descriptors 1 and 2.
+# The fork server's, whatever the size of the run: descriptors 0, 1 and 2, its link to the launcher,
+# its selector, the two ends of its wake-up pipe and the start gate's two ends.
+FORK_SERVER_FDS = 9
+# While it forks a node: the two ends of the node's control socket.
+FORK_SERVER_FORK_FDS = 2
+# A node's own, besides its sockets: descriptors 0, 1 and 2, the start gate's read end, its control
+# socket, its selector, its trace part, its log, the read end of the pipe behind its descriptors 1 and 2.
 NODE_FIXED_FDS = 9
 # What no topology says (see the module's docstring).
 FD_MARGIN = 64
 # An app's own child processes, and processes the user starts meanwhile.
 PROCESS_MARGIN = 32
+# Processes of the run that exist when it is checked: the launcher and its fork server.
+RUNNING_PROCESSES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +91,10 @@ class RunNeeds:
 
     source: str
     nodes: int
-    # The launcher's descriptors at its busiest (forking the last node, or merging the trace).
+    # The launcher's descriptors at its busiest (every node up, or merging the trace).
     launcher_fds: int
+    # The fork server's at its busiest (forking a node before the run starts).
+    fork_server_fds: int
     # The node process that holds the most descriptors once its links are up, and how many.
     busiest_node: str | None
     busiest_node_fds: int
@@ -89,8 +103,8 @@ class RunNeeds:
 
     @property
     def open_files(self) -> int:
-        """The soft RLIMIT_NOFILE the run needs: every node process inherits the launcher's."""
-        return max(self.launcher_fds, self.busiest_node_fds)
+        """The soft RLIMIT_NOFILE the run needs: every process of the run takes the launcher's."""
+        return max(self.launcher_fds, self.fork_server_fds, self.busiest_node_fds)
 
 
 def run_needs(
@@ -103,13 +117,11 @@ def run_needs(
 ) -> RunNeeds:
     """What running ``topology`` needs, margins included.
 
-    ``inherited_fds``: the descriptors the launcher's process holds before the run (``open_fds()``);
-    ``restarted``: the node named by each ``restart`` fault; ``faults``: whether the run has a fault
-    runner (its trace part is open in the launcher, and so in every node forked after it).
+    ``inherited_fds``: the descriptors the launcher's process holds before the run (``open_fds()``
+    before the fork server starts); ``restarted``: the node named by each ``restart`` fault; ``faults``:
+    whether the run has a fault runner (its trace part is open in the launcher).
     """
-    per_node = node_fds(
-        topology, default_transport, inherited_fds=inherited_fds, restarted=restarted, faults=faults
-    )
+    per_node = node_fds(topology, default_transport)
     busiest = max(per_node, key=per_node.__getitem__, default=None)
     return RunNeeds(
         source=topology.source,
@@ -118,6 +130,7 @@ def run_needs(
             len(topology.nodes), inherited_fds=inherited_fds, restarts=len(restarted), faults=faults
         )
         + FD_MARGIN,
+        fork_server_fds=FORK_SERVER_FDS + FORK_SERVER_FORK_FDS + FD_MARGIN,
         busiest_node=busiest,
         busiest_node_fds=(per_node[busiest] if busiest is not None else 0) + FD_MARGIN,
         processes=len(topology.nodes),
@@ -127,31 +140,18 @@ def run_needs(
 def launcher_fds(nodes: int, *, inherited_fds: int, restarts: int = 0, faults: bool = False) -> int:
     """The launcher's descriptors at its busiest, without the margin."""
     fault_part = 1 if faults else 0
-    started = nodes + restarts  # node processes over the whole run
-    forking = (
-        inherited_fds
-        + LAUNCHER_FIXED_FDS
-        + fault_part
-        + LAUNCHER_FDS_PER_NODE * nodes
-        + SENTINEL_FDS * restarts
-        + LAUNCHER_FORK_FDS
-    )
-    # Merging: every process's sentinel may still be open (the launcher is not freed yet when a fault
-    # runner refers to it), and every part is open at once.
-    merging = inherited_fds + SENTINEL_FDS * started + started + fault_part + MERGE_OUTPUT_FDS
-    return max(forking, merging)
+    # Every node up: a restarted node's earlier socket is closed when its exit is reported, before
+    # the new process is forked.
+    every_node_up = inherited_fds + LAUNCHER_FIXED_FDS + fault_part + LAUNCHER_FDS_PER_NODE * nodes
+    # Merging, once every node and the server have exited and the fault runner's part is closed: a part
+    # per node process over the whole run, the fault runner's, and the merged file.
+    merging = inherited_fds + nodes + restarts + fault_part + MERGE_OUTPUT_FDS
+    return max(every_node_up, merging)
 
 
-def node_fds(
-    topology: Topology,
-    default_transport: str,
-    *,
-    inherited_fds: int,
-    restarted: Sequence[str] = (),
-    faults: bool = False,
-) -> dict[str, int]:
-    """Each node process's descriptors once its links are up, without the margin; a restarted node's
-    figure is that of its busiest process."""
+def node_fds(topology: Topology, default_transport: str) -> dict[str, int]:
+    """Each node process's descriptors once its links are up and until the run starts, without the
+    margin. A restarted node's later processes have no start gate: one fewer than its first."""
     degree = {node.name: 0 for node in topology.nodes}
     transports: dict[str, set[str]] = {node.name: set() for node in topology.nodes}
     for link in topology.links:
@@ -159,20 +159,7 @@ def node_fds(
         for end in (link.a, link.b):
             degree[end] += 1
             transports[end].add(transport)
-    inherited = inherited_fds + (1 if faults else 0)
-    own = {name: NODE_FIXED_FDS + len(transports[name]) + degree[name] for name in degree}
-    # Forked in the topology's order: the i-th inherits the sentinels of the i nodes before it.
-    counts = {
-        node.name: inherited + SENTINEL_FDS * position + own[node.name]
-        for position, node in enumerate(topology.nodes)
-    }
-    # A restart forks after every first process, and after the restarts before it, and the process it
-    # replaces keeps its sentinel: the k-th restart inherits those of len(nodes) - 1 + k processes (and
-    # has no start gate: one fewer than counted).
-    for number, name in enumerate(restarted, start=1):
-        figure = inherited + SENTINEL_FDS * (len(topology.nodes) - 1 + number) + own[name]
-        counts[name] = max(counts[name], figure)
-    return counts
+    return {name: NODE_FIXED_FDS + len(transports[name]) + degree[name] for name in degree}
 
 
 # ---- the limits as they are, and what to do about them ----------------------------------------------
@@ -206,8 +193,8 @@ def settle_limits(
     """The soft limits to raise so that the run has what it needs, or a LimitError saying why it cannot.
 
     ``processes``: RLIMIT_NPROC (None where there is none); ``user_processes``: the processes and
-    threads the user runs now (None if unknown: the launcher alone is counted); ``root``: the real uid
-    is 0, to whom the kernel does not apply RLIMIT_NPROC.
+    threads the user runs now, the launcher and its fork server included (None if unknown: those two
+    alone are counted); ``root``: the real uid is 0, to whom the kernel does not apply RLIMIT_NPROC.
     """
     needed_files = needs.open_files
     if not _enough(open_files.hard, needed_files):
@@ -215,7 +202,7 @@ def settle_limits(
     set_open_files = None if _enough(open_files.soft, needed_files) else needed_files
     set_processes = None
     if processes is not None and not root:
-        running = user_processes if user_processes is not None else 1
+        running = user_processes if user_processes is not None else RUNNING_PROCESSES
         needed = running + needs.processes + PROCESS_MARGIN
         if not _enough(processes.hard, needed):
             raise LimitError(_processes_problem(needs, running, needed, processes.hard, user), needed=needed)
@@ -232,6 +219,8 @@ def _open_files_problem(needs: RunNeeds, hard: int | None, user: str) -> str:
     who = f"the launcher {needs.launcher_fds:,}, {LAUNCHER_FDS_PER_NODE} a node"
     if needs.busiest_node is not None:
         who += f"; node {needs.busiest_node!r} {needs.busiest_node_fds:,}"
+    if needs.fork_server_fds == needed > max(needs.launcher_fds, needs.busiest_node_fds):
+        who += f"; the fork server {needs.fork_server_fds:,}"
     return (
         f"{needs.source}: {needs.nodes:,} nodes need {needed:,} open files in one process ({who}) but "
         f"the hard limit (ulimit -Hn) is {hard:,}: raise it and run again: "
@@ -295,8 +284,8 @@ def user_processes(uid: int) -> int | None:
 
 
 def ensure_limits(needs: RunNeeds) -> None:
-    """Raise this process's soft limits to what the run needs (its node processes inherit them), or
-    raise a LimitError: called before anything of the run exists."""
+    """Raise this process's soft limits to what the run needs (the fork server takes them at set-up,
+    and its nodes from it), or raise a LimitError: called before the run directory or any node exists."""
     if resource is None:  # not a POSIX system: nothing to check
         return
     uid = os.getuid()

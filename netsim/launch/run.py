@@ -149,6 +149,8 @@ def run(
         )
     _check_link_defaults(conditions or {})
     _check_out_dir(out)
+    # What the program around the launcher holds, counted before the fork server's link adds one.
+    inherited_fds = open_fds()
     # The process that will fork the nodes starts now and imports while the topology loads.
     server = ForkServer.start()
     try:
@@ -160,7 +162,7 @@ def run(
         # whole run, or a LimitError now rather than a run that stops half started.
         restarted = [fault.nodes[0] for fault in schedule.one_off if fault.action == "restart"]
         needs = run_needs(
-            topo, transport, inherited_fds=open_fds(), restarted=restarted, faults=bool(schedule)
+            topo, transport, inherited_fds=inherited_fds, restarted=restarted, faults=bool(schedule)
         )
         ensure_limits(needs)
 

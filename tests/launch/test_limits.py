@@ -5,6 +5,7 @@ low (no run directory, no process left behind) or its soft raise when the hard l
 from __future__ import annotations
 
 import gc
+import heapq
 import os
 import re
 import resource
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -22,7 +24,8 @@ from netsim.errors import InputError, LimitError
 from netsim.launch.launcher import ReadyNode
 from netsim.launch.limits import (
     FD_MARGIN,
-    LAUNCHER_FORK_FDS,
+    FORK_SERVER_FDS,
+    MERGE_OUTPUT_FDS,
     PROCESS_MARGIN,
     Limit,
     RunNeeds,
@@ -36,6 +39,7 @@ from netsim.launch.limits import (
 )
 from netsim.topology import load_topology
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
+from netsim.trace import reader as trace_reader
 from netsim.transport import TRANSPORTS
 
 APPS = Path(__file__).with_name("launch_apps.py")
@@ -55,84 +59,114 @@ def topology(links: list[tuple[str, str, str | None]], nodes: list[str] | None =
 # ---- the counts, by hand ------------------------------------------------------------------------------
 
 
-def test_a_ring_node_holds_its_own_nine_a_listener_two_links_and_two_per_earlier_node() -> None:
+def test_a_ring_node_holds_its_own_nine_a_listener_and_two_links() -> None:
     ring = load_topology("ring:8")
-    counts = node_fds(ring, "tcp", inherited_fds=0)
-    assert counts == {f"n{i}": 9 + 1 + 2 + 2 * i for i in range(8)}
-    # The launcher: forking the last node (3 fixed, 3 a node, 3 while forking) beats merging 8 parts.
-    assert launcher_fds(8, inherited_fds=0) == 3 + 3 * 8 + 3
+    counts = node_fds(ring, "tcp")
+    assert counts == {f"n{i}": 9 + 1 + 2 for i in range(8)}
+    # The launcher: every node up (2 fixed, 1 a node) beats merging 8 parts into one file.
+    assert launcher_fds(8, inherited_fds=0) == 2 + 8
     needs = run_needs(ring, "tcp", inherited_fds=0)
     assert needs == RunNeeds(
         source="ring:8",
         nodes=8,
-        launcher_fds=30 + FD_MARGIN,
-        busiest_node="n7",
-        busiest_node_fds=26 + FD_MARGIN,
+        launcher_fds=10 + FD_MARGIN,
+        fork_server_fds=9 + 2 + FD_MARGIN,
+        busiest_node="n0",
+        busiest_node_fds=12 + FD_MARGIN,
         processes=8,
     )
-    assert needs.open_files == 30 + FD_MARGIN
+    # So small a run: its nodes hold more than the launcher or the fork server.
+    assert needs.open_files == 12 + FD_MARGIN
 
 
-def test_what_the_launchers_process_held_before_the_run_counts_in_every_process() -> None:
+def test_what_the_launchers_process_held_before_the_run_counts_in_the_launcher_only() -> None:
     ring = load_topology("ring:8")
     plain, busy = run_needs(ring, "tcp", inherited_fds=0), run_needs(ring, "tcp", inherited_fds=100)
     assert busy.launcher_fds == plain.launcher_fds + 100
-    assert busy.busiest_node_fds == plain.busiest_node_fds + 100
+    assert (busy.fork_server_fds, busy.busiest_node_fds) == (plain.fork_server_fds, plain.busiest_node_fds)
+    assert busy.open_files == busy.launcher_fds
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp", "unix", "unix-dgram", "unix-seqpacket"])
 def test_stream_and_datagram_links_cost_one_socket_an_end(transport: str) -> None:
     """A connected socket, or a bound link socket beside a listener that receives: one either way."""
-    counts = node_fds(load_topology("star:40"), transport, inherited_fds=0)
+    counts = node_fds(load_topology("star:40"), transport)
     assert counts["n0"] == 9 + 1 + 39
-    assert counts["n39"] == 9 + 1 + 1 + 2 * 39
+    assert counts["n39"] == 9 + 1 + 1
 
 
 def test_a_node_has_a_listener_per_transport_its_links_use() -> None:
     mixed = topology([("a", "b", "tcp"), ("a", "c", "udp"), ("a", "d", None), ("b", "c", None)])
-    counts = node_fds(mixed, "unix", inherited_fds=0)
+    counts = node_fds(mixed, "unix")
     assert counts["a"] == 9 + 3 + 3  # tcp, udp and unix listeners, three links
-    assert counts["b"] == 9 + 2 + 2 + 2  # tcp and unix
-    assert counts["d"] == 9 + 1 + 1 + 2 * 3
+    assert counts["b"] == 9 + 2 + 2  # tcp and unix
+    assert counts["d"] == 9 + 1 + 1
 
 
 def test_a_node_without_links_holds_no_socket() -> None:
-    assert node_fds(topology([], nodes=["alone"]), "tcp", inherited_fds=0) == {"alone": 9}
+    assert node_fds(topology([], nodes=["alone"]), "tcp") == {"alone": 9}
     empty = run_needs(topology([], nodes=[]), "tcp", inherited_fds=0)
     assert empty.busiest_node is None and empty.processes == 0
+    # Nothing to run but the launcher's own and its fork server's, the busiest of the two.
+    assert empty.open_files == empty.fork_server_fds == 9 + 2 + FD_MARGIN
 
 
-def test_faults_and_restarts_cost_the_launcher_and_the_restarted_nodes() -> None:
+def test_faults_and_restarts_cost_the_launcher_only() -> None:
     ring = load_topology("ring:8")
-    plain = node_fds(ring, "tcp", inherited_fds=0)
-    with_faults = node_fds(ring, "tcp", inherited_fds=0, faults=True)
-    assert with_faults == {name: count + 1 for name, count in plain.items()}  # the fault runner's part
-    restarted = node_fds(ring, "tcp", inherited_fds=0, restarted=["n0", "n0"], faults=True)
-    # The second restart of n0 forks after 8 first processes and 2 restarts, all but its own alive.
-    assert restarted["n0"] == 1 + 2 * (8 - 1 + 2) + 12
-    assert {name: count for name, count in restarted.items() if name != "n0"} == {
-        name: count for name, count in with_faults.items() if name != "n0"
-    }
-    # Two restarts keep two more sentinels; merging opens two more parts and the fault runner's.
-    assert launcher_fds(8, inherited_fds=0, restarts=2, faults=True) == 3 + 1 + 3 * 8 + 2 * 2 + 3
-    assert launcher_fds(100, inherited_fds=0, restarts=100, faults=True) == 2 * 200 + 200 + 1 + 1
+    plain = run_needs(ring, "tcp", inherited_fds=0)
+    restarted = run_needs(ring, "tcp", inherited_fds=0, restarted=["n0", "n0"], faults=True)
+    # A restarted node's process is its first one's figure less the start gate: the first decides.
+    assert (restarted.busiest_node, restarted.busiest_node_fds) == (
+        plain.busiest_node,
+        plain.busiest_node_fds,
+    )
+    assert restarted.fork_server_fds == plain.fork_server_fds
+    # Every node up, the fault runner's part open: 2 + 1 + 8. Merging: 8 first processes' parts, 2
+    # restarts', the fault runner's and the merged file: 12, more.
+    assert launcher_fds(8, inherited_fds=0, faults=True) == 2 + 1 + 8
+    assert launcher_fds(8, inherited_fds=0, restarts=2, faults=True) == 8 + 2 + 1 + 1
+    assert restarted.launcher_fds == 12 + FD_MARGIN
+    assert launcher_fds(100, inherited_fds=0, restarts=100, faults=True) == 200 + 1 + 1
 
 
 def test_the_readmes_figures_are_what_the_count_gives() -> None:
-    """The README's table of large runs: the launcher's three descriptors a node decide them."""
+    """The README's table of large runs (the launcher's descriptor a node decides the large ones), the
+    fork server's figure, and its example of the line a run too large for the hard limit prints."""
     readme = (ROOT / "README.md").read_text()
     rows = re.findall(r"^\| `([^`]+)` \| ([\d,]+) \| ([\d,]+) \|$", readme, re.MULTILINE)
     assert [spec for spec, _, _ in rows] == ["ring:8", "random:1000:0.01", "random:5000:0.002"]
     for spec, launcher, busiest in rows:
         needs = run_needs(load_topology(spec, seed=1), "tcp", inherited_fds=0)
         assert (f"{needs.launcher_fds:,}", f"{needs.busiest_node_fds:,}") == (launcher, busiest), spec
-        assert needs.open_files == needs.launcher_fds
+        assert needs.open_files == max(needs.launcher_fds, needs.busiest_node_fds), spec
+    fork_server = needs.fork_server_fds
+    assert f"the fork server holds {fork_server - FD_MARGIN} ({fork_server} with the margin)" in " ".join(
+        readme.split()
+    )
+    # Run from a shell that passes on descriptors 0, 1 and 2 only.
+    from_a_shell = run_needs(load_topology("random:5000:0.002", seed=1), "tcp", inherited_fds=3)
+    with pytest.raises(LimitError) as raised:
+        settle_limits(
+            from_a_shell,
+            open_files=Limit(1024, 4096),
+            processes=None,
+            user_processes=None,
+            user="alice",
+            root=False,
+        )
+    assert f"\nerror: {raised.value}\n" in readme
 
 
 # ---- deciding -----------------------------------------------------------------------------------------
 
 NEEDS = RunNeeds(
-    source="ring:8", nodes=8, launcher_fds=94, busiest_node="n7", busiest_node_fds=90, processes=8
+    source="ring:8",
+    nodes=8,
+    launcher_fds=94,
+    fork_server_fds=75,
+    busiest_node="n7",
+    busiest_node_fds=90,
+    processes=8,
 )
 
 
@@ -163,9 +197,32 @@ def test_a_hard_limit_too_low_for_open_files_is_one_line_that_says_how_to_raise_
     text = str(error)
     assert "\n" not in text
     assert text.startswith("ring:8: 8 nodes need 94 open files in one process")
-    assert "node 'n7' 90" in text and "hard limit (ulimit -Hn) is 93" in text
+    assert "(the launcher 94, 1 a node; node 'n7' 90)" in text and "hard limit (ulimit -Hn) is 93" in text
     assert "sudo prlimit --pid $$ --nofile=:94" in text
     assert "'alice hard nofile 94' in /etc/security/limits.conf" in text
+
+
+def test_the_fork_server_is_named_only_when_it_is_what_the_run_needs_most() -> None:
+    tiny = RunNeeds(
+        source="t",
+        nodes=1,
+        launcher_fds=70,
+        fork_server_fds=75,
+        busiest_node="a",
+        busiest_node_fds=73,
+        processes=1,
+    )
+    with pytest.raises(LimitError) as raised:
+        settle_limits(
+            tiny, open_files=Limit(64, 64), processes=None, user_processes=None, user="u", root=False
+        )
+    assert (
+        "need 75 open files in one process (the launcher 70, 1 a node; node 'a' 73; the fork server 75)"
+        in str(raised.value)
+    )
+    with pytest.raises(LimitError) as raised:
+        settle(Limit(64, 93))
+    assert "fork server" not in str(raised.value)
 
 
 def test_a_hard_process_limit_too_low_counts_what_the_user_runs_already() -> None:
@@ -182,9 +239,9 @@ def test_a_hard_process_limit_too_low_counts_what_the_user_runs_already() -> Non
 def test_root_and_systems_without_a_process_limit_are_not_held_to_one() -> None:
     assert settle(Limit(None, None), Limit(1, 1), root=True) == SoftLimits()
     assert settle(Limit(None, None), None) == SoftLimits()
-    # Not knowing what the user runs, the launcher alone is counted.
+    # Not knowing what the user runs, the launcher and its fork server alone are counted.
     assert settle(Limit(None, None), Limit(1, None), user_processes=None) == SoftLimits(
-        processes=1 + 8 + PROCESS_MARGIN
+        processes=2 + 8 + PROCESS_MARGIN
     )
 
 
@@ -227,13 +284,27 @@ EVERY_TRANSPORT = topology(
 )
 
 
-def measured_descriptors(run_dir: Path) -> dict[str, int]:
-    """What each node process recorded at its start (a restarted node: its busiest process)."""
-    counts: dict[str, int] = {}
+def recorded(run_dir: Path) -> dict[str, list[int]]:
+    """The most each node process recorded (at its start, and as its links came up), by node, a
+    restarted node's processes in the order they ran."""
+    by_process: dict[tuple[str, int], int] = {}
     for event in load_trace(run_dir)[1]:
         if event["event"] == "app" and event["data"].get("kind") == "descriptors":
-            counts[event["node"]] = max(counts.get(event["node"], 0), event["data"]["count"])
+            process = (event["node"], event["data"]["pid"])
+            by_process[process] = max(by_process.get(process, 0), event["data"]["count"])
+    counts: dict[str, list[int]] = {}
+    for (name, _), count in by_process.items():
+        counts.setdefault(name, []).append(count)
     return counts
+
+
+def descriptors_of(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def parent_of(pid: int) -> int:
+    # The command name, in parentheses, may hold spaces: the fields that follow it are plain.
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
 
 
 @pytest.mark.timeout(120)
@@ -247,45 +318,53 @@ def measured_descriptors(run_dir: Path) -> dict[str, int]:
         ("ring:12", "udp", ["0.2s kill n3", "0.6s restart n3"]),
     ],
 )
-def test_every_node_holds_no_more_than_its_count_and_nearly_all_of_it(simulate, spec, transport, faults):
-    """A count too low fails a large run; one too high refuses a run that would have fitted. Each node
-    process counts what it holds once its links are up (a star's hub holds 40 sockets), and the
-    launcher what it holds when every node is up."""
+def test_every_process_holds_what_its_count_says(simulate, monkeypatch, spec, transport, faults):
+    """A count too low fails a large run; one too high refuses a run that would have fitted. When every
+    node is up (the moment each holds the most, a star's hub 40 sockets), each node process, the fork
+    server and the launcher hold what their count says; each node, once its app starts, holds the
+    same but the start gate it has closed (a restarted node's process never had one); the launcher,
+    merging the trace, holds what its count of the merge says."""
     topo = EVERY_TRANSPORT if spec == "every-transport" else load_topology(spec, seed=1)
     for name in {link.transport or transport for link in topo.links}:
         reason = TRANSPORTS[name].available()
         if reason is not None:
             pytest.skip(f"{name}: {reason}")
-    restarted = [line.split()[-1] for line in faults if " restart " in line]
-    at_ready: list[int] = []
+    restarts = sum(" restart " in line for line in faults)
+    at_ready: dict[str, int] = {}
 
     def on_ready(nodes: list[ReadyNode]) -> None:
-        at_ready.append(open_fds())
+        at_ready["launcher"] = open_fds()
+        at_ready["fork server"] = descriptors_of(parent_of(nodes[0].pid))
+        for node in nodes:
+            at_ready[node.name] = descriptors_of(node.pid)
 
-    # An earlier run's launcher that a fault runner refers to holds its pipes until a collection, which
-    # the launcher makes before it forks: counted here, they would be counted in the nodes too.
+    merging: list[int] = []
+
+    def merge(*streams):  # every part and the merged file are open by now
+        merging.append(open_fds())
+        return heapq.merge(*streams)
+
+    monkeypatch.setattr(trace_reader, "heapq", SimpleNamespace(merge=merge))
+    # Garbage of earlier tests that holds a descriptor would be counted here, and could be collected
+    # during the run.
     gc.collect()
     inherited = open_fds()
     result = simulate(
         topo, app=COUNTS_DESCRIPTORS, transport=transport, seed=1, faults=faults or None, on_ready=on_ready
     )
     assert result.ok, result.summary
-    expected = node_fds(topo, transport, inherited_fds=inherited, restarted=restarted, faults=bool(faults))
-    measured = measured_descriptors(result.run_dir)
-    assert measured.keys() == expected.keys()
-    for name, count in measured.items():
-        # A restarted node's process has no start gate to read: one fewer than counted.
-        assert expected[name] - 1 <= count <= expected[name], (
-            name,
-            count,
-            expected[name],
-            result.run_dir,
-            [e for e in load_trace(result.run_dir)[1] if e["node"] == name and e["event"] != "send"],
-        )
-    # Every node is up: the launcher holds all but what forking holds for a moment, and the start
-    # gate's read end, closed once every node is forked.
-    launcher = launcher_fds(len(topo.nodes), inherited_fds=inherited, faults=bool(faults))
-    assert at_ready == [launcher - LAUNCHER_FORK_FDS - 1]
+    expected = node_fds(topo, transport)
+    assert {name: at_ready[name] for name in expected} == expected
+    assert at_ready["fork server"] == FORK_SERVER_FDS  # forking no node now
+    after_start = recorded(result.run_dir)
+    assert after_start == {name: [count - 1] * len(after_start[name]) for name, count in expected.items()}
+    assert sum(len(counts) for counts in after_start.values()) == len(topo.nodes) + restarts
+    launcher = launcher_fds(len(topo.nodes), inherited_fds=inherited, restarts=restarts, faults=bool(faults))
+    # Every node up and none restarted yet: without restarts, the launcher holds the most then.
+    assert at_ready["launcher"] == launcher_fds(len(topo.nodes), inherited_fds=inherited, faults=bool(faults))
+    parts = len(topo.nodes) + restarts + (1 if faults else 0)
+    assert merging == [inherited + parts + MERGE_OUTPUT_FDS]
+    assert merging[0] <= launcher
 
 
 # ---- the CLI, with limits lowered -----------------------------------------------------------------------
@@ -334,9 +413,10 @@ def test_a_hard_open_files_limit_too_low_refuses_the_run_before_anything_starts(
 def test_a_low_soft_open_files_limit_is_raised_when_the_hard_one_allows(tmp_path, simulate):
     out = simulate.watch(tmp_path / "runs")
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    # ring:40 holds some 150 descriptors in its launcher: with 64 it could not fork half its nodes.
-    completed = run_cli(out, "ring:40", nofile=(64, hard))
-    assert completed.returncode == 0, completed.stderr
+    # ring:40 holds 45 descriptors in its launcher: with 32 it could take neither the control socket of
+    # every node nor every trace part to merge.
+    completed = run_cli(out, "ring:40", nofile=(32, hard))
+    assert completed.returncode == 0, completed.stderr + completed.stdout
     summary = orjson.loads(completed.stdout)
     assert summary["exit_status"] == "ok" and summary["nodes"] == 40
 
