@@ -39,6 +39,7 @@ import subprocess
 import sys
 from typing import Any
 
+from netsim.errors import LimitError
 from netsim.launch.control_link import ControlLink
 from netsim.runtime.control import ControlDecoder, encode_control
 
@@ -91,6 +92,14 @@ class ForkServer:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, PATH_VARIABLE: json.dumps(sys.path)},
             )
+        except BlockingIOError:
+            ours.close()
+            # fork() says EAGAIN when the user runs as many processes as RLIMIT_NPROC allows.
+            raise LimitError(
+                "cannot start netsim's fork server: this user runs as many processes as its limit "
+                "allows (ulimit -u): end some, or raise the limit, and run again",
+                needed=0,
+            ) from None
         except BaseException:
             ours.close()
             raise
@@ -126,8 +135,12 @@ class ForkServer:
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            pass  # killed below
+        finally:
+            # Also when the wait was cut short (a timeout, an interrupt): never leave it unreaped.
+            if self.process.returncode is None:
+                self.process.kill()
+                self.process.wait()
 
 
 def _soft_limits() -> dict[str, int]:
