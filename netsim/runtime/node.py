@@ -200,7 +200,9 @@ class Node:
             # release, writability), and waking for idle_at again would spin until then.
             if idle_at > self._idle_checked_ns and (deadline is None or idle_at < deadline):
                 deadline = idle_at
-        if self._status_dirty:
+        if self._status_dirty and self.state == RUNNING:
+            # Status is reported only while running: before the start, a pending report would be due
+            # at every turn, and a node waiting at the barrier would spin until it opens.
             status_at = self._last_status_ns + status_interval_ns
             if deadline is None or status_at < deadline:
                 deadline = status_at

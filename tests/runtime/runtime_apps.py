@@ -208,3 +208,11 @@ class StopsAtStart(App):
 
     def on_start(self, ctx):
         ctx.stop()
+
+
+class RecordsCpuAtStart(App):
+    """Records the CPU time its process has used from its fork to its start, then stops."""
+
+    def on_start(self, ctx):
+        ctx.record(kind="cpu-at-start", cpu_s=time.process_time())
+        ctx.stop()
