@@ -28,8 +28,20 @@ def _builtin(name: str) -> type[App]:
     return GossipApp
 
 
+# What each spec resolved to in this process: the fork server resolves a run's apps once, and every
+# node it forks finds its class here rather than resolving a path again.
+_resolved: dict[str, type[App]] = {}
+
+
 def resolve_app(spec: str) -> type[App]:
     """The App class ``spec`` names; raises AppError saying what to fix."""
+    app_class = _resolved.get(spec)
+    if app_class is None:
+        app_class = _resolved[spec] = _resolve(spec)
+    return app_class
+
+
+def _resolve(spec: str) -> type[App]:
     if spec in BUILTIN_APP_NAMES:
         return _builtin(spec)
     module_name, sep, class_name = spec.rpartition(":")
