@@ -86,6 +86,7 @@ class Transport(ABC):
         sock = self._socket()
         try:
             self._prepare(sock)
+            self._prepare_link(sock, address)
             self._bind(sock, self.link_address(end, peer_index) if address is None else address)
         except OSError as error:
             sock.close()
@@ -127,6 +128,9 @@ class Transport(ABC):
             return socket.socket(self.family, self.sock_type)
         except OSError as error:
             raise TransportError(f"{self.name}: cannot create a socket: {error.strerror or error}") from error
+
+    def _prepare_link(self, sock: socket.socket, address: Address | None) -> None:  # noqa: B027 - a hook
+        """Options a link socket (not a listener) takes before bind; ``address`` None: a new one."""
 
     def _prepare(self, sock: socket.socket) -> None:
         """Socket options set before bind; subclasses add their own."""
