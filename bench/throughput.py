@@ -28,15 +28,18 @@ baseline's of the same round and placement, and the table gives the median over 
 is judged on the unpinned placement against the plain raw sender (no NODELAY): netsim >= 0.5x raw and
 >= 1.0x raw+json on every transport, tracing on.
 
-Run: python bench/throughput.py [--messages 100000] [--transports tcp,udp,...] [--repeat 3]
-                                [--placements unpinned,pinned]
+Run: python bench/throughput.py [--messages 50000] [--transports tcp,udp,...] [--repeat 3]
+                                [--placements unpinned,pinned] [--profile DIR]
+(--profile DIR: no tables; one netsim run per transport and placement with each node under cProfile.)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import os
+import pstats
 import shutil
 import socket
 import struct
@@ -69,6 +72,9 @@ LENGTH = struct.Struct("!I")
 DGRAM_QLEN_PATH = "/proc/sys/net/unix/max_dgram_qlen"
 # How often the bench looks at which CPU each of the two processes last ran on.
 PLACEMENT_SAMPLE_S = 0.005
+DEFAULT_MESSAGES = 50_000
+# --profile DIR: each node of a netsim run writes its cProfile report (by own time) into DIR.
+PROFILE_ENV = "NETSIM_BENCH_PROFILE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +154,16 @@ class Blaster(App):
     some), going on in on_drained: the pacing a program on sockets gets from a blocking send().
     """
 
-    messages = int(os.environ.get("NETSIM_BENCH_MESSAGES", "100000"))
+    messages = int(os.environ.get("NETSIM_BENCH_MESSAGES", str(DEFAULT_MESSAGES)))
 
     def on_start(self, ctx):
         self.sent = 0
         self.received = 0
+        self.profile = None
+        if os.environ.get(PROFILE_ENV):
+            # --profile: this node's own cProfile, from its app's start to the end of its part.
+            self.profile = cProfile.Profile()
+            self.profile.enable()
         if ctx.name == "a":
             self.send_burst(ctx)
 
@@ -176,7 +187,7 @@ class Blaster(App):
                 break
         self.sent = sent
         if sent == self.messages:
-            ctx.stop()
+            self.stop(ctx)
         elif not ctx.backlog("b"):
             # Let the loop hand this burst to the kernel, then send the next.
             ctx.set_timer(0, "burst")
@@ -184,7 +195,15 @@ class Blaster(App):
     def on_message(self, ctx, message):
         self.received += 1
         if self.received == self.messages:
-            ctx.stop()
+            self.stop(ctx)
+
+    def stop(self, ctx):
+        if self.profile is not None:
+            self.profile.disable()
+            path = Path(os.environ[PROFILE_ENV]) / f"{ctx.name}.txt"
+            with open(path, "w") as report:
+                pstats.Stats(self.profile, stream=report).sort_stats("tottime").print_stats(30)
+        ctx.stop()
 
 
 def run_netsim(transport: str, messages: int, out: Path, pinned: bool) -> dict:
@@ -524,12 +543,42 @@ COLUMNS = (
 )
 
 
+def profile_nodes(options: argparse.Namespace, placements: list[str]) -> None:
+    """One netsim run per transport and placement with each node under cProfile (see Blaster.stop).
+
+    cProfile costs each Python call a good deal, so these runs are slower than the table's: read the
+    reports for where the calls go, not for rates.
+    """
+    out = Path(tempfile.mkdtemp(prefix="netsim-bench-runs-"))
+    try:
+        for name in options.transports.split(","):
+            if get_transport(name).available() is not None:
+                continue
+            for placement in placements:
+                directory = Path(options.profile) / f"{name}-{placement}"
+                directory.mkdir(parents=True, exist_ok=True)
+                os.environ[PROFILE_ENV] = str(directory.resolve())
+                try:
+                    outcome = run_netsim(name, options.messages, out, placement == "pinned")
+                finally:
+                    del os.environ[PROFILE_ENV]
+                print(f"{name} {placement}: {outcome['rate']:,.0f} msg/s under cProfile -> {directory}/")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES)
     parser.add_argument("--transports", default=",".join(TRANSPORT_NAMES))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--placements", default=",".join(PLACEMENTS), help="unpinned, pinned or both")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="instead of the tables: one netsim run per transport and placement, each node under cProfile; "
+        "reports (by own time) in DIR/<transport>-<placement>/{a,b}.txt",
+    )
     options = parser.parse_args()
     placements = [placement for placement in options.placements.split(",") if placement]
     unknown = set(placements) - set(PLACEMENTS)
@@ -537,6 +586,9 @@ def main() -> None:
         sys.exit(f"--placements takes {' and '.join(PLACEMENTS)}, got {options.placements!r}")
     if "pinned" in placements and not {SENDER_CPU, RECEIVER_CPU} <= os.sched_getaffinity(0):
         sys.exit(f"pinned needs cpu{SENDER_CPU} and cpu{RECEIVER_CPU}; use --placements unpinned")
+    if options.profile:
+        profile_nodes(options, placements)
+        return
     started = time.monotonic()
     console = bench_console()
     console.print(machine_line())
