@@ -356,11 +356,12 @@ class PacketChannel(LinkChannel):
         # The link socket is connected (a datagram one to the peer's receiver), so send() needs no
         # address: on Linux it is the sendto(2) syscall with none, and no path or route is looked up.
         self._send = sock.send
-        # What reads a packet's payload: the packet itself, or a sealed datagram opened.
+        # Where the transport is sealed, what makes a payload its datagram and reads it back (None: the
+        # packet is the payload). Called where the packet is sent or read, with no wrapper between.
+        self._seal: Any = None
         self._open: Any = None
         if transport.sealed:
-            seal, send = owner.run_key.seal, sock.send
-            self._send = lambda payload: send(seal(payload))
+            self._seal = owner.run_key.seal
             self._open = owner.run_key.open
 
     @property
@@ -382,9 +383,10 @@ class PacketChannel(LinkChannel):
         if unsent or self.closed:
             unsent.append((payload, outgoing))
             return not self.wants_write
+        seal = self._seal
         sent_at = now_ns()
         try:
-            nbytes = self._send(payload)
+            nbytes = self._send(payload if seal is None else seal(payload))
         except OSError as error:
             unsent.append((payload, outgoing))
             if would_block(error):
@@ -415,6 +417,7 @@ class PacketChannel(LinkChannel):
                 return
         unsent = self._unsent
         send = self._send
+        seal = self._seal
         write = self.send_records.write
         count = total = 0
         failure = None
@@ -422,7 +425,7 @@ class PacketChannel(LinkChannel):
             payload, (msg_id, msg_type, lamport, in_reply_to) = unsent[0]
             sent_at = now_ns()
             try:
-                nbytes = send(payload)
+                nbytes = send(payload if seal is None else seal(payload))
             except OSError as error:
                 if not would_block(error):
                     failure = error
