@@ -199,12 +199,20 @@ class Blaster(App):
             self.stop(ctx)
 
     def stop(self, ctx):
+        self.write_profile(ctx)
+        ctx.stop()
+
+    def on_stop(self, ctx):
+        # A udp receiver that lost messages never counts to the end: its report is written here.
+        self.write_profile(ctx)
+
+    def write_profile(self, ctx):
         if self.profile is not None:
             self.profile.disable()
             path = Path(os.environ[PROFILE_ENV]) / f"{ctx.name}.txt"
             with open(path, "w") as report:
                 pstats.Stats(self.profile, stream=report).sort_stats("tottime").print_stats(30)
-        ctx.stop()
+            self.profile = None
 
 
 def run_netsim(transport: str, messages: int, out: Path, pinned: bool) -> dict:
