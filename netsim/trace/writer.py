@@ -92,45 +92,54 @@ class MessageRecords:
     Records are kept as rows and written as one batch line (see the module docstring) when another kind
     of line is written, when ``BATCH_ROWS`` or more have gathered, and when the writer flushes or closes: the
     node flushes at least every ``TRACE_FLUSH_INTERVAL_NS``, on exit and on a crash.
+
+    A path that writes one row per message (a packet channel's sends) may append the row itself, as
+    ``write`` does, and save the call: ``if records.writer.pending is not records: records.begin()``,
+    then ``records.rows.append(row)`` and ``records.write_rows()`` once there are ``BATCH_ROWS``.
     """
 
-    __slots__ = ("_batch", "_rows", "_write", "_writer")
+    __slots__ = ("_batch", "_write", "rows", "writer")
 
     def __init__(self, writer: TraceWriter, event: str, base: dict[str, Any]) -> None:
-        self._writer = writer
+        self.writer = writer
         self._write = writer._write
-        self._rows: list[tuple[int, int, str, str, int, str | None]] = []
+        self.rows: list[tuple[int, int, str, str, int, str | None]] = []
         shared = {"node": writer.node, "event": event, **base}
-        self._batch: dict[str, Any] = {"batch": shared, "rows": self._rows}
+        self._batch: dict[str, Any] = {"batch": shared, "rows": self.rows}
 
     def write(
         self, ts_ns: int, nbytes: int, msg_id: str, msg_type: str, lamport: int, in_reply_to: str | None
     ) -> None:
-        writer = self._writer
-        if writer.pending is not self:
-            writer.write_pending()
-            writer.pending = self
-        rows = self._rows
+        if self.writer.pending is not self:
+            self.begin()
+        rows = self.rows
         rows.append((ts_ns, nbytes, msg_id, msg_type, lamport, in_reply_to))
         if len(rows) >= BATCH_ROWS:
             self.write_rows()
-        writer.unflushed = True
 
     def extend(self, rows: list[tuple[int, int, str, str, int, str | None]]) -> None:
         """``write`` for many messages at once: rows as ``write`` takes its arguments, built by the caller."""
-        writer = self._writer
-        if writer.pending is not self:
-            writer.write_pending()
-            writer.pending = self
-        own = self._rows
+        if self.writer.pending is not self:
+            self.begin()
+        own = self.rows
         own += rows
         if len(own) >= BATCH_ROWS:
             self.write_rows()
+
+    def begin(self) -> None:
+        """These records' rows come next in the file: write the rows another kind has waiting first.
+
+        Rows wait only while their records are the writer's ``pending`` ones, and every flush writes
+        those first, so the writer has unflushed lines from here until its next flush.
+        """
+        writer = self.writer
+        writer.write_pending()
+        writer.pending = self
         writer.unflushed = True
 
     def write_rows(self) -> None:
         """Write the rows gathered so far as one batch line."""
-        if self._rows:
+        if self.rows:
             self._write(_dumps(self._batch, option=_NEWLINE))
-            self._rows.clear()
-        self._writer.pending = None
+            self.rows.clear()
+        self.writer.pending = None

@@ -133,24 +133,25 @@ class RunKey:
 
     # ---- sealed datagrams ---------------------------------------------------------------------------
 
+    # seal and open run once per datagram: each makes its tag itself, one Python call fewer than a helper.
+    # A copy of a keyed hasher costs half of making one with the key again.
+
     def seal(self, payload: bytes) -> bytes:
         """``payload`` behind its tag, ready to send as one datagram."""
-        return self._tag(payload) + payload
+        hasher = self._datagram_hasher.copy()
+        hasher.update(payload)
+        return hasher.digest() + payload
 
     def open(self, datagram: bytes) -> bytes:
         """The payload of a sealed datagram; raises CodecError when the tag is missing or wrong."""
         if len(datagram) < DATAGRAM_TAG_BYTES:
             raise CodecError(f"a datagram of {len(datagram)} bytes cannot hold the run's proof")
         payload = datagram[DATAGRAM_TAG_BYTES:]
-        if not _compare_digest(datagram[:DATAGRAM_TAG_BYTES], self._tag(payload)):
-            raise CodecError("a datagram without the run's proof")
-        return payload
-
-    def _tag(self, payload: bytes) -> bytes:
-        # A copy of a keyed hasher costs half of making one with the key again.
         hasher = self._datagram_hasher.copy()
         hasher.update(payload)
-        return hasher.digest()
+        if not _compare_digest(datagram[:DATAGRAM_TAG_BYTES], hasher.digest()):
+            raise CodecError("a datagram without the run's proof")
+        return payload
 
 
 def new_nonce() -> str:

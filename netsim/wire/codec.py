@@ -43,7 +43,14 @@ import orjson
 from netsim.errors import CodecError
 from netsim.wire.message import Message
 
-__all__ = ["LAMPORT_MAX", "decode_message", "encode_envelope", "encode_from_node", "encode_message"]
+__all__ = [
+    "LAMPORT_MAX",
+    "decode_message",
+    "decode_messages",
+    "encode_envelope",
+    "encode_from_node",
+    "encode_message",
+]
 
 # The largest Lamport clock a message may carry. A node's clock is the largest it has seen plus its own
 # events, and it lands in the trace's signed 64-bit field (SQLite's too): capping what a message may
@@ -241,6 +248,19 @@ def decode_message(payload: bytes | bytearray | memoryview) -> Message:
         return _decode_checked(payload)
     # _Envelope's fields are Message's, in Message's order.
     return _new_tuple(Message, _envelope_values(envelope))
+
+
+def decode_messages(payloads: list[bytes] | list[bytearray]) -> list[Message]:
+    """``decode_message`` of every payload, oldest first: what one read of a socket brought.
+
+    Every payload msgspec takes is decoded in one comprehension, with no Python call per message;
+    otherwise each goes through ``decode_message``, and the first CodecError is raised (a caller that
+    keeps the messages before a bad payload then decodes them one by one).
+    """
+    try:
+        return [_new_tuple(Message, _envelope_values(_decode_envelope(payload))) for payload in payloads]
+    except Exception:  # noqa: BLE001 - as in decode_message: the one-by-one path decides
+        return [decode_message(payload) for payload in payloads]
 
 
 def _decode_checked(payload: bytes | bytearray | memoryview) -> Message:

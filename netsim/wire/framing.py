@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 
 from netsim.errors import CodecError, OptionError
-from netsim.wire.codec import decode_message, encode_message
+from netsim.wire.codec import decode_message, decode_messages, encode_message
 from netsim.wire.message import Message
 
 __all__ = [
@@ -160,29 +160,57 @@ class FrameDecoder:
         buffer_end = len(buffer)
         start = first = self._start
         max_frame_bytes = self._max_frame_bytes
-        frames: list[tuple[Message, int]] = []
-        append = frames.append
+        # Cut the frames out first, then decode them together (decode_messages): the per-frame loop is
+        # then only the length prefix and a slice.
+        payloads: list[bytearray] = []
+        sizes: list[int] = []
+        add_payload = payloads.append
+        add_size = sizes.append
+        oversized = None  # (buffer position, announced size) of an oversized frame after these
+        while buffer_end - start >= PREFIX_SIZE:
+            (size,) = _unpack_prefix_from(buffer, start)
+            if size > max_frame_bytes:
+                oversized = (start, size)
+                break
+            end = start + PREFIX_SIZE + size
+            if buffer_end < end:
+                break
+            # A bytearray slice copies only this payload; a memoryview would pin the buffer against resizing.
+            add_payload(buffer[start + PREFIX_SIZE : end])
+            add_size(end - start)
+            start = end
         try:
-            while buffer_end - start >= PREFIX_SIZE:
-                (size,) = _unpack_prefix_from(buffer, start)
-                if size > max_frame_bytes:
-                    raise self._oversized(self._stream_offset + start - first, size)
-                end = start + PREFIX_SIZE + size
-                if buffer_end < end:
-                    break
-                try:
-                    # A bytearray slice copies only this payload; a memoryview would pin the buffer.
-                    message = decode_message(buffer[start + PREFIX_SIZE : end])
-                except CodecError as error:
-                    raise self._bad_frame(self._stream_offset + start - first, error) from None
-                append((message, end - start))
-                start = end
-        except CodecError as error:
-            if not frames:
-                raise
+            messages = decode_messages(payloads)
+        except CodecError:
+            messages, start, error = self._decode_until_bad(payloads, first)
+        else:
+            error = (
+                None
+                if oversized is None
+                else self._oversized(self._stream_offset + oversized[0] - first, oversized[1])
+            )
+        if error is not None:
+            if not messages:
+                raise error
             self._error = error
         self._consume_to(start)
-        return frames
+        if len(messages) < len(sizes):
+            del sizes[len(messages) :]
+        return list(zip(messages, sizes, strict=True))
+
+    def _decode_until_bad(
+        self, payloads: list[bytearray], first: int
+    ) -> tuple[list[Message], int, CodecError | None]:
+        """The messages before the first bad payload, where they end, and the error for the bad one."""
+        messages: list[Message] = []
+        position = first
+        for payload in payloads:
+            try:
+                messages.append(decode_message(payload))
+            except CodecError as error:
+                return messages, position, self._bad_frame(self._stream_offset + position - first, error)
+            position += PREFIX_SIZE + len(payload)
+        return messages, position, None  # unreachable: decode_messages raises only what one of these does
 
     def _consume_to(self, end: int) -> None:
         """Every byte before ``end`` has been returned as a message."""
