@@ -255,3 +255,25 @@ def test_the_node_encoder_agrees_with_encode_envelope(
             return ("CodecError", str(error))
 
     assert outcome(codec.encode_from_node) == outcome(codec.encode_envelope)
+
+
+def _decoded_one_by_one(payloads: list[bytes]) -> list[Message] | str:
+    try:
+        return [decode_message(payload) for payload in payloads]
+    except CodecError as error:
+        return str(error)
+
+
+@given(
+    st.lists(
+        MESSAGES.map(encode_message) | st.binary(max_size=40) | JSON_VALUES.map(orjson.dumps), max_size=6
+    )
+)
+def test_a_reads_payloads_decode_together_as_they_do_one_by_one(payloads: list[bytes]) -> None:
+    """``decode_messages`` (one read's payloads at once) is ``decode_message`` of each, errors included."""
+    expected = _decoded_one_by_one(payloads)
+    try:
+        together: list[Message] | str = codec.decode_messages(payloads)
+    except CodecError as error:
+        together = str(error)
+    assert together == expected
