@@ -1,31 +1,99 @@
 """The root ``netsim`` command: composes the command groups, each a ``typer.Typer`` of its own module.
 
 ``run`` is one command, merged in without a group name; ``topo``, ``trace`` and ``runs`` are groups.
+A group's module is imported when a command line or a help page first needs it: ``netsim --version``
+imports none of them, ``netsim run ...`` only ``netsim.cli.run``, and ``netsim --help`` all four, each
+of which imports the library it drives inside its commands. So no command pays for another's imports,
+and the help loads no networkx, launcher or trace analysis.
 """
 
-from __future__ import annotations
-
-from typing import Annotated
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
+import importlib
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from netsim import __version__
-from netsim.cli import run as run_cli
-from netsim.cli import runs as runs_cli
-from netsim.cli import topo as topo_cli
-from netsim.cli import trace as trace_cli
+
+# Each top-level name, in the order `netsim --help` lists them: the module whose `app` holds it, and
+# whether that app is the group NAME (True) or holds NAME as a command of its own (False: merged in).
+COMMAND_MODULES: dict[str, tuple[str, bool]] = {
+    "run": ("netsim.cli.run", False),
+    "topo": ("netsim.cli.topo", True),
+    "trace": ("netsim.cli.trace", True),
+    "runs": ("netsim.cli.runs", True),
+}
+
+
+class _CommandsOnDemand(MutableMapping[str, Any]):
+    """A group's commands by name: every name is there from the start (for the help's listing order and
+    typo suggestions), and a command's module is imported, and its click command built, the first
+    time the command itself is looked up."""
+
+    def __init__(self, modules: Mapping[str, tuple[str, bool]]) -> None:
+        # Name -> its click command, or, while it is pending, the (module, is_group) to build it from.
+        self._commands: dict[str, Any] = dict(modules)
+        self._pending = set(modules)
+
+    def __getitem__(self, name: str) -> Any:
+        command = self._commands[name]
+        if name in self._pending:
+            command = self._commands[name] = _build_command(name, *command)
+            self._pending.discard(name)
+        return command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._commands[name] = command
+        self._pending.discard(name)
+
+    def __delitem__(self, name: str) -> None:
+        del self._commands[name]
+        self._pending.discard(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._commands)
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+
+def _build_command(name: str, module_name: str, is_group: bool) -> Any:
+    """The click command NAME, built from its module's app as ``app.add_typer`` would have built it."""
+    module = importlib.import_module(module_name)
+    holder = typer.Typer(
+        add_completion=False,
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+        suggest_commands=app.suggest_commands,
+    )
+    if is_group:
+        holder.add_typer(module.app, name=name)
+    else:
+        holder.add_typer(module.app)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _RootGroup(TyperGroup):
+    """The ``netsim`` group, whose commands are built on demand (see ``_CommandsOnDemand``)."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _CommandsOnDemand(COMMAND_MODULES)
+
 
 app = typer.Typer(
     name="netsim",
+    cls=_RootGroup,
     help="Run distributed systems for real: one OS process per node, real sockets on every link.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(run_cli.app)
-app.add_typer(topo_cli.app, name="topo")
-app.add_typer(trace_cli.app, name="trace")
-app.add_typer(runs_cli.app, name="runs")
 
 
 def _version_callback(value: bool) -> None:

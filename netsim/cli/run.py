@@ -1,21 +1,24 @@
 """``netsim run``: run a simulation, show live progress, print the summary."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
-from netsim.launch.launcher import Progress
-from netsim.launch.run import run
 from netsim.vocabulary import BUILTIN_APP_NAMES, DEFAULT_APP, DEFAULT_TRANSPORT, TRANSPORT_NAMES
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from netsim.launch.launcher import Progress
 
 MAX_FAILURES_SHOWN = 5
 SHAPING = "Link conditions (defaults for links whose edge does not set them)"
@@ -124,6 +127,10 @@ def run_command(
         )
         if value is not None
     }
+    # Here, not at the top: the launcher, the node runtime and the topology loader are this command's
+    # alone, and `netsim --help` or `netsim topo` should not pay for them.
+    from netsim.launch.run import run
+
     with _ProgressLine(enabled=not as_json) as progress:
         result = run(
             topology,
@@ -154,8 +161,10 @@ class _ProgressLine:
         self.enabled = enabled and stderr.is_terminal
         self._live: Live | None = None
 
-    def __enter__(self) -> _ProgressLine:
+    def __enter__(self) -> "_ProgressLine":
         if self.enabled:
+            from rich.live import Live  # only a terminal gets the live line
+
             self._live = Live(Text("starting..."), console=stderr, transient=True, refresh_per_second=8)
             self._live.__enter__()
         return self
@@ -164,7 +173,7 @@ class _ProgressLine:
         if self._live is not None:
             self._live.__exit__(*exc)
 
-    def update(self, progress: Progress) -> None:
+    def update(self, progress: "Progress") -> None:
         if self._live is None:
             return
         self._live.update(

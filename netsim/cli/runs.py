@@ -1,9 +1,10 @@
 """``netsim runs``: the runs on disk (a thin skin over ``netsim.runs``)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,9 +12,10 @@ from rich.text import Text
 
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible_markup, visible_text
-from netsim.launch.finish import recover_run
 from netsim.runs.layout import DEFAULT_RUNS_DIR
-from netsim.runs.listing import RunInfo, list_runs
+
+if TYPE_CHECKING:
+    from netsim.runs.listing import RunInfo
 
 app = typer.Typer(
     help="The runs on disk: what ran, when, and how it ended.", no_args_is_help=True, add_completion=False
@@ -22,12 +24,12 @@ app = typer.Typer(
 STATUS_STYLES = {"ok": "green", "failed": "red", "incomplete": "yellow", "unreadable": "red"}
 
 
-def _date(info: RunInfo) -> str:
+def _date(info: "RunInfo") -> str:
     started = info.started
     return started.astimezone().strftime("%Y-%m-%d %H:%M") if started is not None else "-"
 
 
-def _runs_table(directory: Path, runs: list[RunInfo]) -> Table:
+def _runs_table(directory: Path, runs: "list[RunInfo]") -> Table:
     table = Table(title=f"Runs in {visible_markup(directory)}", title_justify="left")
     table.add_column("id", no_wrap=True)  # people copy it: never cut it with "…"
     table.add_column("date")
@@ -59,6 +61,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the runs as a JSON list on stdout.")] = False,
 ) -> None:
     """List the runs in DIR (runs/ by default), newest first."""
+    from netsim.runs.listing import list_runs  # here: it reads traces, which the help does not
+
     runs = list_runs(directory)
     if as_json:
         echo_json([info.to_dict() for info in runs])
@@ -84,6 +88,8 @@ def recover_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the new summary.json on stdout.")] = False,
 ) -> None:
     """Finish a run whose launcher was killed (SIGKILL): merge its nodes' trace parts, write a summary."""
+    from netsim.launch.finish import recover_run  # here: the launcher's package, for this command only
+
     summary = recover_run(run_dir).to_dict()
     if as_json:
         echo_json(summary)

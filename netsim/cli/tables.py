@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.table import Table
 
 from netsim.cli.terminal import visible_text
-from netsim.trace.traffic import LinkTraffic
 
-LinkT = TypeVar("LinkT", bound=LinkTraffic)
+if TYPE_CHECKING:
+    from netsim.trace.traffic import LinkTraffic
+
+LinkT = TypeVar("LinkT", bound="LinkTraffic")
 
 
 def field_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:

@@ -1,30 +1,28 @@
-"""``netsim topo``: generate, show and validate topologies (a thin skin over ``netsim.topology``)."""
+"""``netsim topo``: generate, show and validate topologies (a thin skin over ``netsim.topology``).
 
-from __future__ import annotations
+Each command imports the library functions it calls: the file parsers, the writers and ``describe``
+load networkx, which the help does without (it names only the extensions and generator forms), and
+only ``show`` draws tables.
+"""
 
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
 from netsim.errors import ConditionError, OptionError
-from netsim.shaping.conditions import check_condition
-from netsim.shaping.links import link_condition_rows, topology_conditions
-from netsim.topology import (
-    EXTENSION_FORMATS,
-    GENERATOR_FORMS,
-    canonical_spec,
-    describe,
-    from_graph,
-    generate_graph,
-    load_topology,
-    write_topology,
-)
-from netsim.topology.model import Topology
+from netsim.topology import EXTENSION_FORMATS, GENERATOR_FORMS
 from netsim.vocabulary import DEFAULT_TRANSPORT
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from netsim.topology.model import Topology
 
 app = typer.Typer(
     help="Generate, inspect and validate topologies (GML, GraphML, node-link JSON, edge lists, generators).",
@@ -55,6 +53,8 @@ def gen_command(
     seed: SeedOption = None,
 ) -> None:
     """Generate a topology and write it to a file, e.g. `netsim topo gen grid 4x4 -o grid.graphml`."""
+    from netsim.topology import canonical_spec, from_graph, generate_graph, write_topology
+
     spec = canonical_spec(kind, args)
     topology = from_graph(generate_graph(kind, args, seed), spec)
     write_topology(topology, output)
@@ -77,6 +77,10 @@ def show_command(
     seed: SeedOption = None,
 ) -> None:
     """Describe a topology: size, transports, apps, degrees, components, link conditions, warnings."""
+    from netsim.shaping.conditions import check_condition
+    from netsim.shaping.links import link_condition_rows, topology_conditions
+    from netsim.topology import describe, load_topology
+
     if latency is not None:
         try:
             check_condition("latency", latency)
@@ -104,6 +108,8 @@ def show_command(
 @handles_errors
 def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     """Check that a topology loads; exit 2 with the reason if it does not."""
+    from netsim.topology import load_topology
+
     topology = load_topology(spec, seed=seed)
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
@@ -111,7 +117,7 @@ def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     _print_code_app_notes(topology)
 
 
-def _print_code_app_notes(topology: Topology) -> None:
+def _print_code_app_notes(topology: "Topology") -> None:
     """One line per app spec that is Python code named by the topology: netsim run needs leave to run it."""
     for spec, names in topology.code_apps().items():
         shown = ", ".join(visible(name) for name in names[:5]) + (
@@ -126,7 +132,9 @@ def _print_code_app_notes(topology: Topology) -> None:
         )
 
 
-def _conditions_table(rows: list[dict[str, Any]]) -> Table:
+def _conditions_table(rows: list[dict[str, Any]]) -> "Table":
+    from rich.table import Table  # only `topo show` draws tables
+
     table = Table(title="link conditions (a -> b / b -> a)")
     for column in ("link", "latency ms", "jitter ms", "loss", "bandwidth", "queue", "duplicate", "reorder"):
         table.add_column(column, justify="left" if column == "link" else "right")
@@ -155,7 +163,11 @@ def _conditions_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_links: bool) -> list[Table]:
+def _tables(
+    topology: "Topology", summary: dict[str, Any], with_nodes: bool, with_links: bool
+) -> "list[Table]":
+    from rich.table import Table
+
     overview = Table(title=f"topology {visible_markup(summary['name'])}", show_header=False)
     degree = summary["degree"]
     sizes = ", ".join(map(str, summary["component_sizes"]))
@@ -192,7 +204,9 @@ def _tables(topology: Topology, summary: dict[str, Any], with_nodes: bool, with_
     return tables
 
 
-def _counts(what: str, counts: dict[str, int]) -> Table:
+def _counts(what: str, counts: dict[str, int]) -> "Table":
+    from rich.table import Table
+
     table = Table(what, "count", title=f"{what}s")
     for name, count in counts.items():
         table.add_row(visible_markup(name), str(count))

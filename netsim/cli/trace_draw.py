@@ -4,8 +4,9 @@ Each writes a file and prints one line on stderr: what was drawn, and what was l
 modules (matplotlib for the plot) load only when a command draws.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,8 +17,6 @@ from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.errors import InputError
 from netsim.trace.outputs import PLOT_FORMATS
-from netsim.trace.reader import read_header
-from netsim.trace.schema import header_node_names
 
 # The pictures' own wording of --lenient (the other trace commands add "at the first").
 DrawLenientOption = Annotated[
@@ -61,6 +60,8 @@ def diagram_command(
     """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message."""
     # Here, not at the top: only this command loads it.
     from netsim.trace.diagram import diagram_nodes, render_diagram
+    from netsim.trace.reader import read_header
+    from netsim.trace.schema import header_node_names
 
     wanted = None
     if nodes is not None:

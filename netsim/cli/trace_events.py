@@ -5,8 +5,9 @@ Their event lines are the output, as ``grep``'s are: they go to stdout, as text 
 Lines. Errors and warnings go to stderr.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 import contextlib
 import os
 import sys
@@ -19,10 +20,6 @@ import typer
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible, visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
-from netsim.trace.events import check_nodes, filter_events, format_event, parse_link
-from netsim.trace.follow import follow_message, message_timeline
-from netsim.trace.reader import read_header
-from netsim.trace.schema import EVENTS, header_node_names, header_start_ts_ns
 
 # The node column is padded to the longest node name, up to this.
 MAX_NODE_WIDTH = 24
@@ -85,6 +82,11 @@ def events_command(
     lenient: LenientOption = False,
 ) -> None:
     """Print the trace's events that match every filter given, one line each, on stdout."""
+    # Here, not at the top: the help does without the trace tools.
+    from netsim.trace.events import check_nodes, filter_events, format_event, parse_link
+    from netsim.trace.reader import read_header
+    from netsim.trace.schema import EVENTS, header_node_names, header_start_ts_ns
+
     header = read_header(run_dir_or_trace)
     known = header_node_names(header)
     nodes = _split(node)
@@ -129,6 +131,8 @@ def follow_command(
     lenient: LenientOption = False,
 ) -> None:
     """Follow one message: its send, its receive, the replies that cite it, where it went next, its fate."""
+    from netsim.trace.follow import follow_message, message_timeline
+
     life = follow_message(run_dir_or_trace, msg_id, strict=not lenient)
     if as_json:
         echo_json(life.to_dict())

@@ -1,7 +1,8 @@
 """``netsim trace export``: a trace to SQLite or CSV (a thin skin over ``netsim.trace.export``)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 
-def _report(result: ExportResult) -> None:
+def _report(result: "ExportResult") -> None:
     size_mb = result.bytes_written / 1e6
     where = ", ".join(str(path) for path in result.paths)
     stderr.print(

@@ -1,7 +1,8 @@
 """``netsim trace report``: write a run's self-contained HTML report (a thin skin over ``write_report``)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from pathlib import Path
 from typing import Annotated
 

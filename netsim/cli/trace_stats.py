@@ -1,7 +1,8 @@
 """``netsim trace stats``: rates, one-way latency percentiles and a timeline, over ``netsim.trace.stats``."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -63,7 +64,7 @@ def _columns(counts: list[int], group: int) -> list[int]:
     return [sum(counts[start : start + group]) for start in range(0, len(counts), group)]
 
 
-def _overview_table(stats: TraceStats) -> Table:
+def _overview_table(stats: "TraceStats") -> Table:
     rows: list[tuple[str, object]] = [
         ("trace", stats.path),
         ("run id", stats.run_id or "-"),
@@ -79,7 +80,7 @@ def _overview_table(stats: TraceStats) -> Table:
     return field_table("Trace stats", rows)
 
 
-def _nodes_table(stats: TraceStats) -> Table:
+def _nodes_table(stats: "TraceStats") -> Table:
     # Rates per second over each node's own active span; --json also has them over the whole trace.
     table = Table(title="Nodes (rates over each node's active span)", title_justify="left")
     table.add_column("node")
@@ -100,7 +101,7 @@ def _nodes_table(stats: TraceStats) -> Table:
     return table
 
 
-def _links_table(stats: TraceStats) -> Table:
+def _links_table(stats: "TraceStats") -> Table:
     table = Table(
         title="Links (per direction; one-way latency; p90 in the latency table and --json)",
         title_justify="left",
@@ -125,7 +126,7 @@ def _links_table(stats: TraceStats) -> Table:
     return table
 
 
-def _latency_table(stats: TraceStats) -> Table:
+def _latency_table(stats: "TraceStats") -> Table:
     table = Table(
         title="Latency (one-way: receive ts_ns - send ts_ns; nearest-rank percentiles)", title_justify="left"
     )
@@ -157,7 +158,7 @@ def _latency_table(stats: TraceStats) -> Table:
     return table
 
 
-def _timeline_table(stats: TraceStats, timeline: Timeline) -> Table:
+def _timeline_table(stats: "TraceStats", timeline: "Timeline") -> Table:
     group = -(-timeline.buckets // SPARK_COLUMNS)
     width_s = timeline.bucket_s * group
     origin_s = (timeline.origin_ts_ns - stats.start_ts_ns) / 1e9 if stats.start_ts_ns is not None else 0.0
@@ -206,7 +207,7 @@ def stats_command(
     print_analysis(trace_stats(run_dir_or_trace, bucket_s=bucket, strict=not lenient), as_json, _print_tables)
 
 
-def _print_tables(stats: TraceStats) -> None:
+def _print_tables(stats: "TraceStats") -> None:
     stderr.print(_overview_table(stats))
     stderr.print(_nodes_table(stats))
     stderr.print(_links_table(stats))

@@ -1,9 +1,10 @@
 """``netsim trace summary``: counts per node and per link direction (a thin skin over
 ``netsim.trace.summary``)."""
 
-from __future__ import annotations
-
-from typing import Annotated
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,7 +14,9 @@ from netsim.cli.common import handles_errors, stderr
 from netsim.cli.tables import field_table, link_sections
 from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
-from netsim.trace.summary import TraceSummary, summarize_trace
+
+if TYPE_CHECKING:
+    from netsim.trace.summary import TraceSummary
 
 app = typer.Typer()
 
@@ -22,7 +25,7 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.6f} s"
 
 
-def _overview_table(summary: TraceSummary) -> Table:
+def _overview_table(summary: "TraceSummary") -> Table:
     totals = summary.totals()
     rows: list[tuple[str, object]] = [
         ("trace", summary.path),
@@ -46,7 +49,7 @@ def _overview_table(summary: TraceSummary) -> Table:
     return field_table("Trace", rows)
 
 
-def _nodes_table(summary: TraceSummary) -> Table:
+def _nodes_table(summary: "TraceSummary") -> Table:
     table = Table(title="Nodes", title_justify="left")
     table.add_column("node")
     for column in ("events", "msgs sent", "msgs recv", "bytes sent", "bytes recv", "errors"):
@@ -64,7 +67,7 @@ def _nodes_table(summary: TraceSummary) -> Table:
     return table
 
 
-def _links_table(summary: TraceSummary) -> Table:
+def _links_table(summary: "TraceSummary") -> Table:
     # One section per link, one row per direction: "a -> b" names both ends, so no link column is needed.
     table = Table(title="Links (per direction)", title_justify="left")
     table.add_column("direction")
@@ -85,7 +88,7 @@ def _links_table(summary: TraceSummary) -> Table:
     return table
 
 
-def _errors_table(summary: TraceSummary) -> Table:
+def _errors_table(summary: "TraceSummary") -> Table:
     table = Table(title="Errors", title_justify="left")
     table.add_column("count", justify="right")
     table.add_column("error (first characters)")
@@ -102,11 +105,13 @@ def summary_command(
     lenient: LenientOption = False,
 ) -> None:
     """Counts per node and per link direction, message loss, and errors, from one pass over the trace."""
+    from netsim.trace.summary import summarize_trace  # here: the help does without the trace tools
+
     summary = summarize_trace(run_dir_or_trace, strict=not lenient)
     print_analysis(summary, as_json, _print_tables)
 
 
-def _print_tables(summary: TraceSummary) -> None:
+def _print_tables(summary: "TraceSummary") -> None:
     stderr.print(_overview_table(summary))
     stderr.print(_nodes_table(summary))
     stderr.print(_links_table(summary))

@@ -1,8 +1,9 @@
 """``netsim trace verify``: check a trace against the guarantees of its format (a skin over
 ``netsim.trace.verify``). Exit status: 0 if every check passes, 1 if one fails, 2 for unreadable input."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in a module of typer commands: typer evaluates string
+# annotations again each time it builds a command, which made building them ten times slower
+# (docs/architecture.md, "cli/").
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -12,7 +13,6 @@ from rich.text import Text
 from netsim.cli.common import handles_errors, stderr
 from netsim.cli.terminal import visible_markup, visible_text
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
-from netsim.trace.events import format_event
 
 if TYPE_CHECKING:
     from netsim.trace.verify import VerifyReport
@@ -35,7 +35,7 @@ def _figure(value: object) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def _checks_table(report: VerifyReport) -> Table:
+def _checks_table(report: "VerifyReport") -> Table:
     table = Table(title=f"Verify {visible_markup(report.path)}", title_justify="left")
     table.add_column("check")
     table.add_column("result")
@@ -53,7 +53,9 @@ def _checks_table(report: VerifyReport) -> Table:
     return table
 
 
-def _print_report(report: VerifyReport) -> None:
+def _print_report(report: "VerifyReport") -> None:
+    from netsim.trace.events import format_event  # here: the help does without the trace tools
+
     stderr.print(_checks_table(report))
     for check in report.checks:
         noted = [

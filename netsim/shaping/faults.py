@@ -41,7 +41,6 @@ from typing import Any
 
 from netsim.errors import ConditionError, FaultError
 from netsim.shaping.conditions import CONDITION_KEYS, MAX_RUN_S, NS_PER_S, parse_duration_ns
-from netsim.topology.formats import find_overlong_integer
 
 NODE_ACTIONS = ("kill", "stop", "cont", "restart")
 LINK_ACTIONS = ("link-down", "link-up", "slow")
@@ -235,6 +234,9 @@ def load_fault_schedule(path: str | Path) -> list[ScheduleItem]:
 
             document = yaml.safe_load(text)
     except Exception as error:  # json.JSONDecodeError, yaml.YAMLError, ValueError from int()
+        # Here, not at the top: the topology parsers load networkx, which a valid schedule never needs.
+        from netsim.topology.formats import find_overlong_integer
+
         overlong = find_overlong_integer(text)
         if overlong is not None:
             line, digits = overlong

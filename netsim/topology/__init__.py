@@ -5,29 +5,68 @@ modules split the work: ``model`` (the dataclasses), ``parse`` (pure: networkx g
 ``formats`` (pure: one parser per file format, text -> networkx graph, with located errors), ``load``
 (files -> text -> the format's parser, where I/O and encoding errors become TopologyError),
 ``generate`` (generator specs) and ``write`` (Topology -> node-link JSON, files, and ``describe``).
+
+Every name here is imported on first use (PEP 562), and networkx only by the code that builds, parses
+or writes a graph: the model, the generator forms and the file extensions cost no networkx import, so
+the CLI's help and a run's plans do not pay for it.
 """
 
 from __future__ import annotations
 
-from netsim.topology.formats import NETSIM_TOPOLOGY_FORMAT
-from netsim.topology.generate import (
-    GENERATOR_FORMS,
-    GENERATOR_KINDS,
-    canonical_spec,
-    generate_graph,
-    is_generator_spec,
-    parse_generator_spec,
-)
-from netsim.topology.load import ACCEPTED_EXTENSIONS, EXTENSION_FORMATS, load_topology, read_graph
-from netsim.topology.model import LinkSpec, NodeSpec, Topology
-from netsim.topology.parse import from_graph, to_json_value
-from netsim.topology.write import (
-    describe,
-    topology_to_graph,
-    topology_to_node_link,
-    write_topology,
-    write_topology_json,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netsim.topology.formats import NETSIM_TOPOLOGY_FORMAT
+    from netsim.topology.generate import (
+        GENERATOR_FORMS,
+        GENERATOR_KINDS,
+        canonical_spec,
+        generate_graph,
+        is_generator_spec,
+        parse_generator_spec,
+    )
+    from netsim.topology.load import ACCEPTED_EXTENSIONS, EXTENSION_FORMATS, load_topology, read_graph
+    from netsim.topology.model import LinkSpec, NodeSpec, Topology
+    from netsim.topology.parse import from_graph, to_json_value
+    from netsim.topology.write import (
+        describe,
+        topology_to_graph,
+        topology_to_node_link,
+        write_topology,
+        write_topology_json,
+    )
+
+# Public name -> the module that defines it.
+_HOMES: dict[str, str] = {
+    "NETSIM_TOPOLOGY_FORMAT": "netsim.topology.formats",
+    **dict.fromkeys(
+        (
+            "GENERATOR_FORMS",
+            "GENERATOR_KINDS",
+            "canonical_spec",
+            "generate_graph",
+            "is_generator_spec",
+            "parse_generator_spec",
+        ),
+        "netsim.topology.generate",
+    ),
+    **dict.fromkeys(
+        ("ACCEPTED_EXTENSIONS", "EXTENSION_FORMATS", "load_topology", "read_graph"), "netsim.topology.load"
+    ),
+    **dict.fromkeys(("LinkSpec", "NodeSpec", "Topology"), "netsim.topology.model"),
+    **dict.fromkeys(("from_graph", "to_json_value"), "netsim.topology.parse"),
+    **dict.fromkeys(
+        (
+            "describe",
+            "topology_to_graph",
+            "topology_to_node_link",
+            "write_topology",
+            "write_topology_json",
+        ),
+        "netsim.topology.write",
+    ),
+}
 
 __all__ = [
     "ACCEPTED_EXTENSIONS",
@@ -52,3 +91,16 @@ __all__ = [
     "write_topology",
     "write_topology_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'netsim.topology' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

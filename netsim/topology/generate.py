@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from netsim.errors import OptionError, TopologyError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Generated topologies are meant to be run, one OS process per node: these caps stop a typo such as
 # ``complete:100000`` from eating the machine's memory before the run even starts.
@@ -193,6 +195,8 @@ def _check_size(spec: str, kind: str, nodes: int, links: float) -> None:
 
 
 def _numbered(count: int, edges: list[tuple[int, int]]) -> nx.Graph:
+    import networkx as nx  # here: parsing a spec, its forms and the seed checks need no networkx
+
     graph = nx.Graph()
     graph.add_nodes_from(f"n{index}" for index in range(count))
     graph.add_edges_from((f"n{u}", f"n{v}") for u, v in edges)
@@ -269,6 +273,8 @@ def _random(spec: str, values: list[str], seed: int | None) -> nx.Graph:
     if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
         raise _bad_args(spec, "random", f"the link probability must be between 0 and 1, got {values[1]}")
     _check_size(spec, "random", count, probability * count * (count - 1) / 2)
+    import networkx as nx
+
     generated = nx.gnp_random_graph(count, probability, seed=seed)
     return _numbered(count, sorted((min(u, v), max(u, v)) for u, v in generated.edges()))
 

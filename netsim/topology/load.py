@@ -16,18 +16,9 @@ import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from netsim.errors import TopologyError
-from netsim.topology.formats import (
-    ParsedGraph,
-    parse_adjlist,
-    parse_edgelist,
-    parse_gml,
-    parse_graphml,
-    parse_node_link,
-)
 from netsim.topology.generate import (
     GENERATOR_KINDS,
     accepted_forms,
@@ -38,6 +29,11 @@ from netsim.topology.generate import (
 )
 from netsim.topology.model import Topology
 from netsim.topology.parse import from_graph
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from netsim.topology.formats import ParsedGraph
 
 # Extension -> format. Extensions are matched case-insensitively.
 EXTENSION_FORMATS: dict[str, str] = {
@@ -50,14 +46,6 @@ EXTENSION_FORMATS: dict[str, str] = {
     ".adjlist": "adjlist",
 }
 ACCEPTED_EXTENSIONS: tuple[str, ...] = tuple(EXTENSION_FORMATS)
-
-# The parser of each text format; GraphML's takes the bytes (see _read_file).
-_TEXT_PARSERS: dict[str, Callable[[str, str], ParsedGraph]] = {
-    "gml": parse_gml,
-    "json": parse_node_link,
-    "edgelist": parse_edgelist,
-    "adjlist": parse_adjlist,
-}
 
 _BINARY_PROBE_BYTES = 8192
 _EXTENSIONS_HINT = f"accepted extensions: {', '.join(ACCEPTED_EXTENSIONS)}"
@@ -105,6 +93,28 @@ def read_graph(path: str | os.PathLike[str]) -> nx.Graph:
 # -- files -------------------------------------------------------------------------------------------
 
 
+def _parser(file_format: str) -> Callable[[Any, str], ParsedGraph]:
+    """The parser of ``file_format``: GraphML's takes the bytes, the others the text (see _read_file)."""
+    # Imported here, and networkx with them: a generator spec needs no parser, and neither does the
+    # CLI's help, which only names the extensions.
+    from netsim.topology.formats import (
+        parse_adjlist,
+        parse_edgelist,
+        parse_gml,
+        parse_graphml,
+        parse_node_link,
+    )
+
+    parsers: dict[str, Callable[[Any, str], ParsedGraph]] = {
+        "gml": parse_gml,
+        "graphml": parse_graphml,
+        "json": parse_node_link,
+        "edgelist": parse_edgelist,
+        "adjlist": parse_adjlist,
+    }
+    return parsers[file_format]
+
+
 def _read_file(source: str) -> ParsedGraph:
     path = Path(source)
     data = _read_bytes(path, source)
@@ -120,9 +130,9 @@ def _read_file(source: str) -> ParsedGraph:
         # XML declares its own encoding (possibly UTF-16, whose bytes include NULs): expat decodes it.
         if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             _refuse_binary(data, source)
-        return parse_graphml(data, source)
+        return _parser(file_format)(data, source)
     _refuse_binary(data, source)
-    return _TEXT_PARSERS[file_format](_decode(data, source), source)
+    return _parser(file_format)(_decode(data, source), source)
 
 
 def _read_bytes(path: Path, source: str) -> bytes:

@@ -10,13 +10,15 @@ from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Literal
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, Literal
 
 from netsim.errors import TopologyError
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.vocabulary import BUILTIN_APP_NAMES, TRANSPORT_NAMES, is_app_spec
+
+if TYPE_CHECKING:
+    # Only for the annotations: a graph comes in built, so converting it needs no networkx import.
+    import networkx as nx
 
 # Graph attributes that name the network, in order of preference (``Network`` is Topology Zoo's).
 NAME_ATTRIBUTES: tuple[str, ...] = ("Network", "name", "label")

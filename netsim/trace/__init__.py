@@ -1,16 +1,35 @@
-"""Traces: the ``netsim-trace/1`` schema, reading and merging trace files, and summarizing a run."""
+"""Traces: the ``netsim-trace/1`` schema, reading and merging trace files, and summarizing a run.
+
+Every name here is imported on first use (PEP 562), so that importing a module of this package
+(``netsim.trace.outputs``, say, for the CLI's help) does not load the reader and the summary too.
+"""
 
 from __future__ import annotations
 
-from netsim.trace.reader import (
-    TraceReader,
-    iter_events,
-    merge_node_traces,
-    read_header,
-    resolve_trace_path,
-)
-from netsim.trace.schema import SCHEMA
-from netsim.trace.summary import TraceSummary, summarize_trace
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netsim.trace.reader import (
+        TraceReader,
+        iter_events,
+        merge_node_traces,
+        read_header,
+        resolve_trace_path,
+    )
+    from netsim.trace.schema import SCHEMA
+    from netsim.trace.summary import TraceSummary, summarize_trace
+
+# Public name -> the module that defines it.
+_HOMES: dict[str, str] = {
+    "SCHEMA": "netsim.trace.schema",
+    "TraceSummary": "netsim.trace.summary",
+    "summarize_trace": "netsim.trace.summary",
+    **dict.fromkeys(
+        ("TraceReader", "iter_events", "merge_node_traces", "read_header", "resolve_trace_path"),
+        "netsim.trace.reader",
+    ),
+}
 
 __all__ = [
     "SCHEMA",
@@ -22,3 +41,16 @@ __all__ = [
     "resolve_trace_path",
     "summarize_trace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'netsim.trace' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

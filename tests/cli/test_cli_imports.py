@@ -1,11 +1,17 @@
-"""What the CLI imports: `netsim --help` and `netsim run` never load matplotlib or the trace analyses
-(each is imported by the command that draws or analyses), and nothing below the CLI imports it."""
+"""What the CLI imports: each command loads what it needs and nothing more, so that a small command
+answers at once (bench/cli.py times them; no test here measures time).
+
+`import netsim.cli.main` loads none of the command modules (the root group imports one when a command
+line or a help page first needs it), `netsim --help` no networkx and no launcher, `netsim run` and
+`netsim topo validate` no matplotlib, no trace analysis and no other command's module. Each check runs
+in a fresh interpreter: this test process has long since imported everything."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -21,62 +27,100 @@ HEAVY_MODULES = (
     "netsim.trace.export",
     "netsim.trace.verify",
 )
+# Loaded by the commands that read or build a topology; the help only names formats and generators.
+NETWORKX = ("networkx",)
+# Loaded by `netsim run` (and `runs recover`) alone.
+LAUNCHER = ("netsim.launch", "netsim.runtime", "multiprocess")
+# One module per top-level command; `netsim.cli.trace` stands for the trace commands' modules too.
+COMMAND_MODULES = ("netsim.cli.run", "netsim.cli.topo", "netsim.cli.trace", "netsim.cli.runs")
+TRACE_TOOLS = ("netsim.trace.reader", "netsim.trace.summary", "netsim.trace.events", "netsim.trace.follow")
 
-# Prints the heavy modules loaded by the code before it, each on a line "heavy: NAME".
-REPORT_HEAVY = f"""
+# Prints the watched modules (each a package with its submodules) loaded by the code before it.
+REPORT = """
 import sys
 for name in sorted(sys.modules):
-    if name in {HEAVY_MODULES!r} or name.startswith("matplotlib."):
-        print("heavy:", name)
+    if any(name == watched or name.startswith(watched + ".") for watched in {watched!r}):
+        print("loaded:", name)
 """
 
 
-def heavy_modules_after(code: str) -> list[str]:
-    # A fresh interpreter: this test process has long since imported everything.
+def modules_after(code: str, watched: Iterable[str]) -> list[str]:
+    """The modules among ``watched`` (or inside one of those packages) that ``code`` loads."""
     completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code) + REPORT_HEAVY],
+        [sys.executable, "-c", textwrap.dedent(code) + REPORT.format(watched=tuple(watched))],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
-    return [line.split()[1] for line in completed.stdout.splitlines() if line.startswith("heavy: ")]
+    return [line.split()[1] for line in completed.stdout.splitlines() if line.startswith("loaded: ")]
 
 
-@pytest.mark.timeout(60)
-def test_the_cli_loads_no_heavy_module() -> None:
-    assert heavy_modules_after("import netsim.cli.main") == []
-
-
-@pytest.mark.timeout(60)
-def test_help_loads_no_heavy_module() -> None:
-    code = """
+def command(argv: list[str], exit_code: int = 0) -> str:
+    """Code that runs ``netsim ARGV`` in-process, its output swallowed, and checks its exit code."""
+    return f"""
     import contextlib, io
     from netsim.cli.main import app
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            app({argv!r}, prog_name="netsim")
+        except SystemExit as exit:
+            assert exit.code == {exit_code}, exit.code
+    """
+
+
+@pytest.mark.timeout(60)
+def test_the_cli_module_loads_no_command() -> None:
+    watched = (*HEAVY_MODULES, *NETWORKX, *LAUNCHER, *COMMAND_MODULES, *TRACE_TOOLS)
+    assert modules_after("import netsim.cli.main", watched) == []
+
+
+@pytest.mark.timeout(60)
+def test_version_loads_no_command() -> None:
+    watched = (*NETWORKX, *LAUNCHER, *COMMAND_MODULES, *TRACE_TOOLS)
+    assert modules_after(command(["--version"]), watched) == []
+
+
+@pytest.mark.timeout(60)
+def test_help_loads_no_networkx_launcher_or_trace_tool() -> None:
+    watched = (*HEAVY_MODULES, *NETWORKX, *LAUNCHER, *TRACE_TOOLS)
+    assert modules_after(command(["--help"]), watched) == []
+
+
+@pytest.mark.timeout(60)
+def test_help_lists_every_command() -> None:
+    code = """
+    import contextlib, io
+    from netsim.cli.main import COMMAND_MODULES, app
     with contextlib.redirect_stdout(io.StringIO()) as out:
         try:
             app(["--help"], prog_name="netsim")
         except SystemExit as exit:
             assert exit.code == 0, exit.code
-    assert "Usage" in out.getvalue()
+    for name in COMMAND_MODULES:
+        assert f" {name} " in out.getvalue(), name
     """
-    assert heavy_modules_after(code) == []
+    assert modules_after(code, ()) == []
 
 
 @pytest.mark.timeout(60)
-def test_run_loads_no_heavy_module(tmp_path: Path, simulate: Simulations) -> None:
+def test_validate_loads_no_launcher_or_other_command() -> None:
+    others = ("netsim.cli.run", "netsim.cli.trace", "netsim.cli.runs")
+    watched = (*HEAVY_MODULES, *LAUNCHER, *TRACE_TOOLS, *others)
+    code = command(["topo", "validate", str(ROOT / "topologies" / "ring8.gml")])
+    assert modules_after(code, watched) == []
+
+
+@pytest.mark.timeout(60)
+def test_run_loads_no_heavy_module_or_other_command(tmp_path: Path, simulate: Simulations) -> None:
     simulate.watch(tmp_path)
-    code = f"""
-    from netsim.cli.main import app
-    try:
-        app(["run", "ring:3", "--seed", "1", "--duration", "5", "--out", {str(tmp_path)!r}])
-    except SystemExit as exit:
-        assert exit.code == 0, exit.code
-    """
-    assert heavy_modules_after(code) == []
+    code = command(["run", "ring:3", "--seed", "1", "--duration", "5", "--out", str(tmp_path)])
+    watched = (*HEAVY_MODULES, "netsim.cli.topo", "netsim.cli.trace", "netsim.cli.runs")
+    assert modules_after(code, watched) == []
 
 
-def test_the_heavy_check_sees_a_heavy_import() -> None:
+def test_the_check_sees_an_import() -> None:
     """The check itself works: a command that draws does load matplotlib."""
-    assert "netsim.trace.plot" in heavy_modules_after("import netsim.trace.plot")
+    assert "netsim.trace.plot" in modules_after("import netsim.trace.plot", HEAVY_MODULES)
+    assert "networkx" in modules_after(command(["topo", "validate", "ring:4"]), NETWORKX)
