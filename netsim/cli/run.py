@@ -9,15 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from netsim.cli.common import handles_errors, stderr, stdout
 from netsim.cli.terminal import visible, visible_markup
 from netsim.vocabulary import BUILTIN_APP_NAMES, DEFAULT_APP, DEFAULT_TRANSPORT, TRANSPORT_NAMES
 
 if TYPE_CHECKING:
-    from rich.live import Live
-
     from netsim.launch.launcher import Progress
 
 MAX_FAILURES_SHOWN = 5
@@ -155,35 +152,65 @@ def run_command(
 
 
 class _ProgressLine:
-    """One live line on stderr: phase, nodes ready, messages so far."""
+    """A live progress display on stderr, when stderr is a terminal: a bar of the nodes that are up
+    while the run starts, the messages so far while it runs, a bar of the nodes that have exited
+    while it stops, and a spinner while the trace is merged. A large run takes a while to start and to
+    stop; the bar says how far along it is."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and stderr.is_terminal
-        self._live: Live | None = None
+        self._bar: Any = None
+        self._task: Any = None
 
     def __enter__(self) -> "_ProgressLine":
         if self.enabled:
-            from rich.live import Live  # only a terminal gets the live line
+            # Only a terminal gets the display, so only then is rich.progress imported.
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
-            self._live = Live(Text("starting..."), console=stderr, transient=True, refresh_per_second=8)
-            self._live.__enter__()
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[detail]}"),
+                console=stderr,
+                transient=True,
+                refresh_per_second=8,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task("starting", total=None, detail="")
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._live is not None:
-            self._live.__exit__(*exc)
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
 
     def update(self, progress: "Progress") -> None:
-        if self._live is None:
+        if self._bar is None:
             return
-        self._live.update(
-            Text.assemble(
-                (f"{progress.phase:<9}", "bold cyan"),
-                f" {progress.elapsed_s:6.1f}s  nodes ready {progress.nodes_ready}/{progress.nodes}",
-                f"  done {progress.nodes_done}",
-                f"  messages sent {progress.messages_sent:,} received {progress.messages_received:,}",
-            )
-        )
+        messages = f"messages sent {progress.messages_sent:,} received {progress.messages_received:,}"
+        if progress.phase == "starting":
+            # Forked, then bound, then ready (links up): the bar counts ready nodes.
+            detail = f"forked {progress.nodes_forked:,}, bound {progress.nodes_bound:,}"
+            fields = {"description": "starting", "total": progress.nodes, "completed": progress.nodes_ready}
+        elif progress.phase == "running":
+            detail = f"done {progress.nodes_done:,}  {messages}"
+            fields = {"description": "running ", "total": progress.nodes, "completed": progress.nodes_done}
+        elif progress.phase == "stopping":
+            detail = messages
+            fields = {"description": "stopping", "total": progress.nodes, "completed": progress.nodes_exited}
+        else:
+            detail = "merging the nodes' trace parts"
+            fields = {"description": "finishing", "total": progress.nodes, "completed": progress.nodes}
+        self._bar.update(self._task, detail=detail, **fields)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
