@@ -186,11 +186,14 @@ def count_traffic(
         skipped_lines = reader.skipped_count
     # At least the buckets up to the end the peek found, so that a quiet end is drawn as quiet.
     peeked_buckets = 1 if end is None else max(1, min(MAX_BUCKETS, (end - start) // bucket_ns + 1))
-    per_bucket = timeline.result(list(timeline.sent), start + (peeked_buckets - 1) * bucket_ns)
+    last_bucket_start = start + (peeked_buckets - 1) * bucket_ns
     nodes = counter.nodes.values()
     links = [link for link in counter.links.values() if link.messages_sent]
     messages = sum(node.messages_sent for node in nodes)
-    small = len(header_node_names(header)) <= MAX_SERIES_NODES and len(per_bucket.sent) <= MAX_SERIES_NODES
+    small = len(header_node_names(header)) <= MAX_SERIES_NODES and len(timeline.sent) <= MAX_SERIES_NODES
+    # Dense rows per node only where they are drawn: for every node of a big run they would be
+    # nodes x buckets counts (10 million for 5,000 nodes), to be added up into one row.
+    per_bucket = timeline.result(list(timeline.sent) if small else [], last_bucket_start)
     return Traffic(
         start_ts_ns=start,
         bucket_ns=bucket_ns,
@@ -198,7 +201,7 @@ def count_traffic(
         link_bytes={(link.a, link.b): link.bytes_sent for link in links},
         node_sent={node.node: node.messages_sent for node in nodes if node.messages_sent},
         node_received={node.node: node.messages_received for node in nodes if node.messages_received},
-        sent_per_bucket=per_bucket.total_sent(),
+        sent_per_bucket=timeline.sent_total(last_bucket_start),
         node_sent_per_bucket=per_bucket.sent if small else None,
         messages=messages,
         control_messages=control_messages,
