@@ -53,8 +53,8 @@ def merge_parts(run_dir: Path, header: dict[str, Any]) -> list[str]:
 
 def traffic_totals(run_dir: Path) -> dict[str, Any]:
     """The summary's counts, read from the merged trace (every message on the wire)."""
-    # The totals alone: to_dict() would build a dict per node and per link direction (75,000 of them
-    # for 5,000 nodes) only to read six numbers.
+    # The totals alone: to_dict() would build a dict per node, link and link direction (some 80,000 for
+    # 5,000 nodes) only to read six numbers.
     trace_summary = summarize_trace(run_dir / TRACE_FILE_NAME)
     totals = trace_summary.totals()
     return {
