@@ -302,6 +302,8 @@ def test_to_dict_is_json(run_dir: Path) -> None:
     data = trace_stats(run_dir).to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["latency"]["by_direction"]["n0 -> n1"]["count"] == 3
+    # The report's copy leaves the per-link figures out, and only them.
+    assert trace_stats(run_dir).to_dict(links=False) == {key: v for key, v in data.items() if key != "links"}
 
 
 # -- real runs -----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ split by check, each piece would need the others' state.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,9 @@ import orjson
 
 from netsim.trace.reader import TraceReader
 from netsim.trace.records import format_address
+from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.verify.message_ids import MessageIds
-from netsim.trace.verify.result import CheckResult, CheckTally
+from netsim.trace.verify.result import CheckResult, CheckTally, VerifyReport
 from netsim.vocabulary import TRANSPORT_TRAITS
 
 # (reliable, connected) per transport name. An unknown transport is not reliable, and is connected
@@ -108,6 +109,7 @@ class Verifier:
         self.lamport = CheckTally("lamport", max_examples)
         self.receive_has_send = CheckTally("receive_has_send", max_examples)
         self.sockets_closed = CheckTally("sockets_closed", max_examples)
+        self.events = 0  # events checked so far
 
         # Canonical address keys, so in-flight messages share one object per socket address.
         self.addresses: dict[Hashable, Hashable] = {}
@@ -169,6 +171,15 @@ class Verifier:
 
     def consume(self, reader: TraceReader) -> int:
         """Run every event of ``reader`` through the checks; return how many there were."""
+        self._check(reader, lambda: reader.skipped_count)
+        return self.events
+
+    def add_all(self, records: Iterable[dict[str, Any]], skipped_before: int) -> None:
+        """Run these events, the next ones of the trace, through the checks; the reader had skipped
+        ``skipped_before`` lines before the first of them, and none between them."""
+        self._check(records, lambda: skipped_before)
+
+    def _check(self, records: Iterable[dict[str, Any]], skipped: Callable[[], int]) -> None:
         handlers: dict[str, Callable[[dict[str, Any], int], None]] = {
             "send": self._send,
             "sendto": self._send,
@@ -185,14 +196,14 @@ class Verifier:
             "fault": self._fault,
         }
         get_handler = handlers.get
-        index = 0
-        for record in reader:
+        index = self.events
+        for record in records:
             index += 1
             handler = get_handler(record["event"])
             if handler is not None:
                 # Line 1 is the header; every line skipped before this record pushes it one further.
-                handler(record, index + 1 + reader.skipped_count)
-        return index
+                handler(record, index + 1 + skipped())
+        self.events = index
 
     def _send(self, record: dict[str, Any], line: int) -> None:
         node = record["node"]
@@ -470,6 +481,18 @@ class Verifier:
                 )
 
     # ---- the end --------------------------------------------------------------------------------------
+
+    def report(self, path: str, header: dict[str, Any], skipped_lines: int) -> VerifyReport:
+        """The report on the trace at ``path`` (its ``header``), once every event of it went through."""
+        run_id = header.get("run_id")
+        return VerifyReport(
+            path=path,
+            run_id=run_id if isinstance(run_id, str) else None,
+            start_ts_ns=header_start_ts_ns(header),
+            events=self.events,
+            skipped_lines=skipped_lines,
+            checks=self.finish(),
+        )
 
     def finish(self) -> list[CheckResult]:
         for node in list(self.open_sockets):
