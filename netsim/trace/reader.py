@@ -22,6 +22,7 @@ the node count.
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import logging
 import os
@@ -280,6 +281,24 @@ def _lines_before(file: IO[bytes], limit: int) -> Iterator[bytes]:
         limit -= len(raw)
         if limit <= 0:
             return
+
+
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a pass over a trace; its state is restored afterwards.
+
+    A pass makes no reference cycles (records are plain dicts, counters keep no references back), so a
+    collection during it frees nothing; but each full collection walks every object the pass keeps, and
+    for a 5,000-node run that is hundreds of thousands (nodes, links, connections, messages in flight):
+    1.5-2 s of the report's 6-8 s pass. Reference counting frees what the pass drops, as before.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def iter_events(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> Iterator[dict[str, Any]]:

@@ -546,3 +546,25 @@ def test_any_fan_in_gives_the_same_trace(
     # Sorted by ts_ns; ties by part, then by position in the part.
     merged = [(e["ts_ns"], int(e["node"][1:]), e["seq"]) for e in iter_events(in_rounds)]
     assert merged == sorted(merged)
+
+
+def test_a_pass_pauses_the_cyclic_collector_and_restores_it() -> None:
+    import gc
+
+    from netsim.trace.reader import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pass leaves it as the outer one set it
+        raise RuntimeError("a pass that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

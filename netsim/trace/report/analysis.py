@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from netsim.trace.reader import TraceReader
+from netsim.trace.reader import TraceReader, cyclic_gc_paused
 from netsim.trace.report.markup import escape
 
 log = logging.getLogger(__name__)
@@ -121,17 +121,18 @@ def read_once(reader: TraceReader, feeds: list[Callable[[Events, int], None]]) -
     the number holds for every event in it."""
     batch: Events = []
     skipped = 0
-    for record in reader:
-        if batch and (reader.skipped_count != skipped or len(batch) >= PASS_BATCH_EVENTS):
+    with cyclic_gc_paused():
+        for record in reader:
+            if batch and (reader.skipped_count != skipped or len(batch) >= PASS_BATCH_EVENTS):
+                for feed in feeds:
+                    feed(batch, skipped)
+                batch = []
+            if not batch:
+                skipped = reader.skipped_count
+            batch.append(record)
+        if batch:
             for feed in feeds:
                 feed(batch, skipped)
-            batch = []
-        if not batch:
-            skipped = reader.skipped_count
-        batch.append(record)
-    if batch:
-        for feed in feeds:
-            feed(batch, skipped)
 
 
 def events_only(add_all: Callable[[Events], None]) -> Callable[[Events, int], None]:

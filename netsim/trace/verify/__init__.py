@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 
-from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.verify.checks import Verifier
 from netsim.trace.verify.result import CHECK_DESCRIPTIONS, CHECK_NAMES, CheckResult, VerifyReport
 
@@ -47,7 +47,7 @@ def verify_trace(
     ``strict=False`` skips malformed lines (counted in ``skipped_lines``) instead of raising
     ``TraceFormatError``. Each check keeps its first ``max_examples`` offending events.
     """
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         verifier = Verifier(max_examples)
         verifier.consume(reader)
         return verifier.report(str(reader.path), reader.header, reader.skipped_count)
