@@ -689,6 +689,7 @@ def run_child(operation: str, trace: Path, work_dir: Path) -> None:
     else:
         raise SystemExit(f"unknown operation {operation!r}")
     baseline = _peak_kib()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     try:
         target()
@@ -696,13 +697,19 @@ def run_child(operation: str, trace: Path, work_dir: Path) -> None:
         print(json.dumps({"failed": f"{type(error).__name__}: {error}"}))
         return
     seconds = time.perf_counter() - started
+    cpu_seconds = _cpu_seconds() - cpu_before
     # An operation that forks a helper (export_sqlite on a big trace) is charged the helper's peak too:
     # summed, an upper bound, since the pages the two share count twice.
     peak = _peak_kib() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps({"seconds": seconds, "baseline_kib": baseline, "peak_kib": peak, "ru_maxrss_kib": maxrss})
-    )
+    result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "baseline_kib": baseline, "peak_kib": peak}
+    print(json.dumps({**result, "ru_maxrss_kib": maxrss}))
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process and of the children it waited for (export_sqlite's)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def measure(operation: str, trace: Path, work_dir: Path) -> dict[str, Any]:
@@ -762,6 +769,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, work_dir: Path, o
             continue
         results[operation] = {
             "seconds": Spread.of([run["seconds"] for run in runs]),
+            "cpu_seconds": Spread.of([run["cpu_seconds"] for run in runs]),
             "peak_kib": max(run["peak_kib"] for run in runs),
             "above_kib": max(run["peak_kib"] - run["baseline_kib"] for run in runs),
         }
@@ -785,10 +793,10 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, work_dir: Path, o
     for operation in operations:
         result = results[operation]
         if "unavailable" in result:
-            rows.append((f"{operation}: not available", *["-"] * 8))
+            rows.append((f"{operation}: not available", *["-"] * 9))
             continue
         if "failed" in result:
-            rows.append((f"{operation}: failed ({result['failed'][:60]})", *["-"] * 8))
+            rows.append((f"{operation}: failed ({result['failed'][:60]})", *["-"] * 9))
             continue
         seconds: Spread = result["seconds"]
         peak_mib = result["peak_kib"] / KIB_PER_MIB
@@ -797,6 +805,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, work_dir: Path, o
             (
                 operation if not floor else f"{operation} (floor)",
                 seconds.format(2),
+                result["cpu_seconds"].format(2),
                 f"{total / seconds.median:,.0f}",
                 ratio(seconds.median, json_floor.median) if json_floor else "-",
                 ratio(seconds.median, orjson_floor.median) if orjson_floor else "-",
@@ -809,6 +818,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, work_dir: Path, o
     columns = (
         "operation",
         "seconds",
+        "CPU s",
         "events/s",
         "vs json.loads",
         "vs orjson.loads",
@@ -818,7 +828,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, work_dir: Path, o
         f"< {GOAL_PEAK_MIB:g} MiB",
     )
     caption = (
-        f"each operation in a fresh process, {args.repeat} run(s): median seconds (min-max), max memory. "
+        f"each operation in a fresh process, {args.repeat} run(s): median seconds (min-max), wall clock and "
+        "CPU (user + system: steadier than the wall clock on a busy machine), max memory. "
         "peak RSS: the child's high-water mark (VmHWM) after the operation, plus the peak of any process "
         "it forked (export_sqlite's second half); above baseline: minus the child's own after its "
         "imports. events/s counts every event of the trace; merge reads the part files and writes "

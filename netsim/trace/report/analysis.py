@@ -1,12 +1,11 @@
 """What the sections of one report share: the trace being reported on, the one pass over it, and the
 guard around each analysis.
 
-The report reads the trace once for the summary, the event table, verify, stats and the plot's counts:
-``read_once`` hands each of them the events in batches of ``PASS_BATCH_EVENTS``, so that each runs its
-own loop over a batch (a 5,000-node run's trace was read seven times, once per analysis; the diagram
-still reads it on its own, twice when it picks the busiest nodes). An analysis fed in the pass is a
-``Fed``: if making it (which imports it) or feeding it raises, it is fed no more and its section shows
-the error.
+The report reads the trace once for the summary, the event table, verify, stats and the plot's counts,
+not once per analysis: ``read_once`` hands each of them the events in batches of ``PASS_BATCH_EVENTS``,
+and each runs its own loop over a batch. (The diagram reads the trace on its own, twice when it picks the
+busiest nodes.) An analysis fed in the pass is a ``Fed``: if making it (which imports it) or feeding it
+raises, it is fed no more and its section shows the error.
 
 Each analysis section is rendered inside ``analysis_html``: the trace has been read in full by then, so
 an error there is the analysis' own and costs its section only. A section whose analysis cannot be
@@ -33,7 +32,7 @@ log.addHandler(logging.NullHandler())
 # nothing, few enough that a batch of records is about a megabyte.
 PASS_BATCH_EVENTS = 1_000
 
-Counter = TypeVar("Counter")
+CounterT = TypeVar("CounterT")
 Events = list[dict[str, Any]]
 
 
@@ -79,7 +78,7 @@ def _failed(build: ReportBuild, key: str, error: Exception) -> str:
     return f'<p class="callout bad"><span class="badge bad">failed</span> {escape(reason)}</p>'
 
 
-class Fed(Generic[Counter]):
+class Fed(Generic[CounterT]):
     """One analysis fed in the report's pass: its counter, made by ``start``, and how to feed it a batch
     of events (with the number of lines the reader skipped before them).
 
@@ -87,8 +86,8 @@ class Fed(Generic[Counter]):
     and ``take()`` raises the error again, inside the section's ``analysis_html``.
     """
 
-    def __init__(self, start: Callable[[], Counter], feed: Callable[[Counter, Events, int], None]) -> None:
-        self._counter: Counter | None = None
+    def __init__(self, start: Callable[[], CounterT], feed: Callable[[CounterT, Events, int], None]) -> None:
+        self._counter: CounterT | None = None
         self._error: Exception | None = None
         self._feed = feed
         try:
@@ -104,7 +103,7 @@ class Fed(Generic[Counter]):
         except Exception as error:  # shown in the section; the other analyses go on
             self._counter, self._error = None, error
 
-    def take(self) -> Counter:
+    def take(self) -> CounterT:
         """The counter, fed the whole trace, handed over once: once the section that takes it is
         rendered, its counts can go. Raises what making or feeding it raised."""
         if self._error is not None:
