@@ -1,16 +1,28 @@
-"""Trace analysis at scale: summary, stats, verify and SQLite export of a 1,000,000-event trace.
+"""Trace analysis at scale: merge, summary, stats, verify, report and SQLite export of big traces.
 
-    python bench/trace.py [--events 1000000] [--seed 1] [--repeat 1] [--keep]
+    python bench/trace.py [--events 1000000] [--topology random:5000:0.002] [--seed 1] [--repeat 1]
+                          [--scenarios 50-nodes,5000-nodes,5000-nodes-1M] [--keep]
 
-Writes a synthetic ``netsim-trace/1`` trace with a realistic mix (50 nodes, 100 links over all seven
-transports; set-up events, then about 46 % send/sendto and 46 % recv/recvfrom matched by msg_id, app
-round trips and a few errors; close/done/stop at the end; 1 % of udp/udp6 datagrams lost), then times
-each operation in a **fresh subprocess**, so that each one's peak memory is its own: the child's peak
-resident set size after the operation, absolute and minus the child's own value after its imports (read
-from ``VmHWM``, the kernel's ``ru_maxrss`` figure for this process image alone: see ``_peak_kib``), plus
-the peak of any process the operation forks (``export_sqlite`` exports half a big trace in one). The
-floors are a bare ``json.loads`` and ``orjson.loads`` per line over the same file. Generating the trace
-is not timed. Goals: every operation under 10 s and under 300 MiB at its peak.
+Three scenarios, each with the trace tools timed in a **fresh subprocess** per operation, so that each
+one's peak memory is its own: the child's peak resident set size after the operation, absolute and
+minus the child's own value after its imports (read from ``VmHWM``, the kernel's ``ru_maxrss`` figure
+for this process image alone: see ``_peak_kib``), plus the peak of any process the operation forks
+(``export_sqlite`` exports half a big trace in one). The floors are a bare ``json.loads`` and
+``orjson.loads`` per line over the same merged trace. Generating a trace is not timed.
+
+* ``50-nodes``: a synthetic merged trace of ``--events`` events with a realistic mix (50 nodes, 100
+  links over all seven transports; set-up events, then about 46 % send/sendto and 46 % recv/recvfrom
+  matched by msg_id, app round trips and a few errors; close/done/stop at the end; 1 % of udp/udp6
+  datagrams lost).
+* ``5000-nodes``: the shape of a real run of the flood app over ``--topology`` (5,000 nodes and ~25,000
+  tcp links by default): one part file per node under ``nodes/``, written by netsim's own
+  ``TraceWriter`` (batch lines and all) from a simulated run (each node binds and listens, the lower
+  end of each link connects, a hello each way, start, one flood, close, stop), then merged as the
+  launcher merges them.
+* ``5000-nodes-1M``: the same, with floods from one origin after another until the trace holds about
+  ``--events`` events.
+
+Goals: every operation under 10 s and under 300 MiB at its peak.
 """
 
 from __future__ import annotations
@@ -23,14 +35,26 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 TRACE_NAME = "trace.jsonl"
 OPERATIONS: tuple[str, ...] = ("json.loads", "orjson.loads", "summary", "stats", "verify", "export_sqlite")
+# The 5,000-node scenarios: their parts merged first, then the tools a finished run is looked at with.
+RUN_OPERATIONS: tuple[str, ...] = (
+    "merge",
+    "json.loads",
+    "orjson.loads",
+    "summary",
+    "stats",
+    "verify",
+    "report",
+    "diagram",
+)
 GOAL_SECONDS = 10.0
 GOAL_PEAK_MIB = 300.0
-CHILD_TIMEOUT_S = 120.0
+CHILD_TIMEOUT_S = 300.0
 
 TRANSPORT_WEIGHTS: dict[str, int] = {
     "tcp": 4,
@@ -308,6 +332,271 @@ def generate_trace(path: Path, events: int, seed: int) -> dict[str, int]:
     return counts
 
 
+# -- the part files of a flood over a big topology ---------------------------------------------------------
+
+FLOOD_LINK_LATENCY_NS = 50_000
+# A node does one thing at a time: its events are at least this far apart (plus up to as much again).
+NODE_STEP_NS = 4_000
+
+
+class _FloodRun:
+    """A simulated flood run that writes each node's part file with netsim's own ``TraceWriter``.
+
+    Events come out in time order across the whole run (messages in flight wait in a heap), so each
+    node's part is sorted as a real node's is. Each connection has its own send and receive
+    ``MessageRecords``, as ``netsim.runtime.channels`` keeps them, so batch lines break where a node
+    moves from one socket to another, as in a real part.
+    """
+
+    def __init__(self, run_dir: Path, spec: str, seed: int) -> None:
+        import orjson
+
+        from netsim.runs.layout import HEADER_PART_NAME, NODE_DIR_NAME, node_part_name
+        from netsim.topology import load_topology
+        from netsim.trace.writer import TraceWriter
+
+        self.rng = random.Random(seed)
+        topology = load_topology(spec, seed=seed)
+        self.names = [node.name for node in topology.nodes]
+        self.index = {name: position for position, name in enumerate(self.names)}
+        self.neighbours: dict[str, list[str]] = {name: [] for name in self.names}
+        for link in topology.links:
+            self.neighbours[link.a].append(link.b)
+            self.neighbours[link.b].append(link.a)
+        self.node_dir = run_dir / NODE_DIR_NAME
+        self.node_dir.mkdir(parents=True, exist_ok=True)
+        self.start_ts_ns = 1_000_000_000_000
+        self.header = {
+            "type": "header",
+            "schema": "netsim-trace/1",
+            "run_id": "bench-trace-flood",
+            "netsim_version": "0.1.0",
+            "topology": {
+                "name": spec,
+                "source": spec,
+                "nodes": self.names,
+                "links": [[link.a, link.b, "tcp"] for link in topology.links],
+            },
+            "node_apps": dict.fromkeys(self.names, "flood"),
+            "app": "flood",
+            "transport": "tcp",
+            "seed": seed,
+            "started_at": "2026-11-25T10:15:00.000000+00:00",
+            "start_ts_ns": self.start_ts_ns,
+            "clock": "CLOCK_MONOTONIC",
+        }
+        (self.node_dir / HEADER_PART_NAME).write_bytes(orjson.dumps(self.header) + b"\n")
+        # One open part per node, as in a real run: 5,000 nodes need 5,000 descriptors here.
+        need = len(self.names) + 64
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < need:
+            if hard != resource.RLIM_INFINITY and hard < need:
+                raise SystemExit(
+                    f"writing {len(self.names):,} part files needs {need:,} open files (hard limit {hard:,})"
+                )
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        self.writers = {
+            name: TraceWriter(self.node_dir / node_part_name(position), name)
+            for position, name in enumerate(self.names)
+        }
+        self.counts: dict[str, int] = {}
+        self.lamport = dict.fromkeys(self.names, 0)
+        self.sequence = dict.fromkeys(self.names, 0)
+        self.busy_until = dict.fromkeys(self.names, 0)
+        self.port = 10_000
+        self.channels: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self.channel_fields: dict[tuple[str, str], dict[str, Any]] = {}
+        self.in_flight: list[tuple[Any, ...]] = []
+        self.order = 0
+
+    def address(self) -> list[Any]:
+        self.port += 1
+        return [f"127.0.{self.port // 60_000}.1", 1024 + self.port % 60_000]
+
+    def at(self, node: str, ts_ns: int) -> int:
+        ts_ns = max(ts_ns, self.busy_until[node] + NODE_STEP_NS + self.rng.randrange(NODE_STEP_NS))
+        self.busy_until[node] = ts_ns
+        return ts_ns
+
+    def event(self, node: str, ts_ns: int, kind: str, **fields: Any) -> None:
+        self.writers[node].event(kind, ts_ns=ts_ns, **fields)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def open_channel(self, node: str, peer: str, sockname: Any, peername: Any) -> None:
+        base = {"transport": "tcp", "sockname": sockname, "peername": peername, "peer": peer}
+        writer = self.writers[node]
+        self.channel_fields[(node, peer)] = base
+        self.channels[(node, peer)] = (
+            writer.message_records("send", base),
+            writer.message_records("recv", base),
+        )
+
+    def send(
+        self, node: str, peer: str, ts_ns: int, msg_type: str, nbytes: int, in_reply_to: str | None, then: Any
+    ) -> None:
+        ts_ns = self.at(node, ts_ns)
+        self.sequence[node] += 1
+        self.lamport[node] += 1
+        msg_id = f"{node}:{self.sequence[node]}"
+        self.channels[(node, peer)][0].write(ts_ns, nbytes, msg_id, msg_type, self.lamport[node], in_reply_to)
+        self.counts["send"] = self.counts.get("send", 0) + 1
+        latency = int(FLOOD_LINK_LATENCY_NS * self.rng.lognormvariate(0, 0.4)) + 1
+        self.order += 1
+        heapq.heappush(
+            self.in_flight,
+            (ts_ns + latency, self.order, peer, node, msg_id, msg_type, self.lamport[node], nbytes, then),
+        )
+
+    def deliver_all(self) -> None:
+        while self.in_flight:
+            arrival, _, node, source, msg_id, msg_type, clock, nbytes, then = heapq.heappop(self.in_flight)
+            ts_ns = self.at(node, arrival)
+            self.lamport[node] = max(self.lamport[node], clock) + 1
+            self.channels[(node, source)][1].write(ts_ns, nbytes, msg_id, msg_type, self.lamport[node], None)
+            self.counts["recv"] = self.counts.get("recv", 0) + 1
+            if then is not None:
+                then(node, source, msg_id, ts_ns)
+
+    def latest(self) -> int:
+        return max(self.busy_until.values())
+
+    def run(self, events: int | None) -> dict[str, int]:
+        """Set up, flood (again from the next origin while the trace is short of ``events``), shut down."""
+        names, neighbours = self.names, self.neighbours
+        listeners: dict[str, Any] = {}
+        link_ends: dict[tuple[str, str], Any] = {}
+        now = self.start_ts_ns + 10_000_000
+        for name in names:
+            now += 2_000
+            listeners[name] = self.address()
+            self.event(
+                name, self.at(name, now), "bind", transport="tcp", sockname=listeners[name], role="listener"
+            )
+            self.event(name, self.at(name, now), "listen", transport="tcp", sockname=listeners[name])
+            for peer in neighbours[name]:
+                if self.index[peer] > self.index[name]:
+                    end = link_ends[(name, peer)] = self.address()
+                    self.event(
+                        name,
+                        self.at(name, now),
+                        "bind",
+                        transport="tcp",
+                        sockname=end,
+                        role="link",
+                        peer=peer,
+                    )
+
+        def hello(node: str, source: str, msg_id: str, ts_ns: int) -> None:
+            self.send(node, source, ts_ns, "netsim.hello", 222, msg_id, None)
+
+        now = self.latest() + 1_000_000
+        for (name, peer), sockname in link_ends.items():
+            ts_ns = self.at(name, now + self.rng.randrange(5_000_000))
+            self.event(
+                name,
+                ts_ns,
+                "connect",
+                transport="tcp",
+                sockname=sockname,
+                peername=listeners[peer],
+                peer=peer,
+            )
+            self.open_channel(name, peer, sockname, listeners[peer])
+            self.event(
+                peer,
+                self.at(peer, ts_ns + FLOOD_LINK_LATENCY_NS),
+                "accept",
+                transport="tcp",
+                sockname=listeners[peer],
+                peername=sockname,
+            )
+            self.open_channel(peer, name, listeners[peer], sockname)
+            self.send(name, peer, ts_ns, "netsim.hello", 200, None, hello)
+        self.deliver_all()
+        now = self.latest() + 1_000_000
+        for name in names:
+            self.event(name, self.at(name, now), "start")
+
+        teardown = 2 * len(link_ends) + 2 * len(
+            names
+        )  # a close at each end of a link; a listener's close, stop
+        done: set[str] = set()
+        floods = 0
+        while True:
+            origin = names[floods % len(names)]
+            hops = {origin: 0}
+
+            def forward(
+                node: str,
+                source: str,
+                msg_id: str,
+                ts_ns: int,
+                origin: str = origin,
+                hops: dict[str, int] = hops,
+            ) -> None:
+                if node in hops:
+                    return
+                hops[node] = hops[source] + 1
+                self.event(
+                    node,
+                    self.at(node, ts_ns),
+                    "app",
+                    data={"kind": "flood", "origin": origin, "hops": hops[node]},
+                )
+                if node not in done:
+                    done.add(node)
+                    self.event(node, self.at(node, ts_ns), "done")
+                for peer in neighbours[node]:
+                    if peer != source:
+                        self.send(node, peer, ts_ns, "flood", 100, None, forward)
+
+            now = self.latest() + 1_000_000
+            for peer in neighbours[origin]:
+                self.send(origin, peer, now, "flood", 100, None, forward)
+            if origin not in done:
+                done.add(origin)
+                self.event(origin, self.at(origin, now), "done")
+            self.deliver_all()
+            floods += 1
+            if events is None or sum(self.counts.values()) + teardown >= events:
+                break
+
+        now = self.latest() + 5_000_000
+        for name, peer in link_ends:
+            self.event(
+                name, self.at(name, now), "close", reason="shutdown", **self.channel_fields[(name, peer)]
+            )
+            self.event(
+                peer, self.at(peer, now), "close", reason="shutdown", **self.channel_fields[(peer, name)]
+            )
+        for name in names:
+            self.event(
+                name,
+                self.at(name, now),
+                "close",
+                reason="shutdown",
+                transport="tcp",
+                sockname=listeners[name],
+            )
+            self.event(name, self.at(name, now), "stop", reason="shutdown")
+        for writer in self.writers.values():
+            writer.close()
+        return {**self.counts, "floods": floods}
+
+
+def generate_flood_parts(
+    run_dir: Path, spec: str, seed: int, events: int | None
+) -> tuple[dict[str, int], int]:
+    """Write the part files and header of a flood run over ``spec`` under ``run_dir/nodes``.
+
+    One flood when ``events`` is None, else floods until the trace holds about ``events`` events.
+    Returns the events per kind (and ``floods``) and how many part files there are.
+    """
+    flood = _FloodRun(run_dir, spec, seed)
+    counts = flood.run(events)
+    return counts, len(flood.names)
+
+
 # -- one operation in a fresh process ------------------------------------------------------------------------
 
 
@@ -366,6 +655,31 @@ def run_child(operation: str, trace: Path, work_dir: Path) -> None:
         def target() -> Any:
             return verify_trace(trace)
 
+    elif operation == "report":
+        from netsim.trace.report import write_report
+
+        def target() -> Any:
+            return write_report(trace, work_dir / "report.html")
+
+    elif operation == "diagram":
+        from netsim.trace.diagram import render_diagram
+
+        def target() -> Any:
+            return render_diagram(trace)
+
+    elif operation == "merge":
+        import orjson
+
+        from netsim.runs.layout import HEADER_PART_NAME, NODE_DIR_NAME, PART_GLOB
+        from netsim.trace.reader import merge_node_traces
+
+        # As netsim.launch.finish.merge_parts does, without removing the parts afterwards.
+        node_dir = trace.parent / NODE_DIR_NAME
+        header = orjson.loads((node_dir / HEADER_PART_NAME).read_bytes())
+
+        def target() -> Any:
+            return merge_node_traces(sorted(node_dir.glob(PART_GLOB)), header, trace)
+
     elif operation == "export_sqlite":
         from netsim.trace.export import export_sqlite
 
@@ -375,6 +689,7 @@ def run_child(operation: str, trace: Path, work_dir: Path) -> None:
     else:
         raise SystemExit(f"unknown operation {operation!r}")
     baseline = _peak_kib()
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     try:
         target()
@@ -382,13 +697,19 @@ def run_child(operation: str, trace: Path, work_dir: Path) -> None:
         print(json.dumps({"failed": f"{type(error).__name__}: {error}"}))
         return
     seconds = time.perf_counter() - started
+    cpu_seconds = _cpu_seconds() - cpu_before
     # An operation that forks a helper (export_sqlite on a big trace) is charged the helper's peak too:
     # summed, an upper bound, since the pages the two share count twice.
     peak = _peak_kib() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps({"seconds": seconds, "baseline_kib": baseline, "peak_kib": peak, "ru_maxrss_kib": maxrss})
-    )
+    result = {"seconds": seconds, "cpu_seconds": cpu_seconds, "baseline_kib": baseline, "peak_kib": peak}
+    print(json.dumps({**result, "ru_maxrss_kib": maxrss}))
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process and of the children it waited for (export_sqlite's)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def measure(operation: str, trace: Path, work_dir: Path) -> dict[str, Any]:
@@ -407,12 +728,135 @@ def measure(operation: str, trace: Path, work_dir: Path) -> dict[str, Any]:
 # -- the parent ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    title: str
+    operations: tuple[str, ...]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("50-nodes", "a merged trace of 50 nodes", OPERATIONS),
+        Scenario("5000-nodes", "a flood run's parts", RUN_OPERATIONS),
+        Scenario("5000-nodes-1M", "floods until the trace is big", RUN_OPERATIONS),
+    )
+}
+
+
+def run_scenario(scenario: Scenario, args: argparse.Namespace, work_dir: Path, out: Any) -> None:
+    from _common import KIB_PER_MIB, Spread, make_table, ratio
+
+    trace = work_dir / TRACE_NAME
+    started = time.perf_counter()
+    if scenario.name == "50-nodes":
+        counts = generate_trace(trace, args.events, args.seed)
+        made = f"{args.events:,} events, 50 nodes"
+    else:
+        events = None if scenario.name == "5000-nodes" else args.events
+        counts, parts = generate_flood_parts(work_dir, args.topology, args.seed, events)
+        floods = counts.pop("floods")
+        made = f"{parts:,} part files ({args.topology}, {floods} flood(s))"
+    generated_s = time.perf_counter() - started
+    operations = scenario.operations  # merge first, where there is one: the others read its trace
+    results: dict[str, dict[str, Any]] = {}
+    for operation in operations:
+        runs = [measure(operation, trace, work_dir) for _ in range(args.repeat)]
+        bad = next((run for run in runs if "seconds" not in run), None)
+        if bad is not None:
+            results[operation] = bad
+            continue
+        results[operation] = {
+            "seconds": Spread.of([run["seconds"] for run in runs]),
+            "cpu_seconds": Spread.of([run["cpu_seconds"] for run in runs]),
+            "peak_kib": max(run["peak_kib"] for run in runs),
+            "above_kib": max(run["peak_kib"] - run["baseline_kib"] for run in runs),
+        }
+    if not trace.exists():
+        out.print(f"[red]{scenario.name}: no trace to report on: {results.get('merge')}[/]")
+        return
+    size = trace.stat().st_size
+    total = sum(counts.values())
+    mix = ", ".join(
+        f"{kind} {count / total:.1%}" for kind, count in sorted(counts.items(), key=lambda kv: -kv[1])
+    )
+    out.print(
+        f"[bold]{scenario.name}[/]: {made}; trace {total:,} events, {size / 1e6:,.1f} MB "
+        f"({size / total:.0f} B/event), generated in {generated_s:.1f} s (not timed below)"
+    )
+    out.print(f"mix: {mix}")
+
+    json_floor = results.get("json.loads", {}).get("seconds")
+    orjson_floor = results.get("orjson.loads", {}).get("seconds")
+    rows = []
+    for operation in operations:
+        result = results[operation]
+        if "unavailable" in result:
+            rows.append((f"{operation}: not available", *["-"] * 9))
+            continue
+        if "failed" in result:
+            rows.append((f"{operation}: failed ({result['failed'][:60]})", *["-"] * 9))
+            continue
+        seconds: Spread = result["seconds"]
+        peak_mib = result["peak_kib"] / KIB_PER_MIB
+        floor = operation in ("json.loads", "orjson.loads")
+        rows.append(
+            (
+                operation if not floor else f"{operation} (floor)",
+                seconds.format(2),
+                result["cpu_seconds"].format(2),
+                f"{total / seconds.median:,.0f}",
+                ratio(seconds.median, json_floor.median) if json_floor else "-",
+                ratio(seconds.median, orjson_floor.median) if orjson_floor else "-",
+                f"{peak_mib:,.1f}",
+                f"{result['above_kib'] / KIB_PER_MIB:,.1f}",
+                "" if floor else ("PASS" if seconds.median < GOAL_SECONDS else "MISS"),
+                "" if floor else ("PASS" if peak_mib < GOAL_PEAK_MIB else "MISS"),
+            )
+        )
+    columns = (
+        "operation",
+        "seconds",
+        "CPU s",
+        "events/s",
+        "vs json.loads",
+        "vs orjson.loads",
+        "peak RSS MiB",
+        "above baseline MiB",
+        f"< {GOAL_SECONDS:g} s",
+        f"< {GOAL_PEAK_MIB:g} MiB",
+    )
+    caption = (
+        f"each operation in a fresh process, {args.repeat} run(s): median seconds (min-max), wall clock and "
+        "CPU (user + system: steadier than the wall clock on a busy machine), max memory. "
+        "peak RSS: the child's high-water mark (VmHWM) after the operation, plus the peak of any process "
+        "it forked (export_sqlite's second half); above baseline: minus the child's own after its "
+        "imports. events/s counts every event of the trace; merge reads the part files and writes "
+        "the trace the other operations read."
+    )
+    title = f"{scenario.name}: trace tools over {total:,} events ({scenario.title})"
+    out.print(make_table(title, columns, rows, caption))
+    if args.keep:
+        out.print(f"kept: {work_dir}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events in the synthetic trace")
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="events in the 50-nodes and 5000-nodes-1M traces"
+    )
+    parser.add_argument(
+        "--topology", default="random:5000:0.002", help="the topology of the 5000-nodes scenarios"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="runs per operation (median time, max memory)")
-    parser.add_argument("--keep", action="store_true", help="keep the trace (and the SQLite file) afterwards")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the traces (and the SQLite file) afterwards"
+    )
     parser.add_argument(
         "--child", nargs=3, metavar=("OPERATION", "TRACE", "WORK_DIR"), help=argparse.SUPPRESS
     )
@@ -421,94 +865,25 @@ def main() -> None:
         operation, trace, work_dir = args.child
         run_child(operation, Path(trace), Path(work_dir))
         return
+    chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
 
     import tempfile
 
-    from _common import KIB_PER_MIB, Spread, child_pids, console, machine_line, make_table, ratio, temp_dir
+    from _common import child_pids, console, machine_line, temp_dir
 
     out = console()
     out.print(machine_line())
-    with temp_dir("netsim-bench-trace-") as scratch:
-        work_dir = Path(tempfile.mkdtemp(prefix="netsim-bench-trace-")) if args.keep else Path(scratch)
-        trace = work_dir / TRACE_NAME
-        started = time.perf_counter()
-        counts = generate_trace(trace, args.events, args.seed)
-        generated_s = time.perf_counter() - started
-        size = trace.stat().st_size
-        total = sum(counts.values())
-        mix = ", ".join(
-            f"{kind} {count / total:.1%}" for kind, count in sorted(counts.items(), key=lambda kv: -kv[1])
-        )
-        out.print(
-            f"trace: {total:,} events, {size / 1e6:,.1f} MB ({size / total:.0f} B/event), "
-            f"generated in {generated_s:.1f} s (not timed below)"
-        )
-        out.print(f"mix: {mix}")
-
-        results: dict[str, dict[str, Any]] = {}
-        for operation in OPERATIONS:
-            runs = [measure(operation, trace, work_dir) for _ in range(args.repeat)]
-            bad = next((run for run in runs if "seconds" not in run), None)
-            if bad is not None:
-                results[operation] = bad
-                continue
-            results[operation] = {
-                "seconds": Spread.of([run["seconds"] for run in runs]),
-                "peak_kib": max(run["peak_kib"] for run in runs),
-                "above_kib": max(run["peak_kib"] - run["baseline_kib"] for run in runs),
-            }
-
-        json_floor = results["json.loads"].get("seconds")
-        orjson_floor = results["orjson.loads"].get("seconds")
-        rows = []
-        for operation in OPERATIONS:
-            result = results[operation]
-            name = operation
-            if "unavailable" in result:
-                rows.append((f"{name}: not available", "-", "-", "-", "-", "-", "-", "-", "-"))
-                continue
-            if "failed" in result:
-                rows.append((f"{name}: failed ({result['failed'][:60]})", *["-"] * 8))
-                continue
-            seconds: Spread = result["seconds"]
-            peak_mib = result["peak_kib"] / KIB_PER_MIB
-            floor = operation in ("json.loads", "orjson.loads")
-            rows.append(
-                (
-                    operation if not floor else f"{operation} (floor)",
-                    seconds.format(2),
-                    f"{total / seconds.median:,.0f}",
-                    ratio(seconds.median, json_floor.median) if json_floor else "-",
-                    ratio(seconds.median, orjson_floor.median) if orjson_floor else "-",
-                    f"{peak_mib:,.1f}",
-                    f"{result['above_kib'] / KIB_PER_MIB:,.1f}",
-                    "" if floor else ("PASS" if seconds.median < GOAL_SECONDS else "MISS"),
-                    "" if floor else ("PASS" if peak_mib < GOAL_PEAK_MIB else "MISS"),
-                )
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    out.print(f"open files: soft limit {soft:,}, hard limit {hard:,}")
+    for name in chosen:
+        with temp_dir("netsim-bench-trace-") as scratch:
+            work_dir = (
+                Path(tempfile.mkdtemp(prefix=f"netsim-bench-trace-{name}-")) if args.keep else Path(scratch)
             )
-        columns = (
-            "operation",
-            "seconds",
-            "events/s",
-            "vs json.loads",
-            "vs orjson.loads",
-            "peak RSS MiB",
-            "above baseline MiB",
-            f"< {GOAL_SECONDS:g} s",
-            f"< {GOAL_PEAK_MIB:g} MiB",
-        )
-        caption = (
-            f"each operation in a fresh process, {args.repeat} run(s): median seconds (min-max), max memory. "
-            "peak RSS: the child's high-water mark (VmHWM) after the operation, plus the peak of any process "
-            "it forked (export_sqlite's second half); above baseline: minus the child's own after its "
-            "imports. events/s counts every event of the trace."
-        )
-        out.print(make_table(f"Trace tools over {total:,} events", columns, rows, caption))
-        if args.keep:
-            out.print(
-                f"kept: {trace}"
-                + (f" and {work_dir / 'trace.sqlite'}" if (work_dir / "trace.sqlite").exists() else "")
-            )
+            run_scenario(SCENARIOS[name], args, work_dir, out)
     leftovers = child_pids()
     out.print(
         "no child process left behind" if not leftovers else f"[red]child processes left: {leftovers}[/]"

@@ -1,10 +1,7 @@
 """A picture of a run (PNG, or SVG/PDF by extension): the topology with its traffic, and messages over time.
 
-``count_traffic`` makes one streaming pass over the trace and keeps only counters (``TrafficCounter``'s
-and ``TimelineCounter``'s): messages and bytes per link, messages per node, and messages sent per fixed
-time bucket (in total and, for small runs, per node). The bucket size is decided before the pass, from
-the header's ``start_ts_ns`` and the ``ts_ns`` of the last line, read by seeking near the end of the
-file. Where the nodes go is ``netsim.trace.layout``'s. ``plot_run`` and
+What it draws is counted by ``netsim.trace.plot_counts`` (``count_traffic``, whose names this module
+gives too) in one streaming pass; where the nodes go is ``netsim.trace.layout``'s. ``plot_run`` and
 ``render_plot_png`` draw with matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), never pyplot's
 global state, so they are safe in a library and in threads.
 """
@@ -15,8 +12,7 @@ import io
 import math
 import os
 import warnings
-from dataclasses import dataclass, field, replace
-from itertools import chain
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +24,23 @@ from matplotlib.figure import Figure
 from netsim.errors import InputError, OptionError
 from netsim.trace.layout import node_positions, run_graph
 from netsim.trace.outputs import PLOT_FORMATS
-from netsim.trace.reader import TraceReader, peek_last_ts_ns, read_header, resolve_trace_path
-from netsim.trace.records import cut, is_control
-from netsim.trace.schema import SEND_EVENTS, header_node_names, header_start_ts_ns
-from netsim.trace.timeline import TimelineCounter, nice_at_least
-from netsim.trace.traffic import MESSAGE_EVENTS, TrafficCounter
 
-# About this many time buckets between the run's start and its last event: fine enough that the part of
-# a run with traffic (often a small fraction of it) still has many; merged into DISPLAY_BINS to draw.
-TARGET_BUCKETS = 2000
+# What the plot draws is counted there; these are this module's API too.
+from netsim.trace.plot_counts import MAX_BUCKETS as MAX_BUCKETS
+from netsim.trace.plot_counts import MAX_SERIES_NODES as MAX_SERIES_NODES
+from netsim.trace.plot_counts import MIN_BUCKET_NS as MIN_BUCKET_NS
+from netsim.trace.plot_counts import TARGET_BUCKETS as TARGET_BUCKETS
+from netsim.trace.plot_counts import PlotCounter as PlotCounter
+from netsim.trace.plot_counts import Traffic as Traffic
+from netsim.trace.plot_counts import bucket_size_ns as bucket_size_ns
+from netsim.trace.plot_counts import count_traffic as count_traffic
+from netsim.trace.plot_counts import last_ts_ns as last_ts_ns
+from netsim.trace.reader import read_header
+from netsim.trace.records import cut
+from netsim.trace.timeline import nice_at_least
+
+# The plot_counts module's fine buckets are merged into about this many bins to draw.
 DISPLAY_BINS = 60
-# The trace may run past the end the peek found (an unsorted, hand-made file): the bucket list grows,
-# up to this many, and later events share the last bucket.
-MAX_BUCKETS = 20_000
-MIN_BUCKET_NS = 1_000
-# Per-node lines in the time plot only for runs this small; beyond, one line for the total.
-MAX_SERIES_NODES = 8
 # Labels on the topology only while they stay readable.
 MAX_NODE_LABELS = 60
 MAX_EDGE_LABELS = 40
@@ -54,38 +51,6 @@ DPI = 100
 NODE_COLOURMAP = "viridis"
 IDLE_EDGE_COLOUR = "#ced4da"
 BUSY_EDGE_COLOUR = "#495057"
-
-Pair = tuple[str, str]
-
-
-@dataclass(slots=True)
-class Traffic:
-    """What ``count_traffic`` counted; every count is of sends (``send``/``sendto``) unless it says so.
-
-    ``links`` are undirected, keyed by the two node names sorted. ``sent_per_bucket[i]`` counts the
-    messages sent in ``[start_ts_ns + i * bucket_ns, start_ts_ns + (i + 1) * bucket_ns)``;
-    ``node_sent_per_bucket`` is the same per sending node, or None when the run has more than
-    ``MAX_SERIES_NODES`` nodes.
-    """
-
-    start_ts_ns: int
-    bucket_ns: int
-    link_messages: dict[Pair, int] = field(default_factory=dict)
-    link_bytes: dict[Pair, int] = field(default_factory=dict)
-    node_sent: dict[str, int] = field(default_factory=dict)
-    node_received: dict[str, int] = field(default_factory=dict)
-    sent_per_bucket: list[int] = field(default_factory=list)
-    node_sent_per_bucket: dict[str, list[int]] | None = None
-    messages: int = 0
-    control_messages: int = 0
-    messages_without_peer: int = 0
-    first_send_ts_ns: int | None = None
-    last_send_ts_ns: int | None = None
-    skipped_lines: int = 0
-
-    def handled(self, node: str) -> int:
-        """Messages the node sent plus messages it received."""
-        return self.node_sent.get(node, 0) + self.node_received.get(node, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,97 +81,6 @@ class PlotResult:
             "topology_source": self.topology_source,
             "notes": list(self.notes),
         }
-
-
-def last_ts_ns(path: str | os.PathLike[str]) -> int | None:
-    """The ``ts_ns`` of the last event line, read by seeking near the end (None if none is found there).
-
-    A peek, not a validation: the streaming pass through ``TraceReader`` still checks every line.
-    """
-    try:
-        return peek_last_ts_ns(path)
-    except OSError as error:
-        raise InputError(f"{path}: cannot read trace: {error.strerror or error}") from None
-
-
-def bucket_size_ns(start_ts_ns: int, end_ts_ns: int | None) -> int:
-    """A round bucket size that cuts the run into about ``TARGET_BUCKETS`` buckets."""
-    span = (end_ts_ns - start_ts_ns) if end_ts_ns is not None else 0
-    if span <= 0:
-        span = 1_000_000_000  # nothing to go by: one second
-    return nice_at_least(max(float(MIN_BUCKET_NS), span / TARGET_BUCKETS))
-
-
-def count_traffic(
-    run_or_trace: str | os.PathLike[str], *, include_control: bool = False, strict: bool = True
-) -> Traffic:
-    """Count messages per link, per node and per time bucket in one streaming pass over the trace.
-
-    Links and buckets count sends (what was offered to the network, lost or not); ``node_received``
-    counts receives. Messages of type ``netsim.*`` are counted only in ``control_messages`` unless
-    ``include_control``. The counting is ``TrafficCounter``'s (per node and link) and
-    ``TimelineCounter``'s (per bucket), fed the messages the plot shows.
-    """
-    path = resolve_trace_path(run_or_trace)
-    with TraceReader(path, strict=strict) as reader:
-        header = reader.header
-        start = header_start_ts_ns(header)
-        end = last_ts_ns(path)
-        events = iter(reader)
-        first = next(events, None)
-        if start is None:
-            # A header without a start: the first event stands in for it.
-            start = first["ts_ns"] if first is not None else 0
-        bucket_ns = bucket_size_ns(start, end)
-        counter = TrafficCounter(header)
-        timeline = TimelineCounter(start, bucket_ns, fixed=True)
-        # Sends before the start share the first bucket; sends past MAX_BUCKETS (an unsorted,
-        # hand-made trace that runs on past the end the peek found) share the last one.
-        last_bucket_ns = start + (MAX_BUCKETS - 1) * bucket_ns
-        first_send_ts_ns: int | None = None
-        last_send_ts_ns: int | None = None
-        control_messages = 0
-        for record in events if first is None else chain((first,), events):
-            kind = record["event"]
-            if kind not in MESSAGE_EVENTS:
-                continue
-            sending = kind in SEND_EVENTS
-            if not include_control and is_control(record.get("msg_type")):
-                if sending:
-                    control_messages += 1
-                continue
-            counter.add(record)
-            if sending:
-                ts_ns: int = record["ts_ns"]
-                if first_send_ts_ns is None or ts_ns < first_send_ts_ns:
-                    first_send_ts_ns = ts_ns
-                if last_send_ts_ns is None or ts_ns > last_send_ts_ns:
-                    last_send_ts_ns = ts_ns
-                timeline.count(record["node"], min(max(ts_ns, start), last_bucket_ns), sent=True)
-        skipped_lines = reader.skipped_count
-    # At least the buckets up to the end the peek found, so that a quiet end is drawn as quiet.
-    peeked_buckets = 1 if end is None else max(1, min(MAX_BUCKETS, (end - start) // bucket_ns + 1))
-    per_bucket = timeline.result(list(timeline.sent), start + (peeked_buckets - 1) * bucket_ns)
-    nodes = counter.nodes.values()
-    links = [link for link in counter.links.values() if link.messages_sent]
-    messages = sum(node.messages_sent for node in nodes)
-    small = len(header_node_names(header)) <= MAX_SERIES_NODES and len(per_bucket.sent) <= MAX_SERIES_NODES
-    return Traffic(
-        start_ts_ns=start,
-        bucket_ns=bucket_ns,
-        link_messages={(link.a, link.b): link.messages_sent for link in links},
-        link_bytes={(link.a, link.b): link.bytes_sent for link in links},
-        node_sent={node.node: node.messages_sent for node in nodes if node.messages_sent},
-        node_received={node.node: node.messages_received for node in nodes if node.messages_received},
-        sent_per_bucket=per_bucket.total_sent(),
-        node_sent_per_bucket=per_bucket.sent if small else None,
-        messages=messages,
-        control_messages=control_messages,
-        messages_without_peer=messages - sum(link.messages_sent for link in links),
-        first_send_ts_ns=first_send_ts_ns,
-        last_send_ts_ns=last_send_ts_ns,
-        skipped_lines=skipped_lines,
-    )
 
 
 def _plain(text: str) -> str:
@@ -366,11 +240,13 @@ def _figure(
     layout_seed: int,
     include_control: bool,
     strict: bool,
+    traffic: Traffic | None = None,
 ) -> tuple[Figure, PlotResult]:
     """The drawn figure, and what it shows (a ``PlotResult`` whose ``path`` is None until it is saved)."""
     header = read_header(run_or_trace)
     graph, source, notes = run_graph(run_or_trace)
-    traffic = count_traffic(run_or_trace, include_control=include_control, strict=strict)
+    if traffic is None:
+        traffic = count_traffic(run_or_trace, include_control=include_control, strict=strict)
     positions, method = node_positions(graph, seed=layout_seed)
     if traffic.skipped_lines:
         notes.append(f"{traffic.skipped_lines} malformed line(s) skipped")
@@ -448,10 +324,20 @@ def render_plot_png(
     layout_seed: int = 1,
     include_control: bool = False,
     strict: bool = True,
+    traffic: Traffic | None = None,
 ) -> bytes:
-    """The same picture as ``plot_run``, as PNG bytes (for embedding in a report)."""
+    """The same picture as ``plot_run``, as PNG bytes (for embedding in a report).
+
+    ``traffic`` is what ``count_traffic`` would count (with the same ``include_control``), for a caller
+    that counted it in a pass of its own (the report does); by default the trace is read for it.
+    """
     figure, _ = _figure(
-        run_or_trace, "png", layout_seed=layout_seed, include_control=include_control, strict=strict
+        run_or_trace,
+        "png",
+        layout_seed=layout_seed,
+        include_control=include_control,
+        strict=strict,
+        traffic=traffic,
     )
     buffer = io.BytesIO()
     _save(figure, buffer, "png")

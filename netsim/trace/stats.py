@@ -39,7 +39,7 @@ import os
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import chain
+from pathlib import Path
 from typing import Any
 
 from netsim.errors import OptionError
@@ -162,7 +162,13 @@ class TraceStats:
     def _into_run(self, ts_ns: int | None) -> float | None:
         return seconds_between(self.start_ts_ns, ts_ns)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, links: bool = True) -> dict[str, Any]:
+        """What ``netsim trace stats --json`` prints. ``links=False`` leaves out the per-link figures
+        (the report, which shows link directions by their latency, has no use for them: for 5,000 nodes
+        they are 25,000 dicts of rates)."""
+        return self._to_dict(self._links_dict() if links else None)
+
+    def _links_dict(self) -> dict[str, Any]:
         span_s = self.span_s
         links: dict[str, Any] = {}
         for key, link in self.links.items():
@@ -187,7 +193,11 @@ class TraceStats:
                 "per_s_run": rates_per_second(link, span_s),
                 "directions": directions,
             }
-        return {
+        return links
+
+    def _to_dict(self, links: dict[str, Any] | None) -> dict[str, Any]:
+        span_s = self.span_s
+        figures = {
             "path": self.path,
             "run_id": self.run_id,
             "topology": self.topology,
@@ -230,44 +240,52 @@ class TraceStats:
             "timeline": None if self.timeline is None else self.timeline.to_dict(self.start_ts_ns),
             "skipped_lines": self.skipped_lines,
         }
+        if links is None:
+            del figures["links"]
+        return figures
 
 
-def trace_stats(
-    run_or_trace: str | os.PathLike[str], *, bucket_s: float | None = None, strict: bool = True
-) -> TraceStats:
-    """Rates, one-way latency percentiles and a per-node timeline, in one streaming pass.
+class StatsCounter:
+    """``trace_stats``'s pass: feed it the events of the trace at ``path`` in order (``add_all``, as often
+    as needed), then ask for the ``stats()``. ``netsim trace report`` feeds it batches of events from the
+    one pass it makes for all its sections. ``bucket_s`` is ``trace_stats``'s, checked already."""
 
-    ``bucket_s`` sets the timeline's bucket width in seconds (default: 50-100 buckets over the trace).
-    ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
-    number of skipped lines is in ``skipped_lines``.
-    """
-    if bucket_s is not None and not (bucket_s > 0 and math.isfinite(bucket_s)):
-        raise OptionError(f"--bucket must be a positive number of seconds, got {bucket_s}")
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
-        header = reader.header
-        start_ts_ns = header_start_ts_ns(header)
-        counter = TrafficCounter(header)
-        message_types: dict[str, MessageTypeStats] = {}
-        overall = array("q")
+    def __init__(self, header: dict[str, Any], path: Path, bucket_s: float | None = None) -> None:
+        self._header = header
+        self._path = path
+        self._bucket_s = bucket_s
+        self.start_ts_ns = header_start_ts_ns(header)
+        self.counter = TrafficCounter(header)
+        self._add = self.counter.add
+        self.message_types: dict[str, MessageTypeStats] = {}
+        self.overall = array("q")
         # msg_id -> (send ts_ns, sender, message type); and receives read before their send.
-        in_flight: dict[str, tuple[int, str, MessageTypeStats]] = {}
-        early_receives: dict[str, tuple[int, str]] = {}
-        rtt_by_node: dict[str, array[int]] = {}
-        events = without_msg_id = 0
-        first_ts_ns = last_ts_ns = None
-        timeline: TimelineCounter | None = None
+        self.in_flight: dict[str, tuple[int, str, MessageTypeStats]] = {}
+        self.early_receives: dict[str, tuple[int, str]] = {}
+        self.rtt_by_node: dict[str, array[int]] = {}
+        self.events = self.without_msg_id = 0
+        self.first_ts_ns: int | None = None
+        self.last_ts_ns: int | None = None
+        # Made at the first event: its ts_ns places the buckets.
+        self.timeline: TimelineCounter | None = None
 
-        iterator = iter(reader)
-        first = next(iterator, None)
-        if first is not None:
-            first_ts_ns = last_ts_ns = first["ts_ns"]
-            timeline = TimelineCounter.for_trace(reader.path, start_ts_ns, first_ts_ns, bucket_s)
-            count_in_timeline = timeline.count
-        add = counter.add
-        for record in chain((first,), iterator) if first is not None else ():
+    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Count these events (records from ``TraceReader``), the next ones of the trace."""
+        # The per-event loop of the stats: what it updates is local until the end.
+        add, direction = self.counter.add, self.counter.direction
+        message_types, overall = self.message_types, self.overall
+        in_flight, early_receives, rtt_by_node = self.in_flight, self.early_receives, self.rtt_by_node
+        events, without_msg_id = self.events, self.without_msg_id
+        first_ts_ns, last_ts_ns, timeline = self.first_ts_ns, self.last_ts_ns, self.timeline
+        for record in records:
             ts_ns: int = record["ts_ns"]
             events += 1
-            if ts_ns > last_ts_ns:
+            if timeline is None or first_ts_ns is None or last_ts_ns is None:
+                first_ts_ns = last_ts_ns = ts_ns
+                timeline = self.timeline = TimelineCounter.for_trace(
+                    self._path, self.start_ts_ns, ts_ns, self._bucket_s
+                )
+            elif ts_ns > last_ts_ns:
                 last_ts_ns = ts_ns
             elif ts_ns < first_ts_ns:
                 first_ts_ns = ts_ns
@@ -290,7 +308,7 @@ def trace_stats(
                 else:
                     type_stats.messages_received += 1
                     type_stats.bytes_received += nbytes
-                count_in_timeline(node, ts_ns, sent=sending)
+                timeline.count(node, ts_ns, sent=sending)
                 msg_id = record.get("msg_id")
                 if type(msg_id) is not str:
                     without_msg_id += 1
@@ -309,8 +327,8 @@ def trace_stats(
                         continue
                     latency = ts_ns - sent[0]
                     sender, receiver, type_stats = sent[1], node, sent[2]
-                # The direction is the one the message really took, from node to node, whatever `peer` says.
-                counter.direction(sender, receiver).latencies_ns.append(latency)
+                # The direction the message really took, from node to node, whatever `peer` says.
+                direction(sender, receiver).latencies_ns.append(latency)
                 type_stats.latencies_ns.append(latency)
                 overall.append(latency)
             elif kind == "app":
@@ -320,40 +338,68 @@ def trace_stats(
                     if rtts is None:
                         rtts = rtt_by_node[stats.node] = array("q")
                     rtts.append(data["rtt_ns"])
+        self.events, self.without_msg_id = events, without_msg_id
+        self.first_ts_ns, self.last_ts_ns = first_ts_ns, last_ts_ns
 
+    def stats(self, path: str, skipped_lines: int) -> TraceStats:
+        """What the events added so far make: the stats of the trace at ``path``."""
+        header, counter, message_types = self._header, self.counter, self.message_types
         latency_by_direction: dict[str, LatencyStats] = {}
         for link in counter.links.values():
             for direction in link.directions:
                 latency_by_direction[direction.key] = LatencyStats.of(direction.latencies_ns)
         all_rtts = array("q")
-        for rtts in rtt_by_node.values():
+        for rtts in self.rtt_by_node.values():
             all_rtts.extend(rtts)
         topology = header.get("topology")
+        timeline, last_ts_ns = self.timeline, self.last_ts_ns
         return TraceStats(
-            path=str(reader.path),
+            path=path,
             run_id=str_or_none(header.get("run_id")),
             topology=str_or_none(topology.get("name")) if isinstance(topology, dict) else None,
             app=str_or_none(header.get("app")),
             transport=str_or_none(header.get("transport")),
-            start_ts_ns=start_ts_ns,
-            events=events,
-            first_ts_ns=first_ts_ns,
+            start_ts_ns=self.start_ts_ns,
+            events=self.events,
+            first_ts_ns=self.first_ts_ns,
             last_ts_ns=last_ts_ns,
             nodes=counter.nodes,
             links=counter.links,
             message_types=message_types,
-            latency=LatencyStats.of(overall),
+            latency=LatencyStats.of(self.overall),
             latency_by_direction=latency_by_direction,
             latency_by_type={name: LatencyStats.of(t.latencies_ns) for name, t in message_types.items()},
-            matched=len(overall),
-            unmatched_sends=len(in_flight),
-            unmatched_receives=len(early_receives),
-            messages_without_msg_id=without_msg_id,
+            matched=len(self.overall),
+            unmatched_sends=len(self.in_flight),
+            unmatched_receives=len(self.early_receives),
+            messages_without_msg_id=self.without_msg_id,
             messages_without_peer=counter.messages_without_peer,
             app_rtt=LatencyStats.of(all_rtts) if all_rtts else None,
-            app_rtt_by_node={node: LatencyStats.of(rtts) for node, rtts in rtt_by_node.items()},
+            app_rtt_by_node={node: LatencyStats.of(rtts) for node, rtts in self.rtt_by_node.items()},
             timeline=None
             if timeline is None or last_ts_ns is None
             else timeline.result(counter.nodes, last_ts_ns),
-            skipped_lines=reader.skipped_count,
+            skipped_lines=skipped_lines,
         )
+
+
+def check_bucket_s(bucket_s: float | None) -> None:
+    """Refuse a timeline bucket that is not a positive number of seconds."""
+    if bucket_s is not None and not (bucket_s > 0 and math.isfinite(bucket_s)):
+        raise OptionError(f"--bucket must be a positive number of seconds, got {bucket_s}")
+
+
+def trace_stats(
+    run_or_trace: str | os.PathLike[str], *, bucket_s: float | None = None, strict: bool = True
+) -> TraceStats:
+    """Rates, one-way latency percentiles and a per-node timeline, in one streaming pass.
+
+    ``bucket_s`` sets the timeline's bucket width in seconds (default: 50-100 buckets over the trace).
+    ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
+    number of skipped lines is in ``skipped_lines``.
+    """
+    check_bucket_s(bucket_s)
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+        counter = StatsCounter(reader.header, reader.path, bucket_s)
+        counter.add_all(reader)
+        return counter.stats(str(reader.path), reader.skipped_count)

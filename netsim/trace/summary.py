@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,31 +142,41 @@ class TraceSummary:
         }
 
 
-def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> TraceSummary:
-    """Summarize a run directory's or trace file's trace in one streaming pass.
+class SummaryCounter:
+    """``summarize_trace``'s pass: feed it the events of a trace in order (``add_all``, as often as
+    needed), then ask for the ``summary()``. ``netsim trace report`` feeds it batches of events from the
+    one pass it makes for all its sections."""
 
-    ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
-    number of skipped lines is in ``skipped_lines``.
-    """
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
-        header = reader.header
-        counter = TrafficCounter(header, node_type=NodeStats, link_type=LinkStats)
-        add = counter.add
-        event_counts: Counter[str] = Counter()
-        error_counts: Counter[str] = Counter()
-        first_errors: list[dict[str, Any]] = []
-        first_ts_ns: int | None = None
-        last_ts_ns: int | None = None
-        events = errors = 0
+    def __init__(self, header: dict[str, Any]) -> None:
+        self._header = header
+        self.counter = TrafficCounter(header, node_type=NodeStats, link_type=LinkStats)
+        self.event_counts: Counter[str] = Counter()
+        self.error_counts: Counter[str] = Counter()
+        self.first_errors: list[dict[str, Any]] = []
+        self.first_ts_ns: int | None = None
+        self.last_ts_ns: int | None = None
+        self.events = 0
+        self.errors = 0
 
-        for record in reader:
+    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Count these events (records from ``TraceReader``), the next ones of the trace."""
+        # The per-event loop of the summary: what it updates is local until the end.
+        add = self.counter.add
+        event_counts, error_counts, first_errors = self.event_counts, self.error_counts, self.first_errors
+        first_ts_ns, last_ts_ns = self.first_ts_ns, self.last_ts_ns
+        events, errors = self.events, self.errors
+        for record in records:
             ts_ns: int = record["ts_ns"]
             kind: str = record["event"]
             events += 1
             event_counts[kind] += 1
-            # Traces are sorted, but min/max keeps a hand-edited one honest.
-            first_ts_ns = ts_ns if first_ts_ns is None else min(first_ts_ns, ts_ns)
-            last_ts_ns = ts_ns if last_ts_ns is None else max(last_ts_ns, ts_ns)
+            # Traces are sorted, but the earliest and the latest keep a hand-edited one honest.
+            if first_ts_ns is None or last_ts_ns is None:
+                first_ts_ns = last_ts_ns = ts_ns
+            elif ts_ns > last_ts_ns:
+                last_ts_ns = ts_ns
+            elif ts_ns < first_ts_ns:
+                first_ts_ns = ts_ns
             add(record)
             if kind == "stop":
                 errors += errors_of(record)
@@ -178,10 +189,15 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
                 error_counts[text] += 1
                 if len(first_errors) < FIRST_ERRORS_KEPT:
                     first_errors.append(record)
+        self.first_ts_ns, self.last_ts_ns = first_ts_ns, last_ts_ns
+        self.events, self.errors = events, errors
 
+    def summary(self, path: str, skipped_lines: int) -> TraceSummary:
+        """What the events added so far make: the summary of the trace at ``path``."""
+        header = self._header
         topology = header.get("topology")
         return TraceSummary(
-            path=str(reader.path),
+            path=path,
             run_id=str_or_none(header.get("run_id")),
             schema=header["schema"],
             netsim_version=str_or_none(header.get("netsim_version")),
@@ -190,15 +206,27 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
             transport=str_or_none(header.get("transport")),
             seed=header.get("seed"),
             start_ts_ns=header_start_ts_ns(header),
-            events=events,
-            event_counts=dict(event_counts.most_common()),
-            first_ts_ns=first_ts_ns,
-            last_ts_ns=last_ts_ns,
-            nodes=counter.nodes,  # type: ignore[arg-type]
-            links=counter.links,  # type: ignore[arg-type]
-            errors=errors,
-            error_counts=dict(error_counts.most_common()),
-            first_errors=first_errors,
-            messages_without_peer=counter.messages_without_peer,
-            skipped_lines=reader.skipped_count,
+            events=self.events,
+            event_counts=dict(self.event_counts.most_common()),
+            first_ts_ns=self.first_ts_ns,
+            last_ts_ns=self.last_ts_ns,
+            nodes=self.counter.nodes,  # type: ignore[arg-type]
+            links=self.counter.links,  # type: ignore[arg-type]
+            errors=self.errors,
+            error_counts=dict(self.error_counts.most_common()),
+            first_errors=self.first_errors,
+            messages_without_peer=self.counter.messages_without_peer,
+            skipped_lines=skipped_lines,
         )
+
+
+def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> TraceSummary:
+    """Summarize a run directory's or trace file's trace in one streaming pass.
+
+    ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
+    number of skipped lines is in ``skipped_lines``.
+    """
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+        counter = SummaryCounter(reader.header)
+        counter.add_all(reader)
+        return counter.summary(str(reader.path), reader.skipped_count)

@@ -10,6 +10,7 @@ shows: 1, 2 or 5 (and, for the stats, 2.5) times a power of ten.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,16 @@ class TimelineCounter:
             received=received,
         )
 
+    def sent_total(self, last_ts_ns: int) -> list[int]:
+        """Messages sent by any node per bucket, over ``result``'s buckets: ``result(...).total_sent()``
+        without a dense row per node (5,000 nodes x 2,000 buckets would be 10 million counts)."""
+        self.index(last_ts_ns)
+        total = [0] * (self.high - self.low + 1)
+        for buckets in self.sent.values():
+            for index, value in buckets.items():
+                total[index - self.low] += value
+        return total
+
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
@@ -184,6 +195,10 @@ class Timeline:
     def _column_sums(self, rows: Iterable[list[int]]) -> list[int]:
         total = [0] * self.buckets
         for row in rows:
+            if len(row) == len(total):
+                # One C loop per row instead of one Python step per bucket: 5,000 nodes make it count.
+                total = list(map(operator.add, total, row))
+                continue
             for index, value in enumerate(row):
                 total[index] += value
         return total

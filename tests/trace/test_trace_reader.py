@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import pytest
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netsim_testing import trace_header
 
+import netsim.trace.reader as reader_module
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import (
     SCHEMA,
@@ -431,3 +432,139 @@ def test_merge_of_no_parts_is_a_header_only_trace(tmp_path: Path) -> None:
     assert merge_node_traces([], HEADER, out) == 0
     assert read_header(out) == HEADER
     assert list(iter_events(out)) == []
+
+
+# -- merging many parts: groups of MERGE_FAN_IN parts into run files, then the run files -----------------
+
+
+def many_parts(directory: Path, count: int) -> list[Path]:
+    """``count`` parts whose events tie on ts_ns across parts and within one, with batch lines, lines
+    copied verbatim and a truncated last line here and there."""
+    directory.mkdir()
+    parts = []
+    for index in range(count):
+        node = f"n{index}"
+        link = {"transport": "tcp", "sockname": ["127.0.0.1", 1000 + index], "peer": f"n{index + 1}"}
+        records: list[Any] = [
+            event(10, node),
+            b'{"node": "%s", "event": "app",  "ts_ns": %d}\n' % (node.encode(), 10 + index % 3),
+            batch(
+                node,
+                "send",
+                [[20, 90, f"{node}:1", "ping", 1, None], [20 + index % 2, 90, f"{node}:2", "ping", 2, None]],
+                **link,
+            ),
+            event(30 + index % 4, node, "stop"),
+        ]
+        tail = b'{"ts_ns": 99, "no' if index % 5 == 4 else b""
+        parts.append(write_part(directory / f"{index}.trace.jsonl", records, tail=tail))
+    return parts
+
+
+@pytest.mark.parametrize("fan_in", [2, 3, 7])
+def test_a_merge_in_rounds_writes_the_trace_of_a_merge_in_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fan_in: int
+) -> None:
+    parts = many_parts(tmp_path / "parts", 23)
+    one_round, in_rounds = tmp_path / "one" / "trace.jsonl", tmp_path / "rounds" / "trace.jsonl"
+    one_round.parent.mkdir()
+    in_rounds.parent.mkdir()
+    skipped_at_once: list[tuple[Path, int, str]] = []
+    count = merge_node_traces(parts, HEADER, one_round, skipped=skipped_at_once)
+
+    # 23 parts with a fan-in of 2: 12 run files, then 6, 3, and the trace from the last 2.
+    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", fan_in)
+    skipped_in_rounds: list[tuple[Path, int, str]] = []
+    assert merge_node_traces(parts, HEADER, in_rounds, skipped=skipped_in_rounds) == count == 23 * 5
+
+    assert in_rounds.read_bytes() == one_round.read_bytes()
+    assert sorted(skipped_in_rounds) == sorted(skipped_at_once)
+    assert {(part.name, line_no) for part, line_no, _ in skipped_at_once} == {
+        (f"{index}.trace.jsonl", 5) for index in (4, 9, 14, 19)
+    }
+    assert [path.name for path in in_rounds.parent.iterdir()] == ["trace.jsonl"]  # no run file left
+
+
+def test_a_merge_holds_at_most_its_fan_in_of_files_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = many_parts(tmp_path / "parts", 20)
+    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", 3)
+    reading: list[IO[bytes]] = []
+    most_open = 0
+
+    def counting_open(path: Path, mode: str = "r", **kwargs: Any) -> IO[bytes]:
+        nonlocal most_open
+        file = open(path, mode, **kwargs)  # noqa: SIM115 - the merge closes it
+        if mode == "rb":
+            reading.append(file)
+            most_open = max(most_open, sum(not f.closed for f in reading))
+        return file
+
+    monkeypatch.setattr(reader_module, "open", counting_open, raising=False)
+    merge_node_traces(parts, HEADER, tmp_path / "trace.jsonl")
+    assert len(reading) > 20  # every part, then run files
+    assert most_open == 3
+    assert all(file.closed for file in reading)
+
+
+def test_a_broken_part_in_a_later_group_leaves_neither_trace_nor_run_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = many_parts(tmp_path / "parts", 9)
+    write_part(parts[7], [event(1, "n7"), b"oops\n"])
+    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", 2)
+    out = tmp_path / "trace.jsonl"
+    with pytest.raises(TraceFormatError) as raised:
+        merge_node_traces(parts, HEADER, out)
+    assert (raised.value.path, raised.value.line) == (str(parts[7]), 2)
+    assert [path.name for path in tmp_path.iterdir()] == ["parts"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    stamps=st.lists(st.lists(st.integers(0, 6), max_size=5).map(sorted), min_size=1, max_size=12),
+    fan_in=st.integers(2, 5),
+)
+def test_any_fan_in_gives_the_same_trace(
+    tmp_path_factory: pytest.TempPathFactory, stamps: list[list[int]], fan_in: int
+) -> None:
+    directory = tmp_path_factory.mktemp("merge")
+    parts = [
+        write_part(
+            directory / f"{index}.jsonl",
+            [event(ts_ns, f"n{index}", "app", seq=seq) for seq, ts_ns in enumerate(part)],
+        )
+        for index, part in enumerate(stamps)
+    ]
+    one_round, in_rounds = directory / "one.jsonl", directory / "rounds.jsonl"
+    merge_node_traces(parts, HEADER, one_round)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(reader_module, "MERGE_FAN_IN", fan_in)
+        merge_node_traces(parts, HEADER, in_rounds)
+    assert in_rounds.read_bytes() == one_round.read_bytes()
+    # Sorted by ts_ns; ties by part, then by position in the part.
+    merged = [(e["ts_ns"], int(e["node"][1:]), e["seq"]) for e in iter_events(in_rounds)]
+    assert merged == sorted(merged)
+
+
+def test_a_pass_pauses_the_cyclic_collector_and_restores_it() -> None:
+    import gc
+
+    from netsim.trace.reader import cyclic_gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pass leaves it as the outer one set it
+        raise RuntimeError("a pass that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

@@ -284,10 +284,16 @@ def test_failing_analysis_is_reported(
 
     broken = types.ModuleType("netsim.trace.stats")
 
-    def trace_stats(run_or_trace: Any) -> Any:
-        raise RuntimeError("stats <broke>")
+    class StatsCounter:
+        """Made fine, fails on the first batch of events the report's pass feeds it."""
 
-    broken.trace_stats = trace_stats  # type: ignore[attr-defined]
+        def __init__(self, *args: Any) -> None:
+            pass
+
+        def add_all(self, events: Any) -> None:
+            raise RuntimeError("stats <broke>")
+
+    broken.StatsCounter = StatsCounter  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "netsim.trace.stats", broken)
     result = write_report(hostile_run, tmp_path / "r.html")
     assert result.failed == {"stats": "RuntimeError: stats <broke>"}
@@ -575,3 +581,89 @@ def test_hostile_names_in_the_browser(chromium: Path, hostile_run: Path, tmp_pat
     assert "<td>a&amp;b \"q\" 'x'</td>" in dom
     assert f"<td>{UNICODE}</td>" in dom
     assert "<script>alert" not in dom
+
+
+# -- the one pass over the trace --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", [1, 4, 1_000])
+def test_the_reports_one_pass_feeds_each_analysis_what_its_own_pass_reads(
+    hostile_run: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    from netsim.trace.plot import count_traffic
+    from netsim.trace.reader import TraceReader
+    from netsim.trace.report import analysis
+    from netsim.trace.report.analysis import ReportBuild, read_once
+    from netsim.trace.report.plot import plot_fed
+    from netsim.trace.report.stats import stats_fed
+    from netsim.trace.report.verify import verify_fed
+    from netsim.trace.stats import trace_stats
+    from netsim.trace.summary import SummaryCounter, summarize_trace
+    from netsim.trace.verify import verify_trace
+
+    monkeypatch.setattr(analysis, "PASS_BATCH_EVENTS", batch)
+    # A malformed line in the middle, read leniently: verify's line numbers must count it in any batch.
+    lines = (hostile_run / "trace.jsonl").read_bytes().splitlines(keepends=True)
+    trace = hostile_run.parent / "skipping.jsonl"
+    trace.write_bytes(b"".join(lines[:6]) + b"not json\n" + b"".join(lines[6:]))
+    with TraceReader(trace, strict=False) as reader:
+        build = ReportBuild(trace, trace, reader.header, START)
+        summary = SummaryCounter(reader.header)
+        verify, stats, plot = verify_fed(build), stats_fed(build), plot_fed(build)
+        feeds = [verify.add_all, stats.add_all, plot.add_all]
+        read_once(reader, [lambda events, _skipped_before: summary.add_all(events), *feeds])
+        skipped = reader.skipped_count
+
+    assert skipped == 1
+    own_summary = summarize_trace(trace, strict=False)
+    assert summary.summary(str(trace), skipped).to_dict() == own_summary.to_dict()
+    own_verify = verify_trace(trace, strict=False)
+    assert verify.take().report(str(trace), build.header, skipped).to_dict() == own_verify.to_dict()
+    assert "line 8: n0:1 is received again" in own_verify.check("exactly_once").problems
+    own_stats = trace_stats(trace, strict=False)
+    assert stats.take().stats(str(trace), skipped).to_dict() == own_stats.to_dict()
+    assert plot.take().traffic(skipped) == count_traffic(trace, strict=False)
+
+
+def star_events() -> list[dict[str, Any]]:
+    """h sends 3 messages to a, 1 to b and 2 to c, each received."""
+    events = [{"ts_ns": START + 1_000, "node": node, "event": "start"} for node in ("h", "a", "b", "c")]
+    for index, peer in enumerate(["a", "a", "a", "b", "c", "c"], start=1):
+        message = {"transport": "tcp", "nbytes": 90, "msg_id": f"h:{index}", "msg_type": "data"}
+        ts_ns = START + 10_000 * index
+        events.append(
+            {"ts_ns": ts_ns, "node": "h", "event": "send", "peer": peer, "lamport": index, **message}
+        )
+        events.append(
+            {"ts_ns": ts_ns + 5_000, "node": peer, "event": "recv", "peer": "h", "lamport": 99, **message}
+        )
+    return events
+
+
+def section_text(page: str, anchor: str) -> str:
+    start = page.index(f'<section id="{anchor}">')
+    return page[start : page.index("</section>", start)]
+
+
+def test_tables_of_a_big_topology_show_the_busiest_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netsim.trace.report import markup
+
+    run = write_run(
+        tmp_path / "star", header(["h", "a", "b", "c"], [["h", n, "tcp"] for n in "abc"]), star_events()
+    )
+    whole = render_report(run)
+    monkeypatch.setattr(markup, "MAX_TABLE_ROWS", 2)
+    page = render_report(run)
+
+    assert "busiest of" not in whole
+    summary, stats = section_text(page, "summary"), section_text(page, "stats")
+    assert "The 2 busiest of 4 nodes" in summary and "The 2 busiest of 4 nodes" in stats
+    assert "The 2 busiest of 6 link directions" in summary
+    assert "The 2 busiest of 3 link directions" in stats  # latencies: the directions with messages
+    assert "<code>netsim trace summary RUN --json</code> lists them all" in summary
+    nodes_table = summary[summary.index("<h3>Nodes</h3>") : summary.index("<h3>Links, per direction</h3>")]
+    assert re.findall(r'<tr><td class="name">(\w)</td>', nodes_table) == ["h", "a"]  # busiest, in order
+    links_table = summary[summary.index("<h3>Links, per direction</h3>") :]
+    assert re.findall(r'<td class="name">(\w) → (\w)</td>', links_table) == [("h", "a"), ("h", "c")]

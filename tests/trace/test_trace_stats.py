@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netsim_testing import Simulations, trace_header, write_run
 from typer.testing import CliRunner
 
@@ -20,6 +22,7 @@ from netsim.cli.trace import app as trace_app
 from netsim.errors import OptionError, TraceFormatError
 from netsim.trace import summarize_trace
 from netsim.trace.stats import LatencyStats, nice_width_ns, trace_stats
+from netsim.trace.timeline import Timeline, TimelineCounter
 
 START = 5_000_000_000
 US = 1_000
@@ -299,6 +302,8 @@ def test_to_dict_is_json(run_dir: Path) -> None:
     data = trace_stats(run_dir).to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["latency"]["by_direction"]["n0 -> n1"]["count"] == 3
+    # The report's copy leaves the per-link figures out, and only them.
+    assert trace_stats(run_dir).to_dict(links=False) == {key: v for key, v in data.items() if key != "links"}
 
 
 # -- real runs -----------------------------------------------------------------------------------------------
@@ -409,3 +414,30 @@ def test_cli_as_a_real_process(run_dir: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["latency"]["matched"] == 5
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    counts=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 5_000), st.booleans()), max_size=60
+    ),
+    width_ns=st.integers(1, 700),
+)
+def test_sent_total_is_the_column_sum_of_the_dense_rows(
+    counts: list[tuple[str, int, bool]], width_ns: int
+) -> None:
+    # The plot sums messages sent per bucket without building a row per node; the totals must not move.
+    timeline = TimelineCounter(0, width_ns, fixed=True)
+    for node, ts_ns, sent in counts:
+        timeline.count(node, ts_ns, sent=sent)
+    dense = timeline.result(sorted({*timeline.sent, *timeline.received}), 5_000)
+    assert timeline.sent_total(5_000) == dense.total_sent()
+    assert dense.total_sent() == [
+        sum(row[index] for row in dense.sent.values()) for index in range(dense.buckets)
+    ]
+    assert sum(dense.total()) == len(counts)
+
+
+def test_timeline_totals_take_short_rows_too() -> None:
+    timeline = Timeline(bucket_ns=10, origin_ts_ns=0, buckets=3, sent={"a": [1, 2, 3], "b": [4]}, received={})
+    assert timeline.total_sent() == [5, 2, 3]

@@ -417,6 +417,35 @@ def test_a_node_never_closing_its_listener(tmp_path: Path) -> None:
     assert verify_trace(hand_trace(tmp_path, [listener, closed])).check("sockets_closed").passed
 
 
+def test_an_unclosed_socket_is_shown_with_the_record_that_opened_it(tmp_path: Path) -> None:
+    # The verifier keeps an open socket's record as JSON until its close: what it shows is the record.
+    odd = {"note": "nœud — 東京", "ratio": 0.1, "big": 2**63 + 5, "nested": [{"a": None}, [True]]}
+    listener = {"node": "a", "event": "bind", "transport": "udp", "sockname": A, "role": "listener", **odd}
+    closed = verify_trace(hand_trace(tmp_path, [listener])).check("sockets_closed")
+    assert closed.examples == [{"ts_ns": 2_200, **listener}]
+    assert closed.problems == [
+        "line 4: a's udp listener 127.0.0.1:4000 is not closed before its stop (line 5, reason shutdown)"
+    ]
+
+
+def test_a_restart_forgets_the_clocks_of_its_own_connections_only(tmp_path: Path) -> None:
+    restart = {"node": "a", "event": "fault", "fault": "restart", "data": {"action": "restart"}}
+    b_sends = {"node": "b-1", "sockname": B, "peername": A, "peer": "a"}
+    path = hand_trace(
+        tmp_path,
+        [
+            message("send", "a:1", 5, transport="tcp"),
+            dict(message("send", "b-1:1", 5, transport="tcp"), **b_sends),
+            restart,
+            {"node": "a", "event": "start"},
+            message("send", "a:1", 1, transport="tcp"),  # a new process, its clock from the start
+            dict(message("send", "b-1:2", 5, transport="tcp"), **b_sends),  # b-1's clock did not move
+        ],
+    )
+    lamport = verify_trace(path).check("lamport")
+    assert lamport.problems == ["line 9: lamport 5 is not above 5, the previous send on this connection"]
+
+
 def test_examples_are_the_first_offending_events_and_capped(tmp_path: Path) -> None:
     # a:1 is never received (found at the end of the pass) but comes first in the file.
     middle = [message("sendto", "a:1", 1, transport="unix-dgram")]

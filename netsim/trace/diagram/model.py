@@ -491,7 +491,8 @@ def read_model(
             wanted = list(dict.fromkeys(nodes))
             if not wanted:
                 raise OptionError("nodes: the list is empty", hint="name at least one node, or leave it out")
-            unknown = [name for name in wanted if known and name not in known]
+            known_names = set(known)
+            unknown = [name for name in wanted if known and name not in known_names]
             if unknown:
                 shown = ", ".join(repr(name) for name in known[:NOTE_NAMES])
                 more = f" and {len(known) - NOTE_NAMES} more" if len(known) > NOTE_NAMES else ""
@@ -501,7 +502,8 @@ def read_model(
                 )
             columns = wanted[:max_nodes]
             busiest_dropped = wanted[max_nodes:]
-            unselected = [name for name in known if name not in wanted]
+            wanted_names = set(wanted)
+            unselected = [name for name in known if name not in wanted_names]
             may_add = False
         elif len(known) > max_nodes:
             columns, busiest_dropped = _busiest_nodes(

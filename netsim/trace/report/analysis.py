@@ -1,10 +1,16 @@
-"""What the sections of one report share: the trace being reported on, and the guard around each analysis.
+"""What the sections of one report share: the trace being reported on, the one pass over it, and the
+guard around each analysis.
 
-Each analysis (verify, stats, plot, diagram) runs inside ``analysis_html``: the trace has already been
-read in full (summary and event table) by then, so an error there is the analysis' own and costs its
-section only. A section whose analysis cannot be imported says "not available"; one whose analysis
-raises shows the error; either way the rest of the report is still written, and the build records both
-for ``ReportResult``.
+The report reads the trace once for the summary, the event table, verify, stats and the plot's counts,
+not once per analysis: ``read_once`` hands each of them the events in batches of ``PASS_BATCH_EVENTS``,
+and each runs its own loop over a batch. (The diagram reads the trace on its own, twice when it picks the
+busiest nodes.) An analysis fed in the pass is a ``Fed``: if making it (which imports it) or feeding it
+raises, it is fed no more and its section shows the error.
+
+Each analysis section is rendered inside ``analysis_html``: the trace has been read in full by then, so
+an error there is the analysis' own and costs its section only. A section whose analysis cannot be
+imported says "not available"; one whose analysis raises shows the error; either way the rest of the
+report is still written, and the build records both for ``ReportResult``.
 """
 
 from __future__ import annotations
@@ -14,12 +20,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from netsim.trace.reader import TraceReader, cyclic_gc_paused
 from netsim.trace.report.markup import escape
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
+
+# Events handed to each analysis at a time in the report's pass: enough that a call per batch costs
+# nothing, few enough that a batch of records is about a megabyte.
+PASS_BATCH_EVENTS = 1_000
+
+CounterT = TypeVar("CounterT")
+Events = list[dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -34,6 +48,7 @@ class ReportBuild:
     failed: dict[str, str] = field(default_factory=dict)
     events_total: int = 0
     events_in_table: int = 0
+    skipped_lines: int = 0  # by the reader of the report's pass
 
 
 def analysis_html(build: ReportBuild, key: str, render: Callable[[ReportBuild], str]) -> str:
@@ -61,3 +76,64 @@ def _failed(build: ReportBuild, key: str, error: Exception) -> str:
     build.failed[key] = reason
     log.warning("report section %s failed", key, exc_info=True)
     return f'<p class="callout bad"><span class="badge bad">failed</span> {escape(reason)}</p>'
+
+
+class Fed(Generic[CounterT]):
+    """One analysis fed in the report's pass: its counter, made by ``start``, and how to feed it a batch
+    of events (with the number of lines the reader skipped before them).
+
+    An error from ``start`` (an ImportError included) or from a batch is kept: the counter is fed no more,
+    and ``take()`` raises the error again, inside the section's ``analysis_html``.
+    """
+
+    def __init__(self, start: Callable[[], CounterT], feed: Callable[[CounterT, Events, int], None]) -> None:
+        self._counter: CounterT | None = None
+        self._error: Exception | None = None
+        self._feed = feed
+        try:
+            self._counter = start()
+        except Exception as error:  # shown in the section, as analysis_html would show it
+            self._error = error
+
+    def add_all(self, events: Events, skipped_before: int) -> None:
+        if self._counter is None:
+            return
+        try:
+            self._feed(self._counter, events, skipped_before)
+        except Exception as error:  # shown in the section; the other analyses go on
+            self._counter, self._error = None, error
+
+    def take(self) -> CounterT:
+        """The counter, fed the whole trace, handed over once: once the section that takes it is
+        rendered, its counts can go. Raises what making or feeding it raised."""
+        if self._error is not None:
+            raise self._error
+        counter, self._counter = self._counter, None
+        if counter is None:
+            raise RuntimeError("the analysis was taken already")
+        return counter
+
+
+def read_once(reader: TraceReader, feeds: list[Callable[[Events, int], None]]) -> None:
+    """Stream the events of ``reader`` once, handing them to each of ``feeds`` in batches, with the number
+    of lines the reader skipped before the batch. A batch ends where the reader skips a line, so that
+    the number holds for every event in it."""
+    batch: Events = []
+    skipped = 0
+    with cyclic_gc_paused():
+        for record in reader:
+            if batch and (reader.skipped_count != skipped or len(batch) >= PASS_BATCH_EVENTS):
+                for feed in feeds:
+                    feed(batch, skipped)
+                batch = []
+            if not batch:
+                skipped = reader.skipped_count
+            batch.append(record)
+        if batch:
+            for feed in feeds:
+                feed(batch, skipped)
+
+
+def events_only(add_all: Callable[[Events], None]) -> Callable[[Events, int], None]:
+    """A feed for ``read_once`` from an ``add_all`` that does not need the number of lines skipped."""
+    return lambda events, _skipped_before: add_all(events)

@@ -6,10 +6,17 @@ Every text that comes from the trace goes through ``escape`` before it reaches t
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from netsim.trace.records import is_int
+
+T = TypeVar("T")
+
+# A table of nodes or of link directions shows at most this many rows, the busiest: 5,000 nodes have
+# some 50,000 link directions, and a table of them all made a page of 28 MB that a browser can hardly
+# open. The trace tools' --json output has every one.
+MAX_TABLE_ROWS = 1_000
 
 
 def escape(value: Any) -> str:
@@ -95,3 +102,23 @@ def card(label: str, value: str, css: str = "") -> str:
 
 def section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{escape(title)}</h2>\n{body}\n</section>'
+
+
+def busiest(items: list[T], traffic: Callable[[T], int | float], limit: int | None = None) -> list[T]:
+    """``items``, or the ``limit`` (default ``MAX_TABLE_ROWS``) of them with the most ``traffic`` (the
+    earlier one of a tie), in their own order."""
+    limit = MAX_TABLE_ROWS if limit is None else limit
+    if len(items) <= limit:
+        return items
+    ranked = sorted(range(len(items)), key=lambda index: -traffic(items[index]))  # stable: ties keep order
+    return [items[index] for index in sorted(ranked[:limit])]
+
+
+def busiest_note(shown: int, total: int, what: str, command: str) -> str:
+    """The note under a table cut by ``busiest`` (nothing when it was not cut)."""
+    if shown >= total:
+        return ""
+    return (
+        f'<p class="note">The {shown:,} busiest of {total:,} {escape(what)}; '
+        f"<code>{escape(command)}</code> lists them all.</p>"
+    )

@@ -19,17 +19,17 @@ from netsim.errors import InputError, OptionError
 from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import is_int
-from netsim.trace.report.analysis import ReportBuild
+from netsim.trace.report.analysis import ReportBuild, events_only, read_once
 from netsim.trace.report.diagram import diagram_section
-from netsim.trace.report.events import events_section
+from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
 from netsim.trace.report.markup import escape
-from netsim.trace.report.plot import plot_section
-from netsim.trace.report.stats import stats_section
+from netsim.trace.report.plot import plot_fed, plot_section
+from netsim.trace.report.stats import stats_fed, stats_section
 from netsim.trace.report.summary import summary_section
-from netsim.trace.report.verify import verify_section
+from netsim.trace.report.verify import verify_fed, verify_section
 from netsim.trace.schema import header_start_ts_ns
-from netsim.trace.summary import summarize_trace
+from netsim.trace.summary import SummaryCounter
 
 # The page around the sections, shipped next to this module (package data).
 TEMPLATE_NAME = "template.html"
@@ -81,19 +81,25 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
         header = reader.header
         start_ts_ns = header_start_ts_ns(header)
         build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
-        summary = summarize_trace(trace_path)
-        events_html, events_data = events_section(build, reader, max_table_events)
-    run_summary = read_run_summary(trace_path, header.get("run_id"))
-    sections = {
-        "header": header_html(build, run_summary),
-        "summary": summary_section(summary),
-        "verify": verify_section(build),
-        "stats": stats_section(build),
-        "plot": plot_section(build),
-        "diagram": diagram_section(build),
-        "events": events_html,
-        "events_data": events_data,
-    }
+        # One pass for the summary, the event table, verify, stats and the plot's counts.
+        summary = SummaryCounter(header)
+        table = EventTable(build, max_table_events)
+        verify, stats, plot = verify_fed(build), stats_fed(build), plot_fed(build)
+        feeds = [events_only(summary.add_all), events_only(table.add_all)]
+        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all])
+        del feeds
+        build.skipped_lines = reader.skipped_count
+    # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
+    # rendered (Fed.take), so that what comes after (the stats' tables, the plot's figure) is not
+    # added on top of all of them. The biggest go first.
+    sections = {"verify": verify_section(build, verify)}
+    sections["summary"] = summary_section(summary.summary(str(trace_path), build.skipped_lines))
+    del summary
+    sections["stats"] = stats_section(build, stats)
+    sections["plot"] = plot_section(build, plot)
+    sections["diagram"] = diagram_section(build)
+    sections["events"], sections["events_data"] = table.section()
+    sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     template = _template()
     values = {
         **sections,

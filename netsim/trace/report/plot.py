@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
-from netsim.trace.report.analysis import ReportBuild, analysis_html
+from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
 from netsim.trace.report.markup import section
 
+if TYPE_CHECKING:
+    from netsim.trace.plot_counts import PlotCounter
 
-def plot_section(build: ReportBuild) -> str:
-    return section("topology", "Topology and messages over time", analysis_html(build, "plot", _plot_html))
+
+def plot_fed(build: ReportBuild) -> Fed[PlotCounter]:
+    """The plot's traffic counter, to feed in the report's pass."""
+
+    def start() -> PlotCounter:
+        from netsim.trace.plot_counts import PlotCounter  # here, not above: see analysis_html
+
+        return PlotCounter(build.header, build.trace_path)
+
+    return Fed(start, lambda counter, events, _skipped_before: counter.add_all(events))
 
 
-def _plot_html(build: ReportBuild) -> str:
-    from netsim.trace.plot import render_plot_png  # here, not above: see analysis_html
+def plot_section(build: ReportBuild, fed: Fed[PlotCounter]) -> str:
+    body = analysis_html(build, "plot", lambda build: _plot_html(build, fed))
+    return section("topology", "Topology and messages over time", body)
 
-    png = render_plot_png(build.run_or_trace)
+
+def _plot_html(build: ReportBuild, fed: Fed[PlotCounter]) -> str:
+    from netsim.trace.plot import render_plot_png
+
+    png = render_plot_png(build.run_or_trace, traffic=fed.take().traffic(build.skipped_lines))
     if not isinstance(png, bytes | bytearray) or not png.startswith(b"\x89PNG"):
         raise ValueError("render_plot_png did not return PNG bytes")
     data = base64.b64encode(png).decode("ascii")

@@ -7,12 +7,14 @@ the page.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsim.trace.records import compact_json, cut
-from netsim.trace.report.analysis import ReportBuild, analysis_html
+from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
 from netsim.trace.report.markup import (
     as_dict,
+    busiest,
+    busiest_note,
     byte_size,
     card,
     escape,
@@ -23,11 +25,16 @@ from netsim.trace.report.markup import (
     table,
 )
 
+if TYPE_CHECKING:
+    from netsim.trace.stats import StatsCounter
+
 # Longest text a table cell shows from an analysis' dict before it is cut (app data can be anything).
 MAX_CELL_CHARS = 300
 
 # The timeline heat map shows this many nodes, the busiest, so that a big topology keeps the page small.
 MAX_TIMELINE_NODES = 100
+# Where the tables cut to the MAX_TABLE_ROWS busiest rows send the reader for all of them.
+STATS_COMMAND = "netsim trace stats RUN --json"
 
 
 def _scalar_cell(value: Any) -> tuple[str, bool]:
@@ -207,30 +214,39 @@ def _stats_html(stats: dict[str, Any]) -> str:
         groups += [
             ("type", str(name), as_dict(item)) for name, item in as_dict(latency.get("by_type")).items()
         ]
-        groups += [
+        directions = [
             ("direction", str(name), as_dict(item))
             for name, item in as_dict(latency.get("by_direction")).items()
             if as_dict(item).get("count")
         ]
+        shown = busiest(directions, _count)
+        groups += shown
         parts.append(
             '<p class="note">Receive time minus send time of each message, matched by msg_id; percentiles '
-            "are nearest-rank (values that happened).</p>" + _latency_table(groups, "group")
+            "are nearest-rank (values that happened).</p>"
+            + busiest_note(len(shown), len(directions), "link directions", STATS_COMMAND)
+            + _latency_table(groups, "group")
         )
     app_rtt = as_dict(stats.get("app_rtt"))
     if app_rtt:
         groups = [("all", "all nodes", as_dict(app_rtt.get("overall")))]
-        groups += [
+        by_node = [
             ("node", str(name), as_dict(item)) for name, item in as_dict(app_rtt.get("by_node")).items()
         ]
+        shown = busiest(by_node, _count)
+        groups += shown
         parts.append(
             "<h3>App round trips</h3>"
             '<p class="note">Round trips the app measured itself (<code>app</code> events with '
-            '<code>"kind": "rtt"</code>), per measuring node.</p>' + _latency_table(groups, "group")
+            '<code>"kind": "rtt"</code>), per measuring node.</p>'
+            + busiest_note(len(shown), len(by_node), "measuring nodes", STATS_COMMAND)
+            + _latency_table(groups, "group")
         )
     nodes = as_dict(stats.get("nodes"))
     if nodes:
         rows = []
-        for name, item in nodes.items():
+        shown_nodes = busiest(list(nodes.items()), lambda entry: _handled(as_dict(entry[1])))
+        for name, item in shown_nodes:
             node = as_dict(item)
             rates = as_dict(node.get("per_s_active"))
             rows.append(
@@ -257,6 +273,7 @@ def _stats_html(stats: dict[str, Any]) -> str:
         parts.append(
             "<h3>Nodes</h3>"
             '<p class="note">Rates over each node\'s active span, from its first event to its last.</p>'
+            + busiest_note(len(shown_nodes), len(nodes), "nodes", STATS_COMMAND)
             + table(columns, rows)
         )
     message_types = as_dict(stats.get("message_types"))
@@ -287,6 +304,18 @@ def _stats_html(stats: dict[str, Any]) -> str:
     return "\n".join(parts) if parts else _generic_html(stats)
 
 
+def _count(group: tuple[str, str, dict[str, Any]]) -> int | float:
+    """How many values a latency group holds (anything else in its place counts as none)."""
+    count = group[2].get("count")
+    return count if isinstance(count, int | float) and not isinstance(count, bool) else 0
+
+
+def _handled(node: dict[str, Any]) -> int | float:
+    """Messages a node of the stats sent and received."""
+    values = (node.get("messages_sent"), node.get("messages_received"))
+    return sum(v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+
+
 def _rate(value: Any, unit: str = "") -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
         return "-"
@@ -296,11 +325,23 @@ def _rate(value: Any, unit: str = "") -> str:
     return text
 
 
-def stats_section(build: ReportBuild) -> str:
-    return section("stats", "Stats", analysis_html(build, "stats", _trace_stats_html))
+def stats_fed(build: ReportBuild) -> Fed[StatsCounter]:
+    """The stats' counter, to feed in the report's pass."""
+
+    def start() -> StatsCounter:
+        from netsim.trace.stats import StatsCounter  # here, not above: see analysis_html
+
+        return StatsCounter(build.header, build.trace_path)
+
+    return Fed(start, lambda counter, events, _skipped_before: counter.add_all(events))
 
 
-def _trace_stats_html(build: ReportBuild) -> str:
-    from netsim.trace.stats import trace_stats  # here, not above: see analysis_html
+def stats_section(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
+    return section(
+        "stats", "Stats", analysis_html(build, "stats", lambda build: _trace_stats_html(build, fed))
+    )
 
-    return _stats_html(trace_stats(build.run_or_trace).to_dict())
+
+def _trace_stats_html(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
+    stats = fed.take().stats(str(build.trace_path), build.skipped_lines)
+    return _stats_html(stats.to_dict(links=False))  # the page shows link directions by their latency

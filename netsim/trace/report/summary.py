@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
-from netsim.trace.report.markup import byte_size, card, escape, number, seconds, section, table
+from netsim.trace.report.markup import (
+    busiest,
+    busiest_note,
+    byte_size,
+    card,
+    escape,
+    number,
+    seconds,
+    section,
+    table,
+)
 from netsim.trace.summary import TraceSummary
+from netsim.trace.traffic import MessageCounts
+
+SUMMARY_COMMAND = "netsim trace summary RUN --json"
+
+
+def _handled(counts: MessageCounts) -> int:
+    """Messages sent and received: what makes a node or a link direction busy."""
+    return counts.messages_sent + counts.messages_received
 
 
 def summary_section(summary: TraceSummary) -> str:
@@ -26,6 +44,7 @@ def summary_section(summary: TraceSummary) -> str:
     if summary.skipped_lines:
         cards.append(card("skipped lines", number(summary.skipped_lines), "warn"))
     parts = [f'<div class="cards">{"".join(cards)}</div>']
+    nodes = busiest(list(summary.nodes.values()), _handled)
     node_rows = [
         [
             escape(stats.node),
@@ -36,32 +55,35 @@ def summary_section(summary: TraceSummary) -> str:
             escape(byte_size(stats.bytes_received)),
             number(stats.errors),
         ]
-        for stats in summary.nodes.values()
+        for stats in nodes
     ]
     node_columns = [("node", False), ("events", True), ("msgs sent", True), ("msgs recv", True)]
     node_columns += [("bytes sent", True), ("bytes recv", True), ("errors", True)]
-    parts.append("<h3>Nodes</h3>" + table(node_columns, node_rows))
+    note = busiest_note(len(nodes), len(summary.nodes), "nodes", SUMMARY_COMMAND)
+    parts.append("<h3>Nodes</h3>" + note + table(node_columns, node_rows))
+    directions = [(link, d) for link in summary.links.values() for d in (link.a_to_b, link.b_to_a)]
+    shown = busiest(directions, lambda pair: _handled(pair[1]))
     link_rows = []
-    for link in summary.links.values():
+    for link, direction in shown:
         transport = escape(link.transport or "-")
         if not link.in_topology:
             transport += ' <span class="badge warn">not in topology</span>'
-        for direction in (link.a_to_b, link.b_to_a):
-            lost = number(direction.lost)
-            link_rows.append(
-                [
-                    f"{escape(direction.source)} → {escape(direction.destination)}",
-                    transport,
-                    number(direction.messages_sent),
-                    number(direction.messages_received),
-                    f'<span class="badge warn">{lost}</span>' if direction.lost else lost,
-                    escape(byte_size(direction.bytes_sent)),
-                    escape(byte_size(direction.bytes_received)),
-                ]
-            )
+        lost = number(direction.lost)
+        link_rows.append(
+            [
+                f"{escape(direction.source)} → {escape(direction.destination)}",
+                transport,
+                number(direction.messages_sent),
+                number(direction.messages_received),
+                f'<span class="badge warn">{lost}</span>' if direction.lost else lost,
+                escape(byte_size(direction.bytes_sent)),
+                escape(byte_size(direction.bytes_received)),
+            ]
+        )
     link_columns = [("direction", False), ("transport", False), ("sent", True), ("received", True)]
     link_columns += [("lost", True), ("bytes out", True), ("bytes in", True)]
-    parts.append("<h3>Links, per direction</h3>" + table(link_columns, link_rows))
+    note = busiest_note(len(shown), len(directions), "link directions", SUMMARY_COMMAND)
+    parts.append("<h3>Links, per direction</h3>" + note + table(link_columns, link_rows))
     kinds = table(
         [("event", False), ("count", True)],
         ([escape(kind), number(count)] for kind, count in summary.event_counts.items()),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsim.trace.events import format_event
 from netsim.trace.records import compact_json, cut, format_address, is_int
-from netsim.trace.report.analysis import ReportBuild, analysis_html
+from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
 from netsim.trace.report.markup import escape, number, section
+
+if TYPE_CHECKING:
+    from netsim.trace.verify import Verifier
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -61,14 +64,23 @@ def _count_text(value: Any) -> str:
     return number(value)
 
 
-def verify_section(build: ReportBuild) -> str:
-    return section("verify", "Verify", analysis_html(build, "verify", _verify_html))
+def verify_fed(build: ReportBuild) -> Fed[Verifier]:
+    """The verifier, to feed in the report's pass."""
+
+    def start() -> Verifier:
+        from netsim.trace.verify import Verifier  # here, not above: see analysis_html
+
+        return Verifier(MAX_EXAMPLES_SHOWN)
+
+    return Fed(start, lambda verifier, events, skipped_before: verifier.add_all(events, skipped_before))
 
 
-def _verify_html(build: ReportBuild) -> str:
-    from netsim.trace.verify import verify_trace  # here, not above: see analysis_html
+def verify_section(build: ReportBuild, fed: Fed[Verifier]) -> str:
+    return section("verify", "Verify", analysis_html(build, "verify", lambda build: _verify_html(build, fed)))
 
-    report = verify_trace(build.run_or_trace)
+
+def _verify_html(build: ReportBuild, fed: Fed[Verifier]) -> str:
+    report = fed.take().report(str(build.trace_path), build.header, build.skipped_lines)
     checks = list(report.checks)
     passed = sum(1 for check in checks if check.passed)
     css = "ok" if report.ok else "bad"

@@ -23,20 +23,20 @@ can follow, in the trace, a receive with a higher clock. What does hold, and is 
 clock is above every clock its node recorded earlier, and sends on one stream connection leave in stamp
 order (datagrams may not: link conditions can reorder them on purpose).
 
-Modules: ``checks`` (the ``Verifier``: the checks' state and the pass), ``result`` (what is reported),
-``message_ids`` (the set of ids already sent).
+Modules: ``checks`` (the ``Verifier``: the checks' state and the pass, which ``netsim trace report``
+feeds in the one pass it makes for all its sections), ``result`` (what is reported), ``message_ids``
+(the set of ids already sent).
 """
 
 from __future__ import annotations
 
 import os
 
-from netsim.trace.reader import TraceReader, resolve_trace_path
-from netsim.trace.schema import header_start_ts_ns
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.verify.checks import Verifier
 from netsim.trace.verify.result import CHECK_DESCRIPTIONS, CHECK_NAMES, CheckResult, VerifyReport
 
-__all__ = ["CHECK_DESCRIPTIONS", "CHECK_NAMES", "CheckResult", "VerifyReport", "verify_trace"]
+__all__ = ["CHECK_DESCRIPTIONS", "CHECK_NAMES", "CheckResult", "Verifier", "VerifyReport", "verify_trace"]
 
 
 def verify_trace(
@@ -47,17 +47,7 @@ def verify_trace(
     ``strict=False`` skips malformed lines (counted in ``skipped_lines``) instead of raising
     ``TraceFormatError``. Each check keeps its first ``max_examples`` offending events.
     """
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         verifier = Verifier(max_examples)
-        events = verifier.consume(reader)
-        checks = verifier.finish()
-        header = reader.header
-        run_id = header.get("run_id")
-        return VerifyReport(
-            path=str(reader.path),
-            run_id=run_id if isinstance(run_id, str) else None,
-            start_ts_ns=header_start_ts_ns(header),
-            events=events,
-            skipped_lines=reader.skipped_count,
-            checks=checks,
-        )
+        verifier.consume(reader)
+        return verifier.report(str(reader.path), reader.header, reader.skipped_count)
