@@ -54,6 +54,7 @@ from types import ModuleType
 from netsim.errors import LimitError
 from netsim.launch.plan import link_transport
 from netsim.topology.model import Topology
+from netsim.trace.reader import MERGE_FAN_IN
 
 resource: ModuleType | None
 try:
@@ -144,8 +145,9 @@ def launcher_fds(nodes: int, *, inherited_fds: int, restarts: int = 0, faults: b
     # the new process is forked.
     every_node_up = inherited_fds + LAUNCHER_FIXED_FDS + fault_part + LAUNCHER_FDS_PER_NODE * nodes
     # Merging, once every node and the server have exited and the fault runner's part is closed: a part
-    # per node process over the whole run, the fault runner's, and the merged file.
-    merging = inherited_fds + nodes + restarts + fault_part + MERGE_OUTPUT_FDS
+    # per node process over the whole run and the fault runner's, of which the merge holds at most
+    # MERGE_FAN_IN open at once (more are merged in rounds), and the file it writes.
+    merging = inherited_fds + min(nodes + restarts + fault_part, MERGE_FAN_IN) + MERGE_OUTPUT_FDS
     return max(every_node_up, merging)
 
 

@@ -40,6 +40,7 @@ from netsim.launch.limits import (
 from netsim.topology import load_topology
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.trace import reader as trace_reader
+from netsim.trace.reader import MERGE_FAN_IN
 from netsim.transport import TRANSPORTS
 
 APPS = Path(__file__).with_name("launch_apps.py")
@@ -126,7 +127,8 @@ def test_faults_and_restarts_cost_the_launcher_only() -> None:
     assert launcher_fds(8, inherited_fds=0, faults=True) == 2 + 1 + 8
     assert launcher_fds(8, inherited_fds=0, restarts=2, faults=True) == 8 + 2 + 1 + 1
     assert restarted.launcher_fds == 12 + FD_MARGIN
-    assert launcher_fds(100, inherited_fds=0, restarts=100, faults=True) == 200 + 1 + 1
+    # 201 parts: the merge holds MERGE_FAN_IN of them open at once, and the file it writes.
+    assert launcher_fds(100, inherited_fds=0, restarts=100, faults=True) == MERGE_FAN_IN + 1
 
 
 def test_the_readmes_figures_are_what_the_count_gives() -> None:
@@ -363,8 +365,10 @@ def test_every_process_holds_what_its_count_says(simulate, monkeypatch, spec, tr
     # Every node up and none restarted yet: without restarts, the launcher holds the most then.
     assert at_ready["launcher"] == launcher_fds(len(topo.nodes), inherited_fds=inherited, faults=bool(faults))
     parts = len(topo.nodes) + restarts + (1 if faults else 0)
-    assert merging == [inherited + parts + MERGE_OUTPUT_FDS]
-    assert merging[0] <= launcher
+    # When the merge starts, every part is open (these runs have fewer than MERGE_FAN_IN); the file it
+    # writes opens next.
+    assert merging == [inherited + parts]
+    assert merging[0] + MERGE_OUTPUT_FDS <= launcher
 
 
 # ---- the CLI, with limits lowered -----------------------------------------------------------------------
