@@ -20,7 +20,7 @@ from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import is_int
 from netsim.trace.report.analysis import ReportBuild, events_only, read_once
-from netsim.trace.report.diagram import diagram_section
+from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
 from netsim.trace.report.markup import escape
@@ -81,12 +81,17 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
         header = reader.header
         start_ts_ns = header_start_ts_ns(header)
         build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
-        # One pass for the summary, the event table, verify, stats and the plot's counts.
+        # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's.
         summary = SummaryCounter(header)
         table = EventTable(build, max_table_events)
-        verify, stats, plot = verify_fed(build), stats_fed(build), plot_fed(build)
+        verify, stats, plot, diagram = (
+            verify_fed(build),
+            stats_fed(build),
+            plot_fed(build),
+            diagram_fed(build),
+        )
         feeds = [events_only(summary.add_all), events_only(table.add_all)]
-        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all])
+        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all, diagram.add_all])
         del feeds
         build.skipped_lines = reader.skipped_count
     # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
@@ -97,7 +102,7 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
     del summary
     sections["stats"] = stats_section(build, stats)
     sections["plot"] = plot_section(build, plot)
-    sections["diagram"] = diagram_section(build)
+    sections["diagram"] = diagram_section(build, diagram)
     sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     template = _template()
