@@ -271,7 +271,8 @@ def _figure(
             fontsize=10,
             parse_math=False,
         )
-        figure.canvas.draw()  # lay out now, under the filter, so that saving warns no more
+        # Lay out now, under the filter, so that saving warns no more; no pixels: saving draws them.
+        figure.draw_without_rendering()
     return figure, PlotResult(
         path=None,
         format=file_format,
