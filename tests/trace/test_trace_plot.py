@@ -11,6 +11,8 @@ from typing import Any
 import networkx as nx
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netsim_testing import load_trace, write_trace
 from typer.testing import CliRunner
 
@@ -24,6 +26,7 @@ from netsim.trace.plot import (
     bucket_size_ns,
     count_traffic,
     last_ts_ns,
+    place_aside,
     plot_run,
     render_plot_png,
 )
@@ -251,3 +254,26 @@ def test_plot_command(abilene_run: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "extension" in bad.output
     missing = runner.invoke(cli(), ["plot", str(tmp_path / "nothing"), "-o", str(tmp_path / "p.png")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    placed=st.dictionaries(
+        st.text(max_size=3),
+        st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)),
+        max_size=6,
+    ),
+    extra=st.lists(st.text(min_size=4, max_size=5), max_size=6, unique=True),
+)
+def test_nodes_only_the_trace_knows_are_put_aside_one_after_another(
+    placed: dict[str, tuple[float, float]], extra: list[str]
+) -> None:
+    # As the plot placed them before it kept the extent: measured again for every node.
+    expected = dict(placed)
+    for node in extra:
+        xs = [p[0] for p in expected.values()] or [0.0]
+        ys = [p[1] for p in expected.values()] or [0.0]
+        expected[node] = (max(xs) + 0.1 * (max(xs) - min(xs) or 1), min(ys))
+    positions = dict(placed)
+    place_aside(positions, extra)
+    assert positions == expected

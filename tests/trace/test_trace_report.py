@@ -590,10 +590,12 @@ def test_hostile_names_in_the_browser(chromium: Path, hostile_run: Path, tmp_pat
 def test_the_reports_one_pass_feeds_each_analysis_what_its_own_pass_reads(
     hostile_run: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
+    from netsim.trace.diagram import render_diagram
     from netsim.trace.plot import count_traffic
     from netsim.trace.reader import TraceReader
     from netsim.trace.report import analysis
     from netsim.trace.report.analysis import ReportBuild, read_once
+    from netsim.trace.report.diagram import diagram_fed
     from netsim.trace.report.plot import plot_fed
     from netsim.trace.report.stats import stats_fed
     from netsim.trace.report.verify import verify_fed
@@ -609,8 +611,13 @@ def test_the_reports_one_pass_feeds_each_analysis_what_its_own_pass_reads(
     with TraceReader(trace, strict=False) as reader:
         build = ReportBuild(trace, trace, reader.header, START)
         summary = SummaryCounter(reader.header)
-        verify, stats, plot = verify_fed(build), stats_fed(build), plot_fed(build)
-        feeds = [verify.add_all, stats.add_all, plot.add_all]
+        verify, stats, plot, diagram = (
+            verify_fed(build),
+            stats_fed(build),
+            plot_fed(build),
+            diagram_fed(build),
+        )
+        feeds = [verify.add_all, stats.add_all, plot.add_all, diagram.add_all]
         read_once(reader, [lambda events, _skipped_before: summary.add_all(events), *feeds])
         skipped = reader.skipped_count
 
@@ -623,6 +630,13 @@ def test_the_reports_one_pass_feeds_each_analysis_what_its_own_pass_reads(
     own_stats = trace_stats(trace, strict=False)
     assert stats.take().stats(str(trace), skipped).to_dict() == own_stats.to_dict()
     assert plot.take().traffic(skipped) == count_traffic(trace, strict=False)
+    # Two lanes of four: the diagram picks the busiest by the messages the pass counted.
+    node_messages = diagram.take()
+    fed_diagram = render_diagram(trace, max_nodes=2, strict=False, node_messages=node_messages)
+    assert fed_diagram == render_diagram(trace, max_nodes=2, strict=False)
+    assert fed_diagram.nodes == ("n0", EVIL)
+    with pytest.raises(ValueError, match="another window"):
+        render_diagram(trace, max_nodes=2, strict=False, include_control=True, node_messages=node_messages)
 
 
 def star_events() -> list[dict[str, Any]]:

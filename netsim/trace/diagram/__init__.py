@@ -16,6 +16,7 @@ from netsim.trace.diagram.model import (
     LIMIT_REASONS,
     Axis,
     DiagramModel,
+    NodeMessages,
     diagram_nodes,
     left_out_note,
     read_model,
@@ -28,6 +29,7 @@ __all__ = [
     "Axis",
     "Diagram",
     "DiagramModel",
+    "NodeMessages",
     "diagram_nodes",
     "left_out_note",
     "read_model",
@@ -84,6 +86,7 @@ def render_diagram(
     max_messages: int = 400,
     max_nodes: int = 30,
     strict: bool = True,
+    node_messages: NodeMessages | None = None,
 ) -> Diagram:
     """Draw a run's messages as a space-time diagram (SVG): one column per node, time flowing down.
 
@@ -93,6 +96,9 @@ def render_diagram(
     real time. Messages of type ``netsim.*`` (the link handshake) are hidden unless
     ``include_control``. At most ``max_messages`` messages (the first ones sent) and as many error
     marks are drawn; what is left out is in ``Diagram.left_out`` and in a note in the SVG.
+
+    To pick the busiest nodes the trace is read twice; ``node_messages``, a ``NodeMessages`` of the
+    same window fed the whole trace already (the report counts it in its own pass), saves the first.
     """
     model = read_model(
         run_or_trace,
@@ -104,6 +110,7 @@ def render_diagram(
         max_messages=max_messages,
         max_nodes=max_nodes,
         strict=strict,
+        node_messages=node_messages,
     )
     svg, width, height = render_svg(model)
     return Diagram(

@@ -203,32 +203,42 @@ class _Collected:
     nodes_over_limit_count: int = 0
 
 
-def _busiest_nodes(
-    records: Iterable[dict[str, Any]],
-    known: list[str],
-    since_ns: int | None,
-    until_ns: int | None,
-    include_control: bool,
-    max_nodes: int,
-) -> tuple[list[str], list[str]]:
-    """(the ``max_nodes`` nodes that sent and received the most messages in range, the others)."""
-    handled: dict[str, int] = dict.fromkeys(known, 0)
-    for record in records:
-        kind = record["event"]
-        if kind not in SEND_EVENTS and kind not in RECEIVE_EVENTS:
-            continue
-        ts_ns = record["ts_ns"]
-        if (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns):
-            continue
-        if not include_control and is_control(record.get("msg_type")):
-            continue
-        node = record["node"]
-        handled[node] = handled.get(node, 0) + 1
-    order = {name: index for index, name in enumerate(handled)}
-    ranked = sorted(handled, key=lambda name: (-handled[name], order[name]))
-    chosen = set(ranked[:max_nodes])
-    # Columns keep the topology's order: neighbours in the file tend to be neighbours in the drawing.
-    return [n for n in handled if n in chosen], [n for n in ranked[max_nodes:]]
+class NodeMessages:
+    """Messages each node sent and received within ``since_ns``..``until_ns`` (netsim's own left out
+    unless ``include_control``): what ``read_model`` counts to draw the busiest nodes. Feed it a trace's
+    events in order (``add_all``); the report feeds it in the one pass it makes for its sections and hands
+    it to ``render_diagram``, which then reads the trace once instead of twice."""
+
+    def __init__(
+        self, known: list[str], since_ns: int | None, until_ns: int | None, include_control: bool
+    ) -> None:
+        self.window = (since_ns, until_ns, include_control)
+        self.handled: dict[str, int] = dict.fromkeys(known, 0)
+
+    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Count these events, the next ones of the trace."""
+        since_ns, until_ns, include_control = self.window
+        handled = self.handled
+        for record in records:
+            kind = record["event"]
+            if kind not in SEND_EVENTS and kind not in RECEIVE_EVENTS:
+                continue
+            ts_ns = record["ts_ns"]
+            if (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns):
+                continue
+            if not include_control and is_control(record.get("msg_type")):
+                continue
+            node = record["node"]
+            handled[node] = handled.get(node, 0) + 1
+
+    def busiest(self, max_nodes: int) -> tuple[list[str], list[str]]:
+        """(the ``max_nodes`` nodes that sent and received the most messages, the others)."""
+        handled = self.handled
+        order = {name: index for index, name in enumerate(handled)}
+        ranked = sorted(handled, key=lambda name: (-handled[name], order[name]))
+        chosen = set(ranked[:max_nodes])
+        # Columns keep the topology's order: neighbours in the file tend to be neighbours in the drawing.
+        return [n for n in handled if n in chosen], [n for n in ranked[max_nodes:]]
 
 
 def _collect(
@@ -461,6 +471,7 @@ def read_model(
     max_messages: int = 400,
     max_nodes: int = 30,
     strict: bool = True,
+    node_messages: NodeMessages | None = None,
 ) -> DiagramModel:
     """What the diagram of a run shows; the options are ``render_diagram``'s (see there)."""
     if axis not in AXES:
@@ -506,9 +517,12 @@ def read_model(
             unselected = [name for name in known if name not in wanted_names]
             may_add = False
         elif len(known) > max_nodes:
-            columns, busiest_dropped = _busiest_nodes(
-                reader, known, since_ns, until_ns, include_control, max_nodes
-            )
+            if node_messages is None:
+                node_messages = NodeMessages(known, since_ns, until_ns, include_control)
+                node_messages.add_all(reader)
+            elif node_messages.window != (since_ns, until_ns, include_control):
+                raise ValueError("node_messages was counted over another window than this diagram's")
+            columns, busiest_dropped = node_messages.busiest(max_nodes)
             may_add = False
         else:
             columns, may_add = list(known), True

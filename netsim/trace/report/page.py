@@ -17,10 +17,10 @@ from pathlib import Path
 
 from netsim.errors import InputError, OptionError
 from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
-from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import is_int
 from netsim.trace.report.analysis import ReportBuild, events_only, read_once
-from netsim.trace.report.diagram import diagram_section
+from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
 from netsim.trace.report.markup import escape
@@ -76,17 +76,30 @@ def _content_security_policy(template: str) -> str:
 def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[str, ReportBuild]:
     if not is_int(max_table_events) or max_table_events < 0:
         raise OptionError(f"--max-events must be a whole number >= 0, got {max_table_events!r}")
+    # The cyclic collector is paused for the whole page, not only the pass: after the pass the counts
+    # of a 5,000-node run are still held while the sections are rendered, and every collection the
+    # plot's drawing set off walked them all (1-1.5 s). The figure's own cycles are collected afterwards.
+    with cyclic_gc_paused():
+        return _page(run_or_trace, max_table_events)
+
+
+def _page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[str, ReportBuild]:
     trace_path = resolve_trace_path(run_or_trace)
     with TraceReader(trace_path) as reader:
         header = reader.header
         start_ts_ns = header_start_ts_ns(header)
         build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
-        # One pass for the summary, the event table, verify, stats and the plot's counts.
+        # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's.
         summary = SummaryCounter(header)
         table = EventTable(build, max_table_events)
-        verify, stats, plot = verify_fed(build), stats_fed(build), plot_fed(build)
+        verify, stats, plot, diagram = (
+            verify_fed(build),
+            stats_fed(build),
+            plot_fed(build),
+            diagram_fed(build),
+        )
         feeds = [events_only(summary.add_all), events_only(table.add_all)]
-        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all])
+        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all, diagram.add_all])
         del feeds
         build.skipped_lines = reader.skipped_count
     # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
@@ -97,7 +110,7 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
     del summary
     sections["stats"] = stats_section(build, stats)
     sections["plot"] = plot_section(build, plot)
-    sections["diagram"] = diagram_section(build)
+    sections["diagram"] = diagram_section(build, diagram)
     sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     template = _template()
