@@ -7,8 +7,10 @@ Three scenarios, each with the trace tools timed in a **fresh subprocess** per o
 one's peak memory is its own: the child's peak resident set size after the operation, absolute and
 minus the child's own value after its imports (read from ``VmHWM``, the kernel's ``ru_maxrss`` figure
 for this process image alone: see ``_peak_kib``), plus the peak of any process the operation forks
-(``export_sqlite`` exports half a big trace in one). The floors are a bare ``json.loads`` and
-``orjson.loads`` per line over the same merged trace. Generating a trace is not timed.
+(``export_sqlite`` exports half a big trace in one). Each operation's wall-clock seconds come with its
+CPU seconds (user and system, its children's included), which other work on the machine moves less.
+The floors are a bare ``json.loads`` and ``orjson.loads`` per line over the same merged trace.
+Generating a trace is not timed.
 
 * ``50-nodes``: a synthetic merged trace of ``--events`` events with a realistic mix (50 nodes, 100
   links over all seven transports; set-up events, then about 46 % send/sendto and 46 % recv/recvfrom
