@@ -9,10 +9,10 @@ The work per message is O(1): one selector for every socket, reads of whatever h
 that queue rather than block (a node stopped by a fault reads nothing), and waits that keep the set
 of nodes they still wait for instead of asking every node again after each message.
 
-Why one module of some 700 lines: ``Launcher`` is one state machine over the table of node processes
-and one selector over their control sockets; start-up, watching, shutdown and the fault calls all read
-and write that table, and its sections (marked below) are the seams a split would follow if one of
-them grows on its own.
+Why one module of some 670 lines (its records are ``netsim.launch.records``): ``Launcher`` is one
+state machine over the table of node processes and one selector over their control sockets; start-up,
+watching, shutdown and the fault calls all read and write that table, and its sections (marked below)
+are the seams a split would follow if one of them grows on its own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from netsim.errors import StartupError
@@ -35,101 +34,32 @@ from netsim.launch import forkserver
 from netsim.launch.control_link import ControlLink
 from netsim.launch.faults import FaultRunner
 from netsim.launch.forkserver import ForkServer
+from netsim.launch.records import (
+    LaunchLimits,
+    LaunchOutcome,
+    NodeState,
+    Progress,
+    ProgressCallback,
+    ReadyCallback,
+    ReadyNode,
+    drained,
+    exited,
+    forked,
+    frozen_or_exited,
+    has_bound,
+    is_ready,
+    quiesced,
+)
 from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
 from netsim.runs.layout import node_part_name
 from netsim.runtime import control
 from netsim.runtime.control import ControlProtocolError
 from netsim.runtime.plan import NodePlan, plan_to_json
 
-
-@dataclass(eq=False)
-class NodeState:
-    """What the launcher knows of one node process (compared by identity: it is kept in sets)."""
-
-    plan: NodePlan
-    pid: int | None = None  # None until the fork server says it forked the node
-    link: ControlLink | None = None
-    bound: dict[str, Any] | None = None
-    ready: bool = False
-    done: bool = False
-    quiesced: bool = False
-    drained: bool = False
-    closed: bool = False
-    exited: bool = False
-    exit_code: int | None = None
-    frozen: bool = False
-    idle: bool = False
-    last_activity_ns: int = 0
-    counters: dict[str, int] = field(default_factory=dict)
-    crash_traceback: str | None = None
-    killed_by_fault: bool = False  # its death was scheduled: a fault, not a failure
-    stopped: bool = False  # SIGSTOPped by a fault
-    # The signal the shutdown had to send because the node did not stop when asked (a failure).
-    forced: str | None = None
-    forced_after_s: float = 0.0
-    wants_write: bool = False  # registered for EVENT_WRITE: its control link has output queued
-
-    @property
-    def name(self) -> str:
-        return self.plan.name
-
-
-@dataclass(frozen=True, slots=True)
-class ReadyNode:
-    """A node that has started: its process id and the addresses its listeners got from the kernel."""
-
-    name: str
-    pid: int
-    listeners: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A snapshot for progress displays."""
-
-    phase: str  # "starting", "running", "stopping"; then "merging" (the trace, after the launcher)
-    nodes: int
-    nodes_bound: int
-    nodes_ready: int
-    nodes_done: int
-    elapsed_s: float
-    messages_sent: int
-    messages_received: int
-    nodes_forked: int = 0
-    nodes_exited: int = 0
-
-
-@dataclass
-class LaunchOutcome:
-    """How the processes ran; the caller turns it into summary.json."""
-
-    ended_by: str  # "done", "quiet", "duration", "failure", "interrupted"
-    signal: str | None = None  # the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
-    startup_s: float = 0.0
-    running_s: float = 0.0
-    shutdown_s: float = 0.0
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    pids: list[int] = field(default_factory=list)
-    faults: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchLimits:
-    duration_s: float
-    quiet_s: float
-    startup_timeout_s: float = 60.0
-    drain_timeout_s: float = 5.0
-    close_timeout_s: float = 5.0
-    terminate_timeout_s: float = 2.0
-
-
 # Plans per fork request: the server starts forking while the rest are still being encoded and sent.
 FORK_BATCH = 64
 # How long the launcher waits for the fork server to report the exit of a node it killed.
 EXIT_WAIT_S = 5.0
-
-ProgressCallback = Callable[[Progress], None]
-ReadyCallback = Callable[[list[ReadyNode]], None]
 
 
 class Launcher:
@@ -243,9 +173,9 @@ class Launcher:
 
     def _rendezvous(self) -> None:
         deadline = time.monotonic() + self.limits.startup_timeout_s
-        self._wait_until(self.nodes, _has_bound, deadline, "bind its sockets")
+        self._wait_until(self.nodes, has_bound, deadline, "bind its sockets")
         self._send_addresses()
-        self._wait_until(self.nodes, _is_ready, deadline, "bring its links up")
+        self._wait_until(self.nodes, is_ready, deadline, "bring its links up")
 
     def _open_start_gate(self) -> None:
         """Start every node at once: the fork server closes the gate, one EOF that all nodes see together."""
@@ -569,7 +499,7 @@ class Launcher:
         try:
             if self.server is not None:
                 # Every node asked for is forked (or could not be) before any is told to stop.
-                self._wait_for(self.nodes, _forked, self.limits.startup_timeout_s)
+                self._wait_for(self.nodes, forked, self.limits.startup_timeout_s)
             alive = [node for node in self.nodes if not node.exited and node.pid is not None]
             for node in alive:
                 if node.stopped:
@@ -578,14 +508,14 @@ class Launcher:
             # Two phases: every app stops first, and only then do links half-close and drain.
             asked_at = time.monotonic()
             self._broadcast(alive, control.DRAIN)
-            self._wait_for(alive, _quiesced, self.limits.drain_timeout_s)
+            self._wait_for(alive, quiesced, self.limits.drain_timeout_s)
             # A node whose app did not stop never will (stuck in a callback): end it now, so that its
             # neighbours read their links to the end instead of waiting for it.
             self._force([node for node in alive if not node.quiesced], asked_at)
             self._broadcast(alive, control.SHUT)
-            self._wait_for(alive, _drained, self.limits.drain_timeout_s)
+            self._wait_for(alive, drained, self.limits.drain_timeout_s)
             self._broadcast(alive, control.CLOSE)
-            self._wait_for(alive, _exited, self.limits.close_timeout_s)
+            self._wait_for(alive, exited, self.limits.close_timeout_s)
             self._force(alive, asked_at)
         finally:
             self._end_every_process()
@@ -598,7 +528,7 @@ class Launcher:
             for node in left:
                 self._signal(node, signal.SIGKILL)
             if left and not self._server_lost:
-                self._wait_for(left, _exited, EXIT_WAIT_S)
+                self._wait_for(left, exited, EXIT_WAIT_S)
         finally:
             for node in everyone:
                 if node.link is not None:
@@ -619,7 +549,7 @@ class Launcher:
             node.forced = "SIGTERM"
             node.forced_after_s = time.monotonic() - asked_at
             self._signal(node, signal.SIGTERM)
-        self._wait_for(stuck, _exited, self.limits.terminate_timeout_s)
+        self._wait_for(stuck, exited, self.limits.terminate_timeout_s)
         for node in stuck:
             if not node.exited:
                 node.forced = "SIGKILL"
@@ -694,13 +624,13 @@ class Launcher:
         if not node.stopped:
             self._freeze(node)
         self._signal(node, signal.SIGKILL)
-        self._wait_for([node], _exited, EXIT_WAIT_S)
+        self._wait_for([node], exited, EXIT_WAIT_S)
 
     def _freeze(self, node: NodeState, timeout_s: float = 1.0) -> None:
         """Ask a node to flush its trace and stop itself; wait for its answer (bounded)."""
         node.frozen = False
         self._tell(node, control.FREEZE)
-        self._wait_for([node], _frozen_or_exited, timeout_s)
+        self._wait_for([node], frozen_or_exited, timeout_s)
 
     def restart_node(self, name: str) -> None:
         """A fresh process for ``name``: same addresses, same app, state reset, a new trace part."""
@@ -721,34 +651,6 @@ class Launcher:
         self._not_done.add(node)
         self._busy.add(node)
         self._tell_server(forkserver.FORK, plans=[plan_to_json(plan)], gated=False)
-
-
-def _has_bound(node: NodeState) -> bool:
-    return node.bound is not None
-
-
-def _is_ready(node: NodeState) -> bool:
-    return node.ready
-
-
-def _forked(node: NodeState) -> bool:
-    return node.pid is not None or node.exited
-
-
-def _quiesced(node: NodeState) -> bool:
-    return node.quiesced or node.exited
-
-
-def _drained(node: NodeState) -> bool:
-    return node.drained or node.exited
-
-
-def _exited(node: NodeState) -> bool:
-    return node.exited
-
-
-def _frozen_or_exited(node: NodeState) -> bool:
-    return node.frozen or node.exited
 
 
 def _death_text(exit_code: int | None) -> str:

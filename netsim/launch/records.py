@@ -1,0 +1,128 @@
+"""What the launcher knows of each node process, and what it hands its caller.
+
+``NodeState`` is the launcher's row for one node process, with the tests its waits use
+(``has_bound``, ``is_ready``, ...); ``ReadyNode``, ``Progress``, ``LaunchOutcome`` and ``LaunchLimits``
+are what goes between the launcher and ``netsim.launch.run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from netsim.launch.control_link import ControlLink
+from netsim.runtime.plan import NodePlan
+
+
+@dataclass(eq=False)
+class NodeState:
+    """What the launcher knows of one node process (compared by identity: it is kept in sets)."""
+
+    plan: NodePlan
+    pid: int | None = None  # None until the fork server says it forked the node
+    link: ControlLink | None = None
+    bound: dict[str, Any] | None = None
+    ready: bool = False
+    done: bool = False
+    quiesced: bool = False
+    drained: bool = False
+    closed: bool = False
+    exited: bool = False
+    exit_code: int | None = None
+    frozen: bool = False
+    idle: bool = False
+    last_activity_ns: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    crash_traceback: str | None = None
+    killed_by_fault: bool = False  # its death was scheduled: a fault, not a failure
+    stopped: bool = False  # SIGSTOPped by a fault
+    # The signal the shutdown had to send because the node did not stop when asked (a failure).
+    forced: str | None = None
+    forced_after_s: float = 0.0
+    wants_write: bool = False  # registered for EVENT_WRITE: its control link has output queued
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyNode:
+    """A node that has started: its process id and the addresses its listeners got from the kernel."""
+
+    name: str
+    pid: int
+    listeners: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot for progress displays."""
+
+    phase: str  # "starting", "running", "stopping"; then "merging" (the trace, after the launcher)
+    nodes: int
+    nodes_bound: int
+    nodes_ready: int
+    nodes_done: int
+    elapsed_s: float
+    messages_sent: int
+    messages_received: int
+    nodes_forked: int = 0
+    nodes_exited: int = 0
+
+
+@dataclass
+class LaunchOutcome:
+    """How the processes ran; the caller turns it into summary.json."""
+
+    ended_by: str  # "done", "quiet", "duration", "failure", "interrupted"
+    signal: str | None = None  # the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP)
+    startup_s: float = 0.0
+    running_s: float = 0.0
+    shutdown_s: float = 0.0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchLimits:
+    duration_s: float
+    quiet_s: float
+    startup_timeout_s: float = 60.0
+    drain_timeout_s: float = 5.0
+    close_timeout_s: float = 5.0
+    terminate_timeout_s: float = 2.0
+
+
+ProgressCallback = Callable[[Progress], None]
+ReadyCallback = Callable[[list[ReadyNode]], None]
+
+
+def has_bound(node: NodeState) -> bool:
+    return node.bound is not None
+
+
+def is_ready(node: NodeState) -> bool:
+    return node.ready
+
+
+def forked(node: NodeState) -> bool:
+    return node.pid is not None or node.exited
+
+
+def quiesced(node: NodeState) -> bool:
+    return node.quiesced or node.exited
+
+
+def drained(node: NodeState) -> bool:
+    return node.drained or node.exited
+
+
+def exited(node: NodeState) -> bool:
+    return node.exited
+
+
+def frozen_or_exited(node: NodeState) -> bool:
+    return node.frozen or node.exited
