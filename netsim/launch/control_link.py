@@ -34,6 +34,8 @@ class ControlLink:
         self.takes_fds = takes_fds
         self.fds: collections.deque[int] = collections.deque()
         self.eof = False
+        # The launcher's selector watches it for EVENT_WRITE (it has output queued).
+        self.wants_write = False
         self._decoder = ControlDecoder()
         self._out = bytearray()
 

@@ -89,11 +89,9 @@ class Launcher:
         self.failed = False
         self._t0 = time.monotonic()
         self._last_progress = 0.0
-        self.last_progress: Progress | None = None
         self._phase = "starting"
         self._startup_problem: str | None = None
         self._server_lost = False
-        self._server_wants_write = False
         # What the run waits for, kept up to date as messages come, so that no message costs a scan
         # of every node: the nodes a wait (start-up, each shutdown step) still waits for, the live
         # nodes whose app has not finished, and the live nodes that last said they were busy.
@@ -288,7 +286,7 @@ class Launcher:
                 if events & selectors.EVENT_WRITE and node.link is not None and not node.exited:
                     with contextlib.suppress(OSError):
                         node.link.flush()
-                    self._watch_output(node)
+                    self._watch_output(node.link, ("node", node))
                 if events & selectors.EVENT_READ:
                     self._read_control(node)
         self._report_progress()
@@ -378,7 +376,7 @@ class Launcher:
         except OSError:
             self._lose_server()
             return
-        self._watch_server_output()
+        self._watch_output(self.server.link, ("server", None))
 
     def _flush_server(self) -> None:
         assert self.server is not None
@@ -387,15 +385,7 @@ class Launcher:
         except OSError:
             self._lose_server()
             return
-        self._watch_server_output()
-
-    def _watch_server_output(self) -> None:
-        assert self.server is not None
-        wants = self.server.link.pending_output
-        if wants != self._server_wants_write and not self._server_lost:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
-            self.selector.modify(self.server.link.fileno, events, ("server", None))
-            self._server_wants_write = wants
+        self._watch_output(self.server.link, ("server", None))
 
     def _read_server(self) -> None:
         assert self.server is not None
@@ -453,16 +443,17 @@ class Launcher:
             node.link.send(kind, **fields)
         except OSError:
             return
-        self._watch_output(node)
+        self._watch_output(node.link, ("node", node))
 
-    def _watch_output(self, node: NodeState) -> None:
-        assert node.link is not None
-        wants = node.link.pending_output and not node.exited
-        if wants != node.wants_write:
+    def _watch_output(self, link: ControlLink, data: tuple[str, NodeState | None]) -> None:
+        """Have the selector say when ``link`` is writable while it has output queued, and only then."""
+        wants = link.pending_output
+        if wants != link.wants_write:
             events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
+            # A link already unregistered (its node exited, the server is gone) has nothing to watch.
             with contextlib.suppress(KeyError, ValueError):
-                self.selector.modify(node.link.fileno, events, ("node", node))
-            node.wants_write = wants
+                self.selector.modify(link.fileno, events, data)
+            link.wants_write = wants
 
     def _signal(self, node: NodeState, signum: int) -> None:
         if node.pid is not None and not node.exited:
@@ -479,7 +470,7 @@ class Launcher:
         if not force and now - self._last_progress < 0.1:
             return
         self._last_progress = now
-        self.last_progress = Progress(
+        progress = Progress(
             phase=self._phase,
             nodes=len(self.plans),
             nodes_bound=sum(node.bound is not None for node in self.nodes),
@@ -491,7 +482,7 @@ class Launcher:
             nodes_forked=sum(node.pid is not None for node in self.nodes),
             nodes_exited=sum(node.exited for node in self.nodes),
         )
-        self.on_progress(self.last_progress)
+        self.on_progress(progress)
 
     # ---- shutdown -------------------------------------------------------------------------------------
 

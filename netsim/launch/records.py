@@ -40,7 +40,6 @@ class NodeState:
     # The signal the shutdown had to send because the node did not stop when asked (a failure).
     forced: str | None = None
     forced_after_s: float = 0.0
-    wants_write: bool = False  # registered for EVENT_WRITE: its control link has output queued
 
     @property
     def name(self) -> str:
