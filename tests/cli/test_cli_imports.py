@@ -113,6 +113,13 @@ def test_validate_loads_no_launcher_or_other_command() -> None:
 
 
 @pytest.mark.timeout(60)
+def test_validating_graphml_loads_no_numpy() -> None:
+    """networkx's GraphML reader would import numpy (its write-side type table) when it is installed."""
+    code = command(["topo", "validate", str(ROOT / "topologies" / "mixed-transports.graphml")])
+    assert modules_after(code, ("numpy",)) == []
+
+
+@pytest.mark.timeout(60)
 def test_run_loads_no_heavy_module_or_other_command(tmp_path: Path, simulate: Simulations) -> None:
     simulate.watch(tmp_path)
     code = command(["run", "ring:3", "--seed", "1", "--duration", "5", "--out", str(tmp_path)])

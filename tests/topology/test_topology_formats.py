@@ -127,6 +127,15 @@ def test_graphml_whole_input_applies_defaults() -> None:
     assert [data for _u, _v, data in parsed.graph.edges(data=True)] == [{"transport": "tcp"}]
 
 
+def test_graphml_reads_types_as_networkx_does() -> None:
+    """netsim's reader leaves numpy out of networkx's type table; reading must map every name alike."""
+    from networkx.readwrite.graphml import GraphMLReader
+
+    from netsim.topology.formats.graphml import _PythonTypesReader
+
+    assert _PythonTypesReader().python_type == GraphMLReader().python_type
+
+
 def test_graphml_in_utf16_is_decoded_by_its_declaration() -> None:
     data = PAIR_GRAPHML.decode().replace("UTF-8", "UTF-16").encode("utf-16")
     assert parse_graphml(data, SOURCE).edge_order == [("b", "a")]

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import networkx as nx
+from networkx.readwrite.graphml import GraphMLReader
 
 from netsim.errors import TopologyError
 from netsim.topology.formats.common import EdgeOrder, ParsedGraph, reader_failed
@@ -50,11 +51,40 @@ def parse_graphml(data: bytes, source: str) -> ParsedGraph:
     if not root.tag.startswith("{"):
         data = _with_graphml_namespace(root)
     try:
-        graph = nx.parse_graphml(data, force_multigraph=True)
+        graphs = list(_PythonTypesReader(force_multigraph=True)(string=data))
     except Exception as error:  # NetworkXError, KeyError, ValueError ... from the reader's internals
         raise reader_failed(source, "GraphML", error) from None
+    if not graphs:
+        raise reader_failed(source, "GraphML", nx.NetworkXError("no graph in the file"))
+    graph = graphs[0]
     _apply_graphml_defaults(graph)
     return ParsedGraph(graph, edge_order=edge_order)
+
+
+class _PythonTypesReader(GraphMLReader):
+    """networkx's GraphML reader without numpy's types in its type table.
+
+    Its table maps GraphML types to Python types for reading and numpy types to GraphML types for
+    writing; reading keeps the Python types whatever the table holds, but building the table imports
+    numpy whenever numpy is installed (matplotlib brings it), ~100 ms of a `topo validate`.
+    """
+
+    def construct_types(self) -> None:
+        self.xml_type = dict(PYTHON_GRAPHML_TYPES)
+        self.python_type = {name: kind for kind, name in PYTHON_GRAPHML_TYPES}
+
+
+# networkx's own table (GraphML.construct_types) less numpy; a test holds the two to the same reading.
+PYTHON_GRAPHML_TYPES: tuple[tuple[type, str], ...] = (
+    (int, "integer"),  # Gephi writes "integer"
+    (str, "yfiles"),
+    (str, "string"),
+    (int, "int"),
+    (int, "long"),
+    (float, "float"),
+    (float, "double"),
+    (bool, "boolean"),
+)
 
 
 def _local_name(tag: Any) -> str:
