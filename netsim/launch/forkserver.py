@@ -35,13 +35,15 @@ import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsim.errors import LimitError
 from netsim.launch.control_link import ControlLink
 from netsim.runtime.control import ControlDecoder, encode_control
+
+if TYPE_CHECKING:
+    import subprocess
 
 SETUP = "setup"
 FORK = "fork"
@@ -81,6 +83,11 @@ class ForkServer:
 
     @classmethod
     def start(cls) -> ForkServer:
+        # Imported here, in the launcher, not at the top: subprocess imports threading, and every node
+        # forked from a server that has loaded threading runs its after-fork hook, which copies ~360
+        # KiB of shared pages into the node (bench/launch.py, memory per node).
+        import subprocess
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         # After the descriptor, the launcher's own command line: ``ps`` shows the server and every
         # node (they are its forks) with the run they belong to.
@@ -132,6 +139,8 @@ class ForkServer:
         with contextlib.suppress(OSError):
             self.link.send(QUIT)
         self.link.close()
+        import subprocess
+
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:

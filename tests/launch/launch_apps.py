@@ -28,3 +28,15 @@ class CountsDescriptors(App):
     def _record(ctx):
         # Listing the directory opens one more descriptor, which the listing shows.
         ctx.record(kind="descriptors", count=len(os.listdir("/proc/self/fd")) - 1, pid=os.getpid())
+
+
+class ReportsModules(App):
+    """Records which of a few modules its node process has loaded when it starts, then stops."""
+
+    WATCHED = ("threading", "subprocess", "logging")
+
+    def on_start(self, ctx):
+        import sys
+
+        ctx.record(kind="modules", loaded=[name for name in self.WATCHED if name in sys.modules])
+        ctx.stop()
