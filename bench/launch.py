@@ -62,16 +62,8 @@ PSS_GOAL_MIB = 2.0
 RANDOM_DEGREE = 9
 
 
-class StopAtStart(netsim.App):
-    """Stops as soon as the run starts, so that the run ends right after start-up."""
-
-    def on_start(self, ctx: Any) -> None:
-        ctx.stop()
-
-
-# netsim imports this file again (as a module) in the parent and in every node to find the app:
-# keep everything at module level cheap and free of side effects.
-APP_SPEC = f"{os.path.abspath(__file__)}:StopAtStart"
+# Its own module: see bench/launch_app.py for why.
+APP_SPEC = f"{os.path.join(os.path.dirname(os.path.abspath(__file__)), 'launch_app.py')}:StopAtStart"
 
 
 @dataclass
