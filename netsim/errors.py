@@ -10,6 +10,7 @@
     │   ├── LimitError          a run that needs more open files or processes than the hard limit allows
     │   └── TraceFormatError    a trace file that is not ``netsim-trace/1`` (file, line)
     ├── CodecError              bytes that are not a valid netsim frame or message
+    ├── ProgramFailed           a node's program (``--cmd``) could not start, failed init or exited
     ├── TransportError          a socket operation netsim cannot carry out
     │   └── MessageTooLarge     a message bigger than its transport can carry
     └── RunError                a simulation that did not end ok (exit 1); ``result`` is its RunResult
@@ -101,6 +102,20 @@ class TraceFormatError(InputError):
 
 class CodecError(NetsimError):
     """Bytes that are not a valid frame or message; the connection that sent them is closed."""
+
+
+class ProgramFailed(NetsimError):
+    """A node's program failed: how, and the last lines it wrote on its stderr (the node's failure)."""
+
+    def __init__(self, command: str, what: str, *, stderr_tail: list[str] | None = None) -> None:
+        self.command = command
+        self.stderr_tail = list(stderr_tail or [])
+        # The verdict comes last, as in a Python traceback: a one-line report shows the last line.
+        message = f"program {command!r} {what}"
+        if self.stderr_tail:
+            shown = "\n".join(f"  {line}" for line in self.stderr_tail)
+            message = f"the last lines of its stderr:\n{shown}\n{message}"
+        super().__init__(message)
 
 
 class TransportError(NetsimError):

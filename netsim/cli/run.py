@@ -102,9 +102,21 @@ def run_command(
         bool,
         typer.Option(
             "--allow-topology-apps",
-            help="Run the Python code (module:Class, file.py:Class) that nodes' app attributes name.",
+            help="Run the Python code (module:Class, file.py:Class) that nodes' app attributes name, "
+            "and the programs their cmd attributes name.",
         ),
     ] = False,
+    cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--cmd",
+            help="Run this program on every node instead of an app (any language; Maelstrom's protocol "
+            'on stdin/stdout), e.g. --cmd "python3 echo.py".',
+        ),
+    ] = None,
+    init_timeout: Annotated[
+        float, typer.Option("--init-timeout", help="Seconds each --cmd program has to answer init.")
+    ] = 10.0,
 ) -> None:
     """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace.
 
@@ -128,6 +140,12 @@ def run_command(
     # alone, and `netsim --help` or `netsim topo` should not pay for them.
     from netsim.launch.run import run
 
+    if cmd is not None and app_spec != DEFAULT_APP:
+        from netsim.errors import OptionError
+
+        raise OptionError(
+            "--app and --cmd both given", hint="a node runs a Python app or a program: keep one"
+        )
     with _ProgressLine(enabled=not as_json) as progress:
         result = run(
             topology,
@@ -142,6 +160,8 @@ def run_command(
             faults_file=faults_file,
             on_progress=progress.update,
             allow_topology_apps=allow_topology_apps,
+            cmd=cmd,
+            init_timeout=init_timeout,
         )
     summary = result.summary.to_dict()
     if as_json:

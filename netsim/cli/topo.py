@@ -109,8 +109,10 @@ def show_command(
 def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     """Check that a topology loads; exit 2 with the reason if it does not."""
     from netsim.topology import load_topology
+    from netsim.topology.commands import check_topology_commands
 
     topology = load_topology(spec, seed=seed)
+    check_topology_commands(topology)
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
         stderr.print(f"warning: {visible(warning)}", highlight=False, markup=False)
@@ -127,6 +129,17 @@ def _print_code_app_notes(topology: "Topology") -> None:
             f"note: node{'s' if len(names) > 1 else ''} {shown} name app {visible(repr(spec))}, Python code "
             "the topology points at: netsim run imports it only with --allow-topology-apps "
             "(or --app with the same spec)",
+            highlight=False,
+            markup=False,
+        )
+    for line, names in topology.commands().items():
+        shown = ", ".join(visible(name) for name in names[:5]) + (
+            f" and {len(names) - 5} more" if len(names) > 5 else ""
+        )
+        stderr.print(
+            f"note: node{'s' if len(names) > 1 else ''} {shown} run cmd {visible(repr(line))}, a program the "
+            "topology names: netsim run starts it only with --allow-topology-apps "
+            "(or --cmd with the same line)",
             highlight=False,
             markup=False,
         )

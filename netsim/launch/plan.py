@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 from netsim.runs.layout import node_part_name
 from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
 from netsim.shaping.conditions import NO_CONDITIONS
 from netsim.shaping.links import LinkConditionsMap
-from netsim.topology.model import Topology
+from netsim.topology.model import NodeSpec, Topology
+
+# The run directory's folder of per-node state directories (a program's, across restarts).
+STATE_DIR_NAME = "state"
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -32,7 +36,10 @@ def build_plans(
     settings: RuntimeSettings,
     conditions: LinkConditionsMap | None = None,
     run_key: bytes,
+    default_cmd: str | None = None,
 ) -> list[NodePlan]:
+    """One plan per node. A node runs its own ``cmd`` or ``app`` attribute if it has one, else the
+    run's ``default_cmd`` (a program's command line) if given, else ``default_app``."""
     index_of = {node.name: node.index for node in topology.nodes}
     links: dict[str, list[LinkPlan]] = {node.name: [] for node in topology.nodes}
     for link in topology.links:
@@ -46,6 +53,12 @@ def build_plans(
         )
     node_names = tuple(node.name for node in topology.nodes)
     longest_name = max((len(name) for name in node_names), default=1)
+    state_root = node_dir.parent / STATE_DIR_NAME
+
+    def command(node: NodeSpec) -> tuple[str, ...] | None:
+        line = node.cmd or (None if node.app else default_cmd)
+        return tuple(shlex.split(line)) if line else None
+
     return [
         NodePlan(
             name=node.name,
@@ -60,6 +73,8 @@ def build_plans(
             settings=settings,
             run_key=run_key,
             longest_name=longest_name,
+            cmd=command(node),
+            state_dir=str(state_root / f"{node.index}-{slug(node.name)}") if command(node) else None,
         )
         for node in topology.nodes
     ]

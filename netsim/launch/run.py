@@ -10,6 +10,7 @@ import datetime
 import os
 import random
 import secrets
+import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ from netsim.shaping.faults import (
 )
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
+from netsim.topology.commands import check_run_command, check_topology_commands
 from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
@@ -114,6 +116,8 @@ def run(
     on_ready: ReadyCallback | None = None,
     allow_topology_apps: bool = False,
     check: bool = False,
+    cmd: str | None = None,
+    init_timeout: float = 10.0,
 ) -> RunResult:
     """Run ``topology`` (a file, a generator spec such as ``ring:8``, or a Topology) to completion.
 
@@ -127,6 +131,10 @@ def run(
     done or quiet.
     ``on_progress`` is called about ten times a second; ``on_ready`` once, when every node is up,
     with each node's pid and listener addresses.
+    ``cmd`` (a command line, split as a shell splits it but run without one) makes every node that
+    has no ``app`` or ``cmd`` attribute of its own run that program instead of ``app``, speaking
+    Maelstrom's protocol on its stdin and stdout (``netsim.runtime.program``); each program must
+    answer ``init`` within ``init_timeout`` seconds.
     A node whose ``app`` attribute names Python code (``module:Class``, ``file.py:Class``) rather
     than a built-in app is refused unless ``allow_topology_apps`` is true or ``app`` is that same spec:
     a topology file is data, and running the code it points at is the user's choice.
@@ -148,6 +156,9 @@ def run(
             f"unknown transport {transport!r}", hint=f"use one of: {', '.join(TRANSPORT_NAMES)}"
         )
     _check_link_defaults(conditions or {})
+    init_timeout = _seconds_option("--init-timeout", init_timeout, MAX_STARTUP_TIMEOUT_S)
+    if cmd is not None:
+        check_run_command(cmd)
     _check_out_dir(out)
     # What the program around the launcher holds, counted before the fork server's link adds one.
     inherited_fds = open_fds()
@@ -155,7 +166,7 @@ def run(
     server = ForkServer.start()
     try:
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
-        _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps)
+        _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
         schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
         # The last check, before the run directory exists: enough open files and processes for the
@@ -166,14 +177,14 @@ def run(
         )
         ensure_limits(needs)
 
-        app_label = slug(app.rpartition(":")[2], 16)
+        app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
         started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
         run_id = f"{started}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
         run_dir = Path(out) / run_id
         node_dir = run_dir / NODE_DIR_NAME
         node_dir.mkdir(parents=True)
         write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)
-        header = _header(run_id, topo, app, transport, seed)
+        header = _header(run_id, topo, app, transport, seed, cmd)
         write_header_part(node_dir, header)
 
         # Stop signals are noted from here until the summary is written: whatever ends the run, the
@@ -194,6 +205,8 @@ def run(
                 on_progress,
                 on_ready,
                 server,
+                cmd,
+                init_timeout,
             )
             if on_progress is not None:
                 # The trace of a large run takes a moment to merge: say so.
@@ -287,6 +300,8 @@ def _launch(
     on_progress: ProgressCallback | None,
     on_ready: ReadyCallback | None,
     server: ForkServer,
+    cmd: str | None,
+    init_timeout: float,
 ) -> tuple[LaunchOutcome, BaseException | None]:
     """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
     after every node has been stopped, so that the caller still finishes the run directory."""
@@ -301,7 +316,8 @@ def _launch(
             seed=seed,
             socket_dir=socket_dir,
             node_dir=node_dir,
-            settings=RuntimeSettings(startup_timeout_s=startup_timeout),
+            settings=RuntimeSettings(startup_timeout_s=startup_timeout, program_init_timeout_s=init_timeout),
+            default_cmd=cmd,
             conditions=shaped_links,
             # Held in memory by the launcher and its nodes only (see docs/security.md).
             run_key=RunKey.new().key,
@@ -417,13 +433,21 @@ def _check_out_dir(out: str | os.PathLike[str]) -> None:
 
 
 def _check_runnable(
-    topo: Topology, default_app: str, default_transport: str, *, allow_topology_apps: bool = False
+    topo: Topology,
+    default_app: str,
+    default_transport: str,
+    *,
+    allow_topology_apps: bool = False,
+    cmd: str | None = None,
 ) -> None:
     """Fail before any process starts: code the topology names unasked, apps that do not import,
-    transports the kernel lacks."""
+    programs that are not there, transports the kernel lacks."""
     if not allow_topology_apps:
         _refuse_topology_code(topo, default_app)
-    for spec in sorted({node.app or default_app for node in topo.nodes}):
+        _refuse_topology_commands(topo, cmd)
+    check_topology_commands(topo)
+    app_nodes = [node for node in topo.nodes if node.cmd is None and (node.app or cmd is None)]
+    for spec in sorted({node.app or default_app for node in app_nodes}):
         resolve_app(spec)
     for name in sorted({link_transport(link.transport, default_transport) for link in topo.links}):
         reason = get_transport(name).available()
@@ -454,7 +478,36 @@ def _refuse_topology_code(topo: Topology, chosen_app: str) -> None:
     )
 
 
-def _header(run_id: str, topo: Topology, app: str, transport: str, seed: int) -> dict[str, Any]:
+def _program_label(cmd: str) -> str:
+    """A short name for a run's program in its run id: its script or executable's file name."""
+    words = shlex.split(cmd)
+    named = next((word for word in words if "/" in word or "." in word), words[0])
+    return os.path.basename(named.rstrip("/")) or words[0]
+
+
+def _refuse_topology_commands(topo: Topology, chosen_cmd: str | None) -> None:
+    """A node's program that the user did not choose: refused before anything starts."""
+    unasked = {line: names for line, names in topo.commands().items() if line != chosen_cmd}
+    if not unasked:
+        return
+    line, names = next(iter(unasked.items()))
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise TopologyError(
+        topo.source,
+        f"node{'s' if len(names) > 1 else ''} {shown}",
+        f"cmd {line!r} is a program named by the topology file, and netsim run does not start programs "
+        "a topology names unless asked",
+        hint=f"if you trust this file, pass --allow-topology-apps (Python: allow_topology_apps=True), "
+        f"or choose the program yourself with --cmd {line!r}",
+    )
+
+
+def _header(
+    run_id: str, topo: Topology, app: str, transport: str, seed: int, cmd: str | None = None
+) -> dict[str, Any]:
+    commands = {
+        node.name: node.cmd or cmd for node in topo.nodes if node.cmd or (cmd is not None and not node.app)
+    }
     return {
         "type": HEADER_TYPE,
         "schema": SCHEMA,
@@ -466,8 +519,9 @@ def _header(run_id: str, topo: Topology, app: str, transport: str, seed: int) ->
             "nodes": [node.name for node in topo.nodes],
             "links": [[link.a, link.b, link_transport(link.transport, transport)] for link in topo.links],
         },
-        "node_apps": {node.name: node.app or app for node in topo.nodes},
-        "app": app,
+        "node_apps": {node.name: node.app or app for node in topo.nodes if node.name not in commands},
+        "node_cmds": commands,
+        "app": app if cmd is None else cmd,
         "transport": transport,
         "seed": seed,
         "started_at": wall_clock_iso(),

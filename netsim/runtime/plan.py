@@ -40,6 +40,8 @@ class RuntimeSettings:
     status_interval_s: float = 0.2
     # A node's log stops growing here (netsim.runtime.bounds.CappedLog).
     log_limit_bytes: int = LOG_LIMIT_BYTES
+    # How long a node's program (``NodePlan.cmd``) has to answer init with init_ok.
+    program_init_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,10 @@ class NodePlan:
     # "links": {peer: address}}, so its neighbours' address books stay right.
     fixed_addresses: dict[str, Any] | None = None
     generation: int = 0
+    # A program to run instead of the app (netsim.runtime.program), as its argument vector; and the
+    # directory it may keep state in across restarts.
+    cmd: tuple[str, ...] | None = None
+    state_dir: str | None = None
     # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
     run_key: bytes = field(default_factory=lambda: secrets.token_bytes(RUN_KEY_BYTES), repr=False)
     # The longest name in node_names, in characters: a hello's size bound, computed once for the run
@@ -92,6 +98,8 @@ def plan_to_json(plan: NodePlan) -> dict[str, Any]:
         "fixed_addresses": plan.fixed_addresses,
         "generation": plan.generation,
         "longest_name": plan.longest_name,
+        "cmd": None if plan.cmd is None else list(plan.cmd),
+        "state_dir": plan.state_dir,
     }
 
 
@@ -116,6 +124,8 @@ def plan_from_json(data: dict[str, Any], node_names: tuple[str, ...], run_key: b
         generation=data["generation"],
         run_key=run_key,
         longest_name=data["longest_name"],
+        cmd=None if data["cmd"] is None else tuple(data["cmd"]),
+        state_dir=data["state_dir"],
     )
 
 

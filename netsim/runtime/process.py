@@ -23,7 +23,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from netsim.errors import NetsimError
+from netsim.errors import NetsimError, ProgramFailed
 from netsim.runtime import control
 from netsim.runtime.app import App
 from netsim.runtime.context import NodeContext
@@ -42,6 +42,7 @@ from netsim.runtime.lifeline import (
 )
 from netsim.runtime.node import Node
 from netsim.runtime.plan import NodePlan
+from netsim.runtime.program import ProgramApp
 
 # The ``stop`` reason and exit code of a node whose launcher died before the run ended.
 LAUNCHER_GONE = "launcher-gone"
@@ -102,9 +103,13 @@ def run_node(
     try:
         _redirect_output(node)
         node.log(f"node {node.name!r} (index {node.plan.index}) pid {os.getpid()}")
-        node.app = load_app(node.plan.app)()
+        program = ProgramApp(node) if node.plan.cmd is not None else None
+        node.app = program or load_app(node.plan.app)()
         node.context = NodeContext(node, node.plan.seed)
         listeners, links = node.link_setup.bind()
+        if program is not None:
+            # Initialised before the node says it is bound, and so before the start barrier opens.
+            program.launch()
         node.tell(control.BOUND, listeners=listeners, links=links)
         node.link_setup.receive_addresses()
         commands = ControlChannel(node, node.conn)
@@ -150,7 +155,11 @@ def _end_orphaned(node: Node) -> int:
 
 
 def _crash(node: Node, error: BaseException) -> int:
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    if isinstance(error, ProgramFailed):
+        # The program's own story (exit status, stderr) says more than netsim's stack.
+        text = f"{error}\n"
+    else:
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     if isinstance(error, SystemExit):
         # sys.exit() in an app ends the node, not the run: a failure like any other, named.
         text += f"the app called sys.exit({error.code!r}); a node's app ends with ctx.stop()\n"

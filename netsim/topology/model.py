@@ -15,13 +15,16 @@ class NodeSpec:
     ``name`` is unique within the topology and is what apps use to address the node; ``index`` is its
     position in ``Topology.nodes`` (used for short socket paths). ``app`` comes from the node's ``app``
     attribute, ``None`` meaning "the run's default app". ``attrs`` keeps every other attribute as read
-    (Latitude, Longitude, x, y, label, ...), JSON-compatible values only.
+    (Latitude, Longitude, x, y, label, ...), JSON-compatible values only. ``cmd`` comes from the node's
+    ``cmd`` attribute: a program's command line that the node runs instead of an app (a node has an
+    ``app`` or a ``cmd``, not both).
     """
 
     name: str
     index: int
     app: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    cmd: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,14 @@ class Topology:
             if node.app is not None and node.app not in BUILTIN_APP_NAMES:
                 found.setdefault(node.app, []).append(node.name)
         return {spec: tuple(names) for spec, names in found.items()}
+
+    def commands(self) -> dict[str, tuple[str, ...]]:
+        """Each program command line a node's ``cmd`` names, with the nodes naming it, in node order."""
+        found: dict[str, list[str]] = {}
+        for node in self.nodes:
+            if node.cmd is not None:
+                found.setdefault(node.cmd, []).append(node.name)
+        return {line: tuple(names) for line, names in found.items()}
 
     def neighbours(self, name: str) -> list[str]:
         """The names of ``name``'s neighbours, in link order (a new list: the caller may change it)."""

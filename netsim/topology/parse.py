@@ -6,6 +6,7 @@ attributes, JSON-compatible attributes, self-loops, parallel and directed edges,
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ def from_graph(
             name=names[node_id],
             index=index,
             app=_node_app(source, names[node_id], data.get("app")),
-            attrs=_json_attrs(data, exclude=("app",)),
+            attrs=_json_attrs(data, exclude=("app", "cmd")),
+            cmd=_node_cmd(source, names[node_id], data.get("cmd"), data.get("app")),
         )
         for index, (node_id, data) in enumerate(node_items)
     )
@@ -185,6 +187,34 @@ def _node_app(source: str, node_name: str, value: Any) -> str | None:
         hint=f"use a built-in app ({', '.join(BUILTIN_APP_NAMES)}) or a module:Class spec, "
         "or leave app unset for the run's default",
     )
+
+
+def _node_cmd(source: str, node_name: str, value: Any, app: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    where = f"node {node_name}"
+    if not isinstance(value, str):
+        raise TopologyError(
+            source,
+            where,
+            f"cmd {value!r} is not a command line",
+            hint='write it as a string, e.g. cmd "python3 node.py"',
+        )
+    if app not in (None, ""):
+        raise TopologyError(
+            source, where, "has both an app and a cmd", hint="keep one: a node runs a Python app or a program"
+        )
+    try:
+        argv = shlex.split(value)
+    except ValueError as error:
+        raise TopologyError(
+            source, where, f"cmd {value!r} cannot be split into arguments: {error}", hint="close the quotes"
+        ) from None
+    if not argv:
+        raise TopologyError(
+            source, where, "cmd is blank", hint="give the program's command line, or leave cmd out"
+        )
+    return value
 
 
 def _link_transport(source: str, a: str, b: str, value: Any) -> str | None:

@@ -15,12 +15,19 @@ import networkx as nx
 from netsim.errors import OptionError, TopologyError
 from netsim.topology.formats import NETSIM_TOPOLOGY_FORMAT
 from netsim.topology.load import EXTENSION_FORMATS
-from netsim.topology.model import Topology
+from netsim.topology.model import NodeSpec, Topology
 from netsim.vocabulary import TRANSPORT_NAMES
 
 # Keys the node-link format uses itself, which attributes therefore cannot carry.
-_RESERVED_NODE_KEYS = ("id", "app")
+_RESERVED_NODE_KEYS = ("id", "app", "cmd")
 _RESERVED_LINK_KEYS = ("source", "target", "key", "transport")
+
+
+def _program(node: NodeSpec) -> dict[str, str]:
+    """The node's ``app`` or ``cmd`` attribute, where it has one."""
+    if node.cmd:
+        return {"cmd": node.cmd}
+    return {"app": node.app} if node.app else {}
 
 
 def topology_to_graph(topo: Topology) -> nx.Graph:
@@ -29,7 +36,7 @@ def topology_to_graph(topo: Topology) -> nx.Graph:
     graph = nx.Graph()
     graph.graph.update(topo.graph_attrs)
     for node in topo.nodes:
-        graph.add_node(node.name, **node.attrs, **({"app": node.app} if node.app else {}))
+        graph.add_node(node.name, **node.attrs, **_program(node))
     for link in topo.links:
         graph.add_edge(
             link.a, link.b, **link.attrs, **({"transport": link.transport} if link.transport else {})
@@ -47,7 +54,7 @@ def topology_to_node_link(topo: Topology) -> dict[str, Any]:
     nodes: list[dict[str, Any]] = []
     for node in topo.nodes:
         _refuse_reserved(topo, f"node {node.name}", node.attrs, _RESERVED_NODE_KEYS)
-        nodes.append({"id": node.name, **({"app": node.app} if node.app else {}), **node.attrs})
+        nodes.append({"id": node.name, **_program(node), **node.attrs})
     links: list[dict[str, Any]] = []
     for link in topo.links:
         _refuse_reserved(topo, f"edge {link.a} -> {link.b}", link.attrs, _RESERVED_LINK_KEYS)

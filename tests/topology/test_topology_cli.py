@@ -190,3 +190,40 @@ def test_subprocess_show_and_bad_file() -> None:
         "error: topologies/bad/undefined-node.gml: edge 0 -> 9: node 9 is not defined (known nodes: 0-1)"
     )
     assert len(lines) == 2 and lines[1].startswith("hint: ")
+
+
+def _gml_with_commands(tmp_path: Path, n0: str, n1: str = "") -> Path:
+    path = tmp_path / "programs.gml"
+    path.write_text(
+        "graph [\n"
+        f'  node [ id 0 label "n0" {n0} ]\n'
+        f'  node [ id 1 label "n1" {n1} ]\n'
+        '  node [ id 2 label "n2" app "echo" ]\n'
+        "  edge [ source 0 target 1 ]\n  edge [ source 1 target 2 ]\n"
+        "]\n"
+    )
+    return path
+
+
+def test_validate_checks_each_nodes_program_is_there(tmp_path: Path) -> None:
+    ok = _gml_with_commands(tmp_path, f'cmd "{sys.executable} node.py"', f'cmd "{sys.executable} node.py"')
+    result = invoke("validate", str(ok))
+    assert result.exit_code == 0, result.output
+    assert "nodes n0, n1 run cmd" in " ".join(result.output.split())
+    missing = _gml_with_commands(tmp_path, 'cmd "no-such-program-anywhere --x"')
+    result = invoke("validate", str(missing))
+    assert result.exit_code == 2
+    expected = f"{missing}: node n0: cmd 'no-such-program-anywhere --x' names 'no-such-program-anywhere'"
+    assert f"{expected}, which is not on PATH" in " ".join(result.output.split())
+
+
+def test_a_node_with_an_app_and_a_cmd_or_a_cmd_that_is_not_a_string_is_refused(tmp_path: Path) -> None:
+    both = _gml_with_commands(tmp_path, 'app "echo" cmd "python3 x.py"')
+    result = invoke("validate", str(both))
+    assert result.exit_code == 2 and "node n0: has both an app and a cmd" in result.output
+    number = _gml_with_commands(tmp_path, "cmd 3")
+    result = invoke("validate", str(number))
+    assert result.exit_code == 2 and "node n0: cmd 3 is not a command line" in result.output
+    unclosed = _gml_with_commands(tmp_path, 'cmd "python3 \'x.py"')
+    result = invoke("validate", str(unclosed))
+    assert result.exit_code == 2 and "cannot be split into arguments" in result.output
