@@ -97,13 +97,18 @@ class Launcher:
         # nodes whose app has not finished, and the live nodes that last said they were busy.
         self._awaiting: set[NodeState] = set()
         self._awaiting_test: Callable[[NodeState], bool] | None = None
-        self._not_done: set[NodeState] = set(self.nodes)
+        self._not_done: set[NodeState] = {node for node in self.nodes if self._ends_run(node)}
         self._busy: set[NodeState] = set(self.nodes)
         self._last_activity_ns = 0
         self.faults: FaultRunner | None = faults(self) if faults is not None else None
         self._started_at = 0.0
 
     # ---- the whole run ------------------------------------------------------------------------------
+
+    def _ends_run(self, node: NodeState) -> bool:
+        """Whether this node's app stopping counts towards the run's "done"."""
+        done_when = self.limits.done_when
+        return done_when is None or node.plan.name in done_when
 
     def run(self) -> LaunchOutcome:
         outcome = LaunchOutcome(ended_by="failure")
@@ -639,7 +644,8 @@ class Launcher:
         self.nodes[self.nodes.index(old)] = node
         self.by_name[name] = node
         self.by_index[plan.index] = node
-        self._not_done.add(node)
+        if self._ends_run(node):
+            self._not_done.add(node)
         self._busy.add(node)
         self._tell_server(forkserver.FORK, plans=[plan_to_json(plan)], gated=False)
 

@@ -93,6 +93,9 @@ class LaunchLimits:
     drain_timeout_s: float = 5.0
     close_timeout_s: float = 5.0
     terminate_timeout_s: float = 2.0
+    # The nodes whose apps end the run as "done" once all have stopped (a workload's clients); None:
+    # every node.
+    done_when: frozenset[str] | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -24,6 +24,8 @@ class NodeContext:
         self.name: str = node.name
         self.neighbours: tuple[str, ...] = node.neighbour_names
         self.nodes: tuple[str, ...] = node.plan.node_names
+        # Settings netsim gives a built-in app beyond the plan (a workload client's); {} for the rest.
+        self.config: dict[str, Any] = node.plan.config or {}
         self.seed = seed
         self.rng = random.Random(f"{seed}:{node.name}")
         # Every app sends through here, often per message: these attributes are the node's own methods,

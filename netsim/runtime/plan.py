@@ -64,6 +64,12 @@ class NodePlan:
     # directory it may keep state in across restarts.
     cmd: tuple[str, ...] | None = None
     state_dir: str | None = None
+    # What the app is told besides the plan (``NodeContext.config``): JSON values, e.g. a workload
+    # client's settings.
+    config: dict[str, Any] | None = None
+    # How many of node_names, from the first, are the topology's own nodes (a program's node_ids);
+    # 0: all of them. A workload's clients and services come after them.
+    servers: int = 0
     # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
     run_key: bytes = field(default_factory=lambda: secrets.token_bytes(RUN_KEY_BYTES), repr=False)
     # The longest name in node_names, in characters: a hello's size bound, computed once for the run
@@ -100,6 +106,8 @@ def plan_to_json(plan: NodePlan) -> dict[str, Any]:
         "longest_name": plan.longest_name,
         "cmd": None if plan.cmd is None else list(plan.cmd),
         "state_dir": plan.state_dir,
+        "config": plan.config,
+        "servers": plan.servers,
     }
 
 
@@ -126,6 +134,8 @@ def plan_from_json(data: dict[str, Any], node_names: tuple[str, ...], run_key: b
         longest_name=data["longest_name"],
         cmd=None if data["cmd"] is None else tuple(data["cmd"]),
         state_dir=data["state_dir"],
+        config=data["config"],
+        servers=data["servers"],
     )
 
 

@@ -129,7 +129,8 @@ class ProgramApp(App):
     def _initialise(self) -> None:
         node = self.node
         assert self.stdout is not None and self.stderr is not None
-        body = init_body(INIT_MSG_ID, node.name, list(node.plan.node_names))
+        servers = node.plan.servers or len(node.plan.node_names)
+        body = init_body(INIT_MSG_ID, node.name, list(node.plan.node_names[:servers]))
         self._write_blocking(encode_line(node.name, node.name, body))
         timeout_s = node.plan.settings.program_init_timeout_s
         deadline = time.monotonic() + timeout_s
