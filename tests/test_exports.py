@@ -26,6 +26,7 @@ PUBLIC_NAMES = [
     "NodeContext",
     "NodeCrashed",
     "OptionError",
+    "ProgramFailed",
     "RunError",
     "RunResult",
     "RunSummary",
@@ -77,7 +78,9 @@ def test_the_error_tree_is_the_one_in_netsim_errors() -> None:
         and value.__module__ == "netsim.errors"
     }
     exported = {
-        name for name in PUBLIC_NAMES if name.endswith("Error") or name in ("NodeCrashed", "MessageTooLarge")
+        name
+        for name in PUBLIC_NAMES
+        if name.endswith("Error") or name in ("NodeCrashed", "MessageTooLarge", "ProgramFailed")
     }
     assert exported == set(defined)
     for name, value in defined.items():
