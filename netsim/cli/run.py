@@ -117,6 +117,80 @@ def run_command(
     init_timeout: Annotated[
         float, typer.Option("--init-timeout", help="Seconds each --cmd program has to answer init.")
     ] = 10.0,
+    routing: Annotated[
+        str,
+        typer.Option(
+            "--routing",
+            help="A program's message to a non-neighbour: shortest-path (forwarded hop by hop) or none.",
+        ),
+    ] = "shortest-path",
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            "--workload",
+            "-w",
+            help="Drive the nodes with clients: echo, unique-ids, broadcast, g-set, g-counter, pn-counter, "
+            "lin-kv, kafka; then check the history.",
+            rich_help_panel="Workload",
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit", help="Seconds the clients issue operations.", rich_help_panel="Workload"
+        ),
+    ] = 10.0,
+    rate: Annotated[
+        float,
+        typer.Option("--rate", help="Operations per second, over all clients.", rich_help_panel="Workload"),
+    ] = 10.0,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="Clients (c1, c2, ...).", rich_help_panel="Workload")
+    ] = 5,
+    op_timeout: Annotated[
+        float,
+        typer.Option(
+            "--op-timeout",
+            help="Seconds a client waits for a reply (then: info).",
+            rich_help_panel="Workload",
+        ),
+    ] = 5.0,
+    final_wait: Annotated[
+        float,
+        typer.Option("--final-wait", help="Seconds before the final reads.", rich_help_panel="Workload"),
+    ] = 2.0,
+    topology_hint: Annotated[
+        str | None,
+        typer.Option(
+            "--topology-hint",
+            help="broadcast: the topology message from grid, line, tree or total (default: the links).",
+            rich_help_panel="Workload",
+        ),
+    ] = None,
+    services: Annotated[
+        str,
+        typer.Option(
+            "--services",
+            help="Services hosted as nodes, comma-separated, or none.",
+            rich_help_panel="Workload",
+        ),
+    ] = "seq-kv,lin-kv,lww-kv,lin-tso",
+    shape_clients: Annotated[
+        bool,
+        typer.Option(
+            "--shape-clients",
+            help="Apply the default link conditions to client and service links too.",
+            rich_help_panel="Workload",
+        ),
+    ] = False,
+    checker: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--checker",
+            help="Also judge the history with module:function (repeatable).",
+            rich_help_panel="Workload",
+        ),
+    ] = None,
 ) -> None:
     """Run TOPOLOGY: one OS process per node, real sockets on every link, one trace.
 
@@ -146,6 +220,21 @@ def run_command(
         raise OptionError(
             "--app and --cmd both given", hint="a node runs a Python app or a program: keep one"
         )
+    options = None
+    if workload is not None:
+        from netsim.workloads.setup import WorkloadOptions
+
+        options = WorkloadOptions(
+            name=workload,
+            time_limit_s=time_limit,
+            rate=rate,
+            concurrency=concurrency,
+            timeout_s=op_timeout,
+            final_wait_s=final_wait,
+            topology_hint=topology_hint,
+            services=tuple(name for name in services.split(",") if name and name != "none"),
+            shape_clients=shape_clients,
+        )
     with _ProgressLine(enabled=not as_json) as progress:
         result = run(
             topology,
@@ -162,6 +251,9 @@ def run_command(
             allow_topology_apps=allow_topology_apps,
             cmd=cmd,
             init_timeout=init_timeout,
+            workload=options,
+            routing=routing,
+            checkers=checker or [],
         )
     summary = result.summary.to_dict()
     if as_json:
@@ -272,3 +364,46 @@ def _print_summary(summary: dict[str, Any]) -> None:
             stderr.print(f"  traceback in {visible_markup(failure['log'])}", highlight=False)
     if len(failures) > MAX_FAILURES_SHOWN:
         stderr.print(f"... and {len(failures) - MAX_FAILURES_SHOWN} more node failures (see summary.json)")
+    if isinstance(summary.get("workload"), dict):
+        _print_verdict(summary["workload"])
+
+
+def _print_verdict(workload: dict[str, Any]) -> None:
+    """The workload's verdict table: valid or not (and why), the ops and their latencies, msgs-per-op."""
+    valid = workload.get("valid")
+    verdict = {True: "[green]valid[/]", False: "[red]invalid[/]"}.get(valid, "[yellow]unknown[/]")
+    stats = workload.get("stats") or {}
+    table = Table(
+        title=f"workload {visible_markup(str(workload.get('workload')))}",
+        show_header=False,
+        title_justify="left",
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("verdict", verdict),
+        (
+            "ops (ok / fail / info)",
+            f"{workload.get('ops', 0):,} ({stats.get('ok', 0):,} / "
+            f"{stats.get('fail', 0):,} / {stats.get('info', 0):,})",
+        ),
+        ("availability", _percent(stats.get("availability"))),
+        (
+            "latency p50 / p99 / max",
+            " / ".join(_ms(stats.get(key)) for key in ("p50_ms", "p99_ms", "max_ms")),
+        ),
+        ("msgs-per-op", "-" if workload.get("msgs_per_op") is None else f"{workload['msgs_per_op']:.2f}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    stderr.print(table)
+    if workload.get("explanation"):
+        stderr.print(f"[red]why:[/] {visible_markup(workload['explanation'])}", highlight=False)
+
+
+def _percent(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{100 * value:.1f} %"
+
+
+def _ms(value: Any) -> str:
+    return "-" if not isinstance(value, (int, float)) else f"{value:,.1f} ms"

@@ -118,12 +118,19 @@ class ForkServer:
     def pid(self) -> int:
         return self.process.pid
 
-    def setup(self, node_names: tuple[str, ...], run_key: bytes, apps: list[str]) -> None:
+    def setup(
+        self,
+        node_names: tuple[str, ...],
+        run_key: bytes,
+        apps: list[str],
+        program_links: tuple[tuple[int, int], ...] = (),
+    ) -> None:
         self.link.send(
             SETUP,
             sys_path=sys.path,
             node_names=node_names,
             run_key=run_key.hex(),
+            program_links=program_links,
             apps=apps,
             soft_limits=_soft_limits(),
         )
@@ -212,6 +219,7 @@ class _Server:
         self.gate: tuple[int, int] | None = None
         self.node_names: tuple[str, ...] = ()
         self.run_key = b""
+        self.program_links: tuple[tuple[int, int], ...] = ()
         self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_read, False)
         os.set_blocking(self.wake_write, False)
@@ -265,6 +273,7 @@ class _Server:
         _take_soft_limits(request["soft_limits"])
         self.node_names = tuple(request["node_names"])
         self.run_key = bytes.fromhex(request["run_key"])
+        self.program_links = tuple((a, b) for a, b in request["program_links"])
         for spec in request["apps"]:
             # Imported once here, shared by every node; a node that cannot load its app says why.
             with contextlib.suppress(NetsimError, Exception):
@@ -276,7 +285,9 @@ class _Server:
     def _fork_all(self, plans: list[dict[str, Any]], *, gated: bool) -> None:
         from netsim.runtime.plan import plan_from_json
 
-        node_plans = [plan_from_json(plan, self.node_names, self.run_key) for plan in plans]
+        node_plans = [
+            plan_from_json(plan, self.node_names, self.run_key, self.program_links) for plan in plans
+        ]
         # What exists now is shared copy-on-write with every child; gc in a child must not touch it.
         gc.collect()
         gc.freeze()

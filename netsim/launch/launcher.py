@@ -169,7 +169,8 @@ class Launcher:
             self.server = ForkServer.start()
         self.selector.register(self.server.link.fileno, selectors.EVENT_READ, ("server", None))
         first = self.plans[0]
-        self.server.setup(first.node_names, first.run_key, sorted({plan.app for plan in self.plans}))
+        apps = sorted({plan.app for plan in self.plans})
+        self.server.setup(first.node_names, first.run_key, apps, first.program_links)
         for at in range(0, len(self.plans), FORK_BATCH):
             batch = self.plans[at : at + FORK_BATCH]
             self._tell_server(forkserver.FORK, plans=[plan_to_json(plan) for plan in batch], gated=True)

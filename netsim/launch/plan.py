@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 from netsim.runs.layout import node_part_name
 from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
@@ -37,9 +38,15 @@ def build_plans(
     conditions: LinkConditionsMap | None = None,
     run_key: bytes,
     default_cmd: str | None = None,
+    configs: dict[str, dict[str, Any]] | None = None,
+    servers: int = 0,
+    forwarding: bool = True,
 ) -> list[NodePlan]:
     """One plan per node. A node runs its own ``cmd`` or ``app`` attribute if it has one, else the
-    run's ``default_cmd`` (a program's command line) if given, else ``default_app``."""
+    run's ``default_cmd`` (a program's command line) if given, else ``default_app``. ``configs``: an
+    app's ``NodeContext.config`` by node name; ``servers``: how many nodes, from the first, are the
+    topology's own (0: all), the others a workload's clients and services. ``forwarding``: programs'
+    messages to non-neighbours are forwarded hop by hop along the links between program nodes."""
     index_of = {node.name: node.index for node in topology.nodes}
     links: dict[str, list[LinkPlan]] = {node.name: [] for node in topology.nodes}
     for link in topology.links:
@@ -59,6 +66,12 @@ def build_plans(
         line = node.cmd or (None if node.app else default_cmd)
         return tuple(shlex.split(line)) if line else None
 
+    programs = {node.name for node in topology.nodes if command(node)}
+    program_links = tuple(
+        (index_of[link.a], index_of[link.b])
+        for link in topology.links
+        if forwarding and link.a in programs and link.b in programs
+    )
     return [
         NodePlan(
             name=node.name,
@@ -74,6 +87,9 @@ def build_plans(
             run_key=run_key,
             longest_name=longest_name,
             cmd=command(node),
+            config=(configs or {}).get(node.name),
+            servers=servers,
+            program_links=program_links,
             state_dir=str(state_root / f"{node.index}-{slug(node.name)}") if command(node) else None,
         )
         for node in topology.nodes

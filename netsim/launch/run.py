@@ -6,6 +6,7 @@ exit code 2), then launches, merges the per-node traces and writes ``summary.jso
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import random
@@ -72,8 +73,13 @@ from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
 from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
+from netsim.workloads.results import judge
+from netsim.workloads.setup import HISTORY_DIR_NAME, WorkloadOptions, client_names, with_workload_nodes
 
 EXIT_OK, EXIT_FAILED = 0, 1
+ROUTINGS = ("shortest-path", "none")
+# A run that ended ok but whose workload's history its checker judged invalid, or could not judge.
+EXIT_INVALID, EXIT_UNKNOWN = 3, 4
 # A run that ended so, and in which no node failed (a hung node that had to be ended is a failure).
 OK_ENDINGS = ("done", "quiet", "duration")
 
@@ -92,11 +98,17 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 ok, 1 failed, 128 + the signal's number when a stop signal ended the run (130 for Ctrl-C)."""
+        """0 ok, 1 failed, 3 a workload's history judged invalid, 4 its validity unknown, 128 + the
+        signal's number when a stop signal ended the run (130 for Ctrl-C)."""
         if self.summary.ended_by == "interrupted":
             name = self.summary.signal or "SIGINT"
             return 128 + getattr(signal, name, signal.SIGINT)
-        return EXIT_OK if self.summary.ok else EXIT_FAILED
+        if not self.summary.ok:
+            return EXIT_FAILED
+        workload = self.summary.workload
+        if isinstance(workload, dict) and workload.get("valid") is not True:
+            return EXIT_INVALID if workload.get("valid") is False else EXIT_UNKNOWN
+        return EXIT_OK
 
 
 def run(
@@ -118,6 +130,9 @@ def run(
     check: bool = False,
     cmd: str | None = None,
     init_timeout: float = 10.0,
+    workload: WorkloadOptions | None = None,
+    checkers: list[str] | None = None,
+    routing: str = "shortest-path",
 ) -> RunResult:
     """Run ``topology`` (a file, a generator spec such as ``ring:8``, or a Topology) to completion.
 
@@ -134,7 +149,13 @@ def run(
     ``cmd`` (a command line, split as a shell splits it but run without one) makes every node that
     has no ``app`` or ``cmd`` attribute of its own run that program instead of ``app``, speaking
     Maelstrom's protocol on its stdin and stdout (``netsim.runtime.program``); each program must
-    answer ``init`` within ``init_timeout`` seconds.
+    answer ``init`` within ``init_timeout`` seconds. ``routing``: "shortest-path" forwards a program's
+    message to a node that is not its neighbour hop by hop (``netsim.runtime.routing``); "none" drops
+    it (traced) and tells the program node-not-found.
+    ``workload`` (``netsim.workloads.setup.WorkloadOptions``) adds the workload's clients and the
+    services as nodes, ends the run once the clients are done, then checks the clients' history
+    (``history.jsonl``, ``results.json`` and the summary's ``workload``; ``checkers`` adds users'
+    ``module:function`` checkers); see docs/workloads.md.
     A node whose ``app`` attribute names Python code (``module:Class``, ``file.py:Class``) rather
     than a built-in app is refused unless ``allow_topology_apps`` is true or ``app`` is that same spec:
     a topology file is data, and running the code it points at is the user's choice.
@@ -159,6 +180,11 @@ def run(
     init_timeout = _seconds_option("--init-timeout", init_timeout, MAX_STARTUP_TIMEOUT_S)
     if cmd is not None:
         check_run_command(cmd)
+    if routing not in ROUTINGS:
+        raise OptionError(f"unknown --routing {routing!r}", hint=f"use one of: {', '.join(ROUTINGS)}")
+    if workload is not None:
+        workload.check()
+        duration = max(duration, workload.run_seconds)
     _check_out_dir(out)
     # What the program around the launcher holds, counted before the fork server's link adds one.
     inherited_fds = open_fds()
@@ -169,6 +195,18 @@ def run(
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
         schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
+        app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
+        started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        run_id = f"{started}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
+        run_dir = Path(out) / run_id
+        servers = [node.name for node in topo.nodes]
+        configs: dict[str, dict[str, Any]] = {}
+        if workload is not None:
+            # Conditions and faults were worked out on the user's topology: client and service links
+            # are not shaped unless asked.
+            topo, configs = with_workload_nodes(topo, workload, seed=seed, run_dir=run_dir)
+            if workload.shape_clients:
+                shaped_links = topology_conditions(topo, conditions or {}, transport)
         # The last check, before the run directory exists: enough open files and processes for the
         # whole run, or a LimitError now rather than a run that stops half started.
         restarted = [fault.nodes[0] for fault in schedule.one_off if fault.action == "restart"]
@@ -177,14 +215,18 @@ def run(
         )
         ensure_limits(needs)
 
-        app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
-        started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        run_id = f"{started}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
-        run_dir = Path(out) / run_id
         node_dir = run_dir / NODE_DIR_NAME
         node_dir.mkdir(parents=True)
+        if workload is not None:
+            (run_dir / HISTORY_DIR_NAME).mkdir()
         write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)
         header = _header(run_id, topo, app, transport, seed, cmd)
+        if workload is not None:
+            header["workload"] = {
+                **dataclasses.asdict(workload),
+                "clients": client_names(workload),
+                "servers": servers,
+            }
         write_header_part(node_dir, header)
 
         # Stop signals are noted from here until the summary is written: whatever ends the run, the
@@ -207,6 +249,10 @@ def run(
                 server,
                 cmd,
                 init_timeout,
+                configs,
+                len(servers) if workload is not None else 0,
+                frozenset(client_names(workload)) if workload is not None else None,
+                routing != "none",
             )
             if on_progress is not None:
                 # The trace of a large run takes a moment to merge: say so.
@@ -247,6 +293,8 @@ def run(
                 netsim_version=__version__,
                 warnings=list(topo.warnings) + warnings,
             )
+            if workload is not None:
+                summary.workload = judge(run_dir, workload.name, servers, extra_checkers=checkers or [])
             write_summary(run_dir, summary)
             for failure in outcome.failures:
                 if failure.get("traceback") and failure.get("log"):
@@ -302,6 +350,10 @@ def _launch(
     server: ForkServer,
     cmd: str | None,
     init_timeout: float,
+    configs: dict[str, dict[str, Any]],
+    servers: int,
+    done_when: frozenset[str] | None,
+    forwarding: bool,
 ) -> tuple[LaunchOutcome, BaseException | None]:
     """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
     after every node has been stopped, so that the caller still finishes the run directory."""
@@ -318,11 +370,16 @@ def _launch(
             node_dir=node_dir,
             settings=RuntimeSettings(startup_timeout_s=startup_timeout, program_init_timeout_s=init_timeout),
             default_cmd=cmd,
+            configs=configs,
+            servers=servers,
+            forwarding=forwarding,
             conditions=shaped_links,
             # Held in memory by the launcher and its nodes only (see docs/security.md).
             run_key=RunKey.new().key,
         )
-        limits = LaunchLimits(duration_s=duration, quiet_s=quiet, startup_timeout_s=startup_timeout)
+        limits = LaunchLimits(
+            duration_s=duration, quiet_s=quiet, startup_timeout_s=startup_timeout, done_when=done_when
+        )
         fault_runner = None
         if schedule:
 

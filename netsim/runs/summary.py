@@ -42,6 +42,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     ``duration``, ``failure``, ``interrupted`` with the ``signal``, ``launcher-error``, or
     ``launcher-died`` for a run finished by ``netsim runs recover``). A recovered run has no
     ``shaped_links``, ``duration_s`` or ``timing``: its launcher died before it could measure them.
+    Only a run with a workload has ``workload``.
     """
 
     run_id: str
@@ -70,6 +71,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     started_at: str | None
     netsim_version: str | None
     warnings: list[str]
+    # A workload's verdict (netsim.workloads.results): valid, ops, msgs_per_op, explanation, stats.
+    workload: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def ok(self) -> bool:

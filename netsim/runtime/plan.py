@@ -70,6 +70,10 @@ class NodePlan:
     # How many of node_names, from the first, are the topology's own nodes (a program's node_ids);
     # 0: all of them. A workload's clients and services come after them.
     servers: int = 0
+    # Run-wide, like node_names: the links whose two ends both run programs, as pairs of node indexes,
+    # which programs' messages to non-neighbours are forwarded along (netsim.runtime.routing); empty
+    # when the run does not forward.
+    program_links: tuple[tuple[int, int], ...] = ()
     # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
     run_key: bytes = field(default_factory=lambda: secrets.token_bytes(RUN_KEY_BYTES), repr=False)
     # The longest name in node_names, in characters: a hello's size bound, computed once for the run
@@ -87,7 +91,8 @@ class NodePlan:
 
 
 def plan_to_json(plan: NodePlan) -> dict[str, Any]:
-    """``plan`` as plain JSON values, without the run-wide ``node_names`` and ``run_key``."""
+    """``plan`` as plain JSON values, without the run-wide ``node_names``, ``run_key`` and
+    ``program_links``."""
     return {
         "name": plan.name,
         "index": plan.index,
@@ -111,8 +116,13 @@ def plan_to_json(plan: NodePlan) -> dict[str, Any]:
     }
 
 
-def plan_from_json(data: dict[str, Any], node_names: tuple[str, ...], run_key: bytes) -> NodePlan:
-    """The NodePlan that ``plan_to_json`` gave ``data`` for."""
+def plan_from_json(
+    data: dict[str, Any],
+    node_names: tuple[str, ...],
+    run_key: bytes,
+    program_links: tuple[tuple[int, int], ...] = (),
+) -> NodePlan:
+    """The NodePlan that ``plan_to_json`` gave ``data`` for (with the run-wide values given apart)."""
     links = tuple(
         LinkPlan(peer, peer_index, transport, initiator, _conditions_from_json(conditions))
         for peer, peer_index, transport, initiator, conditions in data["links"]
@@ -136,6 +146,7 @@ def plan_from_json(data: dict[str, Any], node_names: tuple[str, ...], run_key: b
         state_dir=data["state_dir"],
         config=data["config"],
         servers=data["servers"],
+        program_links=program_links,
     )
 
 

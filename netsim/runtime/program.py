@@ -27,10 +27,11 @@ import selectors
 import shlex
 import signal
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netsim.errors import MessageTooLarge, ProgramFailed
 from netsim.runtime.app import App
+from netsim.runtime.routing import HOP_LIMIT, first_hops, unwrap, wrap
 from netsim.wire.framing import MAX_FRAME_BYTES
 from netsim.wire.maelstrom import (
     NODE_NOT_FOUND,
@@ -78,6 +79,9 @@ class ProgramApp(App):
         # (peer, body msg_id) -> the netsim id of that request, for the reply's in_reply_to.
         self._requests: dict[tuple[str, int], str] = {}
         self._node_names = frozenset(node.plan.node_names)
+        # Worked out when a message first needs forwarding (routing.first_hops): index -> index.
+        self._hops: dict[int, int] | None = None
+        self._index_of: dict[str, int] = {}
 
     # ---- start: spawn, init ---------------------------------------------------------------------------
 
@@ -173,11 +177,18 @@ class ProgramApp(App):
 
     def on_message(self, ctx: NodeContext, message: Message) -> None:
         body = message.body
+        src = message.src
+        forwarded = unwrap(body)
+        if forwarded is not None:
+            src, dest, hops, body = forwarded
+            if dest != self.node.name:
+                self._forward(message, src, dest, hops, body)
+                return
         if isinstance(body, dict):
             msg_id = body.get("msg_id")
             if isinstance(msg_id, int):
                 requests = self._requests
-                requests[(message.src, msg_id)] = message.id
+                requests[(src, msg_id)] = message.id
                 if len(requests) > REPLY_MEMORY:
                     del requests[next(iter(requests))]
             if "type" not in body:
@@ -185,10 +196,11 @@ class ProgramApp(App):
         else:
             # From a Python app: the body the program sees still has a type.
             body = {"type": message.type, "value": body}
-        self.stdin.write(encode_line(message.src, self.node.name, body))
+        self.stdin.write(encode_line(src, self.node.name, body))
 
     def route(self, message: ProgramMessage) -> None:
-        """Send what the program wrote: to a neighbour, back to itself, or nowhere (traced)."""
+        """Send what the program wrote: to a neighbour, back to itself, on towards a node further away
+        (``netsim.runtime.routing``), or nowhere (traced)."""
         ctx = self.ctx
         if ctx is None:
             self._early.append(message)
@@ -199,19 +211,60 @@ class ProgramApp(App):
             self.stdin.write(encode_line(message.src, dest, message.body))
             return
         if dest not in node.links_by_peer:
-            if dest in self._node_names:
-                self._undeliverable(message, f"{dest} is not a neighbour of {node.name}")
-            else:
+            hop = self._first_hop(dest)
+            if hop is not None:
+                self._send(
+                    hop, message.type, wrap(message.src, dest, 1, message.body), self._reply_to(message)
+                )
+            elif dest not in self._node_names:
                 self._undeliverable(message, f"{dest} is not a node of this run")
+            elif node.plan.program_links:
+                self._undeliverable(message, f"no route from {node.name} to {dest}")
+            else:
+                self._undeliverable(message, f"{dest} is not a neighbour of {node.name}")
             return
+        self._send(dest, message.type, message.body, self._reply_to(message))
+
+    def _reply_to(self, message: ProgramMessage) -> str | None:
+        """The netsim id of the request a reply answers, if it came to this node (for the trace)."""
         in_reply_to = message.body.get("in_reply_to")
-        reply_to = self._requests.get((dest, in_reply_to)) if isinstance(in_reply_to, int) else None
+        return self._requests.get((message.dest, in_reply_to)) if isinstance(in_reply_to, int) else None
+
+    def _send(self, peer: str, message_type: str, body: Any, reply_to: str | None = None) -> None:
+        assert self.ctx is not None
         try:
-            ctx.send(dest, message.type, message.body, in_reply_to=reply_to)
+            self.ctx.send(peer, message_type, body, in_reply_to=reply_to)
         except MessageTooLarge as error:
             self.node.write_error(
-                f"program message to {dest} dropped: {error}", peer=dest, msg_type=message.type
+                f"program message to {peer} dropped: {error}", peer=peer, msg_type=message_type
             )
+
+    def _first_hop(self, dest: str) -> str | None:
+        """The neighbour a message to ``dest`` goes through, or None (no route, or no forwarding)."""
+        plan = self.node.plan
+        if self._hops is None:
+            self._hops = first_hops(plan.index, plan.program_links) if plan.program_links else {}
+            self._index_of = {name: index for index, name in enumerate(plan.node_names)}
+        index = self._index_of.get(dest)
+        hop = self._hops.get(index) if index is not None else None
+        return plan.node_names[hop] if hop is not None else None
+
+    def _forward(self, message: Message, src: str, dest: str, hops: int, body: Any) -> None:
+        """A forwarded message on its way through this node to ``dest``."""
+        node = self.node
+        hop = self._first_hop(dest)
+        if hop is None or hops >= HOP_LIMIT:
+            why = f"no route to {dest}" if hop is None else f"it has taken {hops} hops, the limit"
+            node.write_error(f"forwarded message from {src} to {dest} dropped: {why}", msg_type=message.type)
+            return
+        node.trace.event(
+            "forward",
+            msg_id=message.id,
+            msg_type=message.type,
+            peer=hop,
+            data={"src": src, "dest": dest, "hops": hops + 1},
+        )
+        self._send(hop, message.type, wrap(src, dest, hops + 1, body))
 
     def _undeliverable(self, message: ProgramMessage, why: str) -> None:
         self.node.write_error(

@@ -56,7 +56,7 @@ SOCKET_EVENTS: tuple[str, ...] = (
     "error",
 )
 # Node life-cycle and app events.
-NODE_EVENTS: tuple[str, ...] = ("start", "done", "stop", "app")
+NODE_EVENTS: tuple[str, ...] = ("start", "done", "stop", "app", "forward")
 # What link conditions and faults did: written by the sending node (delay, drop, duplicate) or by
 # the launcher on behalf of the node(s) a fault concerns (fault; node "*" for the whole run).
 SHAPING_EVENTS: tuple[str, ...] = ("delay", "drop", "duplicate", "fault")

@@ -43,7 +43,7 @@ def log_of(run_dir: Path, node: str) -> str:
 @pytest.mark.parametrize("program", ECHO_PROGRAMS)
 def test_a_program_on_every_node_exchanges_messages_over_the_links(simulate, program: str) -> None:
     # n0 greets n1 and n3 (its neighbours on the ring), n2 (not one) and a node that does not exist.
-    result = simulate("ring:4", cmd=f"{program} n1 n3 n2 nosuch", seed=1, duration=20)
+    result = simulate("ring:4", cmd=f"{program} n1 n3 n2 nosuch", seed=1, duration=20, routing="none")
     assert result.summary.exit_status == "ok", result.summary
     run_dir = result.run_dir
     sent = {event["msg_id"]: event for event in events_of(run_dir, "send")}
@@ -195,3 +195,27 @@ def test_a_restarted_node_starts_its_program_again_and_keeps_its_state_directory
     assert "init number 1" in log and "init number 2" in log
     assert (result.run_dir / "state" / "1-n1" / "inits").read_text() == "2"
     assert "init number 2" not in log_of(result.run_dir, "n0")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("program", ECHO_PROGRAMS)
+def test_a_message_to_a_node_further_away_is_forwarded_hop_by_hop(simulate, program: str) -> None:
+    # On line:5, n0's neighbour is n1 alone: its echo to n3 goes n0 -> n1 -> n2 -> n3, the reply back.
+    result = simulate("line:5", cmd=f"{program} n3", seed=1, duration=20)
+    assert result.summary.exit_status == "ok", result.summary
+    run_dir = result.run_dir
+    assert "n0 got echo_ok from n3: hello n3" in log_of(run_dir, "n0")
+    forwards = [(event["node"], event["peer"], event["msg_type"]) for event in events_of(run_dir, "forward")]
+    assert forwards == [
+        ("n1", "n2", "echo"),
+        ("n2", "n3", "echo"),
+        ("n2", "n1", "echo_ok"),
+        ("n1", "n0", "echo_ok"),
+    ]
+    hops = [
+        (event["node"], event["peer"])
+        for event in events_of(run_dir, "send")
+        if event["msg_type"] in ("echo", "echo_ok")
+    ]
+    assert hops == [("n0", "n1"), ("n1", "n2"), ("n2", "n3"), ("n3", "n2"), ("n2", "n1"), ("n1", "n0")]
+    assert events_of(run_dir, "error") == []
