@@ -1,0 +1,145 @@
+"""Program nodes (``--cmd``): messages per second through a program vs a Python app, and start-up and
+memory of many program nodes.
+
+relay: on ``line:3``, n0 (a Python app) sends 20,000 Maelstrom-shaped messages to n1, which passes
+each on to n2 (a Python app that counts them). n1 is either a program (``bench/relay_program.py``,
+read a line, write a line, flush, under the same Python) or the Python app ``Relay``: the baseline,
+measured in the same run. Messages per second = 20,000 over the time from n0's first send to n2's
+last receive (both from the trace). The two alternate, ``--repeat`` times each (median, min-max).
+
+scale: ``--cmd`` on ``ring:N`` for N in ``--sizes`` (default 100,500): the program answers init and
+nothing else. Ready is ``on_ready`` (every program has answered init, every link is up, the barrier
+passed); memory is PSS summed over the node processes and their programs at ready, per node.
+
+Run: python bench/programs.py [--repeat 3] [--sizes 100,500] [--skip-scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from _common import child_pids, console, machine_line, make_table, memory_per_process, ratio, temp_dir
+
+import netsim
+from netsim.topology.model import LinkSpec, NodeSpec, Topology
+
+HERE = Path(__file__).resolve().parent
+APPS = HERE / "programs_apps.py"
+RELAY = f"{sys.executable} {HERE / 'relay_program.py'}"
+IDLE_PROGRAM = HERE / "idle_program.py"
+
+
+def relay_topology(program: bool) -> Topology:
+    middle = NodeSpec("n1", 1, cmd=RELAY) if program else NodeSpec("n1", 1, app=f"{APPS}:Relay")
+    return Topology(
+        name="relay",
+        source="relay",
+        nodes=(NodeSpec("n0", 0, app=f"{APPS}:Source"), middle, NodeSpec("n2", 2, app=f"{APPS}:Sink")),
+        links=(LinkSpec("n0", "n1"), LinkSpec("n1", "n2")),
+    )
+
+
+def relay_rate(program: bool, out: str) -> float:
+    result = netsim.run(relay_topology(program), seed=1, out=out, duration=120, allow_topology_apps=True)
+    if not result.ok:
+        raise SystemExit(f"relay run failed: {result.summary.to_dict()}")
+    first = last = None
+    with open(result.run_dir / "trace.jsonl", "rb") as trace:
+        next(trace)
+        for line in trace:
+            if b'"app"' in line:
+                event = orjson.loads(line)
+                kind = event.get("data", {}).get("kind")
+                if kind == "first-send":
+                    first = event["ts_ns"]
+                elif kind == "last-receive":
+                    last = event["ts_ns"]
+    assert first is not None and last is not None
+    from programs_apps import MESSAGES
+
+    return MESSAGES / ((last - first) / 1e9)
+
+
+def scale(size: int, out: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def on_ready(nodes: list[Any]) -> None:
+        seen["ready_at"] = time.perf_counter()
+        pids = [node.pid for node in nodes]
+        everything = pids + [child for pid in pids for child in child_pids(pid)]
+        seen["memory"], seen["processes"] = memory_per_process(everything)
+
+    started = time.perf_counter()
+    result = netsim.run(
+        f"ring:{size}",
+        cmd=f"{sys.executable} {IDLE_PROGRAM}",
+        seed=1,
+        out=out,
+        duration=120,
+        startup_timeout=300,
+        on_ready=on_ready,
+        quiet=0.5,
+    )
+    if not result.ok:
+        raise SystemExit(f"scale run failed: {result.summary.to_dict()}")
+    return {
+        "ready_s": seen["ready_at"] - started,
+        # memory_per_process gives the mean over the processes read: nodes and programs alike.
+        "pss_mib_per_node": seen["memory"].pss_kib * seen["processes"] / size / 1024,
+        "processes": seen["processes"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="100,500")
+    parser.add_argument("--skip-scale", action="store_true")
+    args = parser.parse_args()
+    out_console = console()
+    out_console.print(machine_line())
+    with temp_dir("netsim-bench-programs") as out:
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(args.repeat):
+            for program in (False, True):
+                rates[program].append(relay_rate(program, out))
+        table = make_table(
+            "relay: messages per second through n1", ["n1", "msgs/s median", "min-max", "vs Python app"], []
+        )
+        base = statistics.median(rates[False])
+        for program, label in ((False, "Python app (baseline)"), (True, "program (stdin/stdout)")):
+            values = rates[program]
+            table.add_row(
+                label,
+                f"{statistics.median(values):,.0f}",
+                f"{min(values):,.0f}-{max(values):,.0f}",
+                ratio(statistics.median(values), base),
+            )
+        out_console.print(table)
+        if not args.skip_scale:
+            table = make_table(
+                "scale: ring:N, every node a program",
+                ["N", "ready s", "ms/node", "PSS MiB/node (node + program)"],
+                [],
+            )
+            for size in (int(text) for text in args.sizes.split(",")):
+                figures = scale(size, out)
+                table.add_row(
+                    str(size),
+                    f"{figures['ready_s']:.2f}",
+                    f"{1000 * figures['ready_s'] / size:.1f}",
+                    f"{figures['pss_mib_per_node']:.2f}",
+                )
+            out_console.print(table)
+            os.sync()
+
+
+if __name__ == "__main__":
+    main()
