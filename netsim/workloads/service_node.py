@@ -7,7 +7,7 @@ import random
 from typing import TYPE_CHECKING
 
 from netsim.runtime.app import App
-from netsim.workloads.services import make_service
+from netsim.workloads.services import SERVICES
 
 if TYPE_CHECKING:
     from netsim.runtime.context import NodeContext
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class ServiceNode(App):
     def on_start(self, ctx: NodeContext) -> None:
         config = ctx.config
-        self.service = make_service(config["service"], random.Random(f"{config['seed']}:{ctx.name}"))
+        self.service = SERVICES[config["service"]](random.Random(f"{config['seed']}:{ctx.name}"))
         # Services serve as long as the run goes on; the run ends when the clients are done.
 
     def on_message(self, ctx: NodeContext, message: Message) -> None:
