@@ -113,14 +113,22 @@ def load_checker(spec: str) -> Callable[[list[Op], Path], Any]:
 
 
 def server_messages(trace_path: Path, servers: list[str]) -> int:
-    """Messages the server nodes sent each other (not to clients or services)."""
-    from netsim.trace.summary import summarize_trace
+    """Messages the server nodes sent each other (not to clients or services; netsim's own hellos not
+    counted): every send of a message, forwarded hops included."""
+    from netsim.trace.reader import iter_events
+    from netsim.trace.records import is_control
+    from netsim.trace.schema import SEND_EVENTS
 
     names = set(servers)
     total = 0
-    for link in summarize_trace(trace_path).links.values():
-        if link.a in names and link.b in names:
-            total += link.a_to_b.messages_sent + link.b_to_a.messages_sent
+    for event in iter_events(trace_path, strict=False):
+        if (
+            event["event"] in SEND_EVENTS
+            and event["node"] in names
+            and event.get("peer") in names
+            and not is_control(event.get("msg_type"))
+        ):
+            total += 1
     return total
 
 

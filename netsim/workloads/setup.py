@@ -122,7 +122,6 @@ def with_workload_nodes(
         nodes.append(NodeSpec(service, len(nodes), app=SERVICE_APP))
         links += [LinkSpec(server, service) for server in servers]
         configs[service] = {"service": service, "seed": seed}
-    history_dir.mkdir(parents=True, exist_ok=True)
     augmented = Topology(
         name=topology.name,
         source=topology.source,
