@@ -6,7 +6,8 @@ Each log is one lin-kv value, the list of its messages under "log-KEY"; a messag
 index there. send reads the list (missing: empty) and appends with cas (create_if_not_exists), so
 allocating the offset and storing the message are one atomic step; on error 22 or 20 it reads again
 and retries. poll reads the logs it is asked about and returns at most POLL_LIMIT messages per key from
-the offset given. Committed offsets are plain lin-kv writes to "committed-KEY" (the last commit wins).
+the offset given. Committed offsets live under "committed-KEY" and only move up (a cas loop raises
+them to the commit's offset; a lower commit than the current one changes nothing).
 A failed read is answered with error 11; a failed cas or write (e.g. a timeout: it may have happened)
 is passed on to the client.
 """
@@ -81,20 +82,44 @@ def poll(request):
 
 @node.handler("commit_offsets")
 def commit_offsets(request):
-    offsets = request["body"]["offsets"]
-
-    def written(replies):
-        for reply in replies:
-            if reply["type"] != "write_ok":
-                node.error(request, reply.get("code", CRASH), f"lin-kv write failed: {reply.get('text')}")
-                return
+    pending = dict(request["body"]["offsets"])
+    if not pending:
         node.reply(request, {"type": "commit_offsets_ok"})
+        return
 
-    writes = [
-        ("lin-kv", {"type": "write", "key": f"committed-{key}", "value": offset})
-        for key, offset in offsets.items()
-    ]
-    node.rpc_all(writes, written)
+    def done(key):
+        pending.pop(key, None)
+        if not pending:
+            node.reply(request, {"type": "commit_offsets_ok"})
+
+    for key, offset in list(pending.items()):
+        raise_to(request, key, offset, done)
+
+
+def raise_to(request, key, offset, done):
+    """Move committed-KEY up to ``offset`` (never down: clients commit concurrently) with a cas loop."""
+
+    def got(reply):
+        current = value_of(reply, missing=-1)
+        if current is None:
+            node.error(request, TEMPORARILY_UNAVAILABLE, f"lin-kv read failed: {reply.get('text')}")
+        elif current >= offset:
+            done(key)
+        else:
+            cas = {"type": "cas", "key": f"committed-{key}", "from": current, "to": offset}
+            if current < 0:
+                cas["create_if_not_exists"] = True
+            node.rpc("lin-kv", cas, swapped)
+
+    def swapped(reply):
+        if reply["type"] == "cas_ok":
+            done(key)
+        elif reply.get("code") in (PRECONDITION_FAILED, KEY_DOES_NOT_EXIST):
+            node.after(random.uniform(0, 0.02), lambda: raise_to(request, key, offset, done))
+        else:
+            node.error(request, reply.get("code", CRASH), f"lin-kv cas failed: {reply.get('text')}")
+
+    node.rpc("lin-kv", {"type": "read", "key": f"committed-{key}"}, got)
 
 
 @node.handler("list_committed_offsets")

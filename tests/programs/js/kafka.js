@@ -6,8 +6,7 @@
 // index there. send reads the list (missing: empty) and appends with cas (create_if_not_exists), so
 // allocating the offset and storing the message are one atomic step; on error 22 or 20 it reads again
 // and retries. poll reads the logs it is asked about and returns at most POLL_LIMIT messages per key
-// from the offset given. Committed offsets are plain lin-kv writes to "committed-KEY" (the last commit
-// wins). A failed read is answered with error 11; a failed cas or write (e.g. a timeout: it may have
+// from the offset given. Committed offsets live under "committed-KEY" and only move up (a cas loop). A failed read is answered with error 11; a failed cas or write (e.g. a timeout: it may have
 // happened) is passed on to the client.
 const m = require("./maelstrom");
 
@@ -59,16 +58,31 @@ node.on("poll", (request) => {
   );
 });
 
-node.on("commit_offsets", (request) => {
-  const writes = Object.entries(request.body.offsets).map(([key, offset]) => [
-    "lin-kv",
-    { type: "write", key: `committed-${key}`, value: offset },
-  ]);
-  node.rpcAll(writes, (replies) => {
-    const failed = replies.find((reply) => reply.type !== "write_ok");
-    if (failed) return node.error(request, failed.code ?? m.CRASH, `lin-kv write failed: ${failed.text}`);
-    node.reply(request, { type: "commit_offsets_ok" });
+// Moves committed-KEY up to `offset` (never down: clients commit concurrently) with a cas loop.
+function raiseTo(request, key, offset, done) {
+  node.rpc("lin-kv", { type: "read", key: `committed-${key}` }, (reply) => {
+    const current = valueOf(reply, -1);
+    if (current === undefined) return node.error(request, m.TEMPORARILY_UNAVAILABLE, `lin-kv read failed: ${reply.text}`);
+    if (current >= offset) return done(key);
+    const cas = { type: "cas", key: `committed-${key}`, from: current, to: offset };
+    if (current < 0) cas.create_if_not_exists = true;
+    node.rpc("lin-kv", cas, (reply) => {
+      if (reply.type === "cas_ok") done(key);
+      else if (reply.code === m.PRECONDITION_FAILED || reply.code === m.KEY_DOES_NOT_EXIST) {
+        node.after(Math.random() * 20, () => raiseTo(request, key, offset, done));
+      } else node.error(request, reply.code ?? m.CRASH, `lin-kv cas failed: ${reply.text}`);
+    });
   });
+}
+
+node.on("commit_offsets", (request) => {
+  const pending = new Set(Object.keys(request.body.offsets));
+  if (pending.size === 0) return node.reply(request, { type: "commit_offsets_ok" });
+  const done = (key) => {
+    pending.delete(key);
+    if (pending.size === 0) node.reply(request, { type: "commit_offsets_ok" });
+  };
+  for (const [key, offset] of Object.entries(request.body.offsets)) raiseTo(request, key, offset, done);
 });
 
 node.on("list_committed_offsets", (request) => {
