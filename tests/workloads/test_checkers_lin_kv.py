@@ -365,7 +365,7 @@ def takes_part(op: Op) -> bool:
 @given(register_histories())
 def test_histories_of_a_real_register_are_linearizable(ops: list[Op]) -> None:
     verdict = check_lin_kv(ops, ["n1"])
-    assert verdict.valid is (True if any(map(takes_part, ops)) else "unknown"), verdict
+    assert verdict.valid == (True if any(map(takes_part, ops)) else "unknown"), verdict
 
 
 @settings(max_examples=100, deadline=None)

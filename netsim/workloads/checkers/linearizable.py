@@ -29,11 +29,11 @@ operation returned; each configuration is visited once. What makes it fit a regi
 
 Before the search, a read or cas that needs a value no write or cas had been invoked to set before it
 returned is reported at once, as stuck with no possible value. If no linearization exists, the *stuck*
-operation is the latest-returning operation that some
-configuration waited on (the pending required operation that returned first) and no configuration got
-past; the values the register held in the configurations waiting on it are what it could hold when that
-operation had to take effect. ``max_states`` bounds the configurations visited: beyond it the answer is
-"unknown".
+operation is the latest-returning operation that some configuration waited on (the pending required
+operation that returned first) and no configuration got past; the values the register held in the
+configurations waiting on it are what it could hold when that operation had to take effect.
+``max_states`` bounds the configurations visited (and the chains followed from one): beyond it the
+answer is "unknown".
 """
 
 from __future__ import annotations
