@@ -373,6 +373,7 @@ def _print_verdict(workload: dict[str, Any]) -> None:
     valid = workload.get("valid")
     verdict = {True: "[green]valid[/]", False: "[red]invalid[/]"}.get(valid, "[yellow]unknown[/]")
     stats = workload.get("stats") or {}
+    latency = stats.get("latency_ms") or {}
     table = Table(
         title=f"workload {visible_markup(str(workload.get('workload')))}",
         show_header=False,
@@ -390,7 +391,7 @@ def _print_verdict(workload: dict[str, Any]) -> None:
         ("availability", _percent(stats.get("availability"))),
         (
             "latency p50 / p99 / max",
-            " / ".join(_ms(stats.get(key)) for key in ("p50_ms", "p99_ms", "max_ms")),
+            " / ".join(_ms(latency.get(key)) for key in ("p50", "p99", "max")),
         ),
         ("msgs-per-op", "-" if workload.get("msgs_per_op") is None else f"{workload['msgs_per_op']:.2f}"),
     ]

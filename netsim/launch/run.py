@@ -201,6 +201,8 @@ def run(
         run_dir = Path(out) / run_id
         servers = [node.name for node in topo.nodes]
         configs: dict[str, dict[str, Any]] = {}
+        # Faults act on the links of the topology the user gave, never on a workload's client links.
+        user_topology = topo
         if workload is not None:
             # Conditions and faults were worked out on the user's topology: client and service links
             # are not shaped unless asked.
@@ -253,6 +255,7 @@ def run(
                 len(servers) if workload is not None else 0,
                 frozenset(client_names(workload)) if workload is not None else None,
                 routing != "none",
+                user_topology,
             )
             if on_progress is not None:
                 # The trace of a large run takes a moment to merge: say so.
@@ -354,6 +357,7 @@ def _launch(
     servers: int,
     done_when: frozenset[str] | None,
     forwarding: bool,
+    fault_topology: Topology,
 ) -> tuple[LaunchOutcome, BaseException | None]:
     """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
     after every node has been stopped, so that the caller still finishes the run directory."""
@@ -385,7 +389,7 @@ def _launch(
 
             def fault_runner(launcher: Launcher) -> FaultRunner:
                 trace_part = str(node_dir / LAUNCHER_PART_NAME)
-                return FaultRunner(launcher, schedule, topo, shaped_links, transport, trace_part)
+                return FaultRunner(launcher, schedule, fault_topology, shaped_links, transport, trace_part)
 
         launcher = Launcher(
             plans,
