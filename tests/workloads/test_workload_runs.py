@@ -156,6 +156,29 @@ def test_a_python_app_is_driven_and_judged_the_same_way(simulate) -> None:
     assert workload_of(wrong)["valid"] is False and wrong.exit_code == 3
 
 
+@pytest.mark.timeout(120)
+def test_the_report_has_a_workload_section_with_the_verdict_and_the_operations(simulate) -> None:
+    import re
+    import xml.etree.ElementTree as ET
+
+    from netsim.trace.report import write_report
+
+    wrong = simulate("ring:3", app=f"{APPS}:ShoutingEchoApp", seed=1, workload=quick("echo"))
+    page = write_report(wrong.run_dir, wrong.run_dir).path.read_text()
+    [workload] = re.findall(r'<section id="workload">.*?</section>', page, re.S)
+    assert "invalid" in workload and "PLEASE ECHO" in workload  # the verdict and its explanation
+    svgs = re.findall(r"<svg.*?</svg>", workload, re.S)
+    assert len(svgs) == 2
+    for svg in svgs:
+        ET.fromstring(svg)
+    history = (wrong.run_dir / "history.jsonl").read_text().splitlines()
+    operations = sum(1 for line in history if '"type":"invoke"' in line)
+    # A point per operation in the latency plot, a bar per operation in the timeline.
+    assert svgs[0].count("<circle") == operations and svgs[1].count("<rect") == operations
+    plain = simulate("ring:3", app="flood", seed=1)
+    assert 'id="workload"' not in write_report(plain.run_dir, plain.run_dir).path.read_text()
+
+
 def always_unknown(ops: list, trace: Path) -> dict:
     """A user's checker (``--checker tests.workloads...:always_unknown`` style): sees ops and the trace."""
     assert trace.name == "trace.jsonl" and trace.exists()

@@ -19,7 +19,7 @@ from netsim.errors import InputError, OptionError
 from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import is_int
-from netsim.trace.report.analysis import ReportBuild, events_only, read_once
+from netsim.trace.report.analysis import ReportBuild, analysis_html, events_only, read_once
 from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
@@ -28,6 +28,7 @@ from netsim.trace.report.plot import plot_fed, plot_section
 from netsim.trace.report.stats import stats_fed, stats_section
 from netsim.trace.report.summary import summary_section
 from netsim.trace.report.verify import verify_fed, verify_section
+from netsim.trace.report.workload import workload_section
 from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.summary import SummaryCounter
 
@@ -113,6 +114,7 @@ def _page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[
     sections["diagram"] = diagram_section(build, diagram)
     sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
+    sections["workload"] = analysis_html(build, "workload", lambda build: workload_section(build.trace_path))
     template = _template()
     values = {
         **sections,
