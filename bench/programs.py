@@ -14,9 +14,10 @@ verdict, msgs-per-op, and the checker's stable latency (from a value's broadcast
 read has it), median and max; the challenge's targets are < 30 msgs-per-op, < 400 ms median and
 < 600 ms max. No baseline runs beside it: these are the workload's own figures.
 
-scale: ``--cmd`` on ``ring:N`` for N in ``--sizes`` (default 100,500): the program answers init and
-nothing else. Ready is ``on_ready`` (every program has answered init, every link is up, the barrier
-passed); memory is PSS summed over the node processes and their programs at ready, per node.
+scale: the echo workload (3 s, 50 ops/s, 5 clients) on ``ring:N`` for N in ``--sizes`` (default
+100,500), every server node running ``tests/programs/echo.py``. Ready is ``on_ready`` (every program
+has answered init, every link is up, the barrier passed); memory is PSS summed over the server nodes'
+processes and their programs at ready, per server node (the clients and services not counted).
 
 Run: python bench/programs.py [--repeat 3] [--sizes 100,500] [--time-limit 20] [--skip-scale]
 [--skip-broadcast]
@@ -40,7 +41,6 @@ from netsim.topology.model import LinkSpec, NodeSpec, Topology
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "programs_apps.py"
 RELAY = f"{sys.executable} {HERE / 'relay_program.py'}"
-IDLE_PROGRAM = HERE / "idle_program.py"
 
 
 def relay_topology(program: bool) -> Topology:
@@ -96,32 +96,32 @@ def broadcast(time_limit_s: float, out: str) -> dict[str, Any]:
 
 
 def scale(size: int, out: str) -> dict[str, Any]:
+    from netsim.workloads.setup import WorkloadOptions
+
     seen: dict[str, Any] = {}
+    ring_nodes = {f"n{index}" for index in range(size)}
 
     def on_ready(nodes: list[Any]) -> None:
         seen["ready_at"] = time.perf_counter()
-        pids = [node.pid for node in nodes]
-        everything = pids + [child for pid in pids for child in child_pids(pid)]
+        servers = [node.pid for node in nodes if node.name in ring_nodes]
+        everything = servers + [child for pid in servers for child in child_pids(pid)]
         seen["memory"], seen["processes"] = memory_per_process(everything)
 
+    program = f"{sys.executable} {HERE.parent / 'tests' / 'programs' / 'echo.py'}"
+    options = WorkloadOptions(name="echo", time_limit_s=3.0, rate=50.0, concurrency=5)
     started = time.perf_counter()
     result = netsim.run(
-        f"ring:{size}",
-        cmd=f"{sys.executable} {IDLE_PROGRAM}",
-        seed=1,
-        out=out,
-        duration=120,
-        startup_timeout=300,
-        on_ready=on_ready,
-        quiet=0.5,
+        f"ring:{size}", cmd=program, seed=1, out=out, startup_timeout=300, on_ready=on_ready, workload=options
     )
     if not result.ok:
         raise SystemExit(f"scale run failed: {result.summary.to_dict()}")
+    workload = result.summary.to_dict()["workload"]
     return {
         "ready_s": seen["ready_at"] - started,
-        # memory_per_process gives the mean over the processes read: nodes and programs alike.
         "pss_mib_per_node": seen["memory"].pss_kib * seen["processes"] / size / 1024,
         "processes": seen["processes"],
+        "valid": workload["valid"],
+        "ops": workload["ops"],
     }
 
 
@@ -170,8 +170,8 @@ def main() -> None:
             out_console.print(table)
         if not args.skip_scale:
             table = make_table(
-                "scale: ring:N, every node a program",
-                ["N", "ready s", "ms/node", "PSS MiB/node (node + program)"],
+                "scale: the echo workload on ring:N, every node a program",
+                ["N", "ready s", "ms/node", "PSS MiB/node (node + program)", "valid", "ops"],
                 [],
             )
             for size in (int(text) for text in args.sizes.split(",")):
@@ -181,6 +181,8 @@ def main() -> None:
                     f"{figures['ready_s']:.2f}",
                     f"{1000 * figures['ready_s'] / size:.1f}",
                     f"{figures['pss_mib_per_node']:.2f}",
+                    str(figures["valid"]),
+                    str(figures["ops"]),
                 )
             out_console.print(table)
 

@@ -24,8 +24,6 @@ from netsim.workloads.setup import HISTORY_DIR_NAME
 HISTORY_FILE_NAME = "history.jsonl"
 RESULTS_FILE_NAME = "results.json"
 
-Checker = Callable[[list[Op], list[str]], Verdict]
-
 
 def merge_history(run_dir: Path) -> Path:
     """Merge the clients' parts into ``history.jsonl`` (by time, then client) and remove the parts."""
