@@ -7,14 +7,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from netsim.runs.layout import node_part_name
+from netsim.runs.layout import STATE_DIR_NAME, node_part_name
 from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
 from netsim.shaping.conditions import NO_CONDITIONS
 from netsim.shaping.links import LinkConditionsMap
 from netsim.topology.model import NodeSpec, Topology
-
-# The run directory's folder of per-node state directories (a program's, across restarts).
-STATE_DIR_NAME = "state"
 
 
 def slug(text: str, limit: int = 40) -> str:

@@ -45,7 +45,7 @@ from netsim.launch.launcher import (
 from netsim.launch.limits import ensure_limits, open_fds, run_needs
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
-from netsim.runs.layout import LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
+from netsim.runs.layout import HISTORY_DIR_NAME, LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
 from netsim.runs.summary import NodeFailure, RunSummary, RunTiming, write_summary
 from netsim.runtime.plan import RuntimeSettings
 from netsim.shaping.conditions import (
@@ -74,7 +74,7 @@ from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
 from netsim.workloads.results import judge
-from netsim.workloads.setup import HISTORY_DIR_NAME, WorkloadOptions, client_names, with_workload_nodes
+from netsim.workloads.setup import WorkloadOptions, client_names, with_workload_nodes
 
 EXIT_OK, EXIT_FAILED = 0, 1
 ROUTINGS = ("shortest-path", "none")

@@ -18,6 +18,12 @@ SUMMARY_FILE_NAME = "summary.json"
 TRACE_FILE_NAME = "trace.jsonl"
 TOPOLOGY_FILE_NAME = "topology.json"
 NODE_DIR_NAME = "nodes"
+# A run with a workload: the clients' history parts, then the merged history and the verdict.
+HISTORY_DIR_NAME = "history"
+HISTORY_FILE_NAME = "history.jsonl"
+RESULTS_FILE_NAME = "results.json"
+# A program node's directory for state kept across restarts (NETSIM_STATE_DIR), one per node.
+STATE_DIR_NAME = "state"
 HEADER_PART_NAME = "header.json"
 PART_SUFFIX = ".trace.jsonl"
 PART_GLOB = "*" + PART_SUFFIX

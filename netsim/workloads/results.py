@@ -18,11 +18,8 @@ from typing import Any
 
 import orjson
 
+from netsim.runs.layout import HISTORY_DIR_NAME, HISTORY_FILE_NAME, RESULTS_FILE_NAME
 from netsim.workloads.history import COMPLETIONS, INVOKE, Op, Verdict
-from netsim.workloads.setup import HISTORY_DIR_NAME
-
-HISTORY_FILE_NAME = "history.jsonl"
-RESULTS_FILE_NAME = "results.json"
 
 
 def merge_history(run_dir: Path) -> Path:

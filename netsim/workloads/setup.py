@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.errors import OptionError
+from netsim.runs.layout import HISTORY_DIR_NAME
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
 from netsim.workloads.generators import WORKLOADS
 
@@ -24,7 +25,6 @@ CLIENT_APP = "netsim.workloads.client:WorkloadClient"
 SERVICE_APP = "netsim.workloads.service_node:ServiceNode"
 SERVICE_NAMES = ("seq-kv", "lin-kv", "lww-kv", "lin-tso")
 TOPOLOGY_HINTS = ("grid", "line", "tree", "total")
-HISTORY_DIR_NAME = "history"
 # The fanout of --topology-hint tree (Maelstrom's tree4).
 TREE_FANOUT = 4
 

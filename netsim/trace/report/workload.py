@@ -16,10 +16,9 @@ from typing import Any
 
 import orjson
 
+from netsim.runs.layout import HISTORY_FILE_NAME, RESULTS_FILE_NAME
 from netsim.trace.report.markup import card, escape, number, section, table
 
-RESULTS_FILE_NAME = "results.json"
-HISTORY_FILE_NAME = "history.jsonl"
 MAX_DRAWN_OPS = 5_000
 WIDTH, PLOT_HEIGHT, LANE_HEIGHT, MARGIN = 900, 220, 14, 48
 COLOURS = {"ok": "#2e7d32", "fail": "#c62828", "info": "#f9a825"}
