@@ -15,7 +15,7 @@ import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netsim import __version__
 from netsim.apps.registry import resolve_app
@@ -73,8 +73,9 @@ from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
 from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
-from netsim.workloads.results import judge
-from netsim.workloads.setup import WorkloadOptions, client_names, with_workload_nodes
+
+if TYPE_CHECKING:
+    from netsim.workloads.setup import WorkloadOptions
 
 EXIT_OK, EXIT_FAILED = 0, 1
 ROUTINGS = ("shortest-path", "none")
@@ -206,6 +207,10 @@ def run(
         if workload is not None:
             # Conditions and faults were worked out on the user's topology: client and service links
             # are not shaped unless asked.
+            # Imported here: a run without a workload does without them (netsim run's start-up).
+            from netsim.workloads.results import judge
+            from netsim.workloads.setup import client_names, with_workload_nodes
+
             topo, configs = with_workload_nodes(topo, workload, seed=seed, run_dir=run_dir)
             if workload.shape_clients:
                 shaped_links = topology_conditions(topo, conditions or {}, transport)
