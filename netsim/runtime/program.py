@@ -29,12 +29,15 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from netsim.errors import MessageTooLarge, ProgramFailed
 from netsim.runtime.app import App
 from netsim.runtime.routing import HOP_LIMIT, first_hops, unwrap, wrap
 from netsim.wire.framing import MAX_FRAME_BYTES
 from netsim.wire.maelstrom import (
     NODE_NOT_FOUND,
+    QUOTED_BYTES,
     LineDecoder,
     LineError,
     ProgramMessage,
@@ -235,8 +238,10 @@ class ProgramApp(App):
         try:
             self.ctx.send(peer, message_type, body, in_reply_to=reply_to)
         except MessageTooLarge as error:
+            # Quoted as the program wrote it would be: the first bytes of its body.
+            first = orjson.dumps(body)[:QUOTED_BYTES].decode("utf-8", "backslashreplace")
             self.node.write_error(
-                f"program message to {peer} dropped: {error}", peer=peer, msg_type=message_type
+                f"program message to {peer} dropped: {error}: {first!r}", peer=peer, msg_type=message_type
             )
 
     def _first_hop(self, dest: str) -> str | None:

@@ -219,3 +219,25 @@ def test_a_message_to_a_node_further_away_is_forwarded_hop_by_hop(simulate, prog
     ]
     assert hops == [("n0", "n1"), ("n1", "n2"), ("n2", "n3"), ("n3", "n2"), ("n2", "n1"), ("n1", "n0")]
     assert events_of(run_dir, "error") == []
+
+
+@pytest.mark.timeout(60)
+def test_a_message_over_the_transports_limit_is_traced_with_its_first_bytes(simulate, tmp_path: Path) -> None:
+    script = tmp_path / "big.py"
+    script.write_text(
+        "import json, sys\n"
+        "for line in sys.stdin:\n"
+        "    body = json.loads(line)['body']\n"
+        "    if body['type'] == 'init':\n"
+        "        me = body['node_id']\n"
+        "        out = {'src': me, 'dest': 'n0', 'body': {'type': 'init_ok', 'in_reply_to': 1}}\n"
+        "        print(json.dumps(out), flush=True)\n"
+        "        if me == 'n0':\n"
+        "            big = {'src': me, 'dest': 'n1', 'body': {'type': 'big', 'blob': 'x' * 70000}}\n"
+        "            print(json.dumps(big), flush=True)\n"
+    )
+    result = simulate("line:3", cmd=f"{sys.executable} {script}", seed=1, transport="udp", duration=20)
+    assert result.summary.exit_status == "ok", result.summary
+    [error] = [event["error"] for event in events_of(result.run_dir, "error")]
+    assert error.startswith("program message to n1 dropped: udp: a message of ")
+    assert error.endswith('\'{"type":"big","blob":"' + "x" * 58 + "'")
