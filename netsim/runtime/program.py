@@ -308,7 +308,7 @@ class ProgramApp(App):
 
 
 class _ProgramInput:
-    """The program's stdin: lines queue here while the pipe is full."""
+    """The program's stdin: lines queue here until the pipe takes them."""
 
     def __init__(self, program: ProgramApp) -> None:
         self.program = program
@@ -320,18 +320,8 @@ class _ProgramInput:
     def write(self, data: bytes) -> None:
         if self.closed:
             return
-        if not self.pending:
-            try:
-                written = os.write(self.fd, data)
-            except BlockingIOError:
-                written = 0
-            except BrokenPipeError:
-                # The program is gone: its stdout's EOF says how.
-                self.closed = True
-                return
-            if written == len(data):
-                return
-            data = data[written:]
+        # Written once the loop finds the pipe writable, right after this turn's callbacks: the lines
+        # of one turn (a burst of messages read at once) go to the program in one write(2).
         self.pending += data
         if not self.watched:
             self.program.node.selector.register(self.fd, selectors.EVENT_WRITE, self)
