@@ -27,10 +27,11 @@ import heapq
 import logging
 import os
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -44,6 +45,11 @@ log = logging.getLogger(__name__)
 # configures it, instead of Python's last-resort handler printing raw lines to stderr.
 log.addHandler(logging.NullHandler())
 
+T = TypeVar("T")
+
+# Events a trace tool's counter is fed at a time (``in_batches``): enough that a call per batch costs
+# nothing, few enough that a batch of records is about a megabyte.
+BATCH_EVENTS = 1_000
 # Big enough that a trace is read in few system calls.
 READ_BUFFER_BYTES = 1 << 20
 # The read buffer of each file a merge holds open; small, as a merge holds up to MERGE_FAN_IN of them.
@@ -299,6 +305,14 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def in_batches(records: Iterable[T], size: int = BATCH_EVENTS) -> Iterator[list[T]]:
+    """``records`` in lists of ``size`` (the last one shorter): how the trace tools feed their counters,
+    which do per batch, in C, what they can (counting event kinds, the earliest and latest stamps)."""
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def iter_events(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> Iterator[dict[str, Any]]:

@@ -27,6 +27,7 @@ from netsim.trace.report.markup import (
 
 if TYPE_CHECKING:
     from netsim.trace.stats import StatsCounter
+    from netsim.trace.traffic import TrafficCounter
 
 # Longest text a table cell shows from an analysis' dict before it is cut (app data can be anything).
 MAX_CELL_CHARS = 300
@@ -325,13 +326,13 @@ def _rate(value: Any, unit: str = "") -> str:
     return text
 
 
-def stats_fed(build: ReportBuild) -> Fed[StatsCounter]:
-    """The stats' counter, to feed in the report's pass."""
+def stats_fed(build: ReportBuild, traffic: TrafficCounter) -> Fed[StatsCounter]:
+    """The stats' counter, to feed in the report's pass, which feeds ``traffic`` for it."""
 
     def start() -> StatsCounter:
         from netsim.trace.stats import StatsCounter  # here, not above: see analysis_html
 
-        return StatsCounter(build.header, build.trace_path)
+        return StatsCounter(build.header, build.trace_path, traffic=traffic)
 
     return Fed(start, lambda counter, events, _skipped_before: counter.add_all(events))
 
