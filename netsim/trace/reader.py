@@ -315,6 +315,25 @@ def in_batches(records: Iterable[T], size: int = BATCH_EVENTS) -> Iterator[list[
         yield batch
 
 
+def batches_between_skips(
+    reader: TraceReader, size: int = BATCH_EVENTS
+) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """The events of ``reader`` in lists of up to ``size``, each with the number of lines the reader had
+    skipped before its first event. A list ends where the reader skips a line, so that the number holds
+    for every event in it (what a check that names lines needs)."""
+    batch: list[dict[str, Any]] = []
+    skipped = 0
+    for record in reader:
+        if batch and (reader.skipped_count != skipped or len(batch) >= size):
+            yield batch, skipped
+            batch = []
+        if not batch:
+            skipped = reader.skipped_count
+        batch.append(record)
+    if batch:
+        yield batch, skipped
+
+
 def iter_events(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> Iterator[dict[str, Any]]:
     """Every event of a run directory's or trace file's trace, streamed; the file closes at the end."""
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:

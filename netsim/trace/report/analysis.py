@@ -22,15 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from netsim.trace.reader import TraceReader, cyclic_gc_paused
+from netsim.trace.reader import BATCH_EVENTS, TraceReader, batches_between_skips, cyclic_gc_paused
 from netsim.trace.report.markup import escape
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-# Events handed to each analysis at a time in the report's pass: enough that a call per batch costs
-# nothing, few enough that a batch of records is about a megabyte.
-PASS_BATCH_EVENTS = 1_000
+# Events handed to each analysis at a time in the report's pass, as each tool's own pass does.
+PASS_BATCH_EVENTS = BATCH_EVENTS
 
 CounterT = TypeVar("CounterT")
 Events = list[dict[str, Any]]
@@ -118,18 +117,8 @@ def read_once(reader: TraceReader, feeds: list[Callable[[Events, int], None]]) -
     """Stream the events of ``reader`` once, handing them to each of ``feeds`` in batches, with the number
     of lines the reader skipped before the batch. A batch ends where the reader skips a line, so that
     the number holds for every event in it."""
-    batch: Events = []
-    skipped = 0
     with cyclic_gc_paused():
-        for record in reader:
-            if batch and (reader.skipped_count != skipped or len(batch) >= PASS_BATCH_EVENTS):
-                for feed in feeds:
-                    feed(batch, skipped)
-                batch = []
-            if not batch:
-                skipped = reader.skipped_count
-            batch.append(record)
-        if batch:
+        for batch, skipped in batches_between_skips(reader, PASS_BATCH_EVENTS):
             for feed in feeds:
                 feed(batch, skipped)
 
