@@ -26,6 +26,7 @@ import gc
 import heapq
 import logging
 import os
+import re
 import weakref
 from collections.abc import Generator, Iterable, Iterator
 from itertools import islice
@@ -192,15 +193,22 @@ class TraceReader:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self.events()
 
-    def events(self, start: int | None = None, end: int | None = None) -> Iterator[dict[str, Any]]:
+    def events(
+        self, start: int | None = None, end: int | None = None, *, nodes: Iterable[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """The events of the lines that begin at byte ``start`` or later and before byte ``end``.
 
         ``start`` must be the first byte of a line after the header (``line_start``) and defaults to the
         first event; ``end`` defaults to the end of the file. Errors name the line in the whole file.
+
+        ``nodes`` keeps the events of these nodes only. A strict reader then skips, without parsing it,
+        each complete line whose bytes show for certain that its node is another one (``node_of_line``):
+        such a line is not checked, so this is for a trace that was read through once already, as the
+        diagram's pass over its lanes' events is.
         """
         if self._closed:
             raise ValueError(f"{self.path}: the trace reader is closed")
-        iteration = self._events(start, end)
+        iteration = self._events(start, end, None if nodes is None else frozenset(nodes))
         self._iterations.add(iteration)
         return iteration
 
@@ -236,7 +244,9 @@ class TraceReader:
         if len(self.skipped_lines) < MAX_RECORDED_SKIPS:
             self.skipped_lines.append((line_no, reason))
 
-    def _events(self, start: int | None, end: int | None) -> Generator[dict[str, Any], None, None]:
+    def _events(
+        self, start: int | None, end: int | None, nodes: frozenset[str] | None
+    ) -> Generator[dict[str, Any], None, None]:
         self.skipped_lines = []
         self.skipped_count = 0
         with self._open() as file:
@@ -249,8 +259,14 @@ class TraceReader:
                 line_no = self.line_number(start) - 1
                 file.seek(start)
             lines: Iterator[bytes] = file if end is None else _lines_before(file, end - file.tell())
+            # The wanted nodes as their lines spell them: a JSON string without escapes is its UTF-8.
+            wanted = None if nodes is None or not self.strict else {name.encode() for name in nodes}
             for raw in lines:
                 line_no += 1
+                if wanted is not None:
+                    node = node_of_line(raw)
+                    if node is not None and node not in wanted:
+                        continue
                 try:
                     record = orjson.loads(raw)
                 except orjson.JSONDecodeError as error:
@@ -269,13 +285,40 @@ class TraceReader:
                         and type(record.get("node")) is str
                         and type(record.get("event")) is str
                     ):
-                        yield record
+                        if nodes is None or record["node"] in nodes:
+                            yield record
                         continue
                     problem = _event_problem(record)
                 if self.strict:
                     raise TraceFormatError(str(self.path), line_no, problem, hint=LENIENT_HINT)
                 log.debug("%s:%d: skipped %s", self.path, line_no, problem)
                 self._skip(line_no, problem)
+
+
+# After the key "node" of an event line: the colon and the opening quote of its value, spaced or not.
+_NODE_VALUE = re.compile(rb'\s*:\s*"')
+
+
+def node_of_line(raw: bytes) -> bytes | None:
+    """The node of an event line, as the bytes of its name, when the line's bytes show it for certain
+    without parsing it; None when only parsing can tell.
+
+    Certain means: a complete line, no backslash (so every JSON string in it is spelled as its UTF-8
+    bytes, and none hides an escaped quote), and the token ``"node"`` in it once, which in a valid event
+    is then its top-level key (a second one, as a key of ``data`` or as a value, makes it uncertain).
+    """
+    if not raw.endswith(b"\n") or b"\\" in raw or raw.count(b'"node"') != 1:
+        return None
+    at = raw.find(b'"node"') + 6
+    if raw.startswith(b':"', at):
+        start = at + 2
+    else:
+        value = _NODE_VALUE.match(raw, at)
+        if value is None:
+            return None
+        start = value.end()
+    end = raw.find(b'"', start)
+    return raw[start:end] if end >= 0 else None
 
 
 def _lines_before(file: IO[bytes], limit: int) -> Iterator[bytes]:
