@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from netsim.trace.records import compact_json, cut
 from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
 from netsim.trace.report.markup import (
+    MAX_TABLE_ROWS,
     as_dict,
     busiest,
     busiest_note,
@@ -344,5 +345,6 @@ def stats_section(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
 
 
 def _trace_stats_html(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
-    stats = fed.take().stats(str(build.trace_path), build.skipped_lines)
+    # Latency percentiles of the link directions the page shows, the busiest, and no others.
+    stats = fed.take().stats(str(build.trace_path), build.skipped_lines, busiest_directions=MAX_TABLE_ROWS)
     return _stats_html(stats.to_dict(links=False))  # the page shows link directions by their latency
