@@ -132,6 +132,9 @@ class Verifier:
 
         # exactly_once / receive_has_send
         self.pending: dict[str, _Sent] = {}
+        # One key object per socket address for what is kept (connections, sockets, messages in flight),
+        # taken from here when the thing kept is made, not at every event that names the address.
+        self.addresses: dict[Hashable, Hashable] = {}
         self.sent_ids = MessageIds()
         self.messages_sent = 0
         self.messages_without_id = 0
@@ -151,9 +154,9 @@ class Verifier:
         self.dead_connections: set[tuple[Hashable, Hashable]] = set()
         # Per stream connection direction (sender, transport, sockname, peername): [the lamport clock of
         # its last send (None before the first, and again after a fault), the sends on it so far, the
-        # highest of those received so far (fifo)]. One entry for all three, so that a send looks its
-        # connection up once and a receive not at all (its send keeps the entry): for 5,000 nodes there
-        # are 50,000 of them, and each lookup hashes a key of nested tuples.
+        # highest of those received so far (fifo), its sockname and peername keys]. One entry for all,
+        # so that a send looks its connection up once and a receive not at all (its send keeps the
+        # entry): for 5,000 nodes there are 50,000 of them, and each lookup hashes a key of nested tuples.
         self.connections: dict[tuple[Hashable, ...], list[Any]] = {}
         # node -> its own keys of `connections`, so that a fault forgets their clocks without a scan of
         # every connection of the run
@@ -172,6 +175,9 @@ class Verifier:
         self.started: set[str] = set()
         self.stopped: dict[str, Any] = {}  # node -> stop reason
         self.unclosed_by_node: Counter[str] = Counter()
+
+    def _interned(self, key: Hashable) -> Hashable:
+        return self.addresses.setdefault(key, key)
 
     # ---- the pass -------------------------------------------------------------------------------------
 
@@ -236,8 +242,15 @@ class Verifier:
             connection = (node, transport, sockname, peername)
             state = self.connections.get(connection)
             if state is None:
-                state = self.connections[connection] = [None, 0, 0]
+                sockname, peername = self._interned(sockname), self._interned(peername)
+                connection = (node, transport, sockname, peername)
+                state = self.connections[connection] = [None, 0, 0, sockname, peername]
                 self.node_connections.setdefault(node, []).append(connection)
+            else:
+                # The connection's own keys, so that the message in flight shares them.
+                sockname, peername = state[3], state[4]
+        else:
+            sockname, peername = self._interned(sockname), self._interned(peername)
         lamport = record.get("lamport")
         lamport_check = self.lamport
         lamport_check.checked += 1
@@ -449,7 +462,12 @@ class Verifier:
             self._open_socket(record, line, None)
 
     def _open_socket(self, record: dict[str, Any], line: int, peername: Any) -> None:
-        key = (_transport(record), _address_key(record.get("sockname")), _address_key(peername))
+        interned = self._interned
+        key = (
+            _transport(record),
+            interned(_address_key(record.get("sockname"))),
+            interned(_address_key(peername)),
+        )
         self.sockets_closed.checked += 1
         opened = (line, orjson.dumps(record).decode())
         self.open_sockets.setdefault(record["node"], {}).setdefault(key, []).append(opened)
