@@ -174,11 +174,15 @@ class TraceStats:
     def _into_run(self, ts_ns: int | None) -> float | None:
         return seconds_between(self.start_ts_ns, ts_ns)
 
-    def to_dict(self, *, links: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, links: bool = True, timeline: bool = True) -> dict[str, Any]:
         """What ``netsim trace stats --json`` prints. ``links=False`` leaves out the per-link figures
         (the report, which shows link directions by their latency, has no use for them: for 5,000 nodes
-        they are 25,000 dicts of rates)."""
-        return self._to_dict(self._links_dict() if links else None)
+        they are 25,000 dicts of rates); ``timeline=False`` the timeline (the report draws its heat map
+        from ``timeline`` itself: as a dict, 5,000 nodes' rows are half a million numbers more)."""
+        figures = self._to_dict(self._links_dict() if links else None, timeline)
+        if not timeline:
+            del figures["timeline"]
+        return figures
 
     def _links_dict(self) -> dict[str, Any]:
         span_s = self.span_s
@@ -207,7 +211,7 @@ class TraceStats:
             }
         return links
 
-    def _to_dict(self, links: dict[str, Any] | None) -> dict[str, Any]:
+    def _to_dict(self, links: dict[str, Any] | None, timeline: bool) -> dict[str, Any]:
         span_s = self.span_s
         figures = {
             "path": self.path,
@@ -249,7 +253,9 @@ class TraceStats:
                 "overall": self.app_rtt.to_dict(),
                 "by_node": {node: stats.to_dict() for node, stats in self.app_rtt_by_node.items()},
             },
-            "timeline": None if self.timeline is None else self.timeline.to_dict(self.start_ts_ns),
+            "timeline": None
+            if self.timeline is None or not timeline
+            else self.timeline.to_dict(self.start_ts_ns),
             "skipped_lines": self.skipped_lines,
         }
         if links is None:

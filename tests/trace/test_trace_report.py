@@ -691,3 +691,60 @@ def test_tables_of_a_big_topology_show_the_busiest_rows(
     assert re.findall(r'<tr><td class="name">(\w)</td>', nodes_table) == ["h", "a"]  # busiest, in order
     links_table = summary[summary.index("<h3>Links, per direction</h3>") :]
     assert re.findall(r'<td class="name">(\w) → (\w)</td>', links_table) == [("h", "a"), ("h", "c")]
+
+
+# -- the second process ------------------------------------------------------------------------------------
+
+
+def _forced_side_pass(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Make every trace big enough for the child, and note what each child's sections came back as."""
+    from netsim.trace.report import side_pass
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork here")
+    monkeypatch.setattr(side_pass, "SIDE_PASS_MIN_BYTES", 0)
+    monkeypatch.setattr(side_pass.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    made: list[bool] = []
+    sections = side_pass.SidePass.sections
+
+    def noted(self: side_pass.SidePass) -> dict[str, str] | None:
+        result = sections(self)
+        made.append(result is not None)
+        return result
+
+    monkeypatch.setattr(side_pass.SidePass, "sections", noted)
+    return made
+
+
+def test_a_child_makes_the_verify_and_diagram_sections_of_the_same_page(
+    hostile_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_process = render_report(hostile_run)
+    made = _forced_side_pass(monkeypatch)
+    assert render_report(hostile_run) == one_process
+    assert made == [True]
+
+
+def test_a_failed_child_costs_nothing_but_time(hostile_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netsim.trace.report import side_pass
+
+    one_process = render_report(hostile_run)
+    made = _forced_side_pass(monkeypatch)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the child's reader breaks")
+
+    # Only the child opens the trace through side_pass.TraceReader; this process's second pass does not.
+    monkeypatch.setattr(side_pass, "TraceReader", broken)
+    assert render_report(hostile_run) == one_process
+    assert made == [False]
+    assert not [pid for pid in _children() if pid != os.getpid()]
+
+
+def _children() -> list[int]:
+    """This process's children still there (zombies included)."""
+    try:
+        text = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in text.split()]

@@ -347,4 +347,21 @@ def stats_section(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
 def _trace_stats_html(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
     # Latency percentiles of the link directions the page shows, the busiest, and no others.
     stats = fed.take().stats(str(build.trace_path), build.skipped_lines, busiest_directions=MAX_TABLE_ROWS)
-    return _stats_html(stats.to_dict(links=False))  # the page shows link directions by their latency
+    # The page shows link directions by their latency, and the timeline's counts as a heat map: its
+    # rows as they are, without the rates and copies of Timeline.to_dict.
+    figures = stats.to_dict(links=False, timeline=False)
+    timeline = stats.timeline
+    if timeline is not None:
+        figures["timeline"] = {
+            "bucket_s": timeline.bucket_s,
+            "origin_s": None
+            if stats.start_ts_ns is None
+            else (timeline.origin_ts_ns - stats.start_ts_ns) / 1e9,
+            "nodes": {
+                node: {"sent": timeline.sent[node], "received": timeline.received[node]}
+                for node in timeline.sent
+            },
+        }
+    else:
+        figures["timeline"] = None
+    return _stats_html(figures)
