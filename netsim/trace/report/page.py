@@ -7,7 +7,6 @@ the page never sees half of it.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import importlib.resources
@@ -26,7 +25,6 @@ from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
 from netsim.trace.report.markup import escape
 from netsim.trace.report.plot import plot_fed, plot_section
-from netsim.trace.report.side_pass import side_sections, start_side_pass
 from netsim.trace.report.stats import stats_fed, stats_section
 from netsim.trace.report.summary import summary_section
 from netsim.trace.report.verify import verify_fed, verify_section
@@ -86,58 +84,38 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
         return _page(run_or_trace, max_table_events)
 
 
-def _sections(
-    build: ReportBuild, reader: TraceReader, max_table_events: int, with_side_sections: bool
-) -> dict[str, str]:
-    """The sections of one pass over ``reader``'s trace: every one but the header, or every one but the
-    verify and diagram sections when ``with_side_sections`` is false (a child makes those)."""
-    header, trace_path = build.header, build.trace_path
-    # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's.
-    # The traffic per node and per link direction is counted once, first, for the summary, the stats
-    # and the plot, which each count only what is theirs on top.
-    traffic = TrafficCounter(header)
-    summary = SummaryCounter(header, traffic)
-    table = EventTable(build, max_table_events)
-    stats, plot = stats_fed(build, traffic), plot_fed(build, traffic)
-    feeds = [events_only(traffic.add_all), events_only(summary.add_all), events_only(table.add_all)]
-    feeds += [stats.add_all, plot.add_all]
-    if with_side_sections:
-        verify, diagram = verify_fed(build), diagram_fed(build)
-        feeds += [verify.add_all, diagram.add_all]
-    read_once(reader, feeds)
-    del feeds, traffic
-    build.skipped_lines = reader.skipped_count
-    # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
-    # rendered (Fed.take), so that what comes after (the stats' tables, the plot's figure) is not
-    # added on top of all of them. The biggest go first.
-    sections = {"verify": verify_section(build, verify)} if with_side_sections else {}
-    sections["summary"] = summary_section(summary.summary(str(trace_path), build.skipped_lines))
-    del summary
-    sections["stats"] = stats_section(build, stats)
-    sections["plot"] = plot_section(build, plot)
-    if with_side_sections:
-        sections["diagram"] = diagram_section(build, diagram)
-    sections["events"], sections["events_data"] = table.section()
-    return sections
-
-
 def _page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[str, ReportBuild]:
     trace_path = resolve_trace_path(run_or_trace)
     with TraceReader(trace_path) as reader:
         header = reader.header
-        build = ReportBuild(run_or_trace, trace_path, header, header_start_ts_ns(header))
-        # A big trace's verify and diagram sections are made by a child in a pass of its own (side_pass).
-        with contextlib.ExitStack() as stack:
-            side = start_side_pass(build)
-            if side is not None:
-                stack.enter_context(side)
-            sections = _sections(build, reader, max_table_events, side is None)
-            if side is not None:
-                side_made = side.sections()
-                if side_made is None:  # the child failed: this process makes them, reading the trace again
-                    with TraceReader(trace_path) as again:
-                        side_made = side_sections(build, again)
-                sections.update(side_made)
+        start_ts_ns = header_start_ts_ns(header)
+        build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
+        # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's.
+        # The traffic per node and per link direction is counted once, first, for the summary, the
+        # stats and the plot, which each count only what is theirs on top.
+        traffic = TrafficCounter(header)
+        summary = SummaryCounter(header, traffic)
+        table = EventTable(build, max_table_events)
+        verify, stats, plot, diagram = (
+            verify_fed(build),
+            stats_fed(build, traffic),
+            plot_fed(build, traffic),
+            diagram_fed(build),
+        )
+        feeds = [events_only(traffic.add_all), events_only(summary.add_all), events_only(table.add_all)]
+        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all, diagram.add_all])
+        del feeds, traffic
+        build.skipped_lines = reader.skipped_count
+    # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
+    # rendered (Fed.take), so that what comes after (the stats' tables, the plot's figure) is not
+    # added on top of all of them. The biggest go first.
+    sections = {"verify": verify_section(build, verify)}
+    sections["summary"] = summary_section(summary.summary(str(trace_path), build.skipped_lines))
+    del summary
+    sections["stats"] = stats_section(build, stats)
+    sections["plot"] = plot_section(build, plot)
+    sections["diagram"] = diagram_section(build, diagram)
+    sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     template = _template()
     values = {
