@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.trace.records import is_control
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.vocabulary import CONTROL_TYPE_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,10 @@ class Apart:
     errors_other_nodes: int
     # Names neither drawn nor accounted for, in the order the pass would have met them.
     strangers: list[str]
+
+
+def _outside(ts_ns: int, since_ns: int | None, until_ns: int | None) -> bool:
+    return (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns)
 
 
 class NodeMessages:
@@ -62,6 +66,7 @@ class NodeMessages:
     def add_all(self, records: Iterable[dict[str, Any]]) -> None:
         """Count these events, the next ones of the trace."""
         since_ns, until_ns, include_control = self.window
+        windowed = since_ns is not None or until_ns is not None
         handled, sent, known, strangers = self.handled, self.sent, self._known, self.strangers
         last_ts_ns, in_order = self._last_ts_ns, self.in_order
         for record in records:
@@ -75,20 +80,20 @@ class NodeMessages:
             elif kind in RECEIVE_EVENTS:
                 sending = False
             else:
-                if kind == "error" and not (
-                    (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns)
-                ):
+                if kind == "error" and not (windowed and _outside(ts_ns, since_ns, until_ns)):
                     node = record["node"]
                     self.errors[node] += 1
                     if node not in known:
                         strangers.setdefault(node)
                 continue
             # The diagram's order of tests: netsim's own first, then the window, then the peer.
-            if not include_control and is_control(record.get("msg_type")):
-                if sending:
-                    self.control[record["node"]] += 1
-                continue
-            if (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns):
+            if not include_control:
+                msg_type = record.get("msg_type")  # is_control, inline: this runs for every message
+                if type(msg_type) is str and msg_type.startswith(CONTROL_TYPE_PREFIX):
+                    if sending:
+                        self.control[record["node"]] += 1
+                    continue
+            if windowed and _outside(ts_ns, since_ns, until_ns):
                 if sending:
                     self.outside[record["node"]] += 1
                 continue

@@ -3,9 +3,12 @@ guard around each analysis.
 
 The report reads the trace once for the summary, the event table, verify, stats, the plot's counts and
 the messages per node the diagram picks its lanes by, not once per analysis: ``read_once`` hands each of
-them the events in batches of ``PASS_BATCH_EVENTS``, and each runs its own loop over a batch. (The
-diagram then reads the trace once more for its arrows.) An analysis fed in the pass is a ``Fed``: if
-making it (which imports it) or feeding it raises, it is fed no more and its section shows the error.
+them the events in batches of ``PASS_BATCH_EVENTS``, and each runs its own loop over a batch. The
+traffic per node and per link direction, which the summary, the stats and the plot all show, is counted
+once, by a ``TrafficCounter`` fed first that the three share. (The diagram then reads the events of its
+lanes once more for its arrows, skipping the other lines unparsed.) An analysis fed in the pass is a
+``Fed``: if making it (which imports it) or feeding it raises, it is fed no more and its section shows
+the error.
 
 Each analysis section is rendered inside ``analysis_html``: the trace has been read in full by then, so
 an error there is the analysis' own and costs its section only. A section whose analysis cannot be

@@ -221,7 +221,8 @@ class Verifier:
         transport = record.get("transport")
         if type(transport) is not str:
             transport = None
-        reliable, connected = _TRANSPORT_FLAGS.get(transport, (False, record["event"] == "send"))
+        flags = _TRANSPORT_FLAGS.get(transport)
+        reliable, connected = (False, record["event"] == "send") if flags is None else flags
         msg_id = record.get("msg_id")
         exactly_once = self.exactly_once
         if type(msg_id) is str:
