@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 # Events a trace tool's counter is fed at a time (``in_batches``): enough that a call per batch costs
 # nothing, few enough that a batch of records is about a megabyte.
-BATCH_EVENTS = 1_000
+BATCH_EVENTS = 1000
 # Big enough that a trace is read in few system calls.
 READ_BUFFER_BYTES = 1 << 20
 # The read buffer of each file a merge holds open; small, as a merge holds up to MERGE_FAN_IN of them.

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.errors import OptionError
-from netsim.trace.reader import TraceReader, in_batches, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import SEND_EVENTS, header_start_ts_ns
 
@@ -304,11 +304,7 @@ class StatsCounter:
         """Count these events (records from ``TraceReader``), the next ones of the trace."""
         if not records:
             return
-        counter = self.counter
-        if self._counts_traffic:
-            add = counter.add
-            for record in records:
-                add(record)
+        counter, counting = self.counter, self._counts_traffic
         stamps = list(map(_TS_NS, records))
         earliest, latest = min(stamps), max(stamps)
         if self.first_ts_ns is None or self.last_ts_ns is None:
@@ -316,6 +312,7 @@ class StatsCounter:
             self.timeline = TimelineCounter.for_trace(self._path, self.start_ts_ns, stamps[0], self._bucket_s)
         else:
             self.first_ts_ns, self.last_ts_ns = min(earliest, self.first_ts_ns), max(latest, self.last_ts_ns)
+        kinds = map(_EVENT, records)
         first_index = self.events + 1  # the number of the batch's first event in the trace, from 1
         self.events += len(records)
         # The per-message loop of the stats: what it updates is local until the end.
@@ -329,9 +326,18 @@ class StatsCounter:
         # at either end (the timeline may then double its width).
         origin_ns, width_ns, low, high = timeline.origin_ns, timeline.width_ns, timeline.low, timeline.high
         timeline_sent, timeline_received = timeline.sent, timeline.received
-        counted = map(_COUNTED_EVENTS.__contains__, map(_EVENT, records))
-        for index, record in compress(enumerate(records, first_index), counted):
+        if counting:
+            # Each event counted as it comes, while its record is at hand: every one, into the counter.
+            selected: Iterable[tuple[int, dict[str, Any]]] = enumerate(records, first_index)
+            add = counter.add
+        else:
+            selected = compress(enumerate(records, first_index), map(_COUNTED_EVENTS.__contains__, kinds))
+        for index, record in selected:
             kind = record["event"]
+            if counting:
+                add(record)
+                if kind not in _COUNTED_EVENTS:
+                    continue
             node: str = record["node"]
             if kind == "app":
                 data = record.get("data")
@@ -518,7 +524,9 @@ def trace_stats(
     number of skipped lines is in ``skipped_lines``.
     """
     check_bucket_s(bucket_s)
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+    # Batches of records stay alive while they are counted: the collector would walk them, and the
+    # counts, at every collection, for nothing (a pass makes no reference cycles).
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         counter = StatsCounter(reader.header, reader.path, bucket_s)
         for batch in in_batches(reader):
             counter.add_all(batch)
