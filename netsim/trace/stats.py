@@ -459,20 +459,22 @@ class StatsCounter:
         """
         header, counter, message_types = self._header, self.counter, self.message_types
         links = self._links()
-        # By key, as latency_by_direction holds them (a link of a node to itself has one key for both).
-        directions = {direction.key: direction for link in links.values() for direction in link.directions}
-        ranked = [direction for direction in directions.values() if direction.latencies_ns]
-        if busiest_directions is not None and len(ranked) > busiest_directions:
+        full: set[int] | None = None  # the directions whose figures are worked out; None for all
+        if busiest_directions is not None:
+            # By key, as latency_by_direction holds them (a link of a node to itself has one for both).
+            by_key = {direction.key: direction for link in links.values() for direction in link.directions}
+            ranked = [direction for direction in by_key.values() if direction.latencies_ns]
             ranked.sort(key=lambda direction: -len(direction.latencies_ns))  # stable: ties keep order
-            del ranked[busiest_directions:]
-        full = {id(direction) for direction in ranked}
+            full = {id(direction) for direction in ranked[:busiest_directions]}
+            del by_key, ranked
         latency_by_direction: dict[str, LatencyStats] = {}
-        for key, direction in directions.items():
-            latencies = direction.latencies_ns
-            if id(direction) in full:
-                latency_by_direction[key] = LatencyStats.of(latencies)
-            else:
-                latency_by_direction[key] = LatencyStats.count_only(len(latencies))
+        for link in links.values():
+            for direction in link.directions:
+                latencies = direction.latencies_ns
+                if full is None or id(direction) in full:
+                    latency_by_direction[direction.key] = LatencyStats.of(latencies)
+                else:
+                    latency_by_direction[direction.key] = LatencyStats.count_only(len(latencies))
         all_rtts = array("q")
         for rtts in self.rtt_by_node.values():
             all_rtts.extend(rtts)
