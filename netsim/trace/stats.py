@@ -326,17 +326,19 @@ class StatsCounter:
         # at either end (the timeline may then double its width).
         origin_ns, width_ns, low, high = timeline.origin_ns, timeline.width_ns, timeline.low, timeline.high
         timeline_sent, timeline_received = timeline.sent, timeline.received
+        counted_events = _COUNTED_EVENTS
+        positions: dict[int, int] | None = None  # id(record) -> its place in records, when needed
         if counting:
             # Each event counted as it comes, while its record is at hand: every one, into the counter.
-            selected: Iterable[tuple[int, dict[str, Any]]] = enumerate(records, first_index)
+            selected: Iterable[dict[str, Any]] = records
             add = counter.add
         else:
-            selected = compress(enumerate(records, first_index), map(_COUNTED_EVENTS.__contains__, kinds))
-        for index, record in selected:
+            selected = compress(records, map(counted_events.__contains__, kinds))
+        for record in selected:
             kind = record["event"]
             if counting:
                 add(record)
-                if kind not in _COUNTED_EVENTS:
+                if kind not in counted_events:
                     continue
             node: str = record["node"]
             if kind == "app":
@@ -394,6 +396,13 @@ class StatsCounter:
             # The direction the message really took, from node to node, whatever `peer` says.
             direction = directions.get((sender, receiver))
             if direction is None or created_at:
+                # The event's number: the counter's count, if it is counting as this loop goes.
+                if counting:
+                    index = counter.added
+                else:
+                    if positions is None:
+                        positions = {id(each): position for position, each in enumerate(records)}
+                    index = first_index + positions[id(record)]
                 direction = self._direction(sender, receiver, index)
             direction.latencies_ns.append(latency)
             type_stats.latencies_ns.append(latency)
