@@ -117,8 +117,9 @@ class PlotCounter:
         # The messages the plot shows, counted here; or every message, counted by the caller.
         self._shared = traffic is not None
         self.counter = TrafficCounter(header) if traffic is None else traffic
-        # netsim's own messages, to take away from a shared counter's.
-        self.control = TrafficCounter(header)
+        # netsim's own messages, to take away from a shared counter's (with a counter of its own, the plot
+        # never counts them).
+        self.control = TrafficCounter(header) if traffic is not None else TrafficCounter({})
         # A big run's timeline counts every node's sends as one: its rows per node are never drawn.
         self._per_node = len(header_node_names(header)) <= MAX_SERIES_NODES
         # Made at the first event, which stands in for a start the header does not give.
