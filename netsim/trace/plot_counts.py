@@ -11,17 +11,19 @@ the report counts it before it needs a picture.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from netsim.errors import InputError
-from netsim.trace.reader import TraceReader, peek_last_ts_ns, resolve_trace_path
-from netsim.trace.records import is_control
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, peek_last_ts_ns, resolve_trace_path
 from netsim.trace.schema import SEND_EVENTS, header_node_names, header_start_ts_ns
 from netsim.trace.timeline import TimelineCounter, nice_at_least
-from netsim.trace.traffic import MESSAGE_EVENTS, TrafficCounter
+from netsim.trace.traffic import MESSAGE_EVENTS, LinkTraffic, TrafficCounter
+from netsim.vocabulary import CONTROL_TYPE_PREFIX
 
 # About this many time buckets between the run's start and its last event: fine enough that the part of
 # a run with traffic (often a small fraction of it) still has many; the plot merges them to draw.
@@ -34,6 +36,9 @@ MIN_BUCKET_NS = 1_000
 MAX_SERIES_NODES = 8
 
 Pair = tuple[str, str]
+# The one row a big run's timeline counts every node's sends in.
+ALL_NODES = "(all nodes)"
+_EVENT = itemgetter("event")
 
 
 @dataclass(slots=True)
@@ -87,23 +92,46 @@ def bucket_size_ns(start_ts_ns: int, end_ts_ns: int | None) -> int:
 
 class PlotCounter:
     """``count_traffic``'s pass over the trace at ``path``: feed it the trace's events in order
-    (``add_all``, as often as needed), then ask for the ``traffic()``. ``netsim trace report`` feeds it
-    batches of events from the one pass it makes for all its sections.
+    (``add_all``, as often as needed), then ask for the ``traffic()``.
+
+    ``netsim trace report`` feeds it batches of events from the one pass it makes for all its sections,
+    and hands it the ``TrafficCounter`` that pass feeds (``traffic``), which counts every message: the
+    plot then counts netsim's own messages apart (``control``), when it hides them, and shows the
+    difference.
 
     Raises ``InputError`` when the end of the file cannot be read (the bucket size comes from it).
     """
 
-    def __init__(self, header: dict[str, Any], path: Path, *, include_control: bool = False) -> None:
+    def __init__(
+        self,
+        header: dict[str, Any],
+        path: Path,
+        *,
+        include_control: bool = False,
+        traffic: TrafficCounter | None = None,
+    ) -> None:
         self._header = header
         self._include_control = include_control
         self._start = header_start_ts_ns(header)
         self._end = last_ts_ns(path)
-        self.counter = TrafficCounter(header)
+        # The messages the plot shows, counted here; or every message, counted by the caller.
+        self._shared = traffic is not None
+        self.counter = TrafficCounter(header) if traffic is None else traffic
+        # netsim's own messages, to take away from a shared counter's (with a counter of its own, the plot
+        # never counts them).
+        self.control = TrafficCounter(header) if traffic is not None else TrafficCounter({})
+        # A big run's timeline counts every node's sends as one: its rows per node are never drawn.
+        self._per_node = len(header_node_names(header)) <= MAX_SERIES_NODES
         # Made at the first event, which stands in for a start the header does not give.
         self._timeline: TimelineCounter | None = None
         self.first_send_ts_ns: int | None = None
         self.last_send_ts_ns: int | None = None
         self.control_messages = 0
+        self._events = 0
+        # With a shared counter: links outside the topology that a control message made, each with the
+        # number of the first event of a message the plot shows on it (None before one): where the
+        # plot's own counter would have made it. See ``_links``.
+        self._made_by_control: dict[tuple[str, str], int | None] = {}
 
     def _timeline_from(self, first_ts_ns: int | None) -> TimelineCounter:
         if self._start is None:
@@ -112,37 +140,99 @@ class PlotCounter:
         self._timeline = TimelineCounter(self._start, bucket_size_ns(self._start, self._end), fixed=True)
         return self._timeline
 
-    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+    def add_all(self, records: Sequence[dict[str, Any]]) -> None:
         """Count these events (records from ``TraceReader``), the next ones of the trace."""
-        include_control, add = self._include_control, self.counter.add
-        timeline = self._timeline
+        if not records:
+            return
+        timeline = self._timeline or self._timeline_from(records[0]["ts_ns"])
+        hide_control, shared = not self._include_control, self._shared
+        add, add_control = self.counter.add, self.control.add
+        made_by_control, created_at = self._made_by_control, self.counter.created_at
         first_send_ts_ns, last_send_ts_ns = self.first_send_ts_ns, self.last_send_ts_ns
         control_messages = 0
-        start = last_bucket_ns = 0
-        if timeline is not None:
-            start, last_bucket_ns = timeline.origin_ns, self._last_bucket_ns(timeline)
-        for record in records:
-            if timeline is None:
-                timeline = self._timeline_from(record["ts_ns"])
-                start, last_bucket_ns = timeline.origin_ns, self._last_bucket_ns(timeline)
-            kind = record["event"]
-            if kind not in MESSAGE_EVENTS:
-                continue
-            sending = kind in SEND_EVENTS
-            if not include_control and is_control(record.get("msg_type")):
-                if sending:
-                    control_messages += 1
-                continue
-            add(record)
+        per_node = self._per_node
+        # TimelineCounter.count, inline: the plot's width is fixed, and sends outside its buckets share
+        # the first or the last one.
+        start, last_bucket_ns = timeline.origin_ns, self._last_bucket_ns(timeline)
+        width_ns, low, high, sent = timeline.width_ns, timeline.low, timeline.high, timeline.sent
+        first_index = self._events + 1
+        self._events += len(records)
+        messages = map(MESSAGE_EVENTS.__contains__, map(_EVENT, records))
+        for index, record in compress(enumerate(records, first_index), messages):
+            sending = record["event"] in SEND_EVENTS
+            if hide_control:
+                msg_type = record.get("msg_type")
+                if type(msg_type) is str and msg_type.startswith(CONTROL_TYPE_PREFIX):
+                    if sending:
+                        control_messages += 1
+                    if shared:
+                        add_control(record)
+                        if created_at:
+                            self._control_made(record, index)
+                    continue
+            if not shared:
+                add(record)
+            elif made_by_control:
+                self._shown_on(record, index)
             if sending:
                 ts_ns: int = record["ts_ns"]
                 if first_send_ts_ns is None or ts_ns < first_send_ts_ns:
                     first_send_ts_ns = ts_ns
                 if last_send_ts_ns is None or ts_ns > last_send_ts_ns:
                     last_send_ts_ns = ts_ns
-                timeline.count(record["node"], min(max(ts_ns, start), last_bucket_ns), sent=True)
+                bucket_ts_ns = min(max(ts_ns, start), last_bucket_ns)
+                bucket = (bucket_ts_ns - start) // width_ns
+                if bucket > high or bucket < low:
+                    bucket = timeline.index(bucket_ts_ns)
+                    low, high = timeline.low, timeline.high
+                node = record["node"] if per_node else ALL_NODES
+                buckets = sent.get(node)
+                if buckets is None:
+                    buckets = sent[node] = {}
+                buckets[bucket] = buckets.get(bucket, 0) + 1
         self.first_send_ts_ns, self.last_send_ts_ns = first_send_ts_ns, last_send_ts_ns
         self.control_messages += control_messages
+
+    def _control_made(self, record: dict[str, Any], index: int) -> None:
+        """Note the link outside the topology that this control message, event ``index``, made in the
+        shared counter."""
+        peer = record.get("peer")
+        if type(peer) is str:
+            pair = _pair(record["node"], peer)
+            if self.counter.created_at.get(pair) == index:
+                self._made_by_control[pair] = None
+
+    def _shown_on(self, record: dict[str, Any], index: int) -> None:
+        """Note event ``index``, a message the plot shows, on a link a control message made."""
+        peer = record.get("peer")
+        if type(peer) is str:
+            pair = _pair(record["node"], peer)
+            if pair in self._made_by_control and self._made_by_control[pair] is None:
+                self._made_by_control[pair] = index
+
+    def _links(self) -> list[tuple[LinkTraffic, int, int]]:
+        """(link, messages sent, bytes sent) of each link a message the plot shows was sent on, in the order
+        the plot's own counter, fed those messages only, would have made them."""
+        counter = self.counter
+        if not self._shared or self._include_control:
+            links = counter.links.values()
+            return [(link, link.messages_sent, link.bytes_sent) for link in links if link.messages_sent]
+        control_links, made_by_control = self.control.links, self._made_by_control
+        shown: list[tuple[int, LinkTraffic, int, int]] = []
+        for key, link in counter.links.items():
+            control = control_links.get(key)
+            messages_sent = link.messages_sent - (control.messages_sent if control is not None else 0)
+            if not messages_sent:
+                continue
+            pair = (link.a, link.b)
+            made = 0 if link.in_topology else counter.created_at.get(pair, 0)
+            shown_from = made_by_control.get(pair)
+            if shown_from is not None:
+                made = shown_from
+            bytes_sent = link.bytes_sent - (control.bytes_sent if control is not None else 0)
+            shown.append((made, link, messages_sent, bytes_sent))
+        shown.sort(key=lambda entry: entry[0])
+        return [(link, messages_sent, bytes_sent) for _, link, messages_sent, bytes_sent in shown]
 
     @staticmethod
     def _last_bucket_ns(timeline: TimelineCounter) -> int:
@@ -150,16 +240,40 @@ class PlotCounter:
         # hand-made trace that runs on past the end the peek found) share the last one.
         return timeline.origin_ns + (MAX_BUCKETS - 1) * timeline.width_ns
 
+    def _node_messages(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(messages sent, messages received) per node, of those the plot shows, for the nodes with any.
+
+        From a shared counter, a node outside the topology may come in another place of these dicts than
+        from the plot's own; nothing the plot draws depends on their order."""
+        nodes = self.counter.nodes.values()
+        if not self._shared or self._include_control:
+            sent = {node.node: node.messages_sent for node in nodes if node.messages_sent}
+            received = {node.node: node.messages_received for node in nodes if node.messages_received}
+            return sent, received
+        control = self.control.nodes
+        sent, received = {}, {}
+        for node in nodes:
+            hidden = control.get(node.node)
+            messages_sent = node.messages_sent - (hidden.messages_sent if hidden is not None else 0)
+            if messages_sent:
+                sent[node.node] = messages_sent
+            messages_received = node.messages_received - (
+                hidden.messages_received if hidden is not None else 0
+            )
+            if messages_received:
+                received[node.node] = messages_received
+        return sent, received
+
     def traffic(self, skipped_lines: int) -> Traffic:
         """What the events added so far make: the traffic the plot draws."""
         timeline = self._timeline or self._timeline_from(None)
-        start, bucket_ns, end, counter = timeline.origin_ns, timeline.width_ns, self._end, self.counter
+        start, bucket_ns, end = timeline.origin_ns, timeline.width_ns, self._end
         # At least the buckets up to the end the peek found, so that a quiet end is drawn as quiet.
         peeked_buckets = 1 if end is None else max(1, min(MAX_BUCKETS, (end - start) // bucket_ns + 1))
         last_bucket_start = start + (peeked_buckets - 1) * bucket_ns
-        nodes = counter.nodes.values()
-        links = [link for link in counter.links.values() if link.messages_sent]
-        messages = sum(node.messages_sent for node in nodes)
+        links = self._links()
+        node_sent, node_received = self._node_messages()
+        messages = sum(node_sent.values())
         small = (
             len(header_node_names(self._header)) <= MAX_SERIES_NODES
             and len(timeline.sent) <= MAX_SERIES_NODES
@@ -170,19 +284,24 @@ class PlotCounter:
         return Traffic(
             start_ts_ns=start,
             bucket_ns=bucket_ns,
-            link_messages={(link.a, link.b): link.messages_sent for link in links},
-            link_bytes={(link.a, link.b): link.bytes_sent for link in links},
-            node_sent={node.node: node.messages_sent for node in nodes if node.messages_sent},
-            node_received={node.node: node.messages_received for node in nodes if node.messages_received},
+            link_messages={(link.a, link.b): messages_sent for link, messages_sent, _ in links},
+            link_bytes={(link.a, link.b): bytes_sent for link, _, bytes_sent in links},
+            node_sent=node_sent,
+            node_received=node_received,
             sent_per_bucket=timeline.sent_total(last_bucket_start),
             node_sent_per_bucket=per_bucket.sent if small else None,
             messages=messages,
             control_messages=self.control_messages,
-            messages_without_peer=messages - sum(link.messages_sent for link in links),
+            messages_without_peer=messages - sum(messages_sent for _, messages_sent, _ in links),
             first_send_ts_ns=self.first_send_ts_ns,
             last_send_ts_ns=self.last_send_ts_ns,
             skipped_lines=skipped_lines,
         )
+
+
+def _pair(node: str, peer: str) -> tuple[str, str]:
+    """The two ends of the link between ``node`` and ``peer``, as ``TrafficCounter`` names it (sorted)."""
+    return (node, peer) if node <= peer else (peer, node)
 
 
 def count_traffic(
@@ -196,7 +315,10 @@ def count_traffic(
     ``TimelineCounter``'s (per bucket), fed the messages the plot shows.
     """
     path = resolve_trace_path(run_or_trace)
-    with TraceReader(path, strict=strict) as reader:
+    # Batches of records stay alive while they are counted: the collector would walk them, and the
+    # counts, at every collection, for nothing (a pass makes no reference cycles).
+    with TraceReader(path, strict=strict) as reader, cyclic_gc_paused():
         counter = PlotCounter(reader.header, path, include_control=include_control)
-        counter.add_all(reader)
+        for batch in in_batches(reader):
+            counter.add_all(batch)
         return counter.traffic(reader.skipped_count)

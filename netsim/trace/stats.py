@@ -37,13 +37,15 @@ from __future__ import annotations
 import math
 import os
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from netsim.errors import OptionError
-from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import SEND_EVENTS, header_start_ts_ns
 
@@ -67,6 +69,11 @@ from netsim.trace.traffic import DirectionTraffic as DirectionTraffic
 
 PERCENTILES: tuple[int, ...] = (50, 90, 99)
 NO_MSG_TYPE = "(none)"
+
+# The events the stats look at one by one; the others only count, per batch.
+_COUNTED_EVENTS = MESSAGE_EVENTS | {"app"}
+_EVENT = itemgetter("event")
+_TS_NS = itemgetter("ts_ns")
 
 
 # -- latency ----------------------------------------------------------------------------------------------
@@ -97,6 +104,11 @@ class LatencyStats:
 
         p50, p90, p99 = (rank(p) for p in PERCENTILES)
         return cls(count, sum(ordered) / count, ordered[0], p50, p90, p99, ordered[-1])
+
+    @classmethod
+    def count_only(cls, count: int) -> LatencyStats:
+        """A group's count without its figures (``TraceStats`` of a report: see ``StatsCounter.stats``)."""
+        return cls(count, None, None, None, None, None, None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,11 +174,15 @@ class TraceStats:
     def _into_run(self, ts_ns: int | None) -> float | None:
         return seconds_between(self.start_ts_ns, ts_ns)
 
-    def to_dict(self, *, links: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, links: bool = True, timeline: bool = True) -> dict[str, Any]:
         """What ``netsim trace stats --json`` prints. ``links=False`` leaves out the per-link figures
         (the report, which shows link directions by their latency, has no use for them: for 5,000 nodes
-        they are 25,000 dicts of rates)."""
-        return self._to_dict(self._links_dict() if links else None)
+        they are 25,000 dicts of rates); ``timeline=False`` the timeline (the report draws its heat map
+        from ``timeline`` itself: as a dict, 5,000 nodes' rows are half a million numbers more)."""
+        figures = self._to_dict(self._links_dict() if links else None, timeline)
+        if not timeline:
+            del figures["timeline"]
+        return figures
 
     def _links_dict(self) -> dict[str, Any]:
         span_s = self.span_s
@@ -195,7 +211,7 @@ class TraceStats:
             }
         return links
 
-    def _to_dict(self, links: dict[str, Any] | None) -> dict[str, Any]:
+    def _to_dict(self, links: dict[str, Any] | None, timeline: bool) -> dict[str, Any]:
         span_s = self.span_s
         figures = {
             "path": self.path,
@@ -237,7 +253,9 @@ class TraceStats:
                 "overall": self.app_rtt.to_dict(),
                 "by_node": {node: stats.to_dict() for node, stats in self.app_rtt_by_node.items()},
             },
-            "timeline": None if self.timeline is None else self.timeline.to_dict(self.start_ts_ns),
+            "timeline": None
+            if self.timeline is None or not timeline
+            else self.timeline.to_dict(self.start_ts_ns),
             "skipped_lines": self.skipped_lines,
         }
         if links is None:
@@ -246,17 +264,26 @@ class TraceStats:
 
 
 class StatsCounter:
-    """``trace_stats``'s pass: feed it the events of the trace at ``path`` in order (``add_all``, as often
-    as needed), then ask for the ``stats()``. ``netsim trace report`` feeds it batches of events from the
-    one pass it makes for all its sections. ``bucket_s`` is ``trace_stats``'s, checked already."""
+    """``trace_stats``'s pass: feed it the events of the trace at ``path`` in order (``add_all``, as often as
+    needed), then ask for the ``stats()``. ``bucket_s`` is ``trace_stats``'s, checked already.
 
-    def __init__(self, header: dict[str, Any], path: Path, bucket_s: float | None = None) -> None:
+    ``netsim trace report`` feeds it batches of events from the one pass it makes for all its sections,
+    and hands it the ``TrafficCounter`` that pass feeds (``traffic``), which the summary and the plot
+    share: the stats then count what is theirs only (message types, latencies, the timeline)."""
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        path: Path,
+        bucket_s: float | None = None,
+        traffic: TrafficCounter | None = None,
+    ) -> None:
         self._header = header
         self._path = path
         self._bucket_s = bucket_s
         self.start_ts_ns = header_start_ts_ns(header)
-        self.counter = TrafficCounter(header)
-        self._add = self.counter.add
+        self._counts_traffic = traffic is None
+        self.counter = TrafficCounter(header) if traffic is None else traffic
         self.message_types: dict[str, MessageTypeStats] = {}
         self.overall = array("q")
         # msg_id -> (send ts_ns, sender, message type); and receives read before their send.
@@ -268,86 +295,195 @@ class StatsCounter:
         self.last_ts_ns: int | None = None
         # Made at the first event: its ts_ns places the buckets.
         self.timeline: TimelineCounter | None = None
+        # Links between a sender and a receiver that no event had named as peers of each other yet when
+        # a message between them was matched (its receive named another peer, or none): (the number of
+        # that event, the link). See ``_direction``.
+        self._latency_links: dict[tuple[str, str], tuple[int, LinkTraffic]] = {}
 
-    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+    def add_all(self, records: Sequence[dict[str, Any]]) -> None:
         """Count these events (records from ``TraceReader``), the next ones of the trace."""
-        # The per-event loop of the stats: what it updates is local until the end.
-        add, direction = self.counter.add, self.counter.direction
+        if not records:
+            return
+        counter, counting = self.counter, self._counts_traffic
+        stamps = list(map(_TS_NS, records))
+        earliest, latest = min(stamps), max(stamps)
+        if self.first_ts_ns is None or self.last_ts_ns is None:
+            self.first_ts_ns, self.last_ts_ns = earliest, latest
+            self.timeline = TimelineCounter.for_trace(self._path, self.start_ts_ns, stamps[0], self._bucket_s)
+        else:
+            self.first_ts_ns, self.last_ts_ns = min(earliest, self.first_ts_ns), max(latest, self.last_ts_ns)
+        kinds = map(_EVENT, records)
+        first_index = self.events + 1  # the number of the batch's first event in the trace, from 1
+        self.events += len(records)
+        # The per-message loop of the stats: what it updates is local until the end.
+        directions, created_at = counter.directions, counter.created_at
         message_types, overall = self.message_types, self.overall
         in_flight, early_receives, rtt_by_node = self.in_flight, self.early_receives, self.rtt_by_node
-        events, without_msg_id = self.events, self.without_msg_id
-        first_ts_ns, last_ts_ns, timeline = self.first_ts_ns, self.last_ts_ns, self.timeline
-        for record in records:
-            ts_ns: int = record["ts_ns"]
-            events += 1
-            if timeline is None or first_ts_ns is None or last_ts_ns is None:
-                first_ts_ns = last_ts_ns = ts_ns
-                timeline = self.timeline = TimelineCounter.for_trace(
-                    self._path, self.start_ts_ns, ts_ns, self._bucket_s
-                )
-            elif ts_ns > last_ts_ns:
-                last_ts_ns = ts_ns
-            elif ts_ns < first_ts_ns:
-                first_ts_ns = ts_ns
-            stats = add(record)
+        without_msg_id = self.without_msg_id
+        timeline = self.timeline
+        assert timeline is not None
+        # TimelineCounter.count, inline: the bucket's index, and the slow path only when it is a new one
+        # at either end (the timeline may then double its width).
+        origin_ns, width_ns, low, high = timeline.origin_ns, timeline.width_ns, timeline.low, timeline.high
+        timeline_sent, timeline_received = timeline.sent, timeline.received
+        counted_events = _COUNTED_EVENTS
+        positions: dict[int, int] | None = None  # id(record) -> its place in records, when needed
+        if counting:
+            # Each event counted as it comes, while its record is at hand: every one, into the counter.
+            selected: Iterable[dict[str, Any]] = records
+            add = counter.add
+        else:
+            selected = compress(records, map(counted_events.__contains__, kinds))
+        for record in selected:
             kind = record["event"]
-            if kind in MESSAGE_EVENTS:
-                node = stats.node
-                nbytes = record.get("nbytes")
-                if type(nbytes) is not int:
-                    nbytes = 0
-                msg_type = record.get("msg_type")
-                type_key = msg_type if type(msg_type) is str else NO_MSG_TYPE
-                type_stats = message_types.get(type_key)
-                if type_stats is None:
-                    type_stats = message_types[type_key] = MessageTypeStats(type_key)
-                sending = kind in SEND_EVENTS
-                if sending:
-                    type_stats.messages_sent += 1
-                    type_stats.bytes_sent += nbytes
-                else:
-                    type_stats.messages_received += 1
-                    type_stats.bytes_received += nbytes
-                timeline.count(node, ts_ns, sent=sending)
-                msg_id = record.get("msg_id")
-                if type(msg_id) is not str:
-                    without_msg_id += 1
+            if counting:
+                add(record)
+                if kind not in counted_events:
                     continue
-                if sending:
-                    early = early_receives.pop(msg_id, None) if early_receives else None
-                    if early is None:
-                        in_flight[msg_id] = (ts_ns, node, type_stats)
-                        continue
-                    latency = early[0] - ts_ns
-                    sender, receiver = node, early[1]
-                else:
-                    sent = in_flight.pop(msg_id, None)
-                    if sent is None:
-                        early_receives[msg_id] = (ts_ns, node)
-                        continue
-                    latency = ts_ns - sent[0]
-                    sender, receiver, type_stats = sent[1], node, sent[2]
-                # The direction the message really took, from node to node, whatever `peer` says.
-                direction(sender, receiver).latencies_ns.append(latency)
-                type_stats.latencies_ns.append(latency)
-                overall.append(latency)
-            elif kind == "app":
+            node: str = record["node"]
+            if kind == "app":
                 data = record.get("data")
                 if type(data) is dict and data.get("kind") == "rtt" and type(data.get("rtt_ns")) is int:
-                    rtts = rtt_by_node.get(stats.node)
+                    rtts = rtt_by_node.get(node)
                     if rtts is None:
-                        rtts = rtt_by_node[stats.node] = array("q")
+                        rtts = rtt_by_node[node] = array("q")
                     rtts.append(data["rtt_ns"])
-        self.events, self.without_msg_id = events, without_msg_id
-        self.first_ts_ns, self.last_ts_ns = first_ts_ns, last_ts_ns
+                continue
+            ts_ns: int = record["ts_ns"]
+            nbytes = record.get("nbytes")
+            if type(nbytes) is not int:
+                nbytes = 0
+            msg_type = record.get("msg_type")
+            type_key = msg_type if type(msg_type) is str else NO_MSG_TYPE
+            type_stats = message_types.get(type_key)
+            if type_stats is None:
+                type_stats = message_types[type_key] = MessageTypeStats(type_key)
+            sending = kind in SEND_EVENTS
+            if sending:
+                type_stats.messages_sent += 1
+                type_stats.bytes_sent += nbytes
+                per_node = timeline_sent
+            else:
+                type_stats.messages_received += 1
+                type_stats.bytes_received += nbytes
+                per_node = timeline_received
+            bucket = (ts_ns - origin_ns) // width_ns
+            if bucket > high or bucket < low:
+                bucket = timeline.index(ts_ns)
+                width_ns, low, high = timeline.width_ns, timeline.low, timeline.high
+            buckets = per_node.get(node)
+            if buckets is None:
+                buckets = per_node[node] = {}
+            buckets[bucket] = buckets.get(bucket, 0) + 1
+            msg_id = record.get("msg_id")
+            if type(msg_id) is not str:
+                without_msg_id += 1
+                continue
+            if sending:
+                early = early_receives.pop(msg_id, None) if early_receives else None
+                if early is None:
+                    in_flight[msg_id] = (ts_ns, node, type_stats)
+                    continue
+                latency = early[0] - ts_ns
+                sender, receiver = node, early[1]
+            else:
+                sent = in_flight.pop(msg_id, None)
+                if sent is None:
+                    early_receives[msg_id] = (ts_ns, node)
+                    continue
+                latency = ts_ns - sent[0]
+                sender, receiver, type_stats = sent[1], node, sent[2]
+            # The direction the message really took, from node to node, whatever `peer` says.
+            direction = directions.get((sender, receiver))
+            if direction is None or created_at:
+                # The event's number: the counter's count, if it is counting as this loop goes.
+                if counting:
+                    index = counter.added
+                else:
+                    if positions is None:
+                        positions = {id(each): position for position, each in enumerate(records)}
+                    index = first_index + positions[id(record)]
+                direction = self._direction(sender, receiver, index)
+            direction.latencies_ns.append(latency)
+            type_stats.latencies_ns.append(latency)
+            overall.append(latency)
+        self.without_msg_id = without_msg_id
 
-    def stats(self, path: str, skipped_lines: int) -> TraceStats:
-        """What the events added so far make: the stats of the trace at ``path``."""
-        header, counter, message_types = self._header, self.counter, self.message_types
-        latency_by_direction: dict[str, LatencyStats] = {}
+    def _direction(self, sender: str, receiver: str, index: int) -> DirectionTraffic:
+        """The direction ``sender -> receiver`` of a message matched at event ``index``, as a counter fed
+        one event at a time, and asked for it then, would hold it.
+
+        The counter has been fed the whole batch by now, and may have made the link between the two at a
+        later event of it (or never, when no event names them as peers of each other). A counter fed one
+        event at a time would make the link here instead, without a transport, and count the later events
+        into it: the link is kept aside (``_latency_links``) and ``stats()`` puts it where it belongs.
+        """
+        first, second = (sender, receiver) if sender <= receiver else (receiver, sender)
+        made = self.counter.created_at.get((first, second))
+        found = self.counter.directions.get((sender, receiver))
+        if found is not None and (made is None or made <= index):
+            return found
+        kept = self._latency_links.get((first, second))
+        if kept is None:
+            kept = self._latency_links[(first, second)] = (index, LinkTraffic(first, second, None, False))
+        link = kept[1]
+        # The direction TrafficCounter._link files under (sender, receiver), the second one when a = b.
+        return link.b_to_a if (sender, receiver) == (link.b, link.a) else link.a_to_b
+
+    def _links(self) -> dict[str, LinkTraffic]:
+        """The counter's links, with those ``_direction`` kept aside in their place: what a counter fed one
+        event at a time, and asked for each matched message's direction as it went, would hold."""
+        counter = self.counter
+        if not self._latency_links:
+            return counter.links
+        # (the number of the event that made the link, made by the counter before matching, the link)
+        ordered: list[tuple[int, int, LinkTraffic]] = []
+        kept_aside = dict(self._latency_links)
         for link in counter.links.values():
+            made = 0 if link.in_topology else counter.created_at.get((link.a, link.b), 0)
+            kept = kept_aside.pop((link.a, link.b), None)
+            if kept is None:
+                ordered.append((made, 0, link))
+                continue
+            # Made here at a matched message before any event named the two as peers: the counter's
+            # counts, both sides' latencies, and no transport.
+            index, merged = kept
+            for mine, counted in zip(merged.directions, link.directions, strict=True):
+                mine.messages_sent, mine.bytes_sent = counted.messages_sent, counted.bytes_sent
+                mine.messages_received = counted.messages_received
+                mine.bytes_received = counted.bytes_received
+                mine.first_ts_ns, mine.last_ts_ns = counted.first_ts_ns, counted.last_ts_ns
+                mine.latencies_ns.extend(counted.latencies_ns)
+            ordered.append((index, 1, merged))
+        ordered += [(index, 1, link) for index, link in kept_aside.values()]
+        ordered.sort(key=lambda entry: entry[:2])
+        return {link.key: link for _, _, link in ordered}
+
+    def stats(self, path: str, skipped_lines: int, *, busiest_directions: int | None = None) -> TraceStats:
+        """What the events added so far make: the stats of the trace at ``path``.
+
+        ``busiest_directions``: the percentiles of only that many link directions, those with the most
+        matched messages (the earlier one of a tie); every other direction's ``LatencyStats`` has its count
+        alone. The report, which shows no more of them, sorts 1,000 groups of latencies instead of 50,000.
+        """
+        header, counter, message_types = self._header, self.counter, self.message_types
+        links = self._links()
+        full: set[int] | None = None  # the directions whose figures are worked out; None for all
+        if busiest_directions is not None:
+            # By key, as latency_by_direction holds them (a link of a node to itself has one for both).
+            by_key = {direction.key: direction for link in links.values() for direction in link.directions}
+            ranked = [direction for direction in by_key.values() if direction.latencies_ns]
+            ranked.sort(key=lambda direction: -len(direction.latencies_ns))  # stable: ties keep order
+            full = {id(direction) for direction in ranked[:busiest_directions]}
+            del by_key, ranked
+        latency_by_direction: dict[str, LatencyStats] = {}
+        for link in links.values():
             for direction in link.directions:
-                latency_by_direction[direction.key] = LatencyStats.of(direction.latencies_ns)
+                latencies = direction.latencies_ns
+                if full is None or id(direction) in full:
+                    latency_by_direction[direction.key] = LatencyStats.of(latencies)
+                else:
+                    latency_by_direction[direction.key] = LatencyStats.count_only(len(latencies))
         all_rtts = array("q")
         for rtts in self.rtt_by_node.values():
             all_rtts.extend(rtts)
@@ -364,7 +500,7 @@ class StatsCounter:
             first_ts_ns=self.first_ts_ns,
             last_ts_ns=last_ts_ns,
             nodes=counter.nodes,
-            links=counter.links,
+            links=links,
             message_types=message_types,
             latency=LatencyStats.of(self.overall),
             latency_by_direction=latency_by_direction,
@@ -399,7 +535,10 @@ def trace_stats(
     number of skipped lines is in ``skipped_lines``.
     """
     check_bucket_s(bucket_s)
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+    # Batches of records stay alive while they are counted: the collector would walk them, and the
+    # counts, at every collection, for nothing (a pass makes no reference cycles).
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         counter = StatsCounter(reader.header, reader.path, bucket_s)
-        counter.add_all(reader)
+        for batch in in_batches(reader):
+            counter.add_all(batch)
         return counter.stats(str(reader.path), reader.skipped_count)

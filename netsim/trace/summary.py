@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
-from netsim.trace.reader import TraceReader, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import errors_of, header_start_ts_ns
 
@@ -33,6 +35,11 @@ NO_ERROR_TEXT = "(no error text)"
 
 # The summary reports a link direction as the counter keeps it.
 DirectionStats = DirectionTraffic
+
+# The events that count errors (``errors_of``); the rest only count.
+ERROR_EVENTS = frozenset({"error", "stop"})
+_EVENT = itemgetter("event")
+_TS_NS = itemgetter("ts_ns")
 
 
 @dataclass(slots=True)
@@ -72,8 +79,8 @@ class TraceSummary:
     event_counts: dict[str, int]
     first_ts_ns: int | None
     last_ts_ns: int | None
-    nodes: dict[str, NodeStats]
-    links: dict[str, LinkStats]
+    nodes: dict[str, NodeTraffic]
+    links: dict[str, LinkTraffic]
     errors: int
     error_counts: dict[str, int]
     first_errors: list[dict[str, Any]]
@@ -130,8 +137,13 @@ class TraceSummary:
             "first_s": self.first_s,
             "last_s": self.last_s,
             "duration_s": self.duration_s,
-            "nodes": {name: stats.to_dict() for name, stats in self.nodes.items()},
-            "links": {key: link.to_dict() for key, link in self.links.items()},
+            # NodeStats.to_dict and LinkStats.to_dict, spelled out: the report's summary shares the
+            # counter of its pass, whose nodes and links are plain NodeTraffic and LinkTraffic.
+            "nodes": {name: {"node": stats.node, **stats.counts()} for name, stats in self.nodes.items()},
+            "links": {
+                key: {**link.names(), "directions": [link.a_to_b.to_dict(), link.b_to_a.to_dict()]}
+                for key, link in self.links.items()
+            },
             "totals": self.totals(),
             "errors": {
                 "count": self.errors,
@@ -145,11 +157,15 @@ class TraceSummary:
 class SummaryCounter:
     """``summarize_trace``'s pass: feed it the events of a trace in order (``add_all``, as often as
     needed), then ask for the ``summary()``. ``netsim trace report`` feeds it batches of events from the
-    one pass it makes for all its sections."""
+    one pass it makes for all its sections, and hands it the ``TrafficCounter`` that pass feeds: the
+    summary then counts its events and errors only, and its nodes and links are that counter's."""
 
-    def __init__(self, header: dict[str, Any]) -> None:
+    def __init__(self, header: dict[str, Any], traffic: TrafficCounter | None = None) -> None:
         self._header = header
-        self.counter = TrafficCounter(header, node_type=NodeStats, link_type=LinkStats)
+        self._counts_traffic = traffic is None
+        self.counter = (
+            TrafficCounter(header, node_type=NodeStats, link_type=LinkStats) if traffic is None else traffic
+        )
         self.event_counts: Counter[str] = Counter()
         self.error_counts: Counter[str] = Counter()
         self.first_errors: list[dict[str, Any]] = []
@@ -158,39 +174,37 @@ class SummaryCounter:
         self.events = 0
         self.errors = 0
 
-    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+    def add_all(self, records: Sequence[dict[str, Any]]) -> None:
         """Count these events (records from ``TraceReader``), the next ones of the trace."""
-        # The per-event loop of the summary: what it updates is local until the end.
-        add = self.counter.add
-        event_counts, error_counts, first_errors = self.event_counts, self.error_counts, self.first_errors
-        first_ts_ns, last_ts_ns = self.first_ts_ns, self.last_ts_ns
-        events, errors = self.events, self.errors
-        for record in records:
-            ts_ns: int = record["ts_ns"]
-            kind: str = record["event"]
-            events += 1
-            event_counts[kind] += 1
-            # Traces are sorted, but the earliest and the latest keep a hand-edited one honest.
-            if first_ts_ns is None or last_ts_ns is None:
-                first_ts_ns = last_ts_ns = ts_ns
-            elif ts_ns > last_ts_ns:
-                last_ts_ns = ts_ns
-            elif ts_ns < first_ts_ns:
-                first_ts_ns = ts_ns
-            add(record)
-            if kind == "stop":
-                errors += errors_of(record)
-            elif kind == "error":
-                errors += errors_of(record)
-                text = record.get("error")
-                text = text[:ERROR_TEXT_CHARS] if isinstance(text, str) and text else NO_ERROR_TEXT
-                if text not in error_counts and len(error_counts) >= MAX_ERROR_TEXTS:
-                    text = OTHER_ERRORS
-                error_counts[text] += 1
-                if len(first_errors) < FIRST_ERRORS_KEPT:
-                    first_errors.append(record)
-        self.first_ts_ns, self.last_ts_ns = first_ts_ns, last_ts_ns
-        self.events, self.errors = events, errors
+        if not records:
+            return
+        if self._counts_traffic:
+            add = self.counter.add
+            for record in records:
+                add(record)
+        # What is counted per event is counted per batch, in C: the kinds by Counter.update, the span by
+        # min and max (traces are sorted, but the earliest and the latest keep a hand-edited one honest).
+        kinds = list(map(_EVENT, records))
+        self.event_counts.update(kinds)
+        self.events += len(records)
+        stamps = list(map(_TS_NS, records))
+        earliest, latest = min(stamps), max(stamps)
+        if self.first_ts_ns is None or earliest < self.first_ts_ns:
+            self.first_ts_ns = earliest
+        if self.last_ts_ns is None or latest > self.last_ts_ns:
+            self.last_ts_ns = latest
+        error_counts, first_errors = self.error_counts, self.first_errors
+        for record in compress(records, map(ERROR_EVENTS.__contains__, kinds)):
+            self.errors += errors_of(record)
+            if record["event"] == "stop":
+                continue
+            text = record.get("error")
+            text = text[:ERROR_TEXT_CHARS] if isinstance(text, str) and text else NO_ERROR_TEXT
+            if text not in error_counts and len(error_counts) >= MAX_ERROR_TEXTS:
+                text = OTHER_ERRORS
+            error_counts[text] += 1
+            if len(first_errors) < FIRST_ERRORS_KEPT:
+                first_errors.append(record)
 
     def summary(self, path: str, skipped_lines: int) -> TraceSummary:
         """What the events added so far make: the summary of the trace at ``path``."""
@@ -210,8 +224,8 @@ class SummaryCounter:
             event_counts=dict(self.event_counts.most_common()),
             first_ts_ns=self.first_ts_ns,
             last_ts_ns=self.last_ts_ns,
-            nodes=self.counter.nodes,  # type: ignore[arg-type]
-            links=self.counter.links,  # type: ignore[arg-type]
+            nodes=self.counter.nodes,
+            links=self.counter.links,
             errors=self.errors,
             error_counts=dict(self.error_counts.most_common()),
             first_errors=self.first_errors,
@@ -226,7 +240,10 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
     ``strict=False`` skips malformed lines instead of raising ``TraceFormatError``; either way the
     number of skipped lines is in ``skipped_lines``.
     """
-    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader:
+    # Batches of records stay alive while they are counted: the collector would walk them, and the
+    # counts, at every collection, for nothing (a pass makes no reference cycles).
+    with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         counter = SummaryCounter(reader.header)
-        counter.add_all(reader)
+        for batch in in_batches(reader):
+            counter.add_all(batch)
         return counter.summary(str(reader.path), reader.skipped_count)

@@ -15,6 +15,7 @@ a link with ``in_topology=False``. Memory grows with the nodes and links, never 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
@@ -241,8 +242,13 @@ class TrafficCounter:
                 self.node(name)
         self.links: dict[str, LinkTraffic] = {}
         # (source, destination) -> its direction: one tuple lookup instead of sorting and formatting a key.
-        self._directions: dict[tuple[str, str], DirectionTraffic] = {}
+        self.directions: dict[tuple[str, str], DirectionTraffic] = {}
         self.messages_without_peer = 0
+        # Events counted so far, and for each link outside the topology the number of the event that
+        # made it (``added`` then): what a caller sharing this counter with others (the report's pass)
+        # needs to know whether a link already existed at one of its own events.
+        self.added = 0
+        self.created_at: dict[tuple[str, str], int] = {}
         default_transport = str_or_none(header.get("transport"))
         for a, b, transport in header_links(header):
             self._link(a, b, default_transport if transport is None else transport, in_topology=True)
@@ -260,23 +266,25 @@ class TrafficCounter:
         link = self.links.get(key)
         if link is None:
             link = self.links[key] = self._link_type(a, b, transport, in_topology)
-            self._directions[(a, b)] = link.a_to_b
-            self._directions[(b, a)] = link.b_to_a
+            self.directions[(a, b)] = link.a_to_b
+            self.directions[(b, a)] = link.b_to_a
         return link
 
     def direction(self, source: str, destination: str, transport: Any = None) -> DirectionTraffic:
         """The direction ``source -> destination``, adding a link outside the topology if needed."""
-        found = self._directions.get((source, destination))
+        found = self.directions.get((source, destination))
         if found is None:
             transport = transport if isinstance(transport, str) else None
-            self._link(source, destination, transport, in_topology=False)
-            found = self._directions[(source, destination)]
+            link = self._link(source, destination, transport, in_topology=False)
+            self.created_at[(link.a, link.b)] = self.added
+            found = self.directions[(source, destination)]
         return found
 
     def add(self, record: dict[str, Any]) -> NodeTraffic:
         """Count one event (a record from ``TraceReader``); returns its node's counters."""
         # The per-event hot path of summary, stats and export: plain attribute updates, no helper calls
         # for the common case (known node, known direction).
+        self.added += 1
         ts_ns: int = record["ts_ns"]
         name: str = record["node"]
         stats = self.nodes.get(name)
@@ -306,7 +314,7 @@ class TrafficCounter:
                 self.messages_without_peer += 1
                 return stats
             pair = (name, peer) if sending else (peer, name)
-            direction = self._directions.get(pair)
+            direction = self.directions.get(pair)
             if direction is None:
                 direction = self.direction(*pair, record.get("transport"))
             if sending:
@@ -324,6 +332,12 @@ class TrafficCounter:
         elif kind == "error" or kind == "stop":
             stats.errors += errors_of(record)
         return stats
+
+    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Count these events, one at a time (``add``)."""
+        add = self.add
+        for record in records:
+            add(record)
 
     def state(self) -> dict[str, Any]:
         """The counts as JSON-ready data, for ``merge`` into the counter of an earlier part of the trace."""

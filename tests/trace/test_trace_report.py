@@ -287,7 +287,7 @@ def test_failing_analysis_is_reported(
     class StatsCounter:
         """Made fine, fails on the first batch of events the report's pass feeds it."""
 
-        def __init__(self, *args: Any) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             pass
 
         def add_all(self, events: Any) -> None:
@@ -601,6 +601,7 @@ def test_the_reports_one_pass_feeds_each_analysis_what_its_own_pass_reads(
     from netsim.trace.report.verify import verify_fed
     from netsim.trace.stats import trace_stats
     from netsim.trace.summary import SummaryCounter, summarize_trace
+    from netsim.trace.traffic import TrafficCounter
     from netsim.trace.verify import verify_trace
 
     monkeypatch.setattr(analysis, "PASS_BATCH_EVENTS", batch)
@@ -610,15 +611,24 @@ def test_the_reports_one_pass_feeds_each_analysis_what_its_own_pass_reads(
     trace.write_bytes(b"".join(lines[:6]) + b"not json\n" + b"".join(lines[6:]))
     with TraceReader(trace, strict=False) as reader:
         build = ReportBuild(trace, trace, reader.header, START)
-        summary = SummaryCounter(reader.header)
+        # Counted once, first, for the summary, the stats and the plot, as the report does.
+        traffic = TrafficCounter(reader.header)
+        summary = SummaryCounter(reader.header, traffic)
         verify, stats, plot, diagram = (
             verify_fed(build),
-            stats_fed(build),
-            plot_fed(build),
+            stats_fed(build, traffic),
+            plot_fed(build, traffic),
             diagram_fed(build),
         )
         feeds = [verify.add_all, stats.add_all, plot.add_all, diagram.add_all]
-        read_once(reader, [lambda events, _skipped_before: summary.add_all(events), *feeds])
+        read_once(
+            reader,
+            [
+                lambda events, _skipped_before: traffic.add_all(events),
+                lambda events, _skipped_before: summary.add_all(events),
+                *feeds,
+            ],
+        )
         skipped = reader.skipped_count
 
     assert skipped == 1

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from netsim.trace.diagram.lanes import NodeMessages
 from netsim.trace.diagram.model import (
     AXES,
     LIMIT_REASONS,
     Axis,
     DiagramModel,
-    NodeMessages,
     diagram_nodes,
     left_out_note,
     read_model,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netsim.errors import OptionError
+from netsim.trace.diagram.lanes import Apart, NodeMessages
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import int_or_none, is_control
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_node_names, header_start_ts_ns
@@ -203,44 +204,6 @@ class _Collected:
     nodes_over_limit_count: int = 0
 
 
-class NodeMessages:
-    """Messages each node sent and received within ``since_ns``..``until_ns`` (netsim's own left out
-    unless ``include_control``): what ``read_model`` counts to draw the busiest nodes. Feed it a trace's
-    events in order (``add_all``); the report feeds it in the one pass it makes for its sections and hands
-    it to ``render_diagram``, which then reads the trace once instead of twice."""
-
-    def __init__(
-        self, known: list[str], since_ns: int | None, until_ns: int | None, include_control: bool
-    ) -> None:
-        self.window = (since_ns, until_ns, include_control)
-        self.handled: dict[str, int] = dict.fromkeys(known, 0)
-
-    def add_all(self, records: Iterable[dict[str, Any]]) -> None:
-        """Count these events, the next ones of the trace."""
-        since_ns, until_ns, include_control = self.window
-        handled = self.handled
-        for record in records:
-            kind = record["event"]
-            if kind not in SEND_EVENTS and kind not in RECEIVE_EVENTS:
-                continue
-            ts_ns = record["ts_ns"]
-            if (since_ns is not None and ts_ns < since_ns) or (until_ns is not None and ts_ns > until_ns):
-                continue
-            if not include_control and is_control(record.get("msg_type")):
-                continue
-            node = record["node"]
-            handled[node] = handled.get(node, 0) + 1
-
-    def busiest(self, max_nodes: int) -> tuple[list[str], list[str]]:
-        """(the ``max_nodes`` nodes that sent and received the most messages, the others)."""
-        handled = self.handled
-        order = {name: index for index, name in enumerate(handled)}
-        ranked = sorted(handled, key=lambda name: (-handled[name], order[name]))
-        chosen = set(ranked[:max_nodes])
-        # Columns keep the topology's order: neighbours in the file tend to be neighbours in the drawing.
-        return [n for n in handled if n in chosen], [n for n in ranked[max_nodes:]]
-
-
 def _collect(
     records: Iterable[dict[str, Any]],
     nodes: list[str],
@@ -252,8 +215,12 @@ def _collect(
     include_control: bool,
     max_messages: int,
     max_nodes: int,
+    lanes_only: bool = False,
 ) -> _Collected:
-    """One streaming pass: pair each drawn send with its receive, keep error marks, count the rest."""
+    """One streaming pass: pair each drawn send with its receive, keep error marks, count the rest.
+
+    ``lanes_only``: ``records`` are the events of the drawn nodes only, and the caller counts what the
+    others' events would have added (``NodeMessages.apart``), the names met that did not fit included."""
     collected = _Collected(nodes=list(nodes))
     drawn = set(nodes)
     # Nodes found only in the trace that did not fit (names kept up to NOTE_NAMES, then only counted);
@@ -274,6 +241,8 @@ def _collect(
             drawn.add(node)
             collected.nodes.append(node)
             return True
+        if lanes_only:
+            return False
         if node not in refused and node not in accounted:
             collected.nodes_over_limit_count += 1
             refused.add(node)
@@ -405,6 +374,17 @@ def _collect(
     return collected
 
 
+def _add_apart(collected: _Collected, apart: Apart) -> None:
+    """Add to a pass over the lanes' events what the other nodes' events would have added to it."""
+    collected.control_messages += apart.control_messages
+    collected.outside_window += apart.outside_window
+    collected.without_peer += apart.without_peer
+    collected.other_nodes += apart.other_nodes
+    collected.errors_other_nodes += apart.errors_other_nodes
+    collected.nodes_over_limit_count += len(apart.strangers)
+    collected.nodes_over_limit.extend(apart.strangers[: NOTE_NAMES - len(collected.nodes_over_limit)])
+
+
 def _left_out(
     collected: _Collected,
     *,
@@ -498,6 +478,7 @@ def read_model(
 
         unselected: list[str] = []
         busiest_dropped: list[str] = []
+        apart: Apart | None = None
         if nodes is not None:
             wanted = list(dict.fromkeys(nodes))
             if not wanted:
@@ -524,11 +505,17 @@ def read_model(
                 raise ValueError("node_messages was counted over another window than this diagram's")
             columns, busiest_dropped = node_messages.busiest(max_nodes)
             may_add = False
+            # The lanes are fixed, and everything the pass would count of the other nodes' events is
+            # counted already: the pass reads the lanes' events only. A strict pass, as the counting one
+            # was (so every line was checked there), over events in order (a receive waits for its send
+            # until the next ts_ns, which any node's event may bring).
+            if strict and node_messages.in_order:
+                apart = node_messages.apart(columns)
         else:
             columns, may_add = list(known), True
 
         collected = _collect(
-            reader,
+            reader if apart is None else reader.events(nodes=columns),
             columns,
             may_add_nodes=may_add,
             accounted=set(columns) | set(busiest_dropped) | set(unselected),
@@ -537,8 +524,11 @@ def read_model(
             include_control=include_control,
             max_messages=max_messages,
             max_nodes=max_nodes,
+            lanes_only=apart is not None,
         )
         skipped = reader.skipped_count
+    if apart is not None:
+        _add_apart(collected, apart)
 
     left_out = _left_out(
         collected,

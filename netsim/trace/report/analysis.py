@@ -3,9 +3,12 @@ guard around each analysis.
 
 The report reads the trace once for the summary, the event table, verify, stats, the plot's counts and
 the messages per node the diagram picks its lanes by, not once per analysis: ``read_once`` hands each of
-them the events in batches of ``PASS_BATCH_EVENTS``, and each runs its own loop over a batch. (The
-diagram then reads the trace once more for its arrows.) An analysis fed in the pass is a ``Fed``: if
-making it (which imports it) or feeding it raises, it is fed no more and its section shows the error.
+them the events in batches of ``PASS_BATCH_EVENTS``, and each runs its own loop over a batch. The
+traffic per node and per link direction, which the summary, the stats and the plot all show, is counted
+once, by a ``TrafficCounter`` fed first that the three share. (The diagram then reads the events of its
+lanes once more for its arrows, skipping the other lines unparsed.) An analysis fed in the pass is a
+``Fed``: if making it (which imports it) or feeding it raises, it is fed no more and its section shows
+the error.
 
 Each analysis section is rendered inside ``analysis_html``: the trace has been read in full by then, so
 an error there is the analysis' own and costs its section only. A section whose analysis cannot be
@@ -22,15 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from netsim.trace.reader import TraceReader, cyclic_gc_paused
+from netsim.trace.reader import BATCH_EVENTS, TraceReader, batches_between_skips, cyclic_gc_paused
 from netsim.trace.report.markup import escape
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
-# Events handed to each analysis at a time in the report's pass: enough that a call per batch costs
-# nothing, few enough that a batch of records is about a megabyte.
-PASS_BATCH_EVENTS = 1_000
+# Events handed to each analysis at a time in the report's pass, as each tool's own pass does.
+PASS_BATCH_EVENTS = BATCH_EVENTS
 
 CounterT = TypeVar("CounterT")
 Events = list[dict[str, Any]]
@@ -118,18 +120,8 @@ def read_once(reader: TraceReader, feeds: list[Callable[[Events, int], None]]) -
     """Stream the events of ``reader`` once, handing them to each of ``feeds`` in batches, with the number
     of lines the reader skipped before the batch. A batch ends where the reader skips a line, so that
     the number holds for every event in it."""
-    batch: Events = []
-    skipped = 0
     with cyclic_gc_paused():
-        for record in reader:
-            if batch and (reader.skipped_count != skipped or len(batch) >= PASS_BATCH_EVENTS):
-                for feed in feeds:
-                    feed(batch, skipped)
-                batch = []
-            if not batch:
-                skipped = reader.skipped_count
-            batch.append(record)
-        if batch:
+        for batch, skipped in batches_between_skips(reader, PASS_BATCH_EVENTS):
             for feed in feeds:
                 feed(batch, skipped)
 

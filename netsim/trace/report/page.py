@@ -31,6 +31,7 @@ from netsim.trace.report.verify import verify_fed, verify_section
 from netsim.trace.report.workload import workload_section
 from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.summary import SummaryCounter
+from netsim.trace.traffic import TrafficCounter
 
 # The page around the sections, shipped next to this module (package data).
 TEMPLATE_NAME = "template.html"
@@ -91,17 +92,20 @@ def _page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[
         start_ts_ns = header_start_ts_ns(header)
         build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
         # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's.
-        summary = SummaryCounter(header)
+        # The traffic per node and per link direction is counted once, first, for the summary, the
+        # stats and the plot, which each count only what is theirs on top.
+        traffic = TrafficCounter(header)
+        summary = SummaryCounter(header, traffic)
         table = EventTable(build, max_table_events)
         verify, stats, plot, diagram = (
             verify_fed(build),
-            stats_fed(build),
-            plot_fed(build),
+            stats_fed(build, traffic),
+            plot_fed(build, traffic),
             diagram_fed(build),
         )
-        feeds = [events_only(summary.add_all), events_only(table.add_all)]
+        feeds = [events_only(traffic.add_all), events_only(summary.add_all), events_only(table.add_all)]
         read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all, diagram.add_all])
-        del feeds
+        del feeds, traffic
         build.skipped_lines = reader.skipped_count
     # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
     # rendered (Fed.take), so that what comes after (the stats' tables, the plot's figure) is not

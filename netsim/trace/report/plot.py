@@ -10,15 +10,16 @@ from netsim.trace.report.markup import section
 
 if TYPE_CHECKING:
     from netsim.trace.plot_counts import PlotCounter
+    from netsim.trace.traffic import TrafficCounter
 
 
-def plot_fed(build: ReportBuild) -> Fed[PlotCounter]:
-    """The plot's traffic counter, to feed in the report's pass."""
+def plot_fed(build: ReportBuild, traffic: TrafficCounter) -> Fed[PlotCounter]:
+    """The plot's traffic counter, to feed in the report's pass, which feeds ``traffic`` for it."""
 
     def start() -> PlotCounter:
         from netsim.trace.plot_counts import PlotCounter  # here, not above: see analysis_html
 
-        return PlotCounter(build.header, build.trace_path)
+        return PlotCounter(build.header, build.trace_path, traffic=traffic)
 
     return Fed(start, lambda counter, events, _skipped_before: counter.add_all(events))
 

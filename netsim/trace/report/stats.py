@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from netsim.trace.records import compact_json, cut
 from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
 from netsim.trace.report.markup import (
+    MAX_TABLE_ROWS,
     as_dict,
     busiest,
     busiest_note,
@@ -27,6 +28,7 @@ from netsim.trace.report.markup import (
 
 if TYPE_CHECKING:
     from netsim.trace.stats import StatsCounter
+    from netsim.trace.traffic import TrafficCounter
 
 # Longest text a table cell shows from an analysis' dict before it is cut (app data can be anything).
 MAX_CELL_CHARS = 300
@@ -325,13 +327,13 @@ def _rate(value: Any, unit: str = "") -> str:
     return text
 
 
-def stats_fed(build: ReportBuild) -> Fed[StatsCounter]:
-    """The stats' counter, to feed in the report's pass."""
+def stats_fed(build: ReportBuild, traffic: TrafficCounter) -> Fed[StatsCounter]:
+    """The stats' counter, to feed in the report's pass, which feeds ``traffic`` for it."""
 
     def start() -> StatsCounter:
         from netsim.trace.stats import StatsCounter  # here, not above: see analysis_html
 
-        return StatsCounter(build.header, build.trace_path)
+        return StatsCounter(build.header, build.trace_path, traffic=traffic)
 
     return Fed(start, lambda counter, events, _skipped_before: counter.add_all(events))
 
@@ -343,5 +345,23 @@ def stats_section(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
 
 
 def _trace_stats_html(build: ReportBuild, fed: Fed[StatsCounter]) -> str:
-    stats = fed.take().stats(str(build.trace_path), build.skipped_lines)
-    return _stats_html(stats.to_dict(links=False))  # the page shows link directions by their latency
+    # Latency percentiles of the link directions the page shows, the busiest, and no others.
+    stats = fed.take().stats(str(build.trace_path), build.skipped_lines, busiest_directions=MAX_TABLE_ROWS)
+    # The page shows link directions by their latency, and the timeline's counts as a heat map: its
+    # rows as they are, without the rates and copies of Timeline.to_dict.
+    figures = stats.to_dict(links=False, timeline=False)
+    timeline = stats.timeline
+    if timeline is not None:
+        figures["timeline"] = {
+            "bucket_s": timeline.bucket_s,
+            "origin_s": None
+            if stats.start_ts_ns is None
+            else (timeline.origin_ts_ns - stats.start_ts_ns) / 1e9,
+            "nodes": {
+                node: {"sent": timeline.sent[node], "received": timeline.received[node]}
+                for node in timeline.sent
+            },
+        }
+    else:
+        figures["timeline"] = None
+    return _stats_html(figures)

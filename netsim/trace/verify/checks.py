@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from netsim.trace.reader import TraceReader
+from netsim.trace.reader import TraceReader, batches_between_skips
 from netsim.trace.records import format_address
 from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.verify.message_ids import MessageIds
@@ -44,7 +44,8 @@ class _Sent:
     sockname: Hashable
     peername: Hashable
     lamport: Any
-    fifo_key: tuple[Hashable, ...] | None
+    # The state of the stream connection it was sent on (see Verifier.connections), or None.
+    fifo_state: list[Any] | None
     fifo_index: int
     line: int
     # The send's record as JSON text, kept only on reliable transports, where a message never received is
@@ -72,6 +73,24 @@ def _address_key(address: Any) -> Hashable:
     except TypeError:
         return repr(address)
     return key
+
+
+def _address_keys(record: dict[str, Any]) -> tuple[Hashable, Hashable]:
+    """``_address_key`` of the record's sockname and peername, with the shape every netsim socket
+    records, ``[host, port]``, taken first (this runs for every message event)."""
+    sockname = record.get("sockname")
+    if type(sockname) is list and len(sockname) >= 2:
+        host, port = sockname[0], sockname[1]
+        sockname = (host, port) if type(host) is str and type(port) is int else _address_key(sockname)
+    elif type(sockname) is not str:
+        sockname = _address_key(sockname)
+    peername = record.get("peername")
+    if type(peername) is list and len(peername) >= 2:
+        host, port = peername[0], peername[1]
+        peername = (host, port) if type(host) is str and type(port) is int else _address_key(peername)
+    elif type(peername) is not str:
+        peername = _address_key(peername)
+    return sockname, peername
 
 
 def _address_text(address: Any) -> str:
@@ -111,10 +130,11 @@ class Verifier:
         self.sockets_closed = CheckTally("sockets_closed", max_examples)
         self.events = 0  # events checked so far
 
-        # Canonical address keys, so in-flight messages share one object per socket address.
-        self.addresses: dict[Hashable, Hashable] = {}
         # exactly_once / receive_has_send
         self.pending: dict[str, _Sent] = {}
+        # One key object per socket address for what is kept (connections, sockets, messages in flight),
+        # taken from here when the thing kept is made, not at every event that names the address.
+        self.addresses: dict[Hashable, Hashable] = {}
         self.sent_ids = MessageIds()
         self.messages_sent = 0
         self.messages_without_id = 0
@@ -133,15 +153,14 @@ class Verifier:
         # (sockname, peername), from the peer's side, of the stream connections of killed processes.
         self.dead_connections: set[tuple[Hashable, Hashable]] = set()
         # Per stream connection direction (sender, transport, sockname, peername): [the lamport clock of
-        # its last send (None before the first, and again after a fault), the sends on it so far (fifo)].
-        # One entry for both, so that a send looks its connection up once: for 5,000 nodes there are
-        # 50,000 of them, and each lookup hashes a key of nested tuples.
+        # its last send (None before the first, and again after a fault), the sends on it so far, the
+        # highest of those received so far (fifo), its sockname and peername keys]. One entry for all,
+        # so that a send looks its connection up once and a receive not at all (its send keeps the
+        # entry): for 5,000 nodes there are 50,000 of them, and each lookup hashes a key of nested tuples.
         self.connections: dict[tuple[Hashable, ...], list[Any]] = {}
         # node -> its own keys of `connections`, so that a fault forgets their clocks without a scan of
         # every connection of the run
         self.node_connections: dict[str, list[tuple[Hashable, ...]]] = {}
-        # fifo: the highest send index received on each connection direction
-        self.received_on_connection: dict[tuple[Hashable, ...], int] = {}
         # lamport
         self.node_clock: dict[str, int] = {}
         # mirror: connects and accepts waiting for their other end, keyed (transport, connector's
@@ -157,32 +176,20 @@ class Verifier:
         self.stopped: dict[str, Any] = {}  # node -> stop reason
         self.unclosed_by_node: Counter[str] = Counter()
 
-    def _key(self, address: Any) -> Hashable:
-        """``_address_key``, inlined for the common shapes (this runs twice per message event)."""
-        if type(address) is str:
-            return address
-        if type(address) is list and len(address) >= 2:
-            key: Any = (address[0], address[1])
-            try:
-                return self.addresses.setdefault(key, key)
-            except TypeError:
-                return repr(address)
-        key = _address_key(address)
+    def _interned(self, key: Hashable) -> Hashable:
         return self.addresses.setdefault(key, key)
 
     # ---- the pass -------------------------------------------------------------------------------------
 
     def consume(self, reader: TraceReader) -> int:
         """Run every event of ``reader`` through the checks; return how many there were."""
-        self._check(reader, lambda: reader.skipped_count)
+        for records, skipped_before in batches_between_skips(reader):
+            self.add_all(records, skipped_before)
         return self.events
 
     def add_all(self, records: Iterable[dict[str, Any]], skipped_before: int) -> None:
         """Run these events, the next ones of the trace, through the checks; the reader had skipped
         ``skipped_before`` lines before the first of them, and none between them."""
-        self._check(records, lambda: skipped_before)
-
-    def _check(self, records: Iterable[dict[str, Any]], skipped: Callable[[], int]) -> None:
         handlers: dict[str, Callable[[dict[str, Any], int], None]] = {
             "send": self._send,
             "sendto": self._send,
@@ -200,12 +207,13 @@ class Verifier:
         }
         get_handler = handlers.get
         index = self.events
+        # Line 1 is the header; every line skipped before these records pushes them one further.
+        first_line = 1 + skipped_before
         for record in records:
             index += 1
             handler = get_handler(record["event"])
             if handler is not None:
-                # Line 1 is the header; every line skipped before this record pushes it one further.
-                handler(record, index + 1 + skipped())
+                handler(record, index + first_line)
         self.events = index
 
     def _send(self, record: dict[str, Any], line: int) -> None:
@@ -213,7 +221,8 @@ class Verifier:
         transport = record.get("transport")
         if type(transport) is not str:
             transport = None
-        reliable, connected = _TRANSPORT_FLAGS.get(transport, (False, record["event"] == "send"))
+        flags = _TRANSPORT_FLAGS.get(transport)
+        reliable, connected = (False, record["event"] == "send") if flags is None else flags
         msg_id = record.get("msg_id")
         exactly_once = self.exactly_once
         if type(msg_id) is str:
@@ -228,15 +237,21 @@ class Verifier:
             self.messages_without_id += 1
             exactly_once.fail(record, line, "send without a msg_id: the message cannot be followed")
 
-        sockname = self._key(record.get("sockname"))
-        peername = self._key(record.get("peername"))
-        connection = state = None
+        sockname, peername = _address_keys(record)
+        state = None
         if connected:
             connection = (node, transport, sockname, peername)
             state = self.connections.get(connection)
             if state is None:
-                state = self.connections[connection] = [None, 0]
+                sockname, peername = self._interned(sockname), self._interned(peername)
+                connection = (node, transport, sockname, peername)
+                state = self.connections[connection] = [None, 0, 0, sockname, peername]
                 self.node_connections.setdefault(node, []).append(connection)
+            else:
+                # The connection's own keys, so that the message in flight shares them.
+                sockname, peername = state[3], state[4]
+        else:
+            sockname, peername = self._interned(sockname), self._interned(peername)
         lamport = record.get("lamport")
         lamport_check = self.lamport
         lamport_check.checked += 1
@@ -271,7 +286,7 @@ class Verifier:
             sockname,
             peername,
             lamport,
-            connection,
+            state,
             fifo_index,
             line,
             orjson.dumps(record).decode() if reliable else None,
@@ -319,8 +334,7 @@ class Verifier:
 
         mirror = self.mirror
         mirror.checked += 1
-        sockname = self._key(record.get("sockname"))
-        peername = self._key(record.get("peername"))
+        sockname, peername = _address_keys(record)
         if sockname != sent.peername or peername != sent.sockname:
             mirror.fail(
                 record,
@@ -333,10 +347,11 @@ class Verifier:
             lamport_check.fail(
                 record, line, f"{msg_id} is received at lamport {lamport}, sent at {sent.lamport}"
             )
-        if sent.fifo_key is not None:
+        connection = sent.fifo_state
+        if connection is not None:
             fifo = self.fifo
             fifo.checked += 1
-            last = self.received_on_connection.get(sent.fifo_key, 0)
+            last = connection[2]
             if sent.fifo_index < last:
                 fifo.fail(
                     record,
@@ -345,7 +360,7 @@ class Verifier:
                     f"message {last}",
                 )
             else:
-                self.received_on_connection[sent.fifo_key] = sent.fifo_index
+                connection[2] = sent.fifo_index
 
     def _received_again(self, msg_id: str, record: dict[str, Any], line: int) -> None:
         if _take_one(self.copies_to_receive, msg_id):
@@ -415,8 +430,7 @@ class Verifier:
         if not _TRANSPORT_FLAGS.get(transport, (False, False))[1]:
             return  # a connected udp / unix-dgram socket has no accept at the other end
         self.mirror.checked += 1
-        sockname = self._key(record.get("sockname"))
-        peername = self._key(record.get("peername"))
+        sockname, peername = _address_keys(record)
         if self.dead_connections:
             # A new connection on the addresses of a dead one (a restarted node binds them again).
             self.dead_connections.discard((sockname, peername))
@@ -449,7 +463,12 @@ class Verifier:
             self._open_socket(record, line, None)
 
     def _open_socket(self, record: dict[str, Any], line: int, peername: Any) -> None:
-        key = (_transport(record), self._key(record.get("sockname")), self._key(peername))
+        interned = self._interned
+        key = (
+            _transport(record),
+            interned(_address_key(record.get("sockname"))),
+            interned(_address_key(peername)),
+        )
         self.sockets_closed.checked += 1
         opened = (line, orjson.dumps(record).decode())
         self.open_sockets.setdefault(record["node"], {}).setdefault(key, []).append(opened)
@@ -458,7 +477,7 @@ class Verifier:
         sockets = self.open_sockets.get(record["node"])
         if not sockets:
             return
-        key = (_transport(record), self._key(record.get("sockname")), self._key(record.get("peername")))
+        key = (_transport(record), *_address_keys(record))
         opened = sockets.get(key)
         if opened:
             opened.pop(0)

@@ -19,9 +19,14 @@ class MessageIds:
 
     def add(self, msg_id: str) -> bool:
         """Add ``msg_id``; True if it was not there yet."""
-        numbered = _numbered(msg_id)
-        if numbered is not None:
-            sender, seq = numbered
+        # _numbered, inline: this runs for every message sent.
+        sender, separator, seq_text = msg_id.rpartition(":")
+        if (
+            separator
+            and seq_text.isascii()
+            and seq_text.isdigit()
+            and (seq := int(seq_text)) <= MAX_BITMAP_SEQ
+        ):
             bitmap = self._bitmaps.get(sender)
             if bitmap is None:
                 bitmap = self._bitmaps[sender] = bytearray(64)
