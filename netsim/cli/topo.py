@@ -121,10 +121,10 @@ def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
 
 def _print_code_app_notes(topology: "Topology") -> None:
     """One line per app spec that is Python code named by the topology: netsim run needs leave to run it."""
+    from netsim.topology.parse import format_names
+
     for spec, names in topology.code_apps().items():
-        shown = ", ".join(visible(name) for name in names[:5]) + (
-            f" and {len(names) - 5} more" if len(names) > 5 else ""
-        )
+        shown = format_names([visible(name) for name in names])
         stderr.print(
             f"note: node{'s' if len(names) > 1 else ''} {shown} name app {visible(repr(spec))}, Python code "
             "the topology points at: netsim run imports it only with --allow-topology-apps "
@@ -133,9 +133,7 @@ def _print_code_app_notes(topology: "Topology") -> None:
             markup=False,
         )
     for line, names in topology.commands().items():
-        shown = ", ".join(visible(name) for name in names[:5]) + (
-            f" and {len(names) - 5} more" if len(names) > 5 else ""
-        )
+        shown = format_names([visible(name) for name in names])
         stderr.print(
             f"note: node{'s' if len(names) > 1 else ''} {shown} run cmd {visible(repr(line))}, a program the "
             "topology names: netsim run starts it only with --allow-topology-apps "

@@ -69,6 +69,7 @@ from netsim.topology import load_topology, write_topology_json
 from netsim.topology.commands import check_run_command, check_topology_commands
 from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
+from netsim.topology.parse import format_names
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
 from netsim.transport import TRANSPORT_NAMES, get_transport
 from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
@@ -532,7 +533,7 @@ def _refuse_topology_code(topo: Topology, chosen_app: str) -> None:
     if not unasked:
         return
     spec, names = next(iter(unasked.items()))
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    shown = format_names(names)
     others = f" (and {len(unasked) - 1} more app spec(s))" if len(unasked) > 1 else ""
     raise TopologyError(
         topo.source,
@@ -557,7 +558,7 @@ def _refuse_topology_commands(topo: Topology, chosen_cmd: str | None) -> None:
     if not unasked:
         return
     line, names = next(iter(unasked.items()))
-    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    shown = format_names(names)
     raise TopologyError(
         topo.source,
         f"node{'s' if len(names) > 1 else ''} {shown}",

@@ -13,6 +13,7 @@ import shutil
 
 from netsim.errors import OptionError, TopologyError
 from netsim.topology.model import Topology
+from netsim.topology.parse import format_names
 
 
 def command_problem(line: str) -> str | None:
@@ -51,7 +52,7 @@ def check_topology_commands(topology: Topology) -> None:
     for line, names in topology.commands().items():
         problem = command_problem(line)
         if problem is not None:
-            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            shown = format_names(names)
             raise TopologyError(
                 topology.source,
                 f"node{'s' if len(names) > 1 else ''} {shown}",

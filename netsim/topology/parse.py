@@ -95,6 +95,12 @@ def to_json_value(value: Any) -> Any:
     return str(value)
 
 
+def format_names(names: Sequence[str], limit: int = 5) -> str:
+    """``a, b, c`` or, past ``limit``, ``a, b, c, d, e and 3 more``: the nodes an error or note names."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def format_node_ids(ids: Iterable[Hashable], limit: int = 8) -> str:
     """``0, 1, 2, 3, 7`` -> ``"0-3, 7"``; long lists end with ``..., (N in all)``."""
     values = list(ids)
