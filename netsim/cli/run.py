@@ -370,6 +370,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _print_verdict(workload: dict[str, Any]) -> None:
     """The workload's verdict table: valid or not (and why), the ops and their latencies, msgs-per-op."""
+    from netsim.trace.records import format_ms, format_share
+
     valid = workload.get("valid")
     verdict = {True: "[green]valid[/]", False: "[red]invalid[/]"}.get(valid, "[yellow]unknown[/]")
     stats = workload.get("stats") or {}
@@ -388,10 +390,10 @@ def _print_verdict(workload: dict[str, Any]) -> None:
             f"{workload.get('ops', 0):,} ({stats.get('ok', 0):,} / "
             f"{stats.get('fail', 0):,} / {stats.get('info', 0):,})",
         ),
-        ("availability", _percent(stats.get("availability"))),
+        ("availability", format_share(stats.get("availability"))),
         (
             "latency p50 / p99 / max",
-            " / ".join(_ms(latency.get(key)) for key in ("p50", "p99", "max")),
+            " / ".join(format_ms(latency.get(key)) for key in ("p50", "p99", "max")),
         ),
         ("msgs-per-op", "-" if workload.get("msgs_per_op") is None else f"{workload['msgs_per_op']:.2f}"),
     ]
@@ -400,11 +402,3 @@ def _print_verdict(workload: dict[str, Any]) -> None:
     stderr.print(table)
     if workload.get("explanation"):
         stderr.print(f"[red]why:[/] {visible_markup(workload['explanation'])}", highlight=False)
-
-
-def _percent(value: Any) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{100 * value:.1f} %"
-
-
-def _ms(value: Any) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{value:,.1f} ms"

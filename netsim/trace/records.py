@@ -62,3 +62,13 @@ def compact_json(value: Any) -> str:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
         return str(value)
+
+
+def format_share(value: Any) -> str:
+    """A fraction as a percentage with one decimal (``0.846`` -> ``84.6 %``); ``-`` for no number."""
+    return "-" if not isinstance(value, (int, float)) else f"{100 * value:.1f} %"
+
+
+def format_ms(value: Any) -> str:
+    """Milliseconds with one decimal and thousands separators; ``-`` for no number."""
+    return "-" if not isinstance(value, (int, float)) else f"{value:,.1f} ms"

@@ -54,7 +54,12 @@ class WorkloadClient(App):
         # it is an operation of the history rather than a set-up request).
         self.pending: tuple[int, str | None, Invocation, str, bool, int, bool] | None = None
         self.finals = list(self.servers) if self.workload.final_reads else []
-        self.setups = [node for node in self.servers if self.workload.setup(node, config["topology"])]
+        # The bodies to send before the first operation, and to which server.
+        self.setups = [
+            (node, body)
+            for node in self.servers
+            if (body := self.workload.setup(node, config["topology"])) is not None
+        ]
         self.settling_done = False
         self.started_s = ctx.elapsed_s
         self._next()
@@ -65,9 +70,7 @@ class WorkloadClient(App):
         """Issue the next request: set-up bodies first, then operations, then final reads, then stop."""
         ctx = self.ctx
         if self.setups:
-            node = self.setups.pop(0)
-            body = self.workload.setup(node, ctx.config["topology"])
-            assert body is not None
+            node, body = self.setups.pop(0)
             self._issue(Invocation(body["type"], None, body), node, record=False)
             return
         if ctx.elapsed_s - self.started_s < self.time_limit_s:

@@ -36,8 +36,6 @@ class Workload:
     name = ""
     # Final reads: once the time limit has passed, every server node is read once more.
     final_reads = False
-    # A Python set of the ``f`` that are reads (a final read is one of these).
-    final_read_f = "read"
 
     def __init__(self, rng: random.Random, client: str, nodes: list[str]) -> None:
         self.rng = rng

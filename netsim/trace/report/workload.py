@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from netsim.runs.layout import HISTORY_FILE_NAME, RESULTS_FILE_NAME
+from netsim.trace.records import format_ms, format_share
 from netsim.trace.report.markup import card, escape, number, section, table
 
 MAX_DRAWN_OPS = 5_000
@@ -79,9 +80,10 @@ def _body(results: dict[str, Any], ops: list[dict[str, Any]]) -> str:
             card("verdict", escape(verdict[0]), verdict[1]),
             card("operations", number(results.get("ops"))),
             card("ok / fail / info", " / ".join(number(stats.get(key, 0)) for key in ("ok", "fail", "info"))),
-            card("availability", _percent(stats.get("availability"))),
+            card("availability", format_share(stats.get("availability"))),
             card(
-                "latency p50 / p99 / max", " / ".join(_ms(latency.get(key)) for key in ("p50", "p99", "max"))
+                "latency p50 / p99 / max",
+                " / ".join(format_ms(latency.get(key)) for key in ("p50", "p99", "max")),
             ),
             card(
                 "msgs-per-op", "-" if results.get("msgs_per_op") is None else f"{results['msgs_per_op']:.2f}"
@@ -172,11 +174,3 @@ def _legend() -> str:
         f'<span style="color:{colour}">&#9632;</span> {escape(name)}' for name, colour in COLOURS.items()
     )
     return f"<p>{items}; outlined: final reads.</p>"
-
-
-def _percent(value: Any) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{100 * value:.1f} %"
-
-
-def _ms(value: Any) -> str:
-    return "-" if not isinstance(value, (int, float)) else f"{value:,.1f} ms"
