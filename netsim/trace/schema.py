@@ -18,6 +18,21 @@ BATCH_ROW_FIELDS: tuple[str, ...] = ("ts_ns", "nbytes", "msg_id", "msg_type", "l
 # Every event record has these.
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
 
+# A socket program's call on one of its sockets (netsim.runtime.sockets; docs/trace-format.md). Not in
+# OPTIONAL_EVENT_FIELDS: the SQL export keeps them in its ``extra`` column, as JSON.
+CALL_FIELDS: tuple[str, ...] = (
+    "call",  # the method: send, recv, accept, connect, ...
+    "sock",  # the socket's number in its node process, in creation order
+    "args",  # the call's arguments as a JSON object (address, bufsize, flags, option names...)
+    "result",  # what the call returned when that is not bytes (connect_ex's errno name, getsockopt's value)
+    "offset",  # on a stream socket: bytes this socket had sent (send) / received (receive) before the call
+    "digest",  # on datagram and seqpacket sockets: 16 hex digits of the payload's BLAKE2b hash
+    "preview",  # the payload's first 48 bytes as text, for reading only
+    "start_ns",  # on a call that may block: when it began (ts_ns: when it returned)
+    "errno",  # the call failed: the errno's name
+)
+CALL_EVENT = "call"
+
 # Optional fields, present only where they apply to the event (absent rather than null). The first
 # ones say which socket and which message an event is about; tools show them in this order.
 MESSAGE_FIELDS: tuple[str, ...] = (
@@ -60,7 +75,9 @@ NODE_EVENTS: tuple[str, ...] = ("start", "done", "stop", "app", "forward")
 # What link conditions and faults did: written by the sending node (delay, drop, duplicate) or by
 # the launcher on behalf of the node(s) a fault concerns (fault; node "*" for the whole run).
 SHAPING_EVENTS: tuple[str, ...] = ("delay", "drop", "duplicate", "fault")
-EVENTS: tuple[str, ...] = SOCKET_EVENTS + NODE_EVENTS + SHAPING_EVENTS
+# A socket program's calls (a node running ``def main(net)``).
+PROGRAM_EVENTS: tuple[str, ...] = (CALL_EVENT,)
+EVENTS: tuple[str, ...] = SOCKET_EVENTS + NODE_EVENTS + SHAPING_EVENTS + PROGRAM_EVENTS
 
 SEND_EVENTS: frozenset[str] = frozenset({"send", "sendto"})
 RECEIVE_EVENTS: frozenset[str] = frozenset({"recv", "recvfrom"})
@@ -80,6 +97,8 @@ HEADER_FIELDS: tuple[str, ...] = (
     "start_ts_ns",  # the shared clock when the run started; ts_ns - start_ts_ns = time into the run
     "clock",  # which clock ts_ns comes from
 )
+# Header keys only some runs have: "node_cmds", "workload", and "node_hosts" ({node name: its own IPv4
+# loopback address}) in a run with socket programs.
 CLOCK_NAME = "CLOCK_MONOTONIC"
 
 
