@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from netsim.runs.summary import RunSummary
     from netsim.runtime.app import App
     from netsim.runtime.context import NodeContext
+    from netsim.runtime.net import Net, listens
+    from netsim.runtime.traced_socket import TracedSocket
     from netsim.topology import load_topology
     from netsim.topology.model import Topology
     from netsim.wire.message import Message
@@ -58,6 +60,9 @@ _HOMES: dict[str, str] = {
     "App": "netsim.runtime.app",
     "Message": "netsim.wire.message",
     "NodeContext": "netsim.runtime.context",
+    "Net": "netsim.runtime.net",
+    "listens": "netsim.runtime.net",
+    "TracedSocket": "netsim.runtime.traced_socket",
     "RunResult": "netsim.launch.run",
     "RunSummary": "netsim.runs.summary",
     "Topology": "netsim.topology.model",
@@ -96,6 +101,7 @@ __all__ = [
     "LimitError",
     "Message",
     "MessageTooLarge",
+    "Net",
     "NetsimError",
     "NodeContext",
     "NodeCrashed",
@@ -108,8 +114,10 @@ __all__ = [
     "Topology",
     "TopologyError",
     "TraceFormatError",
+    "TracedSocket",
     "TransportError",
     "__version__",
+    "listens",
     "load_topology",
     "run",
 ]

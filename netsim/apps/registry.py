@@ -1,4 +1,5 @@
-"""Turn an app name or ``module:Class`` (or ``path/to/file.py:Class``) into an App subclass."""
+"""Turn an app name or ``module:Class`` (or ``path/to/file.py:Class``) into what a node runs: an App
+subclass, or a socket program's ``main(net)`` function (``module:function``, ``file.py:main``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Union
 
 from netsim.errors import AppError
 from netsim.runtime.app import App
@@ -28,20 +31,63 @@ def _builtin(name: str) -> type[App]:
     return GossipApp
 
 
+# A node's program: an App subclass (callbacks on netsim's event loop) or main(net) (its own sockets).
+AppTarget = Union[type[App], Callable[..., Any]]  # noqa: UP007 - a runtime alias: 3.10 has no type[X] | Y
+
 # What each spec resolved to in this process: the fork server resolves a run's apps once, and every
 # node it forks finds its class here rather than resolving a path again.
-_resolved: dict[str, type[App]] = {}
+_resolved: dict[str, AppTarget] = {}
 
 
-def resolve_app(spec: str) -> type[App]:
-    """The App class ``spec`` names; raises AppError saying what to fix."""
+def resolve_app(spec: str) -> AppTarget:
+    """The App class or ``main`` function ``spec`` names; raises AppError saying what to fix."""
     app_class = _resolved.get(spec)
     if app_class is None:
         app_class = _resolved[spec] = _resolve(spec)
     return app_class
 
 
-def _resolve(spec: str) -> type[App]:
+def is_socket_program(target: AppTarget) -> bool:
+    """Whether ``target`` is a socket program's ``main(net)`` rather than an App class."""
+    return not isinstance(target, type)
+
+
+def app_spec(target: AppTarget) -> str:
+    """The spec that names ``target`` (an App subclass or a function) for the nodes' fork server,
+    which imports it afresh: it must be defined at the top level of a module or of a script file."""
+    module_name = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", None)
+    if not (isinstance(target, type) and issubclass(target, App)) and not _is_function(target):
+        raise AppError(
+            f"app {target!r} is neither a subclass of netsim.App nor a function main(net)",
+            hint="pass an App class, a function, or a spec such as module:Class or file.py:main",
+        )
+    if not module_name or not qualname or "<locals>" in qualname or "<lambda>" in qualname:
+        raise AppError(
+            f"app {qualname or target!r} is defined inside a function: every node imports its app afresh",
+            hint="define it at the top level of a module (or pass 'file.py:name')",
+        )
+    module = sys.modules.get(module_name)
+    if module_name == "__main__" or module_name.startswith("netsim_user_app_"):
+        path = getattr(module, "__file__", None)
+        if not path:
+            raise AppError(
+                f"app {qualname} is defined in an interactive session: every node imports its app afresh",
+                hint="put it in a file and pass 'file.py:name'",
+            )
+        spec = f"{path}:{qualname}"
+    else:
+        spec = f"{module_name}:{qualname}"
+    # This process resolves the spec to the object itself; the fork server imports it by name.
+    _resolved.setdefault(spec, target)
+    return spec
+
+
+def _is_function(target: object) -> bool:
+    return callable(target) and not isinstance(target, type)
+
+
+def _resolve(spec: str) -> AppTarget:
     if spec in BUILTIN_APP_NAMES:
         return _builtin(spec)
     module_name, sep, class_name = spec.rpartition(":")
@@ -51,13 +97,18 @@ def _resolve(spec: str) -> type[App]:
             hint=f"use a built-in app ({', '.join(BUILTIN_APP_NAMES)}) or your own as module:Class",
         )
     module = _import(spec, module_name)
-    app_class = getattr(module, class_name, None)
-    if app_class is None:
-        raise AppError(f"app {spec!r}: module {module_name!r} has no attribute {class_name!r}")
+    app_class: Any = module
+    for part in class_name.split("."):
+        app_class = getattr(app_class, part, None)
+        if app_class is None:
+            raise AppError(f"app {spec!r}: module {module_name!r} has no attribute {class_name!r}")
+    if _is_function(app_class):
+        return app_class  # a socket program's main(net)
     if not (isinstance(app_class, type) and issubclass(app_class, App)):
         raise AppError(
-            f"app {spec!r}: {class_name} is not a subclass of netsim.App",
-            hint="define it as `class MyApp(netsim.App):` with on_start / on_message callbacks",
+            f"app {spec!r}: {class_name} is neither a subclass of netsim.App nor a function main(net)",
+            hint="define `class MyApp(netsim.App):` with on_start / on_message callbacks, "
+            "or a socket program `def main(net):`",
         )
     return app_class
 

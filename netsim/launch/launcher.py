@@ -199,6 +199,9 @@ class Launcher:
                 "listener": bound["listeners"].get(link.transport),
                 "link": bound["links"].get(node.name),
             }
+            if node.plan.socket_program:
+                # A socket program learns which ports its neighbours declared (net.listen).
+                peers[link.peer]["listeners"] = bound["listeners"]
         self._tell(node, control.ADDRESSES, peers=peers)
 
     def _tell_neighbours_if_moved(self, node: NodeState) -> None:

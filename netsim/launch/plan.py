@@ -38,12 +38,15 @@ def build_plans(
     configs: dict[str, dict[str, Any]] | None = None,
     servers: int = 0,
     forwarding: bool = True,
+    socket_programs: frozenset[str] = frozenset(),
+    host_base: int = 0,
 ) -> list[NodePlan]:
     """One plan per node. A node runs its own ``cmd`` or ``app`` attribute if it has one, else the
     run's ``default_cmd`` (a program's command line) if given, else ``default_app``. ``configs``: an
     app's ``NodeContext.config`` by node name; ``servers``: how many nodes, from the first, are the
     topology's own (0: all), the others a workload's clients and services. ``forwarding``: programs'
-    messages to non-neighbours are forwarded hop by hop along the links between program nodes."""
+    messages to non-neighbours are forwarded hop by hop along the links between program nodes.
+    ``socket_programs``: the nodes that run a ``main(net)``, addressed under ``host_base``."""
     index_of = {node.name: node.index for node in topology.nodes}
     links: dict[str, list[LinkPlan]] = {node.name: [] for node in topology.nodes}
     for link in topology.links:
@@ -87,6 +90,8 @@ def build_plans(
             config=(configs or {}).get(node.name),
             servers=servers,
             program_links=program_links,
+            socket_program=node.name in socket_programs,
+            host_base=host_base,
             state_dir=str(state_root / f"{node.index}-{slug(node.name)}") if command(node) else None,
         )
         for node in topology.nodes

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netsim import __version__
-from netsim.apps.registry import resolve_app
+from netsim.apps.registry import AppTarget, app_spec, resolve_app
 from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import (
     ConditionError,
@@ -45,6 +45,12 @@ from netsim.launch.launcher import (
 from netsim.launch.limits import ensure_limits, open_fds, run_needs
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
+from netsim.launch.socket_programs import (
+    check_socket_program_links,
+    node_hosts,
+    pick_host_base,
+    socket_program_nodes,
+)
 from netsim.runs.layout import HISTORY_DIR_NAME, LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
 from netsim.runs.summary import NodeFailure, RunSummary, RunTiming, write_summary
 from netsim.runtime.plan import RuntimeSettings
@@ -116,7 +122,7 @@ class RunResult:
 def run(
     topology: str | os.PathLike[str] | Topology,
     *,
-    app: str = DEFAULT_APP,
+    app: str | AppTarget = DEFAULT_APP,
     transport: str = DEFAULT_TRANSPORT,
     duration: float = 30.0,
     seed: int | None = None,
@@ -168,6 +174,9 @@ def run(
     Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
     ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
+    if not isinstance(app, str):
+        # An App class or a main(net) function: the nodes import it by the name it was defined under.
+        app = app_spec(app)
     duration = _seconds_option("--duration", duration)
     quiet = _seconds_option("--quiet", quiet)
     startup_timeout = _seconds_option("startup_timeout", startup_timeout, MAX_STARTUP_TIMEOUT_S)
@@ -195,6 +204,9 @@ def run(
     try:
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
+        socket_programs = socket_program_nodes(topo, app, cmd)
+        check_socket_program_links(topo, socket_programs, workload=workload is not None)
+        host_base, host_warning = pick_host_base() if socket_programs else (0, None)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
         schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
         app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
@@ -229,6 +241,8 @@ def run(
             (run_dir / HISTORY_DIR_NAME).mkdir()
         write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)
         header = _header(run_id, topo, app, transport, seed, cmd)
+        if socket_programs:
+            header["node_hosts"] = node_hosts(topo, host_base, socket_programs)
         if workload is not None:
             header["workload"] = {
                 **dataclasses.asdict(workload),
@@ -262,6 +276,8 @@ def run(
                 frozenset(client_names(workload)) if workload is not None else None,
                 routing != "none",
                 user_topology,
+                socket_programs,
+                host_base,
             )
             if on_progress is not None:
                 # The trace of a large run takes a moment to merge: say so.
@@ -300,7 +316,7 @@ def run(
                 ),
                 started_at=header["started_at"],
                 netsim_version=__version__,
-                warnings=list(topo.warnings) + warnings,
+                warnings=list(topo.warnings) + ([host_warning] if host_warning else []) + warnings,
             )
             if workload is not None:
                 summary.workload = judge(run_dir, workload.name, servers, extra_checkers=checkers or [])
@@ -364,6 +380,8 @@ def _launch(
     done_when: frozenset[str] | None,
     forwarding: bool,
     fault_topology: Topology,
+    socket_programs: frozenset[str],
+    host_base: int,
 ) -> tuple[LaunchOutcome, BaseException | None]:
     """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
     after every node has been stopped, so that the caller still finishes the run directory."""
@@ -383,6 +401,8 @@ def _launch(
             configs=configs,
             servers=servers,
             forwarding=forwarding,
+            socket_programs=socket_programs,
+            host_base=host_base,
             conditions=shaped_links,
             # Held in memory by the launcher and its nodes only (see docs/security.md).
             run_key=RunKey.new().key,

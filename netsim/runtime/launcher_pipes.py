@@ -56,7 +56,7 @@ class ControlChannel:
         elif kind == control.UNBLOCK:
             node.shaping.shaper_for(command["peer"]).unblock(command["reason"])
         elif kind == control.FREEZE:
-            node.trace.flush()
+            node.flush_traces()
             node.tell(control.FROZEN)
             os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == control.MOVED:

@@ -107,6 +107,10 @@ class Node:
         self.shutdown = Shutdown(self)
 
         self.app: App | None = None
+        # A socket program's node (netsim.runtime.socket_program): whether its program has work in hand.
+        self.busy_program: Callable[[], bool] | None = None
+        # ... and how its program's calls part ends, before the node's stop (nothing comes after it).
+        self.end_program_calls: Callable[[], None] | None = None
         self.context: NodeContext | None = None
         self._done_reported = False
 
@@ -135,6 +139,8 @@ class Node:
         """The node's last event, written once whichever way it ends (a signal may come mid-way)."""
         if not self._stop_traced:
             self._stop_traced = True
+            if self.end_program_calls is not None:
+                self.end_program_calls()
             # Error events left out since the last one written (ErrorBudget) are counted here.
             self.trace.event("stop", reason=reason, suppressed=self._error_budget.settle() or None)
 
@@ -146,6 +152,12 @@ class Node:
             self.conn.send(kind, **fields)
         except OSError:
             self.on_launcher_gone()
+
+    def flush_traces(self) -> None:
+        """Write out everything the node traced so far: its own part, and its program's calls."""
+        self.trace.flush()
+        if self.busy_program is not None:
+            self.app.flush_calls()  # type: ignore[union-attr]
 
     def log(self, text: str) -> None:
         self.log_file.write(text.rstrip("\n") + "\n")
@@ -236,6 +248,7 @@ class Node:
             and not self._dirty
             and not any(channel.pending_output for channel in self.channels.values())
             and now - self._last_activity_ns >= idle_after_ns
+            and (self.busy_program is None or not self.busy_program())
         )
         idle_changed = idle != self._reported_idle
         if idle_changed or (self._status_dirty and now - self._last_status_ns >= status_interval_ns):

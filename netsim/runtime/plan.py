@@ -76,6 +76,11 @@ class NodePlan:
     program_links: tuple[tuple[int, int], ...] = ()
     # The run's secret (netsim.wire.auth), the same for every node of a run; never printed.
     run_key: bytes = field(default_factory=lambda: secrets.token_bytes(RUN_KEY_BYTES), repr=False)
+    # The node runs a socket program, ``def main(net)`` (netsim.runtime.socket_program): netsim makes no
+    # link sockets of its own for it. ``host_base``: the run's second octet of per-node IPv4 addresses
+    # (netsim.runtime.hosts; 0: every node is 127.0.0.1).
+    socket_program: bool = False
+    host_base: int = 0
     # The longest name in node_names, in characters: a hello's size bound, computed once for the run
     # rather than by each node over every name (0: work it out here).
     longest_name: int = 0
@@ -113,6 +118,8 @@ def plan_to_json(plan: NodePlan) -> dict[str, Any]:
         "state_dir": plan.state_dir,
         "config": plan.config,
         "servers": plan.servers,
+        "socket_program": plan.socket_program,
+        "host_base": plan.host_base,
     }
 
 
@@ -147,6 +154,8 @@ def plan_from_json(
         config=data["config"],
         servers=data["servers"],
         program_links=program_links,
+        socket_program=data["socket_program"],
+        host_base=data["host_base"],
     )
 
 

@@ -43,6 +43,7 @@ from netsim.runtime.lifeline import (
 from netsim.runtime.node import Node
 from netsim.runtime.plan import NodePlan
 from netsim.runtime.program import ProgramApp
+from netsim.runtime.socket_program import MainFailed, SocketProgramApp
 
 # The ``stop`` reason and exit code of a node whose launcher died before the run ended.
 LAUNCHER_GONE = "launcher-gone"
@@ -52,7 +53,7 @@ EXIT_ORPHANED = 3
 def node_main(
     plan: NodePlan,
     conn: ControlSocket,
-    load_app: Callable[[str], type[App]],
+    load_app: Callable[[str], type[App] | Callable[..., object]],
     start_gate: tuple[int, int] | None = None,
     parent_pid: int | None = None,
 ) -> None:
@@ -97,14 +98,23 @@ def node_main(
 
 
 def run_node(
-    node: Node, load_app: Callable[[str], type[App]], *, start_gate_fd: int | None, launcher_pid: int
+    node: Node,
+    load_app: Callable[[str], type[App] | Callable[..., object]],
+    *,
+    start_gate_fd: int | None,
+    launcher_pid: int,
 ) -> int:
     """The whole life of the node process; returns its exit code."""
     try:
         _redirect_output(node)
         node.log(f"node {node.name!r} (index {node.plan.index}) pid {os.getpid()}")
         program = ProgramApp(node) if node.plan.cmd is not None else None
-        node.app = program or load_app(node.plan.app)()
+        if program is not None:
+            node.app = program
+        else:
+            target = load_app(node.plan.app)
+            # A class is an App; a plain function is a socket program's main(net).
+            node.app = target() if isinstance(target, type) else SocketProgramApp(node, target)
         node.context = NodeContext(node, node.plan.seed)
         listeners, links = node.link_setup.bind()
         if program is not None:
@@ -138,6 +148,8 @@ def run_node(
         return _crash(node, error)
     finally:
         node.trace.close()
+        if node.end_program_calls is not None:
+            node.end_program_calls()
 
 
 def _end_orphaned(node: Node) -> int:
@@ -155,7 +167,10 @@ def _end_orphaned(node: Node) -> int:
 
 
 def _crash(node: Node, error: BaseException) -> int:
-    if isinstance(error, ProgramFailed):
+    if isinstance(error, MainFailed):
+        # The program's traceback, from main down: the node's loop that re-raised it is netsim's.
+        text = error.text
+    elif isinstance(error, ProgramFailed):
         # The program's own story (exit status, stderr) says more than netsim's stack.
         text = f"{error}\n"
     else:

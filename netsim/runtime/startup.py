@@ -36,6 +36,9 @@ class LinkSetup:
         (transport name -> listener address, peer -> link socket address)."""
         node = self.node
         plan = node.plan
+        if plan.socket_program:
+            # The program makes its own sockets; netsim binds only the listeners it declared.
+            return node.app.bind_declared(), {}  # type: ignore[union-attr]
         end = LinkEnd(plan.index, plan.socket_dir)
         fixed = plan.fixed_addresses or {}
         fixed_listeners, fixed_links = fixed.get("listeners", {}), fixed.get("links", {})
@@ -118,6 +121,9 @@ class LinkSetup:
         """
         node = self.node
         plan = node.plan
+        if plan.socket_program:
+            node.app.learn_addresses(peers)  # type: ignore[union-attr]
+            return
         reconnects = node.reconnects
         for link in plan.links:
             transport = get_transport(link.transport)

@@ -1,0 +1,77 @@
+"""What a run of socket programs (``def main(net)``) needs before it starts: which nodes run one, that
+no link joins one to an app, and the run's per-node IPv4 addresses (``netsim.runtime.hosts``)."""
+
+from __future__ import annotations
+
+import errno
+import random
+import socket
+
+from netsim.apps.registry import is_socket_program, resolve_app
+from netsim.errors import OptionError
+from netsim.runtime.hosts import FIRST_OCTET, LAST_OCTET, MAX_NODES, node_host
+from netsim.topology.model import Topology
+from netsim.topology.parse import format_names
+
+NO_OWN_HOSTS_WARNING = (
+    "this system cannot bind addresses in 127.0.0.0/8 other than 127.0.0.1 (macOS without loopback "
+    "aliases): every node's net.host is 127.0.0.1, so nodes must use different ports"
+)
+
+
+def socket_program_nodes(topo: Topology, default_app: str, cmd: str | None) -> frozenset[str]:
+    """The nodes whose app is a ``main(net)`` function (specs already checked by ``_check_runnable``)."""
+    names = set()
+    for node in topo.nodes:
+        if node.cmd is not None or (cmd is not None and not node.app):
+            continue
+        if is_socket_program(resolve_app(node.app or default_app)):
+            names.add(node.name)
+    return frozenset(names)
+
+
+def check_socket_program_links(topo: Topology, programs: frozenset[str], *, workload: bool) -> None:
+    """A link joins two socket programs or two netsim apps: the two speak nothing in common."""
+    if not programs:
+        return
+    if workload:
+        raise OptionError(
+            "a workload's clients speak Maelstrom's protocol, and a socket program has its own sockets",
+            hint="run a workload with --cmd programs, or socket programs without --workload",
+        )
+    if len(topo.nodes) > MAX_NODES:
+        raise OptionError(f"{topo.source}: socket programs can be addressed on {MAX_NODES} nodes at most")
+    mixed = [link for link in topo.links if (link.a in programs) != (link.b in programs)]
+    if mixed:
+        link = mixed[0]
+        program, other = (link.a, link.b) if link.a in programs else (link.b, link.a)
+        raise OptionError(
+            f"{topo.source}: link {link.a} -- {link.b} joins node {program!r}, which runs a socket program "
+            f"(main(net)), to {other!r}, which does not"
+            + (
+                f" ({len(mixed)} such links: {format_names([f'{m.a}--{m.b}' for m in mixed])})"
+                if len(mixed) > 1
+                else ""
+            ),
+            hint="run socket programs on every node of a connected part of the topology (--app file.py:main)",
+        )
+
+
+def pick_host_base() -> tuple[int, str | None]:
+    """The run's second octet of per-node addresses, and a warning when there can be none (0)."""
+    base = random.SystemRandom().randrange(FIRST_OCTET, LAST_OCTET + 1)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind((node_host(base, 0), 0))
+    except OSError as error:
+        if error.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+            return 0, NO_OWN_HOSTS_WARNING
+        raise
+    finally:
+        probe.close()
+    return base, None
+
+
+def node_hosts(topo: Topology, base: int, programs: frozenset[str]) -> dict[str, str]:
+    """The header's ``node_hosts``: each socket program's node and its own IPv4 address."""
+    return {node.name: node_host(base, node.index) for node in topo.nodes if node.name in programs}

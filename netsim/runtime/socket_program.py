@@ -1,0 +1,169 @@
+"""A node that runs a socket program: the user's ``main(net)`` in its own thread, beside the node's loop.
+
+The program owns its sockets and may block in any call; the node's event loop still serves the
+launcher (start, drain, faults, the run's end), so ``main`` runs in a thread of its own, started at
+the start barrier. When ``main`` returns, the node is done; when it raises, the node fails with the
+program's traceback (``MainFailed``). At the run's end the node process exits with ``main`` still
+blocked (say, in ``accept``) if it never returned: a server that serves forever is normal.
+
+A node running a program counts as idle, for the run's "quiet" ending, while its program waits in a
+receive or an ``accept`` (nothing will happen until someone sends), has done no call for a moment,
+and its links hold none of its bytes; it is busy while it computes or sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from netsim.runtime.app import App
+from netsim.runtime.hosts import node_host, node_path_dir
+from netsim.runtime.net import Net, declared_listeners
+from netsim.runtime.program_links import ProgramSockets
+
+if TYPE_CHECKING:
+    from netsim.runtime.context import NodeContext
+    from netsim.runtime.node import Node
+
+# How often the node's loop looks at its program: for activity, to flush its calls, to see it end.
+POLL_INTERVAL_S = 0.1
+CALLS_PART_SUFFIX = ".calls"
+
+
+class MainFailed(Exception):
+    """``main`` raised: ``text`` is its traceback, from the program's own frames."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text.strip().splitlines()[-1] if text.strip() else "main failed")
+        self.text = text
+
+
+class SocketProgramApp(App):
+    def __init__(self, node: Node, main: Callable[[Net], object]) -> None:
+        self.node = node
+        self.main = main
+        plan = node.plan
+        host = node_host(plan.host_base, plan.index)
+        stem, dot, suffix = plan.trace_path.rpartition(".trace.")
+        calls_path = (
+            f"{stem}{CALLS_PART_SUFFIX}.trace.{suffix}" if dot else f"{plan.trace_path}{CALLS_PART_SUFFIX}"
+        )
+        self.sockets = ProgramSockets(
+            node_name=node.name,
+            node_names=plan.node_names,
+            neighbours=node.neighbour_names,
+            host=host,
+            host_base=plan.host_base,
+            socket_dir=plan.socket_dir,
+            trace_path=calls_path,
+            seed=plan.seed,
+            shapers=node.shaping.shapers,
+        )
+        self.net = Net(
+            self.sockets,
+            index=plan.index,
+            nodes=plan.node_names,
+            neighbours=node.neighbour_names,
+            seed=plan.seed,
+            log=node.log,
+            record=lambda data: self.sockets.event("app", data=data),
+        )
+        self._thread: threading.Thread | None = None
+        self._failure: str | None = None
+        self._finished = False
+        self._last_calls = -1
+        # The program's thread tells the loop it ended through this pair (a selector sees the byte).
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self.fileno = self._wake_read.fileno()
+        node.end_program_calls = self.close
+
+    # ---- set-up, before the start barrier -------------------------------------------------------------
+
+    def bind_declared(self) -> dict[str, Any]:
+        """Make the node's path directory and bind what ``main`` declared (``netsim.listens``)."""
+        os.makedirs(node_path_dir(self.node.plan.socket_dir, self.node.plan.index), mode=0o700, exist_ok=True)
+        return self.net._bind_declared(declared_listeners(self.main))  # noqa: SLF001
+
+    def learn_addresses(self, peers: dict[str, dict[str, Any]]) -> None:
+        """The launcher's address book: the listeners each neighbour declared."""
+        for peer, entry in peers.items():
+            listeners = entry.get("listeners")
+            if isinstance(listeners, dict):
+                self.sockets.learn_declared(peer, listeners)
+
+    # ---- the run --------------------------------------------------------------------------------------
+
+    def on_start(self, ctx: NodeContext) -> None:
+        node = self.node
+        node.selector.register(self.fileno, 1, self)  # selectors.EVENT_READ
+        node.busy_program = self.busy
+        self.net._start_clock()  # noqa: SLF001
+        self._thread = threading.Thread(target=self._run, name=f"netsim main {node.name}", daemon=True)
+        self._thread.start()
+        node.call_later(POLL_INTERVAL_S, self._poll)
+
+    def _run(self) -> None:
+        try:
+            self.main(self.net)
+        except SystemExit as exit_request:
+            if exit_request.code not in (None, 0):
+                self._failure = f"main called sys.exit({exit_request.code!r})\n"
+        except BaseException as error:  # noqa: BLE001 - every failure of main fails its node
+            # From main's own frame on: the thread's runner says nothing to the user.
+            tb = error.__traceback__.tb_next if error.__traceback__ is not None else None
+            self._failure = "".join(traceback.TracebackException(type(error), error, tb).format())
+        finally:
+            self.sockets.flush()
+            with contextlib.suppress(OSError):
+                self._wake_write.send(b"!")
+
+    def busy(self) -> bool:
+        """Whether the program has work in hand (see the module's docstring)."""
+        if self._finished:
+            return bool(self.sockets.line)
+        return self.sockets.waiting == 0 or bool(self.sockets.line)
+
+    def _poll(self) -> None:
+        if self._finished:
+            return
+        calls = self.sockets.calls
+        if calls != self._last_calls:
+            self._last_calls = calls
+            self.node.mark_activity()
+        self.sockets.flush()
+        self.node.call_later(POLL_INTERVAL_S, self._poll)
+
+    def on_readable(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_read.recv(16)
+        if self._finished:
+            return
+        self._finished = True
+        self.node.selector.unregister(self.fileno)
+        if self._thread is not None:
+            self._thread.join(1.0)
+        if self._failure is not None:
+            raise MainFailed(self._failure)
+        self.node.mark_activity()
+        self.node.app_done()
+
+    def on_writable(self) -> None:
+        pass
+
+    def on_stop(self, ctx: NodeContext) -> None:
+        # The run ends: bytes a link still holds were sent before the stop, so they go now.
+        self.sockets.line.release_all()
+
+    def flush_calls(self) -> None:
+        self.sockets.flush()
+
+    def close(self) -> None:
+        """The node is ending: nothing of the program's is written after its stop."""
+        self.sockets.flush()
+        self.sockets.close()

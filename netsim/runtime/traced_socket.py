@@ -1,0 +1,459 @@
+"""A real ``socket.socket`` whose every call a socket program makes is written to the trace.
+
+``TracedSocket`` subclasses ``socket.socket``: it is a socket (``selectors``, ``asyncio``'s ``sock_*``
+functions, ``makefile()``, ``ssl`` take it), and each overridden method calls the real one, then
+writes one ``call`` event (docs/trace-format.md) with its arguments, its result or errno, the bytes it
+moved and the addresses the kernel gives. Methods that may block record when they began
+(``start_ns``) as well as when they returned.
+
+Three things the wrapper does besides recording, each so that a run reads like a network of hosts:
+
+* a socket that connects or sends unbound is first bound to its node's own address (AF_INET:
+  ``(net.host, 0)``; AF_UNIX stream: the kernel's abstract autobind), so that every address in the
+  trace names its node and both ends of every connection name each other;
+* a bind to the wildcard address (``""``, ``0.0.0.0``) binds the node's own address: a node has no
+  other;
+* what a send hands over passes the link's conditions and faults first
+  (``netsim.runtime.program_links``): it may be held for the link's latency, dropped (a datagram) or
+  refused (a connect across a partition).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import TYPE_CHECKING, Any
+
+from netsim.clock import now_ns
+from netsim.runtime.socket_calls import (
+    CONNECTED_TRANSPORTS,
+    STREAM_TRANSPORTS,
+    address_json,
+    digest,
+    errno_name,
+    error_text,
+    family_name,
+    level_name,
+    option_name,
+    preview,
+    shutdown_name,
+    transport_name,
+    type_name,
+    value_json,
+)
+
+if TYPE_CHECKING:
+    from netsim.runtime.program_links import ProgramSockets
+
+_WILDCARDS = ("", "0.0.0.0")
+
+
+class TracedSocket(socket.socket):
+    """A socket of a socket program's node; made by ``net.socket()``, ``net.listen()`` or ``accept()``."""
+
+    __slots__ = ("_net", "number", "transport", "sent", "received", "_names", "_peer", "_stream", "_whole")
+
+    def _adopt(self, net: ProgramSockets) -> None:
+        """Attach the node's bookkeeping; called once, right after construction."""
+        self._net = net
+        self.number = net.new_number()
+        self.transport = transport_name(self.family, self.type)
+        self.sent = 0
+        self.received = 0
+        self._names: tuple[Any, Any] | None = None
+        self._peer: str | None = None
+        self._stream = self.transport in STREAM_TRANSPORTS
+        # Kept whole by the kernel: paired by digest, so a digest is recorded for each payload.
+        self._whole = not self._stream
+
+    # ---- the record of one call ---------------------------------------------------------------------
+
+    def _names_now(self) -> tuple[Any, Any]:
+        """(sockname, peername) as JSON, asked of the kernel once they can no longer change."""
+        names = self._names
+        if names is not None:
+            return names
+        try:
+            sockname = address_json(super().getsockname())
+        except OSError:
+            sockname = None
+        try:
+            peername = address_json(super().getpeername())
+        except OSError:
+            peername = None
+        if peername is not None:
+            # Connected: neither end changes again, so the kernel is not asked again.
+            self._names = (sockname, peername)
+            self._peer = self._net.peer_of(peername)
+        return sockname, peername
+
+    def _forget_names(self) -> None:
+        self._names = None
+
+    def _record(
+        self,
+        call: str,
+        *,
+        start_ns: int | None = None,
+        args: dict[str, Any] | None = None,
+        result: Any = None,
+        nbytes: int | None = None,
+        offset: int | None = None,
+        payload: Any = None,
+        error: BaseException | None = None,
+        to: Any = None,
+    ) -> None:
+        net = self._net
+        record: dict[str, Any] = {
+            "ts_ns": now_ns(),
+            "node": net.node_name,
+            "event": "call",
+            "call": call,
+            "sock": self.number,
+            "transport": self.transport,
+        }
+        if socket.socket.fileno(self) != -1:
+            sockname, peername = self._names_now()
+            if sockname is not None:
+                record["sockname"] = sockname
+            if to is not None:
+                peername = address_json(to)
+            if peername is not None:
+                record["peername"] = peername
+                peer = self._peer if to is None else net.peer_of(peername)
+                if peer is not None:
+                    record["peer"] = peer
+        if args:
+            record["args"] = args
+        if result is not None:
+            record["result"] = result
+        if nbytes is not None:
+            record["nbytes"] = nbytes
+        if offset is not None:
+            record["offset"] = offset
+        if payload is not None:
+            if self._whole:
+                record["digest"] = digest(payload)
+            record["preview"] = preview(payload)
+        if start_ns is not None:
+            record["start_ns"] = start_ns
+        if error is not None:
+            name = errno_name(error)
+            if name is not None:
+                record["errno"] = name
+            record["error"] = error_text(error)
+        net.write(record)
+
+    # ---- addresses: bind, listen, connect, accept ---------------------------------------------------
+
+    def bind(self, address: Any) -> None:
+        given = address
+        if self.family == socket.AF_INET and isinstance(address, tuple) and address[0] in _WILDCARDS:
+            address = (self._net.host, *address[1:])
+        try:
+            super().bind(address)
+        except OSError as error:
+            self._record("bind", args={"address": address_json(given)}, error=error)
+            raise
+        self._forget_names()
+        self._record("bind", args={"address": address_json(given)})
+
+    def listen(self, backlog: int | None = None) -> None:
+        args = None if backlog is None else {"backlog": backlog}
+        try:
+            super().listen() if backlog is None else super().listen(backlog)
+        except OSError as error:
+            self._record("listen", args=args, error=error)
+            raise
+        self._record("listen", args=args)
+
+    def _bind_before_use(self) -> None:
+        """An unbound socket takes its node's address before it connects or sends (see the module)."""
+        try:
+            sockname = super().getsockname()
+        except OSError:
+            return
+        if self.family == socket.AF_INET and sockname == ("0.0.0.0", 0) and self._net.own_host:
+            address: Any = (self._net.host, 0)
+        elif self.family == socket.AF_UNIX and self.type == socket.SOCK_STREAM and sockname in ("", b""):
+            address = ""  # the kernel's autobind: an abstract name of its choosing
+        else:
+            return
+        super().bind(address)
+        self._forget_names()
+        self._record("bind", args={"address": address_json(address), "by": "netsim"})
+
+    def connect(self, address: Any) -> None:
+        self._connect("connect", address)
+
+    def connect_ex(self, address: Any) -> int:
+        return self._connect("connect_ex", address)
+
+    def _connect(self, call: str, address: Any) -> int:
+        start = now_ns()
+        args = {"address": address_json(address)}
+        net = self._net
+        try:
+            self._bind_before_use()
+            net.before_connect(self, address)
+            net.waiting += 1
+            try:
+                code = super().connect_ex(address) if call == "connect_ex" else super().connect(address)
+            finally:
+                net.waiting -= 1
+        except OSError as error:
+            self._record(call, start_ns=start, args=args, error=error, to=address)
+            raise
+        self._forget_names()
+        if call == "connect_ex":
+            self._record(call, start_ns=start, args=args, result=_errno_result(code), to=address)
+            return code
+        self._record(call, start_ns=start, args=args)
+        return 0
+
+    def accept(self) -> tuple[TracedSocket, Any]:
+        start = now_ns()
+        net = self._net
+        net.waiting += 1
+        try:
+            fd, address = self._accept()  # type: ignore[attr-defined]
+        except OSError as error:
+            self._record("accept", start_ns=start, error=error)
+            raise
+        finally:
+            net.waiting -= 1
+        sock = net.adopt(self.family, self.type, self.proto, fd)
+        # As socket.socket.accept does: a listener with a timeout gives blocking connections.
+        if socket.getdefaulttimeout() is None and self.gettimeout_untraced():
+            socket.socket.setblocking(sock, True)
+        self._record("accept", start_ns=start, result={"sock": sock.number, "address": address_json(address)})
+        return sock, address
+
+    # ---- data out -----------------------------------------------------------------------------------
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        return self._send("send", data, flags, None)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._send("sendall", data, flags, None)
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+        if address is None:
+            flags, address = 0, flags_or_address
+        else:
+            flags = flags_or_address
+        return self._send("sendto", data, flags, address)
+
+    def _send(self, call: str, data: Any, flags: int, address: Any) -> Any:
+        start = now_ns()
+        net = self._net
+        args: dict[str, Any] | None = {"flags": flags} if flags else None
+        if address is not None:
+            args = {**(args or {}), "address": address_json(address)}
+        view = memoryview(data)
+        size = view.nbytes
+        offset = self.sent if self._stream else None
+        try:
+            if self.transport not in CONNECTED_TRANSPORTS and address is not None:
+                self._bind_before_use()
+            if net.shaped_send(self, view, address, start):
+                # Held, or dropped, on its way: for the program, the kernel took it all.
+                sent: int | None = size
+            elif call == "sendall":
+                super().sendall(view, flags)
+                sent = size
+            elif call == "sendto":
+                sent = super().sendto(view, flags, address)
+            else:
+                sent = super().send(view, flags)
+        except OSError as error:
+            self._record(call, start_ns=start, args=args, error=error, to=address)
+            raise
+        if self._stream:
+            self.sent += sent
+        self._record(
+            call, start_ns=start, args=args, nbytes=sent, offset=offset, payload=view[:sent], to=address
+        )
+        net.calls += 1
+        return None if call == "sendall" else sent
+
+    # ---- data in ------------------------------------------------------------------------------------
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        start = now_ns()
+        args: dict[str, Any] = {"bufsize": bufsize, "flags": flags} if flags else {"bufsize": bufsize}
+        data = self._receive("recv", start, args, super().recv, bufsize, flags)
+        self._received_record("recv", start, args, data, len(data), None)
+        return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        start = now_ns()
+        args: dict[str, Any] = {"nbytes": nbytes or memoryview(buffer).nbytes}
+        if flags:
+            args["flags"] = flags
+        count = self._receive("recv_into", start, args, super().recv_into, buffer, nbytes, flags)
+        self._received_record("recv_into", start, args, memoryview(buffer)[:count], count, None)
+        return count
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        start = now_ns()
+        args: dict[str, Any] = {"bufsize": bufsize, "flags": flags} if flags else {"bufsize": bufsize}
+        data, address = self._receive("recvfrom", start, args, super().recvfrom, bufsize, flags)
+        self._received_record("recvfrom", start, args, data, len(data), address)
+        return data, address
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
+        start = now_ns()
+        args: dict[str, Any] = {"nbytes": nbytes or memoryview(buffer).nbytes}
+        if flags:
+            args["flags"] = flags
+        count, address = self._receive(
+            "recvfrom_into", start, args, super().recvfrom_into, buffer, nbytes, flags
+        )
+        self._received_record("recvfrom_into", start, args, memoryview(buffer)[:count], count, address)
+        return count, address
+
+    def _receive(self, call: str, start: int, args: dict[str, Any], method: Any, *call_args: Any) -> Any:
+        net = self._net
+        net.waiting += 1
+        try:
+            return method(*call_args)
+        except OSError as error:
+            self._record(call, start_ns=start, args=args, error=error)
+            raise
+        finally:
+            net.waiting -= 1
+
+    def _received_record(
+        self, call: str, start: int, args: dict[str, Any], payload: Any, count: int, source: Any
+    ) -> None:
+        offset = None
+        if self._stream:
+            offset = self.received
+            self.received += count
+        self._record(
+            call,
+            start_ns=start,
+            args=args,
+            nbytes=count,
+            offset=offset,
+            payload=payload if count else None,
+            to=source if call.startswith("recvfrom") and source is not None else None,
+        )
+        self._net.calls += 1
+
+    # ---- the socket's end ---------------------------------------------------------------------------
+
+    def shutdown(self, how: int) -> None:
+        start = now_ns()
+        args = {"how": shutdown_name(how)}
+        try:
+            if not self._net.shutdown_after_held(self, how):
+                super().shutdown(how)
+        except OSError as error:
+            self._record("shutdown", start_ns=start, args=args, error=error)
+            raise
+        self._record("shutdown", start_ns=start, args=args)
+
+    def close(self) -> None:
+        if socket.socket.fileno(self) == -1:
+            super().close()
+            return
+        # Recorded first: after the close the kernel has no names to give.
+        self._record("close")
+        # Bytes a link still holds keep the connection open until they are delivered.
+        self._net.close_after_held(self)
+        super().close()
+
+    def detach(self) -> int:
+        self._record("detach")
+        return super().detach()
+
+    # ---- options and the rest of the tutorial's table -----------------------------------------------
+
+    def getsockname(self) -> Any:
+        try:
+            name = super().getsockname()
+        except OSError as error:
+            self._record("getsockname", error=error)
+            raise
+        self._record("getsockname", result=address_json(name))
+        return name
+
+    def getpeername(self) -> Any:
+        try:
+            name = super().getpeername()
+        except OSError as error:
+            self._record("getpeername", error=error)
+            raise
+        self._record("getpeername", result=address_json(name))
+        return name
+
+    def setsockopt(self, level: int, option: int, value: Any, optlen: Any = None) -> None:
+        args = {"level": level_name(level), "option": option_name(level, option), "value": value_json(value)}
+        try:
+            if optlen is None:
+                super().setsockopt(level, option, value)
+            else:
+                super().setsockopt(level, option, value, optlen)
+        except OSError as error:
+            self._record("setsockopt", args=args, error=error)
+            raise
+        self._record("setsockopt", args=args)
+
+    def getsockopt(self, level: int, option: int, buflen: int | None = None) -> Any:
+        args: dict[str, Any] = {"level": level_name(level), "option": option_name(level, option)}
+        if buflen is not None:
+            args["buflen"] = buflen
+        try:
+            value = (
+                super().getsockopt(level, option)
+                if buflen is None
+                else super().getsockopt(level, option, buflen)
+            )
+        except OSError as error:
+            self._record("getsockopt", args=args, error=error)
+            raise
+        self._record("getsockopt", args=args, result=value_json(value))
+        return value
+
+    def settimeout(self, timeout: float | None) -> None:
+        super().settimeout(timeout)
+        self._record("settimeout", args={"timeout": timeout})
+
+    def gettimeout(self) -> float | None:
+        timeout = super().gettimeout()
+        self._record("gettimeout", result=timeout)
+        return timeout
+
+    def gettimeout_untraced(self) -> float | None:
+        return super().gettimeout()
+
+    def setblocking(self, flag: bool) -> None:
+        super().setblocking(flag)
+        self._record("setblocking", args={"flag": bool(flag)})
+
+    def fileno(self) -> int:
+        number = super().fileno()
+        self._record("fileno", result=number)
+        return number
+
+    def makefile(self, *args: Any, **kwargs: Any) -> Any:
+        mode = args[0] if args else kwargs.get("mode", "r")
+        self._record("makefile", args={"mode": mode})
+        # Its reads and writes call this socket's recv_into and send: each is traced as such.
+        return super().makefile(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<netsim TracedSocket {self.number} {self.transport} fd={socket.socket.fileno(self)}>"
+
+    def describe(self) -> dict[str, Any]:
+        """What a ``socket`` call event says of a new socket."""
+        return {"family": family_name(self.family), "type": type_name(self.type)}
+
+
+def _errno_result(code: int) -> Any:
+    if code == 0:
+        return 0
+    import errno
+
+    return errno.errorcode.get(code, code)
