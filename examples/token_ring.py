@@ -1,6 +1,6 @@
 """A token goes round the ring three times; each node stops once it has seen it three times.
 
-    netsim run ring:6 --app examples/token_ring.py:TokenRing
+netsim run ring:6 --app examples/token_ring.py:TokenRing
 """
 
 from __future__ import annotations
