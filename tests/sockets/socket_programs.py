@@ -1,0 +1,343 @@
+"""Socket programs (``def main(net)``) the tests in this directory run. Each prints what its calls
+returned as ``show(label, value)`` lines (``label repr(value)``), which the tests read back from the
+node's log and hold the trace to. Most run on ``line:2``: ``n0`` serves, ``n1`` asks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import selectors
+import socket
+import time
+
+import netsim
+
+PORT = 6000
+UDP_PORT = 6001
+# A port no test program listens on (each node has its own address: nobody else's either).
+CLOSED_PORT = 6009
+LATE_SERVER_S = 0.3
+DATAGRAMS = 40
+FUZZ_BYTES = 200_000
+
+
+def show(label, value):
+    print(f"{label} {value!r}", flush=True)
+
+
+# ---- every call of the tutorial's table, once -----------------------------------------------------------
+
+
+def every_call(net):
+    if net.name == "n0":
+        every_call_server(net)
+    else:
+        every_call_client(net)
+
+
+def every_call_server(net):
+    udp = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind((net.host, UDP_PORT))  # before the TCP exchange, so before the client's first datagram
+    ss = net.socket()
+    ss.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    show("reuse", ss.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))
+    ss.bind(("", PORT))  # the wildcard: a node has one address, its own
+    ss.listen(4)
+    show("listener", ss.getsockname())
+    show("fileno", ss.fileno())
+    cs, address = ss.accept()
+    show("accepted", address)
+    show("ping", cs.recv(1024))
+    cs.sendall(b"pong")
+    lines = cs.makefile("rb")
+    show("line", lines.readline())
+    lines.close()
+    cs.setblocking(True)
+    show("end", cs.recv(1024))  # the client shut its side down
+    cs.close()
+    ss.close()
+    for _ in range(2):
+        data, address = udp.recvfrom(100)
+        show("datagram", (data, address))
+        udp.sendto(data.upper(), address)
+    udp.close()
+
+
+def every_call_client(net):
+    server = net.host_of("n0")
+    # The server binds its port once started: connect_ex says when it listens. A socket whose
+    # connect failed is not used again (Linux answers its next connect with ECONNABORTED).
+    while True:
+        s = net.socket()
+        s.settimeout(5.0)
+        show("timeout", s.gettimeout())
+        code = s.connect_ex((server, PORT))
+        show("connect_ex", code)
+        if code == 0:
+            break
+        s.close()
+        time.sleep(0.01)
+    show("sockname", s.getsockname())
+    show("peername", s.getpeername())
+    show("sent", s.send(b"ping"))
+    show("pong", s.recv(1024))
+    s.sendall(b"a line\n")
+    s.shutdown(socket.SHUT_WR)
+    s.close()
+    u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    show("sentto", u.sendto(b"dgram", (server, UDP_PORT)))
+    show("answer", u.recvfrom(100))
+    u.connect((server, UDP_PORT))
+    u.send(b"again")
+    show("answer", u.recvfrom(100))
+    u.close()
+
+
+# ---- errors ----------------------------------------------------------------------------------------------
+
+
+def refused(net):
+    s = net.socket()
+    try:
+        s.connect((net.host_of(net.nodes[-1]), CLOSED_PORT))
+    except ConnectionRefusedError as error:
+        show("refused", error.errno)
+    s.close()
+
+
+def times_out(net):
+    u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((net.host, 0))
+    u.settimeout(0.05)
+    try:
+        u.recvfrom(100)
+    except TimeoutError as error:
+        show("timed_out", str(error))
+    u.close()
+
+
+def fails(net):
+    s = net.socket()
+    s.close()
+    if net.name == "n1":
+        raise RuntimeError(f"{net.name} gives up")
+
+
+# ---- addresses -------------------------------------------------------------------------------------------
+
+
+def same_port(net):
+    """Every node binds the same TCP and UDP port on the wildcard address."""
+    s = net.socket()
+    s.bind(("", PORT))
+    show("tcp", s.getsockname())
+    u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", PORT))
+    show("udp", u.getsockname())
+    s.close()
+    u.close()
+
+
+def late_server(net):
+    """n0 listens only after a while; n1's net.connect retries until it does."""
+    if net.name == "n0":
+        time.sleep(LATE_SERVER_S)
+        ss = net.listen(PORT)
+        cs, _ = ss.accept()
+        show("got", cs.recv(100))
+        cs.close()
+        ss.close()
+    else:
+        s = net.connect("n0", PORT)
+        show("connected_after", net.elapsed_s)
+        s.sendall(b"finally")
+        s.close()
+
+
+@netsim.listens("unix-seqpacket:packets")
+def seqpacket_client(net):
+    """n1 connects to n0 on an unbound seqpacket socket and sends one packet."""
+    if net.name == "n0":
+        conn, _ = net.listen("unix-seqpacket:packets").accept()
+        show("got", conn.recv(100))
+        conn.close()
+    else:
+        s = net.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(net.path("packets", "n0"))
+        s.sendall(b"one packet")
+        s.close()
+
+
+def udp6_unbound(net):
+    """On n0: an unbound udp6 socket sends one datagram to a bound one (``::1`` is every node's)."""
+    if net.name != "n0":
+        return
+    receiver = net.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    receiver.bind(("::1", 0))
+    sender = net.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sender.sendto(b"to myself", ("::1", receiver.getsockname()[1]))
+    show("got", receiver.recvfrom(100))
+    sender.close()
+    receiver.close()
+
+
+# ---- other event loops take a traced socket ---------------------------------------------------------------
+
+
+@netsim.listens(PORT)
+def with_selectors(net):
+    """n0 serves with a selectors loop over non-blocking sockets; n1 is a plain blocking client."""
+    if net.name == "n0":
+        listener = net.listen(PORT)
+        listener.setblocking(False)
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ)
+        echoed = 0
+        while echoed == 0:
+            for key, _ in selector.select(timeout=5):
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    conn.setblocking(False)
+                    selector.register(conn, selectors.EVENT_READ)
+                    continue
+                data = key.fileobj.recv(1024)
+                if data:
+                    key.fileobj.sendall(data.upper())
+                    echoed += len(data)
+        selector.close()
+    else:
+        s = net.socket()
+        s.connect((net.host_of("n0"), PORT))
+        s.sendall(b"through selectors")
+        show("answer", s.recv(1024))
+        s.close()
+
+
+@netsim.listens(PORT)
+def with_asyncio(net):
+    """Both ends in asyncio, on traced sockets: sock_accept, sock_connect, sock_recv, sock_sendall."""
+    asyncio.run(asyncio_server(net) if net.name == "n0" else asyncio_client(net))
+
+
+async def asyncio_server(net):
+    loop = asyncio.get_running_loop()
+    listener = net.listen(PORT)
+    listener.setblocking(False)
+    conn, address = await loop.sock_accept(listener)
+    show("accepted", address)
+    data = await loop.sock_recv(conn, 1024)
+    await loop.sock_sendall(conn, data.upper())
+    conn.close()
+
+
+async def asyncio_client(net):
+    loop = asyncio.get_running_loop()
+    s = net.socket()
+    s.setblocking(False)
+    await loop.sock_connect(s, (net.host_of("n0"), PORT))
+    await loop.sock_sendall(s, b"through asyncio")
+    show("answer", await loop.sock_recv(s, 1024))
+    s.close()
+
+
+# ---- link conditions and faults ---------------------------------------------------------------------------
+
+
+@netsim.listens(PORT)
+def one_way(net):
+    """n0 sends one line to n1 over TCP; n1 records when it arrived."""
+    if net.name == "n0":
+        s = net.socket()
+        s.connect((net.host_of("n1"), PORT))
+        s.sendall(b"over a slow link\n")
+        s.close()
+    else:
+        conn, _ = net.listen(PORT).accept()
+        data = b""
+        while chunk := conn.recv(100):
+            data += chunk
+        show("line", data)
+        conn.close()
+
+
+@netsim.listens(f"udp:{UDP_PORT}")
+def datagrams(net):
+    """n0 sends DATAGRAMS numbered datagrams to n1, which takes what arrives."""
+    if net.name == "n0":
+        u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for number in range(DATAGRAMS):
+            u.sendto(f"datagram {number}".encode(), (net.host_of("n1"), UDP_PORT))
+        u.close()
+    else:
+        u = net.listen(f"udp:{UDP_PORT}")
+        u.settimeout(0.3)
+        got = []
+        try:
+            while True:
+                got.append(u.recvfrom(100)[0].decode())
+        except TimeoutError:
+            pass
+        show("got", got)
+
+
+HEAL_AFTER_S = 0.6
+
+
+@netsim.listens(PORT)
+def across_partition(net):
+    """A connection made before a partition; in it, a new connect fails and bytes wait for the heal."""
+    if net.name == "n0":
+        ss = net.listen(PORT)
+        conn, _ = ss.accept()
+        show("got", conn.recv(100))
+        conn.close()
+        ss.close()
+    else:
+        s = net.socket()
+        s.connect((net.host_of("n0"), PORT))
+        while net.elapsed_s < 0.3:  # the partition starts at 0.2 s into the run
+            time.sleep(0.02)
+        other = net.socket()
+        try:
+            other.connect((net.host_of("n0"), PORT))
+        except OSError as error:
+            show("unreachable", error.errno)
+        other.close()
+        s.sendall(b"sent during the partition")
+        show("sent_at", net.elapsed_s)
+        s.close()
+
+
+# ---- fuzz: a random stream in random pieces ---------------------------------------------------------------
+
+
+@netsim.listens(PORT)
+def fuzz_tcp(net):
+    fuzz(net, lambda: net.connect("n1", PORT), lambda: net.listen(PORT))
+
+
+@netsim.listens("unix:fuzz")
+def fuzz_unix(net):
+    fuzz(net, lambda: net.connect("n1", "fuzz", transport="unix"), lambda: net.listen("unix:fuzz"))
+
+
+def fuzz(net, connect, listen):
+    """n0 sends FUZZ_BYTES random bytes (the first draw of its ``net.rng``) in sends of random sizes;
+    n1 reads them with receives of random sizes. Each records the stream's BLAKE2b hash."""
+    if net.name == "n0":
+        payload = net.rng.randbytes(FUZZ_BYTES)
+        s = connect()
+        view = memoryview(payload)
+        while view:
+            view = view[s.send(view[: net.rng.randint(1, 4096)]) :]
+        s.close()
+        net.record(side="sent", nbytes=len(payload), blake2b=hashlib.blake2b(payload).hexdigest())
+    else:
+        listener = listen()
+        conn, _ = listener.accept()
+        received = bytearray()
+        while chunk := conn.recv(net.rng.randint(1, 8192)):
+            received += chunk
+        conn.close()
+        listener.close()
+        net.record(side="received", nbytes=len(received), blake2b=hashlib.blake2b(received).hexdigest())
