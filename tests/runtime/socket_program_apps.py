@@ -1,0 +1,65 @@
+"""Socket programs the runtime tests run by file path (``path/to/socket_program_apps.py:function``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import netsim
+
+
+@netsim.listens(9000)
+def echo_forever(net):
+    """n0 serves forever; every other node asks once and returns (the run ends quiet)."""
+    if net.name == "n0":
+        server = net.listen(9000)
+        while True:
+            conn, _ = server.accept()
+            conn.sendall(conn.recv(100).upper())
+            conn.close()
+    conn = net.connect("n0", 9000)
+    conn.sendall(net.name.encode())
+    net.record(answer=conn.recv(100).decode())
+    conn.close()
+
+
+@netsim.listens("udp:9100")
+def restarted_counter(net):
+    """Counts its own starts in a file, then answers datagrams: a restart calls main again."""
+    marker = os.path.join(os.environ.get("NETSIM_TEST_DIR", "/tmp"), f"starts-{net.name}")
+    with open(marker, "a") as starts:
+        starts.write("start\n")
+    sock = net.listen("udp:9100")
+    if net.name == "n1":
+        while True:
+            data, source = sock.recvfrom(100)
+            sock.sendto(data, source)
+    sock.settimeout(0.05)
+    for _ in range(30):
+        sock.sendto(b"ping", (net.host_of("n1"), 9100))
+        try:
+            sock.recvfrom(100)
+        except TimeoutError:
+            pass
+        time.sleep(0.02)
+
+
+def sleeps_then_sends(net):
+    """Busy while it sleeps: the run must not end quiet in the middle."""
+    if net.name == "n0":
+        server = net.listen(9200)
+        conn, _ = server.accept()
+        net.record(got=conn.recv(100).decode())
+        return
+    time.sleep(1.2)
+    conn = net.connect("n0", 9200)
+    conn.sendall(b"late but here")
+    conn.close()
+
+
+def waits_forever(net):
+    """Every node waits in recvfrom: idle, so the run ends quiet; its CPU is measured meanwhile."""
+    sock = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((net.host, 0))
+    sock.recvfrom(10)
