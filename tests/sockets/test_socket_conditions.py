@@ -4,7 +4,7 @@ stream bytes until the heal. Each decision is in the trace."""
 
 from __future__ import annotations
 
-from socket_programs import DATAGRAMS, HEAL_AFTER_S
+from socket_programs import DATAGRAMS, HEAL_AT_S, PARTITION_AT_S
 from socket_testing import RunCalls, program
 
 LATENCY_NS = 50_000_000
@@ -61,7 +61,7 @@ def test_a_partition_refuses_connects_and_holds_stream_bytes_until_the_heal(simu
         app=program("across_partition"),
         seed=1,
         quiet=0.3,
-        faults=["0.2s partition n0 | n1", f"{HEAL_AFTER_S}s heal"],
+        faults=[f"{PARTITION_AT_S}s partition n0 | n1", f"{HEAL_AT_S}s heal"],
     )
     assert result.summary.ended_by == "done", result.summary
     run = RunCalls(result.run_dir)
@@ -71,7 +71,7 @@ def test_a_partition_refuses_connects_and_holds_stream_bytes_until_the_heal(simu
     assert refused["errno"] == "ENETUNREACH" and refused["peer"] == "n0"
     heal = next(event for event in run.kinds("fault") if event["fault"] == "heal")
     (sent,) = run.of("n1", "sendall")
-    assert run.shown("n1")["sent_at"][0] < HEAL_AFTER_S, "the send returned at once, as into a buffer"
+    assert run.shown("n1")["sent_at"][0] < HEAL_AT_S, "the send returned at once, as into a buffer"
     (delay,) = [event for event in run.kinds("delay", "n1") if event["sock"] == sent["sock"]]
     assert delay["reason"] == "partition"
     (received,) = [call for call in run.of("n0", "recv") if call["nbytes"]]

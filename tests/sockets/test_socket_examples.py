@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
-from socket_testing import CLIENT_SERVER, RunCalls, example
+import ast
+import shlex
+import subprocess
+import sys
+
+import pytest
+from netsim_testing import ROOT
+from socket_testing import CLIENT_SERVER, EXAMPLES, RunCalls, example
 
 
 def test_chat_ring_relays_every_line_round_the_ring(simulate):
@@ -47,3 +54,30 @@ def test_http_exchange_through_the_standard_library(simulate):
             f"GET /{client} HTTP/1.1",
         ]
     assert len(run.log("server")) == 4  # its access log, on stderr
+
+
+def docstring_commands() -> list[str]:
+    """Every ``netsim run`` line of the socket-program examples' docstrings, its comment cut off."""
+    commands = []
+    for path in sorted(EXAMPLES.glob("*.py")):
+        module = ast.parse(path.read_text())
+        for line in (ast.get_docstring(module) or "").splitlines():
+            line = line.partition("#")[0].strip()
+            if line.startswith("netsim run") and ".py:main" in line:
+                commands.append(line)
+    return commands
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", docstring_commands())
+def test_each_command_of_the_examples_docstrings_runs_as_written(simulate, tmp_path, command):
+    out = simulate.watch(tmp_path / "runs")
+    arguments = shlex.split(command)[2:] + ["--out", str(out), "--quiet", "0.3", "--seed", "1"]
+    finished = subprocess.run(
+        [sys.executable, "-m", "netsim", "run", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert finished.returncode == 0, finished.stderr
