@@ -105,17 +105,20 @@ class ProgramSockets:
             return self._number
 
     def write(self, record: dict[str, Any]) -> None:
+        """Write ``record``, time-stamped now: under the lock, so that the part stays in time order
+        when the program's threads and the delay line write at once (the merge needs each part sorted)."""
         with self._lock:
             writer = self._writer
             if writer is None:
                 return  # the node has written its stop: nothing after it
+            record["ts_ns"] = ts_ns = now_ns()
             writer.write(record)
-            if record["ts_ns"] - self._last_flush_ns >= FLUSH_INTERVAL_NS:
-                self._last_flush_ns = record["ts_ns"]
+            if ts_ns - self._last_flush_ns >= FLUSH_INTERVAL_NS:
+                self._last_flush_ns = ts_ns
                 writer.flush()
 
     def event(self, kind: str, **fields: Any) -> None:
-        record: dict[str, Any] = {"ts_ns": now_ns(), "node": self.node_name, "event": kind}
+        record: dict[str, Any] = {"ts_ns": 0, "node": self.node_name, "event": kind}
         record.update((key, value) for key, value in fields.items() if value is not None)
         self.write(record)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -38,10 +39,8 @@ def restarted_counter(net):
     sock.settimeout(0.05)
     for _ in range(30):
         sock.sendto(b"ping", (net.host_of("n1"), 9100))
-        try:
+        with contextlib.suppress(TimeoutError):
             sock.recvfrom(100)
-        except TimeoutError:
-            pass
         time.sleep(0.02)
 
 
