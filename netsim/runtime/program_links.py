@@ -238,7 +238,8 @@ class ProgramSockets:
         drop, releases, _, _ = shaper.decide(now, size)
         for _ in releases:
             shaper.released(size)
-        release = releases[0] if releases else now
+        # Bytes leave in order: none before what the link still holds of this socket (head-of-line).
+        release = max(releases[0] if releases else now, self.line.last_release(sock))
         reason = None
         if blocked is not None:
             reason = blocked
@@ -307,6 +308,11 @@ class DelayLine:
 
     def holds(self, sock: TracedSocket) -> bool:
         return sock.number in self._held
+
+    def last_release(self, sock: TracedSocket) -> int:
+        """When the last of what the link holds of ``sock`` is due (0: it holds nothing)."""
+        held = self._held.get(sock.number)
+        return held.items[-1][0] if held is not None and held.items else 0
 
     def hold(
         self, sock: TracedSocket, release_ns: int, payload: bytes, address: Any, peer: str | None
