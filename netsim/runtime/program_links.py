@@ -89,8 +89,17 @@ class ProgramSockets:
         self.declared: dict[Any, str] = {}
         self._peer_cache: dict[Any, str | None] = {}
         self._lock = threading.Lock()
+        self._trace_path = trace_path
         self._writer: TraceWriter | None = TraceWriter(trace_path, node_name)
         self._last_flush_ns = now_ns()
+        # A child the program forks (a forking server) writes its calls to a part of its own, each
+        # record at once (it may leave by os._exit): never into the buffer it inherited.
+        self._flush_every_record = False
+        os.register_at_fork(
+            before=self._before_fork,
+            after_in_parent=self._lock.release,
+            after_in_child=self._in_forked_child,
+        )
         self._number = 0
         # Activity, read by the node's loop: calls that moved bytes, and calls blocked waiting for some.
         self.calls = 0
@@ -113,7 +122,7 @@ class ProgramSockets:
                 return  # the node has written its stop: nothing after it
             record["ts_ns"] = ts_ns = now_ns()
             writer.write(record)
-            if ts_ns - self._last_flush_ns >= FLUSH_INTERVAL_NS:
+            if self._flush_every_record or ts_ns - self._last_flush_ns >= FLUSH_INTERVAL_NS:
                 self._last_flush_ns = ts_ns
                 writer.flush()
 
@@ -121,6 +130,22 @@ class ProgramSockets:
         record: dict[str, Any] = {"ts_ns": 0, "node": self.node_name, "event": kind}
         record.update((key, value) for key, value in fields.items() if value is not None)
         self.write(record)
+
+    def _before_fork(self) -> None:
+        # Held across the fork, so that no thread is half-way through a record when the child copies it.
+        self._lock.acquire()
+        if self._writer is not None:
+            self._writer.flush()
+
+    def _in_forked_child(self) -> None:
+        self._lock = threading.Lock()
+        self.line = DelayLine(self)  # the parent's delay line thread is not in the child
+        if self._writer is None:
+            return
+        self._writer.close()  # flushed before the fork: nothing of the parent's is written twice
+        stem, _, suffix = self._trace_path.rpartition(".trace.")
+        self._writer = TraceWriter(f"{stem}-{os.getpid()}.trace.{suffix}", self.node_name)
+        self._flush_every_record = True
 
     def flush(self) -> None:
         with self._lock:

@@ -62,3 +62,25 @@ def waits_forever(net):
     sock = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((net.host, 0))
     sock.recvfrom(10)
+
+
+@netsim.listens(9300)
+def forking_server(net):
+    """The tutorial's forking server: each connection is served by a child process, which exits with
+    os._exit (nothing of Python's shutdown runs)."""
+    if net.name == "n0":
+        server = net.listen(9300)
+        for _ in range(len(net.neighbours)):
+            conn, _ = server.accept()
+            if os.fork() == 0:
+                server.close()
+                conn.sendall(conn.recv(100).upper())
+                conn.close()
+                os._exit(0)
+            conn.close()
+        for _ in net.neighbours:
+            os.wait()
+        return
+    conn = net.connect("n0", 9300)
+    conn.sendall(net.name.encode())
+    net.record(answer=conn.recv(100).decode())
