@@ -250,7 +250,17 @@ class ProgramSockets:
                 self.event("drop", reason=drop, digest=digest(payload), **fields)
                 return True
             if len(releases) > 1:
-                self.event("duplicate", delay_ns=releases[1] - now, **fields)
+                # The addresses and digest let `trace verify` expect the second copy.
+                sockname = sock._names_now()[0]  # noqa: SLF001
+                peername = address_json(address) if address is not None else sock._names_now()[1]  # noqa: SLF001
+                self.event(
+                    "duplicate",
+                    delay_ns=releases[1] - now,
+                    digest=digest(payload),
+                    sockname=sockname,
+                    peername=peername,
+                    **fields,
+                )
             if releases[0] <= now and not held and len(releases) == 1:
                 return False
             self.event("delay", delay_ns=releases[0] - now, **fields)

@@ -84,3 +84,23 @@ def forking_server(net):
     conn = net.connect("n0", 9300)
     conn.sendall(net.name.encode())
     net.record(answer=conn.recv(100).decode())
+
+
+@netsim.listens(9400, "udp:9401")
+def stream_and_datagrams(net):
+    """n1 streams 3,000 bytes to n0 in uneven sends and sends it five datagrams; n0 reads in 700s."""
+    if net.name == "n0":
+        conn, _ = net.listen(9400).accept()
+        while conn.recv(700):
+            pass
+        udp = net.listen("udp:9401")
+        for _ in range(5):
+            udp.recvfrom(100)
+        return
+    conn = net.connect("n0", 9400)
+    for size in (1, 999, 1500, 500):
+        conn.sendall(b"s" * size)
+    conn.close()
+    udp = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for number in range(5):
+        udp.sendto(b"datagram %d" % number, net.address_of("n0", 9401, "udp"))
