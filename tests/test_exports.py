@@ -22,6 +22,7 @@ PUBLIC_NAMES = [
     "LimitError",
     "Message",
     "MessageTooLarge",
+    "Net",
     "NetsimError",
     "NodeContext",
     "NodeCrashed",
@@ -34,8 +35,10 @@ PUBLIC_NAMES = [
     "Topology",
     "TopologyError",
     "TraceFormatError",
+    "TracedSocket",
     "TransportError",
     "__version__",
+    "listens",
     "load_topology",
     "run",
 ]

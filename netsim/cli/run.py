@@ -42,7 +42,10 @@ def run_command(
     app_spec: Annotated[
         str,
         typer.Option(
-            "--app", "-a", help=f"The node program: {', '.join(BUILTIN_APP_NAMES)}, or module:Class."
+            "--app",
+            "-a",
+            help=f"The node program: {', '.join(BUILTIN_APP_NAMES)}, module:Class (an App), or "
+            "file.py:main / module:main (a socket program, def main(net); docs/socket-programs.md).",
         ),
     ] = DEFAULT_APP,
     transport: Annotated[

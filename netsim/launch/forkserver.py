@@ -277,7 +277,9 @@ class _Server:
         for spec in request["apps"]:
             # Imported once here, shared by every node; a node that cannot load its app says why.
             with contextlib.suppress(NetsimError, Exception):
-                resolve_app(spec)
+                if not isinstance(resolve_app(spec), type):
+                    # A socket program's node runs it beside its loop: the runtime for that, once too.
+                    import netsim.runtime.socket_program  # noqa: F401
         # Forked nodes read the gate's EOF: it opens when the server closes the write end.
         self.gate = os.pipe()
         self._send(encode_control(READY, pid=os.getpid()))

@@ -47,3 +47,12 @@ class App:
 
     def on_stop(self, ctx: NodeContext) -> None:
         """The run is ending; sends from here are still delivered."""
+
+
+class MainFailed(Exception):
+    """A socket program's ``main(net)`` raised (``netsim.runtime.socket_program``): ``text`` is its
+    traceback, from the program's own frames."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text.strip().splitlines()[-1] if text.strip() else "main failed")
+        self.text = text

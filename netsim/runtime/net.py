@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsim.clock import now_ns
+from netsim.errors import StartupError
 from netsim.runtime.hosts import node_host, node_path_dir
 
 if TYPE_CHECKING:
@@ -248,7 +249,15 @@ class Net:
         bound: dict[str, Any] = {}
         for spec in specs:
             transport, where = parse_listen_spec(spec)
-            sock = self.listen(spec)
+            try:
+                sock = self.listen(spec)
+            except OSError as error:
+                shared = " (IPv6 ports on ::1 are shared by every node: give each node its own)"
+                raise StartupError(
+                    f"node {self.name!r}: cannot bind its declared listener {transport}:{where} at "
+                    f"{self.address_of(self.name, where, transport)}: {error.strerror or error}"
+                    + (shared if transport.endswith("6") else "")
+                ) from None
             bound[f"{transport}:{where}"] = sock._names_now()[0]  # noqa: SLF001
         return bound
 

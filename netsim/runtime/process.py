@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from netsim.errors import NetsimError, ProgramFailed
 from netsim.runtime import control
-from netsim.runtime.app import App
+from netsim.runtime.app import App, MainFailed
 from netsim.runtime.context import NodeContext
 from netsim.runtime.control import ControlSocket
 from netsim.runtime.launcher_pipes import ControlChannel, StartGate
@@ -43,7 +43,6 @@ from netsim.runtime.lifeline import (
 from netsim.runtime.node import Node
 from netsim.runtime.plan import NodePlan
 from netsim.runtime.program import ProgramApp
-from netsim.runtime.socket_program import MainFailed, SocketProgramApp
 
 # The ``stop`` reason and exit code of a node whose launcher died before the run ended.
 LAUNCHER_GONE = "launcher-gone"
@@ -114,7 +113,13 @@ def run_node(
         else:
             target = load_app(node.plan.app)
             # A class is an App; a plain function is a socket program's main(net).
-            node.app = target() if isinstance(target, type) else SocketProgramApp(node, target)
+            if isinstance(target, type):
+                node.app = target()
+            else:
+                # Imported here: it brings threading, which an App's node does without (its memory).
+                from netsim.runtime.socket_program import SocketProgramApp
+
+                node.app = SocketProgramApp(node, target)
         node.context = NodeContext(node, node.plan.seed)
         listeners, links = node.link_setup.bind()
         if program is not None:

@@ -89,8 +89,17 @@ class ProgramSockets:
         self.declared: dict[Any, str] = {}
         self._peer_cache: dict[Any, str | None] = {}
         self._lock = threading.Lock()
+        self._trace_path = trace_path
         self._writer: TraceWriter | None = TraceWriter(trace_path, node_name)
         self._last_flush_ns = now_ns()
+        # A child the program forks (a forking server) writes its calls to a part of its own, each
+        # record at once (it may leave by os._exit): never into the buffer it inherited.
+        self._flush_every_record = False
+        os.register_at_fork(
+            before=self._before_fork,
+            after_in_parent=self._lock.release,
+            after_in_child=self._in_forked_child,
+        )
         self._number = 0
         # Activity, read by the node's loop: calls that moved bytes, and calls blocked waiting for some.
         self.calls = 0
@@ -105,19 +114,38 @@ class ProgramSockets:
             return self._number
 
     def write(self, record: dict[str, Any]) -> None:
+        """Write ``record``, time-stamped now: under the lock, so that the part stays in time order
+        when the program's threads and the delay line write at once (the merge needs each part sorted)."""
         with self._lock:
             writer = self._writer
             if writer is None:
                 return  # the node has written its stop: nothing after it
+            record["ts_ns"] = ts_ns = now_ns()
             writer.write(record)
-            if record["ts_ns"] - self._last_flush_ns >= FLUSH_INTERVAL_NS:
-                self._last_flush_ns = record["ts_ns"]
+            if self._flush_every_record or ts_ns - self._last_flush_ns >= FLUSH_INTERVAL_NS:
+                self._last_flush_ns = ts_ns
                 writer.flush()
 
     def event(self, kind: str, **fields: Any) -> None:
-        record: dict[str, Any] = {"ts_ns": now_ns(), "node": self.node_name, "event": kind}
+        record: dict[str, Any] = {"ts_ns": 0, "node": self.node_name, "event": kind}
         record.update((key, value) for key, value in fields.items() if value is not None)
         self.write(record)
+
+    def _before_fork(self) -> None:
+        # Held across the fork, so that no thread is half-way through a record when the child copies it.
+        self._lock.acquire()
+        if self._writer is not None:
+            self._writer.flush()
+
+    def _in_forked_child(self) -> None:
+        self._lock = threading.Lock()
+        self.line = DelayLine(self)  # the parent's delay line thread is not in the child
+        if self._writer is None:
+            return
+        self._writer.close()  # flushed before the fork: nothing of the parent's is written twice
+        stem, _, suffix = self._trace_path.rpartition(".trace.")
+        self._writer = TraceWriter(f"{stem}-{os.getpid()}.trace.{suffix}", self.node_name)
+        self._flush_every_record = True
 
     def flush(self) -> None:
         with self._lock:
@@ -222,7 +250,17 @@ class ProgramSockets:
                 self.event("drop", reason=drop, digest=digest(payload), **fields)
                 return True
             if len(releases) > 1:
-                self.event("duplicate", delay_ns=releases[1] - now, **fields)
+                # The addresses and digest let `trace verify` expect the second copy.
+                sockname = sock._names_now()[0]  # noqa: SLF001
+                peername = address_json(address) if address is not None else sock._names_now()[1]  # noqa: SLF001
+                self.event(
+                    "duplicate",
+                    delay_ns=releases[1] - now,
+                    digest=digest(payload),
+                    sockname=sockname,
+                    peername=peername,
+                    **fields,
+                )
             if releases[0] <= now and not held and len(releases) == 1:
                 return False
             self.event("delay", delay_ns=releases[0] - now, **fields)
@@ -235,7 +273,8 @@ class ProgramSockets:
         drop, releases, _, _ = shaper.decide(now, size)
         for _ in releases:
             shaper.released(size)
-        release = releases[0] if releases else now
+        # Bytes leave in order: none before what the link still holds of this socket (head-of-line).
+        release = max(releases[0] if releases else now, self.line.last_release(sock))
         reason = None
         if blocked is not None:
             reason = blocked
@@ -304,6 +343,11 @@ class DelayLine:
 
     def holds(self, sock: TracedSocket) -> bool:
         return sock.number in self._held
+
+    def last_release(self, sock: TracedSocket) -> int:
+        """When the last of what the link holds of ``sock`` is due (0: it holds nothing)."""
+        held = self._held.get(sock.number)
+        return held.items[-1][0] if held is not None and held.items else 0
 
     def hold(
         self, sock: TracedSocket, release_ns: int, payload: bytes, address: Any, peer: str | None

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from netsim.runtime.app import App
+from netsim.runtime.app import App, MainFailed
 from netsim.runtime.hosts import node_host, node_path_dir
 from netsim.runtime.net import Net, declared_listeners
 from netsim.runtime.program_links import ProgramSockets
@@ -33,14 +33,6 @@ if TYPE_CHECKING:
 # How often the node's loop looks at its program: for activity, to flush its calls, to see it end.
 POLL_INTERVAL_S = 0.1
 CALLS_PART_SUFFIX = ".calls"
-
-
-class MainFailed(Exception):
-    """``main`` raised: ``text`` is its traceback, from the program's own frames."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text.strip().splitlines()[-1] if text.strip() else "main failed")
-        self.text = text
 
 
 class SocketProgramApp(App):

@@ -104,7 +104,7 @@ class TracedSocket(socket.socket):
     ) -> None:
         net = self._net
         record: dict[str, Any] = {
-            "ts_ns": now_ns(),
+            "ts_ns": 0,  # when it is written (ProgramSockets.write): the call has returned by then
             "node": net.node_name,
             "event": "call",
             "call": call,

@@ -91,7 +91,7 @@ def test_every_bad_topology_is_one_line_and_exit_2(bad_file, tmp_path):
     [
         (["--app", "nosuchapp"], "unknown app 'nosuchapp'"),
         (["--app", "nosuchmodule_xyz:App"], "no module named 'nosuchmodule_xyz'"),
-        (["--app", "json:JSONDecoder"], "is not a subclass of netsim.App"),
+        (["--app", "json:JSONDecoder"], "is neither a subclass of netsim.App nor a function main(net)"),
         (["--transport", "sctp"], "unknown transport 'sctp'"),
         (["--duration", "0"], "--duration must be positive"),
     ],

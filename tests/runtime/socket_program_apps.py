@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -38,10 +39,8 @@ def restarted_counter(net):
     sock.settimeout(0.05)
     for _ in range(30):
         sock.sendto(b"ping", (net.host_of("n1"), 9100))
-        try:
+        with contextlib.suppress(TimeoutError):
             sock.recvfrom(100)
-        except TimeoutError:
-            pass
         time.sleep(0.02)
 
 
@@ -63,3 +62,45 @@ def waits_forever(net):
     sock = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((net.host, 0))
     sock.recvfrom(10)
+
+
+@netsim.listens(9300)
+def forking_server(net):
+    """The tutorial's forking server: each connection is served by a child process, which exits with
+    os._exit (nothing of Python's shutdown runs)."""
+    if net.name == "n0":
+        server = net.listen(9300)
+        for _ in range(len(net.neighbours)):
+            conn, _ = server.accept()
+            if os.fork() == 0:
+                server.close()
+                conn.sendall(conn.recv(100).upper())
+                conn.close()
+                os._exit(0)
+            conn.close()
+        for _ in net.neighbours:
+            os.wait()
+        return
+    conn = net.connect("n0", 9300)
+    conn.sendall(net.name.encode())
+    net.record(answer=conn.recv(100).decode())
+
+
+@netsim.listens(9400, "udp:9401")
+def stream_and_datagrams(net):
+    """n1 streams 3,000 bytes to n0 in uneven sends and sends it five datagrams; n0 reads in 700s."""
+    if net.name == "n0":
+        conn, _ = net.listen(9400).accept()
+        while conn.recv(700):
+            pass
+        udp = net.listen("udp:9401")
+        for _ in range(5):
+            udp.recvfrom(100)
+        return
+    conn = net.connect("n0", 9400)
+    for size in (1, 999, 1500, 500):
+        conn.sendall(b"s" * size)
+    conn.close()
+    udp = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for number in range(5):
+        udp.sendto(b"datagram %d" % number, net.address_of("n0", 9401, "udp"))

@@ -120,3 +120,16 @@ def _cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_forking_server_s_children_trace_their_calls_once_each(simulate: Simulations) -> None:
+    result = simulate("star:4", app=f"{PROGRAMS}:forking_server", seed=5, duration=20)
+    assert result.ok, result.summary
+    events = list(iter_events(result.run_dir))
+    answers = sorted(event["data"]["answer"] for event in events if event["event"] == "app")
+    assert answers == ["N1", "N2", "N3"]
+    server_sends = [event for event in events if event["node"] == "n0" and event.get("call") == "sendall"]
+    # One record per child's send: none lost to os._exit, none copied from the parent's buffer.
+    assert sorted(event["preview"] for event in server_sends) == ["N1", "N2", "N3"]
+    accepts = [event for event in events if event["node"] == "n0" and event.get("call") == "accept"]
+    assert len(accepts) == 3

@@ -1,6 +1,6 @@
 """Checking a trace against the guarantees of ``netsim-trace/1``, in one streaming pass.
 
-``verify_trace`` reads events through ``TraceReader`` and runs six checks side by side:
+``verify_trace`` reads events through ``TraceReader`` and runs seven checks side by side:
 
 * ``mirror``: both ends of every stream connection record the same address pair, mirrored, and every
   message's receive sees the addresses of its send the other way round;
@@ -10,7 +10,8 @@
 * ``fifo``: on every stream connection, messages are received in the order they were sent;
 * ``lamport``: a receive's clock is above its send's and above everything its node recorded before;
 * ``receive_has_send``: no message is received before (or without) being sent;
-* ``sockets_closed``: every socket a started node opened is closed before it stops.
+* ``sockets_closed``: every socket a started node opened is closed before it stops;
+* ``program_bytes``: a socket program's receives took bytes some node sent (``program_bytes``).
 
 Memory stays O(nodes + sockets + messages in flight): a send waits in a dict keyed by ``msg_id`` until
 its first receive takes it out, and ids already sent are kept as one bitmap of sequence numbers per

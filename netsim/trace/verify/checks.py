@@ -1,4 +1,4 @@
-"""The six checks of ``verify_trace`` as one ``Verifier``: its state while the trace streams by, one
+"""The seven checks of ``verify_trace`` as one ``Verifier``: its state while the trace streams by, one
 handler per kind of event, and the failures only the end of the trace can tell.
 
 Why one module of some 550 lines, and one class: the checks share one pass and one state. A send feeds
@@ -20,6 +20,7 @@ from netsim.trace.reader import TraceReader, batches_between_skips
 from netsim.trace.records import format_address
 from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.verify.message_ids import MessageIds
+from netsim.trace.verify.program_bytes import ProgramBytes
 from netsim.trace.verify.result import CheckResult, CheckTally, VerifyReport
 from netsim.vocabulary import TRANSPORT_TRAITS
 
@@ -119,7 +120,7 @@ def _take_one(copies: Counter[str], msg_id: str) -> bool:
 
 
 class Verifier:
-    """The state of all six checks while the trace streams by."""
+    """The state of all seven checks while the trace streams by."""
 
     def __init__(self, max_examples: int) -> None:
         self.mirror = CheckTally("mirror", max_examples)
@@ -128,6 +129,7 @@ class Verifier:
         self.lamport = CheckTally("lamport", max_examples)
         self.receive_has_send = CheckTally("receive_has_send", max_examples)
         self.sockets_closed = CheckTally("sockets_closed", max_examples)
+        self.program_bytes = ProgramBytes(CheckTally("program_bytes", max_examples))
         self.events = 0  # events checked so far
 
         # exactly_once / receive_has_send
@@ -204,6 +206,7 @@ class Verifier:
             "drop": self._drop,
             "duplicate": self._duplicate,
             "fault": self._fault,
+            "call": self.program_bytes.call,
         }
         get_handler = handlers.get
         index = self.events
@@ -385,6 +388,7 @@ class Verifier:
         self.duplicate_events += 1
         msg_id = record.get("msg_id")
         if type(msg_id) is not str:
+            self.program_bytes.duplicate(record)
             return
         self.copies_to_send[msg_id] += 1
         waiting = self.unexplained_duplicates.get(msg_id)
@@ -520,6 +524,7 @@ class Verifier:
         )
 
     def finish(self) -> list[CheckResult]:
+        self.program_bytes.finish(self.killed)
         for node in list(self.open_sockets):
             self._report_unclosed(node, "by the end of the trace (the node has no stop event)")
         crashed = sorted(node for node, reason in self.stopped.items() if reason == "crash")
@@ -552,6 +557,7 @@ class Verifier:
                 self.lamport,
                 self.receive_has_send,
                 self.sockets_closed,
+                self.program_bytes.tally,
             )
         ]
 

@@ -15,6 +15,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "lamport": "a receive's clock exceeds its send's and its node's earlier clocks",
     "receive_has_send": "every received message was sent earlier in the trace",
     "sockets_closed": "a started node closes every socket it opened before it stops",
+    "program_bytes": "a socket program receives only bytes a node sent it, after the send began",
 }
 CHECK_NAMES: tuple[str, ...] = tuple(CHECK_DESCRIPTIONS)
 
