@@ -12,6 +12,7 @@ from socket_programs import FUZZ_BYTES
 from socket_testing import RunCalls, program, require
 
 from netsim.runtime.socket_calls import preview
+from netsim.trace.verify import verify_trace
 
 
 def covered_once(calls: list[dict], total: int) -> None:
@@ -55,6 +56,11 @@ def test_random_sends_and_receives_cover_every_byte_once(simulate, transport, se
         assert all(send["start_ns"] <= call["ts_ns"] for send in sends[first : last + 1])
     # Both ends of the one connection, by address.
     assert all([c["sockname"], c["peername"]] == [connect["peername"], connect["sockname"]] for c in receives)
+
+    # trace verify pairs them too: each receive's last byte with the send that wrote it (on unix the
+    # receiving end names no peer, so only tcp's receives are counted).
+    (check,) = [check for check in verify_trace(result.run_dir).checks if check.name == "program_bytes"]
+    assert check.passed and check.checked == (len(receives) - 1 if transport == "tcp" else 0)
 
     records = {event["data"].pop("side"): event["data"] for event in run.kinds("app")}
     assert records["sent"] == records["received"]
