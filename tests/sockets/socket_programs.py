@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import selectors
 import socket
+import sys
 import time
 
 import netsim
@@ -91,6 +92,12 @@ def every_call_client(net):
     u.send(b"again")
     show("answer", u.recvfrom(100))
     u.close()
+
+
+def preloaded(net):
+    """Says whether the traced socket's module came with the node (from the fork server) or not."""
+    show("preloaded", "netsim.runtime.traced_socket" in sys.modules)
+    net.socket().close()
 
 
 # ---- errors ----------------------------------------------------------------------------------------------
