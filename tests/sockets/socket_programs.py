@@ -100,6 +100,21 @@ def preloaded(net):
     net.socket().close()
 
 
+@netsim.listens(PORT)
+def peeks(net):
+    """n1 sends a line to n0, which peeks at it (MSG_PEEK) before it reads it."""
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        show("peeked", conn.recv(100, socket.MSG_PEEK))
+        show("read", conn.recv(100))
+        conn.close()
+    else:
+        s = net.socket()
+        s.connect((net.host_of("n0"), PORT))
+        s.sendall(b"look first")
+        s.close()
+
+
 # ---- errors ----------------------------------------------------------------------------------------------
 
 
