@@ -4,8 +4,9 @@ stream bytes until the heal. Each decision is in the trace."""
 
 from __future__ import annotations
 
+import pytest
 from socket_programs import DATAGRAMS, HEAL_AT_S, PARTITION_AT_S
-from socket_testing import RunCalls, program
+from socket_testing import CLIENT_SERVER, RunCalls, example, program, require, verify_rejects
 
 LATENCY_NS = 50_000_000
 
@@ -77,3 +78,42 @@ def test_a_partition_refuses_connects_and_holds_stream_bytes_until_the_heal(simu
     (received,) = [call for call in run.of("n0", "recv") if call["nbytes"]]
     assert received["preview"] == "sent during the partition"
     assert received["ts_ns"] >= heal["ts_ns"] > sent["ts_ns"] > start_ns
+
+
+UNSHAPED_ANSWERS = (
+    "program_links.py shapes a send only when it can name the peer (ProgramSockets.peer_of): a unix "
+    "server's accepted socket has an abstract client name and a tcp6 one a port on the shared ::1, so "
+    "the server's answers cross the link with no latency (tcp6 without netsim.listens: neither way)"
+)
+
+
+@pytest.mark.parametrize(
+    "transport",
+    [
+        "tcp",
+        pytest.param("unix", marks=pytest.mark.xfail(strict=True, reason=UNSHAPED_ANSWERS)),
+        pytest.param("tcp6", marks=pytest.mark.xfail(strict=True, reason=UNSHAPED_ANSWERS)),
+    ],
+)
+def test_latency_delays_both_directions_of_a_connection(simulate, transport):
+    require(transport)
+    entry = {"tcp": "main", "unix": "main_unix", "tcp6": "main_tcp6"}[transport]
+    result = simulate(
+        CLIENT_SERVER,
+        app=example("tutorial_tcp.py", entry),
+        seed=1,
+        quiet=0.3,
+        conditions={"latency": "50ms"},
+        verify_rejects=verify_rejects(transport),
+    )
+    assert result.summary.ended_by == "done", result.summary
+    run = RunCalls(result.run_dir)
+    delays = run.kinds("delay")
+    for client in ("client1", "client2"):
+        (question,) = run.of(client, "sendall")
+        (answer,) = [call for call in run.of("server", "sendall") if call["preview"] == question["preview"]]
+        echo = next(call for call in run.of(client, "recv") if call["nbytes"])
+        assert echo["ts_ns"] - question["start_ns"] >= 2 * LATENCY_NS, "there and back"
+        assert [d for d in delays if d["node"] == client and d["sock"] == question["sock"]]
+        assert [d for d in delays if d["node"] == "server" and d["sock"] == answer["sock"]]
+        assert echo["ts_ns"] - answer["start_ns"] >= LATENCY_NS
