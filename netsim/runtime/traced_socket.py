@@ -111,8 +111,9 @@ class TracedSocket(socket.socket):
             "sock": self.number,
             "transport": self.transport,
         }
-        if socket.socket.fileno(self) != -1:
-            sockname, peername = self._names_now()
+        names = self._names
+        if names is not None or not self._closed:  # type: ignore[attr-defined]
+            sockname, peername = self._names_now() if names is None else names
             if sockname is not None:
                 record["sockname"] = sockname
             if to is not None:
@@ -255,7 +256,8 @@ class TracedSocket(socket.socket):
         try:
             if self.transport not in CONNECTED_TRANSPORTS and address is not None:
                 self._bind_before_use()
-            if net.shaped_send(self, view, address, start):
+            # The link's say comes first, when the run has any condition or fault, or holds bytes.
+            if (net.link_shapers or net.line) and net.shaped_send(self, view, address, start):
                 # Held, or dropped, on its way: for the program, the kernel took it all.
                 sent: int | None = size
             elif call == "sendall":
@@ -279,17 +281,23 @@ class TracedSocket(socket.socket):
     # ---- data in ------------------------------------------------------------------------------------
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        # The receive every tutorial loop makes: its path is written out, not shared.
         start = now_ns()
-        args: dict[str, Any] = {"bufsize": bufsize, "flags": flags} if flags else {"bufsize": bufsize}
-        data = self._receive("recv", start, args, super().recv, bufsize, flags)
-        self._received_record("recv", start, args, data, len(data), None)
+        net = self._net
+        net.waiting += 1
+        try:
+            data = _recv(self, bufsize, flags)
+        except OSError as error:
+            net.waiting -= 1
+            self._record("recv", start_ns=start, args=_receive_args("bufsize", bufsize, flags), error=error)
+            raise
+        net.waiting -= 1
+        self._received_record("recv", start, _receive_args("bufsize", bufsize, flags), data, len(data), None)
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         start = now_ns()
-        args: dict[str, Any] = {"nbytes": nbytes or memoryview(buffer).nbytes}
-        if flags:
-            args["flags"] = flags
+        args = _receive_args("nbytes", nbytes or memoryview(buffer).nbytes, flags)
         count = self._receive("recv_into", start, args, super().recv_into, buffer, nbytes, flags)
         self._received_record("recv_into", start, args, memoryview(buffer)[:count], count, None)
         return count
@@ -449,6 +457,13 @@ class TracedSocket(socket.socket):
     def describe(self) -> dict[str, Any]:
         """What a ``socket`` call event says of a new socket."""
         return {"family": family_name(self.family), "type": type_name(self.type)}
+
+
+_recv = socket.socket.recv
+
+
+def _receive_args(size_name: str, size: int, flags: int) -> dict[str, Any]:
+    return {size_name: size, "flags": flags} if flags else {size_name: size}
 
 
 def _errno_result(code: int) -> Any:
