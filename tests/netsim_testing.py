@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import os
 import socket
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,85 @@ def write_run(run_dir: Path, header: Any, events: Iterable[Any], *, tail: bytes 
     """A run directory holding just a hand-made ``trace.jsonl`` (see ``write_trace``)."""
     write_trace(run_dir / "trace.jsonl", header, events, tail=tail)
     return run_dir
+
+
+# -- hand-made calls of socket programs ---------------------------------------------------------------
+
+STREAM_OFFSET_TRANSPORTS = frozenset({"tcp", "tcp6", "unix", "unix-seqpacket"})
+DIGEST_TRANSPORTS = frozenset({"udp", "udp6", "unix-dgram", "unix-seqpacket"})
+
+
+def payload_digest(payload: bytes) -> str:
+    """A call event's ``digest``: 16 hex digits of the payload's BLAKE2b hash."""
+    return hashlib.blake2b(payload).hexdigest()[:16]
+
+
+@dataclass
+class TracedSocket:
+    """One socket of a socket program, writing ``call`` events as docs/trace-format.md says netsim writes
+    them: byte offsets on stream (and seqpacket) sockets, digests on datagram (and seqpacket) ones."""
+
+    node: str
+    sock: int
+    transport: str
+    sockname: Any
+    peername: Any = None
+    peer: str | None = None
+    sent: int = 0
+    received: int = 0
+
+    def call(self, ts_ns: int, call: str, **fields: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "ts_ns": ts_ns,
+            "node": self.node,
+            "event": "call",
+            "call": call,
+            "sock": self.sock,
+            "transport": self.transport,
+            "sockname": self.sockname,
+        }
+        if self.peername is not None:
+            event["peername"] = self.peername
+        if self.peer is not None:
+            event["peer"] = self.peer
+        event.update(fields)
+        return event
+
+    def _moved(self, ts_ns: int, call: str, payload: bytes, offset: int, start_ns: int | None, **fields: Any):
+        moved: dict[str, Any] = {"nbytes": len(payload)}
+        if self.transport in STREAM_OFFSET_TRANSPORTS:
+            moved["offset"] = offset
+        if self.transport in DIGEST_TRANSPORTS:
+            moved["digest"] = payload_digest(payload)
+        moved["preview"] = payload[:48].decode("utf-8", "backslashreplace")
+        moved["start_ns"] = ts_ns if start_ns is None else start_ns
+        return self.call(ts_ns, call, **moved, **fields)
+
+    def send(
+        self, ts_ns: int, payload: bytes, *, start_ns: int | None = None, call: str = "send", to: Any = None
+    ) -> dict[str, Any]:
+        """A send (``sendall``, or ``sendto`` to ``to``) of ``payload`` returning at ``ts_ns``."""
+        fields: dict[str, Any] = {}
+        if to is not None:
+            call, fields["peername"] = "sendto", to
+            fields["args"] = {"address": to}
+        event = self._moved(ts_ns, call, payload, self.sent, start_ns, **fields)
+        self.sent += len(payload)
+        return event
+
+    def recv(
+        self,
+        ts_ns: int,
+        payload: bytes,
+        *,
+        start_ns: int | None = None,
+        call: str = "recv",
+        source: Any = None,
+    ) -> dict[str, Any]:
+        """A receive of ``payload`` returning at ``ts_ns`` (``recvfrom`` from ``source``)."""
+        fields: dict[str, Any] = {"args": {"bufsize": max(1, len(payload))}}
+        if source is not None:
+            call, fields["peername"] = "recvfrom", source
+        event = self._moved(ts_ns, call, payload, self.received, start_ns, **fields)
+        self.received += len(payload)
+        return event
