@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from netsim.trace.schema import CALL_EVENT
+from netsim.trace.schema import CALL_EVENT, CALL_RECEIVES, CALL_SENDS
 from netsim.vocabulary import TRANSPORT_TRAITS
 
 STREAM_TRANSPORTS = frozenset(name for name, traits in TRANSPORT_TRAITS.items() if traits.framing == "stream")
@@ -46,8 +46,8 @@ STREAM_TRANSPORTS = frozenset(name for name, traits in TRANSPORT_TRAITS.items() 
 DATAGRAM_TRANSPORTS = frozenset(
     name for name, traits in TRANSPORT_TRAITS.items() if traits.framing == "packet"
 )
-SEND_CALLS = frozenset({"send", "sendall", "sendto"})
-RECEIVE_CALLS = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
+SEND_CALLS = CALL_SENDS
+RECEIVE_CALLS = CALL_RECEIVES
 CONNECTION_CALLS = frozenset({"connect", "accept"})
 # What a call event may be about, for callers that pick events before handing them over.
 PAIRED_CALLS = SEND_CALLS | RECEIVE_CALLS | CONNECTION_CALLS
