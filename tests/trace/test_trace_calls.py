@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from netsim_testing import write_program_run
+from netsim_testing import payload_digest, write_program_run
 from typer.testing import CliRunner
 
 from netsim.cli.trace import app as trace_app
 from netsim.trace import summarize_trace
+from netsim.trace.follow_bytes import BytesSpec, bytes_timeline, follow_bytes, parse_bytes_spec
 from netsim.trace.stats import trace_stats
 
 
@@ -64,3 +65,57 @@ def test_stats_command_prints_the_calls_table(program_run: Path) -> None:
     assert "1 datagrams lost; 1 datagrams dropped by netsim" in result.output
     as_json = CliRunner().invoke(trace_app, ["stats", str(program_run), "--json"])
     assert json.loads(as_json.stdout)["calls"]["pairs"] == 6
+
+
+# -- follow -----------------------------------------------------------------------------------------------
+
+
+def test_follow_spec_syntax() -> None:
+    assert parse_bytes_spec("n0/3@120") == BytesSpec("n0", 3, offset=120)
+    assert parse_bytes_spec("n0/3#9F86D081884C7D65") == BytesSpec("n0", 3, digest="9f86d081884c7d65")
+    assert parse_bytes_spec("New York/12@0") == BytesSpec("New York", 12, offset=0)
+    assert parse_bytes_spec("a/b/2@7") == BytesSpec("a/b", 2, offset=7)  # a name with a slash
+    for message_id in ("n0:4", "n2:r1:1", "n0/3", "n0/x@1", "n0/3@", "n0/3#xyz"):
+        assert parse_bytes_spec(message_id) is None
+    assert str(BytesSpec("n0", 3, offset=120)) == "n0/3@120"
+
+
+def test_follow_a_stream_byte_to_the_receive_that_took_it(program_run: Path) -> None:
+    life = follow_bytes(program_run, BytesSpec("n0", 1, offset=12))
+    assert (life.send["offset"], life.send["nbytes"]) == (4, 19)
+    assert [(t.start, t.end, t.receive["ts_ns"] - 1_000_000_000) for t in life.taken] == [
+        (4, 10, 30_000),
+        (10, 20, 40_000),
+        (20, 23, 41_000),
+    ]
+    assert life.holder is life.taken[1] and life.fate == "received"
+    assert life.to_dict()["latency_ns"] == 15_000
+    lines = bytes_timeline(life)
+    assert lines[0].startswith("0.000025s  n0 sendall on socket 1 (tcp 127.0.0.2:40001 -> 127.0.0.3:8000)")
+    assert lines[2].endswith("took bytes [10, 20), 15 µs after the send began  <- byte 12")
+    assert lines[-1] == "fate: received by n1, latency 15 µs"
+
+
+def test_follow_datagrams_received_lost_and_dropped(program_run: Path) -> None:
+    received = follow_bytes(program_run, BytesSpec("n2", 1, digest=payload_digest(b"ping 1")))
+    assert received.fate == "received" and received.holder is not None
+    assert received.holder.receive["node"] == "n1"
+    lost = follow_bytes(program_run, BytesSpec("n2", 1, digest=payload_digest(b"ping 2")))
+    assert lost.fate == "lost" and bytes_timeline(lost)[-1] == "fate: lost"
+    dropped = follow_bytes(program_run, BytesSpec("n2", 1, digest=payload_digest(b"ping 3")))
+    assert dropped.fate == "dropped"
+    assert [(i["event"], i["reason"]) for i in dropped.incidents] == [("drop", "loss")]
+    assert "netsim dropped 6 B at n2 (loss)" in "\n".join(bytes_timeline(dropped))
+
+
+def test_follow_command_takes_bytes_and_message_ids(program_run: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(trace_app, ["follow", str(program_run), "n1/2@0"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "fate: received by n0, latency 11 µs"
+    as_json = json.loads(runner.invoke(trace_app, ["follow", str(program_run), "n1/2@0", "--json"]).stdout)
+    assert (as_json["follow"], as_json["fate"], as_json["received"][0]["end"]) == ("n1/2@0", "received", 24)
+    missing = runner.invoke(trace_app, ["follow", str(program_run), "n0/1@999"])
+    assert missing.exit_code == 2 and "no send call on socket 1 of node 'n0' wrote byte 999" in missing.output
+    # A message id is still a message id.
+    assert runner.invoke(trace_app, ["follow", str(program_run), "n0:1"]).exit_code == 2
