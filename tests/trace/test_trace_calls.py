@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from netsim.cli.trace import app as trace_app
 from netsim.trace import summarize_trace
+from netsim.trace.diagram import read_model, render_diagram
 from netsim.trace.follow_bytes import BytesSpec, bytes_timeline, follow_bytes, parse_bytes_spec
 from netsim.trace.stats import trace_stats
 
@@ -119,3 +120,41 @@ def test_follow_command_takes_bytes_and_message_ids(program_run: Path) -> None:
     assert missing.exit_code == 2 and "no send call on socket 1 of node 'n0' wrote byte 999" in missing.output
     # A message id is still a message id.
     assert runner.invoke(trace_app, ["follow", str(program_run), "n0:1"]).exit_code == 2
+
+
+# -- diagram ----------------------------------------------------------------------------------------------
+
+
+def test_diagram_draws_an_arrow_per_send_and_receive_that_share_bytes(program_run: Path) -> None:
+    model = read_model(program_run)
+    arrows = [(a.source, a.destination, a.label, a.lost) for a in model.arrows]
+    assert arrows == [
+        ("n0", "n1", "[0, 4)", False),
+        ("n0", "n1", "[4, 10)", False),
+        ("n0", "n1", "[10, 20)", False),
+        ("n0", "n1", "[20, 23)", False),
+        ("n1", "n0", "[0, 24)", False),
+        ("n2", "n1", "'ping 1'", False),
+        ("n2", "n1", "'ping 3'", True),  # dropped by netsim
+        ("n2", "n1", "'ping 2'", True),  # lost, known at the end
+    ]
+    first = model.arrows[1]
+    # From the send's start to the receive's return, as trace stats measures it.
+    assert first.receive_ts_ns is not None and first.receive_ts_ns - first.send_ts_ns == 5_000
+    assert first.msg_id == "n0/1@4" and first.msg_type == "tcp bytes"
+    # The Lamport axis orders each receive after its send.
+    assert all(a.receive_key is None or a.receive_key > a.send_key for a in model.arrows)
+    diagram = render_diagram(program_run, axis="lamport")
+    assert "follow: netsim trace follow RUN n0/1@4" in diagram.svg
+    assert "in the stream, or the datagram)" in diagram.svg  # the legend says what such an arrow is
+    assert (diagram.messages, diagram.lost) == (8, 2)
+
+
+def test_diagram_of_call_arrows_honours_the_window_and_the_limit(program_run: Path) -> None:
+    model = read_model(program_run, until=0.000030, max_messages=2)
+    assert [a.label for a in model.arrows] == ["[0, 4)", "[4, 10)"]
+    assert model.left_out["messages"]["count"] == 2  # [10, 20) and [20, 23) of the same send
+    assert model.left_out["messages_outside_window"]["count"] == 4
+    only = read_model(program_run, nodes=["n0", "n1"])
+    assert {a.source for a in only.arrows} == {"n0", "n1"}
+    assert only.left_out["messages_other_nodes"]["count"] == 3
