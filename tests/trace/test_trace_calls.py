@@ -13,6 +13,7 @@ from netsim.cli.trace import app as trace_app
 from netsim.trace import summarize_trace
 from netsim.trace.diagram import read_model, render_diagram
 from netsim.trace.follow_bytes import BytesSpec, bytes_timeline, follow_bytes, parse_bytes_spec
+from netsim.trace.report import write_report
 from netsim.trace.stats import trace_stats
 
 
@@ -158,3 +159,17 @@ def test_diagram_of_call_arrows_honours_the_window_and_the_limit(program_run: Pa
     only = read_model(program_run, nodes=["n0", "n1"])
     assert {a.source for a in only.arrows} == {"n0", "n1"}
     assert only.left_out["messages_other_nodes"]["count"] == 3
+
+
+# -- report -----------------------------------------------------------------------------------------------
+
+
+def test_report_shows_the_calls_figures_and_their_arrows(program_run: Path, tmp_path: Path) -> None:
+    result = write_report(program_run, tmp_path / "report.html")
+    html = result.path.read_text(encoding="utf-8")
+    assert not result.failed and not result.unavailable
+    assert "<h3>Socket programs' calls</h3>" in html
+    assert '<div class="value">6</div><div class="label">send/receive pairs</div>' in html
+    assert "datagrams dropped by netsim" in html
+    assert "follow: netsim trace follow RUN n0/1@4" in html  # the diagram's arrows, in tooltips
+    assert "Other figures" not in html
