@@ -23,7 +23,9 @@ generation both sides have left is settled (what is left unmatched in it never w
 
 **Datagrams** (``udp``, ``udp6``, ``unix-dgram``, and ``unix-seqpacket``, whose messages are packets too):
 a send and a receive pair when their ``digest`` is the same and the receive's ``(peername, sockname)`` is
-the send's ``(sockname, peername)``; equal payloads pair first sent, first received. A send nobody received
+the send's ``(sockname, peername)``; equal payloads pair first sent, first received. A receive that does
+not say where from (``recv`` on an unconnected socket) pairs with any source, and a socket bound to any
+address (``0.0.0.0``, ``::``) receives what was sent to its port on any host. A send nobody received
 is ``Unreceived`` with fate ``dropped`` when a ``drop`` event of its node names its digest (netsim's link
 conditions dropped it), ``lost`` otherwise (known only at the end).
 
@@ -177,8 +179,10 @@ class BytePairer:
         self._sides: dict[tuple[DirectionKey, bool], _Side] = {}
         self._connections: dict[tuple[DirectionKey, int], _Connection] = {}
         # (direction, digest) -> datagrams sent and not yet received / received before their send.
-        self._datagrams_sent: dict[tuple[DirectionKey, str], deque[dict[str, Any]]] = {}
-        self._datagrams_early: dict[tuple[DirectionKey, str], deque[dict[str, Any]]] = {}
+        # (transport, destination port or path, digest) -> (source, destination, event) of datagrams sent
+        # and not yet received / received before their send.
+        self._datagrams_sent: dict[tuple[str, Any, str], deque[tuple[Address, Address, dict[str, Any]]]] = {}
+        self._datagrams_early: dict[tuple[str, Any, str], deque[tuple[Address, Address, dict[str, Any]]]] = {}
         # (node, digest) -> drop events not yet matched to their send.
         self._drops: dict[tuple[str, str], deque[dict[str, Any]]] = {}
 
@@ -215,10 +219,10 @@ class BytePairer:
             connection.settle(out)
         self._connections.clear()
         for sends in self._datagrams_sent.values():
-            for send in sends:
+            for _source, _destination, send in sends:
                 out.append(Unreceived(send, 0, _nbytes(send), "lost"))
         for receives in self._datagrams_early.values():
-            for receive in receives:
+            for _source, _destination, receive in receives:
                 out.append(Unsent(receive, 0, _nbytes(receive)))
         self._datagrams_sent.clear()
         self._datagrams_early.clear()
@@ -311,9 +315,11 @@ class BytePairer:
         digest = event.get("digest")
         if type(digest) is not str or "errno" in event:
             return _NOTHING
-        sockname, peername = address_key(event.get("sockname")), address_key(event.get("peername"))
-        direction = (transport, sockname, peername) if sending else (transport, peername, sockname)
-        key = (direction, digest)
+        own = address_key(event.get("sockname"))
+        # A receive that does not say where from (recv on an unconnected socket) may pair with any source.
+        other = address_key(event["peername"]) if "peername" in event or sending else None
+        source, destination = (own, other) if sending else (other, own)
+        key = (transport, _port(destination), digest)
         if sending:
             drops = self._drops.get((event["node"], digest))
             if drops:
@@ -321,21 +327,15 @@ class BytePairer:
                 if not drops:
                     del self._drops[(event["node"], digest)]
                 return [Unreceived(event, 0, _nbytes(event), "dropped", drop)]
-            early = self._datagrams_early.get(key)
-            if early:
-                receive = early.popleft()
-                if not early:
-                    del self._datagrams_early[key]
+            receive = _take(self._datagrams_early, key, source, destination)
+            if receive is not None:
                 return [BytePair(event, receive, 0, _nbytes(event), True)]
-            self._datagrams_sent.setdefault(key, deque()).append(event)
+            self._datagrams_sent.setdefault(key, deque()).append((source, destination, event))
             return _NOTHING
-        sent = self._datagrams_sent.get(key)
-        if sent:
-            send = sent.popleft()
-            if not sent:
-                del self._datagrams_sent[key]
+        send = _take(self._datagrams_sent, key, source, destination)
+        if send is not None:
             return [BytePair(send, event, 0, _nbytes(send), True)]
-        self._datagrams_early.setdefault(key, deque()).append(event)
+        self._datagrams_early.setdefault(key, deque()).append((source, destination, event))
         return _NOTHING
 
     def _drop(self, event: dict[str, Any]) -> list[Outcome] | tuple[Outcome, ...]:
@@ -347,9 +347,9 @@ class BytePairer:
         node = event["node"]
         # Its send, if already here: the first one waiting from this node with this digest.
         for key, sends in self._datagrams_sent.items():
-            if key[1] != digest:
+            if key[2] != digest:
                 continue
-            for index, send in enumerate(sends):
+            for index, (_source, _destination, send) in enumerate(sends):
                 if send["node"] == node and _same_socket(send, event):
                     del sends[index]
                     if not sends:
@@ -357,6 +357,39 @@ class BytePairer:
                     return [Unreceived(send, 0, _nbytes(send), "dropped", event)]
         self._drops.setdefault((node, digest), deque()).append(event)
         return _NOTHING
+
+
+# Hosts a socket bound to "any address" reports: it receives what was sent to any of its host's addresses.
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
+def _port(address: Address) -> Any:
+    """What a datagram's destination is filed under: an inet address's port (its host is compared when
+    pairing, where a wildcard matches any), an AF_UNIX path as it is."""
+    return address[1] if type(address) is tuple and len(address) >= 2 else address
+
+
+def _same_place(first: Address, second: Address) -> bool:
+    if first is None or second is None or first == second:
+        return True
+    if type(first) is tuple and type(second) is tuple and first[1:] == second[1:]:
+        return first[0] in _WILDCARD_HOSTS or second[0] in _WILDCARD_HOSTS
+    return False
+
+
+def _take(waiting: dict[Any, deque[Any]], key: Any, source: Address, destination: Address) -> Any:
+    """The first event waiting under ``key`` from ``source`` to ``destination`` (either may be unknown, or
+    a wildcard host), removed from ``waiting``; None if there is none."""
+    queue = waiting.get(key)
+    if not queue:
+        return None
+    for index, (their_source, their_destination, event) in enumerate(queue):
+        if _same_place(their_source, source) and _same_place(their_destination, destination):
+            del queue[index]
+            if not queue:
+                del waiting[key]
+            return event
+    return None
 
 
 def _same_socket(send: dict[str, Any], drop: dict[str, Any]) -> bool:

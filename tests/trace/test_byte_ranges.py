@@ -355,3 +355,35 @@ def test_pairs_a_trace_file_read_back(tmp_path: Path) -> None:
     pairs, unreceived, unsent = outcomes(list(iter_events(path)))
     assert [(p.start, p.end, p.latency_ns) for p in pairs] == [(0, 18, 100)]
     assert not unreceived and not unsent
+
+
+def test_datagram_receivers_bound_to_any_address_and_receives_without_a_source() -> None:
+    sender = TracedSocket("n0", 2, "udp", ["127.0.0.2", 5000])
+    wildcard = TracedSocket("n1", 3, "udp", ["0.0.0.0", 6000])
+    other_port = TracedSocket("n1", 4, "udp", ["0.0.0.0", 6001])
+    events = [
+        sender.send(10, b"to any", to=["127.0.0.3", 6000]),
+        other_port.recv(15, b"to any", source=["127.0.0.2", 5000]),  # another port: not this one
+        wildcard.recv(20, b"to any", source=["127.0.0.2", 5000]),
+        sender.send(30, b"anonymous", to=["127.0.0.3", 6000]),
+        wildcard.recv(40, b"anonymous", call="recv"),  # recv says nothing of the source
+    ]
+    pairs, unreceived, unsent = outcomes(events)
+    assert [(p.send["ts_ns"], p.receive["ts_ns"]) for p in pairs] == [(10, 20), (30, 40)]
+    assert not unreceived
+    assert [u.receive["ts_ns"] for u in unsent] == [15]
+
+
+def test_udp6_datagrams_pair_on_host_and_port_of_four_element_addresses() -> None:
+    sender = TracedSocket("n0", 2, "udp6", ["::1", 5000, 0, 0])
+    receiver = TracedSocket("n1", 2, "udp6", ["::1", 6000, 0, 0])
+    events = [
+        sender.send(10, b"v6", to=["::1", 6000, 0, 0]),
+        receiver.recv(20, b"v6", source=["::1", 5000, 0, 2]),  # a scope id the sender did not write
+        sender.send(30, b"v6", to=["::1", 6000, 0, 0]),
+        receiver.recv(40, b"v6", source=["::1", 5999, 0, 0]),  # another sender's port
+    ]
+    pairs, unreceived, unsent = outcomes(events)
+    assert [(p.send["ts_ns"], p.receive["ts_ns"]) for p in pairs] == [(10, 20)]
+    assert [(u.send["ts_ns"], u.fate) for u in unreceived] == [(30, "lost")]
+    assert [u.receive["ts_ns"] for u in unsent] == [40]
