@@ -387,3 +387,35 @@ def test_udp6_datagrams_pair_on_host_and_port_of_four_element_addresses() -> Non
     assert [(p.send["ts_ns"], p.receive["ts_ns"]) for p in pairs] == [(10, 20)]
     assert [(u.send["ts_ns"], u.fate) for u in unreceived] == [(30, "lost")]
     assert [u.receive["ts_ns"] for u in unsent] == [40]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([b"a", b"b", b"cc"]), st.booleans(), st.integers(0, 3)), max_size=40)
+)
+def test_datagrams_pair_one_to_one_whatever_the_loss_and_the_delays(
+    datagrams: list[tuple[bytes, bool, int]],
+) -> None:
+    """Equal payloads, some lost, each received up to three sends later (or, with delay 0, before its send
+    returns): every receive pairs with a send of its payload, once, and in the order they were sent."""
+    sender = TracedSocket("n0", 2, "unix-dgram", "/run/n0.sock")
+    receiver = TracedSocket("n1", 2, "unix-dgram", "/run/n1.sock")
+    timed: list[tuple[int, int, dict[str, Any]]] = []
+    for index, (payload, arrives, delay) in enumerate(datagrams):
+        send_ts = 10 * index + 5
+        timed.append((send_ts, 0, sender.send(send_ts, payload, start_ns=10 * index, to="/run/n1.sock")))
+        if arrives:
+            receive_ts = 10 * (index + delay) + (2 if delay == 0 else 7)
+            timed.append((receive_ts, 1, receiver.recv(receive_ts, payload, source="/run/n0.sock")))
+    # A datagram link delivers equal payloads in order here; the trace is sorted by time.
+    events = [event for _ts, _order, event in sorted(timed, key=lambda item: item[:2])]
+    pairs, unreceived, unsent = outcomes(events)
+    assert not unsent
+    assert len(pairs) == sum(arrives for _payload, arrives, _delay in datagrams)
+    assert len(pairs) + len(unreceived) == len(datagrams)
+    assert all(p.send["digest"] == p.receive["digest"] and p.latency_ns > 0 for p in pairs)
+    for payload in (b"a", b"b", b"cc"):
+        mine = sorted(
+            (p for p in pairs if p.send["preview"] == payload.decode()), key=lambda p: p.receive["ts_ns"]
+        )
+        assert [p.send["ts_ns"] for p in mine] == sorted(p.send["ts_ns"] for p in mine)
