@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from netsim_testing import payload_digest, write_program_run
+from netsim_testing import payload_digest, program_events, trace_header, write_program_run, write_run
 from typer.testing import CliRunner
 
 from netsim.cli.trace import app as trace_app
@@ -52,8 +52,6 @@ def test_stats_and_summary_count_call_bytes_but_no_messages(program_run: Path) -
 
 
 def test_stats_without_call_events_have_no_calls_key(tmp_path: Path) -> None:
-    from netsim_testing import trace_header, write_run
-
     run = write_run(
         tmp_path / "plain", trace_header(["a"], []), [{"ts_ns": 1, "node": "a", "event": "start"}]
     )
@@ -173,3 +171,25 @@ def test_report_shows_the_calls_figures_and_their_arrows(program_run: Path, tmp_
     assert "datagrams dropped by netsim" in html
     assert "follow: netsim trace follow RUN n0/1@4" in html  # the diagram's arrows, in tooltips
     assert "Other figures" not in html
+
+
+def test_follow_shows_netsim_holding_a_stream_send_back(tmp_path: Path) -> None:
+    events = program_events()
+    send_index = next(i for i, e in enumerate(events) if e.get("call") == "sendall" and e["node"] == "n0")
+    send = events[send_index]
+    delay = {
+        "ts_ns": send["start_ns"] + 100,
+        "node": "n0",
+        "event": "delay",
+        "sock": 1,
+        "transport": "tcp",
+        "peer": "n1",
+        "nbytes": 4,
+        "delay_ns": 700,
+    }
+    elsewhere = {**delay, "sock": 9, "delay_ns": 1}  # another socket of the node: not this send's
+    events[send_index:send_index] = [delay, elsewhere]
+    run = write_run(tmp_path / "run", trace_header(["n0", "n1", "n2"], []), events)
+    life = follow_bytes(run, BytesSpec("n0", 1, offset=0))
+    assert [(i["event"], i["delay_ns"]) for i in life.incidents] == [("delay", 700)]
+    assert "0.000019s  netsim held 4 B back 700 ns at n0" in bytes_timeline(life)
