@@ -15,6 +15,10 @@ when one side has gone past bytes the other side left unmatched, those bytes are
 ``Unreceived`` (sent, never received in the trace) or ``Unsent`` (received, with no send in the trace: the
 sender is not traced, say). Memory holds the unmatched ranges only.
 
+**Closing.** Once both sockets of a connection have closed, nothing more of it can come: what it left
+unmatched is settled then, and the connection forgotten, so that memory does not grow with the number of
+connections either.
+
 **Connection reuse.** A new connection on the same addresses numbers its bytes from 0 again. Each side
 counts connections (generations) on its own evidence: a ``connect`` or ``accept`` on its socket when the
 generation it is in has seen one or some bytes already, or a send (receive) whose offset is below the bytes
@@ -51,8 +55,6 @@ DATAGRAM_TRANSPORTS = frozenset(
 SEND_CALLS = CALL_SENDS
 RECEIVE_CALLS = CALL_RECEIVES
 CONNECTION_CALLS = frozenset({"connect", "accept"})
-# What a call event may be about, for callers that pick events before handing them over.
-PAIRED_CALLS = SEND_CALLS | RECEIVE_CALLS | CONNECTION_CALLS
 
 Fate = Literal["not received", "lost", "dropped"]
 Address = Any  # a hashable address: ("host", port), a path, or ""
@@ -178,7 +180,11 @@ class BytePairer:
         # (direction, sending?) -> that side; (direction, generation) -> its unmatched ranges.
         self._sides: dict[tuple[DirectionKey, bool], _Side] = {}
         self._connections: dict[tuple[DirectionKey, int], _Connection] = {}
-        # (direction, digest) -> datagrams sent and not yet received / received before their send.
+        # (node, sock) -> (transport, its address, its peer's) of each stream socket seen and not closed:
+        # a close names its socket, and may not have its addresses any more.
+        self._sockets: dict[tuple[str, Any], tuple[str, Address, Address]] = {}
+        # (transport, own address, peer's) of each stream socket closed before its peer closed.
+        self._closed_ends: set[tuple[str, Address, Address]] = set()
         # (transport, destination port or path, digest) -> (source, destination, event) of datagrams sent
         # and not yet received / received before their send.
         self._datagrams_sent: dict[tuple[str, Any, str], deque[tuple[Address, Address, dict[str, Any]]]] = {}
@@ -204,6 +210,8 @@ class BytePairer:
                 return self._stream(event, transport, sending=False)
             if call in CONNECTION_CALLS:
                 return self._opened(event, transport)
+            if call == "close":
+                return self._closed(event, transport)
         elif transport in DATAGRAM_TRANSPORTS:
             if call in SEND_CALLS:
                 return self._datagram(event, transport, sending=True)
@@ -272,8 +280,11 @@ class BytePairer:
         if event.get("call") == "accept":
             result = event.get("result")
             peer = address_key(result.get("address")) if type(result) is dict else ""
+            sock = result.get("sock") if type(result) is dict else None
         else:
             peer = address_key(event.get("peername"))
+            sock = event.get("sock")
+        self._sockets[(event["node"], sock)] = (transport, own, peer)
         out: list[Outcome] = []
         for direction, sending in (((transport, own, peer), True), ((transport, peer, own), False)):
             side = self._side(direction, sending)
@@ -282,6 +293,30 @@ class BytePairer:
             if side.opened or moved:
                 self._next_generation(direction, sending, side, out)
             side.opened = True
+        return out
+
+    def _closed(self, event: dict[str, Any], transport: str) -> list[Outcome] | tuple[Outcome, ...]:
+        """A stream socket closed: once both sockets of a connection have, it is over, and what it left
+        unmatched never pairs; it is settled, and forgotten, so that memory does not grow with the number
+        of connections a trace holds (a connection to a socket that is not traced is remembered)."""
+        known = self._sockets.pop((event["node"], event.get("sock")), None)
+        if known is None:
+            if "peername" not in event:
+                return _NOTHING  # a listener, or a socket that never connected
+            known = (transport, address_key(event.get("sockname")), address_key(event["peername"]))
+        mirror = (known[0], known[2], known[1])
+        if mirror not in self._closed_ends:
+            self._closed_ends.add(known)
+            return _NOTHING
+        self._closed_ends.discard(mirror)
+        out: list[Outcome] = []
+        for direction in (known, mirror):
+            for sending in (True, False):
+                side = self._sides.pop((direction, sending), None)
+                if side is not None:
+                    connection = self._connections.pop((direction, side.generation), None)
+                    if connection is not None:
+                        connection.settle(out)
         return out
 
     def _stream(
@@ -293,6 +328,7 @@ class BytePairer:
             return _NOTHING  # end of stream, a failed call, or a call that moved nothing
         sockname, peername = address_key(event.get("sockname")), address_key(event.get("peername"))
         direction = (transport, sockname, peername) if sending else (transport, peername, sockname)
+        self._sockets[(event["node"], event.get("sock"))] = (transport, sockname, peername)
         out: list[Outcome] = []
         side = self._side(direction, sending)
         connection = self._connection(direction, side.generation)

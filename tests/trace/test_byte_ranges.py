@@ -419,3 +419,22 @@ def test_datagrams_pair_one_to_one_whatever_the_loss_and_the_delays(
             (p for p in pairs if p.send["preview"] == payload.decode()), key=lambda p: p.receive["ts_ns"]
         )
         assert [p.send["ts_ns"] for p in mine] == sorted(p.send["ts_ns"] for p in mine)
+
+
+def test_closing_both_ends_settles_and_forgets_the_connection() -> None:
+    pairer = BytePairer()
+    settled: list[Any] = []
+    for port in range(1000):
+        client, server = tcp_pair(a=["127.0.0.2", 30000 + port])
+        for event in (
+            client.call(port * 10, "connect", args={"address": B}),
+            client.send(port * 10 + 1, b"hello"),
+            server.recv(port * 10 + 2, b"hel"),
+            client.call(port * 10 + 3, "close"),  # "lo" is never read
+            server.call(port * 10 + 4, "close"),
+        ):
+            settled += pairer.add(event)
+        assert pairer.open_ranges == 0
+    assert not (pairer._sides or pairer._connections or pairer._sockets or pairer._closed_ends)
+    assert [type(o).__name__ for o in settled[:2]] == ["BytePair", "Unreceived"]
+    assert len(settled) == 2000
