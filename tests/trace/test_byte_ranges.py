@@ -438,3 +438,35 @@ def test_closing_both_ends_settles_and_forgets_the_connection() -> None:
     assert not (pairer._sides or pairer._connections or pairer._sockets or pairer._closed_ends)
     assert [type(o).__name__ for o in settled[:2]] == ["BytePair", "Unreceived"]
     assert len(settled) == 2000
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(streams(), min_size=1, max_size=3), st.booleans())
+def test_reused_addresses_pair_within_each_connection(
+    connections: list[tuple[bytes, list[int], list[int], list[str]]], announced: bool
+) -> None:
+    """Connections one after another on the same addresses, each numbering its bytes from 0, with or
+    without their connect, accept and close calls in the trace: bytes pair within their connection."""
+    events: list[dict[str, Any]] = []
+    listener = TracedSocket("n1", 1, "tcp", B)
+    for index, (data, send_sizes, receive_sizes, steps) in enumerate(connections):
+        base = 10_000 * index
+        calls = _schedule(data, send_sizes, receive_sizes, steps)
+        for event in calls:
+            event["ts_ns"] += base + 10
+            event["start_ns"] += base + 10
+            event["connection"] = index
+        if announced:
+            client, server = tcp_pair()
+            calls.insert(0, client.call(base + 1, "connect", args={"address": B}))
+            calls.insert(1, listener.call(base + 2, "accept", result={"sock": 4, "address": A}))
+            calls += [client.call(base + 9_000, "close"), server.call(base + 9_001, "close")]
+        events += calls
+    counts = [[0] * len(data) for data, *_ in connections]
+    for outcome in pair_calls(events):
+        assert isinstance(outcome, BytePair), outcome
+        connection = outcome.send["connection"]
+        assert outcome.receive["connection"] == connection
+        for index in range(outcome.start, outcome.end):
+            counts[connection][index] += 1
+    assert all(count == [1] * len(count) for count in counts)
