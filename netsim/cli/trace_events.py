@@ -140,8 +140,7 @@ def follow_command(
 ) -> None:
     """Follow one message: its send, its receive, the replies that cite it, where it went next, its fate.
 
-    Or follow a socket program's bytes: the send call that wrote them, what netsim's link conditions did
-    to it, the receive calls that took its bytes (which range each), the latency and the fate."""
+    Or a socket program's bytes (NODE/SOCK@OFFSET): the send call, netsim's delays and drops, the receives."""
     from netsim.trace.follow_bytes import parse_bytes_spec
 
     spec = parse_bytes_spec(what)

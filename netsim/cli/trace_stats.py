@@ -246,8 +246,7 @@ def stats_command(
 ) -> None:
     """Rates, one-way latency percentiles per link and message type, and a per-node timeline.
 
-    For socket programs' calls: their bytes paired send to receive by stream offset (datagrams by
-    digest), one-way latency per direction, and the bytes and datagrams that did not arrive."""
+    Socket programs' calls: bytes paired send to receive, one-way latency per direction, lost datagrams."""
     # Here, not at the top: only this command loads it.
     from netsim.trace.stats import trace_stats
 
