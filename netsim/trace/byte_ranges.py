@@ -191,6 +191,9 @@ class BytePairer:
         self._datagrams_early: dict[tuple[str, Any, str], deque[tuple[Address, Address, dict[str, Any]]]] = {}
         # (node, digest) -> drop events not yet matched to their send.
         self._drops: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+        # (node, digest) -> second copies a ``duplicate`` event announced (written before the send's call
+        # returns): the send is then waited for twice.
+        self._copies: dict[tuple[str, str], int] = {}
 
     # -- feeding ------------------------------------------------------------------------------------
 
@@ -199,6 +202,12 @@ class BytePairer:
         kind = event["event"]
         if kind == "drop":
             return self._drop(event)
+        if kind == "duplicate":
+            digest = event.get("digest")
+            if type(digest) is str:
+                key = (event["node"], digest)
+                self._copies[key] = self._copies.get(key, 0) + 1
+            return _NOTHING
         if kind != CALL_EVENT:
             return _NOTHING
         call = event.get("call")
@@ -357,6 +366,15 @@ class BytePairer:
         source, destination = (own, other) if sending else (other, own)
         key = (transport, _port(destination), digest)
         if sending:
+            copies = self._copies.get((event["node"], digest))
+            if copies:
+                # netsim's link delivers this datagram twice: the send pairs with two receives.
+                if copies == 1:
+                    del self._copies[(event["node"], digest)]
+                else:
+                    self._copies[(event["node"], digest)] = copies - 1
+                first = self._datagram(event, transport, sending=True)
+                return [*first, *self._datagram(event, transport, sending=True)]
             drops = self._drops.get((event["node"], digest))
             if drops:
                 drop = drops.popleft()

@@ -322,6 +322,31 @@ def test_dropped_datagrams_before_and_after_their_send() -> None:
     ]
 
 
+def test_a_datagram_the_link_duplicated_pairs_with_both_receives() -> None:
+    sender = TracedSocket("n0", 2, "udp", ["127.0.0.2", 5000])
+    receiver = TracedSocket("n1", 3, "udp", ["127.0.0.3", 6000])
+    to, source = ["127.0.0.3", 6000], ["127.0.0.2", 5000]
+    duplicate = {
+        "ts_ns": 9,
+        "node": "n0",
+        "event": "duplicate",
+        "sock": 2,
+        "peer": "n1",
+        "digest": payload_digest(b"twice"),
+        "sockname": source,
+        "peername": to,
+    }
+    events = [
+        duplicate,
+        sender.send(10, b"twice", to=to),
+        receiver.recv(20, b"twice", source=source),
+        receiver.recv(25, b"twice", source=source),
+    ]
+    pairs, unreceived, unsent = outcomes(events)
+    assert [(p.send["ts_ns"], p.receive["ts_ns"]) for p in pairs] == [(10, 20), (10, 25)]
+    assert not unreceived and not unsent
+
+
 def test_seqpacket_pairs_one_to_one_and_abstract_names_are_addresses() -> None:
     client = TracedSocket("n0", 5, "unix-seqpacket", "@client", "@server", "n1")
     server = TracedSocket("n1", 6, "unix-seqpacket", "@server", "@client", "n0")
