@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import os
 import socket
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,159 @@ def write_run(run_dir: Path, header: Any, events: Iterable[Any], *, tail: bytes 
     """A run directory holding just a hand-made ``trace.jsonl`` (see ``write_trace``)."""
     write_trace(run_dir / "trace.jsonl", header, events, tail=tail)
     return run_dir
+
+
+# -- hand-made calls of socket programs ---------------------------------------------------------------
+
+STREAM_OFFSET_TRANSPORTS = frozenset({"tcp", "tcp6", "unix", "unix-seqpacket"})
+DIGEST_TRANSPORTS = frozenset({"udp", "udp6", "unix-dgram", "unix-seqpacket"})
+
+
+def payload_digest(payload: bytes) -> str:
+    """A call event's ``digest``: 16 hex digits of the payload's BLAKE2b hash."""
+    return hashlib.blake2b(payload).hexdigest()[:16]
+
+
+@dataclass
+class TracedSocket:
+    """One socket of a socket program, writing ``call`` events as docs/trace-format.md says netsim writes
+    them: byte offsets on stream (and seqpacket) sockets, digests on datagram (and seqpacket) ones."""
+
+    node: str
+    sock: int
+    transport: str
+    sockname: Any
+    peername: Any = None
+    peer: str | None = None
+    sent: int = 0
+    received: int = 0
+
+    def call(self, ts_ns: int, call: str, **fields: Any) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "ts_ns": ts_ns,
+            "node": self.node,
+            "event": "call",
+            "call": call,
+            "sock": self.sock,
+            "transport": self.transport,
+            "sockname": self.sockname,
+        }
+        if self.peername is not None:
+            event["peername"] = self.peername
+        if self.peer is not None:
+            event["peer"] = self.peer
+        event.update(fields)
+        return event
+
+    def _moved(self, ts_ns: int, call: str, payload: bytes, offset: int, start_ns: int | None, **fields: Any):
+        moved: dict[str, Any] = {"nbytes": len(payload)}
+        if self.transport in STREAM_OFFSET_TRANSPORTS:
+            moved["offset"] = offset
+        if self.transport in DIGEST_TRANSPORTS:
+            moved["digest"] = payload_digest(payload)
+        moved["preview"] = payload[:48].decode("utf-8", "backslashreplace")
+        moved["start_ns"] = ts_ns if start_ns is None else start_ns
+        return self.call(ts_ns, call, **moved, **fields)
+
+    def send(
+        self, ts_ns: int, payload: bytes, *, start_ns: int | None = None, call: str = "send", to: Any = None
+    ) -> dict[str, Any]:
+        """A send (``sendall``, or ``sendto`` to ``to``) of ``payload`` returning at ``ts_ns``."""
+        fields: dict[str, Any] = {}
+        if to is not None:
+            call, fields["peername"] = "sendto", to
+            fields["args"] = {"address": to}
+        event = self._moved(ts_ns, call, payload, self.sent, start_ns, **fields)
+        self.sent += len(payload)
+        return event
+
+    def recv(
+        self,
+        ts_ns: int,
+        payload: bytes,
+        *,
+        start_ns: int | None = None,
+        call: str = "recv",
+        source: Any = None,
+    ) -> dict[str, Any]:
+        """A receive of ``payload`` returning at ``ts_ns`` (``recvfrom`` from ``source``)."""
+        fields: dict[str, Any] = {"args": {"bufsize": max(1, len(payload))}}
+        if source is not None:
+            call, fields["peername"] = "recvfrom", source
+        event = self._moved(ts_ns, call, payload, self.received, start_ns, **fields)
+        self.received += len(payload)
+        return event
+
+
+def program_events(start_ts_ns: int = 1_000_000_000) -> list[dict[str, Any]]:
+    """A run of three socket programs, as netsim would trace it: n0 connects to n1 over tcp and sends a
+    request in two sends, which n1 reads in three receives (the first before n0's ``sendall`` returns)
+    and answers; n2 sends n1 three datagrams over udp: one arrives, one is lost, netsim drops one."""
+    t = start_ts_ns
+    hosts = {"n0": "127.0.0.2", "n1": "127.0.0.3", "n2": "127.0.0.4"}
+    server_address = [hosts["n1"], 8000]
+    client_address = [hosts["n0"], 40001]
+    listener = TracedSocket("n1", 1, "tcp", server_address)
+    client = TracedSocket("n0", 1, "tcp", client_address, server_address, "n1")
+    served = TracedSocket("n1", 2, "tcp", server_address, client_address, "n0")
+    datagrams = TracedSocket("n2", 1, "udp", [hosts["n2"], 9000])
+    inbox = TracedSocket("n1", 3, "udp", [hosts["n1"], 9001])
+    request, reply = b"GET /index HTTP/1.0\r\n\r\n", b"HTTP/1.0 200 OK\r\n\r\nhello"
+    events = [
+        {"ts_ns": t, "node": "n0", "event": "start"},
+        {"ts_ns": t, "node": "n1", "event": "start"},
+        {"ts_ns": t, "node": "n2", "event": "start"},
+        listener.call(t + 1_000, "listen", args={"backlog": 5}),
+        client.call(t + 10_000, "connect", args={"address": server_address}, start_ns=t + 9_000),
+        listener.call(
+            t + 11_000, "accept", result={"sock": 2, "address": client_address}, start_ns=t + 2_000
+        ),
+        client.send(t + 20_000, request[:4], start_ns=t + 19_000, call="sendall"),
+        served.recv(t + 30_000, request[:10], start_ns=t + 12_000),  # before the second send returns
+        client.send(t + 31_000, request[4:], start_ns=t + 25_000, call="sendall"),
+        served.recv(t + 40_000, request[10:20], start_ns=t + 35_000),
+        served.recv(t + 41_000, request[20:], start_ns=t + 40_500),
+        served.send(t + 50_000, reply, start_ns=t + 49_000, call="sendall"),
+        client.recv(t + 60_000, reply, start_ns=t + 32_000),
+        datagrams.send(t + 70_000, b"ping 1", to=[hosts["n1"], 9001]),
+        inbox.recv(t + 80_000, b"ping 1", source=[hosts["n2"], 9000], start_ns=t + 1_000),
+        datagrams.send(t + 90_000, b"ping 2", to=[hosts["n1"], 9001]),
+        {
+            "ts_ns": t + 99_000,
+            "node": "n2",
+            "event": "drop",
+            "sock": 1,
+            "transport": "udp",
+            "peer": "n1",
+            "nbytes": 6,
+            "digest": payload_digest(b"ping 3"),
+            "reason": "loss",
+        },
+        datagrams.send(t + 100_000, b"ping 3", to=[hosts["n1"], 9001], start_ns=t + 98_000),
+        client.call(t + 200_000, "close"),
+        served.call(t + 201_000, "recv", nbytes=0, offset=len(request), start_ns=t + 42_000),
+        served.call(t + 202_000, "close"),
+    ]
+    for name in ("n0", "n1", "n2"):
+        events.append({"ts_ns": t + 300_000, "node": name, "event": "stop", "reason": "shutdown"})
+    # The datagrams' sender gives its peer when it knows it; the receiver names the node that sent.
+    for event in events:
+        if event.get("call") == "sendto":
+            event["peer"] = "n1"
+        elif event.get("call") == "recvfrom":
+            event["peer"] = "n2"
+    return events
+
+
+def write_program_run(run_dir: Path) -> Path:
+    """A run directory whose trace is ``program_events`` under a header of three nodes running programs."""
+    header = trace_header(
+        ["n0", "n1", "n2"],
+        [["n0", "n1", "tcp"], ["n1", "n2", "udp"]],
+        name="programs",
+        node_apps={},
+        node_cmds={},
+        app="client.py",
+        node_hosts={"n0": "127.0.0.2", "n1": "127.0.0.3", "n2": "127.0.0.4"},
+    )
+    return write_run(run_dir, header, program_events())

@@ -57,7 +57,9 @@ def diagram_command(
     ] = False,
     lenient: DrawLenientOption = False,
 ) -> None:
-    """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message."""
+    """A space-time diagram (SVG): one line per node, time flowing down, one arrow per message.
+
+    A socket program's bytes: an arrow per send call and receive call sharing some, labelled [start, end)."""
     # Here, not at the top: only this command loads it.
     from netsim.trace.diagram import diagram_nodes, render_diagram
     from netsim.trace.reader import read_header

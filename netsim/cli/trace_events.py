@@ -124,16 +124,38 @@ def events_command(
 @handles_errors
 def follow_command(
     run_dir_or_trace: RunOrTraceArgument,
-    msg_id: Annotated[str, typer.Argument(metavar="MSG_ID", help="The message's id, such as n0:4.")],
+    what: Annotated[
+        str,
+        typer.Argument(
+            metavar="MSG_ID|NODE/SOCK@OFFSET|NODE/SOCK#DIGEST",
+            help="A message's id, such as n0:4; or a socket program's bytes: n0/3@120 is the byte at "
+            "stream offset 120 that node n0 sent on its socket 3, n0/3#9f86d081884c7d65 the datagram of "
+            "that digest it sent on socket 3 (the sock, offset and digest of its call events).",
+        ),
+    ],
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the message's life as JSON on stdout.")
+        bool, typer.Option("--json", help="Print the message's (or the bytes') life as JSON on stdout.")
     ] = False,
     lenient: LenientOption = False,
 ) -> None:
-    """Follow one message: its send, its receive, the replies that cite it, where it went next, its fate."""
+    """Follow one message: its send, its receive, the replies that cite it, where it went next, its fate.
+
+    Or a socket program's bytes (NODE/SOCK@OFFSET): the send call, netsim's delays and drops, the receives."""
+    from netsim.trace.follow_bytes import parse_bytes_spec
+
+    spec = parse_bytes_spec(what)
+    if spec is not None:
+        from netsim.trace.follow_bytes import bytes_timeline, follow_bytes
+
+        bytes_life = follow_bytes(run_dir_or_trace, spec, strict=not lenient)
+        if as_json:
+            echo_json(bytes_life.to_dict())
+        else:
+            _write_lines(visible(line) for line in bytes_timeline(bytes_life))
+        return
     from netsim.trace.follow import follow_message, message_timeline
 
-    life = follow_message(run_dir_or_trace, msg_id, strict=not lenient)
+    life = follow_message(run_dir_or_trace, what, strict=not lenient)
     if as_json:
         echo_json(life.to_dict())
     else:

@@ -158,6 +158,50 @@ def _latency_table(stats: "TraceStats") -> Table:
     return table
 
 
+def _calls_table(calls: dict) -> Table:
+    """The pairs of socket programs' calls: what crossed each direction, and how long it took."""
+    latency = calls["latency"]
+    table = Table(
+        title=(
+            f"Socket programs' calls: {calls['calls']:,} calls, {calls['pairs']:,} send/receive pairs "
+            f"({calls['bytes_paired']:,} bytes); one-way latency from each send's start to the receive "
+            "that took its bytes"
+        ),
+        title_justify="left",
+    )
+    table.add_column("direction", no_wrap=True)
+    for column in ("pairs", "bytes", "p50", "p90", "p99", "max"):
+        table.add_column(column, justify="right", no_wrap=True)
+    rows = [("all", calls["pairs"], calls["bytes_paired"], latency["overall"])]
+    rows += [
+        (key, entry["pairs"], entry["bytes"], entry["latency"])
+        for key, entry in latency["by_direction"].items()
+    ]
+    for index, (name, pairs, nbytes, figures) in enumerate(rows):
+        if index == 1:
+            table.add_section()
+        table.add_row(
+            visible_text(name),
+            f"{pairs:,}",
+            f"{nbytes:,}",
+            format_ns(figures["p50_ns"]),
+            format_ns(figures["p90_ns"]),
+            format_ns(figures["p99_ns"]),
+            format_ns(figures["max_ns"]),
+        )
+    missing = [
+        (calls["bytes_unreceived"], "bytes sent, never received"),
+        (calls["bytes_unsent"], "bytes received with no send in the trace"),
+        (calls["datagrams_lost"], "datagrams lost"),
+        (calls["datagrams_dropped"], "datagrams dropped by netsim"),
+    ]
+    caption = "; ".join(f"{count:,} {what}" for count, what in missing if count)
+    if caption:
+        table.caption = caption
+        table.caption_justify = "left"
+    return table
+
+
 def _timeline_table(stats: "TraceStats", timeline: "Timeline") -> Table:
     group = -(-timeline.buckets // SPARK_COLUMNS)
     width_s = timeline.bucket_s * group
@@ -200,7 +244,9 @@ def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the stats as JSON on stdout.")] = False,
     lenient: LenientOption = False,
 ) -> None:
-    """Rates, one-way latency percentiles per link and message type, and a per-node timeline."""
+    """Rates, one-way latency percentiles per link and message type, and a per-node timeline.
+
+    Socket programs' calls: bytes paired send to receive, one-way latency per direction, lost datagrams."""
     # Here, not at the top: only this command loads it.
     from netsim.trace.stats import trace_stats
 
@@ -212,5 +258,7 @@ def _print_tables(stats: "TraceStats") -> None:
     stderr.print(_nodes_table(stats))
     stderr.print(_links_table(stats))
     stderr.print(_latency_table(stats))
+    if stats.calls is not None:
+        stderr.print(_calls_table(stats.calls))
     if stats.timeline is not None:
         stderr.print(_timeline_table(stats, stats.timeline))

@@ -47,8 +47,8 @@ from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.signals import StopSignals
 from netsim.launch.socket_programs import (
     check_socket_program_links,
+    lease_host_base,
     node_hosts,
-    pick_host_base,
     socket_program_nodes,
 )
 from netsim.runs.layout import HISTORY_DIR_NAME, LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
@@ -201,12 +201,15 @@ def run(
     inherited_fds = open_fds()
     # The process that will fork the nodes starts now and imports while the topology loads.
     server = ForkServer.start()
+    hosts = None
     try:
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
         socket_programs = socket_program_nodes(topo, app, cmd)
         check_socket_program_links(topo, socket_programs, workload=workload is not None)
-        host_base, host_warning = pick_host_base() if socket_programs else (0, None)
+        if socket_programs:
+            hosts = lease_host_base()
+        host_base, host_warning = (hosts.base, hosts.warning) if hosts is not None else (0, None)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
         schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
         app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
@@ -330,6 +333,8 @@ def run(
                             log.write(failure["traceback"])
     finally:
         server.close()
+        if hosts is not None:
+            hosts.close()
     if launcher_error is not None:
         # A bug in netsim itself: the run directory is finished all the same, then the error goes on.
         raise launcher_error

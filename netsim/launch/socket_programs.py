@@ -57,19 +57,55 @@ def check_socket_program_links(topo: Topology, programs: frozenset[str], *, work
         )
 
 
-def pick_host_base() -> tuple[int, str | None]:
-    """The run's second octet of per-node addresses, and a warning when there can be none (0)."""
-    base = random.SystemRandom().randrange(FIRST_OCTET, LAST_OCTET + 1)
+class HostBaseLease:
+    """The run's second octet of per-node addresses, held against other runs on this machine.
+
+    The hold is an abstract AF_UNIX name, ``netsim-hosts-<octet>``, bound for as long as the run lasts:
+    only one process can bind it, the kernel lets it go when the launcher exits however it exits, and
+    it leaves no file behind. ``base`` 0 (with a ``warning``) where per-node addresses cannot be bound.
+    """
+
+    def __init__(self, base: int, warning: str | None, hold: socket.socket | None) -> None:
+        self.base = base
+        self.warning = warning
+        self._hold = hold
+
+    def close(self) -> None:
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = None
+
+
+def lease_host_base() -> HostBaseLease:
+    """A second octet no other run on this machine holds, tried in random order."""
+    bases = list(range(FIRST_OCTET, LAST_OCTET + 1))
+    random.SystemRandom().shuffle(bases)
+    if not _own_hosts_bindable(bases[0]):
+        return HostBaseLease(0, NO_OWN_HOSTS_WARNING, None)
+    for base in bases:
+        hold = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            hold.bind(f"\0netsim-hosts-{base}")
+        except OSError:
+            hold.close()
+            continue
+        return HostBaseLease(base, None, hold)
+    return HostBaseLease(
+        0, f"every address block 127.2-254.x.x is held by another netsim run: {NO_OWN_HOSTS_WARNING}", None
+    )
+
+
+def _own_hosts_bindable(base: int) -> bool:
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         probe.bind((node_host(base, 0), 0))
     except OSError as error:
         if error.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
-            return 0, NO_OWN_HOSTS_WARNING
+            return False
         raise
     finally:
         probe.close()
-    return base, None
+    return True
 
 
 def node_hosts(topo: Topology, base: int, programs: frozenset[str]) -> dict[str, str]:

@@ -81,8 +81,9 @@ class ProgramSockets:
         self.host_base = host_base
         self.socket_dir = socket_dir
         self.seed = seed
-        # The node's LinkShapers, peer -> shaper, whose faults the node's loop sets (block, conditions).
-        self._node_shapers = shapers
+        # The node's LinkShapers, peer -> shaper, whose faults the node's loop sets (block, conditions);
+        # empty while the run has no condition and no fault has touched a link of the node.
+        self._node_shapers = self.link_shapers = shapers
         self._shapers: dict[tuple[str, bool], LinkShaper] = {}
         # Listeners that neighbours declared (net.listen before main): the only way to tell which node
         # owns a port on ::1, or on 127.0.0.1 where nodes share it.

@@ -123,7 +123,8 @@ def digest(payload: bytes | bytearray | memoryview) -> str:
 
 def preview(payload: bytes | bytearray | memoryview) -> str:
     """The first bytes of a payload as text for a reader of the trace; never parsed back."""
-    return bytes(payload[:PREVIEW_BYTES]).decode("utf-8", "backslashreplace")
+    head = payload[:PREVIEW_BYTES]
+    return (head if type(head) is bytes else bytes(head)).decode("utf-8", "backslashreplace")
 
 
 def errno_name(error: BaseException) -> str | None:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
 from netsim.runtime.socket_calls import (
-    CONNECTED_TRANSPORTS,
     STREAM_TRANSPORTS,
     address_json,
     digest,
@@ -50,7 +49,18 @@ _WILDCARDS = ("", "0.0.0.0")
 class TracedSocket(socket.socket):
     """A socket of a socket program's node; made by ``net.socket()``, ``net.listen()`` or ``accept()``."""
 
-    __slots__ = ("_net", "number", "transport", "sent", "received", "_names", "_peer", "_stream", "_whole")
+    __slots__ = (
+        "_net",
+        "number",
+        "transport",
+        "sent",
+        "received",
+        "_names",
+        "_peer",
+        "_stream",
+        "_whole",
+        "_bound",
+    )
 
     def _adopt(self, net: ProgramSockets) -> None:
         """Attach the node's bookkeeping; called once, right after construction."""
@@ -61,6 +71,7 @@ class TracedSocket(socket.socket):
         self.received = 0
         self._names: tuple[Any, Any] | None = None
         self._peer: str | None = None
+        self._bound = False  # whether _bind_before_use has nothing more to do
         self._stream = self.transport in STREAM_TRANSPORTS
         # Kept whole by the kernel: paired by digest, so a digest is recorded for each payload.
         self._whole = not self._stream
@@ -111,8 +122,9 @@ class TracedSocket(socket.socket):
             "sock": self.number,
             "transport": self.transport,
         }
-        if socket.socket.fileno(self) != -1:
-            sockname, peername = self._names_now()
+        names = self._names
+        if names is not None or not self._closed:  # type: ignore[attr-defined]
+            sockname, peername = self._names_now() if names is None else names
             if sockname is not None:
                 record["sockname"] = sockname
             if to is not None:
@@ -155,6 +167,7 @@ class TracedSocket(socket.socket):
             self._record("bind", args={"address": address_json(given)}, error=error)
             raise
         self._forget_names()
+        self._bound = True
         self._record("bind", args={"address": address_json(given)})
 
     def listen(self, backlog: int | None = None) -> None:
@@ -166,17 +179,30 @@ class TracedSocket(socket.socket):
             raise
         self._record("listen", args=args)
 
-    def _bind_before_use(self) -> None:
-        """An unbound socket takes its node's address before it connects or sends (see the module)."""
+    def _bind_before_use(self, destination: Any) -> None:
+        """An unbound socket takes its node's address before it connects or sends to a node (see the
+        module): its own IPv4 address, ``::1``, or an abstract AF_UNIX name."""
+        if self._bound:
+            return
+        # Looked at once: after its first connect or send the kernel has bound it, if we did not.
+        self._bound = True
         try:
             sockname = super().getsockname()
         except OSError:
             return
-        if self.family == socket.AF_INET and sockname == ("0.0.0.0", 0) and self._net.own_host:
-            address: Any = (self._net.host, 0)
-        elif self.family == socket.AF_UNIX and self.type == socket.SOCK_STREAM and sockname in ("", b""):
-            address = ""  # the kernel's autobind: an abstract name of its choosing
-        else:
+        family = self.family
+        address: Any = None
+        if family == socket.AF_INET:
+            if sockname == ("0.0.0.0", 0) and self._net.own_host and _host_of(destination).startswith("127."):
+                address = (self._net.host, 0)
+        elif family == socket.AF_INET6:
+            if sockname[:2] == ("::", 0) and _host_of(destination) in ("::1", "localhost"):
+                address = ("::1", 0)
+        elif family == socket.AF_UNIX and self.type != socket.SOCK_DGRAM and sockname in ("", b""):
+            # The kernel's autobind: an abstract name of its choosing, so both ends have a name. Not
+            # for a datagram socket: a real unbound sender cannot be answered, and stays so.
+            address = ""
+        if address is None:
             return
         super().bind(address)
         self._forget_names()
@@ -192,8 +218,9 @@ class TracedSocket(socket.socket):
         start = now_ns()
         args = {"address": address_json(address)}
         net = self._net
+        address = _kernel_form(self.family, address)
         try:
-            self._bind_before_use()
+            self._bind_before_use(address)
             net.before_connect(self, address)
             net.waiting += 1
             try:
@@ -249,13 +276,16 @@ class TracedSocket(socket.socket):
         args: dict[str, Any] | None = {"flags": flags} if flags else None
         if address is not None:
             args = {**(args or {}), "address": address_json(address)}
+            # Traced as the kernel names it, so that both ends of a datagram mirror.
+            address = _kernel_form(self.family, address)
         view = memoryview(data)
         size = view.nbytes
         offset = self.sent if self._stream else None
         try:
-            if self.transport not in CONNECTED_TRANSPORTS and address is not None:
-                self._bind_before_use()
-            if net.shaped_send(self, view, address, start):
+            if address is not None and not self._bound:
+                self._bind_before_use(address)
+            # The link's say comes first, when the run has any condition or fault, or holds bytes.
+            if (net.link_shapers or net.line) and net.shaped_send(self, view, address, start):
                 # Held, or dropped, on its way: for the program, the kernel took it all.
                 sent: int | None = size
             elif call == "sendall":
@@ -279,17 +309,23 @@ class TracedSocket(socket.socket):
     # ---- data in ------------------------------------------------------------------------------------
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        # The receive every tutorial loop makes: its path is written out, not shared.
         start = now_ns()
-        args: dict[str, Any] = {"bufsize": bufsize, "flags": flags} if flags else {"bufsize": bufsize}
-        data = self._receive("recv", start, args, super().recv, bufsize, flags)
-        self._received_record("recv", start, args, data, len(data), None)
+        net = self._net
+        net.waiting += 1
+        try:
+            data = _recv(self, bufsize, flags)
+        except OSError as error:
+            net.waiting -= 1
+            self._record("recv", start_ns=start, args=_receive_args("bufsize", bufsize, flags), error=error)
+            raise
+        net.waiting -= 1
+        self._received_record("recv", start, _receive_args("bufsize", bufsize, flags), data, len(data), None)
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         start = now_ns()
-        args: dict[str, Any] = {"nbytes": nbytes or memoryview(buffer).nbytes}
-        if flags:
-            args["flags"] = flags
+        args = _receive_args("nbytes", nbytes or memoryview(buffer).nbytes, flags)
         count = self._receive("recv_into", start, args, super().recv_into, buffer, nbytes, flags)
         self._received_record("recv_into", start, args, memoryview(buffer)[:count], count, None)
         return count
@@ -449,6 +485,30 @@ class TracedSocket(socket.socket):
     def describe(self) -> dict[str, Any]:
         """What a ``socket`` call event says of a new socket."""
         return {"family": family_name(self.family), "type": type_name(self.type)}
+
+
+_recv = socket.socket.recv
+
+
+def _host_of(address: Any) -> str:
+    return address[0] if isinstance(address, tuple) and address and isinstance(address[0], str) else ""
+
+
+def _kernel_form(family: int, address: Any) -> Any:
+    """``address`` as the kernel will name it: ``localhost`` as its loopback address, an IPv6 pair
+    with its flowinfo and scope_id."""
+    if not isinstance(address, tuple) or not address:
+        return address
+    if family == socket.AF_INET6:
+        host = "::1" if address[0] == "localhost" else address[0]
+        return (host, *address[1:], 0, 0)[:4] if len(address) < 4 else (host, *address[1:])
+    if family == socket.AF_INET and address[0] == "localhost":
+        return ("127.0.0.1", *address[1:])
+    return address
+
+
+def _receive_args(size_name: str, size: int, flags: int) -> dict[str, Any]:
+    return {size_name: size, "flags": flags} if flags else {size_name: size}
 
 
 def _errno_result(code: int) -> Any:

@@ -32,6 +32,9 @@ CALL_FIELDS: tuple[str, ...] = (
     "errno",  # the call failed: the errno's name
 )
 CALL_EVENT = "call"
+# The calls that move bytes: what the trace tools count and pair (netsim.trace.byte_ranges).
+CALL_SENDS: frozenset[str] = frozenset({"send", "sendall", "sendto"})
+CALL_RECEIVES: frozenset[str] = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
 
 # Optional fields, present only where they apply to the event (absent rather than null). The first
 # ones say which socket and which message an event is about; tools show them in this order.

@@ -28,6 +28,11 @@ Decisions, so that the figures can be read without the code:
   trace is not sorted, the default width starts small and doubles, merging pairs of buckets, whenever
   the timeline would exceed 100 buckets: memory stays bounded either way. A ``bucket_s`` given by the
   caller is used as is, up to ``MAX_BUCKETS`` buckets.
+* **Socket programs' calls** (``call`` events) are paired by byte range and by datagram digest
+  (``netsim.trace.call_stats``): their one-way latency per direction, from the moment a send began to
+  the moment the receive that took its bytes returned, one per (send, receive) pair, and the bytes and
+  datagrams that did not arrive, under ``calls``, present only in a trace with ``call`` events. Their
+  bytes count per node and link (``netsim.trace.traffic``); they are not messages.
 * **App round trips**: ``app`` events whose ``data`` has ``"kind": "rtt"`` and an integer ``rtt_ns`` (what
   the echo app records) are summarised like latencies, overall and per measuring node.
 """
@@ -45,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.errors import OptionError
+from netsim.trace.call_stats import CallPairCounter
 from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import SEND_EVENTS, header_start_ts_ns
@@ -71,7 +77,9 @@ PERCENTILES: tuple[int, ...] = (50, 90, 99)
 NO_MSG_TYPE = "(none)"
 
 # The events the stats look at one by one; the others only count, per batch.
-_COUNTED_EVENTS = MESSAGE_EVENTS | {"app"}
+_COUNTED_EVENTS = MESSAGE_EVENTS | {"app", "call", "drop"}
+# What the pairing of programs' calls looks at: their calls, and the drops of their datagrams.
+_CALL_EVENTS = frozenset({"call", "drop"})
 _EVENT = itemgetter("event")
 _TS_NS = itemgetter("ts_ns")
 
@@ -165,6 +173,8 @@ class TraceStats:
     app_rtt_by_node: dict[str, LatencyStats]
     timeline: Timeline | None
     skipped_lines: int
+    # The figures of socket programs' calls (``calls_figures``); None in a trace without call events.
+    calls: dict[str, Any] | None = None
 
     @property
     def span_s(self) -> float | None:
@@ -182,6 +192,8 @@ class TraceStats:
         figures = self._to_dict(self._links_dict() if links else None, timeline)
         if not timeline:
             del figures["timeline"]
+        if self.calls is not None:
+            figures["calls"] = self.calls
         return figures
 
     def _links_dict(self) -> dict[str, Any]:
@@ -290,6 +302,8 @@ class StatsCounter:
         self.in_flight: dict[str, tuple[int, str, MessageTypeStats]] = {}
         self.early_receives: dict[str, tuple[int, str]] = {}
         self.rtt_by_node: dict[str, array[int]] = {}
+        # Made at the first call or drop event: a trace without them costs nothing more.
+        self.calls: CallPairCounter | None = None
         self.events = self.without_msg_id = 0
         self.first_ts_ns: int | None = None
         self.last_ts_ns: int | None = None
@@ -348,6 +362,12 @@ class StatsCounter:
                     if rtts is None:
                         rtts = rtt_by_node[node] = array("q")
                     rtts.append(data["rtt_ns"])
+                continue
+            if kind in _CALL_EVENTS:
+                calls = self.calls
+                if calls is None:
+                    calls = self.calls = CallPairCounter()
+                calls.add(record)
                 continue
             ts_ns: int = record["ts_ns"]
             nbytes = record.get("nbytes")
@@ -516,7 +536,38 @@ class StatsCounter:
             if timeline is None or last_ts_ns is None
             else timeline.result(counter.nodes, last_ts_ns),
             skipped_lines=skipped_lines,
+            calls=None if self.calls is None or not self.calls.calls else calls_figures(self.calls),
         )
+
+
+def calls_figures(calls: CallPairCounter) -> dict[str, Any]:
+    """What ``trace stats --json`` prints under ``calls``: the pairs of the programs' calls, their bytes,
+    what did not arrive, and one-way latency overall and per direction (``sender -> receiver``)."""
+    calls.finish()
+    return {
+        "calls": calls.calls,
+        "pairs": calls.stream_pairs + calls.datagram_pairs,
+        "stream_pairs": calls.stream_pairs,
+        "datagram_pairs": calls.datagram_pairs,
+        "bytes_paired": calls.bytes_paired,
+        "bytes_unreceived": calls.bytes_unreceived,
+        "bytes_unsent": calls.bytes_unsent,
+        "datagrams_lost": calls.datagrams_lost,
+        "datagrams_dropped": calls.datagrams_dropped,
+        "datagrams_unsent": calls.datagrams_unsent,
+        "latency": {
+            "overall": LatencyStats.of(calls.overall).to_dict(),
+            "by_direction": {
+                direction.key: {
+                    "pairs": direction.pairs,
+                    "bytes": direction.bytes_paired,
+                    "datagrams": direction.datagrams,
+                    "latency": LatencyStats.of(direction.latencies_ns).to_dict(),
+                }
+                for direction in calls.directions.values()
+            },
+        },
+    }
 
 
 def check_bucket_s(bucket_s: float | None) -> None:

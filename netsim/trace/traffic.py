@@ -3,7 +3,8 @@
 ``TrafficCounter`` is the one place that counts them. ``summarize_trace``, ``trace_stats`` and
 ``netsim.trace.export`` all feed it their events, so that their node and link figures agree: a message
 (send/sendto or recv/recvfrom) counts for its node always, and for the link between its node and
-``peer`` when it names one. Loss on a direction x -> y is the number of messages x sent to y minus the
+``peer`` when it names one. A socket program's ``call`` that moves bytes counts its bytes the same way,
+but no message. Loss on a direction x -> y is the number of messages x sent to y minus the
 number y received from x (never negative): counts rather than sets of ``msg_id``, which is exact as long
 as no message is received twice, as on every netsim transport.
 
@@ -20,7 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
 from netsim.trace.records import str_or_none
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, errors_of, header_links
+from netsim.trace.schema import (
+    CALL_RECEIVES,
+    CALL_SENDS,
+    RECEIVE_EVENTS,
+    SEND_EVENTS,
+    errors_of,
+    header_links,
+)
 
 MESSAGE_EVENTS = SEND_EVENTS | RECEIVE_EVENTS
 LINK_SEPARATOR = " -- "
@@ -331,7 +339,39 @@ class TrafficCounter:
                 direction.first_ts_ns = ts_ns
         elif kind == "error" or kind == "stop":
             stats.errors += errors_of(record)
+        elif kind == "call":
+            self._add_call(record, stats, name, ts_ns)
         return stats
+
+    def _add_call(self, record: dict[str, Any], stats: NodeTraffic, name: str, ts_ns: int) -> None:
+        """A socket program's call: the bytes it moved count for its node, and for the link to ``peer``
+        when it names one. Calls are not messages: a stream has no message boundaries."""
+        call = record.get("call")
+        if call in CALL_SENDS:
+            sending = True
+        elif call in CALL_RECEIVES:
+            sending = False
+        else:
+            return
+        nbytes = record.get("nbytes")
+        if type(nbytes) is not int or nbytes <= 0:
+            return
+        if sending:
+            stats.bytes_sent += nbytes
+        else:
+            stats.bytes_received += nbytes
+        peer = record.get("peer")
+        if type(peer) is not str:
+            return
+        direction = self.direction(*((name, peer) if sending else (peer, name)), record.get("transport"))
+        if sending:
+            direction.bytes_sent += nbytes
+        else:
+            direction.bytes_received += nbytes
+        if direction.first_ts_ns is None or ts_ns < direction.first_ts_ns:
+            direction.first_ts_ns = ts_ns
+        if direction.last_ts_ns is None or ts_ns > direction.last_ts_ns:
+            direction.last_ts_ns = ts_ns
 
     def add_all(self, records: Iterable[dict[str, Any]]) -> None:
         """Count these events, one at a time (``add``)."""

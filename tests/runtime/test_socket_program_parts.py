@@ -171,3 +171,18 @@ def test_app_objects_defined_in_a_function_are_refused_with_the_fix() -> None:
         app_spec(local_main)
     with pytest.raises(AppError, match="neither"):
         app_spec(42)  # type: ignore[arg-type]
+
+
+def test_concurrent_runs_hold_different_address_blocks() -> None:
+    from netsim.launch.socket_programs import lease_host_base
+
+    leases = [lease_host_base() for _ in range(5)]
+    try:
+        bases = [lease.base for lease in leases]
+        assert all(bases) and len(set(bases)) == 5
+    finally:
+        for lease in leases:
+            lease.close()
+    again = lease_host_base()
+    again.close()
+    assert again.base

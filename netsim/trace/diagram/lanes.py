@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS
+from netsim.trace.schema import CALL_RECEIVES, CALL_SENDS, RECEIVE_EVENTS, SEND_EVENTS
 from netsim.vocabulary import CONTROL_TYPE_PREFIX
 
 
@@ -85,6 +85,12 @@ class NodeMessages:
                     self.errors[node] += 1
                     if node not in known:
                         strangers.setdefault(node)
+                elif kind == "call" and not (windowed and _outside(ts_ns, since_ns, until_ns)):
+                    # A socket program's call that moves bytes weighs as a message does.
+                    call = record.get("call")
+                    if call in CALL_SENDS or call in CALL_RECEIVES:
+                        node = record["node"]
+                        handled[node] = handled.get(node, 0) + 1
                 continue
             # The diagram's order of tests: netsim's own first, then the window, then the peer.
             if not include_control:

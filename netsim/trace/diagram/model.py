@@ -6,7 +6,7 @@ pick the busiest nodes) and holds only what will be drawn: at most ``max_nodes``
 ``max_messages`` arrows and as many error marks, so a trace of a million events costs time, not memory.
 What does not fit is counted in ``DiagramModel.left_out`` and said in one line in ``DiagramModel.note``.
 
-Why one module of some 560 lines: the model's records and the pass that fills them change together (a
+Why one module of some 600 lines: the model's records and the pass that fills them change together (a
 field of ``Arrow`` is read from the trace in ``_collect``, a ``left_out`` reason is counted there too), and
 the pass is one long loop that splitting would only scatter.
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netsim.errors import OptionError
+from netsim.trace.diagram.calls import CALL_EVENTS, CallArrows
 from netsim.trace.diagram.lanes import Apart, NodeMessages
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import int_or_none, is_control
@@ -67,6 +68,9 @@ class Arrow:
     send_key: float
     receive_ts_ns: int | None = None
     receive_key: float | None = None
+    # A socket program's bytes (diagram/calls.py): the text on the arrow (else its msg_type), more tooltip.
+    label: str | None = None
+    details: tuple[str, ...] = ()
 
     @property
     def lost(self) -> bool:
@@ -265,6 +269,19 @@ def _collect(
         message.receive_ts_ns = receive["ts_ns"]
         message.receive_key = key_of(receive, receive["node"])
 
+    calls: CallArrows | None = None  # made at the first call event: socket programs' bytes
+
+    def place(fields: dict[str, Any]) -> None:
+        """An arrow of a program's bytes, drawn as a message's would be (window, lanes, limit)."""
+        if not in_window(fields["send_ts_ns"]):
+            collected.outside_window += 1
+        elif not (is_drawn(fields["source"]) & is_drawn(fields["destination"])):
+            collected.other_nodes += 1
+        elif len(collected.messages) >= max_messages:
+            collected.over_limit += 1
+        else:
+            collected.messages.append(Arrow(**fields))
+
     for record in records:
         ts_ns: int = record["ts_ns"]
         node: str = record["node"]
@@ -350,6 +367,12 @@ def _collect(
             elif node in drawn and len(unmatched_receives) < max_messages:
                 unmatched_receives.append(record)
 
+        elif kind in CALL_EVENTS:
+            if calls is None:
+                calls = CallArrows()
+            for fields in calls.add(record):
+                place(fields)
+
         elif kind == "error":
             if not in_window(ts_ns):
                 continue
@@ -371,6 +394,9 @@ def _collect(
                     transport=transport if isinstance(transport, str) else None,
                 )
             )
+    if calls is not None:
+        for fields in calls.finish():
+            place(fields)
     return collected
 
 

@@ -188,6 +188,9 @@ def render_svg(model: DiagramModel) -> tuple[str, int, int]:
     chars_per_line = max(40, int((width - 24) / (NOTE_FONT * CHAR_WIDTH)))
     footer_lines: list[tuple[str, str]] = []  # (text, colour)
     legend = "arrow: a message from its send to its receive (label: type; hover for details)"
+    if any(message.details for message in messages):
+        legend += "; a socket program's bytes from the send call to the receive call that took them (label: "
+        legend += "their range in the stream, or the datagram)"
     legend += "   \u00d7 lost (never received)   \u25c6 error (hover for the text)"
     footer_lines += [(line, MUTED_COLOUR) for line in _wrap(legend, chars_per_line)]
     legend_lines = len(footer_lines)
@@ -283,16 +286,17 @@ def render_svg(model: DiagramModel) -> tuple[str, int, int]:
         sent_s = (message.send_ts_ns - base_ts_ns) / 1e9
         details = [
             f"{message.msg_type}: {message.source} \u2192 {message.destination}",
-            f"msg_id {message.msg_id}",
+            *([] if message.details else [f"msg_id {message.msg_id}"]),
             f"transport {message.transport or '?'}",
             f"sent {sent_s:.6f} s" + (f", {message.nbytes} bytes" if message.nbytes is not None else ""),
+            *message.details,
         ]
         if message.receive_ts_ns is not None and message.receive_key is not None:
             y1 = y_of_event(message.receive_ts_ns, message.receive_key)
             details.append(f"latency {_format_latency(message.receive_ts_ns - message.send_ts_ns)}")
             add(f'<g class="msg"><title>{_xml_text(chr(10).join(details))}</title>')
             _arrow(add, x0, y0, x1, y1, colour)
-            _label(add, boxes, x0, y0, x1, y1, message.msg_type, colour)
+            _label(add, boxes, x0, y0, x1, y1, message.label or message.msg_type, colour)
         else:
             details.append("LOST: sent, never received")
             direction = 1.0 if x1 >= x0 else -1.0

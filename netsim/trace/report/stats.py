@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsim.trace.records import compact_json, cut
 from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
+from netsim.trace.report.calls import calls_html
 from netsim.trace.report.markup import (
     MAX_TABLE_ROWS,
     as_dict,
@@ -194,7 +195,7 @@ def _timeline_html(timeline: dict[str, Any]) -> str:
 
 def _stats_html(stats: dict[str, Any]) -> str:
     """The parts of ``TraceStats.to_dict()`` this page knows, then any other key as generic tables."""
-    known = {"nodes", "links", "message_types", "latency", "app_rtt", "timeline"}
+    known = {"nodes", "links", "message_types", "latency", "app_rtt", "timeline", "calls"}
     parts: list[str] = []
     latency = as_dict(stats.get("latency"))
     overall = as_dict(latency.get("overall"))
@@ -229,6 +230,9 @@ def _stats_html(stats: dict[str, Any]) -> str:
             + busiest_note(len(shown), len(directions), "link directions", STATS_COMMAND)
             + _latency_table(groups, "group")
         )
+    calls = as_dict(stats.get("calls"))
+    if calls:
+        parts.append(calls_html(calls, _latency_table, _latency, STATS_COMMAND))
     app_rtt = as_dict(stats.get("app_rtt"))
     if app_rtt:
         groups = [("all", "all nodes", as_dict(app_rtt.get("overall")))]
