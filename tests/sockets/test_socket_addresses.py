@@ -66,12 +66,8 @@ def test_an_unbound_unix_stream_socket_is_named_when_it_connects(simulate):
     assert {accept["result"]["address"] for accept in run.of("server", "accept")} == names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="traced_socket.py _bind_before_use autobinds AF_UNIX SOCK_STREAM only: a seqpacket client "
-    "stays unnamed (''), so two clients of one server cannot be told apart by address",
-)
 def test_an_unbound_seqpacket_socket_is_named_when_it_connects(simulate):
+    """As a unix stream socket is: so that two clients of one server are told apart by address."""
     result = simulate("line:2", app=program("seqpacket_client"), seed=1, quiet=0.3)
     run = RunCalls(result.run_dir)
     connect = run.one("n1", "connect")
@@ -79,33 +75,16 @@ def test_an_unbound_seqpacket_socket_is_named_when_it_connects(simulate):
     assert run.one("n0", "accept")["result"]["address"] == connect["sockname"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="traced_socket.py _bind_before_use binds an unbound AF_INET socket to net.host but leaves "
-    "AF_INET6 to the kernel, which binds '::': the sender's sockname is ['::', port], its receiver "
-    "sees ['::1', port], so the datagram's two ends do not mirror",
-)
-def test_an_unbound_udp6_sender_is_named_as_its_receiver_sees_it(simulate):
+def test_the_two_ends_of_a_udp6_datagram_mirror(simulate):
+    """An unbound udp6 sender is bound to ::1 (not the wildcard ::), and its destination is written as
+    the kernel names it (four fields): what the receiver records, mirrored."""
     require("udp6")
     result = simulate("line:2", app=program("udp6_unbound"), seed=1, quiet=0.3)
     run = RunCalls(result.run_dir)
     sent, received = run.one("n0", "sendto"), run.one("n0", "recvfrom")
     assert sent["digest"] == received["digest"]
-    assert sent["sockname"] == received["peername"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="traced_socket.py _record(to=address) writes the address as the program gave it: "
-    "sendto(data, ('::1', port)) is traced with peername ['::1', port], while the receiver's "
-    "sockname is ['::1', port, 0, 0]",
-)
-def test_a_udp6_sendto_names_its_destination_as_the_kernel_does(simulate):
-    require("udp6")
-    result = simulate("line:2", app=program("udp6_unbound"), seed=1, quiet=0.3)
-    run = RunCalls(result.run_dir)
-    sent, received = run.one("n0", "sendto"), run.one("n0", "recvfrom")
-    assert sent["peername"] == received["sockname"]
+    assert (sent["sockname"], sent["peername"]) == (received["peername"], received["sockname"])
+    assert sent["sockname"][0] == "::1" and len(sent["peername"]) == 4
 
 
 @pytest.mark.xfail(

@@ -15,14 +15,6 @@ STREAM_ENTRIES = {"tcp": "main", "tcp6": "main_tcp6", "unix": "main_unix", "unix
 DATAGRAM_ENTRIES = {"udp": "main", "udp6": "main_udp6", "unix-dgram": "main_unix_dgram"}
 
 
-def same_address(seen_by_peer, own):
-    """Whether the address a peer saw is the node's own. An unbound udp6 socket that sends is bound by
-    the kernel to ``::``, which its peer sees as ``::1`` (test_socket_addresses.py pins that bug)."""
-    if isinstance(own, list) and own[0] == "::":
-        return seen_by_peer[:2] == ["::1", own[1]]
-    return seen_by_peer == own
-
-
 def printed(run: RunCalls, node: str, pattern: str) -> list[tuple]:
     """Every line of ``node``'s log that matches ``pattern``, its groups read back as Python values."""
     found = []
@@ -116,14 +108,14 @@ def test_datagram_echo(simulate, transport):
         assert (receive["sockname"], receive["peername"]) == (as_json(own), as_json(server_address))
         # Each question the server got came from this client's own address, and has its digest.
         asked = [c for c in server_receives if c["preview"] == f"hello from {client}"]
-        assert asked and all(same_address(c["peername"], as_json(own)) for c in asked)
+        assert asked and all(c["peername"] == as_json(own) for c in asked)
         sends = [c for c in run.of(client, "sendto") if "errno" not in c]
         assert {c["digest"] for c in sends} == {c["digest"] for c in asked}
         # unix-dgram: a datagram to a path nobody has bound yet fails at once, and is asked again.
         failed = {c["errno"] for c in run.of(client, "sendto") if "errno" in c}
         assert failed <= ({"ENOENT", "ECONNREFUSED"} if transport == "unix-dgram" else set())
         answers = [c for c in run.of("server", "sendto") if c["digest"] == receive["digest"]]
-        assert answers and all(same_address(c["args"]["address"], receive["sockname"]) for c in answers)
+        assert answers and all(c["args"]["address"] == receive["sockname"] for c in answers)
         if transport == "udp":
             assert own[0] == run.host(client) and server_address == (run.host("server"), 65433)
             assert {c["peer"] for c in asked} == {client} and receive["peer"] == "server"
