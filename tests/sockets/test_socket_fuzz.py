@@ -4,7 +4,6 @@ offset, and both programs' checksums agree."""
 
 from __future__ import annotations
 
-import bisect
 import random
 
 import pytest
@@ -12,6 +11,7 @@ from socket_programs import FUZZ_BYTES
 from socket_testing import RunCalls, program, require
 
 from netsim.runtime.socket_calls import preview
+from netsim.trace.byte_ranges import BytePair, pair_calls
 from netsim.trace.verify import verify_trace
 
 
@@ -48,14 +48,26 @@ def test_random_sends_and_receives_cover_every_byte_once(simulate, transport, se
             stream[call["offset"] : call["offset"] + call["nbytes"]]
         )
         assert (call["nbytes"] <= call["args"]["bufsize"]) if call["call"] == "recv" else True
-    # Each received byte was sent by the one send whose range holds it, before it was received.
-    send_starts = [call["offset"] for call in sends]
-    for call in receives[:-1]:
-        first = bisect.bisect_right(send_starts, call["offset"]) - 1
-        last = bisect.bisect_right(send_starts, call["offset"] + call["nbytes"] - 1) - 1
-        assert all(send["start_ns"] <= call["ts_ns"] for send in sends[first : last + 1])
     # Both ends of the one connection, by address.
     assert all([c["sockname"], c["peername"]] == [connect["peername"], connect["sockname"]] for c in receives)
+
+    # netsim.trace.byte_ranges pairs every received byte with exactly one send, in order, no byte left.
+    outcomes = list(pair_calls(run.events))
+    assert [o for o in outcomes if not isinstance(o, BytePair)] == []
+    pairs = sorted((o for o in outcomes if o.sender == "n0"), key=lambda pair: pair.start)
+    position = 0
+    for pair in pairs:  # the pairs tile the stream: each byte paired once
+        assert pair.start == position and pair.nbytes > 0
+        position = pair.end
+    assert position == FUZZ_BYTES
+    for pair in pairs:
+        for call in (pair.send, pair.receive):
+            assert call["offset"] <= pair.start and pair.end <= call["offset"] + call["nbytes"]
+        assert pair.latency_ns >= 0 and not pair.datagram  # received after its send began
+    # Each send's bytes went to the receives that took them, all of them, and no more.
+    for send in sends:
+        mine = [pair for pair in pairs if pair.send is send]
+        assert sum(pair.nbytes for pair in mine) == send["nbytes"]
 
     # trace verify pairs them too: each receive's last byte with the send that wrote it (on unix the
     # receiving end names no peer, so only tcp's receives are counted).
