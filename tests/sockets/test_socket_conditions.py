@@ -8,6 +8,8 @@ import pytest
 from socket_programs import DATAGRAMS, HEAL_AT_S, PARTITION_AT_S
 from socket_testing import CLIENT_SERVER, RunCalls, example, program, require, verify_rejects
 
+from netsim.trace.byte_ranges import BytePair, Unreceived, pair_calls
+
 LATENCY_NS = 50_000_000
 
 
@@ -46,6 +48,14 @@ def test_loss_drops_datagrams_each_with_a_drop_event(simulate):
     assert len(by_digest) == DATAGRAMS
     dropped = {by_digest[event["digest"]] for event in drops}
     assert dropped.isdisjoint(got) and dropped | set(got) == set(by_digest.values())
+    # byte_ranges pairs each datagram received with its send, and names the others dropped.
+    outcomes = list(pair_calls(run.events))
+    pairs = [o for o in outcomes if isinstance(o, BytePair)]
+    assert sorted(pair.receive["preview"] for pair in pairs) == sorted(got)
+    assert all(pair.datagram and pair.send["digest"] == pair.receive["digest"] for pair in pairs)
+    unreceived = [o for o in outcomes if isinstance(o, Unreceived)]
+    assert {o.send["preview"] for o in unreceived} == dropped
+    assert {o.fate for o in unreceived} == {"dropped"} and len(unreceived) == len(drops)
 
 
 def test_loss_on_a_stream_loses_nothing(simulate):
