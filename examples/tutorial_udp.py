@@ -12,8 +12,10 @@ seconds (0.5 by default) after the last client got its answer. Over the other da
     netsim run examples/client_server.gml --app examples/tutorial_udp.py:main_udp6         # ("::1", PORT)
     netsim run examples/client_server.gml --app examples/tutorial_udp.py:main_unix_dgram   # AF_UNIX datagrams
 
-With ``--loss 0.3`` some datagrams (the question or the answer) are dropped on their link, each a
-``drop`` event in the trace, and the clients' retries are what gets the answer through.
+On lossy links some datagrams (a question or an answer) are dropped, each a ``drop`` event in the
+trace, and the clients' retries are what gets the answers through:
+
+    netsim run examples/client_server.gml --app examples/tutorial_udp.py:main --loss 0.3
 """
 
 from __future__ import annotations
