@@ -280,6 +280,7 @@ class _Server:
                 if not isinstance(resolve_app(spec), type):
                     # A socket program's node runs it beside its loop: the runtime for that, once too.
                     import netsim.runtime.socket_program  # noqa: F401
+                    import netsim.runtime.traced_socket  # noqa: F401
         # Forked nodes read the gate's EOF: it opens when the server closes the write end.
         self.gate = os.pipe()
         self._send(encode_control(READY, pid=os.getpid()))

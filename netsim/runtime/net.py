@@ -21,7 +21,7 @@ import errno
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsim.clock import now_ns
@@ -73,26 +73,33 @@ def parse_listen_spec(spec: int | str) -> tuple[str, int | str]:
     return transport, int(where)
 
 
-def listens(*specs: int | str) -> Callable[[Main], Main]:
+def listens(*specs: int | str, nodes: Iterable[str] | None = None) -> Callable[[Main], Main]:
     """Declare the listeners ``main`` needs bound before any node's ``main`` starts.
 
     Each spec is a port (TCP on the node's own address), ``"udp:PORT"``, ``"tcp6:PORT"``,
     ``"udp6:PORT"`` (on ``::1``, whose ports the whole machine shares), or ``"unix:NAME"``,
     ``"unix-dgram:NAME"``, ``"unix-seqpacket:NAME"`` (at ``net.path(NAME)``). ``net.listen(spec)``
-    returns the socket.
+    returns the socket. ``nodes``: the names of the nodes that have these listeners (default: every
+    node that runs ``main``), as a server's port on ``::1`` can be bound by one node only. Stack the
+    decorator for listeners on different nodes.
     """
     for spec in specs:
         parse_listen_spec(spec)
+    if isinstance(nodes, str):
+        raise ValueError(f"listens(nodes={nodes!r}): give a collection of node names, e.g. nodes=['server']")
+    only = None if nodes is None else frozenset(nodes)
 
     def declare(main: Main) -> Main:
-        setattr(main, LISTEN_ATTRIBUTE, tuple(specs))
+        earlier = getattr(main, LISTEN_ATTRIBUTE, ())
+        setattr(main, LISTEN_ATTRIBUTE, (*earlier, *((spec, only) for spec in specs)))
         return main
 
     return declare
 
 
-def declared_listeners(main: Callable[..., Any]) -> tuple[int | str, ...]:
-    return tuple(getattr(main, LISTEN_ATTRIBUTE, ()))
+def declared_listeners(main: Callable[..., Any], node: str) -> tuple[int | str, ...]:
+    """The listeners ``main`` declared for ``node``."""
+    return tuple(spec for spec, only in getattr(main, LISTEN_ATTRIBUTE, ()) if only is None or node in only)
 
 
 class Net:

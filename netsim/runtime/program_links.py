@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
-from netsim.runtime.hosts import host_index, path_index
+from netsim.runtime.hosts import SHARED_HOST, host_index, node_path_dir, path_index
 from netsim.runtime.socket_calls import CONNECTED_TRANSPORTS, address_json, digest, error_text
 from netsim.shaping.shaper import LinkShaper
 from netsim.trace.writer import TraceWriter
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 RETRANSMIT_NS = 200_000_000
 # How often a held stream waits for a partition to heal before it looks again.
 BLOCKED_RECHECK_NS = 20_000_000
+# The run's directory of announced addresses (ProgramSockets.announce).
+PORTS_DIR = "ports"
 # A program's calls part is written to disk at least this often (a node can die without warning).
 FLUSH_INTERVAL_NS = 200_000_000
 # Past this many bytes held for one socket, its sends wait for the link (a send buffer's limit).
@@ -63,6 +65,7 @@ class ProgramSockets:
         self,
         *,
         node_name: str,
+        node_index: int,
         node_names: tuple[str, ...],
         neighbours: tuple[str, ...],
         host: str,
@@ -73,6 +76,7 @@ class ProgramSockets:
         shapers: dict[str, LinkShaper],
     ) -> None:
         self.node_name = node_name
+        self.node_index = node_index
         self.node_names = node_names
         self.neighbours = frozenset(neighbours)
         self.host = host
@@ -176,16 +180,56 @@ class ProgramSockets:
         peer = self.declared.get(key)
         if peer is None:
             index = None
-            if isinstance(address, list) and len(address) == 2 and isinstance(address[0], str):
-                index = host_index(self.host_base, address[0])
+            if isinstance(address, list) and len(address) >= 2 and isinstance(address[0], str):
+                index = host_index(self.host_base, address[0]) if len(address) == 2 else None
+                if index is None:
+                    index = self._announced(address[0], address[1])
+                    if index is None:
+                        return None  # perhaps not announced yet: asked again next time
             elif isinstance(address, str) and address:
-                index = path_index(self.socket_dir, address)
+                # A path under a node's net.path directory, or an abstract name netsim gave a client.
+                index = path_index(self.socket_dir, address[1:] if address.startswith("@") else address)
             if index is not None and index < len(self.node_names):
                 peer = self.node_names[index]
         if len(self._peer_cache) > 10_000:
             self._peer_cache.clear()
         self._peer_cache[key] = peer
         return peer
+
+    # ---- addresses that do not say whose they are -----------------------------------------------------
+    # On ::1, and on 127.0.0.1 where nodes share it, only a port tells nodes apart: each node announces
+    # the address of every such socket it binds, before it connects or sends from it, as a symbolic
+    # link in the run's private directory (ports/HOST_PORT -> node index), and a node that meets the
+    # address looks it up there.
+
+    def announce(self, address: Any) -> None:
+        if not (isinstance(address, tuple) and len(address) >= 2):
+            return
+        host, port = address[0], address[1]
+        if self.own_host and not host.startswith("::") and host != SHARED_HOST:
+            return  # the node's own IPv4 address says whose it is
+        directory = os.path.join(self.socket_dir, PORTS_DIR)
+        link = os.path.join(directory, f"{host}_{port}")
+        staging = f"{link}.{os.getpid()}"
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staging)
+            os.symlink(str(self.node_index), staging)
+            os.replace(staging, link)  # a port another node had before is this node's now
+        except OSError:
+            pass  # the run is ending (its directory is gone): nothing to announce to
+
+    def _announced(self, host: str, port: Any) -> int | None:
+        try:
+            target = os.readlink(os.path.join(self.socket_dir, PORTS_DIR, f"{host}_{port}"))
+        except OSError:
+            return None
+        return int(target) if target.isdigit() else None
+
+    def client_name(self, number: int) -> str:
+        """The abstract AF_UNIX name netsim binds an unbound client socket to: it says whose it is."""
+        return f"\0{node_path_dir(self.socket_dir, self.node_index)}/.{os.getpid()}.{number}"
 
     # ---- conditions and faults ------------------------------------------------------------------------
 

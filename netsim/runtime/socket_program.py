@@ -47,6 +47,7 @@ class SocketProgramApp(App):
         )
         self.sockets = ProgramSockets(
             node_name=node.name,
+            node_index=plan.index,
             node_names=plan.node_names,
             neighbours=node.neighbour_names,
             host=host,
@@ -80,7 +81,7 @@ class SocketProgramApp(App):
     def bind_declared(self) -> dict[str, Any]:
         """Make the node's path directory and bind what ``main`` declared (``netsim.listens``)."""
         os.makedirs(node_path_dir(self.node.plan.socket_dir, self.node.plan.index), mode=0o700, exist_ok=True)
-        return self.net._bind_declared(declared_listeners(self.main))  # noqa: SLF001
+        return self.net._bind_declared(declared_listeners(self.main, self.node.name))  # noqa: SLF001
 
     def learn_addresses(self, peers: dict[str, dict[str, Any]]) -> None:
         """The launcher's address book: the listeners each neighbour declared."""

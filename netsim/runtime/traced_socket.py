@@ -112,6 +112,7 @@ class TracedSocket(socket.socket):
         payload: Any = None,
         error: BaseException | None = None,
         to: Any = None,
+        peek_preview: Any = None,
     ) -> None:
         net = self._net
         record: dict[str, Any] = {
@@ -146,6 +147,8 @@ class TracedSocket(socket.socket):
             if self._whole:
                 record["digest"] = digest(payload)
             record["preview"] = preview(payload)
+        if peek_preview is not None:
+            record["preview"] = preview(peek_preview)
         if start_ns is not None:
             record["start_ns"] = start_ns
         if error is not None:
@@ -168,6 +171,8 @@ class TracedSocket(socket.socket):
             raise
         self._forget_names()
         self._bound = True
+        if self.family != socket.AF_UNIX:
+            self._net.announce(super().getsockname())
         self._record("bind", args={"address": address_json(given)})
 
     def listen(self, backlog: int | None = None) -> None:
@@ -181,7 +186,7 @@ class TracedSocket(socket.socket):
 
     def _bind_before_use(self, destination: Any) -> None:
         """An unbound socket takes its node's address before it connects or sends to a node (see the
-        module): its own IPv4 address, ``::1``, or an abstract AF_UNIX name."""
+        module): its own IPv4 address, ``::1``, or an abstract AF_UNIX name that names the node."""
         if self._bound:
             return
         # Looked at once: after its first connect or send the kernel has bound it, if we did not.
@@ -191,21 +196,25 @@ class TracedSocket(socket.socket):
         except OSError:
             return
         family = self.family
+        net = self._net
         address: Any = None
         if family == socket.AF_INET:
-            if sockname == ("0.0.0.0", 0) and self._net.own_host and _host_of(destination).startswith("127."):
-                address = (self._net.host, 0)
+            if sockname == ("0.0.0.0", 0) and _host_of(destination).startswith("127."):
+                address = (net.host, 0)
         elif family == socket.AF_INET6:
-            if sockname[:2] == ("::", 0) and _host_of(destination) in ("::1", "localhost"):
+            if sockname[:2] == ("::", 0) and _host_of(destination) == "::1":
                 address = ("::1", 0)
         elif family == socket.AF_UNIX and self.type != socket.SOCK_DGRAM and sockname in ("", b""):
-            # The kernel's autobind: an abstract name of its choosing, so both ends have a name. Not
-            # for a datagram socket: a real unbound sender cannot be answered, and stays so.
-            address = ""
+            # Bound where the kernel's autobind would have put it, in the abstract namespace, under a
+            # name that says which node it is. Not a datagram socket: a real unbound sender cannot be
+            # answered, and stays so.
+            address = net.client_name(self.number)
         if address is None:
             return
         super().bind(address)
         self._forget_names()
+        if family != socket.AF_UNIX:
+            net.announce(super().getsockname())
         self._record("bind", args={"address": address_json(address), "by": "netsim"})
 
     def connect(self, address: Any) -> None:
@@ -363,7 +372,8 @@ class TracedSocket(socket.socket):
         self, call: str, start: int, args: dict[str, Any], payload: Any, count: int, source: Any
     ) -> None:
         offset = None
-        if self._stream:
+        peek = args.get("flags", 0) & socket.MSG_PEEK
+        if self._stream and not peek:
             offset = self.received
             self.received += count
         self._record(
@@ -372,7 +382,9 @@ class TracedSocket(socket.socket):
             args=args,
             nbytes=count,
             offset=offset,
-            payload=payload if count else None,
+            # A peek takes nothing from the socket: no offset, no digest, nothing to pair.
+            payload=payload if count and not peek else None,
+            peek_preview=payload if count and peek else None,
             to=source if call.startswith("recvfrom") and source is not None else None,
         )
         self._net.calls += 1

@@ -186,3 +186,17 @@ def test_concurrent_runs_hold_different_address_blocks() -> None:
     again = lease_host_base()
     again.close()
     assert again.base
+
+
+def test_listeners_can_be_declared_for_some_nodes_only() -> None:
+    from netsim.runtime.net import declared_listeners
+
+    @listens(9000)
+    @listens("tcp6:9001", "udp6:9002", nodes=["server"])
+    def program(net: object) -> None:
+        pass
+
+    assert sorted(map(str, declared_listeners(program, "server"))) == ["9000", "tcp6:9001", "udp6:9002"]
+    assert declared_listeners(program, "client") == (9000,)
+    with pytest.raises(ValueError, match="collection of node names"):
+        listens(9000, nodes="server")

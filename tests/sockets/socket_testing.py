@@ -20,20 +20,6 @@ CLIENT_SERVER = EXAMPLES / "client_server.gml"
 PROGRAMS = Path(__file__).with_name("socket_programs.py")
 
 
-# trace verify's program_bytes check registers a send only when the sender can name its peer, and on
-# unix and unix-seqpacket the server's end of a connection cannot (its client has an abstract name or
-# none), while the client's receive of the answer names the server: the answer looks sent by nobody.
-# test_socket_addresses.py pins the bug; runs that meet it may fail that one check.
-UNNAMED_CLIENTS = {
-    "program_bytes": "a unix or seqpacket server's sends name no peer, so verify does not count them "
-    "(netsim/trace/verify/program_bytes.py)"
-}
-
-
-def verify_rejects(transport: str) -> dict[str, str]:
-    return UNNAMED_CLIENTS if transport in ("unix", "unix-seqpacket") else {}
-
-
 def program(name: str) -> str:
     """The app spec of the test program ``name`` in socket_programs.py."""
     return f"{PROGRAMS}:{name}"

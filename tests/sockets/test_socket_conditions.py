@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from socket_programs import DATAGRAMS, HEAL_AT_S, PARTITION_AT_S
-from socket_testing import CLIENT_SERVER, RunCalls, example, program, require, verify_rejects
+from socket_testing import CLIENT_SERVER, RunCalls, example, program, require
 
 from netsim.trace.byte_ranges import BytePair, Unreceived, pair_calls
 
@@ -90,19 +90,12 @@ def test_a_partition_refuses_connects_and_holds_stream_bytes_until_the_heal(simu
     assert received["ts_ns"] >= heal["ts_ns"] > sent["ts_ns"] > start_ns
 
 
-UNSHAPED_ANSWERS = (
-    "program_links.py shapes a send only when it can name the peer (ProgramSockets.peer_of): a unix "
-    "server's accepted socket has an abstract client name and a tcp6 one a port on the shared ::1, so "
-    "the server's answers cross the link with no latency (tcp6 without netsim.listens: neither way)"
-)
-
-
 @pytest.mark.parametrize(
     "transport",
     [
         "tcp",
-        pytest.param("unix", marks=pytest.mark.xfail(strict=True, reason=UNSHAPED_ANSWERS)),
-        pytest.param("tcp6", marks=pytest.mark.xfail(strict=True, reason=UNSHAPED_ANSWERS)),
+        "unix",
+        "tcp6",
     ],
 )
 def test_latency_delays_both_directions_of_a_connection(simulate, transport):
@@ -114,7 +107,6 @@ def test_latency_delays_both_directions_of_a_connection(simulate, transport):
         seed=1,
         quiet=0.3,
         conditions={"latency": "50ms"},
-        verify_rejects=verify_rejects(transport),
     )
     assert result.summary.ended_by == "done", result.summary
     run = RunCalls(result.run_dir)
