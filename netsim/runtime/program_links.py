@@ -33,6 +33,7 @@ import select
 import socket
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +107,10 @@ class ProgramSockets:
             after_in_child=self._in_forked_child,
         )
         self._number = 0
-        # Activity, read by the node's loop: calls that moved bytes, and calls blocked waiting for some.
+        # Activity, read by the node's loop: calls that moved bytes, and the program's threads blocked
+        # in a receive or an accept (thread id -> the descriptor it waits on).
         self.calls = 0
-        self.waiting = 0
+        self.waiting_on: dict[int, int] = {}
         self.line = DelayLine(self)
 
     # ---- the trace part -------------------------------------------------------------------------------
@@ -382,6 +384,8 @@ class DelayLine:
         self._cv = threading.Condition()
         self._thread: threading.Thread | None = None
         self._hurry = False
+        # The delay line's thread failed (a bug in netsim): its traceback, for the node's loop to raise.
+        self.failure: str | None = None
 
     def __bool__(self) -> bool:
         return bool(self._held)
@@ -438,6 +442,12 @@ class DelayLine:
             self._cv.notify()
 
     def _serve(self) -> None:
+        try:
+            self._deliver_due()
+        except BaseException:  # noqa: BLE001 - netsim's own failure: the node reports it and fails
+            self.failure = traceback.format_exc()
+
+    def _deliver_due(self) -> None:
         while True:
             with self._cv:
                 while True:

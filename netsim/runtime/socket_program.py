@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import threading
 import traceback
@@ -117,13 +118,27 @@ class SocketProgramApp(App):
                 self._wake_write.send(b"!")
 
     def busy(self) -> bool:
-        """Whether the program has work in hand (see the module's docstring)."""
+        """Whether the program has work in hand (see the module's docstring): it computes or sleeps,
+        a link holds its bytes, or what it waits on has something for it already (its thread has not
+        been scheduled yet to take it: a busy machine)."""
+        if self.sockets.line:
+            return True
         if self._finished:
-            return bool(self.sockets.line)
-        return self.sockets.waiting == 0 or bool(self.sockets.line)
+            return False
+        waited_on = list(self.sockets.waiting_on.values())
+        if not waited_on:
+            return True
+        try:
+            readable, _, _ = select.select(waited_on, (), (), 0)
+        except (OSError, ValueError):
+            return True  # a descriptor closed under the wait: look again next turn
+        return bool(readable)
 
     def _poll(self) -> None:
-        if self._finished:
+        failure = self.sockets.line.failure
+        if failure is not None:
+            raise RuntimeError(f"netsim's delay line for the program's held bytes failed:\n{failure}")
+        if self._finished and not self.sockets.line:
             return
         calls = self.sockets.calls
         if calls != self._last_calls:

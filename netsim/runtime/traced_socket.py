@@ -21,6 +21,7 @@ Three things the wrapper does besides recording, each so that a run reads like a
 from __future__ import annotations
 
 import socket
+import threading
 from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
@@ -231,11 +232,7 @@ class TracedSocket(socket.socket):
         try:
             self._bind_before_use(address)
             net.before_connect(self, address)
-            net.waiting += 1
-            try:
-                code = super().connect_ex(address) if call == "connect_ex" else super().connect(address)
-            finally:
-                net.waiting -= 1
+            code = super().connect_ex(address) if call == "connect_ex" else super().connect(address)
         except OSError as error:
             self._record(call, start_ns=start, args=args, error=error, to=address)
             raise
@@ -249,14 +246,16 @@ class TracedSocket(socket.socket):
     def accept(self) -> tuple[TracedSocket, Any]:
         start = now_ns()
         net = self._net
-        net.waiting += 1
+        blocked = net.waiting_on
+        thread = _get_ident()
+        blocked[thread] = _fileno(self)
         try:
             fd, address = self._accept()  # type: ignore[attr-defined]
         except OSError as error:
             self._record("accept", start_ns=start, error=error)
             raise
         finally:
-            net.waiting -= 1
+            del blocked[thread]
         sock = net.adopt(self.family, self.type, self.proto, fd)
         # As socket.socket.accept does: a listener with a timeout gives blocking connections.
         if socket.getdefaulttimeout() is None and self.gettimeout_untraced():
@@ -320,15 +319,16 @@ class TracedSocket(socket.socket):
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         # The receive every tutorial loop makes: its path is written out, not shared.
         start = now_ns()
-        net = self._net
-        net.waiting += 1
+        blocked = self._net.waiting_on
+        thread = _get_ident()
+        blocked[thread] = _fileno(self)
         try:
             data = _recv(self, bufsize, flags)
         except OSError as error:
-            net.waiting -= 1
+            del blocked[thread]
             self._record("recv", start_ns=start, args=_receive_args("bufsize", bufsize, flags), error=error)
             raise
-        net.waiting -= 1
+        del blocked[thread]
         self._received_record("recv", start, _receive_args("bufsize", bufsize, flags), data, len(data), None)
         return data
 
@@ -358,15 +358,16 @@ class TracedSocket(socket.socket):
         return count, address
 
     def _receive(self, call: str, start: int, args: dict[str, Any], method: Any, *call_args: Any) -> Any:
-        net = self._net
-        net.waiting += 1
+        blocked = self._net.waiting_on
+        thread = _get_ident()
+        blocked[thread] = _fileno(self)
         try:
             return method(*call_args)
         except OSError as error:
             self._record(call, start_ns=start, args=args, error=error)
             raise
         finally:
-            net.waiting -= 1
+            del blocked[thread]
 
     def _received_record(
         self, call: str, start: int, args: dict[str, Any], payload: Any, count: int, source: Any
@@ -500,6 +501,8 @@ class TracedSocket(socket.socket):
 
 
 _recv = socket.socket.recv
+_fileno = socket.socket.fileno  # the kernel's descriptor, untraced
+_get_ident = threading.get_ident
 
 
 def _host_of(address: Any) -> str:

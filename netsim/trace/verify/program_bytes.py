@@ -75,8 +75,9 @@ class ProgramBytes:
         if type(digest) is not str:
             return
         if call in _SENDS:
-            if "peer" in record:
-                self._datagram_sent((digest, sockname, peername), 1)
+            # Kept whether or not the send names its peer: a datagram to a port its owner has bound
+            # but not yet announced (docs/socket-programs.md) is received all the same.
+            self._datagram_sent((digest, sockname, peername), 1)
         elif "peer" in record:
             self.tally.checked += 1
             key = (digest, peername, sockname)
