@@ -14,18 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
-from netsim_testing import processes_mentioning, run_problems
-
-import netsim.testing.plugin
-
-PLUGIN = netsim.testing.plugin.__name__
-# With netsim installed, pytest loads the plugin by its entry point; run from a checkout, it is named.
-REGISTERED = any(entry.value == PLUGIN for entry in entry_points(group="pytest11"))
-PLUGIN_ARGS = () if REGISTERED else ("-p", PLUGIN)
+from netsim_testing import PLUGIN, PLUGIN_ARGS, PLUGIN_REGISTERED, processes_mentioning, run_problems
 
 APPS = '''
 import netsim
@@ -98,7 +90,9 @@ def test_the_entry_point_names_the_plugin() -> None:
     assert pyproject["project"]["entry-points"]["pytest11"] == {"netsim": PLUGIN}
 
 
-@pytest.mark.skipif(not REGISTERED, reason="netsim is not installed with its entry points (pip install -e .)")
+@pytest.mark.skipif(
+    not PLUGIN_REGISTERED, reason="netsim is not installed with its entry points (pip install -e .)"
+)
 def test_installed_netsim_gives_every_pytest_session_the_fixture(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--fixtures", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*netsim_run*", "*Run a topology for real*"])
@@ -193,7 +187,7 @@ def test_assertions_say_what_did_not_hold(inner: pytest.Pytester) -> None:
         f"""
         import os
         from pathlib import Path
-        from netsim.testing import assert_every_node_received, assert_no_loss, assert_verified
+        from netsim.testing import assert_every_node_received
 
         def test_everyone(netsim_run):
             Path({str(inner.path / PID_FILE)!r}).write_text(str(os.getpid()))
@@ -201,15 +195,10 @@ def test_assertions_say_what_did_not_hold(inner: pytest.Pytester) -> None:
 
         def test_a_typo(netsim_run):
             assert_every_node_received(netsim_run("ring:4", app="flood", seed=1), "flod")
-
-        def test_a_crash_breaks_delivery(netsim_run):
-            run = netsim_run("ring:4", app="protocol_apps:Crash", seed=1)
-            assert_verified(run, allow=["exactly_once"])
-            assert_no_loss(run)
         """
     )
     result = run_inner(inner)
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
         [
             "E       AssertionError: 1 of 4 nodes did not receive a 'flood' message: n0",
@@ -221,13 +210,6 @@ def test_assertions_say_what_did_not_hold(inner: pytest.Pytester) -> None:
         [
             "E       AssertionError: 4 of 4 nodes did not receive a 'flod' message: n0, n1, n2, n3",
             "E         no node received any 'flod'; the message types they received: 'flood' (5)",
-        ]
-    )
-    result.stdout.fnmatch_lines(
-        [
-            "E       AssertionError: * message(s) lost on reliable links:",
-            "E         * -> n2 (tcp): * sent, * received, * lost",
-            "E         see them: run.events(link=(*n2*))",
         ]
     )
     assert leftovers(inner) == []
