@@ -4,6 +4,7 @@ sessions of their own)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from netsim_testing import A_NODE_FAILS, Simulations, trace_header, write_run
 
 import netsim
+import netsim.testing
 from netsim.errors import OptionError
 from netsim.runs.summary import RunSummary, TopologyRef
 from netsim.testing import (
@@ -140,3 +142,9 @@ def test_loss_is_told_by_link_direction(lossy: netsim.Run) -> None:
 def test_allowing_a_check_that_does_not_exist_is_an_error(flood: netsim.Run) -> None:
     with pytest.raises(OptionError, match="no verify check is named 'exactly-once'"):
         assert_verified(flood, allow=["exactly-once"])
+
+
+def test_netsim_testing_names_resolve_and_are_documented() -> None:
+    assert netsim.testing.__all__ == sorted(netsim.testing._HOMES)
+    for name in netsim.testing.__all__:
+        assert inspect.getdoc(getattr(netsim.testing, name)), f"netsim.testing.{name} has no docstring"
