@@ -22,6 +22,7 @@ from netsim.testing import (
     assert_verified,
     describe_run,
 )
+from netsim.trace.verify import CHECK_NAMES
 
 CRASHES = f"{Path(__file__).parents[1] / 'runtime' / 'runtime_apps.py'}:CrashOnSecondMessage"
 
@@ -118,7 +119,7 @@ def test_verify_failures_name_the_check_and_its_events(lossy: netsim.Run) -> Non
         assert_verified(lossy)
     lines = str(caught.value).splitlines()
     assert lines[:4] == [
-        "trace verify: 1 of 6 checks failed on 11 events",
+        f"trace verify: 1 of {len(CHECK_NAMES)} checks failed on 11 events",
         "  exactly_once: reliable transports deliver every message once; nothing arrives twice; "
         "1 failure(s), the first:",
         "    line 7: a:2 is sent on a reliable transport and never received (the receiver b stopped)",
