@@ -11,8 +11,10 @@ reads what ``netsim topo`` reads, and node programs subclass ``netsim.App``::
                 ctx.send(peer, "hello")
             ctx.stop()
 
-    result = netsim.run("ring:4", app="mymodule:Hello", check=True)
-    print(result.summary.messages_sent, result.run_dir / "trace.jsonl")
+    run = netsim.run("ring:4", app="mymodule:Hello", check=True)
+    print(run.summary.messages_sent, run.run_dir)
+    for event in run.messages("hello", node="n1"):   # the trace, streamed and filtered
+        print(event["ts_ns"], event["peer"])
 
 Every name here is imported on first use (PEP 562), so ``import netsim`` stays cheap; type checkers
 and IDEs see the real definitions through the ``TYPE_CHECKING`` imports below.
@@ -45,7 +47,8 @@ if TYPE_CHECKING:
         TraceFormatError,
         TransportError,
     )
-    from netsim.launch.run import RunResult, run
+    from netsim.launch.result import Run, RunResult
+    from netsim.launch.run import run
     from netsim.runs.summary import RunSummary
     from netsim.runtime.app import App
     from netsim.runtime.context import NodeContext
@@ -63,7 +66,8 @@ _HOMES: dict[str, str] = {
     "Net": "netsim.runtime.net",
     "listens": "netsim.runtime.net",
     "TracedSocket": "netsim.runtime.traced_socket",
-    "RunResult": "netsim.launch.run",
+    "Run": "netsim.launch.result",
+    "RunResult": "netsim.launch.result",
     "RunSummary": "netsim.runs.summary",
     "Topology": "netsim.topology.model",
     "load_topology": "netsim.topology",
@@ -107,6 +111,7 @@ __all__ = [
     "NodeCrashed",
     "OptionError",
     "ProgramFailed",
+    "Run",
     "RunError",
     "RunResult",
     "RunSummary",

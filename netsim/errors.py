@@ -13,7 +13,7 @@
     ├── ProgramFailed           a node's program (``--cmd``) could not start, failed init or exited
     ├── TransportError          a socket operation netsim cannot carry out
     │   └── MessageTooLarge     a message bigger than its transport can carry
-    └── RunError                a simulation that did not end ok (exit 1); ``result`` is its RunResult
+    └── RunError                a simulation that did not end ok (exit 1); ``result`` is its Run
         ├── StartupError        nodes did not come up (bind, connect, barrier)
         └── NodeCrashed         a node process raised or died (node, exit code, traceback)
 
@@ -144,7 +144,7 @@ class MessageTooLarge(TransportError):
 class RunError(NetsimError):
     """A simulation that did not end ok; raised by ``netsim.run(..., check=True)``.
 
-    ``result`` is the finished run's ``RunResult`` (its directory, summary and exit code), or None when
+    ``result`` is the finished run's ``Run`` (its directory, summary and exit code), or None when
     the error is raised inside a node.
     """
 

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 from netsim_testing import Simulations
 
+# tests/testing runs pytest sessions of its own, to test netsim's pytest plugin.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:

@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,12 @@ from netsim.trace.verify import verify_trace
 from netsim.transport import TRANSPORTS
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# netsim's pytest plugin: an installed netsim has pytest load it by its entry point; a session run from
+# a checkout (PYTHONPATH) is told to load it, with these arguments.
+PLUGIN = "netsim.testing.plugin"
+PLUGIN_REGISTERED = any(entry.value == PLUGIN for entry in entry_points(group="pytest11"))
+PLUGIN_ARGS: tuple[str, ...] = () if PLUGIN_REGISTERED else ("-p", PLUGIN)
 
 
 def load_trace(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -28,6 +28,7 @@ PUBLIC_NAMES = [
     "NodeCrashed",
     "OptionError",
     "ProgramFailed",
+    "Run",
     "RunError",
     "RunResult",
     "RunSummary",

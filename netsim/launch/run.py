@@ -12,8 +12,6 @@ import os
 import random
 import secrets
 import shlex
-import signal
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +42,7 @@ from netsim.launch.launcher import (
 )
 from netsim.launch.limits import ensure_limits, open_fds, run_needs
 from netsim.launch.plan import build_plans, link_transport, slug
+from netsim.launch.result import Run
 from netsim.launch.signals import StopSignals
 from netsim.launch.socket_programs import (
     check_socket_program_links,
@@ -82,45 +81,17 @@ from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from netsim.workloads.setup import WorkloadOptions
 
-EXIT_OK, EXIT_FAILED = 0, 1
 ROUTINGS = ("shortest-path", "none")
-# A run that ended ok but whose workload's history its checker judged invalid, or could not judge.
-EXIT_INVALID, EXIT_UNKNOWN = 3, 4
 # A run that ended so, and in which no node failed (a hung node that had to be ended is a failure).
 OK_ENDINGS = ("done", "quiet", "duration")
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """A finished run: its directory (trace, summary, topology, node logs) and its summary."""
-
-    run_dir: Path
-    summary: RunSummary
-
-    @property
-    def ok(self) -> bool:
-        """True when the run ended as planned (done, quiet or duration) and no node failed."""
-        return self.summary.ok
-
-    @property
-    def exit_code(self) -> int:
-        """0 ok, 1 failed, 3 a workload's history judged invalid, 4 its validity unknown, 128 + the
-        signal's number when a stop signal ended the run (130 for Ctrl-C)."""
-        if self.summary.ended_by == "interrupted":
-            name = self.summary.signal or "SIGINT"
-            return 128 + getattr(signal, name, signal.SIGINT)
-        if not self.summary.ok:
-            return EXIT_FAILED
-        workload = self.summary.workload
-        if isinstance(workload, dict) and workload.get("valid") is not True:
-            return EXIT_INVALID if workload.get("valid") is False else EXIT_UNKNOWN
-        return EXIT_OK
-
-
 def run(
-    topology: str | os.PathLike[str] | Topology,
+    topology: str | os.PathLike[str] | Topology | nx.Graph,
     *,
     app: str | AppTarget = DEFAULT_APP,
     transport: str = DEFAULT_TRANSPORT,
@@ -141,8 +112,9 @@ def run(
     workload: WorkloadOptions | None = None,
     checkers: list[str] | None = None,
     routing: str = "shortest-path",
-) -> RunResult:
-    """Run ``topology`` (a file, a generator spec such as ``ring:8``, or a Topology) to completion.
+) -> Run:
+    """Run ``topology`` (a file, a generator spec such as ``ring:8``, a Topology or a networkx graph)
+    to completion; the returned ``Run`` reads the run's directory (``netsim.launch.result``).
 
     The run ends when every node's app has called ``ctx.stop()`` ("done"), when no node has sent or
     received anything and none holds a timer for ``quiet`` seconds ("quiet"), after ``duration``
@@ -170,7 +142,7 @@ def run(
     With ``check=True`` a run that did not end ok raises, once its directory is finished:
     ``NodeCrashed`` naming the first node that failed, with its traceback; ``StartupError`` when the
     nodes did not come up; ``RunError`` for any other ending (a stop signal, a launcher error). The
-    error's ``result`` is the RunResult.
+    error's ``result`` is the Run.
     Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
     ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
@@ -338,13 +310,13 @@ def run(
     if launcher_error is not None:
         # A bug in netsim itself: the run directory is finished all the same, then the error goes on.
         raise launcher_error
-    result = RunResult(run_dir=run_dir, summary=summary)
+    result = Run(run_dir=run_dir, summary=summary)
     if check and not result.ok:
         raise _run_error(result, outcome.failures)
     return result
 
 
-def _run_error(result: RunResult, failures: list[dict[str, Any]]) -> RunError:
+def _run_error(result: Run, failures: list[dict[str, Any]]) -> RunError:
     """Why ``result`` did not end ok, as the error ``run(check=True)`` raises."""
     for failure in failures:
         if failure.get("name") is not None:

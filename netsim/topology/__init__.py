@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     )
     from netsim.topology.load import ACCEPTED_EXTENSIONS, EXTENSION_FORMATS, load_topology, read_graph
     from netsim.topology.model import LinkSpec, NodeSpec, Topology
-    from netsim.topology.parse import from_graph, to_json_value
+    from netsim.topology.parse import from_graph, from_networkx, to_json_value
     from netsim.topology.write import (
         describe,
         topology_to_graph,
@@ -56,7 +56,7 @@ _HOMES: dict[str, str] = {
         ("ACCEPTED_EXTENSIONS", "EXTENSION_FORMATS", "load_topology", "read_graph"), "netsim.topology.load"
     ),
     **dict.fromkeys(("LinkSpec", "NodeSpec", "Topology"), "netsim.topology.model"),
-    **dict.fromkeys(("from_graph", "to_json_value"), "netsim.topology.parse"),
+    **dict.fromkeys(("from_graph", "from_networkx", "to_json_value"), "netsim.topology.parse"),
     **dict.fromkeys(
         (
             "describe",
@@ -81,6 +81,7 @@ __all__ = [
     "canonical_spec",
     "describe",
     "from_graph",
+    "from_networkx",
     "generate_graph",
     "is_generator_spec",
     "load_topology",

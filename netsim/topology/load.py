@@ -28,7 +28,7 @@ from netsim.topology.generate import (
     parse_generator_spec,
 )
 from netsim.topology.model import Topology
-from netsim.topology.parse import from_graph
+from netsim.topology.parse import from_graph, from_networkx
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -51,15 +51,18 @@ _BINARY_PROBE_BYTES = 8192
 _EXTENSIONS_HINT = f"accepted extensions: {', '.join(ACCEPTED_EXTENSIONS)}"
 
 
-def load_topology(spec: str | os.PathLike[str], *, seed: int | None = None) -> Topology:
-    """Load a topology file, or build the topology a generator spec (``ring:8``) stands for.
+def load_topology(spec: str | os.PathLike[str] | nx.Graph, *, seed: int | None = None) -> Topology:
+    """Load a topology file, build the topology a generator spec (``ring:8``) stands for, or convert a
+    networkx graph (``from_networkx``).
 
     A string ``KIND:ARGS`` with a known KIND is a generator spec unless a file of that name exists;
-    anything else is a path. ``seed`` makes ``random:N:P`` reproducible. Raises TopologyError, or
-    OptionError for a seed outside 64 bits (``check_seed``).
+    any other string or path is a file. ``seed`` makes ``random:N:P`` reproducible. Raises
+    TopologyError, or OptionError for a seed outside 64 bits (``check_seed``).
     """
     if seed is not None:
         check_seed(seed)
+    if not isinstance(spec, (str, bytes, os.PathLike)):
+        return from_networkx(spec)
     source = os.fsdecode(spec)
     if is_generator_spec(source) and not os.path.lexists(source):
         kind, args = parse_generator_spec(source)

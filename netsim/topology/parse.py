@@ -7,6 +7,7 @@ attributes, JSON-compatible attributes, self-loops, parallel and directed edges,
 from __future__ import annotations
 
 import shlex
+import sys
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +79,28 @@ def from_graph(
         graph_attrs=graph_attrs,
         warnings=tuple(warnings),
     )
+
+
+def from_networkx(graph: Any) -> Topology:
+    """A networkx graph built in Python (``Graph``, ``DiGraph``, ``MultiGraph``, ``MultiDiGraph``) as a
+    :class:`Topology`, by the rules and with the errors of a file's graph (``from_graph``).
+
+    Errors and ``Topology.source`` call it ``networkx.Graph`` (its class), then its name if it has one;
+    the topology's name is the graph's, else ``graph``. Anything else is a TopologyError.
+    """
+    # A caller holding a graph has imported networkx already: looked up, not imported, to check it.
+    networkx = sys.modules.get("networkx")
+    if networkx is None or not isinstance(graph, networkx.Graph):
+        raise TopologyError(
+            f"{type(graph).__name__} object",
+            None,
+            "not a topology",
+            hint="pass a topology file, a generator spec such as ring:8, a netsim.Topology or a "
+            "networkx.Graph",
+        )
+    name = _graph_name(_json_attrs(graph.graph, exclude=()), "graph")
+    source = f"networkx.{type(graph).__name__}" + ("" if name == "graph" else f" {name!r}")
+    return from_graph(graph, source, name)
 
 
 def to_json_value(value: Any) -> Any:

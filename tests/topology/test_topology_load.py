@@ -473,3 +473,41 @@ def test_permission_denied_is_reported_even_as_root(tmp_path: Path, monkeypatch:
         load_topology(path)
     assert str(caught.value) == f"{path}: cannot read the file: permission denied"
     assert "chmod" in (caught.value.hint or "")
+
+
+# -- networkx graphs built in Python ----------------------------------------------------------------------
+
+
+def test_a_networkx_graph_loads_by_the_rules_of_a_file() -> None:
+    graph = nx.Graph(name="triangle")
+    graph.add_node("a", app="echo")
+    graph.add_edge("a", "b", transport="udp", latency_ms=5)
+    graph.add_edge("b", 3)
+    topo = load_topology(graph)
+    assert topo.name == "triangle" and topo.source == "networkx.Graph 'triangle'"
+    assert [node.name for node in topo.nodes] == ["a", "b", "3"]
+    assert topo.nodes[0].app == "echo"
+    assert [(link.a, link.b, link.transport) for link in topo.links] == [("a", "b", "udp"), ("b", "3", None)]
+    assert topo.links[0].attrs == {"latency_ms": 5}
+
+
+def test_an_unnamed_networkx_graph_is_called_graph() -> None:
+    topo = load_topology(nx.MultiDiGraph(nx.cycle_graph(3)))
+    assert (topo.name, topo.source) == ("graph", "networkx.MultiDiGraph")
+    assert len(topo.links) == 3
+
+
+@pytest.mark.parametrize(
+    ("graph", "message"),
+    [
+        (nx.Graph(), "networkx.Graph: the graph has no nodes"),
+        (nx.Graph([("a", "b", {"transport": "pigeon"})]), "networkx.Graph: edge a -> b: unknown transport"),
+        (42, "int object: not a topology"),
+        ([("a", "b")], "list object: not a topology"),
+    ],
+)
+def test_a_bad_graph_is_one_topology_error(graph: object, message: str) -> None:
+    with pytest.raises(TopologyError) as caught:
+        load_topology(graph)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value) and caught.value.hint
