@@ -67,6 +67,7 @@ def traced_net(directory: str) -> Any:
 
     sockets = ProgramSockets(
         node_name="bench",
+        node_index=0,
         node_names=("bench",),
         neighbours=(),
         host="127.0.0.1",
