@@ -30,7 +30,7 @@ import netsim
 PORT = 65432
 
 
-@netsim.listens(PORT)
+@netsim.listens(PORT, nodes=["server"])
 def main(net):
     """TCP on each node's own address (``net.host``). ``netsim.listens`` binds the server's port, and
     listens on it, before any node's ``main`` starts: a client's first ``connect`` always finds it."""

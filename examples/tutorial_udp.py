@@ -31,7 +31,7 @@ ANSWER_TIMEOUT_S = 0.2
 ATTEMPTS = 20
 
 
-@netsim.listens(f"udp:{PORT}")
+@netsim.listens(f"udp:{PORT}", nodes=["server"])
 def main(net):
     """UDP on each node's own address. ``netsim.listens`` binds the server's port before any node's
     ``main`` starts, so no client's first datagram goes to a port nobody has bound yet."""
