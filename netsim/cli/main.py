@@ -85,6 +85,12 @@ class _RootGroup(TyperGroup):
         super().__init__(**attrs)
         self.commands = _CommandsOnDemand(COMMAND_MODULES)
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        # typer's rich pages cost more to import than this page has to draw (netsim/cli/root_help.py).
+        from netsim.cli.root_help import print_root_help
+
+        print_root_help(self, ctx)
+
 
 app = typer.Typer(
     name="netsim",

@@ -131,3 +131,29 @@ def test_the_check_sees_an_import() -> None:
     """The check itself works: a command that draws does load matplotlib."""
     assert "netsim.trace.plot" in modules_after("import netsim.trace.plot", HEAVY_MODULES)
     assert "networkx" in modules_after(command(["topo", "validate", "ring:4"]), NETWORKX)
+
+
+@pytest.mark.timeout(60)
+def test_the_root_help_page_draws_without_typer_s_rich_pages() -> None:
+    """typer.rich_utils brings Markdown and syntax highlighting: ~55 ms the root page does not need."""
+    assert modules_after(command(["--help"]), ("typer.rich_utils", "markdown_it")) == []
+
+
+@pytest.mark.timeout(60)
+def test_the_root_help_page_has_usage_options_and_commands() -> None:
+    code = """
+    import contextlib, io
+    from netsim.cli.main import app
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            app(["--help"], prog_name="netsim")
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+    page = out.getvalue()
+    assert "Usage: netsim [OPTIONS] COMMAND [ARGS]..." in page, page
+    assert "Run distributed systems for real" in page, page
+    assert "--version" in page and "Print the version and exit." in page, page
+    assert "Options" in page and "Commands" in page, page
+    assert "Generate, inspect and validate topologies" in page, page
+    """
+    assert modules_after(code, ()) == []
