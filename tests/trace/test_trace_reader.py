@@ -204,6 +204,45 @@ def test_lenient_reader_counts_every_skip(tmp_path: Path) -> None:
     assert [line_no for line_no, _ in reader.skipped_lines] == [2, 4, 5, 6]
 
 
+def _skips_before_each(reader: TraceReader) -> list[tuple[dict[str, Any], int]]:
+    """Each event with the number of lines the reader had skipped before it, read one at a time."""
+    return [(record, reader.skipped_count) for record in reader]
+
+
+MALFORMED_LINES = [b"x\n", b"[]\n", b"{}\n", line({"ts_ns": True, "node": "n0", "event": "start"})]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 250])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        EVENTS,
+        [b"x\n", EVENTS[0], b"[]\n", b"{}\n", EVENTS[1], EVENTS[2]],
+        [EVENTS[0], *MALFORMED_LINES, EVENTS[1], EVENTS[2], line({"ts_ns": 5, "node": "n0"}), EVENTS[0]],
+        [*EVENTS, line({"ts_ns": 12, "node": 7, "event": "start"})],
+    ],
+)
+def test_batches_hold_the_events_iterating_reads_and_end_at_each_skip(
+    tmp_path: Path, lines: list[Any], size: int
+) -> None:
+    # A list of valid events is checked in C as a whole; any other is read again line by line.
+    path = write_trace(tmp_path / "trace.jsonl", lines, tail=b'{"ts_ns":1000000400,"node":"n0","ev')
+    expected = _skips_before_each(TraceReader(path, strict=False))
+    reader = TraceReader(path, strict=False)
+    batches = list(reader.batches(size))
+    assert [(record, skipped) for batch, skipped in batches for record in batch] == expected
+    assert all(0 < len(batch) <= size for batch, _ in batches)
+    iterated = TraceReader(path, strict=False)
+    list(iterated)
+    assert (reader.skipped_count, reader.skipped_lines) == (iterated.skipped_count, iterated.skipped_lines)
+    if iterated.skipped_count > 1:  # the truncated last line is skipped in strict mode too
+        with pytest.raises(TraceFormatError) as raised:
+            list(TraceReader(path).batches(size))
+        with pytest.raises(TraceFormatError) as raised_iterating:
+            list(TraceReader(path))
+        assert str(raised.value) == str(raised_iterating.value)
+
+
 def test_wrong_schema_names_found_and_expected(tmp_path: Path) -> None:
     path = write_trace(tmp_path / "trace.jsonl", EVENTS, header={**HEADER, "schema": "netsim-trace/2"})
     with pytest.raises(TraceFormatError) as raised:
