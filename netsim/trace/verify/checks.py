@@ -50,8 +50,9 @@ class _Sent:
     fifo_index: int
     line: int
     # The send's record as JSON text, kept only on reliable transports, where a message never received is
-    # a failure to show. Text, because a flood keeps tens of thousands of messages in flight: as dicts,
-    # they are objects the garbage collector walks again and again.
+    # a failure to show, and only when it cannot be read again from its line at the end (see Verifier).
+    # Text, because a flood keeps tens of thousands of messages in flight: as dicts, they are objects the
+    # garbage collector walks again and again.
     record: str | None
     # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
     dropped: bool = False
@@ -119,10 +120,23 @@ def _take_one(copies: Counter[str], msg_id: str) -> bool:
     return True
 
 
-class Verifier:
-    """The state of all seven checks while the trace streams by."""
+class _Unread(dict[str, Any]):
+    """A failed send's record kept as its line number only: its ``msg_id`` until the line is read again."""
 
-    def __init__(self, max_examples: int) -> None:
+
+class Verifier:
+    """The state of all seven checks while the trace streams by.
+
+    ``records_at`` (``TraceReader.records_at`` of the trace being fed) reads the events of some lines
+    again: given it, a send on a reliable transport keeps no copy of its record in case it is never
+    received (one JSON text per message in flight, 0.4 s of a 1,000,000-event flood's 4.5 s); the
+    records of the few such sends shown as examples are read from their lines at the end.
+    """
+
+    def __init__(
+        self, max_examples: int, records_at: Callable[[Iterable[int]], dict[int, Any]] | None = None
+    ) -> None:
+        self._records_at = records_at
         self.mirror = CheckTally("mirror", max_examples)
         self.exactly_once = CheckTally("exactly_once", max_examples)
         self.fifo = CheckTally("fifo", max_examples)
@@ -292,7 +306,7 @@ class Verifier:
             state,
             fifo_index,
             line,
-            orjson.dumps(record).decode() if reliable else None,
+            orjson.dumps(record).decode() if reliable and self._records_at is None else None,
         )
         if self.dropped_by_reason and msg_id in self.dropped_ids:
             sent.dropped = True
@@ -574,7 +588,7 @@ class Verifier:
                 lost_unreliable += 1
             elif (sent.dest in self.stopped) if isinstance(sent.dest, str) else all_stopped:
                 exactly_once.fail(
-                    orjson.loads(sent.record) if sent.record else {"msg_id": msg_id},
+                    orjson.loads(sent.record) if sent.record else _Unread(msg_id=msg_id),
                     sent.line,
                     f"{msg_id} is sent on a reliable transport and never received "
                     f"(the receiver {sent.dest} stopped)",
@@ -582,6 +596,7 @@ class Verifier:
             else:
                 # The receiver never stopped: the run did not end cleanly and exactly-once is not promised.
                 in_flight_at_end += 1
+        self._read_unread(exactly_once)
         for msg_id, entries in self.unexplained_duplicates.items():
             for record, line in entries:
                 exactly_once.fail(record, line, f"{msg_id} is received again")
@@ -595,3 +610,25 @@ class Verifier:
             "lost_to_faults": self.lost_to_faults,
             "messages_without_id": self.messages_without_id,
         }
+
+    def _read_unread(self, tally: CheckTally) -> None:
+        """Put the records of the examples kept as their line only (``_Unread``) in their place."""
+        lines: list[int] = []
+
+        def note(record: dict[str, Any], line: int) -> dict[str, Any]:
+            if type(record) is _Unread:
+                lines.append(line)
+            return record
+
+        tally.replace_examples(note)
+        if not lines or self._records_at is None:
+            return
+        found = self._records_at(lines)
+
+        def fill(record: dict[str, Any], line: int) -> dict[str, Any]:
+            if type(record) is not _Unread:
+                return record
+            event = found.get(line)
+            return event if type(event) is dict else dict(record)
+
+        tally.replace_examples(fill)
