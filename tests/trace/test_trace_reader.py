@@ -1,4 +1,4 @@
-"""The trace reader's policy on good and malformed traces, resolve_trace_path, and merge_node_traces."""
+"""The trace reader's policy on good and malformed traces, resolve_trace_path, and the merge of parts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netsim_testing import trace_header
 
-import netsim.trace.reader as reader_module
+import netsim.trace.merge as merge_module
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import (
     SCHEMA,
@@ -512,7 +512,7 @@ def test_a_merge_in_rounds_writes_the_trace_of_a_merge_in_one(
     count = merge_node_traces(parts, HEADER, one_round, skipped=skipped_at_once)
 
     # 23 parts with a fan-in of 2: 12 run files, then 6, 3, and the trace from the last 2.
-    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", fan_in)
+    monkeypatch.setattr(merge_module, "MERGE_FAN_IN", fan_in)
     skipped_in_rounds: list[tuple[Path, int, str]] = []
     assert merge_node_traces(parts, HEADER, in_rounds, skipped=skipped_in_rounds) == count == 23 * 5
 
@@ -528,7 +528,7 @@ def test_a_merge_holds_at_most_its_fan_in_of_files_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = many_parts(tmp_path / "parts", 20)
-    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", 3)
+    monkeypatch.setattr(merge_module, "MERGE_FAN_IN", 3)
     reading: list[IO[bytes]] = []
     most_open = 0
 
@@ -540,7 +540,7 @@ def test_a_merge_holds_at_most_its_fan_in_of_files_open(
             most_open = max(most_open, sum(not f.closed for f in reading))
         return file
 
-    monkeypatch.setattr(reader_module, "open", counting_open, raising=False)
+    monkeypatch.setattr(merge_module, "open", counting_open, raising=False)
     merge_node_traces(parts, HEADER, tmp_path / "trace.jsonl")
     assert len(reading) > 20  # every part, then run files
     assert most_open == 3
@@ -552,7 +552,7 @@ def test_a_broken_part_in_a_later_group_leaves_neither_trace_nor_run_files(
 ) -> None:
     parts = many_parts(tmp_path / "parts", 9)
     write_part(parts[7], [event(1, "n7"), b"oops\n"])
-    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", 2)
+    monkeypatch.setattr(merge_module, "MERGE_FAN_IN", 2)
     out = tmp_path / "trace.jsonl"
     with pytest.raises(TraceFormatError) as raised:
         merge_node_traces(parts, HEADER, out)
@@ -579,7 +579,7 @@ def test_any_fan_in_gives_the_same_trace(
     one_round, in_rounds = directory / "one.jsonl", directory / "rounds.jsonl"
     merge_node_traces(parts, HEADER, one_round)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(reader_module, "MERGE_FAN_IN", fan_in)
+        monkeypatch.setattr(merge_module, "MERGE_FAN_IN", fan_in)
         merge_node_traces(parts, HEADER, in_rounds)
     assert in_rounds.read_bytes() == one_round.read_bytes()
     # Sorted by ts_ns; ties by part, then by position in the part.
