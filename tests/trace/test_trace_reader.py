@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from netsim_testing import trace_header
 
 import netsim.trace.merge as merge_module
+import netsim.trace.reader as reader_module
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import (
     SCHEMA,
@@ -241,6 +242,43 @@ def test_batches_hold_the_events_iterating_reads_and_end_at_each_skip(
         with pytest.raises(TraceFormatError) as raised_iterating:
             list(TraceReader(path))
         assert str(raised.value) == str(raised_iterating.value)
+
+
+NODE_LINES = [
+    event(1_000_000_100, "n0"),
+    event(1_000_000_110, "n1"),
+    b'{"ts_ns":1000000120,"node":"n\\u0031","event":"start"}\n',  # n1, spelled with an escape
+    b'{"node":"n1","ts_ns":1000000130,"event":"start"}\n',  # node first
+    b'{"ts_ns":1000000140,"node":"n0","event":"start","node":"n1"}\n',  # the last "node" counts
+    event(1_000_000_150, "n2", "app", data={"text": "a \\ backslash"}),
+    event(1_000_000_160, "n0", "app", data={"node": "n1"}),
+    event(1_000_000_170, "node"),
+    event(1_000_000_180, "n1", "app", data={"text": "n1"}),
+    event(1_000_000_190, "n2"),
+    event(1_000_000_200, "n1"),
+]
+
+
+@pytest.mark.parametrize("block_lines", [1, 2, 3, 1000])
+def test_events_of_some_nodes_are_every_event_of_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_lines: int
+) -> None:
+    # Lines whose bytes do not show their node for certain are parsed; blocks of lines in netsim's own
+    # shape have their nodes read at once.
+    monkeypatch.setattr(reader_module, "NODE_BLOCK_LINES", block_lines)
+    path = write_trace(tmp_path / "trace.jsonl", [*NODE_LINES, *EVENTS * 3], tail=b'{"ts_ns":1,"no')
+    everything = list(TraceReader(path))
+    for nodes in ({"n1"}, {"n0", "node"}, {"n2"}, set()):
+        reader = TraceReader(path)
+        theirs = [record for record in everything if record["node"] in nodes]
+        assert list(reader.events(nodes=nodes)) == theirs
+        assert reader.skipped_lines == [(len(NODE_LINES) + 3 * len(EVENTS) + 2, reader.skipped_lines[0][1])]
+    # A bad line of a wanted node is read, and named by its line, in a block of netsim's shape or not.
+    bad = write_trace(tmp_path / "bad.jsonl", [*EVENTS * 3, b'{"ts_ns":5,"node":"n1"}\n', *EVENTS])
+    with pytest.raises(TraceFormatError, match="missing field 'event'") as raised:
+        list(TraceReader(bad).events(nodes={"n1"}))
+    assert raised.value.line == 3 * len(EVENTS) + 2
+    assert list(TraceReader(bad).events(nodes={"n0"})) == [e for e in EVENTS * 4 if e["node"] == "n0"]
 
 
 def test_wrong_schema_names_found_and_expected(tmp_path: Path) -> None:
