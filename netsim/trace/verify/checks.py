@@ -1,7 +1,7 @@
 """The seven checks of ``verify_trace`` as one ``Verifier``: its state while the trace streams by, one
 handler per kind of event, and the failures only the end of the trace can tell.
 
-Why one module of some 550 lines, and one class: the checks share one pass and one state. A send feeds
+Why one module of nearly 600 lines, and one class: the checks share one pass and one state. A send feeds
 four checks at once (exactly_once, lamport, fifo, and the mirror check of its receive), a receive five,
 and a ``fault`` touches both the sockets a node holds open and the messages in flight to or from it;
 split by check, each piece would need the others' state.
@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from netsim.trace.reader import TraceReader, batches_between_skips
-from netsim.trace.records import format_address
 from netsim.trace.schema import header_start_ts_ns
+from netsim.trace.verify.addresses import address_key, address_keys, address_text
 from netsim.trace.verify.message_ids import MessageIds
 from netsim.trace.verify.program_bytes import ProgramBytes
 from netsim.trace.verify.result import CheckResult, CheckTally, VerifyReport
@@ -57,50 +57,6 @@ class _Sent:
     # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
     dropped: bool = False
     lost_to_fault: bool = False
-
-
-def _address_key(address: Any) -> Hashable:
-    """An address as a hashable key: [host, port, flowinfo, scope_id] compares on (host, port) only.
-
-    The two ends of one IPv6 connection may disagree on flowinfo and scope_id, never on host and port.
-    """
-    if type(address) is list:
-        key: Any = tuple(address[:2])
-    elif address is None or type(address) is str:
-        return address
-    else:
-        key = address
-    try:
-        hash(key)
-    except TypeError:
-        return repr(address)
-    return key
-
-
-def _address_keys(record: dict[str, Any]) -> tuple[Hashable, Hashable]:
-    """``_address_key`` of the record's sockname and peername, with the shape every netsim socket
-    records, ``[host, port]``, taken first (this runs for every message event)."""
-    sockname = record.get("sockname")
-    if type(sockname) is list and len(sockname) >= 2:
-        host, port = sockname[0], sockname[1]
-        sockname = (host, port) if type(host) is str and type(port) is int else _address_key(sockname)
-    elif type(sockname) is not str:
-        sockname = _address_key(sockname)
-    peername = record.get("peername")
-    if type(peername) is list and len(peername) >= 2:
-        host, port = peername[0], peername[1]
-        peername = (host, port) if type(host) is str and type(port) is int else _address_key(peername)
-    elif type(peername) is not str:
-        peername = _address_key(peername)
-    return sockname, peername
-
-
-def _address_text(address: Any) -> str:
-    """``format_address`` of an address as recorded or as an ``_address_key`` (a (host, port) tuple reads
-    like the list it came from); an absent one reads ``None``."""
-    if address is None:
-        return "None"
-    return format_address(list(address) if type(address) is tuple else address)
 
 
 def _transport(record: dict[str, Any]) -> str | None:
@@ -254,7 +210,7 @@ class Verifier:
             self.messages_without_id += 1
             exactly_once.fail(record, line, "send without a msg_id: the message cannot be followed")
 
-        sockname, peername = _address_keys(record)
+        sockname, peername = address_keys(record)
         state = None
         if connected:
             connection = (node, transport, sockname, peername)
@@ -351,14 +307,14 @@ class Verifier:
 
         mirror = self.mirror
         mirror.checked += 1
-        sockname, peername = _address_keys(record)
+        sockname, peername = address_keys(record)
         if sockname != sent.peername or peername != sent.sockname:
             mirror.fail(
                 record,
                 line,
-                f"{msg_id} is received on {_address_text(record.get('sockname'))} from "
-                f"{_address_text(record.get('peername'))}, but was sent (line {sent.line}) from "
-                f"{_address_text(sent.sockname)} to {_address_text(sent.peername)}",
+                f"{msg_id} is received on {address_text(record.get('sockname'))} from "
+                f"{address_text(record.get('peername'))}, but was sent (line {sent.line}) from "
+                f"{address_text(sent.sockname)} to {address_text(sent.peername)}",
             )
         if lamport is not None and type(sent.lamport) is int and lamport <= sent.lamport:
             lamport_check.fail(
@@ -448,7 +404,7 @@ class Verifier:
         if not _TRANSPORT_FLAGS.get(transport, (False, False))[1]:
             return  # a connected udp / unix-dgram socket has no accept at the other end
         self.mirror.checked += 1
-        sockname, peername = _address_keys(record)
+        sockname, peername = address_keys(record)
         if self.dead_connections:
             # A new connection on the addresses of a dead one (a restarted node binds them again).
             self.dead_connections.discard((sockname, peername))
@@ -484,8 +440,8 @@ class Verifier:
         interned = self._interned
         key = (
             _transport(record),
-            interned(_address_key(record.get("sockname"))),
-            interned(_address_key(peername)),
+            interned(address_key(record.get("sockname"))),
+            interned(address_key(peername)),
         )
         self.sockets_closed.checked += 1
         opened = (line, orjson.dumps(record).decode())
@@ -495,7 +451,7 @@ class Verifier:
         sockets = self.open_sockets.get(record["node"])
         if not sockets:
             return
-        key = (_transport(record), *_address_keys(record))
+        key = (_transport(record), *address_keys(record))
         opened = sockets.get(key)
         if opened:
             opened.pop(0)
@@ -516,9 +472,9 @@ class Verifier:
                 record = orjson.loads(text)
                 self.unclosed_by_node[node] += 1
                 role = "listener" if record["event"] == "bind" else f"{record['event']}ed socket"
-                where = _address_text(record.get("sockname"))
+                where = address_text(record.get("sockname"))
                 if "peername" in record and record["event"] != "bind":
-                    where += f" - {_address_text(record.get('peername'))}"
+                    where += f" - {address_text(record.get('peername'))}"
                 self.sockets_closed.fail(
                     record, line, f"{node}'s {record.get('transport')} {role} {where} is not closed {when}"
                 )
@@ -556,8 +512,8 @@ class Verifier:
                     self.mirror.fail(
                         record,
                         line,
-                        f"{what} {_address_text(record.get('sockname'))} -> "
-                        f"{_address_text(record.get('peername'))} has no {other} with these addresses "
+                        f"{what} {address_text(record.get('sockname'))} -> "
+                        f"{address_text(record.get('peername'))} has no {other} with these addresses "
                         "mirrored",
                     )
 
