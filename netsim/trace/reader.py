@@ -210,7 +210,8 @@ class TraceReader:
 
         Lines are parsed a list at a time (``orjson.loads`` mapped over them) and checked with one pass
         in C per field, where a list of valid events, all but always, goes no further: iterating costs a
-        generator step and the checks in Python per event (0.6 s of a 1,000,000-event trace's 1.8 s).
+        generator step and the checks in Python per event (reading a 1,000,000-event trace in batches
+        took 1.16-1.18 s that way, 0.97-1.05 s this way).
         A list with a line that is not a valid event is read again line by line, as iterating reads it.
         """
         if self._closed:
@@ -301,7 +302,7 @@ class TraceReader:
                     and type(record.get("node")) is str
                     and type(record.get("event")) is str
                 ):
-                    record = self._checked(raw, line_no)  # why not, skipped or raised
+                    record = self._checked(raw, line_no)  # the event after all, or skipped, or raised
                     if record is None:
                         continue
                 if nodes is None or record["node"] in nodes:
@@ -313,6 +314,7 @@ class TraceReader:
         loads = orjson.loads
         with self._open() as file:
             if file.readline() != self._header_line:
+                # Replaced (say, by a merge renaming a new trace into place) since the header was read.
                 raise TraceFormatError(str(self.path), 1, "the trace changed since its header was read")
             line_no = 1
             while lines := list(islice(file, size)):
@@ -346,6 +348,7 @@ class TraceReader:
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             if not raw.endswith(b"\n"):
+                # Only the last line can lack its newline: a writer that died mid-line.
                 reason = f"truncated last line (no trailing newline, not JSON): {quote_line(raw)}"
                 log.warning("%s:%d: skipped %s", self.path, line_no, reason)
                 self._skip(line_no, reason)

@@ -481,6 +481,17 @@ def test_a_send_never_received_is_shown_as_recorded_whether_kept_or_read_again(t
     assert exactly_once.examples == sends
     assert [problem.split(":")[0] for problem in exactly_once.problems] == ["line 5", "line 6", "line 7"]
 
+    def gone(lines: object) -> dict[int, Any]:
+        raise FileNotFoundError(path)
+
+    # A trace gone by the end: the examples name their message only, and verify still reports.
+    with TraceReader(path, strict=False) as reader:
+        without_file = Verifier(3, gone)
+        for batch, skipped_before in reader.batches():
+            without_file.add_all(batch, skipped_before)
+    examples = without_file.report(str(path), reader.header, 1).check("exactly_once").examples
+    assert examples == [{"msg_id": f"a:{n}"} for n in (1, 2, 3)]
+
 
 def test_odd_records_do_not_crash_the_verifier(tmp_path: Path) -> None:
     middle = [

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from netsim.errors import NetsimError
 from netsim.trace.reader import TraceReader, batches_between_skips
 from netsim.trace.schema import header_start_ts_ns
 from netsim.trace.verify.addresses import address_key, address_keys, address_text
@@ -579,7 +580,10 @@ class Verifier:
         tally.replace_examples(note)
         if not lines or self._records_at is None:
             return
-        found = self._records_at(lines)
+        try:
+            found = self._records_at(lines)
+        except (OSError, NetsimError):  # the trace is gone or changed: the examples keep their msg_id
+            found = {}
 
         def fill(record: dict[str, Any], line: int) -> dict[str, Any]:
             if type(record) is not _Unread:
