@@ -673,7 +673,7 @@ def run_child(operation: str, trace: Path, work_dir: Path) -> None:
         import orjson
 
         from netsim.runs.layout import HEADER_PART_NAME, NODE_DIR_NAME, PART_GLOB
-        from netsim.trace.reader import merge_node_traces
+        from netsim.trace.merge import merge_node_traces
 
         # As netsim.launch.finish.merge_parts does, without removing the parts afterwards.
         node_dir = trace.parent / NODE_DIR_NAME

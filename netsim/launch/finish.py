@@ -18,7 +18,7 @@ import orjson
 from netsim.errors import InputError
 from netsim.runs.layout import HEADER_PART_NAME, NODE_DIR_NAME, PART_GLOB, SUMMARY_FILE_NAME, TRACE_FILE_NAME
 from netsim.runs.summary import RunSummary, TopologyRef, write_summary
-from netsim.trace.reader import merge_node_traces
+from netsim.trace.merge import merge_node_traces
 from netsim.trace.summary import summarize_trace
 
 # How a run ended when its launcher died before it could say: only ``recover_run`` writes this.

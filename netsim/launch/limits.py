@@ -54,7 +54,7 @@ from types import ModuleType
 from netsim.errors import LimitError
 from netsim.launch.plan import link_transport
 from netsim.topology.model import Topology
-from netsim.trace.reader import MERGE_FAN_IN
+from netsim.trace.merge import MERGE_FAN_IN
 
 resource: ModuleType | None
 try:

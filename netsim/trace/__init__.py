@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from netsim.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from netsim.trace.merge import merge_node_traces
     from netsim.trace.reader import (
         TraceReader,
         iter_events,
-        merge_node_traces,
         read_header,
         resolve_trace_path,
     )
@@ -26,9 +26,9 @@ _HOMES: dict[str, str] = {
     "SCHEMA": "netsim.trace.schema",
     "TraceSummary": "netsim.trace.summary",
     "summarize_trace": "netsim.trace.summary",
+    "merge_node_traces": "netsim.trace.merge",
     **dict.fromkeys(
-        ("TraceReader", "iter_events", "merge_node_traces", "read_header", "resolve_trace_path"),
-        "netsim.trace.reader",
+        ("TraceReader", "iter_events", "read_header", "resolve_trace_path"), "netsim.trace.reader"
     ),
 }
 

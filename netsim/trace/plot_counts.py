@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.errors import InputError
-from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, peek_last_ts_ns, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, peek_last_ts_ns, resolve_trace_path
 from netsim.trace.schema import SEND_EVENTS, header_node_names, header_start_ts_ns
 from netsim.trace.timeline import TimelineCounter, nice_at_least
 from netsim.trace.traffic import MESSAGE_EVENTS, LinkTraffic, TrafficCounter
@@ -319,6 +319,6 @@ def count_traffic(
     # counts, at every collection, for nothing (a pass makes no reference cycles).
     with TraceReader(path, strict=strict) as reader, cyclic_gc_paused():
         counter = PlotCounter(reader.header, path, include_control=include_control)
-        for batch in in_batches(reader):
+        for batch, _skipped_before in reader.batches():
             counter.add_all(batch)
         return counter.traffic(reader.skipped_count)

@@ -51,7 +51,7 @@ from typing import Any
 
 from netsim.errors import OptionError
 from netsim.trace.call_stats import CallPairCounter
-from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import SEND_EVENTS, header_start_ts_ns
 
@@ -590,6 +590,6 @@ def trace_stats(
     # counts, at every collection, for nothing (a pass makes no reference cycles).
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         counter = StatsCounter(reader.header, reader.path, bucket_s)
-        for batch in in_batches(reader):
+        for batch, _skipped_before in reader.batches():
             counter.add_all(batch)
         return counter.stats(str(reader.path), reader.skipped_count)

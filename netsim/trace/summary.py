@@ -16,7 +16,7 @@ from itertools import compress
 from operator import itemgetter
 from typing import Any
 
-from netsim.trace.reader import TraceReader, cyclic_gc_paused, in_batches, resolve_trace_path
+from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import errors_of, header_start_ts_ns
 
@@ -244,6 +244,6 @@ def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True
     # counts, at every collection, for nothing (a pass makes no reference cycles).
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
         counter = SummaryCounter(reader.header)
-        for batch in in_batches(reader):
+        for batch, _skipped_before in reader.batches():
             counter.add_all(batch)
         return counter.summary(str(reader.path), reader.skipped_count)

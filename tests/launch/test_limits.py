@@ -39,8 +39,8 @@ from netsim.launch.limits import (
 )
 from netsim.topology import load_topology
 from netsim.topology.model import LinkSpec, NodeSpec, Topology
-from netsim.trace import reader as trace_reader
-from netsim.trace.reader import MERGE_FAN_IN
+from netsim.trace import merge as trace_merge
+from netsim.trace.merge import MERGE_FAN_IN
 from netsim.transport import TRANSPORTS
 
 APPS = Path(__file__).with_name("launch_apps.py")
@@ -346,7 +346,7 @@ def test_every_process_holds_what_its_count_says(simulate, monkeypatch, spec, tr
         merging.append(open_fds())
         return heapq.merge(*streams)
 
-    monkeypatch.setattr(trace_reader, "heapq", SimpleNamespace(merge=merge))
+    monkeypatch.setattr(trace_merge, "heapq", SimpleNamespace(merge=merge))
     # Garbage of earlier tests that holds a descriptor would be counted here, and could be collected
     # during the run.
     gc.collect()

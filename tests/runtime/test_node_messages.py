@@ -22,7 +22,7 @@ from netsim.runtime.handshake import HELLO
 from netsim.runtime.node import Node
 from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.runtime.states import RUNNING
-from netsim.trace.reader import part_events
+from netsim.trace.merge import part_events
 from netsim.transport import get_transport
 from netsim.wire import Message, decode_datagram, decode_frames, encode_frame, encode_message, frame
 from netsim.wire.auth import CONNECT, HelloScope, new_nonce

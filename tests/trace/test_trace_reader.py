@@ -1,4 +1,4 @@
-"""The trace reader's policy on good and malformed traces, resolve_trace_path, and merge_node_traces."""
+"""The trace reader's policy on good and malformed traces, resolve_trace_path, and the merge of parts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netsim_testing import trace_header
 
+import netsim.trace.merge as merge_module
 import netsim.trace.reader as reader_module
 from netsim.errors import InputError, TraceFormatError
 from netsim.trace import (
@@ -202,6 +203,82 @@ def test_lenient_reader_counts_every_skip(tmp_path: Path) -> None:
     reader = TraceReader(path, strict=False)
     assert list(reader) == [EVENTS[0]]
     assert [line_no for line_no, _ in reader.skipped_lines] == [2, 4, 5, 6]
+
+
+def _skips_before_each(reader: TraceReader) -> list[tuple[dict[str, Any], int]]:
+    """Each event with the number of lines the reader had skipped before it, read one at a time."""
+    return [(record, reader.skipped_count) for record in reader]
+
+
+MALFORMED_LINES = [b"x\n", b"[]\n", b"{}\n", line({"ts_ns": True, "node": "n0", "event": "start"})]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 250])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        EVENTS,
+        [b"x\n", EVENTS[0], b"[]\n", b"{}\n", EVENTS[1], EVENTS[2]],
+        [EVENTS[0], *MALFORMED_LINES, EVENTS[1], EVENTS[2], line({"ts_ns": 5, "node": "n0"}), EVENTS[0]],
+        [*EVENTS, line({"ts_ns": 12, "node": 7, "event": "start"})],
+    ],
+)
+def test_batches_hold_the_events_iterating_reads_and_end_at_each_skip(
+    tmp_path: Path, lines: list[Any], size: int
+) -> None:
+    # A list of valid events is checked in C as a whole; any other is read again line by line.
+    path = write_trace(tmp_path / "trace.jsonl", lines, tail=b'{"ts_ns":1000000400,"node":"n0","ev')
+    expected = _skips_before_each(TraceReader(path, strict=False))
+    reader = TraceReader(path, strict=False)
+    batches = list(reader.batches(size))
+    assert [(record, skipped) for batch, skipped in batches for record in batch] == expected
+    assert all(0 < len(batch) <= size for batch, _ in batches)
+    iterated = TraceReader(path, strict=False)
+    list(iterated)
+    assert (reader.skipped_count, reader.skipped_lines) == (iterated.skipped_count, iterated.skipped_lines)
+    if iterated.skipped_count > 1:  # the truncated last line is skipped in strict mode too
+        with pytest.raises(TraceFormatError) as raised:
+            list(TraceReader(path).batches(size))
+        with pytest.raises(TraceFormatError) as raised_iterating:
+            list(TraceReader(path))
+        assert str(raised.value) == str(raised_iterating.value)
+
+
+NODE_LINES = [
+    event(1_000_000_100, "n0"),
+    event(1_000_000_110, "n1"),
+    b'{"ts_ns":1000000120,"node":"n\\u0031","event":"start"}\n',  # n1, spelled with an escape
+    b'{"node":"n1","ts_ns":1000000130,"event":"start"}\n',  # node first
+    b'{"ts_ns":1000000140,"node":"n0","event":"start","node":"n1"}\n',  # the last "node" counts
+    event(1_000_000_150, "n2", "app", data={"text": "a \\ backslash"}),
+    event(1_000_000_160, "n0", "app", data={"node": "n1"}),
+    event(1_000_000_170, "node"),
+    event(1_000_000_180, "n1", "app", data={"text": "n1"}),
+    event(1_000_000_190, "n2"),
+    event(1_000_000_200, "n1"),
+]
+
+
+@pytest.mark.parametrize("block_lines", [1, 2, 3, 1000])
+def test_events_of_some_nodes_are_every_event_of_theirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_lines: int
+) -> None:
+    # Lines whose bytes do not show their node for certain are parsed; blocks of lines in netsim's own
+    # shape have their nodes read at once.
+    monkeypatch.setattr(reader_module, "NODE_BLOCK_LINES", block_lines)
+    path = write_trace(tmp_path / "trace.jsonl", [*NODE_LINES, *EVENTS * 3], tail=b'{"ts_ns":1,"no')
+    everything = list(TraceReader(path))
+    for nodes in ({"n1"}, {"n0", "node"}, {"n2"}, set()):
+        reader = TraceReader(path)
+        theirs = [record for record in everything if record["node"] in nodes]
+        assert list(reader.events(nodes=nodes)) == theirs
+        assert reader.skipped_lines == [(len(NODE_LINES) + 3 * len(EVENTS) + 2, reader.skipped_lines[0][1])]
+    # A bad line of a wanted node is read, and named by its line, in a block of netsim's shape or not.
+    bad = write_trace(tmp_path / "bad.jsonl", [*EVENTS * 3, b'{"ts_ns":5,"node":"n1"}\n', *EVENTS])
+    with pytest.raises(TraceFormatError, match="missing field 'event'") as raised:
+        list(TraceReader(bad).events(nodes={"n1"}))
+    assert raised.value.line == 3 * len(EVENTS) + 2
+    assert list(TraceReader(bad).events(nodes={"n0"})) == [e for e in EVENTS * 4 if e["node"] == "n0"]
 
 
 def test_wrong_schema_names_found_and_expected(tmp_path: Path) -> None:
@@ -473,7 +550,7 @@ def test_a_merge_in_rounds_writes_the_trace_of_a_merge_in_one(
     count = merge_node_traces(parts, HEADER, one_round, skipped=skipped_at_once)
 
     # 23 parts with a fan-in of 2: 12 run files, then 6, 3, and the trace from the last 2.
-    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", fan_in)
+    monkeypatch.setattr(merge_module, "MERGE_FAN_IN", fan_in)
     skipped_in_rounds: list[tuple[Path, int, str]] = []
     assert merge_node_traces(parts, HEADER, in_rounds, skipped=skipped_in_rounds) == count == 23 * 5
 
@@ -489,7 +566,7 @@ def test_a_merge_holds_at_most_its_fan_in_of_files_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = many_parts(tmp_path / "parts", 20)
-    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", 3)
+    monkeypatch.setattr(merge_module, "MERGE_FAN_IN", 3)
     reading: list[IO[bytes]] = []
     most_open = 0
 
@@ -501,7 +578,7 @@ def test_a_merge_holds_at_most_its_fan_in_of_files_open(
             most_open = max(most_open, sum(not f.closed for f in reading))
         return file
 
-    monkeypatch.setattr(reader_module, "open", counting_open, raising=False)
+    monkeypatch.setattr(merge_module, "open", counting_open, raising=False)
     merge_node_traces(parts, HEADER, tmp_path / "trace.jsonl")
     assert len(reading) > 20  # every part, then run files
     assert most_open == 3
@@ -513,7 +590,7 @@ def test_a_broken_part_in_a_later_group_leaves_neither_trace_nor_run_files(
 ) -> None:
     parts = many_parts(tmp_path / "parts", 9)
     write_part(parts[7], [event(1, "n7"), b"oops\n"])
-    monkeypatch.setattr(reader_module, "MERGE_FAN_IN", 2)
+    monkeypatch.setattr(merge_module, "MERGE_FAN_IN", 2)
     out = tmp_path / "trace.jsonl"
     with pytest.raises(TraceFormatError) as raised:
         merge_node_traces(parts, HEADER, out)
@@ -540,7 +617,7 @@ def test_any_fan_in_gives_the_same_trace(
     one_round, in_rounds = directory / "one.jsonl", directory / "rounds.jsonl"
     merge_node_traces(parts, HEADER, one_round)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(reader_module, "MERGE_FAN_IN", fan_in)
+        monkeypatch.setattr(merge_module, "MERGE_FAN_IN", fan_in)
         merge_node_traces(parts, HEADER, in_rounds)
     assert in_rounds.read_bytes() == one_round.read_bytes()
     # Sorted by ts_ns; ties by part, then by position in the part.

@@ -459,6 +459,40 @@ def test_examples_are_the_first_offending_events_and_capped(tmp_path: Path) -> N
     assert report.check("exactly_once").examples[0]["msg_id"] == "a:1"
 
 
+def test_a_send_never_received_is_shown_as_recorded_whether_kept_or_read_again(tmp_path: Path) -> None:
+    from netsim.trace.reader import TraceReader
+    from netsim.trace.verify import Verifier
+
+    # Six reliable sends never received, behind a malformed line: the three earliest are the examples.
+    middle = [message("sendto", f"a:{n}", n, transport="unix-dgram") for n in range(1, 7)]
+    path = hand_trace(tmp_path, middle)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:3]) + b"not json\n" + b"".join(lines[3:]))
+    sends = [orjson.loads(line) for line in lines[3:6]]
+    read_again = verify_trace(path, strict=False, max_examples=3)
+    with TraceReader(path, strict=False) as reader:
+        kept = Verifier(3)  # no records_at: each send keeps its record
+        for batch, skipped_before in reader.batches():
+            kept.add_all(batch, skipped_before)
+        kept_report = kept.report(str(path), reader.header, reader.skipped_count)
+    assert read_again.to_dict() == kept_report.to_dict()
+    exactly_once = read_again.check("exactly_once")
+    assert exactly_once.failures == 6
+    assert exactly_once.examples == sends
+    assert [problem.split(":")[0] for problem in exactly_once.problems] == ["line 5", "line 6", "line 7"]
+
+    def gone(lines: object) -> dict[int, Any]:
+        raise FileNotFoundError(path)
+
+    # A trace gone by the end: the examples name their message only, and verify still reports.
+    with TraceReader(path, strict=False) as reader:
+        without_file = Verifier(3, gone)
+        for batch, skipped_before in reader.batches():
+            without_file.add_all(batch, skipped_before)
+    examples = without_file.report(str(path), reader.header, 1).check("exactly_once").examples
+    assert examples == [{"msg_id": f"a:{n}"} for n in (1, 2, 3)]
+
+
 def test_odd_records_do_not_crash_the_verifier(tmp_path: Path) -> None:
     middle = [
         {"node": "a", "event": "sendto", "transport": ["not", "a", "name"], "sockname": {"x": 1}},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from netsim.trace.reader import part_events
+from netsim.trace.merge import part_events
 from netsim.trace.writer import BATCH_ROWS, TraceWriter
 
 LINK = {"transport": "tcp", "sockname": ["127.0.0.1", 4000], "peername": ["127.0.0.1", 5000], "peer": "b"}

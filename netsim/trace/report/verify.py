@@ -68,9 +68,11 @@ def verify_fed(build: ReportBuild) -> Fed[Verifier]:
     """The verifier, to feed in the report's pass."""
 
     def start() -> Verifier:
+        from netsim.trace.reader import TraceReader
         from netsim.trace.verify import Verifier  # here, not above: see analysis_html
 
-        return Verifier(MAX_EXAMPLES_SHOWN)
+        # The records of sends never received, shown as examples, are read again from the trace.
+        return Verifier(MAX_EXAMPLES_SHOWN, lambda lines: TraceReader(build.trace_path).records_at(lines))
 
     return Fed(start, lambda verifier, events, skipped_before: verifier.add_all(events, skipped_before))
 

@@ -49,6 +49,6 @@ def verify_trace(
     ``TraceFormatError``. Each check keeps its first ``max_examples`` offending events.
     """
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
-        verifier = Verifier(max_examples)
+        verifier = Verifier(max_examples, reader.records_at)
         verifier.consume(reader)
         return verifier.report(str(reader.path), reader.header, reader.skipped_count)

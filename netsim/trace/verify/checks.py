@@ -1,7 +1,7 @@
 """The seven checks of ``verify_trace`` as one ``Verifier``: its state while the trace streams by, one
 handler per kind of event, and the failures only the end of the trace can tell.
 
-Why one module of some 550 lines, and one class: the checks share one pass and one state. A send feeds
+Why one module of nearly 600 lines, and one class: the checks share one pass and one state. A send feeds
 four checks at once (exactly_once, lamport, fifo, and the mirror check of its receive), a receive five,
 and a ``fault`` touches both the sockets a node holds open and the messages in flight to or from it;
 split by check, each piece would need the others' state.
@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
+from netsim.errors import NetsimError
 from netsim.trace.reader import TraceReader, batches_between_skips
-from netsim.trace.records import format_address
 from netsim.trace.schema import header_start_ts_ns
+from netsim.trace.verify.addresses import address_key, address_keys, address_text
 from netsim.trace.verify.message_ids import MessageIds
 from netsim.trace.verify.program_bytes import ProgramBytes
 from netsim.trace.verify.result import CheckResult, CheckTally, VerifyReport
@@ -50,56 +51,13 @@ class _Sent:
     fifo_index: int
     line: int
     # The send's record as JSON text, kept only on reliable transports, where a message never received is
-    # a failure to show. Text, because a flood keeps tens of thousands of messages in flight: as dicts,
-    # they are objects the garbage collector walks again and again.
+    # a failure to show, and only when it cannot be read again from its line at the end (see Verifier).
+    # Text, because a flood keeps tens of thousands of messages in flight: as dicts, they are objects the
+    # garbage collector walks again and again.
     record: str | None
     # netsim dropped it on purpose (a `drop` event), or a fault killed one of its ends.
     dropped: bool = False
     lost_to_fault: bool = False
-
-
-def _address_key(address: Any) -> Hashable:
-    """An address as a hashable key: [host, port, flowinfo, scope_id] compares on (host, port) only.
-
-    The two ends of one IPv6 connection may disagree on flowinfo and scope_id, never on host and port.
-    """
-    if type(address) is list:
-        key: Any = tuple(address[:2])
-    elif address is None or type(address) is str:
-        return address
-    else:
-        key = address
-    try:
-        hash(key)
-    except TypeError:
-        return repr(address)
-    return key
-
-
-def _address_keys(record: dict[str, Any]) -> tuple[Hashable, Hashable]:
-    """``_address_key`` of the record's sockname and peername, with the shape every netsim socket
-    records, ``[host, port]``, taken first (this runs for every message event)."""
-    sockname = record.get("sockname")
-    if type(sockname) is list and len(sockname) >= 2:
-        host, port = sockname[0], sockname[1]
-        sockname = (host, port) if type(host) is str and type(port) is int else _address_key(sockname)
-    elif type(sockname) is not str:
-        sockname = _address_key(sockname)
-    peername = record.get("peername")
-    if type(peername) is list and len(peername) >= 2:
-        host, port = peername[0], peername[1]
-        peername = (host, port) if type(host) is str and type(port) is int else _address_key(peername)
-    elif type(peername) is not str:
-        peername = _address_key(peername)
-    return sockname, peername
-
-
-def _address_text(address: Any) -> str:
-    """``format_address`` of an address as recorded or as an ``_address_key`` (a (host, port) tuple reads
-    like the list it came from); an absent one reads ``None``."""
-    if address is None:
-        return "None"
-    return format_address(list(address) if type(address) is tuple else address)
 
 
 def _transport(record: dict[str, Any]) -> str | None:
@@ -119,10 +77,23 @@ def _take_one(copies: Counter[str], msg_id: str) -> bool:
     return True
 
 
-class Verifier:
-    """The state of all seven checks while the trace streams by."""
+class _Unread(dict[str, Any]):
+    """A failed send's record kept as its line number only: its ``msg_id`` until the line is read again."""
 
-    def __init__(self, max_examples: int) -> None:
+
+class Verifier:
+    """The state of all seven checks while the trace streams by.
+
+    ``records_at`` (``TraceReader.records_at`` of the trace being fed) reads the events of some lines
+    again: given it, a send on a reliable transport keeps no copy of its record in case it is never
+    received (one JSON text per message in flight, 0.4 s of a 1,000,000-event flood's 4.5 s); the
+    records of the few such sends shown as examples are read from their lines at the end.
+    """
+
+    def __init__(
+        self, max_examples: int, records_at: Callable[[Iterable[int]], dict[int, Any]] | None = None
+    ) -> None:
+        self._records_at = records_at
         self.mirror = CheckTally("mirror", max_examples)
         self.exactly_once = CheckTally("exactly_once", max_examples)
         self.fifo = CheckTally("fifo", max_examples)
@@ -240,7 +211,7 @@ class Verifier:
             self.messages_without_id += 1
             exactly_once.fail(record, line, "send without a msg_id: the message cannot be followed")
 
-        sockname, peername = _address_keys(record)
+        sockname, peername = address_keys(record)
         state = None
         if connected:
             connection = (node, transport, sockname, peername)
@@ -292,7 +263,7 @@ class Verifier:
             state,
             fifo_index,
             line,
-            orjson.dumps(record).decode() if reliable else None,
+            orjson.dumps(record).decode() if reliable and self._records_at is None else None,
         )
         if self.dropped_by_reason and msg_id in self.dropped_ids:
             sent.dropped = True
@@ -337,14 +308,14 @@ class Verifier:
 
         mirror = self.mirror
         mirror.checked += 1
-        sockname, peername = _address_keys(record)
+        sockname, peername = address_keys(record)
         if sockname != sent.peername or peername != sent.sockname:
             mirror.fail(
                 record,
                 line,
-                f"{msg_id} is received on {_address_text(record.get('sockname'))} from "
-                f"{_address_text(record.get('peername'))}, but was sent (line {sent.line}) from "
-                f"{_address_text(sent.sockname)} to {_address_text(sent.peername)}",
+                f"{msg_id} is received on {address_text(record.get('sockname'))} from "
+                f"{address_text(record.get('peername'))}, but was sent (line {sent.line}) from "
+                f"{address_text(sent.sockname)} to {address_text(sent.peername)}",
             )
         if lamport is not None and type(sent.lamport) is int and lamport <= sent.lamport:
             lamport_check.fail(
@@ -434,7 +405,7 @@ class Verifier:
         if not _TRANSPORT_FLAGS.get(transport, (False, False))[1]:
             return  # a connected udp / unix-dgram socket has no accept at the other end
         self.mirror.checked += 1
-        sockname, peername = _address_keys(record)
+        sockname, peername = address_keys(record)
         if self.dead_connections:
             # A new connection on the addresses of a dead one (a restarted node binds them again).
             self.dead_connections.discard((sockname, peername))
@@ -470,8 +441,8 @@ class Verifier:
         interned = self._interned
         key = (
             _transport(record),
-            interned(_address_key(record.get("sockname"))),
-            interned(_address_key(peername)),
+            interned(address_key(record.get("sockname"))),
+            interned(address_key(peername)),
         )
         self.sockets_closed.checked += 1
         opened = (line, orjson.dumps(record).decode())
@@ -481,7 +452,7 @@ class Verifier:
         sockets = self.open_sockets.get(record["node"])
         if not sockets:
             return
-        key = (_transport(record), *_address_keys(record))
+        key = (_transport(record), *address_keys(record))
         opened = sockets.get(key)
         if opened:
             opened.pop(0)
@@ -502,9 +473,9 @@ class Verifier:
                 record = orjson.loads(text)
                 self.unclosed_by_node[node] += 1
                 role = "listener" if record["event"] == "bind" else f"{record['event']}ed socket"
-                where = _address_text(record.get("sockname"))
+                where = address_text(record.get("sockname"))
                 if "peername" in record and record["event"] != "bind":
-                    where += f" - {_address_text(record.get('peername'))}"
+                    where += f" - {address_text(record.get('peername'))}"
                 self.sockets_closed.fail(
                     record, line, f"{node}'s {record.get('transport')} {role} {where} is not closed {when}"
                 )
@@ -542,8 +513,8 @@ class Verifier:
                     self.mirror.fail(
                         record,
                         line,
-                        f"{what} {_address_text(record.get('sockname'))} -> "
-                        f"{_address_text(record.get('peername'))} has no {other} with these addresses "
+                        f"{what} {address_text(record.get('sockname'))} -> "
+                        f"{address_text(record.get('peername'))} has no {other} with these addresses "
                         "mirrored",
                     )
 
@@ -574,7 +545,7 @@ class Verifier:
                 lost_unreliable += 1
             elif (sent.dest in self.stopped) if isinstance(sent.dest, str) else all_stopped:
                 exactly_once.fail(
-                    orjson.loads(sent.record) if sent.record else {"msg_id": msg_id},
+                    orjson.loads(sent.record) if sent.record else _Unread(msg_id=msg_id),
                     sent.line,
                     f"{msg_id} is sent on a reliable transport and never received "
                     f"(the receiver {sent.dest} stopped)",
@@ -582,6 +553,7 @@ class Verifier:
             else:
                 # The receiver never stopped: the run did not end cleanly and exactly-once is not promised.
                 in_flight_at_end += 1
+        self._read_unread(exactly_once)
         for msg_id, entries in self.unexplained_duplicates.items():
             for record, line in entries:
                 exactly_once.fail(record, line, f"{msg_id} is received again")
@@ -595,3 +567,28 @@ class Verifier:
             "lost_to_faults": self.lost_to_faults,
             "messages_without_id": self.messages_without_id,
         }
+
+    def _read_unread(self, tally: CheckTally) -> None:
+        """Put the records of the examples kept as their line only (``_Unread``) in their place."""
+        lines: list[int] = []
+
+        def note(record: dict[str, Any], line: int) -> dict[str, Any]:
+            if type(record) is _Unread:
+                lines.append(line)
+            return record
+
+        tally.replace_examples(note)
+        if not lines or self._records_at is None:
+            return
+        try:
+            found = self._records_at(lines)
+        except (OSError, NetsimError):  # the trace is gone or changed: the examples keep their msg_id
+            found = {}
+
+        def fill(record: dict[str, Any], line: int) -> dict[str, Any]:
+            if type(record) is not _Unread:
+                return record
+            event = found.get(line)
+            return event if type(event) is dict else dict(record)
+
+        tally.replace_examples(fill)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,12 @@ class CheckTally:
             heapq.heappush(self._examples, entry)
         elif entry > self._examples[0]:
             heapq.heapreplace(self._examples, entry)
+
+    def replace_examples(self, replace: Callable[[dict[str, Any], int], dict[str, Any]]) -> None:
+        """Put ``replace(record, line)`` in each example's place (a record kept as its line only)."""
+        self._examples = [
+            (line, order, replace(record, -line), problem) for line, order, record, problem in self._examples
+        ]
 
     def result(self) -> CheckResult:
         ordered = sorted(self._examples, reverse=True)
