@@ -420,21 +420,18 @@ class TracedSocket(socket.socket):
     # ---- options and the rest of the tutorial's table -----------------------------------------------
 
     def getsockname(self) -> Any:
-        try:
-            name = super().getsockname()
-        except OSError as error:
-            self._record("getsockname", error=error)
-            raise
-        self._record("getsockname", result=address_json(name))
-        return name
+        return self._name_call("getsockname", super().getsockname)
 
     def getpeername(self) -> Any:
+        return self._name_call("getpeername", super().getpeername)
+
+    def _name_call(self, call: str, method: Any) -> Any:
         try:
-            name = super().getpeername()
+            name = method()
         except OSError as error:
-            self._record("getpeername", error=error)
+            self._record(call, error=error)
             raise
-        self._record("getpeername", result=address_json(name))
+        self._record(call, result=address_json(name))
         return name
 
     def setsockopt(self, level: int, option: int, value: Any, optlen: Any = None) -> None:
