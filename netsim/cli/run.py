@@ -127,6 +127,24 @@ def run_command(
             help="A program's message to a non-neighbour: shortest-path (forwarded hop by hop) or none.",
         ),
     ] = "shortest-path",
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Spread the nodes over a Ray cluster's hosts: ray (the running cluster), ray://HOST:PORT "
+            'or HOST:PORT. Needs the extra: pip install "netsim-sockets[ray]".',
+            rich_help_panel="Many machines",
+        ),
+    ] = None,
+    placement: Annotated[
+        str,
+        typer.Option(
+            "--placement",
+            help="How nodes go to hosts: balanced (by CPUs, cutting few links), spread or pack; a node "
+            "attribute host pins a node.",
+            rich_help_panel="Many machines",
+        ),
+    ] = "balanced",
     workload: Annotated[
         str | None,
         typer.Option(
@@ -257,6 +275,8 @@ def run_command(
             workload=options,
             routing=routing,
             checkers=checker or [],
+            cluster=cluster,
+            placement=placement,
         )
     summary = result.summary.to_dict()
     if as_json:

@@ -75,6 +75,17 @@ def show_command(
         str | None, typer.Option("--latency", help="Default link latency to show, e.g. 10ms or geo.")
     ] = None,
     seed: SeedOption = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Also show where a run on this Ray cluster would put each node (ray, ray://HOST:PORT or "
+            "HOST:PORT), and how many links would cross hosts.",
+        ),
+    ] = None,
+    placement: Annotated[
+        str, typer.Option("--placement", help="With --cluster: balanced, spread or pack.")
+    ] = "balanced",
 ) -> None:
     """Describe a topology: size, transports, apps, degrees, components, link conditions, warnings."""
     from netsim.shaping.conditions import check_condition
@@ -92,6 +103,13 @@ def show_command(
         topology_conditions(topology, {"latency": latency} if latency else {}, DEFAULT_TRANSPORT)
     )
     summary["link_conditions"] = conditions
+    placed = None
+    if cluster is not None:
+        from netsim.launch.cluster.placement import describe as describe_placement
+        from netsim.launch.cluster.show import cluster_placement
+
+        placed = cluster_placement(topology, cluster, placement, seed=seed or 0)
+        summary["placement"] = placed.to_json()
     if as_json:
         stdout.print_json(data=summary)
         return
@@ -102,6 +120,10 @@ def show_command(
     for warning in summary["warnings"]:
         stderr.print(f"[yellow]warning:[/] {visible_markup(warning)}", highlight=False)
     _print_code_app_notes(topology)
+    if placed is not None:
+        stderr.print(f"placement ({placed.mode}) on {cluster}:", highlight=False)
+        for line in describe_placement(placed):
+            stderr.print(f"  {visible_markup(line)}", highlight=False)
 
 
 @app.command("validate")

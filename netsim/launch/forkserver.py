@@ -22,7 +22,9 @@ Protocol (``netsim.runtime.control`` framing: JSON objects over a private socket
 server: ``setup`` (sys.path, node names, run key, apps to import), then ``fork`` (plans, gated or
 not), ``open-gate``, ``signal`` (pid, signal number), ``quit``. Server -> launcher: ``ready``,
 ``forked`` (index, generation, pid; it carries the launcher's end of the node's control socket as
-SCM_RIGHTS), ``fork-failed`` (index, error), ``exited`` (pid, exit code).
+SCM_RIGHTS), ``fork-failed`` (index, error), ``exited`` (pid, exit code). Over many hosts the launcher's
+"server" is the relay to the host agents (``netsim.launch.cluster.relay``), which also says
+``host-lost`` (host, address, error, the indexes of its nodes).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ READY = "ready"
 FORKED = "forked"
 FORK_FAILED = "fork-failed"
 EXITED = "exited"
+HOST_LOST = "host-lost"
 
 # The resource limits the server takes from the launcher at set-up (soft limits only).
 LIMITS_PASSED_ON = ("RLIMIT_NOFILE", "RLIMIT_NPROC")

@@ -92,6 +92,7 @@ class Launcher:
         self._phase = "starting"
         self._startup_problem: str | None = None
         self._server_lost = False
+        self._hosts_lost: list[str] = []
         # What the run waits for, kept up to date as messages come, so that no message costs a scan
         # of every node: the nodes a wait (start-up, each shutdown step) still waits for, the live
         # nodes whose app has not finished, and the live nodes that last said they were busy.
@@ -412,6 +413,8 @@ class Launcher:
                 node = self.by_pid.get(message["pid"])
                 if node is not None:
                     self._on_exit(node, message["exit_code"])
+            elif kind == forkserver.HOST_LOST:
+                self._on_host_lost(message)
             elif kind == forkserver.FORK_FAILED:
                 node = self.by_index[message["index"]]
                 node.exited = True  # it never ran
@@ -419,6 +422,19 @@ class Launcher:
                 self._fail_startup(f"could not start node {node.name!r}: {message['error']}")
         if link.eof:
             self._lose_server()
+
+    def _on_host_lost(self, message: dict[str, Any]) -> None:
+        """A host of a run over many hosts is gone with its nodes: one failure, naming the host."""
+        lost = [self.by_index[index] for index in message["indexes"] if index in self.by_index]
+        if any(not node.exited for node in lost) or self._phase != "stopping":
+            self.failed = True
+            self._hosts_lost.append(
+                f"host {message['host']!r} ({message['address']}) was lost: {message['error']}"
+            )
+        for node in lost:
+            if not node.exited:
+                node.lost_with_host = True
+                self._on_exit(node, None)
 
     def _on_forked(self, message: dict[str, Any], fd: int) -> None:
         node = self.by_index[message["index"]]
@@ -562,9 +578,12 @@ class Launcher:
     # ---- what went wrong ------------------------------------------------------------------------------
 
     def _failures(self) -> list[dict[str, Any]]:
-        failures = []
+        failures = [
+            {"name": None, "exit_code": None, "error": text, "traceback": "", "host_lost": True}
+            for text in self._hosts_lost
+        ]
         for node in self.nodes + self.retired:
-            if node.killed_by_fault or node.pid is None:
+            if node.killed_by_fault or node.pid is None or node.lost_with_host:
                 continue
             exit_code = node.exit_code
             crashed = node.crash_traceback is not None

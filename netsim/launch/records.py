@@ -37,6 +37,7 @@ class NodeState:
     crash_traceback: str | None = None
     killed_by_fault: bool = False  # its death was scheduled: a fault, not a failure
     stopped: bool = False  # SIGSTOPped by a fault
+    lost_with_host: bool = False  # its host's agent was lost (a run over many hosts): the host failed
     # The signal the shutdown had to send because the node did not stop when asked (a failure).
     forced: str | None = None
     forced_after_s: float = 0.0

@@ -27,6 +27,8 @@ from netsim.errors import (
     StartupError,
     TopologyError,
 )
+from netsim.launch.cluster.launch import check_cluster_options, cluster_summary, start_cluster
+from netsim.launch.cluster.relay import ClusterForkServer
 from netsim.launch.faults import FaultRunner
 from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part
 from netsim.launch.forkserver import ForkServer
@@ -50,7 +52,13 @@ from netsim.launch.socket_programs import (
     node_hosts,
     socket_program_nodes,
 )
-from netsim.runs.layout import HISTORY_DIR_NAME, LAUNCHER_PART_NAME, NODE_DIR_NAME, TOPOLOGY_FILE_NAME
+from netsim.runs.layout import (
+    HISTORY_DIR_NAME,
+    LAUNCHER_PART_NAME,
+    NODE_DIR_NAME,
+    RELAY_PART_NAME,
+    TOPOLOGY_FILE_NAME,
+)
 from netsim.runs.summary import NodeFailure, RunSummary, RunTiming, write_summary
 from netsim.runtime.plan import RuntimeSettings
 from netsim.shaping.conditions import (
@@ -83,6 +91,7 @@ from netsim.wire.auth import RunKey
 if TYPE_CHECKING:
     import networkx as nx
 
+    from netsim.launch.cluster.ray_cluster import RayCluster
     from netsim.workloads.setup import WorkloadOptions
 
 ROUTINGS = ("shortest-path", "none")
@@ -112,6 +121,8 @@ def run(
     workload: WorkloadOptions | None = None,
     checkers: list[str] | None = None,
     routing: str = "shortest-path",
+    cluster: str | None = None,
+    placement: str = "balanced",
 ) -> Run:
     """Run ``topology`` (a file, a generator spec such as ``ring:8``, a Topology or a networkx graph)
     to completion; the returned ``Run`` reads the run's directory (``netsim.launch.result``).
@@ -143,6 +154,10 @@ def run(
     ``NodeCrashed`` naming the first node that failed, with its traceback; ``StartupError`` when the
     nodes did not come up; ``RunError`` for any other ending (a stop signal, a launcher error). The
     error's ``result`` is the Run.
+    ``cluster`` spreads the nodes over the hosts of a Ray cluster: ``"ray"`` (the cluster this machine
+    belongs to), ``"ray://HOST:PORT"`` or ``"HOST:PORT"``; ``placement`` is ``balanced`` (by each host's
+    CPUs, cutting few links), ``spread`` or ``pack``, and a node attribute ``host`` pins a node
+    (docs/cluster.md).
     Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
     ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
@@ -169,11 +184,15 @@ def run(
         workload.check()
         duration = max(duration, workload.run_seconds)
     _check_out_dir(out)
+    if cluster is not None:
+        check_cluster_options(cluster, placement)
     # What the program around the launcher holds, counted before the fork server's link adds one.
     inherited_fds = open_fds()
-    # The process that will fork the nodes starts now and imports while the topology loads.
-    server = ForkServer.start()
+    # The process that will fork the nodes starts now and imports while the topology loads (over many
+    # hosts, each host's agent starts its own).
+    server: ForkServer | ClusterForkServer | None = ForkServer.start() if cluster is None else None
     hosts = None
+    engine: RayCluster | None = None
     try:
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
@@ -208,7 +227,15 @@ def run(
         needs = run_needs(
             topo, transport, inherited_fds=inherited_fds, restarted=restarted, faults=bool(schedule)
         )
-        ensure_limits(needs)
+        if cluster is None:
+            ensure_limits(needs)
+        run_key = RunKey.new().key
+        cluster_header = None
+        if cluster is not None:
+            engine, placed = start_cluster(
+                cluster, placement, topo, transport, seed, socket_programs, workload
+            )
+            cluster_header = {"engine": "ray", "address": cluster, **placed.to_json()}
 
         node_dir = run_dir / NODE_DIR_NAME
         node_dir.mkdir(parents=True)
@@ -224,6 +251,14 @@ def run(
                 "clients": client_names(workload),
                 "servers": servers,
             }
+        if cluster_header is not None:
+            header["cluster"] = cluster_header
+            assert engine is not None
+            server = ClusterForkServer(
+                placed, run_key, node_dir, engine.launcher_address(), node_dir / RELAY_PART_NAME
+            )
+            engine.serve(server.address, run_key, server.host_lost)
+        assert server is not None
         write_header_part(node_dir, header)
 
         # Stop signals are noted from here until the summary is written: whatever ends the run, the
@@ -253,7 +288,12 @@ def run(
                 user_topology,
                 socket_programs,
                 host_base,
+                run_key,
             )
+            if isinstance(server, ClusterForkServer):
+                # The agents' files are in, and the clocks measured at both ends: the header says how.
+                server.close()
+                header["cluster"]["hosts"] = server.hosts_json()
             if on_progress is not None:
                 # The trace of a large run takes a moment to merge: say so.
                 on_progress(
@@ -293,6 +333,8 @@ def run(
                 netsim_version=__version__,
                 warnings=list(topo.warnings) + ([host_warning] if host_warning else []) + warnings,
             )
+            if cluster_header is not None:
+                summary.cluster = cluster_summary(header["cluster"])
             if workload is not None:
                 summary.workload = judge(run_dir, workload.name, servers, extra_checkers=checkers or [])
             write_summary(run_dir, summary)
@@ -304,7 +346,10 @@ def run(
                         with log_path.open("a") as log:
                             log.write(failure["traceback"])
     finally:
-        server.close()
+        if server is not None:
+            server.close()
+        if engine is not None:
+            engine.close()
         if hosts is not None:
             hosts.close()
     if launcher_error is not None:
@@ -319,6 +364,8 @@ def run(
 def _run_error(result: Run, failures: list[dict[str, Any]]) -> RunError:
     """Why ``result`` did not end ok, as the error ``run(check=True)`` raises."""
     for failure in failures:
+        if failure.get("host_lost"):
+            return RunError(f"run {result.summary.run_id}: {failure['error']}", result=result)
         if failure.get("name") is not None:
             return NodeCrashed(
                 failure["name"],
@@ -349,7 +396,7 @@ def _launch(
     signals: StopSignals,
     on_progress: ProgressCallback | None,
     on_ready: ReadyCallback | None,
-    server: ForkServer,
+    server: ForkServer | ClusterForkServer,
     cmd: str | None,
     init_timeout: float,
     configs: dict[str, dict[str, Any]],
@@ -359,6 +406,7 @@ def _launch(
     fault_topology: Topology,
     socket_programs: frozenset[str],
     host_base: int,
+    run_key: bytes,
 ) -> tuple[LaunchOutcome, BaseException | None]:
     """Run the node processes; never raises: an error inside the launcher is returned with the outcome,
     after every node has been stopped, so that the caller still finishes the run directory."""
@@ -381,8 +429,8 @@ def _launch(
             socket_programs=socket_programs,
             host_base=host_base,
             conditions=shaped_links,
-            # Held in memory by the launcher and its nodes only (see docs/security.md).
-            run_key=RunKey.new().key,
+            # Held in memory by the launcher, its nodes and its host agents only (see docs/security.md).
+            run_key=run_key,
         )
         limits = LaunchLimits(
             duration_s=duration, quiet_s=quiet, startup_timeout_s=startup_timeout, done_when=done_when

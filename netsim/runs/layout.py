@@ -6,7 +6,8 @@
       topology.json       the topology that ran, as node-link JSON
       nodes/              each node's log; while the run goes on, the header and each process's
                           trace part (``0.trace.jsonl``, ``0.g1.trace.jsonl`` after a restart, and
-                          ``launcher.trace.jsonl`` for the faults)
+                          ``launcher.trace.jsonl`` for the faults, ``relay.trace.jsonl`` for
+                          the relay to the host agents of a run over many hosts)
 
 Plain data, below every layer that reads or writes these files.
 """
@@ -28,6 +29,8 @@ HEADER_PART_NAME = "header.json"
 PART_SUFFIX = ".trace.jsonl"
 PART_GLOB = "*" + PART_SUFFIX
 LAUNCHER_PART_NAME = "launcher" + PART_SUFFIX
+# A run over many hosts: what the launcher's relay to the host agents traced (connections it refused).
+RELAY_PART_NAME = "relay" + PART_SUFFIX
 # A run id starts with its local start time: 20261125-101500-...
 RUN_ID_TIME_FORMAT = "%Y%m%d-%H%M%S"
 

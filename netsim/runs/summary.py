@@ -21,7 +21,8 @@ class TopologyRef(msgspec.Struct, kw_only=True):
 
 
 class NodeFailure(msgspec.Struct, kw_only=True):
-    """A node that failed the run; ``name`` is None for a failure of the run as a whole (start-up)."""
+    """A node that failed the run; ``name`` is None for a failure of the run as a whole (start-up, or
+    a host of a run over many hosts that was lost)."""
 
     name: str | None
     exit_code: int | None
@@ -42,7 +43,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     ``duration``, ``failure``, ``interrupted`` with the ``signal``, ``launcher-error``, or
     ``launcher-died`` for a run finished by ``netsim runs recover``). A recovered run has no
     ``shaped_links``, ``duration_s`` or ``timing``: its launcher died before it could measure them.
-    Only a run with a workload has ``workload``.
+    Only a run with a workload has ``workload``, and only a run over many hosts ``cluster``.
     """
 
     run_id: str
@@ -73,6 +74,9 @@ class RunSummary(msgspec.Struct, kw_only=True):
     warnings: list[str]
     # A workload's verdict (netsim.workloads.results): valid, ops, msgs_per_op, explanation, stats.
     workload: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+    # A run over many hosts (netsim.launch.cluster): the engine and its address, the placement mode, the
+    # links that crossed hosts, and each host (name, address, nodes, clock offset and its error bound).
+    cluster: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def ok(self) -> bool:

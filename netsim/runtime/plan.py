@@ -81,6 +81,10 @@ class NodePlan:
     # (netsim.runtime.hosts; 0: every node is 127.0.0.1).
     socket_program: bool = False
     host_base: int = 0
+    # The host addresses the node's IPv4 and IPv6 sockets bind instead of loopback: set by the host agent
+    # of a run over many hosts (netsim.cluster.agent), so that nodes on other hosts can reach them.
+    bind_host: str | None = None
+    bind_host6: str | None = None
     # The longest name in node_names, in characters: a hello's size bound, computed once for the run
     # rather than by each node over every name (0: work it out here).
     longest_name: int = 0
@@ -120,6 +124,8 @@ def plan_to_json(plan: NodePlan) -> dict[str, Any]:
         "servers": plan.servers,
         "socket_program": plan.socket_program,
         "host_base": plan.host_base,
+        "bind_host": plan.bind_host,
+        "bind_host6": plan.bind_host6,
     }
 
 
@@ -156,6 +162,8 @@ def plan_from_json(
         program_links=program_links,
         socket_program=data["socket_program"],
         host_base=data["host_base"],
+        bind_host=data.get("bind_host"),
+        bind_host6=data.get("bind_host6"),
     )
 
 

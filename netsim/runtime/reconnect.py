@@ -87,7 +87,7 @@ class Reconnects:
             return
         link = node.links_by_peer[peer]
         transport = get_transport(link.transport)
-        end = LinkEnd(node.plan.index, node.plan.socket_dir)
+        end = LinkEnd(node.plan.index, node.plan.socket_dir, node.plan.bind_host, node.plan.bind_host6)
         listener_address = self.peer_listener[peer]
         sock = None
         try:

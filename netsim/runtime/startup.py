@@ -39,7 +39,7 @@ class LinkSetup:
         if plan.socket_program:
             # The program makes its own sockets; netsim binds only the listeners it declared.
             return node.app.bind_declared(), {}  # type: ignore[union-attr]
-        end = LinkEnd(plan.index, plan.socket_dir)
+        end = LinkEnd(plan.index, plan.socket_dir, plan.bind_host, plan.bind_host6)
         fixed = plan.fixed_addresses or {}
         fixed_listeners, fixed_links = fixed.get("listeners", {}), fixed.get("links", {})
         inbound_per_transport: dict[str, int] = {}

@@ -26,10 +26,14 @@ SOCKET_BUFFER_BYTES = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class LinkEnd:
-    """Where a node's sockets for one transport live: the node index and the private socket dir."""
+    """Where a node's sockets for one transport live: the node index, the private socket dir, and the
+    host addresses its IPv4 and IPv6 sockets bind (None: loopback; a run over many hosts binds the
+    host's cluster address, which its links to other hosts reach it on)."""
 
     node_index: int
     socket_dir: str
+    host: str | None = None
+    host6: str | None = None
 
 
 class Transport(ABC):

@@ -1,4 +1,5 @@
-"""What TCP and UDP over IPv4 and IPv6 share: loopback addresses with a kernel-chosen port."""
+"""What TCP and UDP over IPv4 and IPv6 share: loopback addresses (or, over many hosts, the host's
+address) with a kernel-chosen port."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ class InetTransport(Transport):
     loopback: ClassVar[str]
 
     def listener_address(self, end: LinkEnd) -> Address:
-        return (self.loopback, 0)
+        return (self._host(end), 0)
 
     def link_address(self, end: LinkEnd, peer_index: int) -> Address:
-        return (self.loopback, 0)
+        return (self._host(end), 0)
+
+    def _host(self, end: LinkEnd) -> str:
+        host = end.host6 if self.family == socket.AF_INET6 else end.host
+        return host or self.loopback
 
     def available(self) -> str | None:
         return kernel_supports(self.family, self.sock_type, (self.loopback, 0))
