@@ -102,6 +102,7 @@ class RayCluster:
                 hint="start one (ray start --head) or give its address (--cluster HOST:PORT)",
             ) from None
         self._connected_here = True
+        _cluster_messages_to_stderr()
 
     def launcher_address(self) -> str:
         """The address the agents reach the launcher's relay on: this machine's cluster address."""
@@ -186,6 +187,24 @@ class RayCluster:
             with contextlib.suppress(Exception):
                 ray.shutdown()
             self._connected_here = False
+
+
+def _cluster_messages_to_stderr() -> None:
+    """Ray prints what its cluster reports to the driver (a worker that died, ...) on stdout, where
+    ``netsim run --json`` writes the summary: send it to stderr instead. Ray has no option for this;
+    without the private function it patches (another Ray version), its messages stay where they were."""
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._private import worker
+
+        original = worker.print_to_stdstream
+        if getattr(original, "netsim_to_stderr", False):
+            return
+
+        def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+            original({**data, "is_err": True}, ignore_prefix)
+
+        to_stderr.netsim_to_stderr = True  # type: ignore[attr-defined]
+        worker.print_to_stdstream = to_stderr
 
 
 def _raise_open_files() -> None:

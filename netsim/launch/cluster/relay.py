@@ -45,6 +45,7 @@ from netsim.launch.cluster.placement import Placement
 from netsim.launch.control_link import ControlLink
 from netsim.runs.layout import PART_SUFFIX
 from netsim.runtime.control import ControlDecoder, encode_control
+from netsim.trace.schema import BATCH_ROW_FIELDS
 from netsim.trace.writer import TraceWriter
 
 HOST_LOST = "host-lost"
@@ -55,6 +56,7 @@ READ_BYTES = 256 * 1024
 END_WAIT_S = 120.0
 _PID_SPACE = 1 << 22  # Linux's largest pid_max
 _TIMESTAMP_FIELDS = ("ts_ns", "start_ns")
+_ROW_TS = BATCH_ROW_FIELDS.index("ts_ns")
 
 
 @dataclass(eq=False)
@@ -573,6 +575,12 @@ class _Relay:
                     value = record.get(key)
                     if type(value) is int:
                         record[key] = to_launcher(value)
+                rows = record.get("rows")
+                if isinstance(rows, list):
+                    # A batch of message events (netsim.trace.schema): each row starts with its ts_ns.
+                    for row in rows:
+                        if isinstance(row, list) and row and type(row[_ROW_TS]) is int:
+                            row[_ROW_TS] = to_launcher(row[_ROW_TS])
                 out.append(orjson.dumps(record))
             else:
                 out.append(line)

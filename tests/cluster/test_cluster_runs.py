@@ -1,0 +1,244 @@
+"""Runs over a real multi-host Ray cluster: two hosts, each a network namespace with its own addresses,
+joined by veth links through a bridge (tests/cluster/netns_cluster.py). The launcher runs on h0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from netns_cluster import NetnsCluster
+
+pytest.importorskip("ray", reason='the ray extra is not installed (pip install -e ".[ray]")')
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]
+
+REPO = Path(__file__).resolve().parents[2]
+ABILENE = REPO / "topologies" / "abilene.gml"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[NetnsCluster]:
+    why = NetnsCluster.unavailable()
+    if why is not None:
+        pytest.skip(f"no network namespaces here: {why}")
+    made = NetnsCluster(hosts=2, cpus=1)
+    made.start()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def _run(cluster: NetnsCluster, out: Path, *args: str) -> tuple[dict[str, Any], Path]:
+    done = cluster.netsim("run", *args, "--cluster", cluster.head, "--out", str(out), "--json")
+    assert done.stdout, done.stderr
+    summary = json.loads(done.stdout)
+    summary["_exit"] = done.returncode
+    summary["_stderr"] = done.stderr
+    return summary, Path(summary["run_dir"])
+
+
+def _records(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    lines = (run_dir / "trace.jsonl").read_bytes().splitlines()
+    header, *events = (orjson.loads(line) for line in lines)
+    return header, events
+
+
+def _verify(cluster: NetnsCluster, run_dir: Path) -> None:
+    verified = cluster.netsim("trace", "verify", str(run_dir))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def _netsim_processes(cluster: NetnsCluster) -> list[str]:
+    """netsim's fork servers and nodes left in any host's namespace (Ray's own processes stay)."""
+    return [
+        command
+        for host in range(len(cluster.names))
+        for command in cluster.processes(host).values()
+        if "netsim-fork-server" in command or "netsim.launch.forkserver" in command
+    ]
+
+
+def test_a_flood_on_a_zoo_network_crosses_hosts(cluster: NetnsCluster, tmp_path: Path) -> None:
+    summary, run_dir = _run(cluster, tmp_path, str(ABILENE))
+    assert summary["_exit"] == 0, summary["_stderr"]
+    assert summary["exit_status"] == "ok"
+    placement = summary["cluster"]
+    assert [host["address"] for host in placement["hosts"]] == cluster.addresses
+    assert all(host["nodes"] > 0 for host in placement["hosts"])
+    assert 0 < placement["cross_host_links"] < placement["links"]
+    header, events = _records(run_dir)
+    node_host = header["cluster"]["node_host"]
+    address_of = {host["name"]: host["address"] for host in header["cluster"]["hosts"]}
+    # Every node bound its host's address, and the kernel said so.
+    binds = [event for event in events if event["event"] == "bind"]
+    assert binds
+    for event in binds:
+        assert event["sockname"][0] == address_of[node_host[event["node"]]]
+    crossing = [
+        event
+        for event in events
+        if event["event"] == "connect" and event["sockname"][0] != event["peername"][0]
+    ]
+    assert len(crossing) == placement["cross_host_links"]
+    for event in crossing:
+        assert {event["sockname"][0], event["peername"][0]} == set(cluster.addresses)
+        assert node_host[event["node"]] != node_host[event["peer"]]
+    # The flood reached every node, on both hosts.
+    receivers = {event["node"] for event in events if event["event"] == "recv"}
+    assert receivers == set(header["topology"]["nodes"])
+    # Clocks were measured at both ends, with their error bounds.
+    for host in header["cluster"]["hosts"]:
+        assert host["clock_error_ns"] >= 0 and host["clock_offset_end_ns"] is not None
+    _verify(cluster, run_dir)
+    assert not _netsim_processes(cluster)
+
+
+def test_ipv6_datagrams_cross_hosts_on_the_hosts_addresses(cluster: NetnsCluster, tmp_path: Path) -> None:
+    summary, run_dir = _run(cluster, tmp_path, "ring:6", "--transport", "udp6", "--placement", "spread")
+    assert summary["_exit"] == 0, summary["_stderr"]
+    # Spread over two hosts, every link of a ring of six crosses.
+    assert summary["cluster"]["cross_host_links"] == 6
+    _, events = _records(run_dir)
+    sends = [event for event in events if event["event"] == "sendto"]
+    assert len(sends) == len([event for event in events if event["event"] == "recvfrom"]) >= 6
+    assert {event["sockname"][0] for event in sends} == set(cluster.addresses6)
+    assert all(event["sockname"][0] != event["peername"][0] for event in sends)
+    _verify(cluster, run_dir)
+
+
+def test_unix_links_keep_their_nodes_on_one_host(cluster: NetnsCluster, tmp_path: Path) -> None:
+    topology = tmp_path / "mixed.json"
+    nodes = [{"id": f"n{k}"} for k in range(6)]
+    links = [{"source": f"n{k}", "target": f"n{(k + 1) % 6}"} for k in range(6)]
+    links[0]["transport"] = "unix"  # n0 - n1
+    links[3]["transport"] = "unix-seqpacket"  # n3 - n4
+    topology.write_text(json.dumps({"directed": False, "multigraph": False, "nodes": nodes, "links": links}))
+    summary, run_dir = _run(cluster, tmp_path, str(topology), "--placement", "spread")
+    assert summary["_exit"] == 0, summary["_stderr"]
+    header, events = _records(run_dir)
+    node_host = header["cluster"]["node_host"]
+    assert node_host["n0"] == node_host["n1"]
+    assert node_host["n3"] == node_host["n4"]
+    assert len(set(node_host.values())) == 2
+    unix_sends = [event for event in events if event["event"] == "send" and event["transport"] == "unix"]
+    assert unix_sends and all(isinstance(event["sockname"], str) for event in unix_sends)
+    _verify(cluster, run_dir)
+
+
+def test_a_partition_and_a_kill_on_the_remote_host(cluster: NetnsCluster, tmp_path: Path) -> None:
+    topology = tmp_path / "pinned.json"
+    nodes = [{"id": f"n{k}", **({"host": "h1"} if k >= 3 else {})} for k in range(6)]
+    links = [{"source": f"n{k}", "target": f"n{k + 1}"} for k in range(5)]
+    topology.write_text(json.dumps({"directed": False, "multigraph": False, "nodes": nodes, "links": links}))
+    summary, run_dir = _run(
+        cluster,
+        tmp_path,
+        str(topology),
+        "--app",
+        "gossip",
+        "--duration",
+        "4",
+        "--fault",
+        "0.3s partition n0,n1,n2 | n3,n4,n5",
+        "--fault",
+        "1s heal",
+        "--fault",
+        "1.5s kill n4",
+    )
+    assert summary["_exit"] == 0, summary["_stderr"]
+    assert [fault["action"] for fault in summary["faults"]] == ["partition", "heal", "kill"]
+    header, events = _records(run_dir)
+    assert {header["cluster"]["node_host"][f"n{k}"] for k in (3, 4, 5)} == {"h1"}
+    # The partition cut the one link that crosses hosts (n2 - n3), both ways, until it healed.
+    cut_at, healed_at = (
+        next(event["ts_ns"] for event in events if event.get("fault") == fault)
+        for fault in ("partition", "heal")
+    )
+    dropped = {
+        (event["node"], event["peer"])
+        for event in events
+        if event["event"] == "drop" and cut_at <= event["ts_ns"] <= healed_at
+    }
+    assert dropped == {("n2", "n3"), ("n3", "n2")}
+    # The killed node's trace up to its death survives.
+    assert any(event["node"] == "n4" for event in events)
+    killed_at = next(event["ts_ns"] for event in events if event.get("fault") == "kill")
+    assert not any(
+        event["node"] == "n4" and event["event"] == "send" and event["ts_ns"] > killed_at for event in events
+    )
+    _verify(cluster, run_dir)
+    assert not _netsim_processes(cluster)
+
+
+def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster, tmp_path: Path) -> None:
+    running = cluster.popen_netsim(
+        # A fault still to come keeps the run going until the host is lost.
+        "run", "ring:6", "--duration", "120", "--fault", "100s heal",
+        "--cluster", cluster.head, "--out", str(tmp_path), "--json", "--placement", "spread",
+    )  # fmt: skip
+    try:
+        agent = _wait_for_agent_with_nodes(cluster, host=1)
+        os.kill(agent, signal.SIGKILL)
+        stdout, stderr = running.communicate(timeout=90)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    assert running.returncode == 1, stderr
+    summary = json.loads(stdout)
+    assert summary["ended_by"] == "failure"
+    assert "host 'h1'" in summary["node_failures"][0]["error"]
+    assert cluster.addresses[1] in summary["node_failures"][0]["error"]
+    assert summary["cluster"]["hosts"][1]["lost"]
+    _, events = _records(Path(summary["run_dir"]))
+    # What h0's nodes traced is in the merged trace.
+    h0_nodes = {f"n{k}" for k in (0, 2, 4)}
+    assert h0_nodes <= {event["node"] for event in events}
+    deadline = time.monotonic() + 15
+    while _netsim_processes(cluster) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _netsim_processes(cluster)
+
+
+def _wait_for_agent_with_nodes(cluster: NetnsCluster, host: int, timeout_s: float = 60.0) -> int:
+    """The pid of the host agent's actor process on ``host``, once its nodes run."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        processes = cluster.processes(host)
+        forked = [pid for pid, command in processes.items() if "netsim-fork-server" in command]
+        parents = {pid: _parent(pid) for pid in forked}
+        # The agent is the fork server's parent; the nodes are the fork server's children.
+        agents = [
+            parent for parent in parents.values() if processes.get(parent, "").startswith("ray::_AgentActor")
+        ]
+        if agents and any(parent in forked for parent in parents.values()):
+            time.sleep(1.0)  # the run has started
+            return agents[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no host agent with nodes on {cluster.names[host]} within {timeout_s} s")
+
+
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def test_topo_show_prints_the_placement(cluster: NetnsCluster) -> None:
+    shown = cluster.netsim("topo", "show", "grid:4x4", "--cluster", cluster.head, "--json")
+    assert shown.returncode == 0, shown.stderr
+    placement = json.loads(shown.stdout)["placement"]
+    assert [host["nodes"] for host in placement["hosts"]] == [8, 8]
+    assert placement["cross_host_links"] == 4  # a 4x4 grid cut in two halves
+    text = cluster.netsim("topo", "show", "ring:8", "--cluster", cluster.head, "--placement", "pack")
+    assert text.returncode == 0, text.stderr
+    assert "0 of 8 links cross hosts" in text.stderr
