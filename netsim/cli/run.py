@@ -368,6 +368,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ("errors", str(summary["errors"])),
         ("start-up / run", f"{summary['timing']['startup_s']:.2f} s / {summary['duration_s']:.2f} s"),
     ]
+    cluster = summary.get("cluster")
+    if isinstance(cluster, dict):
+        hosts = ", ".join(
+            f"{visible_markup(host['name'])} {visible_markup(host['address'])} ({host['nodes']} nodes)"
+            + (" [red]lost[/]" if host.get("lost") else "")
+            for host in cluster["hosts"]
+        )
+        rows.append(("hosts", hosts))
+        rows.append(("links across hosts", f"{cluster['cross_host_links']} of {cluster['links']}"))
     for key, value in rows:
         table.add_row(key, value)
     stderr.print(table)
@@ -378,6 +387,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     failures = summary["node_failures"]
     for failure in failures[:MAX_FAILURES_SHOWN]:
         name, exit_code, error = failure["name"], failure["exit_code"], failure["error"]
+        if name is None:
+            # The run's own failure (its start-up, a host lost): no node to name.
+            stderr.print(f"[bold red]run failed[/]: {visible_markup(error)}", highlight=False)
+            continue
         stderr.print(
             f"[bold red]node {visible_markup(repr(name))} failed[/] (exit code {exit_code}): "
             f"{visible_markup(error)}",

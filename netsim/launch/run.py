@@ -27,8 +27,6 @@ from netsim.errors import (
     StartupError,
     TopologyError,
 )
-from netsim.launch.cluster.launch import check_cluster_options, cluster_summary, start_cluster
-from netsim.launch.cluster.relay import ClusterForkServer
 from netsim.launch.faults import FaultRunner
 from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part
 from netsim.launch.forkserver import ForkServer
@@ -91,7 +89,9 @@ from netsim.wire.auth import RunKey
 if TYPE_CHECKING:
     import networkx as nx
 
+    from netsim.launch.cluster.placement import Placement
     from netsim.launch.cluster.ray_cluster import RayCluster
+    from netsim.launch.cluster.relay import ClusterForkServer
     from netsim.workloads.setup import WorkloadOptions
 
 ROUTINGS = ("shortest-path", "none")
@@ -185,6 +185,10 @@ def run(
         duration = max(duration, workload.run_seconds)
     _check_out_dir(out)
     if cluster is not None:
+        # Imported here: a run on one host does without them (and without Ray).
+        from netsim.launch.cluster.launch import check_cluster_options, cluster_summary, start_cluster
+        from netsim.launch.cluster.relay import ClusterForkServer
+
         check_cluster_options(cluster, placement)
     # What the program around the launcher holds, counted before the fork server's link adds one.
     inherited_fds = open_fds()
@@ -193,6 +197,8 @@ def run(
     server: ForkServer | ClusterForkServer | None = ForkServer.start() if cluster is None else None
     hosts = None
     engine: RayCluster | None = None
+    relay: ClusterForkServer | None = None
+    placed: Placement | None = None
     try:
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
@@ -253,11 +259,11 @@ def run(
             }
         if cluster_header is not None:
             header["cluster"] = cluster_header
-            assert engine is not None
-            server = ClusterForkServer(
+            assert engine is not None and placed is not None
+            server = relay = ClusterForkServer(
                 placed, run_key, node_dir, engine.launcher_address(), node_dir / RELAY_PART_NAME
             )
-            engine.serve(server.address, run_key, server.host_lost)
+            engine.serve(relay.address, run_key, relay.host_lost)
         assert server is not None
         write_header_part(node_dir, header)
 
@@ -290,10 +296,10 @@ def run(
                 host_base,
                 run_key,
             )
-            if isinstance(server, ClusterForkServer):
+            if relay is not None:
                 # The agents' files are in, and the clocks measured at both ends: the header says how.
-                server.close()
-                header["cluster"]["hosts"] = server.hosts_json()
+                relay.close()
+                header["cluster"]["hosts"] = relay.hosts_json()
             if on_progress is not None:
                 # The trace of a large run takes a moment to merge: say so.
                 on_progress(

@@ -9,6 +9,7 @@ root, no iproute2), ``NetnsCluster.unavailable()`` says why, and the tests skip 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 RAY_PORT = 6379
+_made = itertools.count()
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -26,9 +28,10 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 class NetnsCluster:
     def __init__(self, hosts: int = 2, cpus: int = 1) -> None:
-        # Short, unique names: interface names are 15 bytes at most.
-        tag = f"{os.getpid() % 100000}"
-        self.subnet = 1 + os.getpid() % 250
+        # Short names, unique on the machine: interface names are 15 bytes at most.
+        number = next(_made)
+        tag = f"{os.getpid() % 100000}{'abcdefghij'[number % 10]}"
+        self.subnet = 1 + (os.getpid() + 37 * number) % 250
         self.hub = f"nsh{tag}"
         self.names = [f"ns{tag}h{k}" for k in range(hosts)]
         self.addresses = [f"10.231.{self.subnet}.{k + 1}" for k in range(hosts)]
@@ -58,13 +61,13 @@ class NetnsCluster:
 
     def start(self) -> None:
         try:
-            self._make_network()
+            self.make_network()
             self._start_ray()
         except BaseException:
             self.close()
             raise
 
-    def _make_network(self) -> None:
+    def make_network(self) -> None:
         _ip("netns", "add", self.hub)
         self.made.append(self.hub)
         _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,15 +104,30 @@ def test_a_flood_on_a_zoo_network_crosses_hosts(cluster: NetnsCluster, tmp_path:
 
 
 def test_ipv6_datagrams_cross_hosts_on_the_hosts_addresses(cluster: NetnsCluster, tmp_path: Path) -> None:
-    summary, run_dir = _run(cluster, tmp_path, "ring:6", "--transport", "udp6", "--placement", "spread")
+    summary, run_dir = _run(
+        cluster, tmp_path, "ring:6", "--transport", "udp6", "--placement", "spread", "--latency", "3ms"
+    )
     assert summary["_exit"] == 0, summary["_stderr"]
     # Spread over two hosts, every link of a ring of six crosses.
     assert summary["cluster"]["cross_host_links"] == 6
     _, events = _records(run_dir)
     sends = [event for event in events if event["event"] == "sendto"]
-    assert len(sends) == len([event for event in events if event["event"] == "recvfrom"]) >= 6
+    receives = {event["msg_id"]: event for event in events if event["event"] == "recvfrom"}
+    assert len(sends) == len(receives) >= 6
     assert {event["sockname"][0] for event in sends} == set(cluster.addresses6)
     assert all(event["sockname"][0] != event["peername"][0] for event in sends)
+    # The link's latency holds each datagram (a delay event, then its sendto) before it crosses to the
+    # other host; the two hosts' times are in one clock, within the offsets' error bounds (~0.1 ms).
+    delays = {event["msg_id"]: event for event in events if event["event"] == "delay"}
+    assert set(delays) == set(receives)
+    gaps = []
+    for send in sends:
+        held = delays[send["msg_id"]]
+        assert held["delay_ns"] == 3_000_000
+        gaps.append(receives[send["msg_id"]]["ts_ns"] - held["ts_ns"])
+    # A busy sender may write its delay event a little after it set the release time: the median.
+    assert all(gap > 0 for gap in gaps)
+    assert 2_900_000 <= statistics.median(gaps) < 1_000_000_000
     _verify(cluster, run_dir)
 
 
@@ -151,9 +169,16 @@ def test_a_partition_and_a_kill_on_the_remote_host(cluster: NetnsCluster, tmp_pa
         "1s heal",
         "--fault",
         "1.5s kill n4",
+        "--fault",
+        "1.6s stop n5",
+        "--fault",
+        "2s cont n5",
+        "--fault",
+        "2.2s restart n4",
     )
     assert summary["_exit"] == 0, summary["_stderr"]
-    assert [fault["action"] for fault in summary["faults"]] == ["partition", "heal", "kill"]
+    actions = [fault["action"] for fault in summary["faults"]]
+    assert actions == ["partition", "heal", "kill", "stop", "cont", "restart"]
     header, events = _records(run_dir)
     assert {header["cluster"]["node_host"][f"n{k}"] for k in (3, 4, 5)} == {"h1"}
     # The partition cut the one link that crosses hosts (n2 - n3), both ways, until it healed.
@@ -169,10 +194,15 @@ def test_a_partition_and_a_kill_on_the_remote_host(cluster: NetnsCluster, tmp_pa
     assert dropped == {("n2", "n3"), ("n3", "n2")}
     # The killed node's trace up to its death survives.
     assert any(event["node"] == "n4" for event in events)
-    killed_at = next(event["ts_ns"] for event in events if event.get("fault") == "kill")
-    assert not any(
-        event["node"] == "n4" and event["event"] == "send" and event["ts_ns"] > killed_at for event in events
+    killed_at, restarted_at = (
+        next(event["ts_ns"] for event in events if event.get("fault") == fault)
+        for fault in ("kill", "restart")
     )
+    n4_sends = [event["ts_ns"] for event in events if event["node"] == "n4" and event["event"] == "send"]
+    assert not [at for at in n4_sends if killed_at < at < restarted_at]
+    # Restarted on its host, n4 started again.
+    n4_starts = [event["ts_ns"] for event in events if event["node"] == "n4" and event["event"] == "start"]
+    assert len(n4_starts) == 2 and n4_starts[1] > restarted_at
     _verify(cluster, run_dir)
     assert not _netsim_processes(cluster)
 
@@ -242,3 +272,61 @@ def test_topo_show_prints_the_placement(cluster: NetnsCluster) -> None:
     text = cluster.netsim("topo", "show", "ring:8", "--cluster", cluster.head, "--placement", "pack")
     assert text.returncode == 0, text.stderr
     assert "0 of 8 links cross hosts" in text.stderr
+
+
+_LOCAL_CLUSTER_RUN = """
+import json, sys
+import ray
+from ray.cluster_utils import Cluster
+import netsim
+
+address, out = sys.argv[1], sys.argv[2]
+local = Cluster(
+    initialize_head=True,
+    head_node_args={"num_cpus": 1, "node_ip_address": address, "include_dashboard": False},
+)
+local.add_node(num_cpus=2, node_ip_address=address)
+local.wait_for_nodes()
+try:
+    run = netsim.run("grid:3x4", cluster=local.address, out=out)
+    print(json.dumps(run.summary.to_dict()))
+finally:
+    ray.shutdown()
+    local.shutdown()
+"""
+
+
+def test_rays_local_cluster_utilities_make_two_hosts_on_one_address(tmp_path: Path) -> None:
+    """Ray's own test cluster (ray.cluster_utils): two Ray nodes, one address, in a namespace of its own."""
+    why = NetnsCluster.unavailable()
+    if why is not None:
+        pytest.skip(f"no network namespaces here: {why}")
+    space = NetnsCluster(hosts=1)
+    try:
+        space.make_network()
+        done = subprocess.run(
+            [*space.exec_in(0), sys.executable, "-c", _LOCAL_CLUSTER_RUN, space.addresses[0], str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=space.env(0),
+            check=False,
+        )
+    finally:
+        space.close()
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["exit_status"] == "ok"
+    hosts = summary["cluster"]["hosts"]
+    # Balanced by CPUs: the host with two gets twice the nodes of the host with one.
+    assert sorted(host["nodes"] for host in hosts) == [4, 8]
+    assert {host["address"] for host in hosts} == {space.addresses[0]}
+    assert summary["cluster"]["cross_host_links"] > 0
+    verified = subprocess.run(
+        [sys.executable, "-m", "netsim", "trace", "verify", summary["run_dir"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout

@@ -44,7 +44,7 @@ from netsim.launch.cluster.agent import Outbox, keepalive
 from netsim.launch.cluster.placement import Placement
 from netsim.launch.control_link import ControlLink
 from netsim.runs.layout import PART_SUFFIX
-from netsim.runtime.control import ControlDecoder, encode_control
+from netsim.runtime.control import ControlDecoder, ControlProtocolError, encode_control
 from netsim.trace.schema import BATCH_ROW_FIELDS
 from netsim.trace.writer import TraceWriter
 
@@ -150,7 +150,14 @@ class ClusterForkServer:
             self.link.sock.setblocking(True)
             self.link.flush()
             self.link.sock.sendall(encode_control(forkserver.QUIT))
-        self._thread.join(timeout_s)
+        self.link.sock.setblocking(False)
+        deadline = time.monotonic() + timeout_s
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(0.1)
+            # The run is over and nobody acts on what the relay still says, but its writes to the
+            # launcher block until they are read: read them.
+            with contextlib.suppress(OSError, ControlProtocolError):
+                self.link.read()
         self._relay.stop()
         self._thread.join(5.0)
         self.link.close()

@@ -1,0 +1,91 @@
+"""What ``--cluster`` refuses before anything starts: one line each, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HAS_RAY = importlib.util.find_spec("ray") is not None
+
+
+def _netsim(
+    *args: str, without_ray: bool = False, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    # sys.modules["ray"] = None makes "import ray" fail as it does where the extra is not installed.
+    block = "sys.modules['ray'] = None; " if without_ray else ""
+    script = (
+        f"import sys; {block}sys.argv = ['netsim', *sys.argv[1:]]; from netsim.cli.main import main; main()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+def test_without_ray_the_error_says_how_to_install_it(tmp_path: Path) -> None:
+    text = _one_line_error(
+        _netsim("run", "ring:4", "--cluster", "ray", "--out", str(tmp_path), without_ray=True)
+    )
+    assert "--cluster ray needs Ray, which is not installed" in text
+    assert 'pip install "netsim-sockets[ray]"' in text
+    assert not list(tmp_path.iterdir())  # no run directory
+
+
+def test_topo_show_without_ray_says_the_same() -> None:
+    text = _one_line_error(_netsim("topo", "show", "ring:4", "--cluster", "ray", without_ray=True))
+    assert 'pip install "netsim-sockets[ray]"' in text
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--cluster", "ray", "--placement", "random"), "unknown --placement 'random'"),
+        (("--cluster", "somewhere"), "--cluster 'somewhere': not a cluster address"),
+    ],
+)
+def test_bad_cluster_options(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    text = _one_line_error(_netsim("run", "ring:4", *args, "--out", str(tmp_path), without_ray=True))
+    assert expected in text
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="the ray extra is not installed")
+def test_socket_programs_stay_on_one_host(tmp_path: Path) -> None:
+    program = REPO / "examples" / "tutorial_tcp.py"
+    text = _one_line_error(
+        _netsim(
+            "run",
+            str(REPO / "examples" / "client_server.gml"),
+            "--app",
+            f"{program}:main",
+            "--cluster",
+            "127.0.0.1:1",
+            "--out",
+            str(tmp_path),
+        )  # fmt: skip
+    )
+    assert "socket programs (def main(net)) run on one host" in text
+
+
+def test_a_run_on_one_host_does_not_import_ray() -> None:
+    """Ray loads only where a run asks for a cluster (netsim run's start-up pays nothing for it)."""
+    script = (
+        "import sys, netsim.cli.main, netsim.cli.run, netsim.launch.run, netsim.cli.topo; "
+        "print(sorted(name for name in sys.modules if name == 'ray' or name.startswith('ray.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
