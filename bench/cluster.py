@@ -18,7 +18,8 @@ command's wall time (which for a cluster run includes connecting to Ray and star
 with the ratio of each to the plain launcher's, measured in the same session. Then one Ray actor:
 the time to start K actors and hear from each, and one actor process's PSS, beside a netsim node's.
 
-Run: sudo python bench/cluster.py [--sizes 300,2000] [--repeat 1]
+Run: sudo python bench/cluster.py [--sizes 300,2000] [--hosts 1,2,3] [--repeat 1] [--actors 20]
+(about 10 minutes at these sizes on a 2-vCPU VM, most of it the 2,000-node runs).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="300,2000")
     parser.add_argument("--hosts", default="1,2,3", help="Ray cluster sizes to measure")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--actors", type=int, default=ACTORS, help="Ray actors to start for their cost")
     args = parser.parse_args()
     why = NetnsCluster.unavailable()
     if why is not None:
@@ -90,13 +92,13 @@ def main() -> None:
                             _run(cluster, size, runs, cluster.head)
                         )
                 if hosts == host_counts[0]:
-                    actor = _actor_cost(cluster)
+                    actor = _actor_cost(cluster, args.actors)
             finally:
                 cluster.close()
     _print(out, results, sizes, host_counts)
     out.print(
-        f"One Ray actor: {ACTORS} started and answering in {actor['seconds']:.2f} s "
-        f"({actor['seconds'] / ACTORS * 1000:.0f} ms each, one after another on this machine), "
+        f"One Ray actor: {args.actors} started and answering in {actor['seconds']:.2f} s "
+        f"({actor['seconds'] / args.actors * 1000:.0f} ms each, one after another on this machine), "
         f"{actor['pss_mib']:.1f} MiB PSS each (median); a netsim node is a fork of the fork server "
         "(bench/launch.py: ~0.3 ms and ~3 MiB PSS), so netsim starts one Ray actor per host, not per node."
     )
@@ -127,9 +129,9 @@ def _run(cluster: NetnsCluster, size: int, runs: str, head: str | None) -> dict[
     }
 
 
-def _actor_cost(cluster: NetnsCluster) -> dict[str, float]:
+def _actor_cost(cluster: NetnsCluster, actors: int) -> dict[str, float]:
     probe = subprocess.Popen(
-        [*cluster.exec_in(0), sys.executable, "-c", _ACTOR_COST, cluster.head, str(ACTORS), "5"],
+        [*cluster.exec_in(0), sys.executable, "-c", _ACTOR_COST, cluster.head, str(actors), "5"],
         stdout=subprocess.PIPE,
         text=True,
         env=cluster.env(0),

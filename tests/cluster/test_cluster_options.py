@@ -87,5 +87,6 @@ def test_a_run_on_one_host_does_not_import_ray() -> None:
         "import sys, netsim.cli.main, netsim.cli.run, netsim.launch.run, netsim.cli.topo; "
         "print(sorted(name for name in sys.modules if name == 'ray' or name.startswith('ray.')))"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"

@@ -330,3 +330,23 @@ def test_rays_local_cluster_utilities_make_two_hosts_on_one_address(tmp_path: Pa
         check=False,
     )
     assert verified.returncode == 0, verified.stdout
+
+
+def test_the_cluster_bench_runs_at_a_tiny_size() -> None:
+    """bench/cluster.py end to end (its own namespaces and Ray clusters), so it cannot rot unseen."""
+    if NetnsCluster.unavailable() is not None:
+        pytest.skip(f"no network namespaces here: {NetnsCluster.unavailable()}")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "cluster.py"), "--sizes", "24", "--hosts", "1,2"]
+        + ["--actors", "2"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        cwd=REPO / "bench",
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "random graph of 24 nodes" in done.stdout
+    for how in ("plain", "ray x1", "ray x2"):
+        assert f"│ {how}" in done.stdout
+    assert "One Ray actor: 2 started" in done.stdout
