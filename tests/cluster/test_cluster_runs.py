@@ -263,6 +263,18 @@ def _parent(pid: int) -> int:
     return int(stat.rpartition(")")[2].split()[1])
 
 
+def test_a_ray_client_address_runs_the_same(cluster: NetnsCluster, tmp_path: Path) -> None:
+    """--cluster ray://HEAD:10001: the launcher is a Ray client, not a node of the cluster."""
+    done = cluster.netsim(
+        "run", "ring:6", "--cluster", f"ray://{cluster.addresses[0]}:10001", "--out", str(tmp_path), "--json"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert [host["address"] for host in summary["cluster"]["hosts"]] == cluster.addresses
+    assert summary["cluster"]["cross_host_links"] == 2
+    _verify(cluster, Path(summary["run_dir"]))
+
+
 def test_topo_show_prints_the_placement(cluster: NetnsCluster) -> None:
     shown = cluster.netsim("topo", "show", "grid:4x4", "--cluster", cluster.head, "--json")
     assert shown.returncode == 0, shown.stderr
