@@ -215,6 +215,9 @@ def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster
     )  # fmt: skip
     try:
         agent = _wait_for_agent_with_nodes(cluster, host=1)
+        # The nodes run at the launcher's niceness, not at the 15 Ray gives its workers.
+        forked = [pid for pid, command in cluster.processes(1).items() if "netsim-fork-server" in command]
+        assert forked and {_niceness(pid) for pid in forked} == {os.nice(0)}
         os.kill(agent, signal.SIGKILL)
         stdout, stderr = running.communicate(timeout=90)
     finally:
@@ -253,6 +256,10 @@ def _wait_for_agent_with_nodes(cluster: NetnsCluster, host: int, timeout_s: floa
             return agents[0]
         time.sleep(0.2)
     raise AssertionError(f"no host agent with nodes on {cluster.names[host]} within {timeout_s} s")
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
 def _parent(pid: int) -> int:

@@ -67,6 +67,7 @@ class _AgentActor:
             "address6": host_addresses(address),
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
+            "niceness": os.nice(0),
         }
 
     def serve(
@@ -123,10 +124,14 @@ class RayCluster:
         with_cpus = [node for node in alive if node.get("Resources", {}).get("CPU", 0) > 0] or alive
         here = self.launcher_address()
         with_cpus.sort(key=lambda node: (node["NodeManagerAddress"] != here, node["NodeManagerAddress"]))
+        # Ray runs its workers at niceness 15, and a node inherits its agent's: the nodes would yield
+        # to every other process of their host. They run at the launcher's niceness, as on one host.
+        runtime_env = {"env_vars": {"RAY_worker_niceness": str(os.nice(0))}}
         actor_class = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=2)(_AgentActor)
         for node in with_cpus:
             strategy = NodeAffinitySchedulingStrategy(node_id=node["NodeID"], soft=False)
-            self.actors.append(actor_class.options(scheduling_strategy=strategy).remote())
+            options = actor_class.options(scheduling_strategy=strategy, runtime_env=runtime_env)
+            self.actors.append(options.remote())
         try:
             places = ray.get([actor.where.remote() for actor in self.actors], timeout=AGENT_START_TIMEOUT_S)
         except Exception as error:  # noqa: BLE001 - GetTimeoutError, RayActorError...
