@@ -72,7 +72,11 @@ def verify_fed(build: ReportBuild) -> Fed[Verifier]:
         from netsim.trace.verify import Verifier  # here, not above: see analysis_html
 
         # The records of sends never received, shown as examples, are read again from the trace.
-        return Verifier(MAX_EXAMPLES_SHOWN, lambda lines: TraceReader(build.trace_path).records_at(lines))
+        return Verifier(
+            MAX_EXAMPLES_SHOWN,
+            lambda lines: TraceReader(build.trace_path).records_at(lines),
+            across_hosts=isinstance(build.header.get("cluster"), dict),
+        )
 
     return Fed(start, lambda verifier, events, skipped_before: verifier.add_all(events, skipped_before))
 

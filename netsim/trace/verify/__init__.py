@@ -49,6 +49,7 @@ def verify_trace(
     ``TraceFormatError``. Each check keeps its first ``max_examples`` offending events.
     """
     with TraceReader(resolve_trace_path(run_or_trace), strict=strict) as reader, cyclic_gc_paused():
-        verifier = Verifier(max_examples, reader.records_at)
+        across_hosts = isinstance(reader.header.get("cluster"), dict)
+        verifier = Verifier(max_examples, reader.records_at, across_hosts=across_hosts)
         verifier.consume(reader)
         return verifier.report(str(reader.path), reader.header, reader.skipped_count)

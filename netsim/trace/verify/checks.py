@@ -91,9 +91,18 @@ class Verifier:
     """
 
     def __init__(
-        self, max_examples: int, records_at: Callable[[Iterable[int]], dict[int, Any]] | None = None
+        self,
+        max_examples: int,
+        records_at: Callable[[Iterable[int]], dict[int, Any]] | None = None,
+        *,
+        across_hosts: bool = False,
     ) -> None:
         self._records_at = records_at
+        # A run over many hosts (the header's ``cluster``): each host's times are moved into the
+        # launcher's clock within an error bound, so a receive may be written before its send. It waits
+        # for its send here (with its node's clock when it came), and is checked when the send comes.
+        self.across_hosts = across_hosts
+        self.early_receives: dict[str, tuple[dict[str, Any], int, int | None]] = {}
         self.mirror = CheckTally("mirror", max_examples)
         self.exactly_once = CheckTally("exactly_once", max_examples)
         self.fifo = CheckTally("fifo", max_examples)
@@ -179,6 +188,11 @@ class Verifier:
             "fault": self._fault,
             "call": self.program_bytes.call,
         }
+        if self.across_hosts:
+            for event in ("send", "sendto"):
+                handlers[event] = self._send_across_hosts
+            for event in ("recv", "recvfrom"):
+                handlers[event] = self._receive_across_hosts
         get_handler = handlers.get
         index = self.events
         # Line 1 is the header; every line skipped before these records pushes them one further.
@@ -271,6 +285,39 @@ class Verifier:
             self.dead_connections and (sockname, peername) in self.dead_connections
         ):
             sent.lost_to_fault = True
+
+    def _send_across_hosts(self, record: dict[str, Any], line: int) -> None:
+        self._send(record, line)
+        if self.early_receives:
+            early = self.early_receives.pop(record.get("msg_id"), None)  # type: ignore[arg-type]
+            if early is not None:
+                self._receive_late(*early)
+
+    def _receive_across_hosts(self, record: dict[str, Any], line: int) -> None:
+        msg_id = record.get("msg_id")
+        if type(msg_id) is not str or msg_id in self.pending or msg_id in self.sent_ids:
+            self._receive(record, line)
+            return
+        node = record["node"]
+        clock = self.node_clock.get(node)
+        self.early_receives[msg_id] = (record, line, clock)
+        lamport = record.get("lamport")
+        if type(lamport) is int and (clock is None or lamport > clock):
+            # The node's later events are checked against this receive's clock as ever.
+            self.node_clock[node] = lamport
+
+    def _receive_late(self, record: dict[str, Any], line: int, clock_then: int | None) -> None:
+        """A receive written before its send, checked now against its node's clock when it came."""
+        node = record["node"]
+        clock_now = self.node_clock.get(node)
+        if clock_then is None:
+            self.node_clock.pop(node, None)
+        else:
+            self.node_clock[node] = clock_then
+        self._receive(record, line)
+        after = self.node_clock.get(node)
+        if clock_now is not None and (after is None or clock_now > after):
+            self.node_clock[node] = clock_now
 
     def _receive(self, record: dict[str, Any], line: int) -> None:
         node = record["node"]
@@ -518,6 +565,10 @@ class Verifier:
                         "mirrored",
                     )
 
+        # Receives whose send never came: each fails as a receive without a send.
+        early, self.early_receives = self.early_receives, {}
+        for record, line, clock in early.values():
+            self._receive_late(record, line, clock)
         self._finish_delivery()
         return [
             check.result()
