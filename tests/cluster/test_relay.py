@@ -116,3 +116,29 @@ def test_an_agent_with_the_key_joins_and_quits_with_the_run(server: relay.Cluste
     # Both clock exchanges happened, on one machine: offsets within their error bounds.
     assert abs(row["clock_offset_ns"]) <= row["clock_error_ns"] + 1_000_000
     assert row["clock_offset_end_ns"] is not None
+
+
+def test_a_relay_that_fails_closes_the_launchers_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the relay must end the run (the launcher sees its fork server go), not hang it."""
+
+    def broken(self: relay._Relay) -> None:
+        raise RuntimeError("a bug in the relay")
+
+    monkeypatch.setattr(relay._Relay, "_read_launcher", broken)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the test expects the error
+    topo = load_topology("ring:4")
+    (tmp_path / "nodes").mkdir()
+    served = relay.ClusterForkServer(
+        place(topo, [Host("h0", "127.0.0.1", 1.0)]), KEY, tmp_path / "nodes", "127.0.0.1", tmp_path / "relay"
+    )
+    try:
+        served.setup(("n0", "n1", "n2", "n3"), KEY, ["flood"])
+        served.link.sock.settimeout(10)
+        # The launcher's link ends (its ControlLink reads a reset as the end too).
+        with pytest.raises(ConnectionResetError):
+            if served.link.sock.recv(4096) == b"":
+                raise ConnectionResetError
+    finally:
+        served.close(timeout_s=5)

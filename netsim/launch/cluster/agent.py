@@ -29,6 +29,7 @@ from typing import Any
 from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
+from netsim.launch.cluster.outbox import Outbox, keepalive
 from netsim.runs.layout import NODE_DIR_NAME, STATE_DIR_NAME
 from netsim.runtime.control import ControlProtocolError
 
@@ -40,29 +41,6 @@ QUIT_WAIT_S = 5.0
 
 class AgentError(Exception):
     """The agent could not join the run (the launcher refused it, or cannot be reached)."""
-
-
-class Outbox:
-    """A non-blocking socket and what is queued for it (the agent's and the relay's sockets)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self.sock = sock
-        self.out = bytearray()
-        self.wants_write = False
-
-    def queue(self, data: bytes) -> None:
-        self.out += data
-        self.flush()
-
-    def flush(self) -> None:
-        out = self.out
-        while out:
-            try:
-                sent = self.sock.send(out)
-            except BlockingIOError:
-                return
-            del out[:sent]
 
 
 class HostAgent:
@@ -374,17 +352,6 @@ def _expect(
             if frame.kind != hostlink.CONTROL or frame.value["kind"] != kind:
                 raise AgentError(f"the launcher sent something else than its {kind}")
             return frame.value, frames[1:]
-
-
-def keepalive(sock: socket.socket) -> None:
-    """A host that vanishes without closing its connections is noticed within some 20 s."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 4)):
-        option = getattr(socket, name, None)
-        if option is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, option, value)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _tmp() -> str | None:

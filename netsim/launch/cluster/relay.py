@@ -35,17 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
-from netsim.launch.cluster.agent import Outbox, keepalive
+from netsim.launch.cluster.host_files import HostFiles
+from netsim.launch.cluster.outbox import Outbox, keepalive
 from netsim.launch.cluster.placement import Placement
 from netsim.launch.control_link import ControlLink
-from netsim.runs.layout import PART_SUFFIX
 from netsim.runtime.control import ControlDecoder, ControlProtocolError, encode_control
-from netsim.trace.schema import BATCH_ROW_FIELDS
 from netsim.trace.writer import TraceWriter
 
 HOST_LOST = "host-lost"
@@ -55,8 +52,6 @@ READ_BYTES = 256 * 1024
 # How long the relay waits at the end for the agents' files and goodbyes.
 END_WAIT_S = 120.0
 _PID_SPACE = 1 << 22  # Linux's largest pid_max
-_TIMESTAMP_FIELDS = ("ts_ns", "start_ns")
-_ROW_TS = BATCH_ROW_FIELDS.index("ts_ns")
 
 
 @dataclass(eq=False)
@@ -65,6 +60,7 @@ class _Host:
     name: str
     address: str
     nodes: list[int]
+    files: HostFiles
     link: Outbox | None = None
     decoder: hostlink.FrameDecoder = field(default_factory=hostlink.FrameDecoder)
     pending: bytearray = field(default_factory=bytearray)
@@ -75,7 +71,6 @@ class _Host:
     clock_end: list[hostlink.ClockSample] = field(default_factory=list)
     quit_after_clock: bool = False
     correction: hostlink.ClockCorrection | None = None
-    partial_lines: dict[str, bytes] = field(default_factory=dict)
     agent_pid: int | None = None
 
     def send(self, data: bytes) -> None:
@@ -176,7 +171,10 @@ class _Relay:
         self.run_key = run_key
         self.node_dir = node_dir
         self.trace_part = trace_part
-        self.hosts = [_Host(index, host.name, host.address, []) for index, host in enumerate(placement.hosts)]
+        self.hosts = [
+            _Host(index, host.name, host.address, [], HostFiles(node_dir))
+            for index, host in enumerate(placement.hosts)
+        ]
         self.by_name = {host.name: host for host in self.hosts}
         self.host_of: dict[int, _Host] = {}
         self.node_names: tuple[str, ...] = ()
@@ -421,7 +419,7 @@ class _Relay:
             if not host.bye:
                 self._lose(host, "its agent closed the link before the run ended")
             else:
-                self._end_files(host)
+                host.files.end()
                 with contextlib.suppress(KeyError, ValueError):
                     self.selector.unregister(host.link.sock)
             return
@@ -504,8 +502,12 @@ class _Relay:
         if len(samples) < CLOCK_SAMPLES:
             self._ask_clock(host)
             return
+        if not host.quit_after_clock:
+            # Until the end's exchange (a host may end before it), the start's offset holds.
+            host.files.correction = hostlink.ClockCorrection(hostlink.best_sample(samples))
+            return
         if host.quit_after_clock:
-            host.correction = hostlink.ClockCorrection(
+            host.correction = host.files.correction = hostlink.ClockCorrection(
                 hostlink.best_sample(host.clock_start), hostlink.best_sample(host.clock_end)
             )
             host.send(hostlink.encode_control(forkserver.QUIT))
@@ -548,57 +550,9 @@ class _Relay:
     # ---- the agents' files ------------------------------------------------------------------------------
 
     def _write_file(self, host: _Host, name: str, data: bytes) -> None:
-        parts = Path(name).parts
-        if not parts or Path(name).is_absolute() or ".." in parts:
-            self._trace_error(f"host {host.name!r} sent a file named {name!r}, outside the node directory")
-            return
-        path = self.node_dir.joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(PART_SUFFIX) and host.correction is not None:
-            data = self._correct(host, name, data)
-        with path.open("ab") as file:
-            file.write(data)
-
-    def _correct(self, host: _Host, name: str, data: bytes) -> bytes:
-        """Complete lines of a trace part with their times in the launcher's clock; an incomplete last
-        line waits for the next chunk (or the end)."""
-        assert host.correction is not None
-        data = host.partial_lines.pop(name, b"") + data
-        head, newline, tail = data.rpartition(b"\n")
-        if tail:
-            host.partial_lines[name] = tail
-        if not newline:
-            return b""
-        to_launcher = host.correction.to_launcher
-        out = []
-        for line in head.split(b"\n"):
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                out.append(line)
-                continue
-            if isinstance(record, dict):
-                for key in _TIMESTAMP_FIELDS:
-                    value = record.get(key)
-                    if type(value) is int:
-                        record[key] = to_launcher(value)
-                rows = record.get("rows")
-                if isinstance(rows, list):
-                    # A batch of message events (netsim.trace.schema): each row starts with its ts_ns.
-                    for row in rows:
-                        if isinstance(row, list) and row and type(row[_ROW_TS]) is int:
-                            row[_ROW_TS] = to_launcher(row[_ROW_TS])
-                out.append(orjson.dumps(record))
-            else:
-                out.append(line)
-        return b"\n".join(out) + b"\n"
-
-    def _end_files(self, host: _Host) -> None:
-        """A part's last line without its newline (its node was killed mid-write) is kept as it came."""
-        for name, tail in host.partial_lines.items():
-            with self.node_dir.joinpath(*Path(name).parts).open("ab") as file:
-                file.write(tail)
-        host.partial_lines.clear()
+        problem = host.files.write(name, data)
+        if problem is not None:
+            self._trace_error(f"host {host.name!r} sent {problem}")
 
     # ---- hosts lost ------------------------------------------------------------------------------------
 
@@ -627,7 +581,7 @@ class _Relay:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(host.link.sock)
             host.link.sock.close()
-        self._end_files(host)
+        host.files.end()
         self._to_launcher(
             encode_control(HOST_LOST, host=host.name, address=host.address, error=reason, indexes=host.nodes)
         )
@@ -684,16 +638,23 @@ class _Relay:
         return rows
 
     def _close(self) -> None:
-        for host in self.hosts:
-            if host.link is not None:
-                host.link.sock.close()
-            self._end_files(host)
+        # First, whatever fails below: a launcher that still waits for its nodes hears the relay end
+        # (as the end of its fork server) rather than waiting for them forever.
+        self.launcher.close()
+        try:
+            for host in self.hosts:
+                if host.link is not None:
+                    host.link.sock.close()
+                host.files.end()
+        finally:
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
         for index in list(self.node_ends):
             self._close_node_end(index)
         for stranger in list(self.strangers.values()):
             stranger.sock.close()
         self.listener.close()
-        self.launcher.close()
         self.wake_read.close()
         self.wake_write.close()
         self.selector.close()
