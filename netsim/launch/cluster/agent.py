@@ -29,7 +29,7 @@ from typing import Any
 from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
-from netsim.launch.cluster.outbox import Outbox, keepalive
+from netsim.launch.cluster.outbox import Outbox, keepalive, watch_output
 from netsim.runs.layout import NODE_DIR_NAME, STATE_DIR_NAME
 from netsim.runtime.control import ControlProtocolError
 
@@ -167,7 +167,7 @@ class HostAgent:
             if node is not None:
                 with contextlib.suppress(OSError):
                     node.queue(frame.data)
-                    self._watch(node, ("node", frame.value))
+                    watch_output(self.selector, node, ("node", frame.value))
         elif frame.kind == hostlink.CONTROL:
             self._on_control(frame.value)
 
@@ -254,7 +254,7 @@ class HostAgent:
         assert self.link is not None
         with contextlib.suppress(OSError):
             self.link.queue(data)
-        self._watch(self.link, ("launcher", None))
+        watch_output(self.selector, self.link, ("launcher", None))
 
     # ---- writing without blocking ---------------------------------------------------------------------
 
@@ -262,22 +262,14 @@ class HostAgent:
         if kind == "launcher" and self.link is not None:
             with contextlib.suppress(OSError):
                 self.link.flush()
-            self._watch(self.link, ("launcher", None))
+            watch_output(self.selector, self.link, ("launcher", None))
         elif kind == "server":
             self._watch_server()
         elif index in self.nodes:
             node = self.nodes[index]
             with contextlib.suppress(OSError):
                 node.flush()
-            self._watch(node, ("node", index))
-
-    def _watch(self, out: Outbox, data: tuple[str, int | None]) -> None:
-        wants = bool(out.out)
-        if wants != out.wants_write:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
-            with contextlib.suppress(KeyError, ValueError):
-                self.selector.modify(out.sock, events, data)
-            out.wants_write = wants
+            watch_output(self.selector, node, ("node", index))
 
     def _watch_server(self) -> None:
         assert self.server is not None

@@ -4,7 +4,9 @@ host link."""
 from __future__ import annotations
 
 import contextlib
+import selectors
 import socket
+from typing import Any
 
 
 class Outbox:
@@ -28,6 +30,17 @@ class Outbox:
             except BlockingIOError:
                 return
             del out[:sent]
+
+
+def watch_output(selector: selectors.BaseSelector, out: Outbox, data: Any) -> None:
+    """Have ``selector`` say when ``out``'s socket is writable while it has output queued, and only then."""
+    wants = bool(out.out)
+    if wants != out.wants_write:
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
+        # A socket already unregistered (its node or host is gone) has nothing to watch.
+        with contextlib.suppress(KeyError, ValueError):
+            selector.modify(out.sock, events, data)
+        out.wants_write = wants
 
 
 def keepalive(sock: socket.socket) -> None:

@@ -39,7 +39,7 @@ from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
 from netsim.launch.cluster.host_files import HostFiles
-from netsim.launch.cluster.outbox import Outbox, keepalive
+from netsim.launch.cluster.outbox import Outbox, keepalive, watch_output
 from netsim.launch.cluster.placement import Placement
 from netsim.launch.control_link import ControlLink
 from netsim.runtime.control import ControlDecoder, ControlProtocolError, encode_control
@@ -437,7 +437,7 @@ class _Relay:
             if end is not None:
                 with contextlib.suppress(OSError):
                     end.queue(frame.data)
-                self._watch(end, ("node", frame.value))
+                watch_output(self.selector, end, ("node", frame.value))
         elif frame.kind == hostlink.NODE_EOF:
             self._close_node_end(frame.value)
         elif frame.kind == hostlink.FILE:
@@ -601,19 +601,11 @@ class _Relay:
             if end is not None:
                 with contextlib.suppress(OSError):
                     end.flush()
-                self._watch(end, ("node", value))
+                watch_output(self.selector, end, ("node", value))
 
     def _watch_host(self, host: _Host) -> None:
         if host.link is not None and host.lost is None:
-            self._watch(host.link, ("host", host))
-
-    def _watch(self, out: Outbox, data: tuple[str, Any]) -> None:
-        wants = bool(out.out)
-        if wants != out.wants_write:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants else 0)
-            with contextlib.suppress(KeyError, ValueError):
-                self.selector.modify(out.sock, events, data)
-            out.wants_write = wants
+            watch_output(self.selector, host.link, ("host", host))
 
     # ---- the end ------------------------------------------------------------------------------------
 
