@@ -97,8 +97,9 @@ def main() -> None:
                 cluster.close()
     _print(out, results, sizes, host_counts)
     out.print(
-        f"One Ray actor: {args.actors} started and answering in {actor['seconds']:.2f} s "
-        f"({actor['seconds'] / args.actors * 1000:.0f} ms each, one after another on this machine), "
+        f"One Ray actor: {args.actors} asked for at once, all answering after {actor['seconds']:.2f} s "
+        f"({actor['seconds'] / args.actors * 1000:.0f} ms per actor: Ray starts a few worker processes at "
+        "a time), "
         f"{actor['pss_mib']:.1f} MiB PSS each (median); a netsim node is a fork of the fork server "
         "(bench/launch.py: ~0.3 ms and ~3 MiB PSS), so netsim starts one Ray actor per host, not per node."
     )

@@ -368,4 +368,4 @@ def test_the_cluster_bench_runs_at_a_tiny_size() -> None:
     assert "random graph of 24 nodes" in done.stdout
     for how in ("plain", "ray x1", "ray x2"):
         assert f"│ {how}" in done.stdout
-    assert "One Ray actor: 2 started" in done.stdout
+    assert "One Ray actor: 2 asked for at once" in done.stdout

@@ -7,8 +7,8 @@ the launcher's relay (``netsim.launch.cluster.relay``), as JSON and counted byte
 that travel through Ray are the agents' arguments (the relay's address, the host's name and address,
 the run key) and their small JSON answers.
 
-Why not one actor per node: a Ray actor is a Ray worker process (~100 MB, and ~0.1-0.5 s to start
-here, see ``bench/cluster.py``), against ~2-3 MB and ~0.3 ms for a node forked by the fork server.
+Why not one actor per node: a Ray actor is a Ray worker process (48 MiB PSS, and ~0.5 s to start on a
+2-vCPU host, by ``bench/cluster.py``), against ~3 MiB and ~0.3 ms for a node forked by the fork server.
 
 Ray is an optional extra (``pip install "netsim-sockets[ray]"``): it is imported only here, and only
 when a run asks for a cluster.
