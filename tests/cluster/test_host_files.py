@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from netsim.launch.cluster.host_files import HostFiles, corrected_lines
+from netsim.launch.cluster.host_files import HostFiles, LineCorrector, corrected_lines
 from netsim.launch.cluster.hostlink import ClockCorrection, ClockSample
 
 # The host's clock is 1,000 ns ahead of the launcher's, at the start and at the end.
@@ -47,6 +47,7 @@ def test_logs_are_written_as_they_came_and_names_stay_inside(tmp_path: Path) -> 
     files = HostFiles(tmp_path)
     files.correction = AHEAD
     assert files.write("1-n1.log", b'{"ts_ns": 5}\n') is None
+    files.end()
     assert (tmp_path / "1-n1.log").read_bytes() == b'{"ts_ns": 5}\n'
     assert (
         files.write("../escape.trace.jsonl", b"x")
@@ -54,3 +55,22 @@ def test_logs_are_written_as_they_came_and_names_stay_inside(tmp_path: Path) -> 
     )
     assert files.write("/etc/passwd", b"x") is not None
     assert not (tmp_path.parent / "escape.trace.jsonl").exists()
+
+
+def test_an_agent_re_times_its_parts_chunk_by_chunk() -> None:
+    """What the agent does before it sends a part (the relay then writes it as it comes)."""
+    corrector = LineCorrector(AHEAD)
+    text = b'{"ts_ns":2000,"node":"n1","event":"start"}\n{"ts_ns":3000,"node":"n1","event":"stop"}\n{"ts'
+    out = b"".join(corrector.feed(text[at : at + 5]) for at in range(0, len(text), 5)) + corrector.end()
+    lines = out.split(b"\n")
+    assert [orjson.loads(line)["ts_ns"] for line in lines[:2]] == [1_000, 2_000]
+    assert lines[2] == b'{"ts'
+
+
+def test_parts_sent_re_timed_are_written_as_they_come(tmp_path: Path) -> None:
+    files = HostFiles(tmp_path)  # no correction: the agent re-timed them
+    assert files.write("2.trace.jsonl", b'{"ts_ns":7}\n') is None
+    assert files.write("3.trace.jsonl", b'{"ts_ns":8}\n') is None
+    files.end()
+    assert (tmp_path / "2.trace.jsonl").read_bytes() == b'{"ts_ns":7}\n'
+    assert (tmp_path / "3.trace.jsonl").read_bytes() == b'{"ts_ns":8}\n'

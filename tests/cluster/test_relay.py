@@ -8,12 +8,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
 
 from netsim.launch import forkserver
+from netsim.launch.cluster import agent as agent_module
 from netsim.launch.cluster import hostlink, relay
 from netsim.launch.cluster.agent import HostAgent
 from netsim.launch.cluster.placement import Host, place
@@ -96,7 +98,14 @@ def test_a_silent_connection_is_closed_after_the_hello_timeout(
     assert "no hello within" in record["error"]
 
 
-def test_an_agent_with_the_key_joins_and_quits_with_the_run(server: relay.ClusterForkServer) -> None:
+def test_an_agent_joins_quits_and_sends_its_parts_in_the_launchers_clock(
+    server: relay.ClusterForkServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This host's clock reads 7 s ahead of the launcher's.
+    ahead_ns = 7_000_000_000
+    monkeypatch.setattr(
+        agent_module, "time", SimpleNamespace(monotonic_ns=lambda: time.monotonic_ns() + ahead_ns)
+    )
     agent = HostAgent(tuple(server.address), KEY, "h0", "127.0.0.1")
     ended: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: ended.update(agent.serve()))
@@ -108,14 +117,25 @@ def test_an_agent_with_the_key_joins_and_quits_with_the_run(server: relay.Cluste
     while not got:
         got = decoder.feed(server.link.sock.recv(4096))
     assert got[0]["kind"] == forkserver.READY
+    # What a node of this host wrote, in the host's clock: a part (its last line cut) and a log.
+    written_at = time.monotonic_ns() + ahead_ns
+    part = b'{"ts_ns":%d,"node":"n0","event":"start"}\n{"ts_ns":%d,"node":"n0","ev' % (written_at, written_at)
+    (Path(agent.node_dir) / "0.trace.jsonl").write_bytes(part)
+    (Path(agent.node_dir) / "0-n0.log").write_bytes(b"hello\n")
     server.close(timeout_s=30)
     thread.join(30)
     assert ended == {"host": "h0", "ended": "quit", "nodes_forked": 0}
     [row] = server.hosts_json()
     assert row["name"] == "h0" and row["nodes"] == 4
-    # Both clock exchanges happened, on one machine: offsets within their error bounds.
-    assert abs(row["clock_offset_ns"]) <= row["clock_error_ns"] + 1_000_000
-    assert row["clock_offset_end_ns"] is not None
+    # Both clock exchanges happened: the offset is the 7 s, within its error bound (and a margin).
+    for key in ("clock_offset_ns", "clock_offset_end_ns"):
+        assert abs(row[key] - ahead_ns) <= row["clock_error_ns"] + 1_000_000
+    nodes = tmp_path / "nodes"
+    first, cut = (nodes / "0.trace.jsonl").read_bytes().split(b"\n")
+    assert abs(orjson.loads(first)["ts_ns"] - (written_at - ahead_ns)) < 50_000_000
+    assert cut == b'{"ts_ns":%d,"node":"n0","ev' % written_at  # kept as it came
+    assert (nodes / "0-n0.log").read_bytes() == b"hello\n"
+    assert not Path(agent.workdir).exists()
 
 
 def test_a_relay_that_fails_closes_the_launchers_link(

@@ -29,6 +29,7 @@ from typing import Any
 from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
+from netsim.launch.cluster.host_files import LineCorrector, is_trace_part
 from netsim.launch.cluster.outbox import Outbox, keepalive, watch_output
 from netsim.runs.layout import NODE_DIR_NAME, STATE_DIR_NAME
 from netsim.runtime.control import ControlProtocolError
@@ -73,6 +74,7 @@ class HostAgent:
         self.quitting = False
         self.forked = 0
         self.early: list[hostlink.Frame] = []
+        self.correction: hostlink.ClockCorrection | None = None
 
     # ---- the run, from the connection to the end --------------------------------------------------
 
@@ -193,6 +195,12 @@ class HostAgent:
         elif kind in (forkserver.OPEN_GATE, forkserver.SIGNAL):
             self.server.send(kind, **message)
         elif kind == forkserver.QUIT:
+            # The relay's measure of this host's clock, start and end: the parts are re-timed here.
+            clock = message.get("clock")
+            if isinstance(clock, dict):
+                self.correction = hostlink.ClockCorrection(
+                    hostlink.ClockSample(*clock["start"]), hostlink.ClockSample(*clock["end"])
+                )
             self.quitting = True
         self._watch_server()
 
@@ -302,13 +310,20 @@ class HostAgent:
             if link.out:
                 link.sock.sendall(link.out)
                 link.out.clear()
+            correction = self.correction
+            link.sock.sendall(hostlink.encode_control(hostlink.FILES, corrected=correction is not None))
             for path in sorted(Path(self.node_dir).rglob("*")):
                 if not path.is_file():
                     continue
                 name = path.relative_to(self.node_dir).as_posix()
+                corrector = LineCorrector(correction) if correction and is_trace_part(name) else None
                 with path.open("rb") as file:
                     while chunk := file.read(hostlink.FILE_CHUNK_BYTES):
+                        if corrector is not None:
+                            chunk = corrector.feed(chunk)
                         link.sock.sendall(hostlink.encode_file(name, chunk))
+                if corrector is not None:
+                    link.sock.sendall(hostlink.encode_file(name, corrector.end()))
             link.sock.sendall(hostlink.encode_control(hostlink.BYE))
         except OSError:
             pass  # the launcher is gone: nobody to send them to

@@ -9,7 +9,8 @@ everything between them travels on it, as frames::
 ``CONTROL`` (both ways)
     One JSON object with a ``kind``: the fork server's protocol (``netsim.launch.forkserver``: setup,
     fork, open-gate, signal, quit; ready, forked, fork-failed, exited), and the link's own (challenge,
-    hello, welcome, clock, bye).
+    hello, welcome, clock; ``quit`` carries the host's clock samples, and the agent's ``files``
+    says whether the parts that follow are re-timed already; bye).
 ``NODE`` (both ways)
     u32 node index, then bytes of that node's control stream (``netsim.runtime.control``), relayed as
     they came: neither end parses a node's messages on the way.
@@ -51,6 +52,7 @@ CHALLENGE = "challenge"
 HELLO = "hello"
 WELCOME = "welcome"
 CLOCK = "clock"
+FILES = "files"
 BYE = "bye"
 
 HELLO_LIMIT_BYTES = 4096

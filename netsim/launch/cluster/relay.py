@@ -475,7 +475,11 @@ class _Relay:
             pid = self.virtual.get((host.index, message["pid"]))
             if pid is not None:
                 self._to_launcher(encode_control(forkserver.EXITED, pid=pid, exit_code=message["exit_code"]))
+        elif kind == hostlink.FILES:
+            if message.get("corrected") is True:
+                host.files.correction = None
         elif kind == hostlink.BYE:
+            host.files.end()
             host.bye = True
 
     def _virtual_pid(self, host: _Host, pid: int) -> int:
@@ -507,10 +511,12 @@ class _Relay:
             host.files.correction = hostlink.ClockCorrection(hostlink.best_sample(samples))
             return
         if host.quit_after_clock:
-            host.correction = host.files.correction = hostlink.ClockCorrection(
-                hostlink.best_sample(host.clock_start), hostlink.best_sample(host.clock_end)
+            start, end = hostlink.best_sample(host.clock_start), hostlink.best_sample(host.clock_end)
+            host.correction = host.files.correction = hostlink.ClockCorrection(start, end)
+            # The agent re-times its own parts with it, beside the other hosts' agents.
+            host.send(
+                hostlink.encode_control(forkserver.QUIT, clock={"start": list(start), "end": list(end)})
             )
-            host.send(hostlink.encode_control(forkserver.QUIT))
             self._watch_host(host)
 
     # ---- node control streams ----------------------------------------------------------------------------
