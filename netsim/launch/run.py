@@ -186,7 +186,12 @@ def run(
     _check_out_dir(out)
     if cluster is not None:
         # Imported here: a run on one host does without them (and without Ray).
-        from netsim.launch.cluster.launch import check_cluster_options, cluster_summary, start_cluster
+        from netsim.launch.cluster.launch import (
+            check_cluster_options,
+            cluster_summary,
+            launcher_needs_over_hosts,
+            start_cluster,
+        )
         from netsim.launch.cluster.relay import ClusterForkServer
 
         check_cluster_options(cluster, placement)
@@ -233,14 +238,16 @@ def run(
         needs = run_needs(
             topo, transport, inherited_fds=inherited_fds, restarted=restarted, faults=bool(schedule)
         )
-        if cluster is None:
-            ensure_limits(needs)
         run_key = RunKey.new().key
         cluster_header = None
-        if cluster is not None:
+        if cluster is None:
+            ensure_limits(needs)
+        else:
             engine, placed = start_cluster(
                 cluster, placement, topo, transport, seed, socket_programs, workload
             )
+            # The nodes run on the hosts; the launcher holds two ends of each one's control stream.
+            ensure_limits(launcher_needs_over_hosts(needs, len(placed.hosts)))
             cluster_header = {"engine": "ray", "address": cluster, **placed.to_json()}
 
         node_dir = run_dir / NODE_DIR_NAME

@@ -90,3 +90,15 @@ def test_a_run_on_one_host_does_not_import_ray() -> None:
     command = [sys.executable, "-c", script]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_launchers_limits_over_hosts_count_the_relay_not_the_nodes() -> None:
+    from netsim.launch.cluster.launch import launcher_needs_over_hosts
+    from netsim.launch.limits import run_needs
+    from netsim.topology import load_topology
+
+    alone = run_needs(load_topology("ring:100"), "tcp", inherited_fds=10)
+    over_hosts = launcher_needs_over_hosts(alone, hosts=3)
+    assert over_hosts.launcher_fds == alone.launcher_fds + 100 + 3
+    assert over_hosts.processes == 0 and over_hosts.busiest_node_fds == 0 and over_hosts.fork_server_fds == 0
+    assert over_hosts.open_files == over_hosts.launcher_fds

@@ -4,6 +4,7 @@ relay (``netsim.launch.cluster.relay``) as its fork server."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from netsim.errors import OptionError
@@ -11,6 +12,7 @@ from netsim.launch.cluster.placement import PLACEMENTS, Placement, place
 
 if TYPE_CHECKING:
     from netsim.launch.cluster.ray_cluster import RayCluster
+    from netsim.launch.limits import RunNeeds
     from netsim.topology.model import Topology
 
 
@@ -61,3 +63,17 @@ def start_cluster(
 def cluster_summary(cluster: dict[str, Any]) -> dict[str, Any]:
     """The summary's ``cluster``: the header's without its node-by-node placement."""
     return {key: value for key, value in cluster.items() if key != "node_host"}
+
+
+def launcher_needs_over_hosts(needs: RunNeeds, hosts: int) -> RunNeeds:
+    """What the launcher's machine needs when the nodes run on the hosts: no node process and no fork
+    server of its own, but for each node the relay's end of its control stream beside the launcher's,
+    and a link per host (each host's agent raises its own limit for its nodes)."""
+    return dataclasses.replace(
+        needs,
+        launcher_fds=needs.launcher_fds + needs.nodes + hosts,
+        fork_server_fds=0,
+        busiest_node=None,
+        busiest_node_fds=0,
+        processes=0,
+    )
