@@ -270,6 +270,15 @@ def _parent(pid: int) -> int:
     return int(stat.rpartition(")")[2].split()[1])
 
 
+def test_cluster_ray_finds_the_cluster_this_host_belongs_to(cluster: NetnsCluster, tmp_path: Path) -> None:
+    """--cluster ray is ray.init("auto"): the cluster that `ray start` made on this host."""
+    done = cluster.netsim("run", "ring:4", "--cluster", "ray", "--out", str(tmp_path), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["cluster"]["address"] == "ray"
+    assert [host["address"] for host in summary["cluster"]["hosts"]] == cluster.addresses
+
+
 def test_a_ray_client_address_runs_the_same(cluster: NetnsCluster, tmp_path: Path) -> None:
     """--cluster ray://HEAD:10001: the launcher is a Ray client, not a node of the cluster."""
     done = cluster.netsim(
