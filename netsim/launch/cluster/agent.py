@@ -30,7 +30,7 @@ from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
 from netsim.launch.cluster.host_files import LineCorrector, is_trace_part
-from netsim.launch.cluster.outbox import Outbox, keepalive, watch_output
+from netsim.launch.cluster.outbox import Outbox, keepalive, receive_now, watch_output
 from netsim.runs.layout import NODE_DIR_NAME, STATE_DIR_NAME
 from netsim.runtime.control import ControlProtocolError
 
@@ -147,12 +147,9 @@ class HostAgent:
 
     def _read_launcher(self) -> bool:
         assert self.link is not None
-        try:
-            data = self.link.sock.recv(READ_BYTES)
-        except BlockingIOError:
+        data = receive_now(self.link.sock, READ_BYTES)
+        if data is None:
             return True
-        except OSError:
-            data = b""
         if not data:
             return False
         try:
@@ -243,12 +240,9 @@ class HostAgent:
 
     def _read_node(self, index: int) -> None:
         node = self.nodes[index]
-        try:
-            data = node.sock.recv(READ_BYTES)
-        except BlockingIOError:
+        data = receive_now(node.sock, READ_BYTES)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if data:
             self._to_launcher(hostlink.encode_node(index, data))
             return

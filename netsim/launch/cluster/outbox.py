@@ -32,6 +32,16 @@ class Outbox:
             del out[:sent]
 
 
+def receive_now(sock: socket.socket, size: int) -> bytes | None:
+    """What ``sock`` has now: None if nothing yet, ``b""`` once the other end closed or the socket failed."""
+    try:
+        return sock.recv(size)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 def watch_output(selector: selectors.BaseSelector, out: Outbox, data: Any) -> None:
     """Have ``selector`` say when ``out``'s socket is writable while it has output queued, and only then."""
     wants = bool(out.out)

@@ -39,7 +39,7 @@ from netsim.errors import CodecError
 from netsim.launch import forkserver
 from netsim.launch.cluster import hostlink
 from netsim.launch.cluster.host_files import HostFiles
-from netsim.launch.cluster.outbox import Outbox, keepalive, watch_output
+from netsim.launch.cluster.outbox import Outbox, keepalive, receive_now, watch_output
 from netsim.launch.cluster.placement import Placement
 from netsim.launch.control_link import ControlLink
 from netsim.runtime.control import ControlDecoder, ControlProtocolError, encode_control
@@ -253,12 +253,9 @@ class _Relay:
                 sock.send(hostlink.encode_control(hostlink.CHALLENGE, nonce=stranger.nonce))
 
     def _read_stranger(self, stranger: _Stranger) -> None:
-        try:
-            data = stranger.sock.recv(hostlink.HELLO_LIMIT_BYTES)
-        except BlockingIOError:
+        data = receive_now(stranger.sock, hostlink.HELLO_LIMIT_BYTES)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._refuse(stranger, "closed before its hello")
             return
@@ -327,12 +324,9 @@ class _Relay:
     # ---- the launcher's requests ---------------------------------------------------------------------
 
     def _read_launcher(self) -> None:
-        try:
-            data = self.launcher.recv(READ_BYTES)
-        except BlockingIOError:
+        data = receive_now(self.launcher, READ_BYTES)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.quitting = True
             self.stopped = True
@@ -510,14 +504,11 @@ class _Relay:
             # Until the end's exchange (a host may end before it), the start's offset holds.
             host.files.correction = hostlink.ClockCorrection(hostlink.best_sample(samples))
             return
-        if host.quit_after_clock:
-            start, end = hostlink.best_sample(host.clock_start), hostlink.best_sample(host.clock_end)
-            host.correction = host.files.correction = hostlink.ClockCorrection(start, end)
-            # The agent re-times its own parts with it, beside the other hosts' agents.
-            host.send(
-                hostlink.encode_control(forkserver.QUIT, clock={"start": list(start), "end": list(end)})
-            )
-            self._watch_host(host)
+        start, end = hostlink.best_sample(host.clock_start), hostlink.best_sample(host.clock_end)
+        host.correction = host.files.correction = hostlink.ClockCorrection(start, end)
+        # The agent re-times its own parts with it, beside the other hosts' agents.
+        host.send(hostlink.encode_control(forkserver.QUIT, clock={"start": list(start), "end": list(end)}))
+        self._watch_host(host)
 
     # ---- node control streams ----------------------------------------------------------------------------
 
@@ -525,12 +516,9 @@ class _Relay:
         end = self.node_ends.get(index)
         if end is None:
             return
-        try:
-            data = end.sock.recv(READ_BYTES)
-        except BlockingIOError:
+        data = receive_now(end.sock, READ_BYTES)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             # The launcher closed its end: the node's exit was reported, nothing more to relay.
             self._close_node_end(index)
