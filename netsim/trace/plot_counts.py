@@ -70,6 +70,45 @@ class Traffic:
         """Messages the node sent plus messages it received."""
         return self.node_sent.get(node, 0) + self.node_received.get(node, 0)
 
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready data that ``from_data`` makes the same ``Traffic`` of, dict orders kept (the order
+        links are drawn in). Links are ``[a, b, count]`` rows, since JSON keys are strings."""
+        return {
+            **{name: getattr(self, name) for name in _PLAIN_FIELDS},
+            "link_messages": [[a, b, count] for (a, b), count in self.link_messages.items()],
+            "link_bytes": [[a, b, count] for (a, b), count in self.link_bytes.items()],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Traffic:
+        """The ``Traffic`` that ``to_data`` gave ``data`` for; ValueError for data of another shape."""
+        try:
+            traffic = cls(
+                **{name: data[name] for name in _PLAIN_FIELDS},
+                link_messages={(a, b): count for a, b, count in data["link_messages"]},
+                link_bytes={(a, b): count for a, b, count in data["link_bytes"]},
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not the data of a Traffic: {error}") from None
+        return traffic
+
+
+# Traffic's fields that JSON holds as they are.
+_PLAIN_FIELDS = (
+    "start_ts_ns",
+    "bucket_ns",
+    "node_sent",
+    "node_received",
+    "sent_per_bucket",
+    "node_sent_per_bucket",
+    "messages",
+    "control_messages",
+    "messages_without_peer",
+    "first_send_ts_ns",
+    "last_send_ts_ns",
+    "skipped_lines",
+)
+
 
 def last_ts_ns(path: str | os.PathLike[str]) -> int | None:
     """The ``ts_ns`` of the last event line, read by seeking near the end (None if none is found there).

@@ -7,6 +7,7 @@ the page never sees half of it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import importlib.resources
@@ -24,7 +25,8 @@ from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
 from netsim.trace.report.markup import escape
-from netsim.trace.report.plot import plot_fed, plot_section
+from netsim.trace.report.plot import plot_fed, plot_section_of, plot_traffic
+from netsim.trace.report.split import AsideChild, aside_sections, in_page_order, start_aside
 from netsim.trace.report.stats import stats_fed, stats_section
 from netsim.trace.report.summary import summary_section
 from netsim.trace.report.verify import verify_fed, verify_section
@@ -37,6 +39,8 @@ from netsim.trace.traffic import TrafficCounter
 TEMPLATE_NAME = "template.html"
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+# The order the sections are rendered in by one process, which ReportResult's reasons keep.
+SECTION_ORDER = ("verify", "summary", "stats", "plot", "diagram", "events", "header", "workload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,38 +91,62 @@ def _build_page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> 
 
 def _page(run_or_trace: str | os.PathLike[str], max_table_events: int) -> tuple[str, ReportBuild]:
     trace_path = resolve_trace_path(run_or_trace)
+    # On a big trace verify and the diagram are made by a second process, beside this one (split.py).
+    aside = start_aside(run_or_trace, trace_path)
+    with aside if aside is not None else contextlib.nullcontext():
+        return _sections_and_page(run_or_trace, trace_path, max_table_events, aside)
+
+
+def _sections_and_page(
+    run_or_trace: str | os.PathLike[str], trace_path: Path, max_table_events: int, aside: AsideChild | None
+) -> tuple[str, ReportBuild]:
     with TraceReader(trace_path) as reader:
         header = reader.header
         start_ts_ns = header_start_ts_ns(header)
         build = ReportBuild(run_or_trace, trace_path, header, start_ts_ns)
-        # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's.
-        # The traffic per node and per link direction is counted once, first, for the summary, the
-        # stats and the plot, which each count only what is theirs on top.
+        # One pass for the summary, the event table, verify, stats, the plot's counts and the diagram's
+        # (verify and the diagram's left to ``aside`` where there is one). The traffic per node and per
+        # link direction is counted once, first, for the summary, the stats and the plot, which each
+        # count only what is theirs on top.
         traffic = TrafficCounter(header)
         summary = SummaryCounter(header, traffic)
         table = EventTable(build, max_table_events)
-        verify, stats, plot, diagram = (
-            verify_fed(build),
-            stats_fed(build, traffic),
-            plot_fed(build, traffic),
-            diagram_fed(build),
-        )
+        verify = verify_fed(build) if aside is None else None
+        stats, plot = stats_fed(build, traffic), plot_fed(build, traffic)
+        diagram = diagram_fed(build) if aside is None else None
         feeds = [events_only(traffic.add_all), events_only(summary.add_all), events_only(table.add_all)]
-        read_once(reader, [*feeds, verify.add_all, stats.add_all, plot.add_all, diagram.add_all])
+        feeds += [fed.add_all for fed in (verify, stats, plot, diagram) if fed is not None]
+        read_once(reader, feeds)
         del feeds, traffic
         build.skipped_lines = reader.skipped_count
     # Every analysis' counts are held at the end of the pass; each section lets its own go once it is
     # rendered (Fed.take), so that what comes after (the stats' tables, the plot's figure) is not
     # added on top of all of them. The biggest go first.
-    sections = {"verify": verify_section(build, verify)}
+    sections = {"verify": verify_section(build, verify)} if verify is not None else {}
+    del verify
+    traffic = plot_traffic(build, plot)
+    del plot
+    if isinstance(traffic, str):  # its counter failed: the section says so
+        sections["plot"], traffic = traffic, None
+    if aside is not None:
+        aside.send_plot(traffic)  # the child draws it, while this process renders the rest
     sections["summary"] = summary_section(summary.summary(str(trace_path), build.skipped_lines))
     del summary
     sections["stats"] = stats_section(build, stats)
-    sections["plot"] = plot_section(build, plot)
-    sections["diagram"] = diagram_section(build, diagram)
+    if aside is None and traffic is not None:
+        sections["plot"] = plot_section_of(build, traffic)
+    if diagram is not None:
+        sections["diagram"] = diagram_section(build, diagram)
     sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     sections["workload"] = analysis_html(build, "workload", lambda build: workload_section(build.trace_path))
+    if aside is not None:
+        made = aside.sections() or aside_sections(run_or_trace, trace_path, traffic)
+        sections.update(made.html)
+        build.unavailable.update(made.unavailable)
+        build.failed.update(made.failed)
+    build.unavailable = in_page_order(build.unavailable, SECTION_ORDER)
+    build.failed = in_page_order(build.failed, SECTION_ORDER)
     template = _template()
     values = {
         **sections,

@@ -9,7 +9,7 @@ from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html
 from netsim.trace.report.markup import section
 
 if TYPE_CHECKING:
-    from netsim.trace.plot_counts import PlotCounter
+    from netsim.trace.plot_counts import PlotCounter, Traffic
     from netsim.trace.traffic import TrafficCounter
 
 
@@ -25,14 +25,36 @@ def plot_fed(build: ReportBuild, traffic: TrafficCounter) -> Fed[PlotCounter]:
 
 
 def plot_section(build: ReportBuild, fed: Fed[PlotCounter]) -> str:
-    body = analysis_html(build, "plot", lambda build: _plot_html(build, fed))
+    traffic = plot_traffic(build, fed)
+    return traffic if isinstance(traffic, str) else plot_section_of(build, traffic)
+
+
+def plot_traffic(build: ReportBuild, fed: Fed[PlotCounter]) -> Traffic | str:
+    """What the plot draws, as its counter counted it; or, where making or feeding the counter failed,
+    the section, saying so."""
+    try:
+        return fed.take().traffic(build.skipped_lines)
+    except Exception as error:  # shown as plot_section_of would show an error of its own
+        return _failed_section(build, error)
+
+
+def _failed_section(build: ReportBuild, error: Exception) -> str:
+    def fail(_build: ReportBuild) -> str:
+        raise error
+
+    return section("topology", "Topology and messages over time", analysis_html(build, "plot", fail))
+
+
+def plot_section_of(build: ReportBuild, traffic: Traffic) -> str:
+    """The same section as ``plot_section``, from the traffic its counter counted (taken already)."""
+    body = analysis_html(build, "plot", lambda build: _plot_html(build, traffic))
     return section("topology", "Topology and messages over time", body)
 
 
-def _plot_html(build: ReportBuild, fed: Fed[PlotCounter]) -> str:
+def _plot_html(build: ReportBuild, traffic: Traffic) -> str:
     from netsim.trace.plot import render_plot_png
 
-    png = render_plot_png(build.run_or_trace, traffic=fed.take().traffic(build.skipped_lines))
+    png = render_plot_png(build.run_or_trace, traffic=traffic)
     if not isinstance(png, bytes | bytearray) or not png.startswith(b"\x89PNG"):
         raise ValueError("render_plot_png did not return PNG bytes")
     data = base64.b64encode(png).decode("ascii")

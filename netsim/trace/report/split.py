@@ -1,0 +1,278 @@
+"""The report on two cores: verify, the diagram and the plot's picture made by a forked child while this
+process does the other sections.
+
+On a big trace the report's one pass is most of its time, and it costs more than the analyses' own
+passes added up. Measured on the 1,009,473-event flood of ``bench/trace.py``: verify alone added 4.9 s
+of CPU to a bare read of the trace, and 9.2 s to the pass that fed every other analysis too, whose
+tables then compete with verify's for the caches. So a trace of ``SPLIT_MIN_BYTES`` or more, on a
+machine that gives this process a second CPU, is read twice, once by each process:
+
+* a forked child (``AsideChild``) feeds verify and the diagram in a pass of its own and renders their
+  sections (``aside_sections``), while this process feeds the others;
+* this process then hands the child the plot's counts (``Traffic``, as JSON on a pipe), and the child
+  draws the picture (~2 s: importing matplotlib, which it does while it waits, drawing 25,000 links
+  and the PNG) while this process renders the stats;
+* the child writes its sections' HTML to a second pipe as JSON. The page is the same, byte for byte.
+
+If the child fails for any reason (killed, out of memory, a bug), this process renders those sections
+itself, after its own, so the report ends as a one-process report would. Without ``os.fork``, or when the
+caller runs other threads (fork copies only the calling thread: a lock another one holds would stay held
+in the child), the report runs in one process, as ``export_sqlite`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from netsim.trace.reader import TraceReader
+from netsim.trace.report.analysis import ReportBuild, read_once
+from netsim.trace.report.diagram import diagram_fed, diagram_section
+from netsim.trace.report.plot import plot_section_of
+from netsim.trace.report.verify import verify_fed, verify_section
+from netsim.trace.schema import header_start_ts_ns
+
+if TYPE_CHECKING:
+    from netsim.trace.plot_counts import Traffic
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+# A trace this big or bigger is reported by two processes; below it a second read costs more than it
+# saves (8 MiB is some 40,000 events: verify takes a few tenths of a second there).
+SPLIT_MIN_BYTES = 8 << 20
+# The sections the child reads the trace for: verify, the costliest analysis, and the diagram, which
+# needs nothing the other sections count. With the plot's picture, the child's share takes about as
+# long as the rest of the report.
+ASIDE_SECTIONS = ("verify", "diagram")
+PLOT_SECTION = "plot"
+
+
+@dataclass(frozen=True, slots=True)
+class AsideSections:
+    """The HTML of the child's sections, and the analyses that were missing or failed."""
+
+    html: dict[str, str]
+    unavailable: dict[str, str]
+    failed: dict[str, str]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"html": self.html, "unavailable": self.unavailable, "failed": self.failed})
+
+    @classmethod
+    def from_json(cls, data: bytes, sections: set[str]) -> AsideSections:
+        """What ``to_json`` wrote for ``sections``; ValueError for anything else (say, a child cut off)."""
+        value = orjson.loads(data)
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object")
+        parts = [value.get(key) for key in ("html", "unavailable", "failed")]
+        if not all(isinstance(part, dict) for part in parts):
+            raise ValueError("html, unavailable or failed is missing")
+        html, unavailable, failed = parts
+        if set(html) != sections:
+            raise ValueError(f"sections {sorted(html)}, not {sorted(sections)}")
+        for part in parts:
+            if not all(isinstance(text, str) for text in part.values()):
+                raise ValueError("a value is not text")
+        return cls(html, unavailable, failed)
+
+
+def aside_sections(
+    run_or_trace: str | os.PathLike[str], trace_path: Path, traffic: Traffic | None = None
+) -> AsideSections:
+    """The sections of ``ASIDE_SECTIONS``, from a pass of their own over the trace, and the plot's
+    picture of ``traffic`` where it is given."""
+    build, html = _read_and_render(run_or_trace, trace_path)
+    if traffic is not None:
+        html[PLOT_SECTION] = plot_section_of(build, traffic)
+    return AsideSections(html, dict(build.unavailable), dict(build.failed))
+
+
+def _read_and_render(
+    run_or_trace: str | os.PathLike[str], trace_path: Path
+) -> tuple[ReportBuild, dict[str, str]]:
+    with TraceReader(trace_path) as reader:
+        build = ReportBuild(run_or_trace, trace_path, reader.header, header_start_ts_ns(reader.header))
+        verify, diagram = verify_fed(build), diagram_fed(build)
+        read_once(reader, [verify.add_all, diagram.add_all])
+        build.skipped_lines = reader.skipped_count
+    html = {"verify": verify_section(build, verify)}
+    del verify  # its in-flight sends go before the diagram reads the trace again
+    html["diagram"] = diagram_section(build, diagram)
+    return build, html
+
+
+def second_cpu() -> bool:
+    """Whether this process may run on more than one CPU."""
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):  # no affinity call here (macOS)
+        return (os.cpu_count() or 1) > 1
+
+
+def start_aside(run_or_trace: str | os.PathLike[str], trace_path: Path) -> AsideChild | None:
+    """A child rendering the aside sections, or None where the report is better made in one process."""
+    # fork() copies only the calling thread: a lock held by another thread (logging's, a stream's) would
+    # stay held in the child for good, so a caller running threads (a notebook kernel) gets one process.
+    if not hasattr(os, "fork") or threading.active_count() != 1 or not second_cpu():
+        return None
+    try:
+        if trace_path.stat().st_size < SPLIT_MIN_BYTES:
+            return None
+        return AsideChild(run_or_trace, trace_path)
+    except OSError:  # no process or pipe to spare, or no trace: one process will do, or say why
+        return None
+
+
+class AsideChild:
+    """A forked child that renders the aside sections and writes them (``AsideSections.to_json``) to a
+    pipe, with the plot's picture if this process sends it the counts first (``send_plot``).
+
+    ``sections()`` waits for it and returns what it rendered, or None if it failed; ``close()`` (also on
+    leaving the ``with`` block) kills it if it still runs and reaps it.
+    """
+
+    def __init__(self, run_or_trace: str | os.PathLike[str], trace_path: Path) -> None:
+        pipes: list[int] = []
+        try:
+            pipes.extend(os.pipe())  # child to parent: the sections
+            pipes.extend(os.pipe())  # parent to child: the plot's counts
+            # Anything buffered would otherwise be written twice, once by each process.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            pid = os.fork()
+        except OSError:
+            for fd in pipes:
+                os.close(fd)
+            raise
+        sections_in, sections_out, counts_in, counts_out = pipes
+        if pid == 0:  # the child: never returns into the caller's code
+            _child(run_or_trace, trace_path, (sections_in, counts_out), counts_in, sections_out)
+        os.close(sections_out)
+        os.close(counts_in)
+        self._pid: int | None = pid
+        self._sections = open(sections_in, "rb")  # noqa: SIM115 - closed by close()
+        self._counts: Any = open(counts_out, "wb")  # noqa: SIM115 - closed once written, or by close()
+        self._writer: threading.Thread | None = None
+        self._plot_sent = False
+
+    def __enter__(self) -> AsideChild:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def send_plot(self, traffic: Traffic | None) -> None:
+        """Hand the child the plot's counts (None: this process renders the plot section itself).
+
+        A thread writes them: the child reads them only once verify and the diagram are done, and this
+        process has the stats to render meanwhile.
+        """
+        counts, self._counts = self._counts, None
+        if traffic is None:
+            counts.close()
+            return
+        self._plot_sent = True
+        data = orjson.dumps(traffic.to_data())
+        self._writer = threading.Thread(target=_write_and_close, args=(counts, data), daemon=True)
+        self._writer.start()
+
+    def sections(self) -> AsideSections | None:
+        """Wait for the child; what it rendered, or None if it did not end well."""
+        assert self._pid is not None
+        try:
+            data = self._sections.read()
+        except OSError:
+            data = b""
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        self._join_writer()
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            log.warning("the report's second process ended with %s; rendering its sections here", code)
+            return None
+        expected = {*ASIDE_SECTIONS, *((PLOT_SECTION,) if self._plot_sent else ())}
+        try:
+            return AsideSections.from_json(data, expected)
+        except ValueError as error:
+            log.warning("the report's second process wrote %s; rendering its sections here", error)
+            return None
+
+    def close(self) -> None:
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._pid, 0)
+            self._pid = None
+        if self._counts is not None:
+            self._counts.close()
+            self._counts = None
+        self._join_writer()
+        self._sections.close()
+
+    def _join_writer(self) -> None:
+        # The child has ended by now: the write is done, or failed on the closed pipe.
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+
+
+def _write_and_close(pipe: Any, data: bytes) -> None:
+    with contextlib.suppress(OSError), pipe:  # the child died: sections() finds out and says so
+        pipe.write(data)
+
+
+def _child(
+    run_or_trace: str | os.PathLike[str],
+    trace_path: Path,
+    parents_ends: tuple[int, int],
+    counts_fd: int,
+    sections_fd: int,
+) -> None:
+    """The child's whole life: render, read the plot's counts, draw them, write everything, exit."""
+    status = 1
+    try:
+        for fd in parents_ends:
+            os.close(fd)
+        # Ctrl-C reaches the whole process group; the parent handles it and kills the child.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # The collector would walk (and so copy) the heap the child shares with its parent.
+        gc.freeze()
+        build, html = _read_and_render(run_or_trace, trace_path)
+        with contextlib.suppress(ImportError):  # while this process waits; the section says if it fails
+            import netsim.trace.plot  # noqa: F401
+        with open(counts_fd, "rb") as pipe:
+            counts = pipe.read()
+        if counts:
+            from netsim.trace.plot_counts import Traffic
+
+            html[PLOT_SECTION] = plot_section_of(build, Traffic.from_data(orjson.loads(counts)))
+        data = AsideSections(html, dict(build.unavailable), dict(build.failed)).to_json()
+        with open(sections_fd, "wb") as pipe:
+            pipe.write(data)
+        status = 0
+    except BaseException:  # noqa: BLE001, S110 - the parent renders these sections itself
+        pass
+    finally:
+        os._exit(status)
+
+
+def in_page_order(reasons: dict[str, str], order: tuple[str, ...]) -> dict[str, Any]:
+    """``reasons`` with the sections in ``order`` first, in that order: as a one-process report finds them."""
+    return {
+        **{key: reasons[key] for key in order if key in reasons},
+        **{key: value for key, value in reasons.items() if key not in order},
+    }
