@@ -358,3 +358,19 @@ def test_a_big_trace_in_a_fresh_process_splits(tmp_path: Path, monkeypatch: pyte
     assert out[1].split(maxsplit=1)[1].strip() == "{} {}"
     monkeypatch.setattr(split, "SPLIT_MIN_BYTES", 1 << 62)
     assert (tmp_path / "r.html").read_text(encoding="utf-8") == render_report(run)
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_counts_that_cannot_be_sent_are_drawn_here(ring_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = one_process_page(ring_run, monkeypatch)
+    monkeypatch.setattr(Traffic, "to_data", lambda self: {"not JSON": {1, 2}})
+    drawn_by: list[int] = []
+    plot_html = page.plot_section_of
+
+    def recording(*args: Any) -> str:
+        drawn_by.append(os.getpid())
+        return plot_html(*args)
+
+    monkeypatch.setattr(page, "plot_section_of", recording)
+    assert two_process_page(ring_run) == alone
+    assert drawn_by == [os.getpid()]

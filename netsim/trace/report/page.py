@@ -124,24 +124,27 @@ def _sections_and_page(
     # added on top of all of them. The biggest go first.
     sections = {"verify": verify_section(build, verify)} if verify is not None else {}
     del verify
-    traffic = plot_traffic(build, plot)
+    plot_counts = plot_traffic(build, plot)
     del plot
-    if isinstance(traffic, str):  # its counter failed: the section says so
-        sections["plot"], traffic = traffic, None
-    if aside is not None:
-        aside.send_plot(traffic)  # the child draws it, while this process renders the rest
+    if isinstance(plot_counts, str):  # its counter failed: the section says so
+        sections["plot"], plot_counts = plot_counts, None
+    # The child draws it, where there is one, while this process renders the rest.
+    plot_aside = aside is not None and aside.send_plot(plot_counts)
     sections["summary"] = summary_section(summary.summary(str(trace_path), build.skipped_lines))
     del summary
     sections["stats"] = stats_section(build, stats)
-    if aside is None and traffic is not None:
-        sections["plot"] = plot_section_of(build, traffic)
+    if plot_counts is not None and not plot_aside:
+        sections["plot"] = plot_section_of(build, plot_counts)
     if diagram is not None:
         sections["diagram"] = diagram_section(build, diagram)
     sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     sections["workload"] = analysis_html(build, "workload", lambda build: workload_section(build.trace_path))
     if aside is not None:
-        made = aside.sections() or aside_sections(run_or_trace, trace_path, traffic)
+        # Whatever the child could not make, this process makes now, as it would have alone.
+        made = aside.sections() or aside_sections(
+            run_or_trace, trace_path, plot_counts if plot_aside else None
+        )
         sections.update(made.html)
         build.unavailable.update(made.unavailable)
         build.failed.update(made.failed)

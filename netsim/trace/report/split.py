@@ -173,20 +173,24 @@ class AsideChild:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send_plot(self, traffic: Traffic | None) -> None:
-        """Hand the child the plot's counts (None: this process renders the plot section itself).
+    def send_plot(self, traffic: Traffic | None) -> bool:
+        """Hand the child the plot's counts; whether it draws the picture (if not, this process must).
 
         A thread writes them: the child reads them only once verify and the diagram are done, and this
         process has the stats to render meanwhile.
         """
         counts, self._counts = self._counts, None
-        if traffic is None:
+        try:
+            data = None if traffic is None else orjson.dumps(traffic.to_data())
+        except TypeError:  # orjson's JSONEncodeError: counts it cannot write, drawn here then
+            data = None
+        if data is None:
             counts.close()
-            return
+            return False
         self._plot_sent = True
-        data = orjson.dumps(traffic.to_data())
         self._writer = threading.Thread(target=_write_and_close, args=(counts, data), daemon=True)
         self._writer.start()
+        return True
 
     def sections(self) -> AsideSections | None:
         """Wait for the child; what it rendered, or None if it did not end well."""
