@@ -24,12 +24,8 @@ thread, so a lock another one holds would stay held in the child), the export ru
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
-import signal
 import sqlite3
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +47,7 @@ from netsim.trace.export.rows import (
     refuse_existing,
     writing,
 )
+from netsim.trace.helper_process import fork_helper, kill_and_reap, may_fork
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.traffic import TrafficCounter
 
@@ -215,19 +212,10 @@ class _SecondHalf:
         self.start = start
         self.path = path
         path.unlink(missing_ok=True)  # left behind by a killed export
-        # Anything buffered would otherwise be written twice, once by each process.
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        pid = os.fork()
+        pid = fork_helper()
         if pid == 0:  # the child: never returns into the caller's code
             status = 1
             try:
-                # Ctrl-C reaches the whole process group; the parent handles it and kills the child.
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                # The collector would walk (and so copy) the heap the child shares with its parent.
-                gc.freeze()
                 _export_half(reader, start, path, origin_ns)
                 status = 0
             except BaseException:  # noqa: BLE001, S110 - the parent reads this half again and reports
@@ -251,10 +239,7 @@ class _SecondHalf:
 
     def close(self) -> None:
         if self._pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._pid, 0)
+            kill_and_reap(self._pid)
             self._pid = None
         self.path.unlink(missing_ok=True)
 
@@ -263,9 +248,7 @@ def _second_half(reader: TraceReader, temporary: Path, origin_ns: int) -> _Secon
     """A child exporting the second half of ``reader``'s trace, if the trace is big enough and fork is
     safe; None to export it all in this process."""
     size = reader.path.stat().st_size
-    # fork() copies only the calling thread: a lock held by another thread (logging's, a stream's) would
-    # stay held in the child for good, so a caller running threads (a notebook kernel) gets one process.
-    if not hasattr(os, "fork") or threading.active_count() != 1 or size < SPLIT_MIN_BYTES:
+    if not may_fork() or size < SPLIT_MIN_BYTES:
         return None
     start = reader.line_start(size // 2)
     if start >= size:

@@ -23,11 +23,8 @@ in the child), the report runs in one process, as ``export_sqlite`` does.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
-import signal
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from netsim.trace.helper_process import fork_helper, kill_and_reap, may_fork
 from netsim.trace.reader import TraceReader
 from netsim.trace.report.analysis import ReportBuild, read_once
 from netsim.trace.report.diagram import diagram_fed, diagram_section
@@ -122,9 +120,7 @@ def second_cpu() -> bool:
 
 def start_aside(run_or_trace: str | os.PathLike[str], trace_path: Path) -> AsideChild | None:
     """A child rendering the aside sections, or None where the report is better made in one process."""
-    # fork() copies only the calling thread: a lock held by another thread (logging's, a stream's) would
-    # stay held in the child for good, so a caller running threads (a notebook kernel) gets one process.
-    if not hasattr(os, "fork") or threading.active_count() != 1 or not second_cpu():
+    if not may_fork() or not second_cpu():
         return None
     try:
         if trace_path.stat().st_size < SPLIT_MIN_BYTES:
@@ -147,11 +143,7 @@ class AsideChild:
         try:
             pipes.extend(os.pipe())  # child to parent: the sections
             pipes.extend(os.pipe())  # parent to child: the plot's counts
-            # Anything buffered would otherwise be written twice, once by each process.
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            pid = os.fork()
+            pid = fork_helper()
         except OSError:
             for fd in pipes:
                 os.close(fd)
@@ -215,10 +207,7 @@ class AsideChild:
 
     def close(self) -> None:
         if self._pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self._pid, 0)
+            kill_and_reap(self._pid)
             self._pid = None
         if self._counts is not None:
             self._counts.close()
@@ -250,11 +239,6 @@ def _child(
     try:
         for fd in parents_ends:
             os.close(fd)
-        # Ctrl-C reaches the whole process group; the parent handles it and kills the child.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        # The collector would walk (and so copy) the heap the child shares with its parent.
-        gc.freeze()
         build, html = _read_and_render(run_or_trace, trace_path)
         with contextlib.suppress(ImportError):  # while this process waits; the section says if it fails
             import netsim.trace.plot  # noqa: F401
