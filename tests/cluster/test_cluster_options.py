@@ -102,3 +102,55 @@ def test_the_launchers_limits_over_hosts_count_the_relay_not_the_nodes() -> None
     assert over_hosts.launcher_fds == alone.launcher_fds + 100 + 3
     assert over_hosts.processes == 0 and over_hosts.busiest_node_fds == 0 and over_hosts.fork_server_fds == 0
     assert over_hosts.open_files == over_hosts.launcher_fds
+
+
+class _FlakyClientHead:
+    """Stands in for the ``ray`` module at ``RayCluster.connect``: its ``init`` fails as a busy head's
+    client server does (``ConnectionAbortedError``) a number of times, then connects."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.inits = self.shutdowns = 0
+        self.connected = False
+
+    def is_initialized(self) -> bool:
+        return self.connected
+
+    def init(self, **kwargs: object) -> None:
+        self.inits += 1
+        if self.inits <= self.failures:
+            raise ConnectionAbortedError("Initialization failure from server:\n")
+        self.connected = True
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="the ray extra is not installed")
+@pytest.mark.parametrize(
+    ("cluster", "failures", "inits", "connects"),
+    [
+        ("ray://10.0.0.1:10001", 2, 3, True),
+        ("ray://10.0.0.1:10001", 3, 3, False),
+        ("10.0.0.1:6379", 1, 1, False),  # not a client: its failure is not the client server's
+    ],
+)
+def test_a_ray_client_tries_again_when_the_heads_server_fails_to_start(
+    monkeypatch: pytest.MonkeyPatch, cluster: str, failures: int, inits: int, connects: bool
+) -> None:
+    from netsim.errors import OptionError
+    from netsim.launch.cluster import ray_cluster
+
+    monkeypatch.setattr(ray_cluster, "CLIENT_RETRY_PAUSE_S", 0.0)
+    monkeypatch.setattr(ray_cluster, "_cluster_messages_to_stderr", lambda: None)
+    ray = _FlakyClientHead(failures)
+    run = ray_cluster.RayCluster(cluster)
+    run.ray = ray
+    if connects:
+        run.connect()
+        assert ray.connected
+    else:
+        with pytest.raises(OptionError, match="cannot connect to the Ray cluster") as raised:
+            run.connect()
+        assert ("attempts" in str(raised.value)) == (inits > 1)
+    assert (ray.inits, ray.shutdowns) == (inits, min(failures, inits))

@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 
 from netsim.errors import OptionError
@@ -30,6 +31,9 @@ from netsim.launch.cluster.placement import Host
 INSTALL_HINT = 'install the extra: pip install "netsim-sockets[ray]"'
 # How long the launcher waits for every agent to start and say where it is.
 AGENT_START_TIMEOUT_S = 60.0
+# A Ray client (--cluster ray://...) tries this many times, pausing 1 s, then 2 s, between tries.
+CLIENT_CONNECT_ATTEMPTS = 3
+CLIENT_RETRY_PAUSE_S = 1.0
 # How long the agents have at the end, after the relay closed, before they are killed.
 AGENT_END_TIMEOUT_S = 15.0
 
@@ -95,15 +99,29 @@ class RayCluster:
         address = ray_address(self.cluster)
         if ray.is_initialized():
             return
-        try:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-        except Exception as error:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
-            raise OptionError(
-                f"--cluster {self.cluster}: cannot connect to the Ray cluster: {_first_line(error)}",
-                hint="start one (ray start --head) or give its address (--cluster HOST:PORT)",
-            ) from None
+        for attempt in range(1, CLIENT_CONNECT_ATTEMPTS + 1):
+            try:
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+                break
+            except ConnectionAbortedError as error:
+                # A Ray client's head starts a server process for each client; on a busy head that
+                # start can fail ("Initialization failure from server"), and the next one succeed.
+                with contextlib.suppress(Exception):
+                    ray.shutdown()
+                if attempt == CLIENT_CONNECT_ATTEMPTS or not self.cluster.startswith("ray://"):
+                    raise self._cannot_connect(error, attempt) from None
+                time.sleep(CLIENT_RETRY_PAUSE_S * attempt)
+            except Exception as error:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
+                raise self._cannot_connect(error, attempt) from None
         self._connected_here = True
         _cluster_messages_to_stderr()
+
+    def _cannot_connect(self, error: Exception, attempts: int) -> OptionError:
+        tried = f" ({attempts} attempts)" if attempts > 1 else ""
+        return OptionError(
+            f"--cluster {self.cluster}: cannot connect to the Ray cluster{tried}: {_first_line(error)}",
+            hint="start one (ray start --head) or give its address (--cluster HOST:PORT)",
+        )
 
     def launcher_address(self) -> str:
         """The address the agents reach the launcher's relay on: this machine's cluster address."""
