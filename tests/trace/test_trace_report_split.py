@@ -365,12 +365,12 @@ def test_counts_that_cannot_be_sent_are_drawn_here(ring_run: Path, monkeypatch: 
     alone = one_process_page(ring_run, monkeypatch)
     monkeypatch.setattr(Traffic, "to_data", lambda self: {"not JSON": {1, 2}})
     drawn_by: list[int] = []
-    plot_html = page.plot_section_of
+    plot_html = page.plot_section
 
     def recording(*args: Any) -> str:
         drawn_by.append(os.getpid())
         return plot_html(*args)
 
-    monkeypatch.setattr(page, "plot_section_of", recording)
+    monkeypatch.setattr(page, "plot_section", recording)
     assert two_process_page(ring_run) == alone
     assert drawn_by == [os.getpid()]

@@ -25,7 +25,7 @@ from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
 from netsim.trace.report.markup import escape
-from netsim.trace.report.plot import plot_fed, plot_section_of, plot_traffic
+from netsim.trace.report.plot import plot_fed, plot_section, plot_traffic
 from netsim.trace.report.split import AsideChild, aside_sections, in_page_order, start_aside
 from netsim.trace.report.stats import stats_fed, stats_section
 from netsim.trace.report.summary import summary_section
@@ -134,7 +134,7 @@ def _sections_and_page(
     del summary
     sections["stats"] = stats_section(build, stats)
     if plot_counts is not None and not plot_aside:
-        sections["plot"] = plot_section_of(build, plot_counts)
+        sections["plot"] = plot_section(build, plot_counts)
     if diagram is not None:
         sections["diagram"] = diagram_section(build, diagram)
     sections["events"], sections["events_data"] = table.section()

@@ -24,17 +24,12 @@ def plot_fed(build: ReportBuild, traffic: TrafficCounter) -> Fed[PlotCounter]:
     return Fed(start, lambda counter, events, _skipped_before: counter.add_all(events))
 
 
-def plot_section(build: ReportBuild, fed: Fed[PlotCounter]) -> str:
-    traffic = plot_traffic(build, fed)
-    return traffic if isinstance(traffic, str) else plot_section_of(build, traffic)
-
-
 def plot_traffic(build: ReportBuild, fed: Fed[PlotCounter]) -> Traffic | str:
     """What the plot draws, as its counter counted it; or, where making or feeding the counter failed,
     the section, saying so."""
     try:
         return fed.take().traffic(build.skipped_lines)
-    except Exception as error:  # shown as plot_section_of would show an error of its own
+    except Exception as error:  # shown as plot_section would show an error of its own
         return _failed_section(build, error)
 
 
@@ -45,8 +40,8 @@ def _failed_section(build: ReportBuild, error: Exception) -> str:
     return section("topology", "Topology and messages over time", analysis_html(build, "plot", fail))
 
 
-def plot_section_of(build: ReportBuild, traffic: Traffic) -> str:
-    """The same section as ``plot_section``, from the traffic its counter counted (taken already)."""
+def plot_section(build: ReportBuild, traffic: Traffic) -> str:
+    """The section: the picture of ``traffic``, what ``plot_traffic`` took from the counter."""
     body = analysis_html(build, "plot", lambda build: _plot_html(build, traffic))
     return section("topology", "Topology and messages over time", body)
 

@@ -36,7 +36,7 @@ from netsim.trace.helper_process import fork_helper, kill_and_reap, may_fork
 from netsim.trace.reader import TraceReader
 from netsim.trace.report.analysis import ReportBuild, read_once
 from netsim.trace.report.diagram import diagram_fed, diagram_section
-from netsim.trace.report.plot import plot_section_of
+from netsim.trace.report.plot import plot_section
 from netsim.trace.report.verify import verify_fed, verify_section
 from netsim.trace.schema import header_start_ts_ns
 
@@ -92,7 +92,7 @@ def aside_sections(
     picture of ``traffic`` where it is given."""
     build, html = _read_and_render(run_or_trace, trace_path)
     if traffic is not None:
-        html[PLOT_SECTION] = plot_section_of(build, traffic)
+        html[PLOT_SECTION] = plot_section(build, traffic)
     return AsideSections(html, dict(build.unavailable), dict(build.failed))
 
 
@@ -247,7 +247,7 @@ def _child(
         if counts:
             from netsim.trace.plot_counts import Traffic
 
-            html[PLOT_SECTION] = plot_section_of(build, Traffic.from_data(orjson.loads(counts)))
+            html[PLOT_SECTION] = plot_section(build, Traffic.from_data(orjson.loads(counts)))
         data = AsideSections(html, dict(build.unavailable), dict(build.failed)).to_json()
         with open(sections_fd, "wb") as pipe:
             pipe.write(data)
