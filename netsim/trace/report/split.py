@@ -240,7 +240,8 @@ def _child(
         for fd in parents_ends:
             os.close(fd)
         build, html = _read_and_render(run_or_trace, trace_path)
-        with contextlib.suppress(ImportError):  # while this process waits; the section says if it fails
+        # matplotlib, while the parent still counts (if it cannot be imported, the plot section says so).
+        with contextlib.suppress(ImportError):
             import netsim.trace.plot  # noqa: F401
         with open(counts_fd, "rb") as pipe:
             counts = pipe.read()
