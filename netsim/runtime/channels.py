@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import socket
 from collections import deque
@@ -27,8 +28,15 @@ from netsim.errors import CodecError
 from netsim.runtime.lifeline import handoff
 from netsim.trace.writer import BATCH_ROWS, MessageRecords
 from netsim.transport.base import Address, Transport, would_block
+from netsim.transport.inet import (
+    BATCH_ANCILLARY_BYTES,
+    BATCH_READ_BYTES,
+    segment_size_of,
+    segment_size_option,
+)
 from netsim.wire.auth import DATAGRAM_TAG_BYTES
 from netsim.wire.codec import decode_message, decode_messages
+from netsim.wire.datagram_batches import batch_length, split_segments
 from netsim.wire.framing import LENGTH_PREFIX, PREFIX_SIZE, FrameDecoder
 from netsim.wire.message import Message
 
@@ -43,6 +51,10 @@ RECEIVE_BUFFER_BYTES = 256 * 1024
 OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 # Read at most this many packets per readiness event, so one busy socket cannot starve the rest.
 PACKET_BATCH = 64
+# ... and at most this many datagrams, where one read may bring a run of them.
+DATAGRAM_BATCH = 256
+# What a send of a run of datagrams fails with where the kernel will not cut it up (see _runs_refused).
+RUNS_REFUSED = frozenset({errno.EINVAL, errno.EIO, errno.EOPNOTSUPP, errno.ENOPROTOOPT})
 _pack_length = LENGTH_PREFIX.pack
 # Stop writing to the kernel once this much is queued for one stream; the rest waits for EVENT_WRITE.
 SEND_CHUNK_BYTES = 256 * 1024
@@ -363,6 +375,13 @@ class PacketChannel(LinkChannel):
         if transport.sealed:
             self._seal = owner.run_key.seal
             self._open = owner.run_key.open
+        # Where the kernel takes a run of datagrams in one call (UDP_SEGMENT), what a callback sends
+        # waits for its end, as on a stream, and goes in runs (netsim.wire.datagram_batches).
+        # _segment_limit: the largest datagram a run may hold, lowered where the kernel refused one
+        # (a route whose MTU is smaller); 0 once it refused runs altogether.
+        self._batching = transport.batches_datagrams
+        self._segment_limit = transport.max_message_bytes if self._batching else 0
+        self._tag_bytes = DATAGRAM_TAG_BYTES if transport.sealed else 0
 
     @property
     def pending_output(self) -> bool:
@@ -370,17 +389,21 @@ class PacketChannel(LinkChannel):
 
     @property
     def backlog(self) -> int:
+        if self._batching and not self.wants_write:
+            # What a callback queued goes to the kernel when it returns: backlog only behind a refusal.
+            return 0
         return len(self._unsent)
 
     @handoff
     def queue(self, payload: bytes, outgoing: Outgoing) -> bool:
         """Send at once, as a socket program would, unless earlier messages still wait for the kernel.
 
-        There is nothing to gather (one message per packet), and the app learns of a full queue at the
-        send that found it full (``backlog``), not after its callback.
+        Where the kernel takes runs of datagrams, every message waits for flush() instead, at the end of
+        the callback. Otherwise there is nothing to gather (one message per packet), and the app learns
+        of a full queue at the send that found it full (``backlog``), not after its callback.
         """
         unsent = self._unsent
-        if unsent or self.closed:
+        if unsent or self.closed or self._batching:
             unsent.append((payload, outgoing))
             return not self.wants_write
         seal = self._seal
@@ -422,6 +445,20 @@ class PacketChannel(LinkChannel):
         count = total = 0
         failure = None
         while unsent:
+            run = self._run_length() if self._segment_limit and len(unsent) > 1 else 1
+            if run > 1:
+                try:
+                    total += self._send_run(run)
+                except OSError as error:
+                    if would_block(error):
+                        break
+                    if error.errno in RUNS_REFUSED:
+                        self._runs_refused(error)
+                        continue
+                    failure = error
+                    break
+                count += run
+                continue
             payload, (msg_id, msg_type, lamport, in_reply_to) = unsent[0]
             sent_at = now_ns()
             try:
@@ -445,6 +482,47 @@ class PacketChannel(LinkChannel):
             # Still open (UDP after an ICMP error): the message that failed is tried again when the
             # socket is writable, which a UDP socket is at once.
         self.owner.want_write(self, bool(unsent))
+
+    def _run_length(self) -> int:
+        """How many of the waiting datagrams the next send can carry as one run."""
+        tag_bytes = self._tag_bytes
+        return batch_length(
+            (len(payload) + tag_bytes for payload, _ in self._unsent),
+            max_bytes=self.transport.max_message_bytes,
+            max_segment=self._segment_limit,
+        )
+
+    def _send_run(self, run: int) -> int:
+        """Send the first ``run`` waiting datagrams in one call, as the kernel's segments of one buffer;
+        trace each as the datagram it is, and return the bytes sent."""
+        unsent = self._unsent
+        seal = self._seal
+        batch = list(itertools.islice(unsent, run))
+        datagrams = [payload if seal is None else seal(payload) for payload, _ in batch]
+        # Stamped before the syscall, so no receive can be traced earlier than its send.
+        sent_at = now_ns()
+        nbytes = self.sock.sendmsg([b"".join(datagrams)], segment_size_option(len(datagrams[0])))
+        for _ in range(run):
+            unsent.popleft()
+        self.send_records.extend(
+            [
+                (sent_at, len(datagram), msg_id, msg_type, lamport, in_reply_to)
+                for datagram, (_, (msg_id, msg_type, lamport, in_reply_to)) in zip(
+                    datagrams, batch, strict=True
+                )
+            ]
+        )
+        return nbytes
+
+    def _runs_refused(self, error: OSError) -> None:
+        """The kernel would not send a run: its datagrams, and any as large, go one per call from now on.
+
+        EINVAL: a segment larger than the route's MTU allows. The other errors: no runs on this route.
+        """
+        if error.errno == errno.EINVAL:
+            self._segment_limit = len(self._unsent[0][0]) + self._tag_bytes - 1
+        else:
+            self._segment_limit = 0
 
     def on_writable(self) -> None:
         self.flush()
@@ -544,18 +622,41 @@ class DatagramListener(Channel):
         self.add_peer(peer, address)
 
     def on_readable(self) -> None:
-        limit = self.transport.max_message_bytes
-        recvfrom = self.sock.recvfrom
         datagrams: list[tuple[bytes, Any]] = []
         failure = None
-        for _ in range(PACKET_BATCH):
-            try:
-                datagrams.append(recvfrom(limit + 1))
-            except OSError as error:
-                if not would_block(error):
-                    failure = error
-                break
+        if self.transport.batches_datagrams:
+            failure = self._read_runs(datagrams)
+        else:
+            limit = self.transport.max_message_bytes
+            recvfrom = self.sock.recvfrom
+            for _ in range(PACKET_BATCH):
+                try:
+                    datagrams.append(recvfrom(limit + 1))
+                except OSError as error:
+                    if not would_block(error):
+                        failure = error
+                    break
         if datagrams:
             self.owner.on_datagrams(self, datagrams)
         if failure is not None:
             self.owner.links.on_socket_error(self, failure)
+
+    def _read_runs(self, datagrams: list[tuple[bytes, Any]]) -> OSError | None:
+        """Read into ``datagrams`` where a read may bring a run of one sender's datagrams (UDP_GRO);
+        returns the error that stopped the reads, if not that there is nothing more to read."""
+        recvmsg = self.sock.recvmsg
+        for _ in range(PACKET_BATCH):
+            try:
+                data, ancillary, flags, address = recvmsg(BATCH_READ_BYTES, BATCH_ANCILLARY_BYTES)
+            except OSError as error:
+                return None if would_block(error) else error
+            segment_size = segment_size_of(ancillary) if ancillary else 0
+            if segment_size and not flags & socket.MSG_TRUNC:
+                datagrams.extend((datagram, address) for datagram in split_segments(data, segment_size))
+            else:
+                # One datagram. Cut short (MSG_TRUNC), it is longer than any UDP payload, and the
+                # node's check of its size says so.
+                datagrams.append((data, address))
+            if len(datagrams) >= DATAGRAM_BATCH:
+                break
+        return None

@@ -44,6 +44,8 @@ class Transport(ABC):
     trace tools read them there without importing socket code).
     ``max_message_bytes``: the largest encoded message one send may carry. Where ``sealed``, each
     datagram carries the run's proof, which takes ``DATAGRAM_TAG_BYTES`` of it.
+    ``batches_datagrams``: the kernel sends a run of same-size datagrams in one call, and a listener
+    reads such a run back whole (the options and their bytes: ``netsim.transport.inet``).
     """
 
     name: ClassVar[str]
@@ -54,6 +56,9 @@ class Transport(ABC):
     reliable: ClassVar[bool]
     max_message_bytes: ClassVar[int]
     sealed: ClassVar[bool] = False
+    # True where the kernel sends a run of same-size datagrams in one call and reads it back whole
+    # (UDP_SEGMENT and UDP_GRO; see netsim.transport.inet and netsim.wire.datagram_batches).
+    batches_datagrams: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

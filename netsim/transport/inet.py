@@ -3,7 +3,9 @@ address) with a kernel-chosen port."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import struct
 import sys
 from typing import ClassVar
 
@@ -11,6 +13,30 @@ from netsim.transport.base import Address, LinkEnd, Transport, kernel_supports
 
 # Linux's IP_BIND_ADDRESS_NO_PORT (Python names it only from 3.12 on).
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+# Linux's UDP_SEGMENT (4.18) and UDP_GRO (5.0), options of level SOL_UDP that Python does not name.
+SOL_UDP = getattr(socket, "SOL_UDP", 17)
+UDP_SEGMENT = 103
+UDP_GRO = 104
+# One read of a listener that takes runs whole: room for the largest UDP payload (a run is one), and
+# for the segment size the kernel puts beside a run (an int).
+BATCH_READ_BYTES = 65536
+BATCH_ANCILLARY_BYTES = socket.CMSG_SPACE(4)
+_SEGMENT_SIZE = struct.Struct("=H")
+_GRO_SIZE = struct.Struct("=i")
+
+
+def segment_size_option(size: int) -> list[tuple[int, int, bytes]]:
+    """The ancillary data of a send whose buffer the kernel cuts into datagrams of ``size`` bytes."""
+    return [(SOL_UDP, UDP_SEGMENT, _SEGMENT_SIZE.pack(size))]
+
+
+def segment_size_of(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The size of each datagram in what one read returned, if the kernel joined a run; else 0."""
+    for level, kind, data in ancillary:
+        if level == SOL_UDP and kind == UDP_GRO and len(data) >= _GRO_SIZE.size:
+            return _GRO_SIZE.unpack_from(data)[0]
+    return 0
 
 
 class InetTransport(Transport):
@@ -56,3 +82,14 @@ class InetStreamTransport(InetTransport):
 class InetDatagramTransport(InetTransport):
     sock_type = socket.SOCK_DGRAM
     max_message_bytes: ClassVar[int]
+    # A node sends the datagrams one callback queued for a peer in as few calls as their sizes allow,
+    # and reads a peer's run in one: per message, a syscall less on each side.
+    batches_datagrams = sys.platform.startswith("linux")
+
+    def listener(self, end: LinkEnd, backlog: int, address: Address | None = None) -> socket.socket:
+        sock = super().listener(end, backlog, address)
+        if self.batches_datagrams:
+            # A kernel without UDP_GRO hands every datagram over on its own, as without the option.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(SOL_UDP, UDP_GRO, 1)
+        return sock
