@@ -12,7 +12,9 @@ For each transport, these senders push N messages of the same size from one proc
   receiver decodes each one, as a hand-written JSON-over-sockets script would.
 - netsim: a two-node netsim run whose app sends the same messages in bursts, pausing while the link
   has a backlog (ctx.backlog, on_drained) as a blocking send() pauses the raw sender; every send and
-  every receive is written to the trace.
+  every receive is written to the trace. On udp and udp6 netsim hands the kernel a burst's datagrams
+  in runs of up to 64 per call (UDP_SEGMENT) and reads a run in one (UDP_GRO); the raw senders send
+  one datagram per call, as a tutorial's script does.
 
 Each runs in two placements:
 

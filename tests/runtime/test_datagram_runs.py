@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from netsim.runtime.app import App
-from netsim.runtime.channels import DatagramListener, PacketChannel
+from netsim.runtime.channels import RUNS_AT_ONCE, DatagramListener, PacketChannel
 from netsim.runtime.context import NodeContext
 from netsim.runtime.node import Node
 from netsim.runtime.plan import LinkPlan, NodePlan
@@ -131,24 +131,29 @@ def test_the_listener_takes_runs_whole(tmp_path: Path) -> None:
 
 def test_a_callbacks_datagrams_go_as_runs_and_arrive_as_the_same_datagrams(link) -> None:
     node, channel, receiver = link
-    count = 2 * MAX_SEGMENTS + 22
+    count = RUNS_AT_ONCE + 22
     # Bodies of one size, and ids and clocks of four digits: every message encodes to one size.
     node._message_seq = node.lamport = 999
-    ids = [node.context.send("a", "data", "x" * 40) for _ in range(count)]
+    ids = [node.context.send("a", "data", "x" * 40) for _ in range(RUNS_AT_ONCE - 1)]
     # Nothing went yet, and nothing waits behind a refusal: the app sees no backlog.
     assert read_runs(receiver) == []
     assert node.context.backlog("a") == 0 and channel in node._dirty
-    node.flush_dirty()
-
+    # Once RUNS_AT_ONCE wait, they go inside the callback; the rest when it returns.
+    ids += [node.context.send("a", "data", "x" * 40) for _ in range(count - len(ids))]
     reads = read_runs(receiver)
-    assert [len(datagrams) for datagrams in reads] == [MAX_SEGMENTS, MAX_SEGMENTS, 22]
+    runs = RUNS_AT_ONCE // MAX_SEGMENTS
+    assert [len(datagrams) for datagrams in reads] == [MAX_SEGMENTS] * runs
+    assert node.context.backlog("a") == 0
+    node.flush_dirty()
+    reads += read_runs(receiver)
+    assert [len(datagrams) for datagrams in reads] == [MAX_SEGMENTS] * runs + [22]
     datagrams = [datagram for datagrams in reads for datagram in datagrams]
     assert [message.id for message in opened(node, datagrams)] == ids
     sent = records(node, "sendto")
     assert [r["msg_id"] for r in sent] == ids
     # Each datagram is traced as itself: its own size, stamped at the send that carried its run.
     assert [r["nbytes"] for r in sent] == [len(datagram) for datagram in datagrams]
-    assert len({r["ts_ns"] for r in sent}) == 3
+    assert len({r["ts_ns"] for r in sent}) == runs + 1
     assert node.counters["sent"] == count and node.counters["bytes_sent"] == sum(map(len, datagrams))
     assert not channel.pending_output and node.context.backlog("a") == 0
 
@@ -245,3 +250,26 @@ def test_a_listener_reads_a_run_as_its_datagrams(tmp_path: Path, transport_name:
             sock.close()
         node.trace.close()
         listener.close()
+
+
+def test_a_send_refused_inside_a_callback_is_reported_by_the_loop_and_tried_again(link) -> None:
+    node, channel, receiver = link
+    receiver.close()  # the peer is away: its port answers each run with ICMP "port unreachable"
+    node._message_seq = node.lamport = 999
+    ids = [node.context.send("a", "data", "x" * 40) for _ in range(RUNS_AT_ONCE)]
+    # The first run went; on loopback the kernel reports its ICMP error at the next send, which waits
+    # with the rest: the app's callback is not interrupted by it.
+    assert None not in ids and not channel.closed
+    sent = [r["msg_id"] for r in records(node, "sendto")]
+    assert sent == ids[: len(sent)] and MAX_SEGMENTS <= len(sent) < RUNS_AT_ONCE
+    assert records(node, "error") == [] and channel.backlog == 0
+    node.flush_dirty()
+    errors = records(node, "error")
+    assert errors and all("ConnectionRefusedError" in e["error"] for e in errors)
+    # A connected UDP socket keeps working after an ICMP error: what waited goes, in order.
+    for _ in range(2 * RUNS_AT_ONCE):
+        if not channel.pending_output:
+            break
+        channel.on_writable()
+    assert not channel.closed and not channel.pending_output
+    assert [r["msg_id"] for r in records(node, "sendto")] == ids
