@@ -57,7 +57,10 @@ DATAGRAM_BATCH = 256
 # receiver woken for several runs at once reads them all (on loopback, 4 runs a wake-up beat 1).
 RUNS_AT_ONCE = 4 * MAX_SEGMENTS
 # What a send of a run of datagrams fails with where the kernel will not cut it up (see _runs_refused).
-RUNS_REFUSED = frozenset({errno.EINVAL, errno.EIO, errno.EOPNOTSUPP, errno.ENOPROTOOPT})
+RUNS_REFUSED = frozenset({errno.EMSGSIZE, errno.EINVAL, errno.EIO, errno.EOPNOTSUPP, errno.ENOPROTOOPT})
+# ... of which these say that its datagrams were larger than the route takes in a run (its MTU):
+# EMSGSIZE on newer kernels (seen on 6.18), EINVAL on older ones.
+RUN_SEGMENT_TOO_LARGE = frozenset({errno.EMSGSIZE, errno.EINVAL})
 _pack_length = LENGTH_PREFIX.pack
 # Stop writing to the kernel once this much is queued for one stream; the rest waits for EVENT_WRITE.
 SEND_CHUNK_BYTES = 256 * 1024
@@ -538,9 +541,10 @@ class PacketChannel(LinkChannel):
     def _runs_refused(self, error: OSError) -> None:
         """The kernel would not send a run: its datagrams, and any as large, go one per call from now on.
 
-        EINVAL: a segment larger than the route's MTU allows. The other errors: no runs on this route.
+        A segment larger than the route's MTU allows (RUN_SEGMENT_TOO_LARGE): runs of smaller ones
+        still go. The other errors: no runs on this route.
         """
-        if error.errno == errno.EINVAL:
+        if error.errno in RUN_SEGMENT_TOO_LARGE:
             self._segment_limit = len(self._unsent[0][0]) + self._tag_bytes - 1
         else:
             self._segment_limit = 0

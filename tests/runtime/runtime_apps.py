@@ -216,3 +216,24 @@ class RecordsCpuAtStart(App):
     def on_start(self, ctx):
         ctx.record(kind="cpu-at-start", cpu_s=time.process_time())
         ctx.stop()
+
+
+class SendsRunsOfTwoSizes(App):
+    """n0 sends n1, in one callback, 32 messages of a 2,000-byte body then 32 of a 500-byte one (ids
+    and clocks 33 to 64: one size); n1 stops once it has all 64, n0 once it has sent them."""
+
+    sizes = (2000, 500)
+    per_size = 32
+
+    def on_start(self, ctx):
+        self.received = 0
+        if ctx.name == "n0":
+            for size in self.sizes:
+                for _ in range(self.per_size):
+                    ctx.send("n1", f"body-{size}", "x" * size)
+            ctx.stop()
+
+    def on_message(self, ctx, message):
+        self.received += 1
+        if self.received == len(self.sizes) * self.per_size:
+            ctx.stop()

@@ -7,12 +7,15 @@ datagram, in the trace and on the wire.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from netsim_testing import load_trace
 
 from netsim.runtime.app import App
 from netsim.runtime.channels import RUNS_AT_ONCE, DatagramListener, PacketChannel
@@ -39,6 +42,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 TRANSPORTS = ["udp", "udp6"]
+RUN_APPS = str(Path(__file__).with_name("runtime_apps.py"))
 # SO_NO_CHECK (IPv4) and UDP_NO_CHECK6_TX (IPv6): no UDP checksum on send, which the kernel needs to
 # cut a run: it refuses runs with EINVAL, and sends single datagrams as ever.
 SO_NO_CHECK = 11
@@ -273,3 +277,58 @@ def test_a_send_refused_inside_a_callback_is_reported_by_the_loop_and_tried_agai
         channel.on_writable()
     assert not channel.closed and not channel.pending_output
     assert [r["msg_id"] for r in records(node, "sendto")] == ids
+
+
+def _namespace_unavailable() -> str | None:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return "needs util-linux's unshare and iproute2's ip"
+    probe = subprocess.run(
+        ["unshare", "-rn", "ip", "link", "set", "lo", "up"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return f"cannot make a network namespace: {probe.stderr.strip()}"
+    return None
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("transport_name", TRANSPORTS)
+def test_datagrams_larger_than_the_routes_mtu_go_one_per_send_and_smaller_ones_in_runs(
+    tmp_path: Path, transport_name: str
+) -> None:
+    """A whole run in a network namespace of the test's own whose loopback has a 1,500-byte MTU, as a
+    veth between hosts has: the kernel refuses runs of 2,000-byte datagrams, which then go one per
+    send; the 500-byte ones still go as a run; every one arrives and is traced."""
+    unavailable = _namespace_unavailable()
+    if unavailable:
+        pytest.skip(unavailable)
+    script = (
+        "import sys, netsim; "
+        f"run = netsim.run('line:2', app={RUN_APPS + ':SendsRunsOfTwoSizes'!r}, "
+        f"transport={transport_name!r}, out={str(tmp_path)!r}, duration=60); "
+        "print(run.run_dir); sys.exit(0 if run.summary.to_dict()['exit_status'] == 'ok' else 1)"
+    )
+    done = subprocess.run(
+        [
+            "unshare",
+            "-rn",
+            "sh",
+            "-c",
+            'ip link set lo up mtu 1500 && exec "$0" -c "$1"',
+            sys.executable,
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, events = load_trace(Path(done.stdout.strip().splitlines()[-1]))
+    sent = [e for e in events if e["event"] == "sendto" and e["node"] == "n0"]
+    received = [e for e in events if e["event"] == "recvfrom" and e["node"] == "n1"]
+    assert [e["msg_id"] for e in received] == [e["msg_id"] for e in sent] and len(sent) == 64
+    assert [e["nbytes"] for e in received] == [e["nbytes"] for e in sent]
+    assert not [e for e in events if e["event"] == "error"]
+    large = [e["ts_ns"] for e in sent if e["msg_type"] == "body-2000"]
+    small = [e["ts_ns"] for e in sent if e["msg_type"] == "body-500"]
+    assert len(set(large)) == 32  # one send each: the route refused them as a run
+    assert len(set(small)) == 1  # one run
