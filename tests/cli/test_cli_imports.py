@@ -144,3 +144,11 @@ def test_the_check_sees_an_import() -> None:
 def test_the_root_help_page_draws_without_typer_s_rich_pages() -> None:
     """typer.rich_utils brings Markdown and syntax highlighting: ~55 ms the root page does not need."""
     assert modules_after(command(["--help"]), ("typer.rich_utils", "markdown_it")) == []
+
+
+@pytest.mark.timeout(60)
+def test_a_command_s_parameters_are_parsed_without_pydantic() -> None:
+    """typer 0.29 runs every parameter through pydantic (pyproject.toml keeps typer below it): its
+    import and adapters cost `topo validate` ~130 ms and `run ring:4` ~190 ms (bench/README.md)."""
+    code = command(["topo", "validate", str(ROOT / "topologies" / "ring8.gml"), "--seed", "1"])
+    assert modules_after(code, ("pydantic", "pydantic_core")) == []
