@@ -151,6 +151,14 @@ class CappedLog:
                 return
             self.write_bytes(data)
 
+    def close(self) -> None:
+        """Close the file (and the pipe, if any). Only a process that goes on without the log needs to."""
+        for fd in (self._fd, self._pipe):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._pipe = None
+
     # ---- the file -----------------------------------------------------------------------------------
 
     def _put(self, data: bytes) -> None:

@@ -165,33 +165,38 @@ class Node:
     # ---- the event loop -----------------------------------------------------------------------------
 
     def serve(self) -> None:
-        select = self.selector.select
         settings = self.plan.settings
         status_interval_ns = int(settings.status_interval_s * 1e9)
         idle_after_ns = int(settings.idle_after_s * 1e9)
+        turn = self.turn
         while not self.finished:
-            raise_deferred_signal()
-            events = select(self._select_timeout(idle_after_ns, status_interval_ns))
-            for key, mask in events:
-                handler = key.data
-                if mask & selectors.EVENT_READ:
-                    handler.on_readable()
-                if mask & selectors.EVENT_WRITE and not getattr(handler, "closed", False):
-                    handler.on_writable()
-            if self._timer_heap:
-                self._run_due_timers()
-            if self.shaping:
-                self.shaping.release_due(now_ns())
-            if self._dirty:
-                self.flush_dirty()
-            if self.state == DRAINING and self.shutdown.shutting_links:
-                self.shutdown.check_drained()
-            self._report_status(status_interval_ns, idle_after_ns)
-            now = now_ns()
-            if now - self._last_flush_ns >= TRACE_FLUSH_INTERVAL_NS:
-                # A node can die without warning (SIGKILL): at most this much of its trace is lost.
-                self._last_flush_ns = now
-                self.trace.flush()
+            turn(status_interval_ns, idle_after_ns)
+
+    def turn(self, status_interval_ns: int, idle_after_ns: int, *, wait: bool = True) -> None:
+        """One turn of the loop: wait for I/O until there is something else to do (not at all unless
+        ``wait``), serve what is ready, then due timers, held messages, flushes and status."""
+        raise_deferred_signal()
+        timeout = self._select_timeout(idle_after_ns, status_interval_ns) if wait else 0
+        for key, mask in self.selector.select(timeout):
+            handler = key.data
+            if mask & selectors.EVENT_READ:
+                handler.on_readable()
+            if mask & selectors.EVENT_WRITE and not getattr(handler, "closed", False):
+                handler.on_writable()
+        if self._timer_heap:
+            self._run_due_timers()
+        if self.shaping:
+            self.shaping.release_due(now_ns())
+        if self._dirty:
+            self.flush_dirty()
+        if self.state == DRAINING and self.shutdown.shutting_links:
+            self.shutdown.check_drained()
+        self._report_status(status_interval_ns, idle_after_ns)
+        now = now_ns()
+        if now - self._last_flush_ns >= TRACE_FLUSH_INTERVAL_NS:
+            # A node can die without warning (SIGKILL): at most this much of its trace is lost.
+            self._last_flush_ns = now
+            self.trace.flush()
 
     def _select_timeout(self, idle_after_ns: int, status_interval_ns: int) -> float | None:
         """Seconds until the loop has something to do without I/O, or None to wait for I/O alone.

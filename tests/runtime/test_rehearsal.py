@@ -1,0 +1,60 @@
+"""The fork server's rehearsal of a node's start-up: it goes as a run's start-up does, over every
+transport, and leaves nothing behind (no descriptor, no file, no process)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from netsim_testing import child_pids
+
+from netsim.runtime.rehearsal import NAMES, rehearse
+from netsim.runtime.rehearsal import _start_up as start_up
+from netsim.trace.merge import part_events
+from netsim.transport import get_transport
+from netsim.vocabulary import TRANSPORT_NAMES, TRANSPORT_TRAITS
+
+AVAILABLE = [name for name in TRANSPORT_NAMES if get_transport(name).available() is None]
+
+
+def steps(path: Path) -> list[str]:
+    """A node's events, as event/msg_type, without its binds."""
+    return [
+        event["event"] + (f"/{event['msg_type']}" if "msg_type" in event else "")
+        for event in part_events(path)
+        if event["event"] not in ("bind", "listen")
+    ]
+
+
+@pytest.mark.parametrize("transport", AVAILABLE)
+def test_a_rehearsal_goes_as_a_runs_start_up(tmp_path: Path, transport: str) -> None:
+    start_up(transport, str(tmp_path))
+    a, b = (steps(tmp_path / f"{name}.jsonl") for name in NAMES)
+    send, receive = ("send", "recv") if TRANSPORT_TRAITS[transport].connected else ("sendto", "recvfrom")
+    if TRANSPORT_TRAITS[transport].connected:
+        # The initiator connects and proves the link; the other end accepts and answers its hello.
+        assert a[:3] == ["connect", f"{send}/netsim.hello", f"{receive}/netsim.hello"]
+        assert b[0] == "accept" and sorted(b[1:3]) == sorted(
+            [f"{receive}/netsim.hello", f"{send}/netsim.hello"]
+        )
+    else:
+        assert a[0] == b[0] == "connect"
+    # Both start when the gate opens, each sends one message and receives the other's; then all closes.
+    for node in (a, b):
+        assert "start" in node and "error" not in node
+        after = node[node.index("start") + 1 :]
+        assert sorted(after) == sorted([f"{send}/rehearsal", f"{receive}/rehearsal", "close", "close"])
+    assert (tmp_path / "a.log").read_text() == "node 'a' rehearses\n"
+
+
+def test_a_rehearsal_leaves_no_descriptor_file_or_process() -> None:
+    descriptors = sorted(os.listdir("/proc/self/fd"))
+    temporary = set(os.listdir(tempfile.gettempdir()))
+    children = child_pids()
+    rehearse(AVAILABLE, rehearsals=2)
+    assert sorted(os.listdir("/proc/self/fd")) == descriptors
+    left = {name for name in set(os.listdir(tempfile.gettempdir())) - temporary if "rehearsal" in name}
+    assert left == set()
+    assert child_pids() == children
