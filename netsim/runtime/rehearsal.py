@@ -40,6 +40,9 @@ REHEARSALS = 10
 MAX_TURNS = 100
 NAMES = ("a", "b")
 
+# The transports this process has rehearsed a start-up over (and so every node it forks after).
+rehearsed: set[str] = set()
+
 
 class RehearsalFailed(RuntimeError):
     """The rehearsal's nodes did not get as far as they should have."""
@@ -53,6 +56,7 @@ def rehearse(transports: Iterable[str], rehearsals: int = REHEARSALS) -> None:
                 run_dir = os.path.join(directory, f"{number}-{transport}")
                 os.mkdir(run_dir)
                 _start_up(transport, run_dir)
+            rehearsed.add(transport)
 
 
 class _Pair:

@@ -237,3 +237,13 @@ class SendsRunsOfTwoSizes(App):
         self.received += 1
         if self.received == len(self.sizes) * self.per_size:
             ctx.stop()
+
+
+class RecordsRehearsal(App):
+    """Node n0 records which transports its fork server rehearsed a start-up over; every node stops."""
+
+    def on_start(self, ctx):
+        if ctx.name == "n0":
+            rehearsal = sys.modules.get("netsim.runtime.rehearsal")
+            ctx.record(kind="rehearsed", transports=sorted(getattr(rehearsal, "rehearsed", ())))
+        ctx.stop()

@@ -8,14 +8,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from netsim_testing import child_pids
+from netsim_testing import child_pids, load_trace
 
+from netsim.launch.forkserver import REHEARSE_FROM_NODES
 from netsim.runtime.rehearsal import NAMES, rehearse
 from netsim.runtime.rehearsal import _start_up as start_up
 from netsim.trace.merge import part_events
 from netsim.transport import get_transport
 from netsim.vocabulary import TRANSPORT_NAMES, TRANSPORT_TRAITS
 
+APPS = Path(__file__).with_name("runtime_apps.py")
 AVAILABLE = [name for name in TRANSPORT_NAMES if get_transport(name).available() is None]
 
 
@@ -58,3 +60,22 @@ def test_a_rehearsal_leaves_no_descriptor_file_or_process() -> None:
     left = {name for name in set(os.listdir(tempfile.gettempdir())) - temporary if "rehearsal" in name}
     assert left == set()
     assert child_pids() == children
+
+
+def rehearsed_in(simulate, spec: str, **options) -> list[str]:
+    """What the fork server of a run of ``spec`` rehearsed, as its node n0 saw it."""
+    result = simulate(spec, app=f"{APPS}:RecordsRehearsal", seed=1, **options)
+    assert result.ok, result.summary.node_failures
+    _, events = load_trace(result.run_dir)
+    (record,) = [e for e in events if e["event"] == "app" and e["data"]["kind"] == "rehearsed"]
+    return record["data"]["transports"]
+
+
+@pytest.mark.timeout(120)
+def test_the_fork_server_of_a_large_run_rehearses_over_its_transports(simulate) -> None:
+    assert rehearsed_in(simulate, f"ring:{REHEARSE_FROM_NODES}", transport="udp") == ["udp"]
+
+
+@pytest.mark.timeout(60)
+def test_the_fork_server_of_a_small_run_does_not_rehearse(simulate) -> None:
+    assert rehearsed_in(simulate, "ring:4") == []
