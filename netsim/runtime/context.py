@@ -63,10 +63,10 @@ class NodeContext:
         They wait while the socket's send buffer (on ``unix-dgram``, the receiver's queue) is full,
         where a program on blocking sockets would be stuck in ``send()``. netsim keeps them, in order,
         and hands them over as the kernel makes room; to pace a fast sender, stop sending to ``dst``
-        while this is not 0 and go on in ``on_drained``. Datagram and seqpacket links give the kernel
-        each message as it is sent; stream links give it what a callback sent when the callback returns,
-        so theirs count only once the kernel has refused some. Messages a shaped link holds are on the
-        link, not in the backlog.
+        while this is not 0 and go on in ``on_drained``. unix-dgram and unix-seqpacket links give the
+        kernel each message as it is sent; stream, udp and udp6 links give it what a callback sent when
+        the callback returns (udp and udp6 also once 256 wait), so theirs count only once the kernel has
+        refused some. Messages a shaped link holds are on the link, not in the backlog.
         """
         return self._node.backlog(dst)
 
