@@ -31,7 +31,7 @@ from netsim.runtime.context import NodeContext
 from netsim.runtime.control import ControlSocket
 from netsim.runtime.launcher_pipes import ControlChannel, StartGate
 from netsim.runtime.node import Node
-from netsim.runtime.plan import LinkPlan, NodePlan
+from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
 from netsim.wire.auth import RUN_KEY_BYTES
 
 # Start-ups per transport: 3.11 quickens a function at its eighth call.
@@ -62,10 +62,15 @@ def rehearse(transports: Iterable[str], rehearsals: int = REHEARSALS) -> None:
 class _Pair:
     """Two nodes, the launcher's ends of their control sockets, and their start gate."""
 
-    def __init__(self, transport: str, directory: str) -> None:
+    def __init__(self) -> None:
         self.nodes: list[Node] = []
         self.launcher_ends: list[ControlSocket] = []
         self.gate_read, self.gate_write = os.pipe()
+        settings = RuntimeSettings()  # what the nodes' plans carry
+        self.status_interval_ns = int(settings.status_interval_s * 1e9)
+        self.idle_after_ns = int(settings.idle_after_s * 1e9)
+
+    def add_nodes(self, transport: str, directory: str) -> None:
         run_key = secrets.token_bytes(RUN_KEY_BYTES)
         for index, name in enumerate(NAMES):
             plan = NodePlan(
@@ -82,11 +87,12 @@ class _Pair:
             )
             ours, theirs = socket.socketpair()
             self.launcher_ends.append(ControlSocket(ours))
-            node = Node(plan, ControlSocket(theirs))
+            try:
+                node = Node(plan, ControlSocket(theirs))
+            except BaseException:
+                theirs.close()
+                raise
             self.nodes.append(node)
-        settings = self.nodes[0].plan.settings
-        self.status_interval_ns = int(settings.status_interval_s * 1e9)
-        self.idle_after_ns = int(settings.idle_after_s * 1e9)
 
     def turn_until(self, done: Callable[[], bool]) -> None:
         for _ in range(MAX_TURNS):
@@ -95,6 +101,11 @@ class _Pair:
             for node in self.nodes:
                 node.turn(self.status_interval_ns, self.idle_after_ns, wait=False)
         raise RehearsalFailed("the rehearsal's nodes did not get there")
+
+    def open_gate(self) -> None:
+        """Close the gate's write end: its EOF starts both nodes, as the fork server's starts a run's."""
+        os.close(self.gate_write)
+        self.gate_write = -1
 
     def close(self) -> None:
         for node in self.nodes:
@@ -112,15 +123,16 @@ class _Pair:
             node.log_file.close()
         for end in self.launcher_ends:
             end.close()
-        for fd in (self.gate_read, self.gate_write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        os.close(self.gate_read)
+        if self.gate_write >= 0:
+            os.close(self.gate_write)
 
 
 def _start_up(transport: str, directory: str) -> None:
-    pair = _Pair(transport, directory)
+    pair = _Pair()
     nodes = pair.nodes
     try:
+        pair.add_nodes(transport, directory)
         bound = []
         for node in nodes:
             node.log(f"node {node.name!r} rehearses")
@@ -143,7 +155,7 @@ def _start_up(transport: str, directory: str) -> None:
             gate = os.dup(pair.gate_read)
             node.selector.register(gate, selectors.EVENT_READ, StartGate(node, gate))
         pair.turn_until(lambda: all(not node.link_setup.awaiting_hello for node in nodes))
-        os.close(pair.gate_write)
+        pair.open_gate()
         pair.turn_until(lambda: all(node.app is not None and node.started_ns for node in nodes))
         received = [node.counters["received"] for node in nodes]
         for index, node in enumerate(nodes):
