@@ -16,13 +16,10 @@ from typing import Any
 
 import pytest
 from netsim_testing import load_trace
+from test_node_messages import make_node
 
-from netsim.runtime.app import App
 from netsim.runtime.channels import RUNS_AT_ONCE, DatagramListener, PacketChannel
-from netsim.runtime.context import NodeContext
 from netsim.runtime.node import Node
-from netsim.runtime.plan import LinkPlan, NodePlan
-from netsim.runtime.states import RUNNING
 from netsim.trace.merge import part_events
 from netsim.transport import get_transport
 from netsim.transport.base import LinkEnd
@@ -50,33 +47,6 @@ UDP_NO_CHECK6_TX = 101
 UDP_NO_CHECK6_RX = 102
 
 
-class Recorder(App):
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def on_message(self, ctx, message):
-        self.messages.append(message)
-
-
-def make_node(tmp_path: Path, transport: str) -> Node:
-    plan = NodePlan(
-        name="b",
-        index=1,
-        app="echo",
-        links=(LinkPlan("a", 0, transport, True),),
-        node_names=("a", "b"),
-        seed=1,
-        socket_dir=str(tmp_path),
-        trace_path=str(tmp_path / "b.jsonl"),
-        log_path=str(tmp_path / "b.log"),
-    )
-    node = Node(plan, conn=None)  # type: ignore[arg-type] - these tests never reach the control pipe
-    node.state = RUNNING
-    node.app = Recorder()
-    node.context = NodeContext(node, 1)
-    return node
-
-
 def records(node: Node, event: str) -> list[dict[str, Any]]:
     node.trace.flush()
     return [r for r in part_events(node.plan.trace_path) if r["event"] == event]
@@ -95,7 +65,7 @@ def link(request, tmp_path: Path):
     if transport.available() is not None:
         pytest.skip(transport.available())
     receiver = listener_socket(name)
-    node = make_node(tmp_path, name)
+    node = make_node(tmp_path, name, initiator=True)
     sock = transport.link_socket(LinkEnd(1, ""), 0)
     sock.connect(receiver.getsockname())
     sock.setblocking(False)
@@ -218,7 +188,7 @@ def test_a_listener_reads_a_run_as_its_datagrams(tmp_path: Path, transport_name:
     transport = get_transport(transport_name)
     if transport.available() is not None:
         pytest.skip(transport.available())
-    node = make_node(tmp_path, transport_name)
+    node = make_node(tmp_path, transport_name, initiator=True)
     receiver = listener_socket(transport_name)
     listener = DatagramListener(node, receiver, transport)
     host = receiver.getsockname()[0]
