@@ -115,3 +115,42 @@ def test_axis_extent_and_ticks() -> None:
     assert model.time_ticks(2)[0] == Tick(START + 1_000_000, "0.001 s")
     assert lamport_ticks([1.0, 2.0, 2.5], room=5) == [Tick(1.0, "1"), Tick(2.0, "2"), Tick(2.5, "2+")]
     assert [tick.label for tick in lamport_ticks([1.0, 2.0, 2.5], room=2)] == ["1", "2+"]
+
+
+def test_node_messages_go_through_json_and_come_back_the_same(tmp_path: Path) -> None:
+    """The report's second process counts them and sends them as JSON (netsim.trace.report.split)."""
+    import orjson
+    import pytest
+
+    from netsim.trace.diagram.lanes import NodeMessages
+    from netsim.trace.reader import TraceReader
+
+    names = [f"n{i}" for i in range(40)]
+    links = [[names[i], names[i + 1]] for i in range(len(names) - 1)]
+    header = trace_header(names, links, app="echo", start_ts_ns=START)
+    events: list[dict[str, Any]] = []
+    for i in range(1, 200):
+        ping = send(i, names[(7 * i) % 40], names[(11 * i) % 40], "netsim.hello" if i % 17 == 0 else "ping")
+        events += [ping, receive(ping, i + 1)]
+    events.append({**send(300, "n3", "stranger"), "ts_ns": START + 400_000})
+    events.append({"ts_ns": START + 500_000, "node": "ghost", "event": "error", "error": "boom"})
+    trace = write_trace(tmp_path / "trace.jsonl", header, events)
+
+    counted = NodeMessages(names, None, None, False)
+    with TraceReader(trace) as reader:
+        counted.add_all(reader)
+    back = NodeMessages.from_data(orjson.loads(orjson.dumps(counted.to_data())))
+    assert back.busiest(30) == counted.busiest(30)
+    columns, _ = counted.busiest(30)
+    assert back.apart(columns) == counted.apart(columns)
+    assert list(back.handled) == list(counted.handled) and back.window == counted.window
+    assert read_model(trace, node_messages=back) == read_model(trace, node_messages=counted)
+    assert read_model(trace, node_messages=back) == read_model(trace)
+
+    with pytest.raises(ValueError, match="not the data of a NodeMessages"):
+        NodeMessages.from_data({**counted.to_data(), "sent": {"n1": "many"}})
+    with pytest.raises(ValueError, match="not the data of a NodeMessages"):
+        NodeMessages.from_data({"window": [None, None]})
+    counted.errors[7] += 1  # type: ignore[index] - a node name that is not a string
+    with pytest.raises(TypeError):
+        counted.to_data()

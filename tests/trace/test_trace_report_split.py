@@ -40,14 +40,14 @@ def hostile_run(tmp_path: Path) -> Path:
 def pids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A file each process that reads the trace for the child's sections writes its pid to."""
     record = tmp_path / "pids"
-    read_and_render = split._read_and_render
+    read = split._read
 
     def recording(*args: Any) -> Any:
         with record.open("a") as file:
             file.write(f"{os.getpid()}\n")
-        return read_and_render(*args)
+        return read(*args)
 
-    monkeypatch.setattr(split, "_read_and_render", recording)
+    monkeypatch.setattr(split, "_read", recording)
     return record
 
 
@@ -95,7 +95,9 @@ def test_the_page_is_the_one_process_page(
     assert readers(pids) == [], "one process reads the trace once"
     descriptors = open_descriptors()
     assert two_process_page(run) == alone
-    assert len(readers(pids)) == 1 and readers(pids)[0] != os.getpid(), "a child made verify and the diagram"
+    assert len(readers(pids)) == 1 and readers(pids)[0] != os.getpid(), (
+        "a child counted verify and the diagram"
+    )
     assert open_descriptors() == descriptors
 
 
@@ -144,20 +146,77 @@ def test_a_plot_counter_that_fails_is_shown_by_this_process(
     assert two_process_page(hostile_run) == alone
 
 
+# -- the diagram, counted by the child and drawn here -------------------------------------------------------
+
+
+def diagrams_drawn_here(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each two-process page, whether this process drew the diagram from the child's counts."""
+    drawn: list[bool] = []
+    diagram_counts = split.AsideChild.diagram_counts
+
+    def recording(self: split.AsideChild) -> Any:
+        counts = diagram_counts(self)
+        drawn.append(counts is not None)
+        return counts
+
+    monkeypatch.setattr(split.AsideChild, "diagram_counts", recording)
+    return drawn
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_this_process_draws_the_diagram_from_the_childs_counts(
+    abilene_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = one_process_page(abilene_run, monkeypatch)
+    drawn = diagrams_drawn_here(monkeypatch)
+    assert two_process_page(abilene_run) == alone
+    assert drawn == [True]
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_counts_the_child_cannot_send_make_its_diagram_there(
+    ring_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netsim.trace.diagram.lanes import NodeMessages
+
+    alone = one_process_page(ring_run, monkeypatch)
+    drawn = diagrams_drawn_here(monkeypatch)
+
+    def unsendable(self: NodeMessages) -> Any:
+        raise TypeError("a node name that is not a string")
+
+    monkeypatch.setattr(NodeMessages, "to_data", unsendable)
+    assert two_process_page(ring_run) == alone
+    assert drawn == [False]
+
+
+@pytest.mark.usefixtures("two_processes")
+def test_garbled_diagram_counts_leave_the_page_whole(
+    ring_run: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from netsim.trace.diagram.lanes import NodeMessages
+
+    alone = one_process_page(ring_run, monkeypatch)
+    monkeypatch.setattr(NodeMessages, "to_data", lambda self: {"window": "forged"})
+    with caplog.at_level(logging.WARNING, logger=split.__name__):
+        assert two_process_page(ring_run) == alone
+    assert "not the data of a NodeMessages" in caplog.text
+
+
 # -- the child failing ------------------------------------------------------------------------------------
 
 
 def _in_the_child(monkeypatch: pytest.MonkeyPatch, act: Callable[[], Any]) -> None:
     """Make the child ``act`` instead of reading the trace (the parent, if it reads it, reads it as ever)."""
     parent = os.getpid()
-    read_and_render = split._read_and_render
+    read = split._read
 
     def child_acts(*args: Any) -> Any:
         if os.getpid() != parent:
             act()
-        return read_and_render(*args)
+        return read(*args)
 
-    monkeypatch.setattr(split, "_read_and_render", child_acts)
+    monkeypatch.setattr(split, "_read", child_acts)
 
 
 @pytest.mark.usefixtures("two_processes")

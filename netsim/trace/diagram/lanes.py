@@ -114,6 +114,39 @@ class NodeMessages:
                     strangers.setdefault(peer)
         self._last_ts_ns, self.in_order = last_ts_ns, in_order
 
+    def to_data(self) -> dict[str, Any]:
+        """JSON-ready data that ``from_data`` makes the same counts of, dict orders kept (the order of
+        the lanes and of the strangers). Raises TypeError where a name is not a string (orjson does too)."""
+        counts = {name: dict(getattr(self, name)) for name in _COUNTS}
+        if not all(type(node) is str for part in counts.values() for node in part):
+            raise TypeError("a node name that is not a string")
+        return {
+            "window": list(self.window),
+            "known": sorted(self._known),
+            **counts,
+            "strangers": list(self.strangers),
+            "in_order": self.in_order,
+            "last_ts_ns": self._last_ts_ns,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> NodeMessages:
+        """The counts ``to_data`` gave ``data`` for; ValueError for data of another shape."""
+        try:
+            since_ns, until_ns, include_control = data["window"]
+            messages = cls([], since_ns, until_ns, include_control)
+            messages._known = frozenset(data["known"])
+            for name in _COUNTS:
+                part = data[name]
+                if not (isinstance(part, dict) and all(type(count) is int for count in part.values())):
+                    raise ValueError(f"{name} is not a count per node")
+                setattr(messages, name, Counter(part) if name in _COUNTERS else dict(part))
+            messages.strangers = dict.fromkeys(data["strangers"])
+            messages.in_order, messages._last_ts_ns = bool(data["in_order"]), data["last_ts_ns"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not the data of a NodeMessages: {error}") from None
+        return messages
+
     def busiest(self, max_nodes: int) -> tuple[list[str], list[str]]:
         """(the ``max_nodes`` nodes that sent and received the most messages, the others)."""
         handled = self.handled
@@ -139,3 +172,8 @@ class NodeMessages:
             errors_other_nodes=total(self.errors),
             strangers=[name for name in self.strangers if name not in self.handled],
         )
+
+
+# NodeMessages' counts per node: plain dicts, and Counters.
+_COUNTERS = ("without_peer", "control", "outside", "errors")
+_COUNTS = ("handled", "sent", *_COUNTERS)

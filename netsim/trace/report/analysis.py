@@ -97,6 +97,11 @@ class Fed(Generic[CounterT]):
         except Exception as error:  # shown in the section, as analysis_html would show it
             self._error = error
 
+    @classmethod
+    def given(cls, counter: CounterT) -> Fed[CounterT]:
+        """A counter fed elsewhere (the report's second process counted it)."""
+        return cls(lambda: counter, lambda _counter, _events, _skipped_before: None)
+
     def add_all(self, events: Events, skipped_before: int) -> None:
         if self._counter is None:
             return

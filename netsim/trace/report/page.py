@@ -20,7 +20,7 @@ from netsim.errors import InputError, OptionError
 from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import is_int
-from netsim.trace.report.analysis import ReportBuild, analysis_html, events_only, read_once
+from netsim.trace.report.analysis import Fed, ReportBuild, analysis_html, events_only, read_once
 from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.events import EventTable
 from netsim.trace.report.header import header_html, read_run_summary
@@ -137,6 +137,8 @@ def _sections_and_page(
         sections["plot"] = plot_section(build, plot_counts)
     if diagram is not None:
         sections["diagram"] = diagram_section(build, diagram)
+    elif aside is not None and (counts := aside.diagram_counts()) is not None:
+        sections["diagram"] = diagram_section(build, Fed.given(counts))
     sections["events"], sections["events_data"] = table.section()
     sections["header"] = header_html(build, read_run_summary(trace_path, header.get("run_id")))
     sections["workload"] = analysis_html(build, "workload", lambda build: workload_section(build.trace_path))

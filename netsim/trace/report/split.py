@@ -7,11 +7,13 @@ of CPU to a bare read of the trace, and 9.2 s to the pass that fed every other a
 tables then compete with verify's for the caches. So a trace of ``SPLIT_MIN_BYTES`` or more, on a
 machine that gives this process a second CPU, is read twice, once by each process:
 
-* a forked child (``AsideChild``) feeds verify and the diagram in a pass of its own and renders their
-  sections (``aside_sections``), while this process feeds the others;
+* a forked child (``AsideChild``) feeds verify and the diagram's counts in a pass of its own and
+  renders verify's section, while this process feeds the others;
 * this process then hands the child the plot's counts (``Traffic``, as JSON on a pipe), and the child
-  draws the picture (~2 s: importing matplotlib, which it does while it waits, drawing 25,000 links
-  and the PNG) while this process renders the stats;
+  draws the picture (~2 s: importing matplotlib, drawing 25,000 links and the PNG) while this process
+  renders the stats, and then the diagram, from the counts the child hands it (``NodeMessages``, as
+  JSON on a third pipe): the diagram reads the trace once more, ~0.6 s that would otherwise have come
+  after the child's pass and before its plot;
 * the child writes its sections' HTML to a second pipe as JSON. The page is the same, byte for byte.
 
 If the child fails for any reason (killed, out of memory, a bug), this process renders those sections
@@ -34,14 +36,16 @@ import orjson
 
 from netsim.trace.helper_process import fork_helper, kill_and_reap, may_fork
 from netsim.trace.reader import TraceReader
-from netsim.trace.report.analysis import ReportBuild, read_once
+from netsim.trace.report.analysis import Fed, ReportBuild, read_once
 from netsim.trace.report.diagram import diagram_fed, diagram_section
 from netsim.trace.report.plot import plot_section
 from netsim.trace.report.verify import verify_fed, verify_section
 from netsim.trace.schema import header_start_ts_ns
 
 if TYPE_CHECKING:
+    from netsim.trace.diagram.lanes import NodeMessages
     from netsim.trace.plot_counts import Traffic
+    from netsim.trace.verify import Verifier
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -54,6 +58,9 @@ SPLIT_MIN_BYTES = 8 << 20
 # long as the rest of the report.
 ASIDE_SECTIONS = ("verify", "diagram")
 PLOT_SECTION = "plot"
+# ... of which this one is drawn by this process, from the counts the child sends it, while the child
+# draws the plot: the two then end at about the same time.
+DIAGRAM_SECTION = "diagram"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +106,36 @@ def aside_sections(
 def _read_and_render(
     run_or_trace: str | os.PathLike[str], trace_path: Path
 ) -> tuple[ReportBuild, dict[str, str]]:
+    build, verify, diagram = _read(run_or_trace, trace_path)
+    html = {"verify": verify_section(build, verify)}
+    del verify  # its in-flight sends go before the diagram reads the trace again
+    html["diagram"] = diagram_section(build, diagram)
+    return build, html
+
+
+def _read(
+    run_or_trace: str | os.PathLike[str], trace_path: Path
+) -> tuple[ReportBuild, Fed[Verifier], Fed[NodeMessages]]:
+    """The pass of the aside sections: verify and the diagram's counts, fed."""
     with TraceReader(trace_path) as reader:
         build = ReportBuild(run_or_trace, trace_path, reader.header, header_start_ts_ns(reader.header))
         verify, diagram = verify_fed(build), diagram_fed(build)
         read_once(reader, [verify.add_all, diagram.add_all])
         build.skipped_lines = reader.skipped_count
-    html = {"verify": verify_section(build, verify)}
-    del verify  # its in-flight sends go before the diagram reads the trace again
-    html["diagram"] = diagram_section(build, diagram)
-    return build, html
+    return build, verify, diagram
+
+
+def _diagram_data(diagram: Fed[NodeMessages]) -> tuple[bytes | None, Fed[NodeMessages]]:
+    """The diagram's counts as JSON for the parent; or None, and what to make the section of here,
+    where they failed (the section says how) or cannot be JSON."""
+    try:
+        counts = diagram.take()
+    except Exception:  # noqa: BLE001 - diagram_section raises it again, inside the section
+        return None, diagram
+    try:
+        return orjson.dumps(counts.to_data()), diagram
+    except TypeError:  # a name that is not a string; orjson's JSONEncodeError is a TypeError
+        return None, Fed.given(counts)
 
 
 def second_cpu() -> bool:
@@ -143,21 +171,26 @@ class AsideChild:
         try:
             pipes.extend(os.pipe())  # child to parent: the sections
             pipes.extend(os.pipe())  # parent to child: the plot's counts
+            pipes.extend(os.pipe())  # child to parent: the diagram's counts
             pid = fork_helper()
         except OSError:
             for fd in pipes:
                 os.close(fd)
             raise
-        sections_in, sections_out, counts_in, counts_out = pipes
+        sections_in, sections_out, counts_in, counts_out, diagram_in, diagram_out = pipes
         if pid == 0:  # the child: never returns into the caller's code
-            _child(run_or_trace, trace_path, (sections_in, counts_out), counts_in, sections_out)
+            parents_ends = (sections_in, counts_out, diagram_in)
+            _child(run_or_trace, trace_path, parents_ends, counts_in, sections_out, diagram_out)
         os.close(sections_out)
         os.close(counts_in)
+        os.close(diagram_out)
         self._pid: int | None = pid
         self._sections = open(sections_in, "rb")  # noqa: SIM115 - closed by close()
         self._counts: Any = open(counts_out, "wb")  # noqa: SIM115 - closed once written, or by close()
+        self._diagram = open(diagram_in, "rb")  # noqa: SIM115 - closed once read, or by close()
         self._writer: threading.Thread | None = None
         self._plot_sent = False
+        self._diagram_here = False
 
     def __enter__(self) -> AsideChild:
         return self
@@ -184,6 +217,26 @@ class AsideChild:
         self._writer.start()
         return True
 
+    def diagram_counts(self) -> NodeMessages | None:
+        """The diagram's counts, once the child has them, for this process to draw the diagram (while
+        the child draws the plot); None where the child makes the section itself, or failed."""
+        with self._diagram as pipe:
+            try:
+                data = pipe.read()
+            except OSError:
+                data = b""
+        if not data:
+            return None
+        from netsim.trace.diagram.lanes import NodeMessages
+
+        try:
+            counts = NodeMessages.from_data(orjson.loads(data))
+        except ValueError as error:  # orjson's JSONDecodeError is a ValueError too
+            log.warning("the report's second process sent %s; rendering its sections here", error)
+            return None
+        self._diagram_here = True
+        return counts
+
     def sections(self) -> AsideSections | None:
         """Wait for the child; what it rendered, or None if it did not end well."""
         assert self._pid is not None
@@ -199,6 +252,8 @@ class AsideChild:
             log.warning("the report's second process ended with %s; rendering its sections here", code)
             return None
         expected = {*ASIDE_SECTIONS, *((PLOT_SECTION,) if self._plot_sent else ())}
+        if self._diagram_here:
+            expected.discard(DIAGRAM_SECTION)
         try:
             return AsideSections.from_json(data, expected)
         except ValueError as error:
@@ -214,6 +269,7 @@ class AsideChild:
             self._counts = None
         self._join_writer()
         self._sections.close()
+        self._diagram.close()
 
     def _join_writer(self) -> None:
         # The child has ended by now: the write is done, or failed on the closed pipe.
@@ -227,19 +283,36 @@ def _write_and_close(pipe: Any, data: bytes) -> None:
         pipe.write(data)
 
 
+def _write_to(fd: int, data: bytes) -> None:
+    with contextlib.suppress(OSError), open(fd, "wb") as pipe:  # the parent is gone: so is the report
+        pipe.write(data)
+
+
 def _child(
     run_or_trace: str | os.PathLike[str],
     trace_path: Path,
-    parents_ends: tuple[int, int],
+    parents_ends: tuple[int, ...],
     counts_fd: int,
     sections_fd: int,
+    diagram_fd: int,
 ) -> None:
-    """The child's whole life: render, read the plot's counts, draw them, write everything, exit."""
+    """The child's whole life: count, render verify, hand over the diagram's counts, read the plot's
+    counts, draw them, write everything, exit."""
     status = 1
     try:
         for fd in parents_ends:
             os.close(fd)
-        build, html = _read_and_render(run_or_trace, trace_path)
+        build, verify, diagram = _read(run_or_trace, trace_path)
+        html = {"verify": verify_section(build, verify)}
+        del verify  # its in-flight sends go before the diagram reads the trace again
+        # The diagram's counts go to the parent, which draws the diagram while this process draws the
+        # plot; counts it cannot be sent (or that failed) make the section here.
+        diagram_counts, diagram = _diagram_data(diagram)
+        if diagram_counts is None:
+            html["diagram"] = diagram_section(build, diagram)
+        # A thread writes them: this process goes on to the plot at once, whenever the parent reads.
+        writer = threading.Thread(target=_write_to, args=(diagram_fd, diagram_counts or b""), daemon=True)
+        writer.start()
         # matplotlib, while the parent still counts (if it cannot be imported, the plot section says so).
         with contextlib.suppress(ImportError):
             import netsim.trace.plot  # noqa: F401
@@ -250,6 +323,7 @@ def _child(
 
             html[PLOT_SECTION] = plot_section(build, Traffic.from_data(orjson.loads(counts)))
         data = AsideSections(html, dict(build.unavailable), dict(build.failed)).to_json()
+        writer.join()
         with open(sections_fd, "wb") as pipe:
             pipe.write(data)
         status = 0
