@@ -203,6 +203,21 @@ def test_garbled_diagram_counts_leave_the_page_whole(
     assert "not the data of a NodeMessages" in caplog.text
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("two_processes")
+def test_counts_this_process_does_not_read_do_not_hold_the_child_up(
+    ring_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netsim.trace.diagram.lanes import NodeMessages
+
+    alone = one_process_page(ring_run, monkeypatch)
+    to_data = NodeMessages.to_data
+    # More than a pipe holds: the child's writer waits for a reader.
+    monkeypatch.setattr(NodeMessages, "to_data", lambda self: {**to_data(self), "padding": "x" * (1 << 20)})
+    monkeypatch.setattr(split.AsideChild, "diagram_counts", lambda self: None)
+    assert two_process_page(ring_run) == alone
+
+
 # -- the child failing ------------------------------------------------------------------------------------
 
 

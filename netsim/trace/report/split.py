@@ -240,6 +240,9 @@ class AsideChild:
     def sections(self) -> AsideSections | None:
         """Wait for the child; what it rendered, or None if it did not end well."""
         assert self._pid is not None
+        # Counts not asked for are not read: the child, which waits to have written them, then goes on
+        # (and its sections lack the diagram, which this process then makes, as after any failure).
+        self._diagram.close()
         try:
             data = self._sections.read()
         except OSError:
@@ -304,7 +307,7 @@ def _child(
             os.close(fd)
         build, verify, diagram = _read(run_or_trace, trace_path)
         html = {"verify": verify_section(build, verify)}
-        del verify  # its in-flight sends go before the diagram reads the trace again
+        del verify  # its tables go before anything more is made here
         # The diagram's counts go to the parent, which draws the diagram while this process draws the
         # plot; counts it cannot be sent (or that failed) make the section here.
         diagram_counts, diagram = _diagram_data(diagram)
