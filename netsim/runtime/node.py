@@ -123,6 +123,9 @@ class Node:
         self._last_status_ns = 0
         self._status_dirty = False
         self._last_flush_ns = now_ns()
+        # How often the loop reports its status, and how long without traffic makes it idle.
+        self._status_interval_ns = int(plan.settings.status_interval_s * 1e9)
+        self._idle_after_ns = int(plan.settings.idle_after_s * 1e9)
 
         self.log_file = CappedLog(plan.log_path, plan.settings.log_limit_bytes)
         # Error events a stranger can cause are bounded (netsim.runtime.bounds).
@@ -165,17 +168,15 @@ class Node:
     # ---- the event loop -----------------------------------------------------------------------------
 
     def serve(self) -> None:
-        settings = self.plan.settings
-        status_interval_ns = int(settings.status_interval_s * 1e9)
-        idle_after_ns = int(settings.idle_after_s * 1e9)
         turn = self.turn
         while not self.finished:
-            turn(status_interval_ns, idle_after_ns)
+            turn()
 
-    def turn(self, status_interval_ns: int, idle_after_ns: int, *, wait: bool = True) -> None:
+    def turn(self, *, wait: bool = True) -> None:
         """One turn of the loop: wait for I/O until there is something else to do (not at all unless
         ``wait``), serve what is ready, then due timers, held messages, flushes and status."""
         raise_deferred_signal()
+        status_interval_ns, idle_after_ns = self._status_interval_ns, self._idle_after_ns
         timeout = self._select_timeout(idle_after_ns, status_interval_ns) if wait else 0
         for key, mask in self.selector.select(timeout):
             handler = key.data

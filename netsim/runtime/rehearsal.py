@@ -31,7 +31,7 @@ from netsim.runtime.context import NodeContext
 from netsim.runtime.control import ControlSocket
 from netsim.runtime.launcher_pipes import ControlChannel, StartGate
 from netsim.runtime.node import Node
-from netsim.runtime.plan import LinkPlan, NodePlan, RuntimeSettings
+from netsim.runtime.plan import LinkPlan, NodePlan
 from netsim.wire.auth import RUN_KEY_BYTES
 
 # Start-ups per transport: 3.11 quickens a function at its eighth call.
@@ -66,9 +66,6 @@ class _Pair:
         self.nodes: list[Node] = []
         self.launcher_ends: list[ControlSocket] = []
         self.gate_read, self.gate_write = os.pipe()
-        settings = RuntimeSettings()  # what the nodes' plans carry
-        self.status_interval_ns = int(settings.status_interval_s * 1e9)
-        self.idle_after_ns = int(settings.idle_after_s * 1e9)
 
     def add_nodes(self, transport: str, directory: str) -> None:
         run_key = secrets.token_bytes(RUN_KEY_BYTES)
@@ -99,7 +96,7 @@ class _Pair:
             if done():
                 return
             for node in self.nodes:
-                node.turn(self.status_interval_ns, self.idle_after_ns, wait=False)
+                node.turn(wait=False)
         raise RehearsalFailed("the rehearsal's nodes did not get there")
 
     def open_gate(self) -> None:
