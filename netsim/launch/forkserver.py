@@ -342,12 +342,13 @@ class _Server:
         """In the child: drop what is the server's, then be the node. Never returns."""
         from netsim.apps.registry import resolve_app
         from netsim.runtime.control import ControlSocket
+        from netsim.runtime.lifeline import set_handler
         from netsim.runtime.process import node_main
 
         try:
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGHUP):
-                signal.signal(signum, signal.SIG_DFL)
+                set_handler(signum, signal.SIG_DFL)
             self.selector.close()
             self.sock.close()
             os.close(self.wake_read)

@@ -19,6 +19,7 @@ are what remain.
 
 from __future__ import annotations
 
+import _signal
 import contextlib
 import ctypes
 import os
@@ -63,6 +64,9 @@ def _prctl(option: int, value: int) -> bool:
 # kernel ends it (SIGALRM's default action), even if its app caught the exception and went on.
 TERMINATE_GRACE_S = 3
 
+# signal's handler enums as the C module takes them (set_handler).
+_C_HANDLERS: dict[object, int] = {signal.SIG_DFL: _signal.SIG_DFL, signal.SIG_IGN: _signal.SIG_IGN}
+
 
 class NodeTerminated(BaseException):
     """Raised in a node by SIGTERM or SIGHUP: from the launcher's last resort, or the launcher's death.
@@ -75,17 +79,28 @@ class NodeTerminated(BaseException):
         self.signum = signum
 
 
+def set_handler(signum: int, handler: Callable[[int, FrameType | None], Any] | int) -> None:
+    """``signal.signal`` without its conversions of numbers to enums and back.
+
+    ``handler``: a callable, ``SIG_DFL`` or ``SIG_IGN``. A node sets its handlers right after the
+    fork, and code run for the first time in a process writes to its pages (CPython counts calls to
+    a function before it specialises it): the enum machinery of ``signal.signal`` alone, run there,
+    copied ~150 KiB into every node.
+    """
+    _signal.signal(int(signum), _C_HANDLERS.get(handler, handler))
+
+
 def stop_on_signals() -> None:
     """SIGTERM and SIGHUP raise NodeTerminated once; SIGINT (the terminal's Ctrl-C) is the launcher's."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_handler(signal.SIGINT, signal.SIG_IGN)
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
+        set_handler(signum, _terminate)
 
 
 def ignore_stop_signals() -> None:
     """From now on the node is ending anyway: SIGTERM and SIGHUP change nothing."""
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
+        set_handler(signum, signal.SIG_IGN)
 
 
 # The code that hands messages to the kernel and then writes their send records (see ``handoff``);
