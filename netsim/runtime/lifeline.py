@@ -64,9 +64,6 @@ def _prctl(option: int, value: int) -> bool:
 # kernel ends it (SIGALRM's default action), even if its app caught the exception and went on.
 TERMINATE_GRACE_S = 3
 
-# signal's handler enums as the C module takes them (set_handler).
-_C_HANDLERS: dict[object, int] = {signal.SIG_DFL: _signal.SIG_DFL, signal.SIG_IGN: _signal.SIG_IGN}
-
 
 class NodeTerminated(BaseException):
     """Raised in a node by SIGTERM or SIGHUP: from the launcher's last resort, or the launcher's death.
@@ -87,7 +84,11 @@ def set_handler(signum: int, handler: Callable[[int, FrameType | None], Any] | i
     a function before it specialises it): the enum machinery of ``signal.signal`` alone, run there,
     copied ~150 KiB into every node.
     """
-    _signal.signal(int(signum), _C_HANDLERS.get(handler, handler))
+    if handler is signal.SIG_DFL:
+        handler = _signal.SIG_DFL
+    elif handler is signal.SIG_IGN:
+        handler = _signal.SIG_IGN
+    _signal.signal(int(signum), handler)
 
 
 def stop_on_signals() -> None:

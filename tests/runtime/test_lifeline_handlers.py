@@ -63,3 +63,19 @@ def test_no_enum_conversion_runs(usr1, stop_signals):
 def test_anything_else_is_refused(usr1):
     with pytest.raises(TypeError):
         lifeline.set_handler(usr1, 7)
+
+
+def test_a_callable_that_cannot_be_hashed_is_a_handler(usr1):
+    class Handler:
+        __hash__ = None  # as a dataclass with eq and no frozen
+
+        def __init__(self) -> None:
+            self.heard: list[int] = []
+
+        def __call__(self, signum, frame):
+            self.heard.append(signum)
+
+    handler = Handler()
+    lifeline.set_handler(usr1, handler)
+    os.kill(os.getpid(), usr1)
+    assert handler.heard == [int(usr1)]
