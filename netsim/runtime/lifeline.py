@@ -135,7 +135,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
         if frame.f_code in _HANDOFF_CODE:
             _deferred_signum = signum
             # The grace period runs from the signal, as it does when it is raised at once.
-            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            set_handler(signal.SIGALRM, signal.SIG_DFL)
             signal.alarm(TERMINATE_GRACE_S)
             return
         frame = frame.f_back
@@ -145,7 +145,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def _raise_terminated(signum: int) -> None:
     ignore_stop_signals()
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    set_handler(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(TERMINATE_GRACE_S)
     raise NodeTerminated(signum)
 
