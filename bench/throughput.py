@@ -4,7 +4,9 @@ For each transport, these senders push N messages of the same size from one proc
 
 - raw: a hand-written sender that sends each length-prefixed frame (the exact bytes netsim puts
   on the wire) with one blocking send call, as a socket tutorial writes it, and a receiver that
-  parses the frames (or takes one datagram per message) and counts them. No JSON, no trace.
+  parses the frames (or takes one datagram per message) and counts them, one blocking recv per read.
+  No JSON, no trace. (Its stop after 0.5 s of silence is the kernel's SO_RCVTIMEO: a Python socket
+  timeout would add a poll() before every recv, a syscall the plain script does not make.)
 - raw NODELAY: the same with TCP_NODELAY set on the sender (tcp and tcp6 only: AF_UNIX streams have
   no Nagle algorithm to turn off, and a packet transport sends one packet per call either way). Each
   68-byte send is then a segment of its own and a wake-up of the receiver.
@@ -76,6 +78,8 @@ DGRAM_QLEN_PATH = "/proc/sys/net/unix/max_dgram_qlen"
 # How often the bench looks at which CPU each of the two processes last ran on.
 PLACEMENT_SAMPLE_S = 0.005
 DEFAULT_MESSAGES = 50_000
+# A raw receiver that hears nothing for this long stops (a udp run may lose its last datagrams).
+SILENCE_TIMEVAL = struct.pack("ll", 0, 500_000)
 # --profile DIR: each node of a netsim run writes its cProfile report (by own time) into DIR.
 PROFILE_ENV = "NETSIM_BENCH_PROFILE"
 
@@ -319,7 +323,9 @@ def raw_sender(sock: socket.socket, messages: int, framed: bool, encode: bool) -
 
 def raw_receiver(sock: socket.socket, messages: int, framed: bool, decode: bool) -> tuple[int, int]:
     """Messages received and the time of the last one; stops at N or after 0.5 s of silence."""
-    sock.settimeout(0.5)
+    # The silence that ends the run is the kernel's receive timeout (SO_RCVTIMEO) on a blocking socket,
+    # as a script that never sets a timeout reads: socket.settimeout() would add a poll() to every recv.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, SILENCE_TIMEVAL)
     received = 0
     last = 0
     if framed:
@@ -328,7 +334,7 @@ def raw_receiver(sock: socket.socket, messages: int, framed: bool, decode: bool)
         while received < messages:
             try:
                 count = sock.recv_into(chunk)
-            except TimeoutError:
+            except BlockingIOError:
                 break
             if count == 0:
                 break
@@ -349,7 +355,7 @@ def raw_receiver(sock: socket.socket, messages: int, framed: bool, decode: bool)
         while received < messages:
             try:
                 payload = sock.recv(65536)
-            except TimeoutError:
+            except BlockingIOError:
                 break
             if not payload:
                 break
