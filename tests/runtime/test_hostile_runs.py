@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import threading
 import time
@@ -301,8 +302,12 @@ def test_a_node_s_log_stops_at_its_limit_whoever_writes(simulate):
         assert log.read_bytes().rstrip().endswith(b"no more is kept]")
 
 
-def _listening_ports_of(pid: int) -> list[int]:
-    """The TCP ports process ``pid`` listens on (from /proc: its socket inodes, then /proc/net/tcp)."""
+def _connections_of(pid: int) -> int:
+    """How many established TCP connections process ``pid`` holds (its socket inodes in /proc/net/tcp)."""
+    return len(_tcp_rows_of(pid, "01"))  # 01: ESTABLISHED
+
+
+def _tcp_rows_of(pid: int, state: str) -> list[list[str]]:
     inodes = set()
     try:
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -312,33 +317,48 @@ def _listening_ports_of(pid: int) -> list[int]:
                     inodes.add(target[8:-1])
     except OSError:
         return []
-    ports = []
     with open("/proc/net/tcp") as table:
-        for line in table.readlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
-                ports.append(int(fields[1].split(":")[1], 16))
-    return ports
+        rows = [line.split() for line in table.readlines()[1:]]
+    return [fields for fields in rows if fields[3] == state and fields[9] in inodes]
+
+
+def _listening_ports_of(pid: int) -> list[int]:
+    """The TCP ports process ``pid`` listens on (from /proc: its socket inodes, then /proc/net/tcp)."""
+    return [int(fields[1].split(":")[1], 16) for fields in _tcp_rows_of(pid, "0A")]  # 0A: LISTEN
 
 
 @pytest.mark.timeout(60)
 def test_an_impostor_at_start_up_is_refused_and_the_real_link_comes_up(simulate):
-    # ring:40 over tcp: n0 connects to n1 once every node has bound. A local process watches for n1's
-    # listener and connects first, claiming to be n0, while the other nodes are still being forked.
+    # ring:40 over tcp: n0 connects to n1 once every node has bound. A local process connects to n1's
+    # listener first, claiming to be n0. So that it is first whatever the machine's speed (reading
+    # /proc/net/tcp takes long where many sockets linger), the real n0 is stopped as soon as it is
+    # forked, before it can have its address book, and let go once the impostor has sent its hello.
     outcome: dict[str, object] = {}
     done = threading.Event()
 
     def attack() -> None:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not done.is_set():
+        children: list[int] = []
+        while not children and time.monotonic() < deadline and not done.is_set():
             children = sorted(node_pids())  # forked in the topology's order: n0, n1, ...
-            ports = _listening_ports_of(children[1]) if len(children) > 1 else []
-            if ports:
-                with socket.create_connection(("127.0.0.1", ports[0])) as impostor:
-                    impostor.sendall(forged_hello("n0", "n1"))
-                    outcome["answer"] = read_all(impostor)
-                return
-            time.sleep(0.0005)
+            time.sleep(0.0002)
+        if not children:
+            return
+        real_n0 = children[0]
+        os.kill(real_n0, signal.SIGSTOP)
+        try:
+            ports: list[int] = []
+            while not ports and time.monotonic() < deadline:
+                children = sorted(node_pids())
+                ports = _listening_ports_of(children[1]) if len(children) > 1 else []
+                time.sleep(0.0005)
+            outcome["n0_connected_first"] = _connections_of(real_n0) > 0
+            with socket.create_connection(("127.0.0.1", ports[0])) as impostor:
+                impostor.sendall(forged_hello("n0", "n1"))
+                os.kill(real_n0, signal.SIGCONT)
+                outcome["answer"] = read_all(impostor)
+        finally:
+            os.kill(real_n0, signal.SIGCONT)
 
     thread = threading.Thread(target=attack, daemon=True)
     thread.start()
@@ -347,6 +367,7 @@ def test_an_impostor_at_start_up_is_refused_and_the_real_link_comes_up(simulate)
     finally:
         done.set()
         thread.join(30)
+    assert outcome.get("n0_connected_first") is False, outcome
     assert outcome.get("answer") == b"", outcome
     assert result.summary.exit_status == "ok", result.summary
     _, events = load_trace(result.run_dir)
