@@ -358,7 +358,8 @@ def test_an_impostor_at_start_up_is_refused_and_the_real_link_comes_up(simulate)
                 os.kill(real_n0, signal.SIGCONT)
                 outcome["answer"] = read_all(impostor)
         finally:
-            os.kill(real_n0, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(real_n0, signal.SIGCONT)
 
     thread = threading.Thread(target=attack, daemon=True)
     thread.start()
