@@ -13,7 +13,9 @@ child, which every later child inherits (thousands of descriptors per node in a 
 its pid; it learns of exits from SIGCHLD.
 
 Before its first fork of a large run the server rehearses a node's start-up in its own process
-(``netsim.runtime.rehearsal``), so that its nodes find that code warmed and leave its pages shared.
+(``netsim.runtime.rehearsal``), so that its nodes find that code warmed and leave its pages shared,
+and, where the interpreter has immortal objects (CPython 3.12 and later), makes its heap immortal
+(``netsim.launch.immortal``), so that its nodes do not copy a page to count a reference.
 
 The nodes are the server's children. It puts each in its own process group, ends that group when the
 node exits and only then reaps it (so the group id cannot have been reused), and reports the exit
@@ -308,6 +310,7 @@ class _Server:
         if not self.rehearsed and len(self.node_names) >= REHEARSE_FROM_NODES:
             self.rehearsed = True
             _rehearse({link.transport for plan in node_plans for link in plan.links})
+            _immortalize()
         # What exists now is shared copy-on-write with every child; gc in a child must not touch it.
         gc.collect()
         gc.freeze()
@@ -392,6 +395,14 @@ class _Server:
         sent = self.sock.sendmsg([data], rights)
         if sent < len(data):
             self.sock.sendall(data[sent:])
+
+
+def _immortalize() -> None:
+    """What the nodes only read stays shared: see netsim.launch.immortal."""
+    from netsim.launch.immortal import immortalize_heap
+
+    gc.collect()
+    immortalize_heap()
 
 
 def _rehearse(transports: set[str]) -> None:

@@ -240,10 +240,17 @@ class SendsRunsOfTwoSizes(App):
 
 
 class RecordsRehearsal(App):
-    """Node n0 records which transports its fork server rehearsed a start-up over; every node stops."""
+    """Node n0 records which transports its fork server rehearsed a start-up over, and whether the
+    code it inherited is immortal (netsim.launch.immortal); every node stops."""
 
     def on_start(self, ctx):
         if ctx.name == "n0":
             rehearsal = sys.modules.get("netsim.runtime.rehearsal")
-            ctx.record(kind="rehearsed", transports=sorted(getattr(rehearsal, "rehearsed", ())))
+            # An immortal object's count reads as CPython's immortal value, 2**31 or more.
+            immortal = sys.getrefcount(App.on_message) >= 2**31
+            ctx.record(
+                kind="rehearsed",
+                transports=sorted(getattr(rehearsal, "rehearsed", ())),
+                immortal=immortal,
+            )
         ctx.stop()

@@ -11,6 +11,7 @@ import pytest
 from netsim_testing import child_pids, load_trace
 
 from netsim.launch.forkserver import REHEARSE_FROM_NODES
+from netsim.launch.immortal import immortal_count
 from netsim.runtime.rehearsal import NAMES, rehearse
 from netsim.runtime.rehearsal import _start_up as start_up
 from netsim.trace.merge import part_events
@@ -62,20 +63,25 @@ def test_a_rehearsal_leaves_no_descriptor_file_or_process() -> None:
     assert child_pids() == children
 
 
-def rehearsed_in(simulate, spec: str, **options) -> list[str]:
-    """What the fork server of a run of ``spec`` rehearsed, as its node n0 saw it."""
+def rehearsal_seen_in(simulate, spec: str, **options) -> dict:
+    """What the fork server of a run of ``spec`` did before forking, as its node n0 saw it."""
     result = simulate(spec, app=f"{APPS}:RecordsRehearsal", seed=1, **options)
     assert result.ok, result.summary.node_failures
     _, events = load_trace(result.run_dir)
     (record,) = [e for e in events if e["event"] == "app" and e["data"]["kind"] == "rehearsed"]
-    return record["data"]["transports"]
+    return record["data"]
 
 
 @pytest.mark.timeout(120)
-def test_the_fork_server_of_a_large_run_rehearses_over_its_transports(simulate) -> None:
-    assert rehearsed_in(simulate, f"ring:{REHEARSE_FROM_NODES}", transport="udp") == ["udp"]
+def test_the_fork_server_of_a_large_run_rehearses_and_makes_its_heap_immortal(simulate) -> None:
+    seen = rehearsal_seen_in(simulate, f"ring:{REHEARSE_FROM_NODES}", transport="udp")
+    assert seen["transports"] == ["udp"]
+    # Where the interpreter has immortal objects (CPython 3.12 and later); not on 3.11.
+    assert seen["immortal"] is (immortal_count() is not None)
 
 
 @pytest.mark.timeout(60)
 def test_the_fork_server_of_a_small_run_does_not_rehearse(simulate) -> None:
-    assert rehearsed_in(simulate, "ring:4") == []
+    seen = rehearsal_seen_in(simulate, "ring:4")
+    assert seen["transports"] == []
+    assert seen["immortal"] is False
