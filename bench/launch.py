@@ -52,6 +52,8 @@ from _common import (
 )
 
 import netsim
+from netsim.launch.forkserver import REHEARSE_FROM_NODES
+from netsim.launch.immortal import immortal_count
 
 # The goals, at GOAL_NODES nodes: ready within READY_GOAL_RATIO of the bare fork baseline, and at
 # most PSS_GOAL_MIB of memory per idle node.
@@ -358,6 +360,12 @@ def report(
         )
     else:
         out.print(f"Goals at {GOAL_NODES:,} nodes: not measured (add it to --sizes)")
+    # Only where the interpreter has immortal objects, and only in runs the server rehearses for.
+    immortal = "yes" if immortal_count() is not None else "no, this interpreter has no immortal objects"
+    out.print(
+        f"Fork server's heap made immortal from {REHEARSE_FROM_NODES} nodes "
+        f"(netsim.launch.immortal): {immortal}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
