@@ -6,10 +6,10 @@ and its code, loading a constant raises the constant's. Each such write copies a
 node. Since Python 3.12 (PEP 683) an object whose count holds the "immortal" value is never counted
 again, neither up nor down, and never freed; the change began as this very use (bpo-40255, "Fixing
 Copy on Writes from reference counting", for a pre-fork server). CPython has no call that makes an
-existing object immortal, so this module writes the
-value into each object's header, as CPython itself sets it (``Include/refcount.h``), where the header's
-layout is known: CPython 3.12 and 3.13, 64-bit, little-endian, not free-threaded, not a debug build.
-Elsewhere (Python 3.11 among them) it does nothing, and the nodes share what they do not write.
+existing object immortal, so this module writes the value into each object's header, as CPython sets
+it for its own (``Include/refcount.h``), where the header's layout is known: CPython 3.12 and 3.13,
+64-bit, little-endian, not free-threaded, not a debug build. Elsewhere (Python 3.11 among them) it
+does nothing, and the nodes share what they do not write.
 
 What it costs: the objects alive at that moment are never freed, which in a server that forks one run's
 nodes and then only waits is the memory it already holds; and a walk over the heap, 34-38 ms for the
