@@ -14,8 +14,8 @@ does nothing, and the nodes share what they do not write.
 What it costs: the objects alive at that moment are never freed, which in a server that forks one run's
 nodes and then only waits is the memory it already holds; and a walk over the heap, 34-38 ms for the
 server's ~35,000 objects on a 2-vCPU VM (~0.2 s for ~210,000 where an app imports numpy and
-matplotlib). What it saves, at 1,000 nodes on 3.12 and 3.13: ~0.9 MiB
-of each idle node's ~2.1 (``bench/launch.py``).
+matplotlib). What it saves, at 1,000 nodes on 3.12 and 3.13: ~0.9 MiB of each idle node's ~2.1
+(``bench/launch.py``).
 """
 
 from __future__ import annotations
