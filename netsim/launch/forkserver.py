@@ -242,8 +242,8 @@ class _Server:
         self.selector.register(sock, selectors.EVENT_READ, "launcher")
         self.selector.register(self.wake_read, selectors.EVENT_READ, "exits")
         self.quitting = False
-        # Whether this server has rehearsed a node's start-up (netsim.runtime.rehearsal), which it
-        # does once, before its first fork of a large run.
+        # Whether this server has rehearsed a node's start-up (netsim.runtime.rehearsal) and made its
+        # heap immortal (netsim.launch.immortal), which it does once, before its first fork of a large run.
         self.rehearsed = False
 
     def serve(self) -> None:
@@ -307,12 +307,17 @@ class _Server:
         node_plans = [
             plan_from_json(plan, self.node_names, self.run_key, self.program_links) for plan in plans
         ]
-        if not self.rehearsed and len(self.node_names) >= REHEARSE_FROM_NODES:
+        first_large_fork = not self.rehearsed and len(self.node_names) >= REHEARSE_FROM_NODES
+        if first_large_fork:
             self.rehearsed = True
             _rehearse({link.transport for plan in node_plans for link in plan.links})
-            _immortalize()
         # What exists now is shared copy-on-write with every child; gc in a child must not touch it.
         gc.collect()
+        if first_large_fork:
+            # After the collection, so that no garbage is made immortal.
+            from netsim.launch.immortal import immortalize_heap
+
+            immortalize_heap()
         gc.freeze()
         for plan in node_plans:
             if not self._fork(plan, gated=gated):
@@ -395,14 +400,6 @@ class _Server:
         sent = self.sock.sendmsg([data], rights)
         if sent < len(data):
             self.sock.sendall(data[sent:])
-
-
-def _immortalize() -> None:
-    """What the nodes only read stays shared: see netsim.launch.immortal."""
-    from netsim.launch.immortal import immortalize_heap
-
-    gc.collect()
-    immortalize_heap()
 
 
 def _rehearse(transports: set[str]) -> None:
