@@ -190,14 +190,22 @@ def _soft_limits() -> dict[str, int]:
 # ---- the server's side ------------------------------------------------------------------------------
 
 
+def _end_if_orphaned(launcher_pid: int) -> None:
+    if os.getppid() != launcher_pid:
+        os._exit(128 + signal.SIGTERM)  # as SIGTERM's default would: the launcher died
+
+
 def main(fd: int) -> None:
     """Entry point of the fork server process (see ``_BOOTSTRAP``)."""
     from netsim.runtime.lifeline import die_with_launcher, name_process
 
-    # Ctrl-C and a closed terminal reach the launcher's process group, which the server is in: the
-    # launcher decides what they mean and stops the nodes itself.
+    # Ctrl-C, a closed terminal and a SIGTERM to the group (`timeout`, `kill -TERM -PGID`) reach the
+    # launcher's process group, which the server is in: the launcher decides what they mean and stops
+    # the nodes itself. A SIGTERM ends the server only once the launcher is gone (die_with_launcher).
+    launcher_pid = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: _end_if_orphaned(launcher_pid))
     name_process("netsim-forksrv")
     code = 0
     try:
@@ -355,7 +363,7 @@ class _Server:
 
         try:
             signal.set_wakeup_fd(-1)
-            for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGHUP):
+            for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
                 set_handler(signum, signal.SIG_DFL)
             self.selector.close()
             self.sock.close()

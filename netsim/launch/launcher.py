@@ -360,19 +360,21 @@ class Launcher:
     def _on_exit(self, node: NodeState, exit_code: int | None) -> None:
         if node.exited:
             return
+        # First: reading its last words below may find its socket at its end and come back here.
+        node.exited = True
         node.exit_code = exit_code
         if node.link is not None:
             # What it said before it went is still in its socket: its goodbye, or its traceback.
             self._read_control(node)
             self._unregister(node.link.fileno)
             node.link.close()
-        node.exited = True
         if node.killed_by_fault:
             self._not_done.discard(node)
         self._busy.discard(node)
         self._recheck(node)
         if not node.closed and self._phase != "stopping" and not node.killed_by_fault:
             # Died without saying goodbye: a crash even if it did not manage to report one.
+            node.died_unreported = True
             self.failed = True
 
     # ---- the fork server -------------------------------------------------------------------------------
@@ -587,7 +589,7 @@ class Launcher:
                 continue
             exit_code = node.exit_code
             crashed = node.crash_traceback is not None
-            died = not node.closed and exit_code not in (0, None) and not crashed
+            died = not crashed and (node.died_unreported or (not node.closed and exit_code not in (0, None)))
             if not crashed and not died and node.forced is None:
                 continue
             text = node.crash_traceback or _death_text(exit_code)

@@ -29,6 +29,8 @@ class NodeState:
     drained: bool = False
     closed: bool = False
     exited: bool = False
+    # It exited before the run's stop without its goodbye (CLOSED), whatever its exit code.
+    died_unreported: bool = False
     exit_code: int | None = None
     frozen: bool = False
     idle: bool = False

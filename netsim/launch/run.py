@@ -12,6 +12,7 @@ import os
 import random
 import secrets
 import shlex
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +120,7 @@ def run(
     cmd: str | None = None,
     init_timeout: float = 10.0,
     workload: WorkloadOptions | None = None,
-    checkers: list[str] | None = None,
+    checkers: Sequence[str | Callable[..., Any]] | None = None,
     routing: str = "shortest-path",
     cluster: str | None = None,
     placement: str = "balanced",
@@ -182,7 +183,15 @@ def run(
         raise OptionError(f"unknown --routing {routing!r}", hint=f"use one of: {', '.join(ROUTINGS)}")
     if workload is not None:
         workload.check()
-        duration = max(duration, workload.run_seconds)
+    if checkers:
+        if workload is None:
+            raise OptionError("checkers judge a workload's history: there is none without --workload")
+        # Loaded now, before anything starts: a checker that cannot be loaded is an error of the
+        # command, not of a run that has already taken its time.
+        from netsim.workloads.results import load_checker
+
+        for checker in checkers:
+            load_checker(checker)
     _check_out_dir(out)
     if cluster is not None:
         # Imported here: a run on one host does without them (and without Ray).
@@ -206,6 +215,8 @@ def run(
     placed: Placement | None = None
     try:
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
+        if workload is not None:
+            duration = max(duration, workload.run_seconds(len(topo.nodes)))
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
         socket_programs = socket_program_nodes(topo, app, cmd)
         check_socket_program_links(topo, socket_programs, workload=workload is not None)
@@ -349,7 +360,7 @@ def run(
             if cluster_header is not None:
                 summary.cluster = cluster_summary(header["cluster"])
             if workload is not None:
-                summary.workload = judge(run_dir, workload.name, servers, extra_checkers=checkers or [])
+                summary.workload = judge(run_dir, workload.name, servers, extra_checkers=list(checkers or ()))
             write_summary(run_dir, summary)
             for failure in outcome.failures:
                 if failure.get("traceback") and failure.get("log"):

@@ -417,6 +417,12 @@ class DelayLine:
             while held.held_bytes > HELD_BYTES_LIMIT and sock.number in self._held:
                 self._cv.wait(0.05)
 
+    def wait_released(self, sock: TracedSocket) -> None:
+        """Wait until the link holds nothing of ``sock``: a send that cannot be held goes after it."""
+        with self._cv:
+            while sock.number in self._held:
+                self._cv.wait(0.05)
+
     def _push(self, release_ns: int, number: int) -> None:
         self._seq += 1
         heapq.heappush(self._due, (release_ns, self._seq, number))

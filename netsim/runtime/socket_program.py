@@ -17,6 +17,7 @@ import contextlib
 import os
 import select
 import socket
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -103,19 +104,48 @@ class SocketProgramApp(App):
         node.call_later(POLL_INTERVAL_S, self._poll)
 
     def _run(self) -> None:
+        node_pid = os.getpid()
+        failure: str | None = None
+        exit_code = 0
         try:
-            self.main(self.net)
+            result = self.main(self.net)
+            if result is not None:
+                import inspect
+
+                if inspect.iscoroutine(result):
+                    # async def main(net): run as a script runs it, with asyncio.run.
+                    import asyncio
+
+                    asyncio.run(result)
         except SystemExit as exit_request:
-            if exit_request.code not in (None, 0):
-                self._failure = f"main called sys.exit({exit_request.code!r})\n"
+            code = exit_request.code
+            if code not in (None, 0):
+                failure = f"main called sys.exit({code!r})\n"
+                exit_code = code if isinstance(code, int) else 1
         except BaseException as error:  # noqa: BLE001 - every failure of main fails its node
             # From main's own frame on: the thread's runner says nothing to the user.
             tb = error.__traceback__.tb_next if error.__traceback__ is not None else None
-            self._failure = "".join(traceback.TracebackException(type(error), error, tb).format())
+            failure = "".join(traceback.TracebackException(type(error), error, tb).format())
+            exit_code = 1
         finally:
+            if os.getpid() != node_pid:
+                self._end_forked_child(failure, exit_code)
+            self._failure = failure
             self.sockets.flush()
             with contextlib.suppress(OSError):
                 self._wake_write.send(b"!")
+
+    def _end_forked_child(self, failure: str | None, exit_code: int) -> None:
+        """A child the program forked (a forking server) left ``main``: it ends there, as a script's
+        child ends when its code does. The node is its parent's: the child neither ends nor fails it."""
+        try:
+            if failure is not None:
+                sys.stderr.write(failure)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self.sockets.close()
+        finally:
+            os._exit(exit_code)
 
     def busy(self) -> bool:
         """Whether the program has work in hand (see the module's docstring): it computes or sleeps,

@@ -11,8 +11,8 @@ Three things the wrapper does besides recording, each so that a run reads like a
 * a socket that connects or sends unbound is first bound to its node's own address (AF_INET:
   ``(net.host, 0)``; AF_UNIX stream: the kernel's abstract autobind), so that every address in the
   trace names its node and both ends of every connection name each other;
-* a bind to the wildcard address (``""``, ``0.0.0.0``) binds the node's own address: a node has no
-  other;
+* a bind to the wildcard address (``""``, ``0.0.0.0``; on IPv6 ``""``, ``::``) binds the node's own
+  address (IPv6: ``::1``): a node has no other;
 * what a send hands over passes the link's conditions and faults first
   (``netsim.runtime.program_links``): it may be held for the link's latency, dropped (a datagram) or
   refused (a connect across a partition).
@@ -20,6 +20,9 @@ Three things the wrapper does besides recording, each so that a run reads like a
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+import os
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
@@ -43,8 +46,6 @@ from netsim.runtime.socket_calls import (
 
 if TYPE_CHECKING:
     from netsim.runtime.program_links import ProgramSockets
-
-_WILDCARDS = ("", "0.0.0.0")
 
 
 class TracedSocket(socket.socket):
@@ -163,8 +164,12 @@ class TracedSocket(socket.socket):
 
     def bind(self, address: Any) -> None:
         given = address
-        if self.family == socket.AF_INET and isinstance(address, tuple) and address[0] in _WILDCARDS:
-            address = (self._net.host, *address[1:])
+        if isinstance(address, tuple) and address and _is_wildcard(address[0]):
+            if self.family == socket.AF_INET:
+                address = (self._net.host, *address[1:])
+            elif self.family == socket.AF_INET6:
+                # Not dual-stack "::": that would also take the port on every IPv4 address, other nodes' too.
+                address = ("::1", *address[1:])
         try:
             super().bind(address)
         except OSError as error:
@@ -234,6 +239,17 @@ class TracedSocket(socket.socket):
             net.before_connect(self, address)
             code = super().connect_ex(address) if call == "connect_ex" else super().connect(address)
         except OSError as error:
+            if call == "connect_ex" and error.errno and not isinstance(error, socket.gaierror):
+                # connect_ex returns what connect would raise (a partition's ENETUNREACH among them).
+                self._record(
+                    call,
+                    start_ns=start,
+                    args=args,
+                    result=_errno_result(error.errno),
+                    error=error,
+                    to=address,
+                )
+                return error.errno
             self._record(call, start_ns=start, args=args, error=error, to=address)
             raise
         self._forget_names()
@@ -278,6 +294,49 @@ class TracedSocket(socket.socket):
             flags = flags_or_address
         return self._send("sendto", data, flags, address)
 
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
+        # The buffers go as one: in order behind what a link holds of this socket (asyncio's transports
+        # send with sendmsg), and traced as one call.
+        data = b"".join(buffers)
+        if ancdata:
+            return self._sendmsg_ancillary(data, list(ancdata), flags, address)
+        return self._send("sendmsg", data, flags, address)
+
+    def _sendmsg_ancillary(self, data: bytes, ancdata: list[Any], flags: int, address: Any) -> int:
+        """A send with ancillary data (descriptors, credentials) is not held by a link: it waits for what
+        the link holds of this socket to go first, then goes to the kernel at once."""
+        start = now_ns()
+        args: dict[str, Any] = {
+            "ancillary": [[level_name(level), kind, len(item)] for level, kind, item in ancdata]
+        }
+        if flags:
+            args["flags"] = flags
+        if address is not None:
+            args["address"] = address_json(address)
+            address = _kernel_form(self.family, address)
+        offset = self.sent if self._stream else None
+        try:
+            if address is not None and not self._bound:
+                self._bind_before_use(address)
+            self._net.line.wait_released(self)
+            extra = () if address is None else (address,)
+            sent = super().sendmsg([data], ancdata, flags, *extra)
+        except OSError as error:
+            self._record("sendmsg", start_ns=start, args=args, error=error, to=address)
+            raise
+        if self._stream:
+            self.sent += sent
+        self._record(
+            "sendmsg", start_ns=start, args=args, nbytes=sent, offset=offset, payload=data[:sent], to=address
+        )
+        self._net.calls += 1
+        return sent
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        # os.sendfile would hand the file to the kernel past the link (and past bytes it holds): the
+        # file is read and sent with traced send calls instead, as Python does where sendfile is missing.
+        return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined,no-any-return]
+
     def _send(self, call: str, data: Any, flags: int, address: Any) -> Any:
         start = now_ns()
         net = self._net
@@ -301,6 +360,8 @@ class TracedSocket(socket.socket):
                 sent = size
             elif call == "sendto":
                 sent = super().sendto(view, flags, address)
+            elif call == "sendmsg":
+                sent = super().sendmsg([view], (), flags, *(() if address is None else (address,)))
             else:
                 sent = super().send(view, flags)
         except OSError as error:
@@ -357,6 +418,34 @@ class TracedSocket(socket.socket):
         self._received_record("recvfrom_into", start, args, memoryview(buffer)[:count], count, address)
         return count, address
 
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, Any, int, Any]:
+        start = now_ns()
+        args = _receive_args("bufsize", bufsize, flags)
+        if ancbufsize:
+            args["ancbufsize"] = ancbufsize
+        data, ancdata, msg_flags, address = self._receive(
+            "recvmsg", start, args, super().recvmsg, bufsize, ancbufsize, flags
+        )
+        self._received_record("recvmsg", start, args, data, len(data), address)
+        return data, ancdata, msg_flags, address
+
+    def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> tuple[int, Any, int, Any]:
+        start = now_ns()
+        views = [memoryview(buffer).cast("B") for buffer in buffers]
+        args = _receive_args("nbytes", sum(view.nbytes for view in views), flags)
+        if ancbufsize:
+            args["ancbufsize"] = ancbufsize
+        count, ancdata, msg_flags, address = self._receive(
+            "recvmsg_into", start, args, super().recvmsg_into, views, ancbufsize, flags
+        )
+        payload = bytearray()
+        for view in views:
+            if len(payload) >= count:
+                break
+            payload += view[: count - len(payload)]
+        self._received_record("recvmsg_into", start, args, payload, count, address)
+        return count, ancdata, msg_flags, address
+
     def _receive(self, call: str, start: int, args: dict[str, Any], method: Any, *call_args: Any) -> Any:
         blocked = self._net.waiting_on
         thread = _get_ident()
@@ -386,7 +475,7 @@ class TracedSocket(socket.socket):
             # A peek takes nothing from the socket: no offset, no digest, nothing to pair.
             payload=payload if count and not peek else None,
             peek_preview=payload if count and peek else None,
-            to=source if call.startswith("recvfrom") and source is not None else None,
+            to=source if call.startswith(("recvfrom", "recvmsg")) and source else None,
         )
         self._net.calls += 1
 
@@ -412,6 +501,14 @@ class TracedSocket(socket.socket):
         # Bytes a link still holds keep the connection open until they are delivered.
         self._net.close_after_held(self)
         super().close()
+
+    def dup(self) -> TracedSocket:
+        # A second descriptor of the same kernel socket: traced, its stream offsets going on from here.
+        sock = self._net.adopt(self.family, self.type, self.proto, os.dup(_fileno(self)))
+        socket.socket.settimeout(sock, self.gettimeout_untraced())
+        sock.sent, sock.received, sock._bound = self.sent, self.received, self._bound  # noqa: SLF001
+        self._record("dup", result={"sock": sock.number})
+        return sock
 
     def detach(self) -> int:
         self._record("detach")
@@ -507,16 +604,55 @@ def _host_of(address: Any) -> str:
 
 
 def _kernel_form(family: int, address: Any) -> Any:
-    """``address`` as the kernel will name it: ``localhost`` as its loopback address, an IPv6 pair
-    with its flowinfo and scope_id."""
+    """``address`` as the kernel will name it: a host name as the address it resolves to (as Python
+    resolves it for the call: the first of ``getaddrinfo``), ``localhost`` as its loopback address, an
+    IPv6 pair with its flowinfo and scope_id."""
     if not isinstance(address, tuple) or not address:
         return address
+    host = address[0]
     if family == socket.AF_INET6:
-        host = "::1" if address[0] == "localhost" else address[0]
+        host = "::1" if host == "localhost" else _numeric(family, host)
         return (host, *address[1:], 0, 0)[:4] if len(address) < 4 else (host, *address[1:])
-    if family == socket.AF_INET and address[0] == "localhost":
-        return ("127.0.0.1", *address[1:])
+    if family == socket.AF_INET:
+        host = "127.0.0.1" if host == "localhost" else _numeric(family, host)
+        return address if host is address[0] else (host, *address[1:])
     return address
+
+
+def _numeric(family: int, host: Any) -> Any:
+    """``host`` as a numeric address: a name (``socket.gethostname()``, as the socket HOWTO connects
+    to) resolved, so that a name of this machine is seen as the loopback address it is."""
+    if not isinstance(host, str) or not host or _is_numeric(family, host):
+        return host
+    return _resolved(family, host)
+
+
+def _is_numeric(family: int, host: str) -> bool:
+    try:
+        socket.inet_pton(family, host.partition("%")[0])
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(family: int, host: str) -> str:
+    try:
+        return str(socket.getaddrinfo(host, None, family)[0][4][0])
+    except (OSError, UnicodeError):
+        return host  # the call itself raises what the name's lookup gives
+
+
+def _is_wildcard(host: Any) -> bool:
+    """Whether a bind to ``host`` binds every address: ``""``, ``0.0.0.0``, ``::`` and their spellings."""
+    if host == "":
+        return True
+    if not isinstance(host, str):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def _receive_args(size_name: str, size: int, flags: int) -> dict[str, Any]:

@@ -33,8 +33,10 @@ CALL_FIELDS: tuple[str, ...] = (
 )
 CALL_EVENT = "call"
 # The calls that move bytes: what the trace tools count and pair (netsim.trace.byte_ranges).
-CALL_SENDS: frozenset[str] = frozenset({"send", "sendall", "sendto"})
-CALL_RECEIVES: frozenset[str] = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
+CALL_SENDS: frozenset[str] = frozenset({"send", "sendall", "sendto", "sendmsg"})
+CALL_RECEIVES: frozenset[str] = frozenset(
+    {"recv", "recv_into", "recvfrom", "recvfrom_into", "recvmsg", "recvmsg_into"}
+)
 
 # Optional fields, present only where they apply to the event (absent rather than null). The first
 # ones say which socket and which message an event is about; tools show them in this order.

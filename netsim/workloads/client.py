@@ -48,7 +48,9 @@ class WorkloadClient(App):
         self.timeout_s = float(config["timeout_s"])
         self.time_limit_s = float(config["time_limit_s"])
         self.final_wait_s = float(config["final_wait_s"])
-        self.history = open(config["history_path"], "ab")  # noqa: SIM115 - closed when the client stops
+        # Unbuffered: each record is one write, so that the history holds every operation however the
+        # run ends (a crash, Ctrl-C, its duration), as the checkers count on (a cut-short client: info).
+        self.history = open(config["history_path"], "ab", buffering=0)  # noqa: SIM115 - closed at the stop
         self.next_msg_id = 0
         # The one outstanding request: (msg_id, netsim id, invocation, node, final, timer id, whether
         # it is an operation of the history rather than a set-up request).
@@ -130,6 +132,9 @@ class WorkloadClient(App):
                 self._write(OK, node, invocation.f, result, now, final, reply=body)
         self._after_completion()
 
+    def on_stop(self, ctx: NodeContext) -> None:
+        self.history.close()
+
     def on_timer(self, ctx: NodeContext, name: str, data: Any) -> None:
         if name == TIMEOUT:
             if self.pending is None or self.pending[0] != data:
@@ -179,4 +184,5 @@ class WorkloadClient(App):
         for key, item in (("request", request), ("reply", reply), ("error", error)):
             if item is not None:
                 record[key] = item
-        self.history.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        if not self.history.closed:  # closed: the run has stopped, and the history with it
+            self.history.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))

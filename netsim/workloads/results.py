@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import heapq
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +89,20 @@ def _op(invoke: dict[str, Any], completion: dict[str, Any]) -> Op:
     )
 
 
-def load_checker(spec: str) -> Callable[[list[Op], Path], Any]:
-    """A user's ``module:function`` checker (``--checker``): called with the operations and the
-    trace's path, it returns a ``Verdict`` or a dict with ``valid`` and ``explanation``."""
+def load_checker(spec: str | Callable[..., Any]) -> tuple[str, Callable[[list[Op], Path], Any]]:
+    """A user's checker (``--checker module:function``, or the function itself) and its name: called
+    with the operations and the trace's path, it returns a ``Verdict`` or a dict with ``valid`` and
+    ``explanation``."""
     from netsim.errors import OptionError
 
+    if callable(spec):
+        name = f"{getattr(spec, '__module__', None) or '?'}:{getattr(spec, '__qualname__', None) or spec!r}"
+        return name, spec
+    if not isinstance(spec, str):
+        raise OptionError(
+            f"checker {spec!r} is neither a function nor a module:function spec",
+            hint="pass a function, or a string such as 'mychecks:check_bank'",
+        )
     module_name, _, function_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -102,9 +111,13 @@ def load_checker(spec: str) -> Callable[[list[Op], Path], Any]:
         raise OptionError(
             f"--checker {spec!r} cannot be loaded: {error}", hint="give module:function"
         ) from None
+    except Exception as error:  # noqa: BLE001 - the user's module failed on import: say so, in one line
+        raised = f"{type(error).__name__}: {error}"
+        what = f"--checker {spec!r} cannot be loaded: importing {module_name} raised {raised}"
+        raise OptionError(what) from None
     if not callable(checker):
         raise OptionError(f"--checker {spec!r} is not a function")
-    return checker
+    return spec, checker
 
 
 def server_messages(trace_path: Path, servers: list[str]) -> int:
@@ -128,7 +141,11 @@ def server_messages(trace_path: Path, servers: list[str]) -> int:
 
 
 def judge(
-    run_dir: Path, workload: str, servers: list[str], *, extra_checkers: list[str] = ()
+    run_dir: Path,
+    workload: str,
+    servers: list[str],
+    *,
+    extra_checkers: Sequence[str | Callable[..., Any]] = (),
 ) -> dict[str, Any]:
     """Merge the history, check it, write ``results.json``; returns what the summary's ``workload`` holds."""
     from netsim.workloads.checkers import CHECKERS, common_stats
@@ -139,7 +156,8 @@ def judge(
     checks[workload] = _guarded(lambda: CHECKERS[workload](ops, servers))
     trace = run_dir / "trace.jsonl"
     for spec in extra_checkers:
-        checks[spec] = _guarded(functools.partial(load_checker(spec), ops, trace))
+        name, checker = load_checker(spec)
+        checks[name] = _guarded(functools.partial(checker, ops, trace))
     invoked = sum(1 for op in ops if not op.final)
     messages = server_messages(run_dir / "trace.jsonl", servers)
     valid = _combined(verdict.valid for verdict in checks.values())

@@ -29,6 +29,10 @@ TOPOLOGY_HINTS = ("grid", "line", "tree", "total")
 TREE_FANOUT = 4
 
 
+# A day: settling longer than that is a typo, and would hold the run's duration with it.
+MAX_FINAL_WAIT_S = 86_400.0
+
+
 @dataclass(frozen=True, slots=True)
 class WorkloadOptions:
     """``--workload`` and its companions: ``rate`` is operations per second over all clients."""
@@ -55,6 +59,11 @@ class WorkloadOptions:
         ):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise OptionError(f"{option} must be a positive number, got {value!r}")
+        final_wait = self.final_wait_s
+        if not (isinstance(final_wait, (int, float)) and math.isfinite(final_wait) and final_wait >= 0):
+            raise OptionError(f"--final-wait must be a number of seconds, 0 or more, got {final_wait!r}")
+        if final_wait > MAX_FINAL_WAIT_S:
+            raise OptionError(f"--final-wait must be at most {MAX_FINAL_WAIT_S:g} s, got {final_wait!r}")
         if not isinstance(self.concurrency, int) or not 1 <= self.concurrency <= 1000:
             raise OptionError(
                 f"--concurrency must be a whole number from 1 to 1000, got {self.concurrency!r}"
@@ -70,11 +79,13 @@ class WorkloadOptions:
                 f"unknown service {unknown[0]!r}", hint=f"use some of: {', '.join(SERVICE_NAMES)}, or none"
             )
 
-    @property
-    def run_seconds(self) -> float:
-        """How long the workload itself may take: its time limit, the settling, a final read per node
-        of a client, each up to its timeout, and a margin."""
-        return self.time_limit_s + self.final_wait_s + 3 * self.timeout_s + 10.0
+    def run_seconds(self, servers: int) -> float:
+        """How long the workload itself may take over ``servers`` server nodes: its time limit, the
+        settling, and for the client that holds the most servers a set-up request and a final read per
+        server, each up to its timeout (one more for the operation under way at the time limit), and a
+        margin."""
+        per_client = -(-max(servers, 1) // self.concurrency)
+        return self.time_limit_s + self.final_wait_s + (2 * per_client + 1) * self.timeout_s + 10.0
 
 
 def client_names(options: WorkloadOptions) -> list[str]:

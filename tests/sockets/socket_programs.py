@@ -364,3 +364,129 @@ def fuzz(net, connect, listen):
         conn.close()
         listener.close()
         net.record(side="received", nbytes=len(received), blake2b=hashlib.blake2b(received).hexdigest())
+
+
+# ---- the rest of socket's methods: sendmsg, sendfile, recvmsg, dup ---------------------------------------
+
+GATHERED = [b"1-first;", b"2-second;", b"3-third;", b"4-file;" * 500, b"5-last;"]
+
+
+@netsim.listens(PORT)
+def gathered_sends(net):
+    """Bytes sent with sendall, sendmsg, sendfile and a dup of the socket, read with recvmsg: one
+    stream, in the order it was written, over a link that holds every send for its latency."""
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        got = b""
+        while True:
+            data, _ancillary, _flags, _address = conn.recvmsg(4096)
+            if not data:
+                break
+            got += data
+        show("got", got)
+        conn.close()
+        return
+    s = net.connect("n0", PORT)
+    s.sendall(GATHERED[0])
+    show("sendmsg", s.sendmsg([GATHERED[1], GATHERED[2]]))
+    path = net.path("payload")
+    with open(path, "wb") as file:
+        file.write(GATHERED[3])
+    with open(path, "rb") as file:
+        show("sendfile", s.sendfile(file))
+    twin = s.dup()
+    s.close()
+    twin.sendall(GATHERED[4])
+    twin.close()
+
+
+def wildcard6(net):
+    """A tcp6 server bound to "::", as a dual-stack server binds: the node's ::1 only."""
+    if net.name == "n0":
+        ss = net.socket(socket.AF_INET6)
+        ss.bind(("::", 6011))
+        ss.listen()
+        show("bound", ss.getsockname()[:2])
+        conn, _ = ss.accept()
+        show("got", conn.recv(100))
+        conn.close()
+        ss.close()
+    else:
+        s = net.connect(("::1", 6011), transport="tcp6")
+        s.sendall(b"over ::1")
+        s.close()
+
+
+def connect_ex_partitioned(net):
+    """connect_ex across a partition returns ENETUNREACH, as the multi-connection tutorial expects."""
+    if net.name == "n1":
+        while net.elapsed_s < ACT_AT_S:
+            time.sleep(0.02)
+        s = net.socket()
+        show("connect_ex", s.connect_ex((net.host_of("n0"), PORT)))
+        s.close()
+
+
+def forks_and_exits(net):
+    """A forking server whose children end with sys.exit(0), then goes on working: the node ends when
+    the parent's main returns, not when a child leaves."""
+    import os
+
+    if net.name == "n0":
+        server = net.listen(PORT)
+        conn, _ = server.accept()
+        if os.fork() == 0:
+            conn.sendall(conn.recv(100).upper())
+            sys.exit(0)
+        conn.close()
+        os.wait()
+        time.sleep(0.5)
+        show("parent", "still working")
+        return
+    s = net.connect("n0", PORT)
+    s.sendall(b"hello")
+    show("answer", s.recv(100))
+
+
+forks_and_exits = netsim.listens(PORT)(forks_and_exits)
+
+
+async def async_main(net):
+    """async def main(net): run with asyncio.run."""
+    await asyncio.sleep(0.01)
+    show("async", net.name)
+
+
+def hostname_echo(net):
+    """The socket HOWTO's server and client, on socket.gethostname(): a name of this machine."""
+    name = socket.gethostname()
+    if net.name == "n0":
+        ss = net.socket()
+        ss.bind((name, PORT))
+        ss.listen()
+        conn, _ = ss.accept()
+        conn.sendall(conn.recv(100))
+        # The client closes first, so that 127.0.0.1's port, which every run shares, is not left in
+        # TIME_WAIT for the next run.
+        conn.recv(100)
+        conn.close()
+        ss.close()
+        return
+    while True:
+        s = net.socket()
+        if s.connect_ex((name, PORT)) == 0:
+            break
+        s.close()
+        time.sleep(0.02)
+    s.sendall(b"by name")
+    show("echo", s.recv(100))
+    s.close()
+
+
+def leaves_by_os_exit(net):
+    """n0 leaves by os._exit(0): its node never reports, which is a failure with its name."""
+    import os
+
+    if net.name == "n0":
+        os._exit(0)
+    time.sleep(2)

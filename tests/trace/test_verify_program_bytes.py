@@ -96,3 +96,25 @@ def test_a_receive_written_before_its_send_in_the_trace_passes(tmp_path: Path, p
     events.remove(sends[0])
     events.insert(events.index(first) + 1, sends[0])
     assert verify(tmp_path, (header, events)).passed
+
+
+def test_bytes_from_a_socket_the_trace_never_shows_are_not_judged(
+    tmp_path: Path, program_trace: Trace
+) -> None:
+    """A node's untraced socket (socket.socket(), a library's server) sends what a traced one receives:
+    nothing in the trace can explain those bytes, and nothing says they are wrong."""
+    header, events = program_trace
+    first = receives(events, "recv")[0]
+    sender_end = (first["peername"], first["sockname"])
+    without_sends = [
+        event
+        for event in events
+        if not (
+            event.get("call", "").startswith("send")
+            and (event.get("sockname"), event.get("peername")) == sender_end
+        )
+    ]
+    result = verify(tmp_path / "sends", (header, without_sends))
+    assert not result.passed, "the sender's socket is in the trace: its missing sends are a failure"
+    untraced = [event for event in events if (event.get("sockname"), event.get("peername")) != sender_end]
+    assert verify(tmp_path / "socket", (header, untraced)).passed

@@ -12,7 +12,8 @@ Records are written when a call returns, so a receive may come before its send i
 sender's thread had not written it yet): receives not yet explained wait, and only the end of the
 trace fails them. What waits is bounded by what was in flight; sends no receive can need any more are
 let go. Receives from an address no node of the run owns (``peer`` absent) are not checked, nor bytes
-to or from a node a fault killed (its last records may be gone with it).
+to or from a node a fault killed (its last records may be gone with it), nor bytes from a socket the
+trace never shows (a node's untraced socket: ``socket.socket()``, a library's own server).
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Hashable
 from typing import Any
 
+from netsim.trace.schema import CALL_RECEIVES, CALL_SENDS
 from netsim.trace.verify.result import CheckTally
 
 # Sends kept per stream direction for receives still to come (a receiver that never reads).
 MAX_SENDS_KEPT = 100_000
 _STREAMS = frozenset({"tcp", "tcp6", "unix"})
-_SENDS = frozenset({"send", "sendall", "sendto"})
-_RECEIVES = frozenset({"recv", "recv_into", "recvfrom", "recvfrom_into"})
+_SENDS = CALL_SENDS
+_RECEIVES = CALL_RECEIVES
 
 
 def _key(address: Any) -> Hashable:
@@ -51,23 +53,32 @@ class ProgramBytes:
         self.unexplained: dict[tuple[Hashable, Hashable, Hashable], list[tuple[dict[str, Any], int]]] = {}
         # Stream direction -> the end of the sends let go unread (MAX_SENDS_KEPT): bytes below it pass.
         self.forgotten: dict[tuple[Hashable, Hashable], int] = {}
+        # Every (sockname, peername) and sockname a traced socket showed: a receive from any other
+        # socket came from one the trace does not follow.
+        self.traced_ends: set[tuple[Hashable, Hashable]] = set()
+        self.traced_names: set[Hashable] = set()
 
     def call(self, record: dict[str, Any], line: int) -> None:
+        sockname, peername = _key(record.get("sockname")), _key(record.get("peername"))
+        if sockname is not None:
+            self.traced_names.add(sockname)
+            if peername is not None:
+                self.traced_ends.add((sockname, peername))
         call = record.get("call")
         if call not in _SENDS and call not in _RECEIVES:
             return
         nbytes = record.get("nbytes")
         if "errno" in record or type(nbytes) is not int or nbytes <= 0:
             return
-        sockname, peername = _key(record.get("sockname")), _key(record.get("peername"))
         if record.get("transport") in _STREAMS:
             offset = record.get("offset")
             if type(offset) is not int:
                 return
             if call in _SENDS:
-                if "peer" in record:  # bytes to no node of the run: no receive of the trace needs them
-                    start = record.get("start_ns", record["ts_ns"])
-                    self._stream_send((sockname, peername), offset, offset + nbytes, start)
+                # Kept whether or not the send names its peer: only the receiving end may know whose
+                # the connection is (a server's path or port that no node announced), as for datagrams.
+                start = record.get("start_ns", record["ts_ns"])
+                self._stream_send((sockname, peername), offset, offset + nbytes, start)
             elif "peer" in record:
                 self._stream_receive((peername, sockname), offset + nbytes - 1, record, line)
             return
@@ -139,11 +150,15 @@ class ProgramBytes:
             )
 
     def finish(self, killed: set[str]) -> None:
-        for entries in self.waiting.values():
+        for direction, entries in self.waiting.items():
+            if direction not in self.traced_ends:
+                continue  # sent from a socket the trace does not follow
             for last_byte, _ts, record, line in entries:
                 if record.get("peer") not in killed and record.get("node") not in killed:
                     self.tally.fail(record, line, f"byte {last_byte} was received but no node sent it")
-        for entries in self.unexplained.values():
+        for (_digest, source, _destination), entries in self.unexplained.items():
+            if source not in self.traced_names:
+                continue
             for record, line in entries:
                 if record.get("peer") not in killed and record.get("node") not in killed:
                     digest = record.get("digest")

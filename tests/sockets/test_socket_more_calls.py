@@ -1,0 +1,98 @@
+"""The socket methods beyond the tutorial's table (sendmsg, sendfile, recvmsg, dup), binds and
+connects a tutorial writes with names and wildcards, and programs that fork, leave by os._exit or are
+coroutines: each keeps the stream's order, the trace's offsets and the node's name."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+import pytest
+from socket_programs import GATHERED
+from socket_testing import RunCalls, program, require
+
+from netsim.trace.verify import verify_trace
+
+
+def test_sendmsg_sendfile_dup_and_recvmsg_keep_the_stream_in_order_over_latency(simulate):
+    result = simulate("line:2", app=program("gathered_sends"), seed=1, conditions={"latency": "20ms"})
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n0")["got"] == [b"".join(GATHERED)]
+    assert run.shown("n1")["sendmsg"] == [len(GATHERED[1]) + len(GATHERED[2])]
+    assert run.shown("n1")["sendfile"] == [len(GATHERED[3])]
+    sends = [call for call in run.of("n1") if call["call"] in ("sendall", "send", "sendmsg")]
+    # Every byte is in a send record, each beginning where the one before ended, the dup's too.
+    assert sum(call["nbytes"] for call in sends) == len(b"".join(GATHERED))
+    ends = 0
+    for call in sends:
+        assert call["offset"] == ends
+        ends += call["nbytes"]
+    assert run.one("n1", "sendmsg")["nbytes"] == len(GATHERED[1]) + len(GATHERED[2])
+    assert "dup" in {call["call"] for call in run.of("n1")}
+    receives = run.of("n0", "recvmsg")
+    assert sum(call["nbytes"] for call in receives) == len(b"".join(GATHERED))
+    assert all(call.get("peer") == "n1" for call in receives if call["nbytes"])
+    assert verify_trace(result.run_dir).ok
+
+
+def test_an_ipv6_wildcard_bind_binds_the_loopback_address(simulate):
+    require("tcp6")
+    result = simulate("line:2", app=program("wildcard6"), seed=1, conditions={"latency": "10ms"})
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n0")["bound"] == [("::1", 6011)]
+    assert run.shown("n0")["got"] == [b"over ::1"]
+    (send,) = [call for call in run.of("n1", "sendall")]
+    assert send["peer"] == "n0"
+    assert [event for event in run.kinds("delay", "n1")], "the link's latency applies to the client's bytes"
+    assert verify_trace(result.run_dir).ok
+
+
+def test_connect_ex_returns_the_errno_of_a_partition(simulate):
+    faults = ["0.2s partition n0 | n1", "0.9s heal"]
+    result = simulate("line:2", app=program("connect_ex_partitioned"), seed=1, faults=faults)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n1")["connect_ex"] == [errno.ENETUNREACH]
+    assert run.one("n1", "connect_ex")["result"] == "ENETUNREACH"
+
+
+def test_a_host_name_of_this_machine_names_the_node(simulate):
+    try:
+        address = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)[0][4][0]
+    except OSError:
+        pytest.skip("this machine's host name does not resolve")
+    if not address.startswith("127."):
+        pytest.skip(f"this machine's host name is {address}, not a loopback address")
+    result = simulate("line:2", app=program("hostname_echo"), seed=1)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    connected = [call for call in run.of("n1", "connect_ex") if call["result"] == 0]
+    assert connected[-1]["peer"] == "n0"
+    assert run.shown("n1")["echo"] == [b"by name"]
+    assert all(call.get("peer") == "n1" for call in run.of("n0", "recv"))
+    assert verify_trace(result.run_dir).ok
+
+
+def test_a_forked_child_that_exits_ends_itself_not_its_node(simulate):
+    result = simulate("line:2", app=program("forks_and_exits"), seed=1)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n1")["answer"] == [b"HELLO"]
+    assert run.shown("n0")["parent"] == ["still working"]
+
+
+def test_main_leaving_by_os_exit_0_is_a_failure_that_names_its_node(simulate):
+    result = simulate("line:2", app=program("leaves_by_os_exit"), seed=1)
+    assert not result.ok
+    (failure,) = result.summary.node_failures
+    assert failure.name == "n0"
+    assert "exited with code 0 without reporting" in failure.error
+
+
+def test_an_async_main_is_run(simulate):
+    result = simulate("line:2", app=program("async_main"), seed=1)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n0")["async"] == ["n0"] and run.shown("n1")["async"] == ["n1"]
