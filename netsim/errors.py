@@ -112,9 +112,11 @@ class ProgramFailed(NetsimError):
         self.stderr_tail = list(stderr_tail or [])
         # The verdict comes last, as in a Python traceback: a one-line report shows the last line.
         message = f"program {command!r} {what}"
-        if self.stderr_tail:
+        last = next((line.strip() for line in reversed(self.stderr_tail) if line.strip()), None)
+        if last is not None:
             shown = "\n".join(f"  {line}" for line in self.stderr_tail)
-            message = f"the last lines of its stderr:\n{shown}\n{message}"
+            # Its stderr's last line on the verdict's too: the one line a summary shows says why.
+            message = f"the last lines of its stderr:\n{shown}\n{message}: {last[:200]}"
         super().__init__(message)
 
 

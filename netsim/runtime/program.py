@@ -19,6 +19,7 @@ or signal and the last lines of its stderr.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import contextlib
 import os
@@ -63,6 +64,8 @@ REPLY_MEMORY = 65_536
 # How long a program that closed its stdout has to exit before it counts as gone.
 EXIT_GRACE_S = 1.0
 READ_BYTES = 1 << 16
+# What may wait for a program that does not read its stdin; more is dropped, each drop traced.
+STDIN_BACKLOG_BYTES = 64 << 20
 
 
 class ProgramApp(App):
@@ -128,6 +131,9 @@ class ProgramApp(App):
             os.set_blocking(handler.fd, False)
             node.selector.register(handler.fd, selectors.EVENT_READ, handler)
         os.set_blocking(stdin_write, False)
+        exit_watch = _ProgramExit.open(self)
+        if exit_watch is not None:
+            node.selector.register(exit_watch.fd, selectors.EVENT_READ, exit_watch)
 
     @property
     def command(self) -> str:
@@ -151,7 +157,13 @@ class ProgramApp(App):
             if self.stdout.fd in readable:
                 answered = False
                 for message in self.stdout.read_messages():
-                    if not answered and message.body.get("in_reply_to") == INIT_MSG_ID:
+                    in_reply_to = message.body.get("in_reply_to")
+                    if not answered and message.type == "init_ok" and in_reply_to != INIT_MSG_ID:
+                        raise self.failure(
+                            f"answered init (msg_id {INIT_MSG_ID}) with an init_ok whose in_reply_to is "
+                            f"{in_reply_to!r}, not {INIT_MSG_ID}"
+                        )
+                    if not answered and in_reply_to == INIT_MSG_ID:
                         if message.type != "init_ok":
                             raise self.failure(f"answered init with {message.type!r}: {message.body}")
                         node.trace.event("app", data={"kind": "init_ok", "pid": self.pid})
@@ -226,7 +238,12 @@ class ProgramApp(App):
             else:
                 self._undeliverable(message, f"{dest} is not a neighbour of {node.name}")
             return
-        self._send(dest, message.type, message.body, self._reply_to(message))
+        body = message.body
+        if message.src != node.name:
+            # The receiver sees src as the program wrote it (a proxy that answers for a client), as it
+            # does when a message is forwarded or sent to the node itself: the envelope carries it.
+            body = wrap(message.src, dest, 1, body)
+        self._send(dest, message.type, body, self._reply_to(message))
 
     def _reply_to(self, message: ProgramMessage) -> str | None:
         """The netsim id of the request a reply answers, if it came to this node (for the trace)."""
@@ -316,9 +333,19 @@ class _ProgramInput:
         self.pending = bytearray()
         self.watched = False
         self.closed = False
+        self.dropped = 0
 
     def write(self, data: bytes) -> None:
         if self.closed:
+            return
+        if len(self.pending) + len(data) > STDIN_BACKLOG_BYTES:
+            # The program does not read its stdin: a bound, not the node's memory without end.
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                self.program.node.write_error(
+                    f"program's stdin holds {len(self.pending):,} bytes it has not read: message dropped "
+                    f"({self.dropped:,} so far)"
+                )
             return
         # Written once the loop finds the pipe writable, right after this turn's callbacks: the lines
         # of one turn (a burst of messages read at once) go to the program in one write(2).
@@ -390,6 +417,8 @@ class _ProgramErrors:
         self.tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._partial = b""
         self.closed = False
+        # A character cut between two reads is decoded whole.
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def on_readable(self) -> None:
         try:
@@ -404,7 +433,7 @@ class _ProgramErrors:
                 self.tail.append(self._partial.decode("utf-8", "replace"))
                 self._partial = b""
             return
-        self.program.node.log_file.write(data.decode("utf-8", "replace"))
+        self.program.node.log_file.write(self._decoder.decode(data))
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()[-4096:]
         self.tail.extend(line.decode("utf-8", "replace") for line in lines[-STDERR_TAIL_LINES:])
@@ -414,6 +443,37 @@ class _ProgramErrors:
         os.set_blocking(self.fd, False)
         while not self.closed and select.select([self.fd], [], [], 0)[0]:
             self.on_readable()
+
+    def on_writable(self) -> None:
+        pass
+
+
+class _ProgramExit:
+    """The program's process, watched through a pidfd (Linux 5.3): readable once it has exited, even
+    while a child of its own still holds its stdout open (no end of file comes then)."""
+
+    def __init__(self, program: ProgramApp, fd: int) -> None:
+        self.program = program
+        self.fd = fd
+
+    @classmethod
+    def open(cls, program: ProgramApp) -> _ProgramExit | None:
+        try:
+            return cls(program, os.pidfd_open(program.pid))
+        except (AttributeError, OSError):
+            return None  # no pidfds here: the end of its stdout is all there is to go by
+
+    def on_readable(self) -> None:
+        program = self.program
+        output = program.stdout
+        # What it wrote before it went is still delivered: read its stdout until it is empty.
+        while output is not None and not output.closed and select.select([output.fd], [], [], 0)[0]:
+            messages = output.read_messages()  # raises the failure at the end of the pipe
+            if not messages and not select.select([output.fd], [], [], 0)[0]:
+                break
+            for message in messages:
+                program.route(message)
+        raise program.exited()
 
     def on_writable(self) -> None:
         pass

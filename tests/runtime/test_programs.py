@@ -109,7 +109,9 @@ def test_a_program_that_exits_fails_its_node_with_its_exit_code_and_stderr(simul
     failures = {failure["name"]: failure for failure in summary["node_failures"]}
     assert failures, summary
     for failure in failures.values():
-        assert failure["error"].endswith(f"program '{sys.executable} {script}' exited with code 3")
+        assert failure["error"].endswith(
+            f"program '{sys.executable} {script}' exited with code 3: cannot go on: no config"
+        )
         # Its stderr, in the node's log, and the failure's last lines.
         assert "cannot go on: no config" in Path(failure["log"]).read_text()
 
