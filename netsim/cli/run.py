@@ -421,11 +421,7 @@ def _print_verdict(workload: dict[str, Any]) -> None:
     table.add_column()
     rows = [
         ("verdict", verdict),
-        (
-            "ops (ok / fail / info)",
-            f"{workload.get('ops', 0):,} ({stats.get('ok', 0):,} / "
-            f"{stats.get('fail', 0):,} / {stats.get('info', 0):,})",
-        ),
+        ("ops (ok / fail / info)", _ops_cell(workload.get("ops", 0), stats)),
         ("availability", format_share(stats.get("availability"))),
         (
             "latency p50 / p99 / max",
@@ -438,3 +434,12 @@ def _print_verdict(workload: dict[str, Any]) -> None:
     stderr.print(table)
     if workload.get("explanation"):
         stderr.print(f"[red]why:[/] {visible_markup(workload['explanation'])}", highlight=False)
+
+
+def _ops_cell(invoked: int, stats: dict[str, Any]) -> str:
+    """Every operation and how it ended; the final reads, which ``ops`` leaves out, named apart."""
+    ok, fail, info = (stats.get(kind, 0) for kind in ("ok", "fail", "info"))
+    total = ok + fail + info
+    finals = total - invoked
+    cell = f"{total:,} ({ok:,} / {fail:,} / {info:,})"
+    return f"{cell}, {finals:,} of them final reads" if finals > 0 else cell

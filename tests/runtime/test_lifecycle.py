@@ -42,13 +42,18 @@ def wait_until(condition, timeout_s: float) -> bool:
     return condition()
 
 
-def start_run(out: Path, topology: str = "ring:6", transport: str = "tcp") -> subprocess.Popen[str]:
-    """``netsim run`` as a real command whose nodes run until stopped from outside, once all are up."""
+def start_run(
+    out: Path, topology: str = "ring:6", transport: str = "tcp", *, own_group: bool = False
+) -> subprocess.Popen[str]:
+    """``netsim run`` as a real command whose nodes run until stopped from outside, once all are up;
+    ``own_group``: in a process group of its own, as a shell's job or ``timeout``'s child is."""
     command = [
         sys.executable, "-m", "netsim", "run", topology, "--app", app("Forever"), "--transport", transport,
         "--out", str(out), "--duration", "120",
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=own_group
+    )
     nodes = int(topology.split(":")[1])
     # The launcher, its fork server, and the nodes the server forked.
     assert wait_until(lambda: len(processes_mentioning(str(out))) == nodes + 2, 30), "the run did not start"
@@ -88,6 +93,30 @@ def test_sigterm_and_sighup_stop_the_run_with_a_trace_and_a_summary(
     _, events = load_trace(run_dir)
     assert sum(e["event"] == "stop" and e["reason"] == "shutdown" for e in events) == 6
     assert not list((run_dir / "nodes").glob("*.trace.jsonl"))
+
+
+@pytest.mark.timeout(90)
+def test_sigterm_to_the_whole_process_group_stops_the_run_as_to_the_launcher(tmp_path, simulate):
+    """`timeout 10 netsim run ...` and `kill -TERM -PGID` signal the launcher and its fork server at
+    once: the server leaves the stop to the launcher, which ends the run as for its own SIGTERM."""
+    out = simulate.watch(tmp_path / "runs")
+    process = start_run(out, own_group=True)
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert processes_mentioning(str(out)) == []
+    [run_dir] = list(out.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ended_by"] == "interrupted" and summary["signal"] == "SIGTERM"
+    assert summary["node_failures"] == [] and summary["messages_received"] > 0
+    _, events = load_trace(run_dir)
+    assert sum(e["event"] == "stop" and e["reason"] == "shutdown" for e in events) == 6
 
 
 @pytest.mark.timeout(90)

@@ -43,9 +43,7 @@ def failures(result: Any) -> dict[str, str]:
 
 
 @pytest.mark.timeout(60)
-def test_a_program_that_dies_while_its_child_holds_its_stdout_fails(
-    simulate, tmp_path: Path
-) -> None:
+def test_a_program_that_dies_while_its_child_holds_its_stdout_fails(simulate, tmp_path: Path) -> None:
     # n1's program starts a child that inherits its stdout and outlives it, then fails.
     act = (
         'if me == "n1":\n'
@@ -59,9 +57,7 @@ def test_a_program_that_dies_while_its_child_holds_its_stdout_fails(
 
 
 @pytest.mark.timeout(60)
-def test_src_as_written_reaches_a_neighbour_a_far_node_and_itself(
-    simulate, tmp_path: Path
-) -> None:
+def test_src_as_written_reaches_a_neighbour_a_far_node_and_itself(simulate, tmp_path: Path) -> None:
     act = (
         'if me == "n0":\n    for dest in ("n1", "n2", "n0"):\n        send(dest, {"type": "hello"}, src="c9")'
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netsim_testing import load_trace
+from netsim_testing import A_NODE_FAILS, load_trace
 from typer.testing import CliRunner
 
 from netsim.cli.main import app as cli_app
@@ -227,6 +227,12 @@ def test_workload_options_are_checked_before_anything_starts(tmp_path: Path) -> 
         (WorkloadOptions(name="echo", concurrency=0), "--concurrency must be a whole number"),
         (WorkloadOptions(name="broadcast", topology_hint="star"), "unknown --topology-hint 'star'"),
         (WorkloadOptions(name="echo", services=("kv",)), "unknown service 'kv'"),
+        (
+            WorkloadOptions(name="echo", final_wait_s=-1),
+            "--final-wait must be a number of seconds, 0 or more",
+        ),
+        (WorkloadOptions(name="echo", final_wait_s=float("nan")), "--final-wait must be a number"),
+        (WorkloadOptions(name="echo", final_wait_s=1e12), "--final-wait must be at most"),
     ):
         with pytest.raises(OptionError, match=message):
             netsim.run("ring:3", cmd=python_program("echo"), workload=options, out=tmp_path / "runs")
@@ -238,3 +244,67 @@ def test_workload_options_are_checked_before_anything_starts(tmp_path: Path) -> 
             named_like_a_client, cmd=python_program("echo"), workload=WorkloadOptions(name="echo"), out=out
         )
     assert not out.exists() or list(out.iterdir()) == []
+    # A checker is loaded before the run, not after it has taken its time.
+    for checker, message in (
+        ("no_such_module:check", "cannot be loaded"),
+        ("test_workload_runs:no_such_function", "cannot be loaded"),
+        (42, "neither a function nor a module:function"),
+    ):
+        with pytest.raises(OptionError, match=message):
+            netsim.run(
+                "ring:3", cmd=python_program("echo"), workload=quick("echo"), checkers=[checker], out=out
+            )
+    with pytest.raises(OptionError, match="there is none without --workload"):
+        netsim.run("ring:3", checkers=[always_unknown], out=out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_a_checker_given_as_a_function_joins_in(simulate) -> None:
+    result = simulate(
+        "ring:3",
+        cmd=python_program("echo"),
+        workload=quick("echo", time_limit_s=1.0),
+        checkers=[always_unknown],
+    )
+    checks = workload_of(result)
+    assert checks["valid"] == "unknown" and "looked at" in checks["explanation"], checks
+
+
+# An echo node that answers five echoes, then fails.
+ECHO_THEN_CRASH = """\
+import json, sys
+answered = 0
+for line in sys.stdin:
+    message = json.loads(line)
+    body = message["body"]
+    reply = {"type": body["type"] + "_ok", "in_reply_to": body["msg_id"]}
+    if body["type"] == "echo":
+        if answered == 5:
+            raise SystemExit("five is enough")
+        answered += 1
+        reply["echo"] = body["echo"]
+    print(json.dumps({"src": message["dest"], "dest": message["src"], "body": reply}), flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_the_history_holds_every_operation_when_the_run_ends_early(simulate, tmp_path: Path) -> None:
+    """A server fails and the run stops with the clients cut short: what they did is in the history."""
+    script = tmp_path / "echo_then_crash.py"
+    script.write_text(ECHO_THEN_CRASH)
+    result = simulate(
+        "line:2",
+        cmd=f"{sys.executable} {script}",
+        workload=quick("echo", time_limit_s=30.0, rate=50.0),
+        verify_rejects=A_NODE_FAILS,
+    )
+    assert result.summary.ended_by == "failure"
+    replies = [
+        event
+        for event in load_trace(result.run_dir)[1]
+        if event["event"] == "recv" and event.get("msg_type") == "echo_ok" and event["node"].startswith("c")
+    ]
+    history = [json.loads(line) for line in (result.run_dir / "history.jsonl").read_text().splitlines()]
+    assert len(replies) >= 5
+    assert len([op for op in history if op["type"] == "ok"]) == len(replies)
