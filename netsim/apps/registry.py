@@ -133,9 +133,9 @@ def _import(spec: str, module_name: str) -> object:
         try:
             import_spec.loader.exec_module(module)
         except Exception as error:
-            raise AppError(
-                f"app {spec!r}: importing {module_name} raised {type(error).__name__}: {error}"
-            ) from error
+            del sys.modules[import_spec.name]  # half run: not to be found again as if it had loaded
+            raised = f"{type(error).__name__}: {error}"
+            raise AppError(f"app {spec!r}: importing {path} raised {raised}") from error
         return module
     # Like other runners (uvicorn, gunicorn), find the user's modules in the working directory.
     if os.getcwd() not in sys.path:

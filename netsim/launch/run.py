@@ -22,6 +22,7 @@ from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import (
     ConditionError,
     FaultError,
+    InputError,
     NodeCrashed,
     OptionError,
     RunError,
@@ -47,6 +48,7 @@ from netsim.launch.result import Run
 from netsim.launch.signals import StopSignals
 from netsim.launch.socket_programs import (
     check_socket_program_links,
+    check_socket_program_mains,
     lease_host_base,
     node_hosts,
     socket_program_nodes,
@@ -162,6 +164,9 @@ def run(
     Every bound on these values is in ``netsim.shaping.conditions`` (durations, link conditions),
     ``netsim.shaping.faults`` and ``netsim.topology.generate`` (seeds, generator sizes).
     """
+    # pytest leaves this frame out of a failed test's traceback when the error is the run's own verdict
+    # (check=True, a bad option): the caller's line and the error say it all, not this function's body.
+    __tracebackhide__ = _is_users_error
     if not isinstance(app, str):
         # An App class or a main(net) function: the nodes import it by the name it was defined under.
         app = app_spec(app)
@@ -220,6 +225,7 @@ def run(
         _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
         socket_programs = socket_program_nodes(topo, app, cmd)
         check_socket_program_links(topo, socket_programs, workload=workload is not None)
+        check_socket_program_mains(topo, app, socket_programs)
         if socket_programs:
             hosts = lease_host_base()
         host_base, host_warning = (hosts.base, hosts.warning) if hosts is not None else (0, None)
@@ -383,6 +389,12 @@ def run(
     if check and not result.ok:
         raise _run_error(result, outcome.failures)
     return result
+
+
+def _is_users_error(excinfo: Any) -> bool:
+    """For pytest's ``__tracebackhide__``: a run that failed, or options or a topology it refused
+    (not a bug of netsim's, whose frames would matter)."""
+    return bool(excinfo.errisinstance((RunError, InputError)))
 
 
 def _run_error(result: Run, failures: list[dict[str, Any]]) -> RunError:

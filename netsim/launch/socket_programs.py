@@ -30,6 +30,52 @@ def socket_program_nodes(topo: Topology, default_app: str, cmd: str | None) -> f
     return frozenset(names)
 
 
+def check_socket_program_mains(topo: Topology, default_app: str, programs: frozenset[str]) -> None:
+    """Each program's ``main`` takes ``net``, and its ``@netsim.listens(..., nodes=[...])`` names nodes
+    of this topology: said now, not by every node failing, or a listener silently never bound."""
+    import inspect
+
+    from netsim.runtime.net import LISTEN_ATTRIBUTE
+
+    names = {node.name for node in topo.nodes}
+    seen: set[int] = set()
+    for node in topo.nodes:
+        if node.name not in programs:
+            continue
+        main = resolve_app(node.app or default_app)
+        if id(main) in seen:
+            continue
+        seen.add(id(main))
+        label = getattr(main, "__qualname__", None) or repr(main)
+        try:
+            inspect.signature(main).bind(object())
+        except TypeError:
+            raise OptionError(
+                f"socket program {label}{_signature_of(main)} cannot be called as main(net)",
+                hint=f"give it one parameter: def {label}(net)",
+            ) from None
+        except ValueError:
+            pass  # no signature to read (a builtin): called as it is
+        for spec, only in getattr(main, LISTEN_ATTRIBUTE, ()):
+            unknown = sorted(set(only or ()) - names)
+            if unknown:
+                raise OptionError(
+                    f"{topo.source}: @netsim.listens({spec!r}, nodes=...) on {label} names "
+                    f"{format_names(unknown)}, which {'is no node' if len(unknown) == 1 else 'are no nodes'} "
+                    "of this topology",
+                    hint=f"its nodes are {format_names(sorted(names))}",
+                )
+
+
+def _signature_of(main: object) -> str:
+    import inspect
+
+    try:
+        return str(inspect.signature(main))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+
+
 def check_socket_program_links(topo: Topology, programs: frozenset[str], *, workload: bool) -> None:
     """A link joins two socket programs or two netsim apps: the two speak nothing in common."""
     if not programs:

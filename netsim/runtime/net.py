@@ -155,6 +155,11 @@ class Net:
         try:
             return self._index[name]
         except KeyError:
+            if isinstance(name, str) and _is_ip_address(name):
+                raise ValueError(
+                    f"{name!r} is an address, not a node's name: pass the node's name "
+                    f"(net.connect('n0', PORT)) or a (host, port) tuple (net.connect(({name!r}, PORT)))"
+                ) from None
             raise ValueError(f"no node named {name!r} in this run") from None
 
     # ---- sockets --------------------------------------------------------------------------------------
@@ -270,3 +275,13 @@ class Net:
 
     def _start_clock(self) -> None:
         self._started_ns = now_ns()
+
+
+def _is_ip_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -345,7 +345,11 @@ class TracedSocket(socket.socket):
             args = {**(args or {}), "address": address_json(address)}
             # Traced as the kernel names it, so that both ends of a datagram mirror.
             address = _kernel_form(self.family, address)
-        view = memoryview(data)
+        try:
+            view = memoryview(data)
+        except TypeError:
+            # socket.send's own words, not memoryview's.
+            raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
         size = view.nbytes
         offset = self.sent if self._stream else None
         try:

@@ -42,6 +42,7 @@ class NetsimRunner:
     def __call__(self, topology: str | os.PathLike[str] | netsim.Topology | nx.Graph, **options: Any) -> Run:
         """Run ``topology`` with ``netsim.run``'s options (``app``, ``transport``, ``conditions``,
         ``faults``, ``seed``, ``check``, ...) and return its ``Run``."""
+        __tracebackhide__ = _is_run_error  # the test's own line and the error are what a reader needs
         out = Path(options.setdefault("out", self.out))
         before = _directories(out) if out == self.out else None
         try:
@@ -104,3 +105,7 @@ def _directories(out: Path) -> set[Path]:
         return {path for path in out.iterdir() if path.is_dir()}
     except OSError:
         return set()
+
+
+def _is_run_error(excinfo: Any) -> bool:
+    return bool(excinfo.errisinstance(netsim.NetsimError))

@@ -490,3 +490,24 @@ def leaves_by_os_exit(net):
     if net.name == "n0":
         os._exit(0)
     time.sleep(2)
+
+
+@netsim.listens(PORT)
+def common_mistakes(net):
+    """A str where bytes go, an address where a node's name goes: each error says what to do."""
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        conn.recv(100)
+        conn.close()
+        return
+    s = net.connect("n0", PORT)
+    try:
+        s.sendall("not bytes")
+    except TypeError as error:
+        show("sendall_str", str(error))
+    try:
+        net.connect(net.host_of("n0"), PORT)
+    except ValueError as error:
+        show("connect_address", str(error))
+    s.sendall(b"bytes")
+    s.close()

@@ -96,3 +96,40 @@ def test_an_async_main_is_run(simulate):
     assert result.ok, result.summary
     run = RunCalls(result.run_dir)
     assert run.shown("n0")["async"] == ["n0"] and run.shown("n1")["async"] == ["n1"]
+
+
+def test_a_main_without_net_and_a_listener_for_no_node_are_refused_before_the_start(tmp_path):
+    import netsim
+    from netsim.errors import OptionError
+
+    script = tmp_path / "programs.py"
+    script.write_text(
+        "import netsim\n"
+        "def no_net():\n    pass\n"
+        "@netsim.listens(9900, nodes=['sevrer'])\n"
+        "def typo(net):\n    pass\n"
+    )
+    out = tmp_path / "runs"
+    with pytest.raises(OptionError, match=r"no_net\(\) cannot be called as main\(net\)"):
+        netsim.run("line:2", app=f"{script}:no_net", out=out)
+    with pytest.raises(OptionError, match="names sevrer, which is no node of this topology"):
+        netsim.run("line:2", app=f"{script}:typo", out=out)
+    assert not out.exists()
+
+
+def test_a_program_that_does_not_import_is_named_by_its_file(tmp_path):
+    import netsim
+    from netsim.errors import AppError
+
+    script = tmp_path / "broken.py"
+    script.write_text("def main(net)\n    pass\n")
+    with pytest.raises(AppError, match=r"importing .*broken\.py raised SyntaxError"):
+        netsim.run("line:2", app=f"{script}:main", out=tmp_path / "runs")
+
+
+def test_sending_a_str_and_connecting_to_an_address_as_a_name_say_what_to_do(simulate):
+    result = simulate("line:2", app=program("common_mistakes"), seed=1)
+    assert result.ok, result.summary
+    shown = RunCalls(result.run_dir).shown("n1")
+    assert shown["sendall_str"] == ["a bytes-like object is required, not 'str'"]
+    assert "is an address, not a node's name" in shown["connect_address"][0]

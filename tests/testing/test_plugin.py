@@ -180,6 +180,32 @@ def test_a_failing_test_shows_the_failed_node_and_the_run(inner: pytest.Pytester
     assert leftovers(inner) == []
 
 
+def test_check_true_shows_the_tests_line_and_the_failure_not_netsims_source(inner: pytest.Pytester) -> None:
+    inner.makepyfile(
+        f"""
+        import os
+        from pathlib import Path
+
+        def test_crash(netsim_run):
+            Path({str(inner.path / PID_FILE)!r}).write_text(str(os.getpid()))
+            netsim_run("ring:4", app="protocol_apps:Crash", seed=7, check=True)
+        """
+    )
+    result = run_inner(inner)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>       netsim_run("ring:4", app="protocol_apps:Crash", seed=7, check=True)',
+            "E       netsim.errors.NodeCrashed: node 'n2' failed (exit code 1): ZeroDivisionError: *",
+        ]
+    )
+    # Neither netsim.run's body nor the fixture's is printed: only the test's line and the error.
+    output = result.stdout.str()
+    assert "def run(" not in output and "def __call__(" not in output
+    assert "netsim/launch/run.py" not in output
+    assert leftovers(inner) == []
+
+
 def test_assertions_say_what_did_not_hold(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         f"""
