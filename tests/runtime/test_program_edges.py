@@ -48,9 +48,12 @@ def test_a_program_that_dies_while_its_child_holds_its_stdout_fails(simulate, tm
     act = (
         'if me == "n1":\n'
         '    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])\n'
+        "    import time; time.sleep(1)  # the run has started: every link is up\n"
         '    raise KeyError("missing")'
     )
-    result = simulate("line:3", cmd=program(tmp_path, act), seed=1, duration=20, verify_rejects=A_NODE_FAILS)
+    result = simulate(
+        "line:3", cmd=program(tmp_path, act), seed=1, quiet=10, duration=20, verify_rejects=A_NODE_FAILS
+    )
     assert result.summary.ended_by == "failure"
     assert result.summary.timing.running_s < 10
     assert failures(result)["n1"].endswith("exited with code 1: KeyError: 'missing'")
