@@ -185,9 +185,12 @@ class Net:
         family, kind = LISTEN_TRANSPORTS[transport]
         sock = self.socket(family, kind)
         try:
-            if family != socket.AF_UNIX:
-                # A restarted node binds its port again at once, whatever its last connections left.
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family != socket.AF_UNIX and kind == socket.SOCK_STREAM:
+                # A restarted node binds its port again at once, whatever its last connections left in
+                # TIME_WAIT. Not on a datagram socket: there, two sockets that set it share the address,
+                # whoever owns the second (another user could take the node's datagrams). Set by netsim,
+                # not the program: untraced.
+                socket.socket.setsockopt(sock, socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(self.address_of(self.name, where, transport))
             if kind != socket.SOCK_DGRAM:
                 sock.listen(128 if backlog is None else backlog)

@@ -511,3 +511,23 @@ def common_mistakes(net):
         show("connect_address", str(error))
     s.sendall(b"bytes")
     s.close()
+
+
+@netsim.listens("udp:6013")
+def udp_listener_held(net):
+    """Another process (here n1, with a socket of its own) cannot bind n0's datagram listener's address,
+    SO_REUSEADDR or not: it would share the address and take n0's datagrams."""
+    if net.name == "n0":
+        show("got", net.listen("udp:6013").recvfrom(100)[0])
+        return
+    thief = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        thief.bind((net.host_of("n0"), 6013))
+        show("thief", "bound")
+    except OSError as error:
+        show("thief", error.errno)
+    thief.close()
+    s = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"for n0 only", (net.host_of("n0"), 6013))
+    s.close()

@@ -133,3 +133,13 @@ def test_sending_a_str_and_connecting_to_an_address_as_a_name_say_what_to_do(sim
     shown = RunCalls(result.run_dir).shown("n1")
     assert shown["sendall_str"] == ["a bytes-like object is required, not 'str'"]
     assert "is an address, not a node's name" in shown["connect_address"][0]
+
+
+def test_a_datagram_listener_cannot_be_shared_by_another_process(simulate):
+    result = simulate("line:2", app=program("udp_listener_held"), seed=1)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n1")["thief"] == [errno.EADDRINUSE]
+    assert run.shown("n0")["got"] == [b"for n0 only"]
+    # netsim's own options on a listener are not the program's calls.
+    assert not run.of("n0", "setsockopt")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -267,6 +269,19 @@ def test_refuses_to_overwrite_unless_asked(run_dir: Path, tmp_path: Path) -> Non
     export_sqlite(run_dir, out, overwrite=True)
     with sqlite3.connect(out) as connection:
         assert connection.execute("SELECT COUNT(*) FROM events").fetchone() == (16,)
+
+
+def test_a_fifo_or_a_symbolic_link_is_never_replaced(run_dir: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "real.sqlite"
+    target.write_text("precious")
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(target)
+    for path in (fifo, link):
+        with pytest.raises(InputError, match="is not a regular file"):
+            export_sqlite(run_dir, path, overwrite=True)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink() and target.read_text() == "precious"
 
 
 def test_a_failed_export_leaves_nothing(tmp_path: Path) -> None:

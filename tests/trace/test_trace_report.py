@@ -691,3 +691,23 @@ def test_tables_of_a_big_topology_show_the_busiest_rows(
     assert re.findall(r'<tr><td class="name">(\w)</td>', nodes_table) == ["h", "a"]  # busiest, in order
     links_table = summary[summary.index("<h3>Links, per direction</h3>") :]
     assert re.findall(r'<td class="name">(\w) → (\w)</td>', links_table) == [("h", "a"), ("h", "c")]
+
+
+def test_a_fifo_or_a_symbolic_link_is_written_through_not_replaced(hostile_run: Path, tmp_path: Path) -> None:
+    import stat
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_report(hostile_run, fifo)
+    reader.join(10)
+    assert got and got[0].startswith(b"<!DOCTYPE html>")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    target = tmp_path / "real.html"
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    write_report(hostile_run, link)
+    assert link.is_symlink() and target.read_text().startswith("<!DOCTYPE html>")

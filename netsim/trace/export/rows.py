@@ -272,9 +272,16 @@ def writing(target: Path) -> Iterator[None]:
 
 
 def refuse_existing(paths: list[Path], overwrite: bool) -> None:
-    existing = [path for path in paths if path.exists()]
+    existing = [path for path in paths if path.exists() or path.is_symlink()]
     if existing and not overwrite:
         raise InputError(f"{existing[0]}: already exists", hint=FORCE_HINT)
     for path in existing:
         if path.is_dir():
             raise InputError(f"{path}: is a directory, not a file", hint="choose another name")
+        # A file is written beside its name and renamed into place: that would replace a device, a
+        # FIFO or a symbolic link itself (and whatever it stood for) with a file.
+        if path.is_symlink() or not path.is_file():
+            raise InputError(
+                f"{path}: is not a regular file (a device, a FIFO or a symbolic link): not replaced",
+                hint="choose a file name",
+            )

@@ -197,6 +197,11 @@ def write_report(
     data = page.encode("utf-8")
     temporary = target.with_name(target.name + ".writing")
     try:
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            # /dev/stdout, a FIFO, a link: written through, never replaced by a file of the same name.
+            with open(target, "wb") as stream:
+                stream.write(data)
+            return _report_result(target, data, build)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_bytes(data)
         os.replace(temporary, target)
@@ -206,6 +211,10 @@ def write_report(
             f"{target}: cannot write the report: {error.strerror or error}",
             hint="choose another output file with -o",
         ) from None
+    return _report_result(target, data, build)
+
+
+def _report_result(target: Path, data: bytes, build: ReportBuild) -> ReportResult:
     return ReportResult(
         path=target,
         size_bytes=len(data),
