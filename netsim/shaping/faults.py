@@ -34,6 +34,8 @@ from __future__ import annotations
 import heapq
 import json
 import random
+import reprlib
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,10 +139,10 @@ def parse_fault_line(line: str) -> ScheduleItem:
 def _fault(at_s: float, action: str, argument: str, source: str) -> Fault:
     if action not in ACTIONS:
         known = ", ".join(ACTIONS + REPEATING_ACTIONS)
-        raise FaultError(f"unknown fault {action!r} in {source!r}; known: {known}")
+        raise FaultError(f"unknown fault {action!r} in {_shown(source)}; known: {known}")
     if action == "heal":
         if argument.strip():
-            raise FaultError(f"heal takes no arguments (got {source!r})")
+            raise FaultError(f"heal takes no arguments (got {_shown(source)})")
         return Fault(at_s, action)
     if action == "partition":
         groups = tuple(_names(group) for group in argument.split("|"))
@@ -148,14 +150,14 @@ def _fault(at_s: float, action: str, argument: str, source: str) -> Fault:
     if action in NODE_ACTIONS:
         names = _names(argument)
         if len(names) != 1:
-            raise FaultError(f"{action} takes one node (got {source!r})")
+            raise FaultError(f"{action} takes one node (got {_shown(source)})")
         return Fault(at_s, action, nodes=names)
     # A link action: "a,b" then, for slow, key=value settings.
     settings = [word for word in argument.split() if "=" in word]
     link_text = " ".join(word for word in argument.split() if "=" not in word)
     ends = _names(link_text)
     if len(ends) != 2:
-        raise FaultError(f"{action} takes a link as 'a,b' (got {source!r})")
+        raise FaultError(f"{action} takes a link as 'a,b' (got {_shown(source)})")
     conditions = {}
     for setting in settings:
         key, _, value = setting.partition("=")
@@ -163,9 +165,9 @@ def _fault(at_s: float, action: str, argument: str, source: str) -> Fault:
             raise FaultError(f"slow: unknown condition {key!r}; known: {', '.join(CONDITION_KEYS)}")
         conditions[key] = value
     if action == "slow" and not conditions:
-        raise FaultError(f"slow needs at least one condition such as latency=200ms (got {source!r})")
+        raise FaultError(f"slow needs at least one condition such as latency=200ms (got {_shown(source)})")
     if action != "slow" and conditions:
-        raise FaultError(f"{action} takes no conditions (got {source!r})")
+        raise FaultError(f"{action} takes no conditions (got {_shown(source)})")
     return Fault(at_s, action, nodes=ends, conditions=conditions)
 
 
@@ -174,24 +176,24 @@ def parse_fault_item(item: Any) -> ScheduleItem:
     if isinstance(item, str):
         return parse_fault_line(item)
     if not isinstance(item, dict):
-        raise FaultError(f"a fault is a line or a mapping, got {item!r}")
+        raise FaultError(f"a fault is a line or a mapping, got {_shown(item)}")
     item = dict(item)
     if "every" in item:
         every = item.pop("every")
         actions = [key for key in item if key in REPEATING_ACTIONS]
         if len(actions) != 1:
-            raise FaultError(f"'every' needs one of {', '.join(REPEATING_ACTIONS)}: {item!r}")
+            raise FaultError(f"'every' needs one of {', '.join(REPEATING_ACTIONS)}: {_shown(item)}")
         line = f"every {every} {actions[0]}"
         for option in ("from", "until"):
             if option in item:
                 line += f" {option} {item[option]}"
         return parse_fault_line(line)
     if "at" not in item:
-        raise FaultError(f"a fault needs 'at' (or 'every'): {item!r}")
+        raise FaultError(f"a fault needs 'at' (or 'every'): {_shown(item)}")
     at = item.pop("at")
     actions = [key for key in item if key in ACTIONS]
     if len(actions) != 1:
-        raise FaultError(f"a fault needs exactly one action of {', '.join(ACTIONS)}: {item!r}")
+        raise FaultError(f"a fault needs exactly one action of {', '.join(ACTIONS)}: {_shown(item)}")
     action = actions[0]
     target = item.pop(action)
     extra = {key: value for key, value in item.items()}
@@ -207,7 +209,7 @@ def parse_fault_item(item: Any) -> ScheduleItem:
     if action == "slow":
         argument += " " + " ".join(f"{key}={value}" for key, value in extra.items())
     elif extra:
-        raise FaultError(f"unexpected keys {sorted(extra)} in {item!r}")
+        raise FaultError(f"unexpected keys {sorted(extra)} in {_shown(item)}")
     return _fault(_seconds(at), action, argument, f"{at} {action} {argument}".strip())
 
 
@@ -215,6 +217,15 @@ def load_fault_schedule(path: str | Path) -> list[ScheduleItem]:
     """A YAML or JSON schedule file; raises FaultError naming the file and the item at fault."""
     path = Path(path)
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise FaultError(f"{path}: is a directory, not a fault schedule")
+        if not stat.S_ISREG(info.st_mode):
+            raise FaultError(f"{path}: is not a regular file (a device, a FIFO): pass a YAML or JSON file")
+        if info.st_size > MAX_SCHEDULE_BYTES:
+            raise FaultError(
+                f"{path}: {info.st_size:,} bytes, more than a fault schedule's {MAX_SCHEDULE_BYTES:,}"
+            )
         data = path.read_bytes()
     except OSError as error:
         raise FaultError(f"{path}: cannot read: {error.strerror or error}") from None
@@ -365,3 +376,15 @@ class FaultSchedule:
             else:
                 heapq.heappop(upcoming)
             yield fault
+
+
+# A schedule is a few lines a person wrote: one larger than this is not one.
+MAX_SCHEDULE_BYTES = 1 << 20
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 2, 80, 80
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = _SHOWN.maxset = 6
+
+
+def _shown(value: Any) -> str:
+    """``value`` as an error quotes it: short, however large or deep (a YAML alias bomb) it is."""
+    return _SHOWN.repr(value)

@@ -235,3 +235,23 @@ def test_apps_hear_their_links_go_down_and_come_back(simulate):
         down = heard.index((neighbour, "link-down", "n1"))
         up = heard.index((neighbour, "link-up", "n1"))
         assert down < up, heard
+
+
+def test_a_schedule_that_is_no_file_or_too_large_or_an_alias_bomb_is_refused_in_one_short_line(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(FaultError, match="is not a regular file"):
+        load_fault_schedule("/dev/zero")
+    with pytest.raises(FaultError, match="is a directory"):
+        load_fault_schedule(tmp_path)
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"# " + b"x" * (2 << 20) + b"\n")
+    with pytest.raises(FaultError, match="more than a fault schedule's"):
+        load_fault_schedule(huge)
+    # Nine levels of aliases of nine: a few hundred bytes that stand for 9**9 items.
+    lines = ['a0: &a0 ["x"]'] + [f"a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 10)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\nfaults: [*a9]\n")
+    with pytest.raises(FaultError, match="a fault is a line or a mapping") as raised:
+        load_fault_schedule(bomb)
+    assert len(str(raised.value)) < 1000
