@@ -496,6 +496,8 @@ class Verifier:
         self.open_sockets.setdefault(record["node"], {}).setdefault(key, []).append(opened)
 
     def _close(self, record: dict[str, Any], line: int) -> None:
+        if "peer" not in record and self.open_accepts:
+            self._forget_strangers_accept(record)
         sockets = self.open_sockets.get(record["node"])
         if not sockets:
             return
@@ -505,6 +507,17 @@ class Verifier:
             opened.pop(0)
             if not opened:
                 del sockets[key]
+
+    def _forget_strangers_accept(self, record: dict[str, Any]) -> None:
+        """A connection a node accepted and closed without ever learning whose it was: a process outside
+        the run (a port scan, garbage on a port), refused. It is no link, and has no connect to mirror."""
+        sockname, peername = address_keys(record)
+        key = (_transport(record), peername, sockname)
+        waiting = self.open_accepts.get(key)
+        if waiting and waiting[0][0]["node"] == record["node"]:
+            waiting.pop(0)
+            if not waiting:
+                del self.open_accepts[key]
 
     def _stop(self, record: dict[str, Any], line: int) -> None:
         node = record["node"]
