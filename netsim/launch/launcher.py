@@ -53,6 +53,7 @@ from netsim.launch.records import (
 from netsim.launch.signals import RunInterrupted, StopSignals, signal_name
 from netsim.runs.layout import node_part_name
 from netsim.runtime import control
+from netsim.runtime.bounds import CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT, bounded_lines
 from netsim.runtime.control import ControlProtocolError
 from netsim.runtime.plan import NodePlan, plan_to_json
 
@@ -592,7 +593,10 @@ class Launcher:
             died = not crashed and (node.died_unreported or (not node.closed and exit_code not in (0, None)))
             if not crashed and not died and node.forced is None:
                 continue
-            text = node.crash_traceback or _death_text(exit_code)
+            # Bounded by the node already; a node's report is only as trustworthy as its code.
+            text = bounded_lines(
+                node.crash_traceback or _death_text(exit_code), CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT
+            )
             if node.forced is not None:
                 text += f"\n{self._forced_text(node)}"
             failures.append(

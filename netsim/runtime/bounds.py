@@ -7,6 +7,8 @@
 * ``CappedLog``: a node's log file (its app's ``print()`` and ``ctx.log()``, and anything written to its
   file descriptors 1 and 2, by it or by the programs it starts) stops growing at ``LOG_LIMIT_BYTES``,
   with a last line that says so.
+* ``bounded_text``: a crash's traceback (its message can be anything an app raised) as the log, the
+  trace and the launcher's report keep it: its head and its tail, at most ``CRASH_TEXT_LIMIT``.
 * ``ACCEPT_BACKOFF_*``: a listener that runs out of file descriptors stops accepting for a while
   instead of spinning on EMFILE (see ``netsim.runtime.channels.Listener``).
 """
@@ -25,6 +27,9 @@ LOG_LIMIT_BYTES = 16 * 1024 * 1024
 # What descriptors 1 and 2 of a node may hold while its loop is busy (Linux lets a user ask for up to
 # /proc/sys/fs/pipe-max-size, 1 MiB by default).
 PIPE_BYTES = 1024 * 1024
+CRASH_TEXT_LIMIT = 64 * 1024
+# A crash's last line, as an error event and a failure's one-line report give it.
+CRASH_LINE_LIMIT = 1000
 ACCEPT_BACKOFF_FIRST_S = 0.05
 ACCEPT_BACKOFF_MAX_S = 1.0
 
@@ -186,3 +191,25 @@ class _BinaryLog:
 
     def flush(self) -> None:
         pass
+
+
+def bounded_text(text: str, limit: int) -> str:
+    """``text``, or its first and last ``limit // 2`` characters with what was left out said between."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters left out ...]\n{text[-half:]}"
+
+
+def bounded_lines(text: str, line_limit: int, limit: int) -> str:
+    """``text`` with each line cut to its first ``line_limit`` characters (a traceback's last line
+    keeps the exception's name), then bounded as a whole (``bounded_text``)."""
+    if len(text) <= line_limit:
+        return text
+    lines = [
+        line
+        if len(line) <= line_limit
+        else f"{line[:line_limit]} [... {len(line) - line_limit:,} characters left out]"
+        for line in text.split("\n")
+    ]
+    return bounded_text("\n".join(lines), limit)

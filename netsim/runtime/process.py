@@ -26,6 +26,7 @@ from collections.abc import Callable
 from netsim.errors import NetsimError, ProgramFailed
 from netsim.runtime import control
 from netsim.runtime.app import App, MainFailed
+from netsim.runtime.bounds import CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT, bounded_lines
 from netsim.runtime.context import NodeContext
 from netsim.runtime.control import ControlSocket
 from netsim.runtime.launcher_pipes import ControlChannel, StartGate
@@ -183,8 +184,10 @@ def _crash(node: Node, error: BaseException) -> int:
     if isinstance(error, SystemExit):
         # sys.exit() in an app ends the node, not the run: a failure like any other, named.
         text += f"the app called sys.exit({error.code!r}); a node's app ends with ctx.stop()\n"
+    # Bounded: an app's exception message is anything it raised, 50 MB as well as one line.
+    text = bounded_lines(text, CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT)
     node.log_file.write_always(f"node {node.name!r} crashed:\n{text}")
-    last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)
+    last_line = text.strip().splitlines()[-1] if text.strip() else repr(error)[:CRASH_LINE_LIMIT]
     try:
         node.trace.event("error", error=f"node crashed: {last_line}")
         node.shutdown.close_all("crash")

@@ -254,3 +254,12 @@ class RecordsRehearsal(App):
                 immortal=immortal,
             )
         ctx.stop()
+
+
+class RaisesAHugeMessage(App):
+    """n1 fails with an exception whose message is 5 MB."""
+
+    def on_start(self, ctx):
+        if ctx.name == "n1":
+            raise RuntimeError("A" * 5_000_000)
+        ctx.stop()

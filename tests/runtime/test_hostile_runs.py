@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from netsim_testing import Simulations, load_trace, node_pids
+from netsim_testing import A_NODE_FAILS, Simulations, load_trace, node_pids
 
 import netsim
 from netsim.launch.launcher import ReadyNode
@@ -376,3 +376,16 @@ def test_an_impostor_at_start_up_is_refused_and_the_real_link_comes_up(simulate)
     assert {e["node"] for e in events if e["event"] == "recv" and e["msg_type"] == "flood"} >= {
         f"n{index}" for index in range(1, 40)
     }
+
+
+@pytest.mark.timeout(60)
+def test_a_crash_with_a_huge_message_is_reported_within_bounds(simulate):
+    result = simulate("ring:4", app=app("RaisesAHugeMessage"), seed=1, verify_rejects=A_NODE_FAILS)
+    (failure,) = result.summary.node_failures
+    assert failure.name == "n1" and failure.error.startswith("RuntimeError: AAAA")
+    assert failure.error.endswith("characters left out]")
+    assert len(failure.error) < 2_000
+    assert (result.run_dir / "summary.json").stat().st_size < 200_000
+    assert Path(failure.log).stat().st_size < 1_000_000
+    crashed = [e for e in load_trace(result.run_dir)[1] if e["event"] == "error" and e["node"] == "n1"]
+    assert crashed and all(len(e["error"]) < 2_000 for e in crashed)
