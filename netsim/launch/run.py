@@ -338,7 +338,15 @@ def run(
                         messages_received=0,
                     )
                 )
-            warnings = merge_parts(run_dir, header)
+            try:
+                warnings = merge_parts(run_dir, header)
+            except OSError as error:
+                # No room (ENOSPC, EFBIG under a file size limit): the nodes' parts are still there.
+                raise RunError(
+                    f"{run_dir}: the run ended ({outcome.ended_by}), but its trace could not be merged: "
+                    f"{error.strerror or error}",
+                    hint=f"make room, then finish it with: netsim runs recover {run_dir}",
+                ) from None
             summary = RunSummary(
                 **what_ran(run_dir, header),
                 shaped_links=len(shaped_links),

@@ -112,3 +112,37 @@ def test_missing_topology_file_names_it(tmp_path):
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("netsim ")
+
+
+@pytest.mark.timeout(60)
+def test_no_room_for_the_merged_trace_is_one_line_and_the_run_can_be_recovered(tmp_path):
+    import resource
+
+    def small_files() -> None:
+        # 40 KiB per file: each node's part fits, the merged trace of them all does not.
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40 * 1024, resource.RLIM_INFINITY))
+
+    out = tmp_path / "runs"
+    command = [
+        sys.executable,
+        "-m",
+        "netsim",
+        "run",
+        "ring:8",
+        "--app",
+        "gossip",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+    ]
+    completed = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=60, preexec_fn=small_files
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "its trace could not be merged: File too large" in completed.stderr
+    [run_dir] = list(out.iterdir())
+    recovered = runner.invoke(app, ["runs", "recover", str(run_dir)])
+    assert recovered.exit_code == 0, recovered.output
+    assert (run_dir / "summary.json").exists()
