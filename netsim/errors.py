@@ -39,9 +39,11 @@ class NetsimError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Messages quote what the user gave (a name, a value): a 5 MB value stays one readable line.
+        message = _bounded(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else _bounded(hint)
 
     def __str__(self) -> str:
         return self.message
@@ -168,3 +170,14 @@ class NodeCrashed(RunError):
         self.node = node
         self.node_exit_code = exit_code
         self.traceback_text = traceback_text
+
+
+# An error's message and hint at most: the head (where, what) and the tail (the fix) of a longer one.
+MESSAGE_LIMIT = 2_000
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MESSAGE_LIMIT:
+        return text
+    head, tail = MESSAGE_LIMIT * 3 // 4, MESSAGE_LIMIT // 4
+    return f"{text[:head]} [... {len(text) - head - tail:,} characters left out ...] {text[-tail:]}"

@@ -64,13 +64,13 @@ def from_graph(
             name=names[node_id],
             index=index,
             app=_node_app(source, names[node_id], data.get("app")),
-            attrs=_json_attrs(data, exclude=("app", "cmd")),
+            attrs=_json_attrs(data, ("app", "cmd"), source, f"node {names[node_id]}"),
             cmd=_node_cmd(source, names[node_id], data.get("cmd"), data.get("app")),
         )
         for index, (node_id, data) in enumerate(node_items)
     )
     links = _links(graph, source, names, edge_order, warnings)
-    graph_attrs = _json_attrs(graph.graph, exclude=())
+    graph_attrs = _json_attrs(graph.graph, (), source, "graph")
     return Topology(
         name=name or _graph_name(graph_attrs, source),
         source=source,
@@ -103,19 +103,40 @@ def from_networkx(graph: Any) -> Topology:
     return from_graph(graph, source, name)
 
 
-def to_json_value(value: Any) -> Any:
-    """``value`` as str/int/float/bool/None or lists and str-keyed dicts of those; anything else -> str."""
+def to_json_value(value: Any, _depth: int = 0) -> Any:
+    """``value`` as str/int/float/bool/None or lists and str-keyed dicts of those; anything else -> str.
+
+    Text that is not valid Unicode (a lone surrogate, which a JSON or GML file can spell) keeps its
+    characters as ``\\udXXX`` escapes; nesting deeper than ``MAX_ATTRIBUTE_DEPTH`` is a ValueError."""
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _text(str(value))
     # Subclasses (IntEnum, numpy.float64, ...) collapse to the plain type that JSON knows.
-    for plain in (int, float, str):
+    for plain in (int, float):
         if isinstance(value, plain):
             return plain(value)
+    if isinstance(value, (Mapping, list, tuple)) and _depth >= MAX_ATTRIBUTE_DEPTH:
+        raise ValueError(f"nested more than {MAX_ATTRIBUTE_DEPTH} levels deep")
     if isinstance(value, Mapping):
-        return {str(key): to_json_value(item) for key, item in value.items()}
+        return {_text(str(key)): to_json_value(item, _depth + 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_json_value(item) for item in value]
-    return str(value)
+        return [to_json_value(item, _depth + 1) for item in value]
+    return _text(str(value))
+
+
+# Deeper attribute values are refused: nobody writes them, and each level is a Python frame.
+MAX_ATTRIBUTE_DEPTH = 64
+
+
+def _text(text: str) -> str:
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+    return text
 
 
 def format_names(names: Sequence[str], limit: int = 5) -> str:
@@ -164,6 +185,15 @@ def _node_names(
                 f"node #{position}",
                 f"the node has an empty name (id {str(node_id)!r} and no label)",
                 hint="give the node an id or a label that is not empty",
+            )
+    for position, (node_id, _data) in enumerate(node_items):
+        name = labels[node_id] if labels[node_id] is not None else str(node_id)
+        if _text(name) != name:
+            raise TopologyError(
+                source,
+                f"node #{position}",
+                f"the node's name {ascii(name)} is not valid Unicode text (it holds a lone surrogate)",
+                hint="name the node with text a file can hold in UTF-8",
             )
     label_counts: dict[str, int] = defaultdict(int)
     for label in labels.values():
@@ -259,8 +289,15 @@ def _link_transport(source: str, a: str, b: str, value: Any) -> str | None:
     )
 
 
-def _json_attrs(data: Mapping[str, Any], exclude: tuple[str, ...]) -> dict[str, Any]:
-    return {str(key): to_json_value(value) for key, value in data.items() if key not in exclude}
+def _json_attrs(
+    data: Mapping[str, Any], exclude: tuple[str, ...], source: str = "", element: str | None = None
+) -> dict[str, Any]:
+    try:
+        return {_text(str(key)): to_json_value(value) for key, value in data.items() if key not in exclude}
+    except (ValueError, RecursionError) as error:
+        raise TopologyError(
+            source, element, f"an attribute's value is {error}", hint="give it a flat value"
+        ) from None
 
 
 def _graph_name(graph_attrs: Mapping[str, Any], source: str) -> str:
@@ -363,7 +400,7 @@ def _links(
             b=link.b,
             # One of the parallel edges may set the transport while the others leave it unset.
             transport=link.transports[0] if link.transports else None,
-            attrs=_json_attrs(link.attrs, exclude=("transport",)),
+            attrs=_json_attrs(link.attrs, ("transport",), source, f"edge {link.a} -> {link.b}"),
         )
         for link in pending.values()
     )

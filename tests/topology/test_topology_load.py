@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
 import tempfile
@@ -312,6 +313,9 @@ EXPECTED_BAD = {
     "not-graphml.xml": "not a GraphML file",
     "bad-node-id.json": "node #0: the node id must be a string or a number",
     "not-an-object.json": "expected a JSON object",
+    "bad-encoding.graphml": "line 1: the XML declaration's encoding cannot be read: unknown encoding: bogus-enc",
+    "lone-surrogate.json": "node #0: the node's name '\\ud800' is not valid Unicode text",
+    "deep-attribute.json": "node a: an attribute's value is nested more than 64 levels deep",
 }
 
 
@@ -511,3 +515,21 @@ def test_a_bad_graph_is_one_topology_error(graph: object, message: str) -> None:
         load_topology(graph)  # type: ignore[arg-type]
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value) and caught.value.hint
+
+
+def test_an_error_that_quotes_a_huge_value_stays_one_short_line(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    document = {
+        "directed": False,
+        "multigraph": False,
+        "graph": {},
+        "nodes": [{"id": "a"}, {"id": "b"}],
+        "links": [{"source": "a", "target": "b", "transport": "q" * 5_000_000}],
+    }
+    huge.write_text(json.dumps(document))
+    with pytest.raises(TopologyError) as caught:
+        load_topology(huge)
+    message = str(caught.value)
+    assert len(message) < 2_500 and "\n" not in message
+    assert message.startswith(f"{huge}: edge a -> b: unknown transport 'qqq")
+    assert "characters left out" in message

@@ -35,6 +35,14 @@ def parse_graphml(data: bytes, source: str) -> ParsedGraph:
             f"not well-formed XML: {reason} (column {column + 1})",
             hint="fix the XML there; GraphML is XML with <graphml>, <graph>, <node> and <edge> elements",
         ) from None
+    except (LookupError, ValueError) as error:
+        # The XML declaration names an encoding Python does not have, or one that cannot be used.
+        raise TopologyError(
+            source,
+            "line 1",
+            f"the XML declaration's encoding cannot be read: {error}",
+            hint="save it as UTF-8",
+        ) from None
     if _local_name(root.tag) != "graphml":
         raise TopologyError(
             source,
