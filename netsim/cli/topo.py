@@ -130,11 +130,14 @@ def show_command(
 @handles_errors
 def validate_command(spec: SpecArgument, seed: SeedOption = None) -> None:
     """Check that a topology loads; exit 2 with the reason if it does not."""
+    from netsim.shaping.links import topology_conditions
     from netsim.topology import load_topology
     from netsim.topology.commands import check_topology_commands
 
     topology = load_topology(spec, seed=seed)
     check_topology_commands(topology)
+    # The links' conditions (latency, loss, ...) too: what `netsim run` would refuse is not "ok".
+    topology_conditions(topology, {}, DEFAULT_TRANSPORT)
     stderr.print(f"ok: {len(topology.nodes)} nodes, {len(topology.links)} links", highlight=False)
     for warning in topology.warnings:
         stderr.print(f"warning: {visible(warning)}", highlight=False, markup=False)
@@ -148,7 +151,8 @@ def _print_code_app_notes(topology: "Topology") -> None:
     for spec, names in topology.code_apps().items():
         shown = format_names([visible(name) for name in names])
         stderr.print(
-            f"note: node{'s' if len(names) > 1 else ''} {shown} name app {visible(repr(spec))}, Python code "
+            f"note: node{'s' if len(names) > 1 else ''} {shown} name{'' if len(names) > 1 else 's'} app "
+            f"{visible(repr(spec))}, Python code "
             "the topology points at: netsim run imports it only with --allow-topology-apps "
             "(or --app with the same spec)",
             highlight=False,
@@ -157,7 +161,8 @@ def _print_code_app_notes(topology: "Topology") -> None:
     for line, names in topology.commands().items():
         shown = format_names([visible(name) for name in names])
         stderr.print(
-            f"note: node{'s' if len(names) > 1 else ''} {shown} run cmd {visible(repr(line))}, a program the "
+            f"note: node{'s' if len(names) > 1 else ''} {shown} run{'' if len(names) > 1 else 's'} cmd "
+            f"{visible(repr(line))}, a program the "
             "topology names: netsim run starts it only with --allow-topology-apps "
             "(or --cmd with the same line)",
             highlight=False,

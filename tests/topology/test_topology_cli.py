@@ -227,3 +227,13 @@ def test_a_node_with_an_app_and_a_cmd_or_a_cmd_that_is_not_a_string_is_refused(t
     unclosed = _gml_with_commands(tmp_path, 'cmd "python3 \'x.py"')
     result = invoke("validate", str(unclosed))
     assert result.exit_code == 2 and "cannot be split into arguments" in result.output
+
+
+def test_validate_refuses_the_link_conditions_run_refuses(tmp_path: Path) -> None:
+    bad = tmp_path / "loss.gml"
+    bad.write_text(
+        'graph [ node [ id 0 label "a" ] node [ id 1 label "b" ] edge [ source 0 target 1 loss 1.5 ] ]\n'
+    )
+    result = invoke("validate", str(bad))
+    assert result.exit_code == 2, result.output
+    assert "edge a -> b: loss=1.5: expected a probability from 0 to 1" in " ".join(result.output.split())
