@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -46,3 +47,10 @@ def handles_errors(command: F) -> F:
             raise typer.Exit(error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def seconds_into_the_run(value: float | None) -> float | None:
+    """An option's callback: ``--since`` / ``--until`` are finite seconds (not nan, not inf)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a number of seconds into the run, got {value}")
+    return value

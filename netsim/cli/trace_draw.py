@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from netsim.cli.common import handles_errors, stderr
+from netsim.cli.common import handles_errors, seconds_into_the_run, stderr
 from netsim.cli.terminal import visible_text
 from netsim.cli.trace_input import RunOrTraceArgument
 from netsim.errors import InputError
@@ -39,10 +39,12 @@ def diagram_command(
         ),
     ] = None,
     since: Annotated[
-        float | None, typer.Option("--since", help="Seconds into the run: draw from here.")
+        float | None,
+        typer.Option("--since", help="Seconds into the run: draw from here.", callback=seconds_into_the_run),
     ] = None,
     until: Annotated[
-        float | None, typer.Option("--until", help="Seconds into the run: draw up to here.")
+        float | None,
+        typer.Option("--until", help="Seconds into the run: draw up to here.", callback=seconds_into_the_run),
     ] = None,
     axis: Annotated[
         Literal["time", "lamport"],
@@ -98,7 +100,10 @@ def plot_command(
         typer.Option("--out", "-o", help=f"The image to write: {', '.join('.' + f for f in PLOT_FORMATS)}."),
     ],
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the spring layout (nodes without coordinates).")
+        int,
+        typer.Option(
+            "--seed", help="Seed of the spring layout (nodes without coordinates).", min=0, max=2**32 - 1
+        ),
     ] = 1,
     include_control: Annotated[
         bool, typer.Option("--include-control", help="Also count netsim's own messages (netsim.hello).")

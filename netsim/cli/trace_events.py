@@ -17,7 +17,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from netsim.cli.common import echo_json, handles_errors, stderr
+from netsim.cli.common import echo_json, handles_errors, seconds_into_the_run, stderr
 from netsim.cli.terminal import visible, visible_markup
 from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
 
@@ -70,10 +70,20 @@ def events_command(
         typer.Option("--type", help="Only messages of this msg_type (repeat it, or a comma list)."),
     ] = None,
     since: Annotated[
-        float | None, typer.Option("--since", help="Only events at least this many seconds into the run.")
+        float | None,
+        typer.Option(
+            "--since",
+            help="Only events at least this many seconds into the run.",
+            callback=seconds_into_the_run,
+        ),
     ] = None,
     until: Annotated[
-        float | None, typer.Option("--until", help="Only events at most this many seconds into the run.")
+        float | None,
+        typer.Option(
+            "--until",
+            help="Only events at most this many seconds into the run.",
+            callback=seconds_into_the_run,
+        ),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Print at most this many events.")] = None,
     as_json: Annotated[

@@ -268,7 +268,15 @@ def run(
             cluster_header = {"engine": "ray", "address": cluster, **placed.to_json()}
 
         node_dir = run_dir / NODE_DIR_NAME
-        node_dir.mkdir(parents=True)
+        try:
+            node_dir.mkdir(parents=True)
+        except OSError as error:
+            # What os.access could not tell: a read-only or full file system, a kernel's own directory.
+            reason = error.strerror or error
+            raise OptionError(
+                f"--out {os.fsdecode(out)}: cannot create the run directory {run_dir}: {reason}",
+                hint="pick a directory you can write to",
+            ) from None
         if workload is not None:
             (run_dir / HISTORY_DIR_NAME).mkdir()
         write_topology_json(topo, run_dir / TOPOLOGY_FILE_NAME)

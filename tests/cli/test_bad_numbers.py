@@ -253,3 +253,25 @@ def test_a_bad_number_as_a_real_command(options, tmp_path):
     errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and options[0] in errors[0], completed.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["events", "RUN", "--since", "nan"],
+        ["events", "RUN", "--until", "inf"],
+        ["diagram", "RUN", "-o", "OUT.svg", "--until", "inf"],
+        ["plot", "RUN", "-o", "OUT.png", "--seed", "-1"],
+        ["plot", "RUN", "-o", "OUT.png", "--seed", str(2**32)],
+    ],
+    ids=lambda value: " ".join(value[2:]),
+)
+def test_trace_commands_check_their_numbers(arguments, tmp_path):
+    from netsim_testing import trace_header, write_run
+
+    run = write_run(tmp_path / "run", trace_header(["a", "b"], [["a", "b"]]), [])
+    arguments = [str(run) if a == "RUN" else a.replace("OUT", str(tmp_path / "out")) for a in arguments]
+    result = runner.invoke(app, ["trace", *arguments])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
