@@ -14,7 +14,7 @@ import typer
 
 from netsim.cli.common import handles_errors, seconds_into_the_run, stderr
 from netsim.cli.terminal import visible_text
-from netsim.cli.trace_input import RunOrTraceArgument
+from netsim.cli.trace_input import RunOrTraceArgument, explains_malformed_fields
 from netsim.errors import InputError
 from netsim.trace.outputs import PLOT_FORMATS
 
@@ -28,6 +28,7 @@ app = typer.Typer()
 
 @app.command("diagram")
 @handles_errors
+@explains_malformed_fields
 def diagram_command(
     run_dir_or_trace: RunOrTraceArgument,
     out: Annotated[Path, typer.Option("--out", "-o", help="The SVG file to write.")],
@@ -93,6 +94,7 @@ def diagram_command(
 
 @app.command("plot")
 @handles_errors
+@explains_malformed_fields
 def plot_command(
     run_dir_or_trace: RunOrTraceArgument,
     out: Annotated[

@@ -19,7 +19,7 @@ import typer
 
 from netsim.cli.common import echo_json, handles_errors, seconds_into_the_run, stderr
 from netsim.cli.terminal import visible, visible_markup
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument
+from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, explains_malformed_fields
 
 # The node column is padded to the longest node name, up to this.
 MAX_NODE_WIDTH = 24
@@ -51,6 +51,7 @@ def _write_lines(lines: Iterator[str]) -> None:
 
 @app.command("events")
 @handles_errors
+@explains_malformed_fields
 def events_command(
     run_dir_or_trace: RunOrTraceArgument,
     node: Annotated[
@@ -132,6 +133,7 @@ def events_command(
 
 @app.command("follow")
 @handles_errors
+@explains_malformed_fields
 def follow_command(
     run_dir_or_trace: RunOrTraceArgument,
     what: Annotated[

@@ -10,7 +10,12 @@ import typer
 
 from netsim.cli.common import echo_json, handles_errors, stderr
 from netsim.cli.terminal import visible_markup
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, warn_skipped_lines
+from netsim.cli.trace_input import (
+    LenientOption,
+    RunOrTraceArgument,
+    explains_malformed_fields,
+    warn_skipped_lines,
+)
 from netsim.errors import OptionError
 
 if TYPE_CHECKING:
@@ -31,6 +36,7 @@ def _report(result: "ExportResult") -> None:
 
 @app.command("export")
 @handles_errors
+@explains_malformed_fields
 def export_command(
     run_dir_or_trace: RunOrTraceArgument,
     sqlite: Annotated[

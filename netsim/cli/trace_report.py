@@ -10,7 +10,7 @@ import typer
 
 from netsim.cli.common import handles_errors, stderr
 from netsim.cli.terminal import visible_markup
-from netsim.cli.trace_input import RunOrTraceArgument
+from netsim.cli.trace_input import RunOrTraceArgument, explains_malformed_fields
 from netsim.trace.outputs import DEFAULT_MAX_TABLE_EVENTS, REPORT_FILE_NAME
 
 app = typer.Typer()
@@ -24,6 +24,7 @@ def _size(size_bytes: int) -> str:
 
 @app.command("report")
 @handles_errors
+@explains_malformed_fields
 def report_command(
     run_dir_or_trace: RunOrTraceArgument,
     out: Annotated[

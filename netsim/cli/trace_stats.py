@@ -12,7 +12,12 @@ from rich.text import Text
 from netsim.cli.common import handles_errors, stderr
 from netsim.cli.tables import field_table, link_sections
 from netsim.cli.terminal import visible_text
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
+from netsim.cli.trace_input import (
+    LenientOption,
+    RunOrTraceArgument,
+    explains_malformed_fields,
+    print_analysis,
+)
 
 if TYPE_CHECKING:
     from netsim.trace.stats import LatencyStats, Timeline, TraceStats
@@ -231,6 +236,7 @@ def _timeline_table(stats: "TraceStats", timeline: "Timeline") -> Table:
 
 @app.command("stats")
 @handles_errors
+@explains_malformed_fields
 def stats_command(
     run_dir_or_trace: RunOrTraceArgument,
     bucket: Annotated[

@@ -13,7 +13,12 @@ from rich.text import Text
 from netsim.cli.common import handles_errors, stderr
 from netsim.cli.tables import field_table, link_sections
 from netsim.cli.terminal import visible_text
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
+from netsim.cli.trace_input import (
+    LenientOption,
+    RunOrTraceArgument,
+    explains_malformed_fields,
+    print_analysis,
+)
 
 if TYPE_CHECKING:
     from netsim.trace.summary import TraceSummary
@@ -99,6 +104,7 @@ def _errors_table(summary: "TraceSummary") -> Table:
 
 @app.command("summary")
 @handles_errors
+@explains_malformed_fields
 def summary_command(
     run_dir_or_trace: RunOrTraceArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,

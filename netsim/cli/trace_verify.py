@@ -12,7 +12,12 @@ from rich.text import Text
 
 from netsim.cli.common import handles_errors, stderr
 from netsim.cli.terminal import visible_markup, visible_text
-from netsim.cli.trace_input import LenientOption, RunOrTraceArgument, print_analysis
+from netsim.cli.trace_input import (
+    LenientOption,
+    RunOrTraceArgument,
+    explains_malformed_fields,
+    print_analysis,
+)
 
 if TYPE_CHECKING:
     from netsim.trace.verify import VerifyReport
@@ -83,6 +88,7 @@ def _print_report(report: "VerifyReport") -> None:
 
 @app.command("verify")
 @handles_errors
+@explains_malformed_fields
 def verify_command(
     run_dir_or_trace: RunOrTraceArgument,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
