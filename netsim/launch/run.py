@@ -209,6 +209,11 @@ def run(
         from netsim.launch.cluster.relay import ClusterForkServer
 
         check_cluster_options(cluster, placement)
+    elif placement != "balanced":
+        raise OptionError(
+            f"--placement {placement!r} places nodes on a cluster's hosts: it needs --cluster",
+            hint="add --cluster ray (or ray://HOST:PORT), or leave --placement out",
+        )
     # What the program around the launcher holds, counted before the fork server's link adds one.
     inherited_fds = open_fds()
     # The process that will fork the nodes starts now and imports while the topology loads (over many

@@ -64,6 +64,10 @@ def load_topology(spec: str | os.PathLike[str] | nx.Graph, *, seed: int | None =
     if not isinstance(spec, (str, bytes, os.PathLike)):
         return from_networkx(spec)
     source = os.fsdecode(spec)
+    if not source.strip():
+        raise TopologyError(
+            repr(source), None, "no topology given", hint="pass a topology file or a spec such as ring:8"
+        )
     if is_generator_spec(source) and not os.path.lexists(source):
         kind, args = parse_generator_spec(source)
         return from_graph(generate_graph(kind, args, seed), source)

@@ -294,3 +294,14 @@ def test_a_large_sparse_random_graph_is_drawn_in_time_linear_in_its_links() -> N
 
     small, large = best_of_two("random:10000:0.0004"), best_of_two("random:40000:0.0001")
     assert large < 9 * small, (small, large)
+
+
+def test_placement_without_a_cluster_and_an_empty_topology_are_one_line(tmp_path):
+    for arguments, says in (
+        (["run", "ring:3", "--placement", "bogus"], "--placement 'bogus' places nodes on a cluster's hosts"),
+        (["run", "", "--out", str(tmp_path)], "no topology given"),
+        (["topo", "validate", " "], "no topology given"),
+    ):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 2, result.output
+        assert says in result.output

@@ -316,6 +316,7 @@ EXPECTED_BAD = {
     "bad-encoding.graphml": "line 1: the XML declaration's encoding cannot be read: unknown encoding",
     "lone-surrogate.json": "node #0: the node's name '\\ud800' is not valid Unicode text",
     "deep-attribute.json": "node a: an attribute's value is nested more than 64 levels deep",
+    "newer-format.json": "format 'netsim-topology/99': this netsim reads 'netsim-topology/1'",
 }
 
 

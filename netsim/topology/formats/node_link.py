@@ -160,7 +160,19 @@ def _json_text(value: Any) -> str:
 
 
 def _restored_netsim_fields(data: dict[str, Any], source: str) -> dict[str, Any]:
-    if data.get("format") != NETSIM_TOPOLOGY_FORMAT:
+    written = data.get("format")
+    if (
+        isinstance(written, str)
+        and written.startswith("netsim-topology/")
+        and written != NETSIM_TOPOLOGY_FORMAT
+    ):
+        raise TopologyError(
+            source,
+            None,
+            f"format {written!r}: this netsim reads {NETSIM_TOPOLOGY_FORMAT!r}",
+            hint='read it with the netsim that wrote it, or drop the "format" key (plain node-link JSON)',
+        )
+    if written != NETSIM_TOPOLOGY_FORMAT:
         return {}
     name, origin, warnings = data.get("name"), data.get("source"), data.get("warnings", [])
     if not (
