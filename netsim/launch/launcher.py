@@ -93,6 +93,7 @@ class Launcher:
         self._phase = "starting"
         self._startup_problem: str | None = None
         self._server_lost = False
+        self._server_lost_running = False  # lost after start-up, while nodes ran (a failure of its own)
         self._hosts_lost: list[str] = []
         # What the run waits for, kept up to date as messages come, so that no message costs a scan
         # of every node: the nodes a wait (start-up, each shutdown step) still waits for, the live
@@ -317,8 +318,10 @@ class Launcher:
             self._on_control(node, message)
         if link.eof:
             self._unregister(link.fileno)
-            if self._server_lost:
-                # Nobody will report its exit: its control socket's EOF is all there is to go by.
+            if self._server_lost and not node.exited:
+                # Nobody will report its exit: its control socket's EOF is all there is to go by. A node
+                # ends by itself when its fork server dies: the server's death is the failure, not its.
+                node.lost_with_server = True
                 self._on_exit(node, None)
 
     def _on_control(self, node: NodeState, message: dict[str, Any]) -> None:
@@ -459,6 +462,7 @@ class Launcher:
         self._unregister(self.server.link.fileno)
         if self._phase != "stopping":
             self.failed = True
+            self._server_lost_running = self._phase != "starting"
             self._fail_startup("the fork server, which starts and reaps the nodes, exited")
 
     # ---- talking to nodes -----------------------------------------------------------------------------
@@ -585,8 +589,18 @@ class Launcher:
             {"name": None, "exit_code": None, "error": text, "traceback": "", "host_lost": True}
             for text in self._hosts_lost
         ]
+        if self._server_lost and self._server_lost_running:
+            failures.append(
+                {
+                    "name": None,
+                    "exit_code": None,
+                    "error": "the fork server, which starts and reaps the nodes, died during the run: "
+                    "every node ended with it",
+                    "traceback": "",
+                }
+            )
         for node in self.nodes + self.retired:
-            if node.killed_by_fault or node.pid is None or node.lost_with_host:
+            if node.killed_by_fault or node.pid is None or node.lost_with_host or node.lost_with_server:
                 continue
             exit_code = node.exit_code
             crashed = node.crash_traceback is not None

@@ -40,6 +40,7 @@ class NodeState:
     killed_by_fault: bool = False  # its death was scheduled: a fault, not a failure
     stopped: bool = False  # SIGSTOPped by a fault
     lost_with_host: bool = False  # its host's agent was lost (a run over many hosts): the host failed
+    lost_with_server: bool = False  # it ended because its fork server died: the server failed
     # The signal the shutdown had to send because the node did not stop when asked (a failure).
     forced: str | None = None
     forced_after_s: float = 0.0

@@ -263,3 +263,15 @@ class RaisesAHugeMessage(App):
         if ctx.name == "n1":
             raise RuntimeError("A" * 5_000_000)
         ctx.stop()
+
+
+class KillsItsForkServer(App):
+    """n1 kills the process that forked it (the run's fork server) once the run has started."""
+
+    def on_start(self, ctx):
+        if ctx.name == "n1":
+            os.kill(os.getppid(), signal.SIGKILL)
+        ctx.set_timer(5, "tick")
+
+    def on_timer(self, ctx, name, data):
+        ctx.stop()

@@ -389,3 +389,18 @@ def test_a_crash_with_a_huge_message_is_reported_within_bounds(simulate):
     assert Path(failure.log).stat().st_size < 1_000_000
     crashed = [e for e in load_trace(result.run_dir)[1] if e["event"] == "error" and e["node"] == "n1"]
     assert crashed and all(len(e["error"]) < 2_000 for e in crashed)
+
+
+@pytest.mark.timeout(60)
+def test_an_app_that_kills_the_fork_server_fails_the_run_naming_the_server_not_a_node(simulate):
+    result = simulate(
+        "ring:4",
+        app=app("KillsItsForkServer"),
+        seed=1,
+        verify_rejects={**A_NODE_FAILS, "sockets_closed": "every node ends at once with its fork server"},
+    )
+    assert result.summary.exit_status == "failed"
+    (failure,) = result.summary.node_failures
+    assert (
+        failure.name is None and "the fork server" in failure.error and "died during the run" in failure.error
+    )
