@@ -264,7 +264,7 @@ def _tree(spec: str, values: list[str], seed: int | None) -> nx.Graph:
 
 # From this many nodes random:N:P draws with networkx's fast_gnp_random_graph, in time linear in the
 # links rather than in the pairs of nodes.
-FAST_RANDOM_FROM_NODES = 2_000
+FAST_RANDOM_FROM_NODES = 10_000
 
 
 def _random(spec: str, values: list[str], seed: int | None) -> nx.Graph:
