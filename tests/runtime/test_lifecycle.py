@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,18 @@ def start_run(
     return process
 
 
+def signal_and_wait(process: subprocess.Popen[str], send: Callable[[], None]) -> str:
+    """Signal the run (``send``) and wait for it to end; its stderr. Killed if the test fails first."""
+    try:
+        send()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return stderr
+
+
 def socket_dir_of(pid: int) -> list[str]:
     return [name for name in os.listdir("/tmp") if name.startswith(f"netsim-{pid}-")]
 
@@ -75,13 +88,7 @@ def test_sigterm_and_sighup_stop_the_run_with_a_trace_and_a_summary(
 ):
     out = simulate.watch(tmp_path / "runs")
     process = start_run(out, transport=transport)
-    try:
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    stderr = signal_and_wait(process, lambda: process.send_signal(signum))
     assert process.returncode == exit_code, stderr
     assert "Traceback" not in stderr
     assert processes_mentioning(str(out)) == []
@@ -101,13 +108,7 @@ def test_sigterm_to_the_whole_process_group_stops_the_run_as_to_the_launcher(tmp
     once: the server leaves the stop to the launcher, which ends the run as for its own SIGTERM."""
     out = simulate.watch(tmp_path / "runs")
     process = start_run(out, own_group=True)
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    stderr = signal_and_wait(process, lambda: os.killpg(process.pid, signal.SIGTERM))
     assert process.returncode == 143, stderr
     assert "Traceback" not in stderr
     assert processes_mentioning(str(out)) == []
