@@ -239,9 +239,10 @@ class ProgramApp(App):
                 self._undeliverable(message, f"{dest} is not a neighbour of {node.name}")
             return
         body = message.body
-        if message.src != node.name:
-            # The receiver sees src as the program wrote it (a proxy that answers for a client), as it
-            # does when a message is forwarded or sent to the node itself: the envelope carries it.
+        if message.src != node.name and self._first_hop(dest) == dest:
+            # The receiver's program sees src as this one wrote it (a proxy that answers for a client),
+            # as when a message is forwarded or sent to the node itself: the envelope carries it. Only
+            # to a program's node (a link forwarding runs over): a Python app would see the envelope.
             body = wrap(message.src, dest, 1, body)
         self._send(dest, message.type, body, self._reply_to(message))
 
