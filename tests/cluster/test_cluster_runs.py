@@ -3,12 +3,15 @@ joined by veth links through a bridge (tests/cluster/netns_cluster.py). The laun
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,6 +241,11 @@ def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster
     while _netsim_processes(cluster) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _netsim_processes(cluster)
+    # A lost host keeps the files its agent had (on a real cluster, on that machine): here the hosts
+    # share this machine's /tmp, and the test removes the killed agent's work directory itself.
+    leftovers = glob.glob(os.path.join(tempfile.gettempdir(), f"netsim-agent-{agent}-*"))
+    assert len(leftovers) == 1
+    shutil.rmtree(leftovers[0])
 
 
 def _wait_for_agent_with_nodes(cluster: NetnsCluster, host: int, timeout_s: float = 60.0) -> int:
