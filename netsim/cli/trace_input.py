@@ -13,7 +13,6 @@ import typer
 
 from netsim.cli.common import echo_json, stderr
 from netsim.cli.terminal import visible_markup
-from netsim.errors import TraceFormatError
 
 RunOrTraceArgument = Annotated[
     Path,
@@ -61,9 +60,6 @@ def print_analysis(result: AnalysisT, as_json: bool, print_tables: Callable[[Ana
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# What a trace tool raises on a field of a type it does not expect (a hand-edited or hostile trace).
-_FIELD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError)
-
 
 def explains_malformed_fields(command: F) -> F:
     """A trace command that raised on a field's type names the line and the field instead, as the
@@ -71,32 +67,14 @@ def explains_malformed_fields(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from netsim.trace.field_types import FIELD_ERRORS, malformed_trace_error
+
         try:
             return command(*args, **kwargs)
-        except _FIELD_ERRORS:
-            found = _malformed_line(kwargs.get("run_dir_or_trace"))
-            if found is None:
+        except FIELD_ERRORS:
+            error = malformed_trace_error(kwargs.get("run_dir_or_trace"))
+            if error is None:
                 raise
-            path, line, problem = found
-            raise TraceFormatError(
-                path,
-                line,
-                problem,
-                hint="fix or remove that line (docs/trace-format.md says each field's type)",
-            ) from None
+            raise error from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _malformed_line(run_or_trace: Any) -> tuple[str, int, str] | None:
-    from netsim.trace.field_types import first_malformed
-    from netsim.trace.reader import resolve_trace_path
-
-    if run_or_trace is None:
-        return None
-    try:
-        path = resolve_trace_path(run_or_trace)
-        found = first_malformed(path)
-    except (OSError, TraceFormatError):
-        return None
-    return None if found is None else (str(path), *found)

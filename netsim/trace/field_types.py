@@ -11,13 +11,22 @@ line, the field.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from netsim.errors import TraceFormatError
 from netsim.trace.schema import HEADER_TYPE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# What a trace tool raises on a field of a type it does not expect.
+FIELD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError)
+HINT = "fix or remove that line (docs/trace-format.md gives each field's type)"
 
 # Field -> the JSON types it may have (bool is not an integer here).
 _STRING = (str,)
@@ -103,6 +112,37 @@ def first_malformed(path: str | Path) -> tuple[int, str] | None:
         if problem is not None:
             return line_no, problem
     return None
+
+
+def malformed_trace_error(run_or_trace: str | os.PathLike[str] | None) -> TraceFormatError | None:
+    """The error that names the first line of wrongly typed fields of a trace, if it has one."""
+    from netsim.trace.reader import resolve_trace_path
+
+    if run_or_trace is None:
+        return None
+    try:
+        path = resolve_trace_path(run_or_trace)
+        found = first_malformed(path)
+    except (OSError, TraceFormatError):
+        return None
+    return None if found is None else TraceFormatError(str(path), found[0], found[1], hint=HINT)
+
+
+def names_wrong_field_types(function: F) -> F:
+    """An analysis of a trace (its first argument) that raised on a field's type raises instead the
+    ``TraceFormatError`` that names the line and the field; a real bug goes on as it is."""
+
+    @functools.wraps(function)
+    def wrapper(run_or_trace: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(run_or_trace, *args, **kwargs)
+        except FIELD_ERRORS:
+            error = malformed_trace_error(run_or_trace)
+            if error is None:
+                raise
+            raise error from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:

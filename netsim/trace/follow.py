@@ -12,6 +12,7 @@ from typing import Any
 
 from netsim.errors import InputError
 from netsim.trace.events import format_time
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import format_address
 from netsim.trace.schema import RECEIVE_EVENTS, SEND_EVENTS, header_start_ts_ns
@@ -136,6 +137,7 @@ class MessageLife:
         }
 
 
+@names_wrong_field_types
 def follow_message(run_or_trace: str | os.PathLike[str], msg_id: str, *, strict: bool = True) -> MessageLife:
     """The life of message ``msg_id`` in a run directory's or trace file's trace, from one pass.
 

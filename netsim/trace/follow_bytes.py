@@ -20,6 +20,7 @@ from typing import Any
 from netsim.errors import InputError
 from netsim.trace.byte_ranges import BytePair, BytePairer, Unreceived, send_start_ns
 from netsim.trace.events import format_time
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.follow import format_duration
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.records import format_address
@@ -138,6 +139,7 @@ def _is_target(event: dict[str, Any], spec: BytesSpec) -> bool:
     return offset <= spec.offset < offset + nbytes  # type: ignore[operator]
 
 
+@names_wrong_field_types
 def follow_bytes(run_or_trace: str | os.PathLike[str], spec: BytesSpec, *, strict: bool = True) -> BytesLife:
     """The life of the send call that wrote ``spec``'s bytes, from one pass that stops once every byte of
     that send is accounted for. Raises ``InputError`` (exit 2) when no send call of the trace wrote them."""

@@ -51,6 +51,7 @@ from typing import Any
 
 from netsim.errors import OptionError
 from netsim.trace.call_stats import CallPairCounter
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import SEND_EVENTS, header_start_ts_ns
@@ -576,6 +577,7 @@ def check_bucket_s(bucket_s: float | None) -> None:
         raise OptionError(f"--bucket must be a positive number of seconds, got {bucket_s}")
 
 
+@names_wrong_field_types
 def trace_stats(
     run_or_trace: str | os.PathLike[str], *, bucket_s: float | None = None, strict: bool = True
 ) -> TraceStats:

@@ -16,6 +16,7 @@ from itertools import compress
 from operator import itemgetter
 from typing import Any
 
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.records import str_or_none
 from netsim.trace.schema import errors_of, header_start_ts_ns
@@ -234,6 +235,7 @@ class SummaryCounter:
         )
 
 
+@names_wrong_field_types
 def summarize_trace(run_or_trace: str | os.PathLike[str], *, strict: bool = True) -> TraceSummary:
     """Summarize a run directory's or trace file's trace in one streaming pass.
 

@@ -90,3 +90,15 @@ def test_a_valid_record_has_no_problem(clean_trace: list[bytes], tmp_path: Path)
     trace = tmp_path / "trace.jsonl"
     trace.write_bytes(b"".join(clean_trace))
     assert first_malformed(trace) is None
+
+
+def test_the_python_api_names_the_line_too(clean_trace: list[bytes], tmp_path: Path) -> None:
+    from netsim.errors import TraceFormatError
+    from netsim.trace import summarize_trace
+
+    header = orjson.loads(clean_trace[0])
+    header["topology"]["nodes"] = 5
+    trace = tmp_path / "trace.jsonl"
+    trace.write_bytes(orjson.dumps(header) + b"\n" + b"".join(clean_trace[1:]))
+    with pytest.raises(TraceFormatError, match="trace.jsonl:1: the header's topology 'nodes'"):
+        summarize_trace(trace)

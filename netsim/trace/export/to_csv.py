@@ -33,6 +33,7 @@ from netsim.trace.export.rows import (
     refuse_existing,
     writing,
 )
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.traffic import TrafficCounter
 
@@ -52,6 +53,7 @@ def _spreadsheet_safe(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row
 
 
+@names_wrong_field_types
 def export_csv(
     run_or_trace: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],

@@ -47,6 +47,7 @@ from netsim.trace.export.rows import (
     refuse_existing,
     writing,
 )
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.helper_process import fork_helper, kill_and_reap, may_fork
 from netsim.trace.reader import TraceReader, resolve_trace_path
 from netsim.trace.traffic import TrafficCounter
@@ -286,6 +287,7 @@ def _merge_half(
     return count, state
 
 
+@names_wrong_field_types
 def export_sqlite(
     run_or_trace: str | os.PathLike[str],
     out_path: str | os.PathLike[str],

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 
+from netsim.trace.field_types import names_wrong_field_types
 from netsim.trace.reader import TraceReader, cyclic_gc_paused, resolve_trace_path
 from netsim.trace.verify.checks import Verifier
 from netsim.trace.verify.result import CHECK_DESCRIPTIONS, CHECK_NAMES, CheckResult, VerifyReport
@@ -40,6 +41,7 @@ from netsim.trace.verify.result import CHECK_DESCRIPTIONS, CHECK_NAMES, CheckRes
 __all__ = ["CHECK_DESCRIPTIONS", "CHECK_NAMES", "CheckResult", "Verifier", "VerifyReport", "verify_trace"]
 
 
+@names_wrong_field_types
 def verify_trace(
     run_or_trace: str | os.PathLike[str], *, strict: bool = True, max_examples: int = 5
 ) -> VerifyReport:
