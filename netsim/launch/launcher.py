@@ -21,10 +21,8 @@ import contextlib
 import dataclasses
 import os
 import selectors
-import shutil
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
@@ -700,14 +698,3 @@ def _death_text(exit_code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exit_code}"
     return f"exited with code {exit_code} without reporting"
-
-
-def make_socket_dir() -> str:
-    """A private (0700) directory for the run's AF_UNIX sockets, with a short path (sun_path is 108 bytes)."""
-    base = "/tmp" if os.path.isdir("/tmp") else None
-    # The launcher's pid in the name tells whose directory it is.
-    return tempfile.mkdtemp(prefix=f"netsim-{os.getpid()}-", dir=base)
-
-
-def remove_socket_dir(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)

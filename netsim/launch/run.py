@@ -39,13 +39,12 @@ from netsim.launch.launcher import (
     Progress,
     ProgressCallback,
     ReadyCallback,
-    make_socket_dir,
-    remove_socket_dir,
 )
 from netsim.launch.limits import ensure_limits, open_fds, run_needs
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.result import Run
 from netsim.launch.signals import StopSignals
+from netsim.launch.socket_dir import make_socket_dir, remove_socket_dir
 from netsim.launch.socket_programs import (
     check_socket_program_links,
     check_socket_program_mains,
