@@ -67,14 +67,9 @@ def explains_malformed_fields(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from netsim.trace.field_types import FIELD_ERRORS, malformed_trace_error
+        from netsim.trace.field_types import naming_wrong_field_types
 
-        try:
+        with naming_wrong_field_types(kwargs.get("run_dir_or_trace")):
             return command(*args, **kwargs)
-        except FIELD_ERRORS:
-            error = malformed_trace_error(kwargs.get("run_dir_or_trace"))
-            if error is None:
-                raise
-            raise error from None
 
     return wrapper  # type: ignore[return-value]

@@ -297,50 +297,24 @@ class TracedSocket(socket.socket):
     def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
         # The buffers go as one: in order behind what a link holds of this socket (asyncio's transports
         # send with sendmsg), and traced as one call.
-        data = b"".join(buffers)
-        if ancdata:
-            return self._sendmsg_ancillary(data, list(ancdata), flags, address)
-        return self._send("sendmsg", data, flags, address)
-
-    def _sendmsg_ancillary(self, data: bytes, ancdata: list[Any], flags: int, address: Any) -> int:
-        """A send with ancillary data (descriptors, credentials) is not held by a link: it waits for what
-        the link holds of this socket to go first, then goes to the kernel at once."""
-        start = now_ns()
-        args: dict[str, Any] = {
-            "ancillary": [[level_name(level), kind, len(item)] for level, kind, item in ancdata]
-        }
-        if flags:
-            args["flags"] = flags
-        if address is not None:
-            args["address"] = address_json(address)
-            address = _kernel_form(self.family, address)
-        offset = self.sent if self._stream else None
-        try:
-            if address is not None and not self._bound:
-                self._bind_before_use(address)
-            self._net.line.wait_released(self)
-            extra = () if address is None else (address,)
-            sent = super().sendmsg([data], ancdata, flags, *extra)
-        except OSError as error:
-            self._record("sendmsg", start_ns=start, args=args, error=error, to=address)
-            raise
-        if self._stream:
-            self.sent += sent
-        self._record(
-            "sendmsg", start_ns=start, args=args, nbytes=sent, offset=offset, payload=data[:sent], to=address
-        )
-        self._net.calls += 1
-        return sent
+        return self._send("sendmsg", b"".join(buffers), flags, address, list(ancdata))  # type: ignore[no-any-return]
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         # os.sendfile would hand the file to the kernel past the link (and past bytes it holds): the
         # file is read and sent with traced send calls instead, as Python does where sendfile is missing.
         return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined,no-any-return]
 
-    def _send(self, call: str, data: Any, flags: int, address: Any) -> Any:
+    def _send(self, call: str, data: Any, flags: int, address: Any, ancdata: list[Any] | None = None) -> Any:
         start = now_ns()
         net = self._net
         args: dict[str, Any] | None = {"flags": flags} if flags else None
+        if ancdata:
+            args = {
+                **(args or {}),
+                "ancillary": [
+                    [level_name(level), kind, memoryview(item).nbytes] for level, kind, item in ancdata
+                ],
+            }
         if address is not None:
             args = {**(args or {}), "address": address_json(address)}
             # Traced as the kernel names it, so that both ends of a datagram mirror.
@@ -355,10 +329,17 @@ class TracedSocket(socket.socket):
         try:
             if address is not None and not self._bound:
                 self._bind_before_use(address)
+            if ancdata:
+                # Ancillary data (descriptors, credentials) is not held by a link: what the link holds
+                # of this socket goes first, then this, at once.
+                net.line.wait_released(self)
+                sent: int | None = super().sendmsg(
+                    [view], ancdata, flags, *(() if address is None else (address,))
+                )
             # The link's say comes first, when the run has any condition or fault, or holds bytes.
-            if (net.link_shapers or net.line) and net.shaped_send(self, view, address, start):
+            elif (net.link_shapers or net.line) and net.shaped_send(self, view, address, start):
                 # Held, or dropped, on its way: for the program, the kernel took it all.
-                sent: int | None = size
+                sent = size
             elif call == "sendall":
                 super().sendall(view, flags)
                 sent = size

@@ -11,6 +11,7 @@ line, the field.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator
@@ -128,19 +129,26 @@ def malformed_trace_error(run_or_trace: str | os.PathLike[str] | None) -> TraceF
     return None if found is None else TraceFormatError(str(path), found[0], found[1], hint=HINT)
 
 
+@contextlib.contextmanager
+def naming_wrong_field_types(run_or_trace: str | os.PathLike[str] | None) -> Iterator[None]:
+    """An analysis of ``run_or_trace`` inside this block that raises on a field's type raises instead
+    the ``TraceFormatError`` that names the line and the field; a real bug goes on as it is."""
+    try:
+        yield
+    except FIELD_ERRORS:
+        error = malformed_trace_error(run_or_trace)
+        if error is None:
+            raise
+        raise error from None
+
+
 def names_wrong_field_types(function: F) -> F:
-    """An analysis of a trace (its first argument) that raised on a field's type raises instead the
-    ``TraceFormatError`` that names the line and the field; a real bug goes on as it is."""
+    """``naming_wrong_field_types`` around an analysis whose first argument is the trace."""
 
     @functools.wraps(function)
     def wrapper(run_or_trace: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with naming_wrong_field_types(run_or_trace):
             return function(run_or_trace, *args, **kwargs)
-        except FIELD_ERRORS:
-            error = malformed_trace_error(run_or_trace)
-            if error is None:
-                raise
-            raise error from None
 
     return wrapper  # type: ignore[return-value]
 

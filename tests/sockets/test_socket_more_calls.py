@@ -143,3 +143,14 @@ def test_a_datagram_listener_cannot_be_shared_by_another_process(simulate):
     assert run.shown("n0")["got"] == [b"for n0 only"]
     # netsim's own options on a listener are not the program's calls.
     assert not run.of("n0", "setsockopt")
+
+
+def test_a_descriptor_passed_with_sendmsg_goes_after_the_bytes_the_link_holds(simulate):
+    result = simulate("line:2", app=program("passes_a_descriptor"), seed=1, conditions={"latency": "20ms"})
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n0")["got"] == [b"first;second;"]
+    assert run.shown("n0")["descriptor"] == [b"sent by n1"]
+    sendmsg = run.one("n1", "sendmsg")
+    assert sendmsg["args"]["ancillary"] == [["SOL_SOCKET", socket.SCM_RIGHTS, 4]]
+    assert (sendmsg["offset"], sendmsg["nbytes"]) == (len(b"first;"), len(b"second;"))
