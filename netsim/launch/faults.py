@@ -37,11 +37,13 @@ class NodeControl(Protocol):
     def signal_node(self, name: str, signum: int) -> None:
         """Send node ``name``'s process ``signum`` (SIGSTOP, SIGCONT)."""
 
-    def kill_node(self, name: str) -> None:
-        """SIGKILL node ``name``, keeping what it traced."""
+    def kill_node(self, name: str) -> int:
+        """SIGKILL node ``name``, keeping what it traced. Returns when it stopped acting (``now_ns``):
+        after its last traced event and before its peers can notice its death."""
 
-    def restart_node(self, name: str) -> None:
-        """Kill node ``name`` and start a fresh process in its place (same addresses and app)."""
+    def restart_node(self, name: str) -> int:
+        """Kill node ``name`` and start a fresh process in its place (same addresses and app).
+        Returns when the old process stopped acting, as ``kill_node`` does."""
 
 
 class FaultRunner:
@@ -84,7 +86,9 @@ class FaultRunner:
         self.trace.close()
 
     def apply(self, fault: Fault, elapsed_s: float) -> None:
-        # Stamped before acting, so nothing a fault causes appears in the trace before the fault.
+        # Stamped before acting, so nothing a fault causes appears in the trace before the fault. A kill
+        # is stamped once the node has stopped acting: a node on another host may send until its
+        # freeze arrives, and those sends belong before its death.
         applied_at = now_ns()
         action = fault.action
         if action == "partition":
@@ -99,13 +103,13 @@ class FaultRunner:
         elif action == "slow":
             self._slow(fault)
         elif action == "kill":
-            self.launcher.kill_node(fault.nodes[0])
+            applied_at = self.launcher.kill_node(fault.nodes[0])
         elif action == "stop":
             self.launcher.signal_node(fault.nodes[0], signal.SIGSTOP)
         elif action == "cont":
             self.launcher.signal_node(fault.nodes[0], signal.SIGCONT)
         elif action == "restart":
-            self.launcher.restart_node(fault.nodes[0])
+            applied_at = self.launcher.restart_node(fault.nodes[0])
         record = {**fault.to_dict(), "at_s": round(elapsed_s, 6), "scheduled_s": fault.at_s}
         self.applied.append(record)
         node = fault.nodes[0] if fault.nodes else WHOLE_RUN

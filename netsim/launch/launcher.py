@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from netsim.clock import now_ns
 from netsim.errors import StartupError
 from netsim.launch import forkserver
 from netsim.launch.control_link import ControlLink
@@ -40,8 +41,10 @@ from netsim.launch.records import (
     ProgressCallback,
     ReadyCallback,
     ReadyNode,
+    death_text,
     drained,
     exited,
+    forced_text,
     forked,
     frozen_or_exited,
     has_bound,
@@ -607,10 +610,10 @@ class Launcher:
                 continue
             # Bounded by the node already; a node's report is only as trustworthy as its code.
             text = bounded_lines(
-                node.crash_traceback or _death_text(exit_code), CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT
+                node.crash_traceback or death_text(exit_code), CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT
             )
             if node.forced is not None:
-                text += f"\n{self._forced_text(node)}"
+                text += f"\n{forced_text(node)}"
             failures.append(
                 {
                     "name": node.name,
@@ -625,13 +628,6 @@ class Launcher:
                 {"name": None, "exit_code": None, "error": self._startup_problem, "traceback": ""}
             )
         return failures
-
-    @staticmethod
-    def _forced_text(node: NodeState) -> str:
-        return (
-            f"did not stop within {node.forced_after_s:.1f} s of being asked to (its app never returned "
-            f"from a callback, or ignored the stop): ended with {node.forced}"
-        )
 
     def _first_failure_text(self) -> str:
         for failure in self._failures():
@@ -652,16 +648,19 @@ class Launcher:
         self._signal(node, signum)
         node.stopped = signum == signal.SIGSTOP
 
-    def kill_node(self, name: str) -> None:
-        """SIGKILL: the node dies without a goodbye; its partial trace is kept."""
+    def kill_node(self, name: str) -> int:
+        """SIGKILL: the node dies without a goodbye; its partial trace is kept. Returns when it stopped
+        acting: frozen (its trace flushed) or paused, just before the kill its peers will notice."""
         node = self.by_name[name]
         if node.exited:
-            return
+            return now_ns()
         node.killed_by_fault = True
         if not node.stopped:
             self._freeze(node)
+        stopped_at = now_ns()
         self._signal(node, signal.SIGKILL)
         self._wait_for([node], exited, EXIT_WAIT_S)
+        return stopped_at
 
     def _freeze(self, node: NodeState, timeout_s: float = 1.0) -> None:
         """Ask a node to flush its trace and stop itself; wait for its answer (bounded)."""
@@ -669,10 +668,11 @@ class Launcher:
         self._tell(node, control.FREEZE)
         self._wait_for([node], frozen_or_exited, timeout_s)
 
-    def restart_node(self, name: str) -> None:
-        """A fresh process for ``name``: same addresses, same app, state reset, a new trace part."""
+    def restart_node(self, name: str) -> int:
+        """A fresh process for ``name``: same addresses, same app, state reset, a new trace part.
+        Returns when the old process stopped acting (see ``kill_node``)."""
         old = self.by_name[name]
-        self.kill_node(name)
+        stopped_at = self.kill_node(name)
         self.retired.append(old)
         generation = old.plan.generation + 1
         trace_path = os.path.join(
@@ -689,12 +689,4 @@ class Launcher:
             self._not_done.add(node)
         self._busy.add(node)
         self._tell_server(forkserver.FORK, plans=[plan_to_json(plan)], gated=False)
-
-
-def _death_text(exit_code: int | None) -> str:
-    if exit_code is not None and exit_code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-exit_code).name}"
-        except ValueError:
-            return f"killed by signal {-exit_code}"
-    return f"exited with code {exit_code} without reporting"
+        return stopped_at

@@ -2,11 +2,13 @@
 
 ``NodeState`` is the launcher's row for one node process, with the tests its waits use
 (``has_bound``, ``is_ready``, ...); ``ReadyNode``, ``Progress``, ``LaunchOutcome`` and ``LaunchLimits``
-are what goes between the launcher and ``netsim.launch.run``.
+are what goes between the launcher and ``netsim.launch.run``; ``death_text`` and ``forced_text`` say how a
+node ended when it could not say so itself.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,3 +134,20 @@ def exited(node: NodeState) -> bool:
 
 def frozen_or_exited(node: NodeState) -> bool:
     return node.frozen or node.exited
+
+
+def death_text(exit_code: int | None) -> str:
+    """How a node that reported nothing ended, from its exit code."""
+    if exit_code is not None and exit_code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exit_code).name}"
+        except ValueError:
+            return f"killed by signal {-exit_code}"
+    return f"exited with code {exit_code} without reporting"
+
+
+def forced_text(node: NodeState) -> str:
+    return (
+        f"did not stop within {node.forced_after_s:.1f} s of being asked to (its app never returned "
+        f"from a callback, or ignored the stop): ended with {node.forced}"
+    )

@@ -21,6 +21,8 @@ from netsim.topology import load_topology
 # ring:4's links, in the topology's order: n0-n1, n0-n3, n1-n2, n2-n3.
 RING = load_topology("ring:4")
 START_NS = 1_000_000_000
+# How long the stand-in's nodes take to stop acting when killed (a freeze's round trip).
+FREEZE_NS = 7_000_000
 
 
 class FakeClock:
@@ -46,11 +48,13 @@ class RecordingLauncher:
     def signal_node(self, name: str, signum: int) -> None:
         self.calls.append((self.clock.elapsed_s, "signal_node", name, signum))
 
-    def kill_node(self, name: str) -> None:
+    def kill_node(self, name: str) -> int:
         self.calls.append((self.clock.elapsed_s, "kill_node", name))
+        return self.clock.now_ns() + FREEZE_NS
 
-    def restart_node(self, name: str) -> None:
+    def restart_node(self, name: str) -> int:
         self.calls.append((self.clock.elapsed_s, "restart_node", name))
+        return self.clock.now_ns() + FREEZE_NS
 
 
 @pytest.fixture
@@ -179,9 +183,10 @@ def test_each_fault_is_a_fault_event_in_the_trace_part(tmp_path: Path, clock: Fa
         ("n1", "n2"),
         ("n0", "n1"),
     ]
-    # Stamped when it was carried out, and holding what the summary lists.
+    # Stamped when it was carried out (a kill once the node stopped acting), holding what the summary lists.
     assert [event["ts_ns"] for event in events] == [
-        START_NS + round(record["at_s"] * 1e9) for record in runner.applied
+        START_NS + round(record["at_s"] * 1e9) + (FREEZE_NS if record["action"] in ("kill", "restart") else 0)
+        for record in runner.applied
     ]
     assert [event["data"] for event in events] == runner.applied
     assert events[0]["data"] == {

@@ -418,8 +418,8 @@ class Verifier:
             self.copies_to_receive[msg_id] += 1
 
     def _fault(self, record: dict[str, Any], line: int) -> None:
-        """A node killed or restarted by netsim. The launcher writes the event once the old process is gone
-        and before a new one starts: from here, the node's ids and clock start over."""
+        """A node killed or restarted by netsim. The launcher stamps the event once the old process has
+        stopped acting, and before a new one starts: from here, the node's ids and clock start over."""
         fault = record.get("fault")
         if fault not in _KILLING_FAULTS:
             return  # partitions and link faults show up as `drop` events; a paused node resumes
