@@ -1,5 +1,5 @@
 """``python -m netsim`` is the ``netsim`` command."""
 
-from netsim.cli.main import main
+from netsim.cli.entry import main
 
 main()

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from netsim_testing import ROOT, Simulations
 
+from netsim import __version__
+
 # Loaded only by the commands that use them: `trace plot` (matplotlib), `trace diagram`, `trace report`...
 HEAVY_MODULES = (
     "matplotlib",
@@ -152,3 +154,38 @@ def test_a_command_s_parameters_are_parsed_without_pydantic() -> None:
     import and adapters cost `topo validate` ~130 ms and `run ring:4` ~190 ms (bench/README.md)."""
     code = command(["topo", "validate", str(ROOT / "topologies" / "ring8.gml"), "--seed", "1"])
     assert modules_after(code, ("pydantic", "pydantic_core")) == []
+
+
+# A Ctrl-C while the CLI is still loading, made exact: the import of typer (the first thing the CLI
+# loads) raises KeyboardInterrupt, as Python does when SIGINT arrives during an import.
+INTERRUPTED_IMPORT = """
+import sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupt())
+sys.argv = ["netsim", "--version"]
+from netsim.cli.entry import main
+main()
+"""
+
+
+def test_a_ctrl_c_while_the_cli_loads_ends_it_quietly_with_the_interrupt_code() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_IMPORT], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 130, completed.stderr
+    assert "Traceback" not in completed.stderr
+    # The entry point imports nothing the CLI needs before it is ready for the interrupt.
+    assert modules_after("import netsim.cli.entry", ("typer", "click", "netsim.cli.main")) == []
+
+
+def test_python_dash_m_netsim_is_the_command() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "netsim", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["netsim", __version__]

@@ -50,11 +50,20 @@ def parse_graphml(data: bytes, source: str) -> ParsedGraph:
             f"not a GraphML file: the root element is <{_local_name(root.tag)}>, not <graphml>",
             hint="save the graph as GraphML, or give the file the extension of its format",
         )
-    graph_element = next((child for child in root if _local_name(child.tag) == "graph"), None)
-    if graph_element is None:
+    graph_elements = [child for child in root if _local_name(child.tag) == "graph"]
+    if not graph_elements:
         raise TopologyError(
             source, None, "the GraphML file has no <graph> element", hint="add a <graph> with nodes"
         )
+    if len(graph_elements) > 1:
+        # networkx would read the first and drop the rest without a word.
+        raise TopologyError(
+            source,
+            None,
+            f"the GraphML file holds {len(graph_elements)} <graph> elements; a topology is one graph",
+            hint="save each graph in a file of its own",
+        )
+    graph_element = graph_elements[0]
     edge_order = _check_graphml_ids(graph_element, source)
     if not root.tag.startswith("{"):
         data = _with_graphml_namespace(root)
