@@ -236,7 +236,7 @@ class Run:
         crashed = f", failed: {', '.join(failed)}" if failed else ""
         return (
             f"<Run {summary.run_id} {outcome}, ended by {ended}{crashed}: {summary.nodes} nodes, "
-            f"{summary.messages_sent} messages sent, {summary.messages_received} received; {self.run_dir}>"
+            f"{summary.traffic}; {self.run_dir}>"
         )
 
 

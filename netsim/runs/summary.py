@@ -82,6 +82,14 @@ class RunSummary(msgspec.Struct, kw_only=True):
     def ok(self) -> bool:
         return self.exit_status == "ok"
 
+    @property
+    def traffic(self) -> str:
+        """What crossed the links, in a few words: messages, or for socket programs (which send bytes,
+        not messages) bytes."""
+        if self.messages_sent or self.messages_received or not (self.bytes_sent or self.bytes_received):
+            return f"{self.messages_sent} messages sent, {self.messages_received} received"
+        return f"{self.bytes_sent} bytes sent, {self.bytes_received} received"
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``summary.json`` holds (fields a recovered run lacks are left out)."""
         return msgspec.to_builtins(self)

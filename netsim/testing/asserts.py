@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from netsim.errors import OptionError
 from netsim.launch.result import Run
 from netsim.testing.describe import describe_run
+from netsim.trace.byte_ranges import BytePairer, Outcome, Unreceived
 from netsim.trace.events import format_event, format_names
 from netsim.trace.records import is_control
 from netsim.trace.schema import RECEIVE_EVENTS
@@ -101,15 +102,16 @@ def assert_every_node_received(
 def assert_no_loss(run: Run, *, unreliable: bool = False) -> None:
     """Fail unless every message sent on a reliable link (tcp, tcp6, unix, unix-dgram, unix-seqpacket)
     was received, counted per link direction as ``netsim trace summary`` counts loss; with
-    ``unreliable=True`` on udp and udp6 links too. A message netsim drops on purpose (a link's ``loss``,
-    a partition) is never sent, so it is not lost here: ``run.events("drop")`` lists those."""
+    ``unreliable=True`` on udp and udp6 links too. A socket program's sends are held to the same: every
+    byte sent on a stream was received, and every datagram, as ``netsim trace stats`` pairs them.
+    A message netsim drops on purpose (a link's ``loss``, a partition) is never sent, so it is not lost
+    here: ``run.events("drop")`` lists those."""
     __tracebackhide__ = True
     lossy: list[str] = []
     lost = 0
     first: tuple[str, str] | None = None
     for link in run.trace_summary().links.values():
-        traits = TRANSPORT_TRAITS.get(link.transport or "")
-        if traits is not None and not traits.reliable and not unreliable:
+        if not _judged(link.transport, unreliable):
             continue
         for direction in link.directions:
             if direction.lost:
@@ -119,12 +121,50 @@ def assert_no_loss(run: Run, *, unreliable: bool = False) -> None:
                     f"  {direction.key} ({link.transport}): {direction.messages_sent} sent, "
                     f"{direction.messages_received} received, {direction.lost} lost"
                 )
-    if not lossy:
-        return
+    lines: list[str] = []
     which = "links" if unreliable else "reliable links"
-    lines = [
-        f"{lost} message(s) lost on {which}:",
-        *lossy,
-        f"  see them: run.events(link={first!r})",
-    ]
+    if lossy:
+        lines = [f"{lost} message(s) lost on {which}:", *lossy]
+    calls_lost = _calls_lost(run, unreliable)
+    if calls_lost:
+        lines.append(f"socket programs' sends not received on {which}:")
+        for (source, destination, transport), (nbytes, datagrams) in sorted(calls_lost.items()):
+            if destination in run.nodes:
+                first = first or (source, destination)
+            what = f"{datagrams} datagram(s), {nbytes} bytes" if datagrams else f"{nbytes} bytes"
+            lines.append(f"  {source} -> {destination} ({transport}): {what} never received")
+    if not lines:
+        return
+    if first is not None:
+        lines.append(f"  see them: run.events(link={first!r})")
     raise AssertionError("\n".join([*lines, describe_run(run)]))
+
+
+def _judged(transport: str | None, unreliable: bool) -> bool:
+    traits = TRANSPORT_TRAITS.get(transport or "")
+    return traits is None or traits.reliable or unreliable
+
+
+def _calls_lost(run: Run, unreliable: bool) -> dict[tuple[str, str, str], list[int]]:
+    """(sender, receiver, transport) -> [bytes, datagrams] that a socket program sent and no receive took;
+    datagrams netsim dropped on purpose are not among them. Empty at once for a trace without calls."""
+    pairer = BytePairer()
+    lost: dict[tuple[str, str, str], list[int]] = {}
+
+    def count(outcomes: Iterable[Outcome]) -> None:
+        for outcome in outcomes:
+            if not isinstance(outcome, Unreceived) or outcome.fate == "dropped":
+                continue
+            send = outcome.send
+            transport = str(send.get("transport"))
+            if not _judged(transport, unreliable):
+                continue
+            key = (send["node"], str(send.get("peer") or "a socket no node owns"), transport)
+            figures = lost.setdefault(key, [0, 0])
+            figures[0] += outcome.nbytes
+            figures[1] += outcome.fate == "lost"
+
+    for event in run.events(["call", "drop"]):
+        count(pairer.add(event))
+    count(pairer.finish())
+    return lost

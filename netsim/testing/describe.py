@@ -30,7 +30,7 @@ def describe_run(run: Run, *, log_lines: int = LOG_TAIL_LINES) -> str:
     ended = summary.ended_by + (f" ({summary.signal})" if summary.signal else "")
     lines = [
         f"run {summary.run_id}: {outcome}, ended by {ended}; seed {summary.seed}, {summary.nodes} nodes, "
-        f"{summary.messages_sent} messages sent, {summary.messages_received} received"
+        f"{summary.traffic}"
     ]
     for failure in summary.node_failures:
         who = "the run" if failure.name is None else f"node {failure.name!r}"

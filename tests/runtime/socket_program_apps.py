@@ -104,3 +104,26 @@ def stream_and_datagrams(net):
     udp = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for number in range(5):
         udp.sendto(b"datagram %d" % number, net.address_of("n0", 9401, "udp"))
+
+
+@netsim.listens(9500, "udp:9501")
+def reads_part_of_what_it_gets(net):
+    """n1 streams 1,000 bytes to n0 and sends it five datagrams; n0 reads 300 bytes and two datagrams."""
+    if net.name == "n0":
+        conn, _ = net.listen(9500).accept()
+        udp = net.listen("udp:9501")
+        got = 0
+        while got < 300:
+            got += len(conn.recv(300 - got))
+        for _ in range(2):
+            udp.recvfrom(100)
+        # The rest stays unread until the end (a close with unread bytes would reset the sender).
+        time.sleep(0.3)
+        return
+    conn = net.connect("n0", 9500)
+    conn.sendall(b"s" * 1000)
+    udp = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for number in range(5):
+        udp.sendto(b"datagram %d" % number, net.address_of("n0", 9501, "udp"))
+    time.sleep(0.3)
+    conn.close()

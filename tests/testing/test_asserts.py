@@ -25,6 +25,7 @@ from netsim.testing import (
 from netsim.trace.verify import CHECK_NAMES
 
 CRASHES = f"{Path(__file__).parents[1] / 'runtime' / 'runtime_apps.py'}:CrashOnSecondMessage"
+PROGRAMS = Path(__file__).parents[1] / "runtime" / "socket_program_apps.py"
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,32 @@ def test_loss_is_told_by_link_direction(lossy: netsim.Run) -> None:
         "  a -> b (tcp): 2 sent, 1 received, 1 lost",
         "  see them: run.events(link=('a', 'b'))",
     ]
+
+
+def test_a_socket_programs_unreceived_bytes_and_datagrams_are_loss(simulate: Simulations) -> None:
+    run = simulate("line:2", app=f"{PROGRAMS}:reads_part_of_what_it_gets", seed=1, duration=20)
+    assert_ok(run)
+    with pytest.raises(AssertionError) as caught:
+        assert_no_loss(run)  # udp is not judged: only the stream's 700 bytes
+    assert str(caught.value).splitlines()[:3] == [
+        "socket programs' sends not received on reliable links:",
+        "  n1 -> n0 (tcp): 700 bytes never received",
+        "  see them: run.events(link=('n1', 'n0'))",
+    ]
+    with pytest.raises(AssertionError) as caught:
+        assert_no_loss(run, unreliable=True)
+    assert str(caught.value).splitlines()[1:3] == [
+        "  n1 -> n0 (tcp): 700 bytes never received",
+        "  n1 -> n0 (udp): 3 datagram(s), 30 bytes never received",
+    ]
+    # A socket program's run is described by the bytes it moved: it has no messages.
+    assert describe_run(run).splitlines()[0].endswith(", 2 nodes, 1050 bytes sent, 320 received")
+
+
+def test_a_socket_program_that_reads_everything_loses_nothing(simulate: Simulations) -> None:
+    run = simulate("line:2", app=f"{PROGRAMS}:stream_and_datagrams", seed=1, duration=20)
+    assert_ok(run)
+    assert_no_loss(run, unreliable=True)
 
 
 def test_allowing_a_check_that_does_not_exist_is_an_error(flood: netsim.Run) -> None:
