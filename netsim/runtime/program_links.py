@@ -90,6 +90,7 @@ class ProgramSockets:
         # empty while the run has no condition and no fault has touched a link of the node.
         self._node_shapers = self.link_shapers = shapers
         self._shapers: dict[tuple[str, bool], LinkShaper] = {}
+        self.shaping_lock = threading.Lock()
         # Listeners that neighbours declared (net.listen before main): the only way to tell which node
         # owns a port on ::1, or on 127.0.0.1 where nodes share it.
         self.declared: dict[Any, str] = {}
@@ -287,12 +288,16 @@ class ProgramSockets:
         size = payload.nbytes
         fields = {"sock": sock.number, "transport": sock.transport, "peer": peer, "nbytes": size}
         if not ordered:
-            if blocked is None:
-                drop, releases, _, _ = shaper.decide(now, size)
-            else:
-                drop, releases = blocked, ()
-            for _ in releases:
-                shaper.released(size)
+            # A datagram waits in the link's queue until the delay line sends it (``released`` then),
+            # so the queue limit counts what really waits; the program's threads share the shaper.
+            with self.shaping_lock:
+                if blocked is None:
+                    drop, releases, _, _ = shaper.decide(now, size)
+                else:
+                    drop, releases = blocked, ()
+                if drop is None and releases[0] <= now and not held and len(releases) == 1:
+                    shaper.released(size)
+                    return False
             if drop is not None:
                 self.event("drop", reason=drop, digest=digest(payload), **fields)
                 return True
@@ -308,11 +313,9 @@ class ProgramSockets:
                     peername=peername,
                     **fields,
                 )
-            if releases[0] <= now and not held and len(releases) == 1:
-                return False
             self.event("delay", delay_ns=releases[0] - now, **fields)
             for release in releases:
-                self.line.hold(sock, release, bytes(payload), address, peer)
+                self.line.hold(sock, release, bytes(payload), address, peer, shaper)
             return True
         if shaper.instant and shaper.admits_all and blocked is None and not held:
             shaper.draw(160)  # the draw a decide would take: the same bits whatever the settings
@@ -361,13 +364,17 @@ def _key(address: Any) -> Any:
     return address
 
 
+_HeldItem = tuple[int, bytes, Any, LinkShaper | None]
+
+
 @dataclass
 class _Held:
     """What one socket's link holds: its bytes in order, on a duplicate of its descriptor."""
 
     out: socket.socket
     peer: str | None
-    items: collections.deque[tuple[int, bytes, Any]] = field(default_factory=collections.deque)
+    # (release_ns, payload, address, the shaper whose queue holds it: datagrams only)
+    items: collections.deque[_HeldItem] = field(default_factory=collections.deque)
     held_bytes: int = 0
     shutdown_how: int | None = None
     closing: bool = False
@@ -399,15 +406,23 @@ class DelayLine:
         return held.items[-1][0] if held is not None and held.items else 0
 
     def hold(
-        self, sock: TracedSocket, release_ns: int, payload: bytes, address: Any, peer: str | None
+        self,
+        sock: TracedSocket,
+        release_ns: int,
+        payload: bytes,
+        address: Any,
+        peer: str | None,
+        queued_in: LinkShaper | None = None,
     ) -> None:
+        """Send ``payload`` at ``release_ns``, after what the link holds of ``sock``; ``queued_in``: the
+        shaper whose queue counts it until then."""
         with self._cv:
             held = self._held.get(sock.number)
             if held is None:
                 out = socket.socket(fileno=os.dup(socket.socket.fileno(sock)))
                 held = self._held[sock.number] = _Held(out, peer)
                 self._push(release_ns, sock.number)
-            held.items.append((release_ns, payload, address))
+            held.items.append((release_ns, payload, address, queued_in))
             held.held_bytes += len(payload)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="netsim-delay-line", daemon=True)
@@ -472,9 +487,11 @@ class DelayLine:
                     # A stream's bytes wait out the fault, in order, as TCP's retransmissions would.
                     self._push(now_ns() + BLOCKED_RECHECK_NS, number)
                     continue
-                _, payload, address = held.items.popleft()
+                _, payload, address, queued_in = held.items.popleft()
                 held.held_bytes -= len(payload)
             failed = self._deliver(held, payload, address)
+            if queued_in is not None:
+                self._left_queue(queued_in, len(payload))
             with self._cv:
                 if failed or not held.items:
                     self._finish(number, held, failed)
@@ -507,9 +524,16 @@ class DelayLine:
         lost = sum(len(item[1]) for item in held.items)
         if lost:
             self.sockets.event("drop", reason="link-down", peer=held.peer, nbytes=lost)
+        for _, payload, _, queued_in in held.items:
+            if queued_in is not None:
+                self._left_queue(queued_in, len(payload))
         held.items.clear()
         if held.shutdown_how is not None and failed is None:
             with contextlib.suppress(OSError):
                 held.out.shutdown(held.shutdown_how)
         held.out.close()
         del self._held[number]
+
+    def _left_queue(self, shaper: LinkShaper, nbytes: int) -> None:
+        with self.sockets.shaping_lock:
+            shaper.released(nbytes)

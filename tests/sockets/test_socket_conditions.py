@@ -58,6 +58,27 @@ def test_loss_drops_datagrams_each_with_a_drop_event(simulate):
     assert {o.fate for o in unreceived} == {"dropped"} and len(unreceived) == len(drops)
 
 
+def test_a_full_queue_drops_datagrams_until_the_link_sends_what_waits(simulate):
+    # 40 datagrams sent at once onto a link that holds 5 for 50 ms: the queue takes the first 5.
+    result = simulate(
+        "line:2",
+        app=program("datagrams"),
+        seed=1,
+        quiet=0.3,
+        transport="udp",
+        conditions={"latency": "50ms", "queue": 5},
+    )
+    assert result.summary.exit_status == "ok", result.summary
+    run = RunCalls(result.run_dir)
+    drops = run.kinds("drop", "n0")
+    assert {event["reason"] for event in drops} == {"queue"}
+    (got,) = run.shown("n1")["got"]
+    assert len(got) + len(drops) == DATAGRAMS
+    # The program sends faster than 50 ms, so the queue held no more than 5 at a time.
+    assert 5 <= len(got) < 10, got
+    assert got[:5] == [f"datagram {number}" for number in range(5)]
+
+
 def test_loss_on_a_stream_loses_nothing(simulate):
     result = simulate("line:2", app=program("one_way"), seed=1, quiet=0.3, conditions={"loss": 0.99})
     run = RunCalls(result.run_dir)
