@@ -15,7 +15,8 @@
     │   └── MessageTooLarge     a message bigger than its transport can carry
     └── RunError                a simulation that did not end ok (exit 1); ``result`` is its Run
         ├── StartupError        nodes did not come up (bind, connect, barrier)
-        └── NodeCrashed         a node process raised or died (node, exit code, traceback)
+        ├── NodeCrashed         a node process raised or died (node, exit code, traceback)
+        └── NodeFailedToStart   a node that failed before the start: a StartupError and a NodeCrashed
 
 ``netsim.run`` reports a failed run in its result (``result.exit_code``, the summary's
 ``node_failures``); with ``check=True`` it raises the ``RunError`` that says why instead, after the run
@@ -164,12 +165,23 @@ class StartupError(RunError):
 class NodeCrashed(RunError):
     """A node process raised an exception, died, or had to be ended; ``node`` names it."""
 
+    # How the message places the failure in the run ("" while it ran).
+    when = ""
+
     def __init__(self, node: str, exit_code: int | None, traceback_text: str, *, result: Any = None) -> None:
         last_line = traceback_text.strip().splitlines()[-1] if traceback_text.strip() else "no traceback"
-        super().__init__(f"node {node!r} failed (exit code {exit_code}): {last_line}", result=result)
+        message = f"node {node!r} failed{self.when} (exit code {exit_code}): {last_line}"
+        super().__init__(message, result=result)
         self.node = node
         self.node_exit_code = exit_code
         self.traceback_text = traceback_text
+
+
+class NodeFailedToStart(NodeCrashed, StartupError):
+    """A node that failed before the start barrier: the nodes did not come up (a ``StartupError``), and
+    the error names the node and holds its traceback as ``NodeCrashed`` does."""
+
+    when = " during start-up"
 
 
 # An error's message and hint at most: the head (where, what) and the tail (the fix) of a longer one.

@@ -26,6 +26,7 @@ PUBLIC_NAMES = [
     "NetsimError",
     "NodeContext",
     "NodeCrashed",
+    "NodeFailedToStart",
     "OptionError",
     "ProgramFailed",
     "Run",
@@ -84,7 +85,8 @@ def test_the_error_tree_is_the_one_in_netsim_errors() -> None:
     exported = {
         name
         for name in PUBLIC_NAMES
-        if name.endswith("Error") or name in ("NodeCrashed", "MessageTooLarge", "ProgramFailed")
+        if name.endswith("Error")
+        or name in ("NodeCrashed", "NodeFailedToStart", "MessageTooLarge", "ProgramFailed")
     }
     assert exported == set(defined)
     for name, value in defined.items():

@@ -621,6 +621,7 @@ class Launcher:
                     "error": text.strip().splitlines()[-1] if text.strip() else "",
                     "traceback": text,
                     "log": node.plan.log_path,
+                    "during_startup": not self._started_at,
                 }
             )
         if not failures and self._startup_problem:

@@ -24,6 +24,7 @@ from netsim.errors import (
     FaultError,
     InputError,
     NodeCrashed,
+    NodeFailedToStart,
     OptionError,
     RunError,
     StartupError,
@@ -154,8 +155,9 @@ def run(
     a topology file is data, and running the code it points at is the user's choice.
     With ``check=True`` a run that did not end ok raises, once its directory is finished:
     ``NodeCrashed`` naming the first node that failed, with its traceback; ``StartupError`` when the
-    nodes did not come up; ``RunError`` for any other ending (a stop signal, a launcher error). The
-    error's ``result`` is the Run.
+    nodes did not come up (``NodeFailedToStart``, which is both, when a node failed before the start);
+    ``RunError`` for any other ending (a stop signal, a launcher error). The error's ``result`` is the
+    Run.
     ``cluster`` spreads the nodes over the hosts of a Ray cluster: ``"ray"`` (the cluster this machine
     belongs to), ``"ray://HOST:PORT"`` or ``"HOST:PORT"``; ``placement`` is ``balanced`` (by each host's
     CPUs, cutting few links), ``spread`` or ``pack``, and a node attribute ``host`` pins a node
@@ -423,7 +425,8 @@ def _run_error(result: Run, failures: list[dict[str, Any]]) -> RunError:
         if failure.get("host_lost"):
             return RunError(f"run {result.summary.run_id}: {failure['error']}", result=result)
         if failure.get("name") is not None:
-            return NodeCrashed(
+            crashed = NodeFailedToStart if failure.get("during_startup") else NodeCrashed
+            return crashed(
                 failure["name"],
                 failure.get("exit_code"),
                 failure.get("traceback") or failure["error"],

@@ -275,3 +275,10 @@ class KillsItsForkServer(App):
 
     def on_timer(self, ctx, name, data):
         ctx.stop()
+
+
+class FailsToConstruct(App):
+    """No node can build its app: the run fails before the start barrier."""
+
+    def __init__(self):
+        raise RuntimeError("no configuration")
