@@ -405,7 +405,7 @@ def run(
         if hosts is not None:
             hosts.close()
     if launcher_error is not None:
-        # A bug in netsim itself: the run directory is finished all the same, then the error goes on.
+        # A bug in netsim, or the caller's own ending: the run directory is finished, then it goes on.
         raise launcher_error
     result = Run(run_dir=run_dir, summary=summary)
     if check and not result.ok:
@@ -511,7 +511,13 @@ def _launch(
             server=server,
         )
         outcome = launcher.run()
-    except Exception as error:  # noqa: BLE001 - reported with the run's ending, then raised again
+    except KeyboardInterrupt as error:
+        # Before the launcher had its own handling in place (it notes Ctrl-C from its start on).
+        launcher_error = error
+        outcome.ended_by, outcome.signal = "interrupted", "SIGINT"
+    except BaseException as error:  # noqa: BLE001 - reported with the run's ending, then raised again
+        # A bug in netsim, or the caller's own ending (pytest-timeout's Failed, a callback's SystemExit):
+        # either way the nodes are stopped and the run directory is finished before it goes on.
         launcher_error = error
         outcome.ended_by = "launcher-error"
         outcome.failures = [

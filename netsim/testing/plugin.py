@@ -32,6 +32,9 @@ KEPT_SHOWN = 20
 
 _RUNNER = pytest.StashKey["NetsimRunner"]()
 _KEPT = pytest.StashKey["list[tuple[str, str, Path]]"]()
+# Runners whose test has not been judged yet, by test id: decided at the teardown's report (a fixture
+# that fails in its teardown after netsim_run's fails the test), or at the end of an interrupted session.
+_UNDECIDED = pytest.StashKey["dict[str, NetsimRunner]"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEPT] = []
+    config.stash[_UNDECIDED] = {}
 
 
 @pytest.fixture
@@ -64,8 +68,16 @@ def netsim_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Netsi
     runner = NetsimRunner(tmp_path, keep=bool(request.config.getoption("netsim_keep")))
     request.node.stash[_RUNNER] = runner
     yield runner
-    why, kept = runner.finish()
-    request.config.stash[_KEPT] += [(why, request.node.nodeid, path) for path in kept]
+    # Not judged here: a fixture torn down after this one may still fail the test.
+    request.config.stash[_UNDECIDED][request.node.nodeid] = runner
+
+
+def _decide(config: pytest.Config, nodeid: str) -> None:
+    """Remove a passed test's run directories, or list them as kept."""
+    runner = config.stash[_UNDECIDED].pop(nodeid, None)
+    if runner is not None:
+        why, kept = runner.finish()
+        config.stash[_KEPT] += [(why, nodeid, path) for path in kept]
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -82,9 +94,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         section = runner.failure_section()
         if section:
             report.sections.append((SECTION, section))
+    if report.when == "teardown":
+        _decide(item.config, item.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    # Tests an interruption ended had their fixtures torn down, but no teardown report.
+    for nodeid in list(config.stash.get(_UNDECIDED, {})):
+        _decide(config, nodeid)
     kept = config.stash.get(_KEPT, [])
     if not kept:
         return

@@ -84,11 +84,15 @@ class NetsimRunner:
         self._described = True
         parts = [_with_report(run) for run in self.runs]
         described = {run.run_dir for run in self.runs}
-        parts += [
-            f"run directory of a run that raised before it finished: {path}"
-            for path in self.made
-            if path not in described
-        ]
+        for path in self.made:
+            if path in described:
+                continue
+            # A run that raised (pytest-timeout's Failed, say) finishes its directory first.
+            finished = _finished_run(path)
+            if finished is not None:
+                parts.append(_with_report(finished))
+            else:
+                parts.append(f"run directory of a run that raised before it finished: {path}")
         return "\n\n".join(parts)
 
 
@@ -98,6 +102,15 @@ def _with_report(run: Run) -> str:
     except Exception as error:  # noqa: BLE001 - the test's own failure is the one to show
         report = f"  report: could not be written ({type(error).__name__}: {error})"
     return f"{describe_run(run)}\n{report}"
+
+
+def _finished_run(path: Path) -> Run | None:
+    from netsim.runs.summary import read_summary
+
+    try:
+        return Run(run_dir=path, summary=read_summary(path))
+    except Exception:  # noqa: BLE001 - no summary, or one that cannot be read: the path is told instead
+        return None
 
 
 def _directories(out: Path) -> set[Path]:

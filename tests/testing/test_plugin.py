@@ -292,6 +292,41 @@ def test_a_test_that_fails_in_the_middle_of_a_run_leaves_nothing(inner: pytest.P
     [failed_run_dir] = [path for path in run_dirs(inner) if path.parent.name == "test_a_callback_fails0"]
     assert '"ended_by": "launcher-error"' in (failed_run_dir / "summary.json").read_text()
     assert run_problems(failed_run_dir) == []
+    # So is the run the timeout stopped, and the report describes it as a run, not a bare directory.
+    [timed_out] = [path for path in run_dirs(inner) if path.parent.name == "test_a_timeout0"]
+    assert "Failed: Timeout" in (timed_out / "summary.json").read_text()
+    assert run_problems(timed_out) == []
+    result.stdout.fnmatch_lines([f"  run directory: {timed_out}"])
+    assert "raised before it finished" not in result.stdout.str()
+
+
+def test_a_fixture_that_fails_in_its_teardown_keeps_the_runs(inner: pytest.Pytester) -> None:
+    """netsim_run is torn down before the test's outcome is known when another fixture uses it."""
+    inner.makepyfile(
+        f"""
+        import os
+        from pathlib import Path
+        import pytest
+
+        @pytest.fixture
+        def checked_run(netsim_run):
+            Path({str(inner.path / PID_FILE)!r}).write_text(str(os.getpid()))
+            run = netsim_run("ring:3", app="flood", seed=1)
+            yield run
+            assert False, "the fixture's teardown check"
+
+        def test_uses_the_fixture(checked_run):
+            assert checked_run.ok
+        """
+    )
+    result = run_inner(inner)
+    result.assert_outcomes(passed=1, errors=1)
+    [run_dir] = run_dirs(inner)
+    assert (run_dir / "report.html").is_file()
+    result.stdout.fnmatch_lines(
+        [f"  run directory: {run_dir}", "*= netsim run directories kept =*", f"failed: {run_dir}  (*)"]
+    )
+    assert leftovers(inner) == []
 
 
 def test_ctrl_c_stops_the_run_cleanly_then_the_session(inner: pytest.Pytester) -> None:
