@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from netsim.clock import now_ns
 from netsim.runtime.socket_calls import (
+    CONNECTED_TRANSPORTS,
     STREAM_TRANSPORTS,
     address_json,
     digest,
@@ -61,6 +62,7 @@ class TracedSocket(socket.socket):
         "_peer",
         "_stream",
         "_whole",
+        "_datagram",
         "_bound",
     )
 
@@ -77,6 +79,8 @@ class TracedSocket(socket.socket):
         self._stream = self.transport in STREAM_TRANSPORTS
         # Kept whole by the kernel: paired by digest, so a digest is recorded for each payload.
         self._whole = not self._stream
+        # udp, udp6, unix-dgram: a receive learns its sender only from the kernel's recvfrom.
+        self._datagram = self.transport not in CONNECTED_TRANSPORTS
 
     # ---- the record of one call ---------------------------------------------------------------------
 
@@ -368,21 +372,34 @@ class TracedSocket(socket.socket):
         blocked = self._net.waiting_on
         thread = _get_ident()
         blocked[thread] = _fileno(self)
+        source = None
         try:
-            data = _recv(self, bufsize, flags)
+            if self._datagram:
+                # The program does not ask who sent it; the trace does (the sender's node, for pairing).
+                data, source = _recvfrom(self, bufsize, flags)
+            else:
+                data = _recv(self, bufsize, flags)
         except OSError as error:
             del blocked[thread]
             self._record("recv", start_ns=start, args=_receive_args("bufsize", bufsize, flags), error=error)
             raise
         del blocked[thread]
-        self._received_record("recv", start, _receive_args("bufsize", bufsize, flags), data, len(data), None)
+        self._received_record(
+            "recv", start, _receive_args("bufsize", bufsize, flags), data, len(data), source
+        )
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         start = now_ns()
         args = _receive_args("nbytes", nbytes or memoryview(buffer).nbytes, flags)
-        count = self._receive("recv_into", start, args, super().recv_into, buffer, nbytes, flags)
-        self._received_record("recv_into", start, args, memoryview(buffer)[:count], count, None)
+        source = None
+        if self._datagram:
+            count, source = self._receive(
+                "recv_into", start, args, super().recvfrom_into, buffer, nbytes, flags
+            )
+        else:
+            count = self._receive("recv_into", start, args, super().recv_into, buffer, nbytes, flags)
+        self._received_record("recv_into", start, args, memoryview(buffer)[:count], count, source)
         return count
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
@@ -460,7 +477,7 @@ class TracedSocket(socket.socket):
             # A peek takes nothing from the socket: no offset, no digest, nothing to pair.
             payload=payload if count and not peek else None,
             peek_preview=payload if count and peek else None,
-            to=source if call.startswith(("recvfrom", "recvmsg")) and source else None,
+            to=source or None,
         )
         self._net.calls += 1
 
@@ -580,6 +597,7 @@ class TracedSocket(socket.socket):
 
 
 _recv = socket.socket.recv
+_recvfrom = socket.socket.recvfrom
 _fileno = socket.socket.fileno  # the kernel's descriptor, untraced
 _get_ident = threading.get_ident
 

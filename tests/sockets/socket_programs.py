@@ -564,3 +564,19 @@ def passes_a_descriptor(net):
     s.sendall(b"first;")
     s.sendmsg([b"second;"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [read_end]))])
     s.close()
+
+
+@netsim.listens(f"udp:{UDP_PORT}")
+def datagrams_by_recv(net):
+    """n0 sends n1 two datagrams; n1 takes them with recv and recv_into, which do not say who sent."""
+    if net.name == "n0":
+        u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for text in (b"first", b"second"):
+            u.sendto(text, (net.host_of("n1"), UDP_PORT))
+        u.close()
+    else:
+        u = net.listen(f"udp:{UDP_PORT}")
+        first = u.recv(100)
+        buffer = bytearray(100)
+        count = u.recv_into(buffer)
+        show("got", [first, bytes(buffer[:count])])

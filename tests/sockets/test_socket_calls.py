@@ -162,3 +162,20 @@ def test_a_peek_takes_no_bytes_from_the_stream(simulate):
     assert peek["args"] == {"bufsize": 100, "flags": socket.MSG_PEEK} and "offset" not in peek
     assert peek["preview"] == "look first" and "digest" not in peek
     assert read["offset"] == 0 and read["nbytes"] == 10
+
+
+def test_a_datagram_taken_by_recv_names_its_sender_in_the_trace(simulate):
+    result = simulate("line:2", app=program("datagrams_by_recv"), seed=1, transport="udp")
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n1")["got"] == [[b"first", b"second"]]
+    (sent, *_) = run.of("n0", "sendto")
+    received = run.of("n1", "recv") + run.of("n1", "recv_into")
+    assert [call["nbytes"] for call in received] == [5, 6]
+    # The kernel said who sent each one (netsim asks with recvfrom): the node and its socket's address.
+    assert all(call["peer"] == "n0" and call["peername"] == sent["sockname"] for call in received)
+    # So the summary counts the bytes in on the link that carried them.
+    (direction,) = [
+        d for link in result.trace_summary().links.values() for d in link.directions if d.key == "n0 -> n1"
+    ]
+    assert direction.bytes_received == 11

@@ -424,7 +424,10 @@ def test_gml_and_graphml_structure_errors(tmp_path: Path) -> None:
         "d.graphml": ("<graphml><graph><node/></graph></graphml>", "node #0: the <node> element has no id"),
         "e.graphml": ('<graphml><graph><node id="a"/><edge source="a"/></graph></graphml>', "edge #0"),
         "f.graphml": ("<graphml/>", "no <graph> element"),
-        "f2.graphml": ('<graphml><graph><node id="a"/></graph><graph/></graphml>', "holds 2 <graph> elements"),
+        "f2.graphml": (
+            '<graphml><graph><node id="a"/></graph><graph/></graphml>',
+            "holds 2 <graph> elements",
+        ),
         "g.graphml": (
             '<graphml><graph><node id="a"><data key="nope">1</data></node></graph></graphml>',
             "not a valid GraphML file",
