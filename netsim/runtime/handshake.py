@@ -132,11 +132,14 @@ class Handshakes:
 
         A hello that proves it is traced as received; any other first message closes the connection.
         """
-        problem = self.first_message(channel, message)
+        problem, answer = self.first_message(channel, message)
         if problem is not None:
             self.node.links.refuse(channel, problem, nbytes)
             return False
         self._trace_received(channel, message, nbytes)
+        if answer is not None:
+            # After the receive is traced: the answer's Lamport clock is past the hello's.
+            self._send(channel, answer, message.id)
         return True
 
     def _trace_received(self, channel: LinkChannel, message: Message, nbytes: int) -> None:
@@ -151,18 +154,21 @@ class Handshakes:
         counters["bytes_received"] += nbytes
         node.mark_activity(hello_at)
 
-    def first_message(self, channel: LinkChannel, message: Message) -> str | None:
-        """Check the message a pending connection opened with; None if the link is now up.
+    def first_message(
+        self, channel: LinkChannel, message: Message
+    ) -> tuple[str | None, dict[str, str] | None]:
+        """Check the message a pending connection opened with: (the problem, None) if it does not prove
+        the link; else (None, the hello the accepting end answers with, or None at the connecting end).
 
-        On success the channel knows its peer, the accepting end has answered, and the connection's
-        frames may be as large as its transport carries.
+        On success the channel knows its peer and the connection's frames may be as large as its
+        transport carries.
         """
         if channel.peer is None:
             problem = self._accepting_problem(channel, message)
         else:
             problem = self._answer_problem(channel, message)
         if problem is not None:
-            return problem
+            return problem, None
         self.pending.pop(channel, None)
         channel.proven = True
         if isinstance(channel, StreamChannel):
@@ -171,12 +177,10 @@ class Handshakes:
             nonce = message.body["nonce"]
             self._used_nonces.add(nonce)
             channel.set_peer(message.src)
-            answer = self.run_key.hello_body(ACCEPT, self._accepting(channel, message), nonce)
-            self._send(channel, answer, message.id)
-        else:
-            del self._sent[channel]
-            self.dialing.pop(channel.peer, None)
-        return None
+            return None, self.run_key.hello_body(ACCEPT, self._accepting(channel, message), nonce)
+        del self._sent[channel]
+        self.dialing.pop(channel.peer, None)
+        return None, None
 
     def _accepting(self, channel: LinkChannel, message: Message) -> HelloScope:
         """The connection an accepted ``channel`` is, as its hello ``message`` says who connected."""

@@ -76,6 +76,23 @@ def test_a_good_hello_brings_the_link_up_and_is_answered_with_proof(outside: Out
     assert node.run_key.hello_problem(CONNECT, scope, answer.body) is not None  # not a reflected hello
 
 
+def test_the_answer_to_a_hello_comes_after_it_in_lamport_time(outside: Outside) -> None:
+    node = outside.node
+    sock, channel = outside.connect()
+    sock.sendall(encode_frame(hello_from_a(node, channel, lamport=41)))
+    channel.on_readable()
+    node.flush_dirty()
+    sock.settimeout(1)
+    data = sock.recv(65536)
+    answer = decode_message(
+        data[LENGTH_PREFIX.size : LENGTH_PREFIX.size + LENGTH_PREFIX.unpack_from(data)[0]]
+    )
+    (received,) = [r for r in records(node) if r["event"] == "recv" and r["msg_id"] == "a:0"]
+    (sent,) = [r for r in records(node) if r["event"] == "send" and r["msg_id"] == answer.id]
+    assert received["lamport"] == 42
+    assert answer.lamport == sent["lamport"] == 43
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
