@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from netsim.cli.trace import app as trace_app
 from netsim.errors import InputError, TraceFormatError
-from netsim.trace import SCHEMA, summarize_trace
+from netsim.trace import SCHEMA, iter_events, summarize_trace
 from netsim.trace.export import EVENT_COLUMNS, export_csv, export_sqlite, format_address
 from netsim.trace.stats import trace_stats
 
@@ -398,6 +398,38 @@ def test_real_run_export(tmp_path: Path, simulate: Simulations) -> None:
         assert matched[1] >= 0
         stored = dict(connection.execute("SELECT name, messages_received FROM nodes"))
         assert stored == {name: n.messages_received for name, n in summary.nodes.items()}
+
+
+def test_every_field_of_every_event_is_in_a_column_or_in_extra(tmp_path: Path, simulate: Simulations) -> None:
+    # Delays, a kill and a restart: events with delay_ns, fault and reconnection attempts.
+    run = simulate(
+        "ring:4",
+        app="gossip",
+        seed=3,
+        duration=3,
+        conditions={"latency": "5ms"},
+        faults=["0.3s kill n2", "0.6s restart n2"],
+    ).run_dir
+    export_sqlite(run, tmp_path / "run.sqlite")
+    with sqlite3.connect(tmp_path / "run.sqlite") as connection:
+        connection.row_factory = sqlite3.Row
+        rows = list(connection.execute("SELECT * FROM events ORDER BY id"))
+    events = [event for event in iter_events(run)]
+    assert len(rows) == len(events)
+    seen: set[str] = set()
+    for row, event in zip(rows, events, strict=True):
+        extra = json.loads(row["extra"]) if row["extra"] else {}
+        for field, value in event.items():
+            seen.add(field)
+            if field in extra:
+                assert extra[field] == value
+            elif field == "data":
+                assert json.loads(row["data"]) == value
+            elif field in ("sockname", "peername"):
+                assert row[field] == format_address(value)
+            else:
+                assert row[field] == value, (field, event)
+    assert {"delay_ns", "fault"} <= seen
 
 
 # -- netsim trace export -------------------------------------------------------------------------------------

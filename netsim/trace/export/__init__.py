@@ -6,7 +6,8 @@ Both exports write the same three tables:
   into the run (``ts_ns - start_ts_ns``; from the first event when the header has no ``start_ts_ns``);
   ``sockname`` and ``peername`` are text: ``"host:port"`` for AF_INET, ``"[host]:port"`` for AF_INET6,
   the path for AF_UNIX; ``data`` is the app's JSON object as text; ``extra`` holds, as a JSON object,
-  any field the schema does not know (NULL when there is none), so nothing in the trace is lost.
+  every field without a column of its own (``delay_ns``, ``fault``, a call's ``args``, any field the
+  schema does not know; NULL when there is none), so nothing in the trace is lost.
 * ``nodes``: one row per node, header order first, with its app and the counts of
   ``netsim trace summary``.
 * ``links``: one row per undirected link ``a -- b`` (names sorted), with its transport and both

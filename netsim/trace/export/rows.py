@@ -20,7 +20,6 @@ from netsim.trace.reader import TraceReader
 from netsim.trace.records import format_address as readable_address
 from netsim.trace.schema import (
     MESSAGE_FIELDS,
-    OPTIONAL_EVENT_FIELDS,
     REQUIRED_EVENT_FIELDS,
     header_start_ts_ns,
 )
@@ -79,7 +78,9 @@ TAIL_COLUMNS: tuple[str, ...] = ("error", "reason", "role", "data", "extra")
 HEAD_WIDTH = len(EVENT_COLUMNS) - len(TAIL_COLUMNS)
 ABSENT_TAIL = (None,) * len(TAIL_COLUMNS)
 
-_KNOWN_FIELDS = frozenset(REQUIRED_EVENT_FIELDS) | frozenset(OPTIONAL_EVENT_FIELDS)
+# The fields with a column of their own; every other one (delay_ns, attempt, fault, a call's fields, a
+# hand-edited trace's own) goes into ``extra``, so that nothing of an event is lost.
+_KNOWN_FIELDS = frozenset(REQUIRED_EVENT_FIELDS) | (frozenset(EVENT_COLUMNS) - {"id", "t_s", "extra"})
 # Columns that hold one field's value as it is (when it is a JSON scalar): every event column but the
 # row's own (id, t_s), the required fields, the addresses (formatted) and the JSON objects.
 _SCALAR_FIELDS: tuple[str, ...] = tuple(
