@@ -19,7 +19,7 @@ BATCH_ROW_FIELDS: tuple[str, ...] = ("ts_ns", "nbytes", "msg_id", "msg_type", "l
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = ("ts_ns", "node", "event")
 
 # A socket program's call on one of its sockets (netsim.runtime.sockets; docs/trace-format.md). Not in
-# CALL_FIELDS: the SQL export keeps them in its ``extra`` column, as JSON.
+# OPTIONAL_EVENT_FIELDS: the SQL export keeps them in its ``extra`` column, as JSON.
 CALL_FIELDS: tuple[str, ...] = (
     "call",  # the method: send, recv, accept, connect, ...
     "sock",  # the socket's number in its node process, in creation order
