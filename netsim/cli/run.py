@@ -132,7 +132,7 @@ def run_command(
         typer.Option(
             "--cluster",
             help="Spread the nodes over a Ray cluster's hosts: ray (the running cluster), ray://HOST:PORT "
-            'or HOST:PORT. Needs the extra: pip install "netsim-sockets[ray]".',
+            'or HOST:PORT. Needs the extra: pip install "netsim-sockets\\[ray]".',
             rich_help_panel="Many machines",
         ),
     ] = None,
