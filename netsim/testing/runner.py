@@ -47,6 +47,9 @@ class NetsimRunner:
         before = _directories(out) if out == self.out else None
         try:
             run = netsim.run(topology, **options)
+        except netsim.InputError as error:
+            # What to fix is in the message; where in netsim it was found is not the test's business.
+            raise error.with_traceback(None)  # noqa: B904 - the same error, without netsim's frames
         except netsim.RunError as error:
             # check=True: the run is finished, and told of like any other when the test fails.
             if isinstance(error.result, Run):

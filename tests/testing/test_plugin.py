@@ -206,6 +206,26 @@ def test_check_true_shows_the_tests_line_and_the_failure_not_netsims_source(inne
     assert leftovers(inner) == []
 
 
+def test_a_refused_option_shows_the_tests_line_and_the_error_not_where_netsim_found_it(
+    inner: pytest.Pytester,
+) -> None:
+    inner.makepyfile(
+        """
+        def test_bad_fault(netsim_run):
+            netsim_run("ring:3", app="flood", faults=["0.1s link-down n0 n1"])
+        """
+    )
+    result = run_inner(inner)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>       netsim_run("ring:3", app="flood", faults=["0.1s link-down n0 n1"])',
+            "E       netsim.errors.OptionError: fault schedule: link-down takes a link as 'a,b' *",
+        ]
+    )
+    assert "netsim/launch/" not in result.stdout.str() and "netsim/shaping/" not in result.stdout.str()
+
+
 def test_assertions_say_what_did_not_hold(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         f"""
