@@ -14,6 +14,11 @@ from netsim.launch.result import Run
 
 # A failed node's log is shown by its last lines: where a Python traceback ends, with its cause.
 LOG_TAIL_LINES = 12
+# Each of those lines at most this long (a program may print megabytes without a newline).
+LOG_LINE_CHARACTERS = 500
+# The failed nodes shown with their logs; the others are named on one line (a run where every node of
+# a 20-node grid fails would fill a screen per test otherwise).
+NODES_SHOWN = 3
 # How much of a log's end is read for them: a traceback of any sane depth, without reading the log.
 LOG_TAIL_BYTES = 32 * 1024
 TRACEBACK_HEADER = "Traceback (most recent call last):"
@@ -32,14 +37,21 @@ def describe_run(run: Run, *, log_lines: int = LOG_TAIL_LINES) -> str:
         f"run {summary.run_id}: {outcome}, ended by {ended}; seed {summary.seed}, {summary.nodes} nodes, "
         f"{summary.traffic}"
     ]
-    for failure in summary.node_failures:
+    failures = summary.node_failures
+    for failure in failures[:NODES_SHOWN]:
         who = "the run" if failure.name is None else f"node {failure.name!r}"
-        lines.append(f"  {who} failed (exit code {failure.exit_code}): {failure.error}")
+        lines.append(f"  {who} failed (exit code {failure.exit_code}): {_shortened(failure.error)}")
         log = failure.log if isinstance(failure.log, str) else None
         tail = _log_tail(Path(log), log_lines) if log else []
         if tail:
             lines.append(f"    the end of its log, {log}:")
-            lines += [f"      {line}" for line in tail]
+            lines += [f"      {_shortened(line)}" for line in tail]
+    if len(failures) > NODES_SHOWN:
+        rest = [failure.name for failure in failures[NODES_SHOWN:] if failure.name is not None]
+        names = ", ".join(rest[:20]) + (f", ... ({len(rest) - 20} more)" if len(rest) > 20 else "")
+        lines.append(
+            f"  and {len(failures) - NODES_SHOWN} more failed: {names} (run.summary.node_failures lists all)"
+        )
     workload = summary.workload
     if isinstance(workload, dict):
         verdict = {True: "valid", False: "invalid"}.get(workload.get("valid"), "validity unknown")
@@ -48,6 +60,12 @@ def describe_run(run: Run, *, log_lines: int = LOG_TAIL_LINES) -> str:
         lines.append(f"  workload {workload.get('workload')}: the history is {verdict}{because}")
     lines.append(f"  run directory: {run.run_dir}")
     return "\n".join(lines)
+
+
+def _shortened(line: str) -> str:
+    if len(line) <= LOG_LINE_CHARACTERS:
+        return line
+    return f"{line[:LOG_LINE_CHARACTERS]} [... {len(line) - LOG_LINE_CHARACTERS:,} more characters]"
 
 
 def _log_tail(path: Path, count: int) -> list[str]:

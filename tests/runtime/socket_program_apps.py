@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import time
 
 import netsim
@@ -127,3 +128,9 @@ def reads_part_of_what_it_gets(net):
         udp.sendto(b"datagram %d" % number, net.address_of("n0", 9501, "udp"))
     time.sleep(0.3)
     conn.close()
+
+
+def every_node_gives_up(net):
+    """Every node prints 5,000 characters without a newline, then raises."""
+    sys.stdout.write("y" * 5000)
+    raise RuntimeError(f"node {net.name} gives up")

@@ -166,6 +166,22 @@ def test_a_socket_program_that_reads_everything_loses_nothing(simulate: Simulati
     assert_no_loss(run, unreliable=True)
 
 
+def test_a_run_where_every_node_fails_is_told_in_a_screenful(simulate: Simulations) -> None:
+    run = simulate(
+        "ring:5", app=f"{PROGRAMS}:every_node_gives_up", seed=1, duration=20, verify_rejects=A_NODE_FAILS
+    )
+    text = describe_run(run)
+    assert [line.split(":")[0] for line in text.splitlines() if line.startswith("  node ")] == [
+        "  node 'n0' failed (exit code 1)",
+        "  node 'n1' failed (exit code 1)",
+        "  node 'n2' failed (exit code 1)",
+    ]
+    assert "  and 2 more failed: n3, n4 (run.summary.node_failures lists all)" in text
+    # The log's 5,000-character line is cut, and says by how much.
+    assert max(len(line) for line in text.splitlines()) < 700
+    assert "more characters]" in text
+
+
 def test_allowing_a_check_that_does_not_exist_is_an_error(flood: netsim.Run) -> None:
     with pytest.raises(OptionError, match="no verify check is named 'exactly-once'"):
         assert_verified(flood, allow=["exactly-once"])
