@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,18 @@ def test_topo_show_without_ray_says_the_same() -> None:
 def test_bad_cluster_options(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
     text = _one_line_error(_netsim("run", "ring:4", *args, "--out", str(tmp_path), without_ray=True))
     assert expected in text
+
+
+@pytest.mark.skipif(not HAS_RAY, reason="the ray extra is not installed")
+def test_an_address_where_no_cluster_answers_is_refused_at_once(tmp_path: Path) -> None:
+    # A port nothing listens on: ray.init alone would wait there forever, logging retries.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    text = _one_line_error(_netsim("run", "ring:4", "--cluster", f"127.0.0.1:{port}", "--out", str(tmp_path)))
+    assert f"--cluster 127.0.0.1:{port}: nothing answers at the Ray cluster's address" in text
+    assert "Connection refused" in text
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.skipif(not HAS_RAY, reason="the ray extra is not installed")

@@ -36,6 +36,9 @@ CLIENT_CONNECT_ATTEMPTS = 3
 CLIENT_RETRY_PAUSE_S = 1.0
 # How long the agents have at the end, after the relay closed, before they are killed.
 AGENT_END_TIMEOUT_S = 15.0
+# How long the cluster's GCS has to accept a TCP connection before ray.init is tried: ray.init itself
+# waits forever on an address where nothing answers, logging a retry every few seconds.
+GCS_PROBE_TIMEOUT_S = 5.0
 
 
 def import_ray() -> Any:
@@ -99,6 +102,8 @@ class RayCluster:
         address = ray_address(self.cluster)
         if ray.is_initialized():
             return
+        if not address.startswith("ray://"):
+            self._probe_gcs(address)
         for attempt in range(1, CLIENT_CONNECT_ATTEMPTS + 1):
             try:
                 ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
@@ -115,6 +120,33 @@ class RayCluster:
                 raise self._cannot_connect(error, attempt) from None
         self._connected_here = True
         _cluster_messages_to_stderr()
+
+    def _probe_gcs(self, address: str) -> None:
+        """Refuse, in one line, a GCS address where nothing accepts a connection."""
+        services = getattr(getattr(self.ray, "_private", None), "services", None)
+        canonicalize = getattr(services, "canonicalize_bootstrap_address", None)
+        if canonicalize is None:
+            return  # a Ray without it: ray.init says what it says
+        try:
+            gcs = canonicalize(address)
+        except Exception as error:  # noqa: BLE001 - Ray raises ConnectionError, ValueError...
+            raise self._cannot_connect(error, 1) from None
+        if gcs is None:
+            raise OptionError(
+                f"--cluster {self.cluster}: no running Ray cluster on this machine",
+                hint="start one (ray start --head) or give its address (--cluster HOST:PORT)",
+            )
+        host, _, port = gcs.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=GCS_PROBE_TIMEOUT_S).close()
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            # Ray reads "auto" from this machine's running cluster, and names a loopback host by its IP.
+            where = gcs if gcs == address else f"{address} ({gcs})"
+            raise OptionError(
+                f"--cluster {self.cluster}: nothing answers at the Ray cluster's address {where}: {reason}",
+                hint="start one (ray start --head) or give its address (--cluster HOST:PORT)",
+            ) from None
 
     def _cannot_connect(self, error: Exception, attempts: int) -> OptionError:
         tried = f" ({attempts} attempts)" if attempts > 1 else ""
