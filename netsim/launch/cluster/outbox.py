@@ -53,10 +53,25 @@ def watch_output(selector: selectors.BaseSelector, out: Outbox, data: Any) -> No
         out.wants_write = wants
 
 
-def keepalive(sock: socket.socket) -> None:
-    """A host that vanishes without closing its connections is noticed within some 20 s."""
+# How long sent data may wait unacknowledged on a host link before the link is given up (ms).
+USER_TIMEOUT_MS = 20_000
+
+
+def keepalive(sock: socket.socket, user_timeout_ms: int = USER_TIMEOUT_MS) -> None:
+    """A host that vanishes without closing its connections is noticed within some 20 s.
+
+    Keepalive probes go only while nothing sent waits for its acknowledgement, and a host link always
+    has something in flight: ``TCP_USER_TIMEOUT`` bounds how long sent data may wait unacknowledged,
+    so both ends give up on a cut network in the same 20 s (the retransmissions alone take minutes).
+    """
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 4)):
+    options = (
+        ("TCP_KEEPIDLE", 5),
+        ("TCP_KEEPINTVL", 3),
+        ("TCP_KEEPCNT", 4),
+        ("TCP_USER_TIMEOUT", user_timeout_ms),
+    )
+    for name, value in options:
         option = getattr(socket, name, None)
         if option is not None:
             with contextlib.suppress(OSError):
