@@ -419,7 +419,11 @@ class DelayLine:
         with self._cv:
             held = self._held.get(sock.number)
             if held is None:
-                out = socket.socket(fileno=os.dup(socket.socket.fileno(sock)))
+                # SOCK_NONBLOCK: the new object leaves the descriptor's flags alone, which the program's
+                # socket shares (with socket.setdefaulttimeout set, a plain one would make the
+                # program's blocking socket non-blocking); _deliver waits out EAGAIN itself.
+                fd = os.dup(socket.socket.fileno(sock))
+                out = socket.socket(sock.family, sock.type | socket.SOCK_NONBLOCK, sock.proto, fd)
                 held = self._held[sock.number] = _Held(out, peer)
                 self._push(release_ns, sock.number)
             held.items.append((release_ns, payload, address, queued_in))

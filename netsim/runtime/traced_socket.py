@@ -494,15 +494,15 @@ class TracedSocket(socket.socket):
             raise
         self._record("shutdown", start_ns=start, args=args)
 
-    def close(self) -> None:
-        if socket.socket.fileno(self) == -1:
-            super().close()
-            return
-        # Recorded first: after the close the kernel has no names to give.
-        self._record("close")
-        # Bytes a link still holds keep the connection open until they are delivered.
-        self._net.close_after_held(self)
-        super().close()
+    def _real_close(self, _ss: Any = socket.socket) -> None:
+        # socket.close() comes here once no makefile() of the socket is open (http.client and urllib
+        # close the socket and go on reading its file): the descriptor, and the connection, end now.
+        if socket.socket.fileno(self) != -1:
+            # Recorded first: after the close the kernel has no names to give.
+            self._record("close")
+            # Bytes a link still holds keep the connection open until they are delivered.
+            self._net.close_after_held(self)
+        super()._real_close()  # type: ignore[misc]
 
     def dup(self) -> TracedSocket:
         # A second descriptor of the same kernel socket: traced, its stream offsets going on from here.
@@ -513,6 +513,9 @@ class TracedSocket(socket.socket):
         return sock
 
     def detach(self) -> int:
+        # The descriptor leaves netsim's hands (ssl's wrap_socket, STARTTLS): what the link still holds
+        # of this socket goes first, as the kernel would have sent it before anything written after.
+        self._net.line.wait_released(self)
         self._record("detach")
         return super().detach()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import selectors
 import socket
 import sys
@@ -580,3 +581,56 @@ def datagrams_by_recv(net):
         buffer = bytearray(100)
         count = u.recv_into(buffer)
         show("got", [first, bytes(buffer[:count])])
+
+
+@netsim.listens(PORT)
+def detaches_after_sending(net):
+    """n1 sends a line, then hands the descriptor on (as ssl's wrap_socket does for STARTTLS) and writes
+    on it directly; n0 reads to the end."""
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        data = b""
+        while chunk := conn.recv(100):
+            data += chunk
+        show("got", data)
+        conn.close()
+        return
+    sock = net.connect("n0", PORT)
+    sock.sendall(b"STARTTLS;")
+    fd = sock.detach()
+    os.write(fd, b"after the handover;")
+    os.close(fd)
+
+
+@netsim.listens(PORT)
+def default_timeout_then_blocking(net):
+    """With socket.setdefaulttimeout set, n0 makes its connection blocking, sends, and waits in recv."""
+    socket.setdefaulttimeout(30)
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        conn.settimeout(None)
+        conn.sendall(b"hello")
+        show("got", conn.recv(100))
+        conn.close()
+        return
+    sock = net.connect("n0", PORT)
+    show("got", sock.recv(100))
+    time.sleep(0.1)
+    sock.sendall(b"bye")
+    sock.recv(100)
+    sock.close()
+
+
+@netsim.listens(PORT)
+def reads_its_file_after_close(net):
+    """n0 sends 100,000 bytes; n1 closes its socket and reads on from its makefile(), as http.client does."""
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        conn.sendall(b"z" * 100_000)
+        conn.close()
+        return
+    sock = net.connect("n0", PORT)
+    file = sock.makefile("rb")
+    sock.close()
+    show("got", len(file.read()))
+    file.close()

@@ -11,6 +11,7 @@ import pytest
 from socket_programs import GATHERED
 from socket_testing import RunCalls, program, require
 
+from netsim.trace.byte_ranges import BytePair, pair_calls
 from netsim.trace.verify import verify_trace
 
 
@@ -154,3 +155,39 @@ def test_a_descriptor_passed_with_sendmsg_goes_after_the_bytes_the_link_holds(si
     sendmsg = run.one("n1", "sendmsg")
     assert sendmsg["args"]["ancillary"] == [["SOL_SOCKET", socket.SCM_RIGHTS, 4]]
     assert (sendmsg["offset"], sendmsg["nbytes"]) == (len(b"first;"), len(b"second;"))
+
+
+def test_a_detached_descriptor_goes_on_after_what_the_link_held(simulate):
+    # As STARTTLS: a line sent over a slow link, then the descriptor handed to ssl (here os.write).
+    result = simulate(
+        "line:2", app=program("detaches_after_sending"), seed=1, quiet=0.5, conditions={"latency": "20ms"}
+    )
+    assert result.ok, result.summary
+    assert RunCalls(result.run_dir).shown("n0")["got"] == [b"STARTTLS;after the handover;"]
+
+
+def test_a_default_timeout_leaves_a_blocking_socket_blocking_over_a_slow_link(simulate):
+    result = simulate(
+        "line:2",
+        app=program("default_timeout_then_blocking"),
+        seed=1,
+        quiet=0.5,
+        conditions={"latency": "20ms"},
+    )
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n1")["got"] == [b"hello"] and run.shown("n0")["got"] == [b"bye"]
+
+
+def test_a_socket_closed_under_its_open_file_is_traced_closed_when_the_file_closes(simulate):
+    result = simulate("line:2", app=program("reads_its_file_after_close"), seed=1, quiet=0.5)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n1")["got"] == [100_000]
+    # The close comes after the last receive the file made, and every byte pairs with its send.
+    receives = run.of("n1", "recv_into")
+    (close,) = run.of("n1", "close")
+    assert receives and close["ts_ns"] > receives[-1]["ts_ns"]
+    outcomes = list(pair_calls(run.events))
+    assert outcomes and all(isinstance(outcome, BytePair) for outcome in outcomes)
+    assert sum(outcome.nbytes for outcome in outcomes) == 100_000

@@ -13,7 +13,9 @@ sender's thread had not written it yet): receives not yet explained wait, and on
 trace fails them. What waits is bounded by what was in flight; sends no receive can need any more are
 let go. Receives from an address no node of the run owns (``peer`` absent) are not checked, nor bytes
 to or from a node a fault killed (its last records may be gone with it), nor bytes from a socket the
-trace never shows (a node's untraced socket: ``socket.socket()``, a library's own server).
+trace never shows (a node's untraced socket: ``socket.socket()``, a library's own server), nor bytes
+from a socket after its program handed its descriptor on (``detach``: ssl's ``wrap_socket`` writes on it
+untraced).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ class ProgramBytes:
         # socket came from one the trace does not follow.
         self.traced_ends: set[tuple[Hashable, Hashable]] = set()
         self.traced_names: set[Hashable] = set()
+        # (sockname, peername) and sockname of each socket whose descriptor its program handed on.
+        self.detached_ends: set[tuple[Hashable, Hashable]] = set()
+        self.detached_names: set[Hashable] = set()
 
     def call(self, record: dict[str, Any], line: int) -> None:
         sockname, peername = _key(record.get("sockname")), _key(record.get("peername"))
@@ -66,6 +71,10 @@ class ProgramBytes:
                 self.traced_ends.add((sockname, peername))
         call = record.get("call")
         if call not in _SENDS and call not in _RECEIVES:
+            if call == "detach" and sockname is not None:
+                self.detached_names.add(sockname)
+                if peername is not None:
+                    self.detached_ends.add((sockname, peername))
             return
         nbytes = record.get("nbytes")
         if "errno" in record or type(nbytes) is not int or nbytes <= 0:
@@ -151,13 +160,13 @@ class ProgramBytes:
 
     def finish(self, killed: set[str]) -> None:
         for direction, entries in self.waiting.items():
-            if direction not in self.traced_ends:
-                continue  # sent from a socket the trace does not follow
+            if direction not in self.traced_ends or direction in self.detached_ends:
+                continue  # sent from a socket the trace does not follow (or no longer)
             for last_byte, _ts, record, line in entries:
                 if record.get("peer") not in killed and record.get("node") not in killed:
                     self.tally.fail(record, line, f"byte {last_byte} was received but no node sent it")
         for (_digest, source, _destination), entries in self.unexplained.items():
-            if source not in self.traced_names:
+            if source not in self.traced_names or source in self.detached_names:
                 continue
             for record, line in entries:
                 if record.get("peer") not in killed and record.get("node") not in killed:
