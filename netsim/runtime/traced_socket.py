@@ -64,6 +64,7 @@ class TracedSocket(socket.socket):
         "_whole",
         "_datagram",
         "_bound",
+        "_send_lock",
     )
 
     def _adopt(self, net: ProgramSockets) -> None:
@@ -81,6 +82,9 @@ class TracedSocket(socket.socket):
         self._whole = not self._stream
         # udp, udp6, unix-dgram: a receive learns its sender only from the kernel's recvfrom.
         self._datagram = self.transport not in CONNECTED_TRANSPORTS
+        # A stream's sends take their offsets in the order the kernel takes their bytes, whichever of
+        # the program's threads sends: one send at a time.
+        self._send_lock = threading.Lock()
 
     # ---- the record of one call ---------------------------------------------------------------------
 
@@ -329,35 +333,36 @@ class TracedSocket(socket.socket):
             # socket.send's own words, not memoryview's.
             raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
         size = view.nbytes
-        offset = self.sent if self._stream else None
-        try:
-            if address is not None and not self._bound:
-                self._bind_before_use(address)
-            if ancdata:
-                # Ancillary data (descriptors, credentials) is not held by a link: what the link holds
-                # of this socket goes first, then this, at once.
-                net.line.wait_released(self)
-                sent: int | None = super().sendmsg(
-                    [view], ancdata, flags, *(() if address is None else (address,))
-                )
-            # The link's say comes first, when the run has any condition or fault, or holds bytes.
-            elif (net.link_shapers or net.line) and net.shaped_send(self, view, address, start):
-                # Held, or dropped, on its way: for the program, the kernel took it all.
-                sent = size
-            elif call == "sendall":
-                super().sendall(view, flags)
-                sent = size
-            elif call == "sendto":
-                sent = super().sendto(view, flags, address)
-            elif call == "sendmsg":
-                sent = super().sendmsg([view], (), flags, *(() if address is None else (address,)))
-            else:
-                sent = super().send(view, flags)
-        except OSError as error:
-            self._record(call, start_ns=start, args=args, error=error, to=address)
-            raise
-        if self._stream:
-            self.sent += sent
+        with self._send_lock:
+            offset = self.sent if self._stream else None
+            try:
+                if address is not None and not self._bound:
+                    self._bind_before_use(address)
+                if ancdata:
+                    # Ancillary data (descriptors, credentials) is not held by a link: what the link holds
+                    # of this socket goes first, then this, at once.
+                    net.line.wait_released(self)
+                    sent: int | None = super().sendmsg(
+                        [view], ancdata, flags, *(() if address is None else (address,))
+                    )
+                # The link's say comes first, when the run has any condition or fault, or holds bytes.
+                elif (net.link_shapers or net.line) and net.shaped_send(self, view, address, start):
+                    # Held, or dropped, on its way: for the program, the kernel took it all.
+                    sent = size
+                elif call == "sendall":
+                    super().sendall(view, flags)
+                    sent = size
+                elif call == "sendto":
+                    sent = super().sendto(view, flags, address)
+                elif call == "sendmsg":
+                    sent = super().sendmsg([view], (), flags, *(() if address is None else (address,)))
+                else:
+                    sent = super().send(view, flags)
+            except OSError as error:
+                self._record(call, start_ns=start, args=args, error=error, to=address)
+                raise
+            if self._stream:
+                self.sent += sent
         self._record(
             call, start_ns=start, args=args, nbytes=sent, offset=offset, payload=view[:sent], to=address
         )

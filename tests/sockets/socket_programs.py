@@ -10,6 +10,7 @@ import os
 import selectors
 import socket
 import sys
+import threading
 import time
 
 import netsim
@@ -634,3 +635,28 @@ def reads_its_file_after_close(net):
     sock.close()
     show("got", len(file.read()))
     file.close()
+
+
+@netsim.listens(PORT)
+def threads_share_a_connection(net):
+    """Four threads of n1 each send 300 lines of 100 bytes on one connection, with no lock of their own."""
+    if net.name == "n0":
+        conn, _ = net.listen(PORT).accept()
+        total = 0
+        while chunk := conn.recv(65536):
+            total += len(chunk)
+        show("got", total)
+        conn.close()
+        return
+    sock = net.connect("n0", PORT)
+
+    def send_lines(mark):
+        for _ in range(300):
+            sock.sendall(mark * 99 + b"\n")
+
+    threads = [threading.Thread(target=send_lines, args=(bytes([65 + k]),)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sock.close()

@@ -191,3 +191,13 @@ def test_a_socket_closed_under_its_open_file_is_traced_closed_when_the_file_clos
     outcomes = list(pair_calls(run.events))
     assert outcomes and all(isinstance(outcome, BytePair) for outcome in outcomes)
     assert sum(outcome.nbytes for outcome in outcomes) == 100_000
+
+
+def test_threads_sending_on_one_connection_get_the_offsets_the_kernel_gave_their_bytes(simulate):
+    result = simulate("line:2", app=program("threads_share_a_connection"), seed=1, quiet=0.5)
+    assert result.ok, result.summary
+    run = RunCalls(result.run_dir)
+    assert run.shown("n0")["got"] == [120_000]
+    offsets = sorted(call["offset"] for call in run.of("n1", "sendall"))
+    assert offsets == list(range(0, 120_000, 100))
+    # And trace verify (run after every simulate) pairs every received byte with its send.
