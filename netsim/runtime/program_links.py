@@ -397,6 +397,11 @@ class DelayLine:
     def __bool__(self) -> bool:
         return bool(self._held)
 
+    @property
+    def thread_id(self) -> int | None:
+        """The delay line's own thread (None before the first hold): not the program's."""
+        return self._thread.ident if self._thread is not None else None
+
     def holds(self, sock: TracedSocket) -> bool:
         return sock.number in self._held
 

@@ -6,15 +6,17 @@ the start barrier. When ``main`` returns, the node is done; when it raises, the 
 program's traceback (``MainFailed``). At the run's end the node process exits with ``main`` still
 blocked (say, in ``accept``) if it never returned: a server that serves forever is normal.
 
-A node running a program counts as idle, for the run's "quiet" ending, while its program waits in a
-receive or an ``accept`` (nothing will happen until someone sends), has done no call for a moment,
-and its links hold none of its bytes; it is busy while it computes or sleeps.
+A node running a program counts as idle, for the run's "quiet" ending, while each of its program's
+threads waits in a receive or an ``accept`` (nothing will happen until someone sends) or for another of
+its threads, it has done no call for a moment, and its links hold none of its bytes; it is busy while
+any of its threads computes or sleeps.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import select
 import socket
 import sys
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 
 # How often the node's loop looks at its program: for activity, to flush its calls, to see it end.
 POLL_INTERVAL_S = 0.1
+# Where a thread waits for another thread of the program (its innermost frame): it works only once
+# that one does.
+_THREAD_WAITS = frozenset({threading.__file__, queue.__file__})
 CALLS_PART_SUFFIX = ".calls"
 
 
@@ -155,14 +160,30 @@ class SocketProgramApp(App):
             return True
         if self._finished:
             return False
-        waited_on = list(self.sockets.waiting_on.values())
-        if not waited_on:
+        waiting_on = self.sockets.waiting_on
+        waited_on = list(waiting_on.values())
+        if not waited_on or self._a_thread_works(waiting_on):
             return True
         try:
             readable, _, _ = select.select(waited_on, (), (), 0)
         except (OSError, ValueError):
             return True  # a descriptor closed under the wait: look again next turn
         return bool(readable)
+
+    def _a_thread_works(self, waiting_on: dict[int, int]) -> bool:
+        """Whether a thread of the program computes or sleeps: one not waiting in a receive or an
+        accept, nor for another of its threads (a join, an Event, a Condition, a Queue) without a
+        timeout (one with a timeout is a timer, as a sleep is)."""
+        ours = {threading.main_thread().ident, self.sockets.line.thread_id}
+        for ident, frame in sys._current_frames().items():  # noqa: SLF001 - the one way to see a thread's wait
+            if ident in ours or ident in waiting_on:
+                continue
+            if frame.f_code.co_filename not in _THREAD_WAITS:
+                return True
+            timeout = frame.f_locals.get("timeout")
+            if isinstance(timeout, (int, float)) and timeout >= 0:
+                return True
+        return False
 
     def _poll(self) -> None:
         failure = self.sockets.line.failure

@@ -272,14 +272,15 @@ class TracedSocket(socket.socket):
         net = self._net
         blocked = net.waiting_on
         thread = _get_ident()
-        blocked[thread] = _fileno(self)
+        if _gettimeout(self) is None:  # a wait with a timeout ends by itself: not idle
+            blocked[thread] = _fileno(self)
         try:
             fd, address = self._accept()  # type: ignore[attr-defined]
         except OSError as error:
             self._record("accept", start_ns=start, error=error)
             raise
         finally:
-            del blocked[thread]
+            blocked.pop(thread, None)
         sock = net.adopt(self.family, self.type, self.proto, fd)
         # As socket.socket.accept does: a listener with a timeout gives blocking connections.
         if socket.getdefaulttimeout() is None and self.gettimeout_untraced():
@@ -376,7 +377,8 @@ class TracedSocket(socket.socket):
         start = now_ns()
         blocked = self._net.waiting_on
         thread = _get_ident()
-        blocked[thread] = _fileno(self)
+        if _gettimeout(self) is None:  # a wait with a timeout ends by itself: not idle
+            blocked[thread] = _fileno(self)
         source = None
         try:
             if self._datagram:
@@ -385,10 +387,10 @@ class TracedSocket(socket.socket):
             else:
                 data = _recv(self, bufsize, flags)
         except OSError as error:
-            del blocked[thread]
+            blocked.pop(thread, None)
             self._record("recv", start_ns=start, args=_receive_args("bufsize", bufsize, flags), error=error)
             raise
-        del blocked[thread]
+        blocked.pop(thread, None)
         self._received_record(
             "recv", start, _receive_args("bufsize", bufsize, flags), data, len(data), source
         )
@@ -456,14 +458,15 @@ class TracedSocket(socket.socket):
     def _receive(self, call: str, start: int, args: dict[str, Any], method: Any, *call_args: Any) -> Any:
         blocked = self._net.waiting_on
         thread = _get_ident()
-        blocked[thread] = _fileno(self)
+        if _gettimeout(self) is None:  # a wait with a timeout ends by itself: not idle
+            blocked[thread] = _fileno(self)
         try:
             return method(*call_args)
         except OSError as error:
             self._record(call, start_ns=start, args=args, error=error)
             raise
         finally:
-            del blocked[thread]
+            blocked.pop(thread, None)
 
     def _received_record(
         self, call: str, start: int, args: dict[str, Any], payload: Any, count: int, source: Any
@@ -608,6 +611,7 @@ _recv = socket.socket.recv
 _recvfrom = socket.socket.recvfrom
 _fileno = socket.socket.fileno  # the kernel's descriptor, untraced
 _get_ident = threading.get_ident
+_gettimeout = socket.socket.gettimeout
 
 
 def _host_of(address: Any) -> str:

@@ -660,3 +660,43 @@ def threads_share_a_connection(net):
     for thread in threads:
         thread.join()
     sock.close()
+
+
+@netsim.listens(f"udp:{UDP_PORT}")
+def sleeps_while_a_thread_waits(net):
+    """n1's thread waits for n0's answers while its main thread sleeps 0.4 s between three questions."""
+    if net.name == "n0":
+        u = net.listen(f"udp:{UDP_PORT}")
+        while True:
+            data, address = u.recvfrom(100)
+            u.sendto(data.upper(), address)
+    u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind((net.host, 0))
+    answers = []
+    listener = threading.Thread(target=lambda: [answers.append(u.recv(100)) for _ in range(3)], daemon=True)
+    listener.start()
+    for number in range(3):
+        u.sendto(b"question %d" % number, (net.host_of("n0"), UDP_PORT))
+        time.sleep(0.4)
+    listener.join(2)
+    show("answers", answers)
+
+
+@netsim.listens(f"udp:{UDP_PORT}")
+def asks_again_after_its_timeout(net):
+    """n0 leaves the first question unanswered; n1 waits 0.4 s for an answer (settimeout), then asks again."""
+    if net.name == "n0":
+        u = net.listen(f"udp:{UDP_PORT}")
+        u.recvfrom(100)  # the first question: no answer
+        while True:
+            data, address = u.recvfrom(100)
+            u.sendto(data.upper(), address)
+    u = net.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(0.4)
+    for attempt in range(3):
+        u.sendto(b"question", (net.host_of("n0"), UDP_PORT))
+        try:
+            show("answer", (attempt, u.recvfrom(100)[0]))
+            return
+        except TimeoutError:
+            continue

@@ -201,3 +201,17 @@ def test_threads_sending_on_one_connection_get_the_offsets_the_kernel_gave_their
     offsets = sorted(call["offset"] for call in run.of("n1", "sendall"))
     assert offsets == list(range(0, 120_000, 100))
     # And trace verify (run after every simulate) pairs every received byte with its send.
+
+
+def test_a_node_whose_main_thread_sleeps_is_busy_while_another_thread_waits(simulate):
+    result = simulate("line:2", app=program("sleeps_while_a_thread_waits"), seed=1, quiet=0.25)
+    assert result.ok, result.summary
+    shown = RunCalls(result.run_dir).shown("n1")
+    assert shown["answers"] == [[b"QUESTION 0", b"QUESTION 1", b"QUESTION 2"]]
+
+
+def test_a_receive_with_a_timeout_is_a_timer_not_quiet(simulate):
+    # The tutorial's UDP client: it asks again when its timeout passes, longer than --quiet.
+    result = simulate("line:2", app=program("asks_again_after_its_timeout"), seed=1, quiet=0.25)
+    assert result.ok, result.summary
+    assert RunCalls(result.run_dir).shown("n1")["answer"] == [(1, b"QUESTION")]
