@@ -248,6 +248,45 @@ def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster
     shutil.rmtree(leftovers[0])
 
 
+def test_losing_a_hosts_fork_server_ends_the_run_naming_the_host(
+    cluster: NetnsCluster, tmp_path: Path
+) -> None:
+    running = cluster.popen_netsim(
+        "run", "ring:6", "--duration", "120", "--fault", "100s heal",
+        "--cluster", cluster.head, "--out", str(tmp_path), "--json", "--placement", "spread",
+    )  # fmt: skip
+    try:
+        agent = _wait_for_agent_with_nodes(cluster, host=1)
+        (server,) = [
+            pid
+            for pid, command in cluster.processes(1).items()
+            if "netsim-fork-server" in command and _parent(pid) == agent
+        ]
+        started = time.monotonic()
+        os.kill(server, signal.SIGKILL)
+        stdout, stderr = running.communicate(timeout=90)
+        took_s = time.monotonic() - started
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    assert running.returncode == 1, stderr
+    summary = json.loads(stdout)
+    assert summary["ended_by"] == "failure"
+    error = summary["node_failures"][0]["error"]
+    assert "host 'h1'" in error and "its fork server died during the run" in error, error
+    # Not blamed on the nodes, and not after the shutdown's timeouts: at once.
+    assert all(failure["name"] is None for failure in summary["node_failures"]), summary["node_failures"]
+    assert took_s < 15, took_s
+    # The agent still sent what its nodes traced before they died.
+    _, events = _records(Path(summary["run_dir"]))
+    assert {f"n{k}" for k in (1, 3, 5)} <= {event["node"] for event in events}
+    deadline = time.monotonic() + 15
+    while _netsim_processes(cluster) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _netsim_processes(cluster)
+
+
 def _wait_for_agent_with_nodes(cluster: NetnsCluster, host: int, timeout_s: float = 60.0) -> int:
     """The pid of the host agent's actor process on ``host``, once its nodes run."""
     deadline = time.monotonic() + timeout_s

@@ -235,7 +235,10 @@ class HostAgent:
         if link.eof:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(link.fileno)
-            # Without its fork server the host can run nothing: the launcher hears the link close.
+            if not self.quitting:
+                # Without its fork server the host runs nothing: the launcher loses the host, and still
+                # gets what its nodes traced (the files, then bye).
+                self._to_launcher(hostlink.encode_control(hostlink.SERVER_LOST))
             self.quitting = True
 
     def _read_node(self, index: int) -> None:

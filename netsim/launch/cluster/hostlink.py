@@ -54,6 +54,8 @@ WELCOME = "welcome"
 CLOCK = "clock"
 FILES = "files"
 BYE = "bye"
+# From an agent whose fork server died unasked: the host's nodes died with it.
+SERVER_LOST = "server-lost"
 
 HELLO_LIMIT_BYTES = 4096
 FRAME_LIMIT_BYTES = 64 * 1024 * 1024

@@ -15,8 +15,8 @@ run key, and then:
 - measures each host's clock against the launcher's at the start and at the end
   (``netsim.launch.cluster.hostlink.ClockSample``), and rewrites ``ts_ns`` and ``start_ns`` of the trace parts
   the agents send back at the end into the launcher's clock;
-- reports a host whose link closes before its ``bye`` as ``host-lost``, naming it, and closes its
-  nodes' sockets (the launcher hears each end).
+- reports a host whose link closes before its ``bye``, or whose agent says its fork server died, as
+  ``host-lost``, naming it, and closes its nodes' sockets (the launcher hears each end).
 
 A connection to the relay that does not prove the run key within ``HELLO_TIMEOUT_S`` is traced as an
 ``error`` (node ``*``, with its peer's address) and closed.
@@ -67,6 +67,8 @@ class _Host:
     ready: bool = False
     bye: bool = False
     lost: str | None = None
+    # The agent's link is closed (or gone); a lost host's link may stay open for its files and bye.
+    link_done: bool = False
     clock_start: list[hostlink.ClockSample] = field(default_factory=list)
     clock_end: list[hostlink.ClockSample] = field(default_factory=list)
     quit_after_clock: bool = False
@@ -225,7 +227,7 @@ class _Relay:
                     elif kind == "wake":
                         self._take_outside_losses()
                 self._expire_strangers()
-                if self.quitting and all(host.bye or host.lost for host in self.hosts):
+                if self.quitting and all(host.bye or (host.lost and host.link_done) for host in self.hosts):
                     return
         finally:
             self._close()
@@ -374,6 +376,7 @@ class _Relay:
                     self._ask_clock(host)
                 elif host.link is None and host.lost is None:
                     host.lost = "its agent never joined the run"
+                    host.link_done = True
 
     def _index_hosts(self) -> None:
         index_of = {name: index for index, name in enumerate(self.node_names)}
@@ -410,10 +413,11 @@ class _Relay:
             self._lose(host, f"its link to the launcher failed: {error.strerror or error}")
             return
         if not data:
-            if not host.bye:
+            if not host.bye and host.lost is None:
                 self._lose(host, "its agent closed the link before the run ended")
             else:
                 host.files.end()
+                host.link_done = True
                 with contextlib.suppress(KeyError, ValueError):
                     self.selector.unregister(host.link.sock)
             return
@@ -475,6 +479,10 @@ class _Relay:
         elif kind == hostlink.BYE:
             host.files.end()
             host.bye = True
+        elif kind == hostlink.SERVER_LOST:
+            self._report_lost(
+                host, "its fork server died during the run: every node of the host ended with it"
+            )
 
     def _virtual_pid(self, host: _Host, pid: int) -> int:
         """The pid the launcher knows this process by: its own, unless another host's has it already."""
@@ -568,14 +576,22 @@ class _Relay:
                 self._lose(host, reason)
 
     def _lose(self, host: _Host, reason: str) -> None:
-        if host.lost is not None or host.bye:
+        """The host is gone, and so is its link."""
+        if host.bye or host.link_done:
             return
-        host.lost = reason
+        self._report_lost(host, reason)
+        host.link_done = True
         if host.link is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(host.link.sock)
             host.link.sock.close()
         host.files.end()
+
+    def _report_lost(self, host: _Host, reason: str) -> None:
+        """Tell the launcher the host's nodes are gone (once), and close their ends."""
+        if host.lost is not None:
+            return
+        host.lost = reason
         self._to_launcher(
             encode_control(HOST_LOST, host=host.name, address=host.address, error=reason, indexes=host.nodes)
         )
