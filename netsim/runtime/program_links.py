@@ -30,6 +30,7 @@ import errno
 import heapq
 import os
 import select
+import signal
 import socket
 import threading
 import time
@@ -146,6 +147,12 @@ class ProgramSockets:
             self._writer.flush()
 
     def _in_forked_child(self) -> None:
+        # A child of the program (a forking server's, a multiprocessing worker) is the program's process,
+        # not a node: stop signals end it as they end any Python process, without netsim's NodeTerminated
+        # (a Pool's exit SIGTERMs its workers).
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, signal.SIG_DFL)
         self._lock = threading.Lock()
         self.line = DelayLine(self)  # the parent's delay line thread is not in the child
         if self._writer is None:

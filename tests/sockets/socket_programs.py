@@ -700,3 +700,14 @@ def asks_again_after_its_timeout(net):
             return
         except TimeoutError:
             continue
+
+
+def uses_a_process_pool(net):
+    """Each node sums in a multiprocessing Pool, then ends it as its with-block does: SIGTERM to its
+    workers (joined here, so that what they print is in the log before main returns)."""
+    import multiprocessing
+
+    pool = multiprocessing.get_context("fork").Pool(2)
+    show("sum", sum(pool.map(abs, range(-100, 0))))
+    pool.terminate()
+    pool.join()

@@ -215,3 +215,11 @@ def test_a_receive_with_a_timeout_is_a_timer_not_quiet(simulate):
     result = simulate("line:2", app=program("asks_again_after_its_timeout"), seed=1, quiet=0.25)
     assert result.ok, result.summary
     assert RunCalls(result.run_dir).shown("n1")["answer"] == [(1, b"QUESTION")]
+
+
+def test_a_process_pool_ends_its_workers_without_netsims_tracebacks(simulate):
+    result = simulate("line:2", app=program("uses_a_process_pool"), seed=1, quiet=0.5)
+    assert result.ok, result.summary
+    assert RunCalls(result.run_dir).shown("n0")["sum"] == [5050]
+    logs = "".join(path.read_text() for path in (result.run_dir / "nodes").glob("*.log"))
+    assert "NodeTerminated" not in logs and "Traceback" not in logs, logs
