@@ -120,8 +120,18 @@ def recover_run(run_dir: str | os.PathLike[str]) -> RunSummary:
         warnings=[
             "recovered by `netsim runs recover`: the launcher died before it finished the run; each node "
             "flushed its trace part when it noticed, so the last moments of the run may be missing",
+            *_over_hosts_warning(header),
             *warnings,
         ],
     )
     write_summary(path, summary)
     return summary
+
+
+def _over_hosts_warning(header: dict[str, Any]) -> list[str]:
+    if not isinstance(header.get("cluster"), dict):
+        return []
+    return [
+        "a run over many hosts: its nodes' trace parts were on their hosts, and their agents took them "
+        "away when the launcher died; only what the launcher's machine kept is here (docs/cluster.md)"
+    ]

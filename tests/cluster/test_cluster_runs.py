@@ -287,6 +287,31 @@ def test_losing_a_hosts_fork_server_ends_the_run_naming_the_host(
     assert not _netsim_processes(cluster)
 
 
+def test_recovering_a_run_over_hosts_whose_launcher_died_says_what_is_missing(
+    cluster: NetnsCluster, tmp_path: Path
+) -> None:
+    running = cluster.popen_netsim(
+        "run", "ring:4", "--duration", "120", "--fault", "100s heal",
+        "--cluster", cluster.head, "--out", str(tmp_path), "--placement", "spread",
+    )  # fmt: skip
+    try:
+        _wait_for_agent_with_nodes(cluster, host=1)
+        running.kill()  # `ip netns exec` execs: this is the launcher
+        running.communicate(timeout=30)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    deadline = time.monotonic() + 15
+    while _netsim_processes(cluster) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _netsim_processes(cluster)
+    [run_dir] = [path for path in tmp_path.iterdir() if path.is_dir()]
+    recovered = cluster.netsim("runs", "recover", str(run_dir))
+    assert recovered.returncode == 0, recovered.stderr
+    assert "warning: a run over many hosts: its nodes' trace parts were on their hosts" in recovered.stderr
+
+
 def _wait_for_agent_with_nodes(cluster: NetnsCluster, host: int, timeout_s: float = 60.0) -> int:
     """The pid of the host agent's actor process on ``host``, once its nodes run."""
     deadline = time.monotonic() + timeout_s
