@@ -202,6 +202,8 @@ class Launcher:
             peers[link.peer] = {
                 "listener": bound["listeners"].get(link.transport),
                 "link": bound["links"].get(node.name),
+                # A restarted node waits for its links to come up again, but for those of dead peers.
+                "down": peer.exited or peer.stopped,
             }
             if node.plan.socket_program:
                 # A socket program learns which ports its neighbours declared (net.listen).
@@ -332,6 +334,8 @@ class Launcher:
             if node.plan.generation > 0:
                 self._send_addresses_to(node)
                 self._tell_neighbours_if_moved(node)
+                for link in node.plan.links:
+                    self.send_to(link.peer, control.PEER_BACK, peer=node.name)
         elif kind == control.READY:
             node.ready = True
             if node.plan.generation > 0 and self._phase == "running":

@@ -22,7 +22,8 @@ class App:
     """
 
     def on_start(self, ctx: NodeContext) -> None:
-        """All links of all nodes are up; messages may be sent from here on."""
+        """All links of all nodes are up; messages may be sent from here on. (In a restarted node: its
+        links to the neighbours alive then are up again, or 3 s have passed.)"""
 
     def on_message(self, ctx: NodeContext, message: Message) -> None:
         """A message from a neighbour arrived."""

@@ -49,6 +49,8 @@ CONDITIONS = "conditions"
 # A restarted peer could not bind where it was (someone took the port while it was dead): its new
 # listener address for the link's transport, and its new datagram link address for this node.
 MOVED = "moved"
+# A restarted peer is bound again: a node that dials it dials now, not at its backoff's next try.
+PEER_BACK = "peer-back"
 # Before a scheduled SIGKILL: the node flushes its trace, answers ``frozen`` and stops itself, so the
 # kill loses nothing of the trace while the node still says no goodbye to its peers.
 FREEZE = "freeze"

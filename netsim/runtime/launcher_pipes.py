@@ -61,6 +61,8 @@ class ControlChannel:
             os.kill(os.getpid(), signal.SIGSTOP)
         elif kind == control.MOVED:
             node.reconnects.peer_moved(command["peer"], command["listener"], command["link"])
+        elif kind == control.PEER_BACK:
+            node.reconnects.peer_back(command["peer"])
         elif kind == control.CONDITIONS:
             node.shaping.set_conditions(command["peer"], command["conditions"])
 

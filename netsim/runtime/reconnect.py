@@ -78,6 +78,15 @@ class Reconnects:
         if channel is not None and not channel.closed:
             node.links.close(channel, "peer moved")  # and reconnected at the new address
 
+    def peer_back(self, peer: str) -> None:
+        """A restarted neighbour is bound again: dial it now if this node makes the link's connection
+        (the backoff's next try may be a second away, and the neighbour's app waits for its links)."""
+        if peer not in self.peer_listener:
+            return  # a socket program's node: its program dials, not netsim
+        link = self.node.links_by_peer[peer]
+        if link.initiator and get_transport(link.transport).connected:
+            self._reconnect(peer, 1)
+
     def _reconnect(self, peer: str, attempt: int) -> None:
         node = self.node
         if node.state not in (SETUP, RUNNING):

@@ -21,6 +21,9 @@ from netsim.transport.base import LinkEnd
 if TYPE_CHECKING:
     from netsim.runtime.node import Node
 
+# How long a restarted node waits for its links to live peers before its app starts without them.
+RESTART_LINKS_WAIT_S = 3.0
+
 
 class LinkSetup:
     """Binds a node's sockets, and connects its links once it knows where its peers are."""
@@ -111,6 +114,24 @@ class LinkSetup:
             return
         self.connect(command["peers"])
         node.flush_dirty()
+        if node.plan.generation > 0 and self.awaiting_hello:
+            node.call_later(RESTART_LINKS_WAIT_S, self._waited_long_enough)
+        self._maybe_ready()
+
+    def _waited_long_enough(self) -> None:
+        """A restarted node's peers that have not reconnected: its app starts without those links."""
+        node = self.node
+        if node.state != SETUP or not self.awaiting_hello:
+            return
+        for peer in sorted(self.awaiting_hello):
+            link = node.links_by_peer[peer]
+            node.write_error(
+                f"the link to {peer!r} was not up again {RESTART_LINKS_WAIT_S:g} s after the restart: "
+                "the app starts without it",
+                transport=link.transport,
+                peer=peer,
+            )
+        self.awaiting_hello.clear()
         self._maybe_ready()
 
     def connect(self, peers: dict[str, dict[str, Any]]) -> None:
@@ -130,10 +151,12 @@ class LinkSetup:
             entry = peers[link.peer]
             listener_address = transport.address_from_json(entry["listener"])
             reconnects.peer_listener[link.peer] = listener_address
+            # A restarted node's app starts, as a first start's does, once its links are up: but for
+            # those to dead peers, and for at most RESTART_LINKS_WAIT_S (see _waited_long_enough).
+            waits = transport.connected and not entry.get("down")
             if transport.connected and not link.initiator:
-                if plan.generation == 0:
-                    # Up once its hello proves it. A restarted node does not wait: its peers
-                    # reconnect when they notice it is back.
+                if waits:
+                    # Up once its hello proves it (a restarted node's peers dial it again at once).
                     self.awaiting_hello.add(link.peer)
                 continue
             sock = self.link_sockets.pop(link.peer)
@@ -157,6 +180,8 @@ class LinkSetup:
             # node's, like any reconnection, once the answer to the hello proves the listener.
             trusted = plan.generation == 0 or not transport.connected
             node.links.dialled(sock, transport, listener_address, link.peer, trusted=trusted)
+            if not trusted and waits:
+                self.awaiting_hello.add(link.peer)
 
     def linked(self, peer: str) -> None:
         """The link to ``peer`` is up: the node may be ready now."""

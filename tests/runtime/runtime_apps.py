@@ -282,3 +282,10 @@ class FailsToConstruct(App):
 
     def __init__(self):
         raise RuntimeError("no configuration")
+
+
+class GreetsOnStart(App):
+    """Every node greets its neighbours from on_start, the first time and after a restart."""
+
+    def on_start(self, ctx):
+        ctx.broadcast("hi", {})

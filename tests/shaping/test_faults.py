@@ -166,6 +166,39 @@ def test_links_reconnect_with_backoff_after_a_restart(transport, simulate):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("transport", ["tcp", "unix-seqpacket", "udp"])
+def test_a_restarted_nodes_app_starts_once_its_links_are_up_again(transport, simulate):
+    # n1 accepts n0's link (n0 dials it again, backing off since the kill) and dials n2's itself.
+    faults = ["0.2s kill n1", "0.4s restart n1"]
+    result = simulate("line:3", app=f"{APPS}:GreetsOnStart", transport=transport, seed=6, faults=faults)
+    assert result.summary.exit_status == "ok", result.summary
+    _, events = load_trace(result.run_dir)
+    [restart] = [e for e in events if e.get("fault") == "restart"]
+    after = [e for e in events if e["ts_ns"] > restart["ts_ns"]]
+    assert [e for e in after if e["event"] == "drop"] == [], "a greeting sent before its link was up"
+    greeted = {
+        e["node"]
+        for e in after
+        if e["event"] in ("recv", "recvfrom")
+        and e.get("msg_type") == "hi"
+        and e["msg_id"].startswith("n1:r1:")
+    }
+    assert greeted == {"n0", "n2"}
+    assert not [e for e in after if e["node"] == "n1" and e["event"] == "error"]
+
+
+@pytest.mark.timeout(60)
+def test_a_restarted_node_does_not_wait_for_a_neighbour_that_is_dead(simulate):
+    faults = ["0.2s kill n1", "0.3s kill n0", "0.5s restart n0"]
+    result = simulate("line:3", app=f"{APPS}:GreetsOnStart", seed=1, faults=faults)
+    _, events = load_trace(result.run_dir)
+    [restart] = [e for e in events if e.get("fault") == "restart"]
+    [second_start] = [e for e in events if e["node"] == "n0" and e["event"] == "start"][1:]
+    # Started as soon as its one live link (to nobody: n0's only neighbour is n1) allowed: not 3 s later.
+    assert second_start["ts_ns"] - restart["ts_ns"] < 1_500_000_000
+
+
+@pytest.mark.timeout(60)
 def test_stop_and_cont_pause_a_node_without_killing_it(simulate):
     faults = ["0.2s stop n1", "0.6s cont n1"]
     result = simulate("line:3", app=f"{APPS}:Ticker", seed=1, faults=faults)
