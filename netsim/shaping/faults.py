@@ -299,6 +299,20 @@ def check_schedule(
                 raise FaultError(f"{item.describe()!r}: no node named {name!r} (nodes: {sample})")
         if item.action in LINK_ACTIONS and frozenset(item.nodes) not in links:
             raise FaultError(f"{item.describe()!r}: {item.nodes[0]} and {item.nodes[1]} are not linked")
+    _check_restarted_ids(schedule, known)
+
+
+def _check_restarted_ids(schedule: list[ScheduleItem], known: set[str]) -> None:
+    """A restarted node numbers its messages ``<name>:r<n>:<k>``: a node named ``<name>:r<n>`` numbers
+    its own the same way, and the trace's ids would no longer be unique."""
+    restarted = {item.nodes[0] for item in schedule if isinstance(item, Fault) and item.action == "restart"}
+    for name in known:
+        prefix, separator, generation = name.rpartition(":r")
+        if separator and generation.isdigit() and prefix in restarted:
+            raise FaultError(
+                f"'restart {prefix}': its new process's message ids ({name}:1, ...) would be those of the "
+                f"node named {name!r}; rename that node"
+            )
 
 
 def _first_and_end(item: RepeatingFault, duration_s: float | None) -> tuple[float, float]:

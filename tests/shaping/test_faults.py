@@ -77,6 +77,14 @@ def test_mappings_and_files(tmp_path):
         load_fault_schedule(bad)
 
 
+def test_a_restart_whose_new_ids_are_another_nodes_is_refused():
+    links = {frozenset(("a", "b")), frozenset(("a:r1", "b"))}
+    with pytest.raises(FaultError, match=r"'restart a': .* node named 'a:r1'; rename that node"):
+        check_schedule([parse_fault_line("1s restart a")], ["a", "a:r1", "b"], links)
+    check_schedule([parse_fault_line("1s restart b")], ["a", "a:r1", "b"], links)
+    check_schedule([parse_fault_line("1s kill a")], ["a", "a:r1", "b"], links)
+
+
 def test_schedule_names_must_exist_and_repeats_unroll():
     with pytest.raises(FaultError, match="no node named 'zz'"):
         check_schedule([parse_fault_line("1s kill zz")], ["a", "b"], {frozenset(("a", "b"))})
