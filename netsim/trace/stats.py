@@ -8,8 +8,10 @@ matched message and group, never with the trace's events as such.
 
 Decisions, so that the figures can be read without the code:
 
-* **Latency** is one-way: a receive's ``ts_ns`` minus its send's, matched by ``msg_id``; every node stamps
-  the same ``CLOCK_MONOTONIC``, so the difference is exact. A receive read before its send (equal
+* **Latency** is one-way: a receive's ``ts_ns`` minus the moment its app sent it, matched by ``msg_id``:
+  its send's ``ts_ns``, or, when a shaped link held the message (latency, bandwidth, a partition), its
+  ``delay`` event's, so that a link's latency is in it as the app saw it; every node stamps the same
+  ``CLOCK_MONOTONIC``, so the difference is exact. A receive read before its send (equal
   ``ts_ns``, the merge put the receiver's part first) waits for it. Each matched latency is appended to a
   compact ``array('q')`` (8 bytes) for its direction, its message type and the whole run, and each group is
   sorted once at the end: percentiles are exact at any size (500,000 messages cost 12 MB of arrays plus
@@ -78,7 +80,7 @@ PERCENTILES: tuple[int, ...] = (50, 90, 99)
 NO_MSG_TYPE = "(none)"
 
 # The events the stats look at one by one; the others only count, per batch.
-_COUNTED_EVENTS = MESSAGE_EVENTS | {"app", "call", "drop"}
+_COUNTED_EVENTS = MESSAGE_EVENTS | {"app", "call", "drop", "delay"}
 # What the pairing of programs' calls looks at: their calls, and the drops of their datagrams.
 _CALL_EVENTS = frozenset({"call", "drop"})
 _EVENT = itemgetter("event")
@@ -301,6 +303,8 @@ class StatsCounter:
         self.overall = array("q")
         # msg_id -> (send ts_ns, sender, message type); and receives read before their send.
         self.in_flight: dict[str, tuple[int, str, MessageTypeStats]] = {}
+        # msg_id -> when its app sent it, for messages a shaped link holds (their delay event) until sent.
+        self.held_since: dict[str, int] = {}
         self.early_receives: dict[str, tuple[int, str]] = {}
         self.rtt_by_node: dict[str, array[int]] = {}
         # Made at the first call or drop event: a trace without them costs nothing more.
@@ -334,6 +338,7 @@ class StatsCounter:
         directions, created_at = counter.directions, counter.created_at
         message_types, overall = self.message_types, self.overall
         in_flight, early_receives, rtt_by_node = self.in_flight, self.early_receives, self.rtt_by_node
+        held_since = self.held_since
         without_msg_id = self.without_msg_id
         timeline = self.timeline
         assert timeline is not None
@@ -364,7 +369,14 @@ class StatsCounter:
                         rtts = rtt_by_node[node] = array("q")
                     rtts.append(data["rtt_ns"])
                 continue
+            if kind == "delay":
+                held_id = record.get("msg_id")
+                if type(held_id) is str and held_id not in held_since:
+                    held_since[held_id] = record["ts_ns"]
+                continue
             if kind in _CALL_EVENTS:
+                if held_since and kind == "drop":
+                    held_since.pop(record.get("msg_id"), None)  # type: ignore[arg-type]
                 calls = self.calls
                 if calls is None:
                     calls = self.calls = CallPairCounter()
@@ -401,11 +413,12 @@ class StatsCounter:
                 without_msg_id += 1
                 continue
             if sending:
+                sent_at = held_since.pop(msg_id, ts_ns) if held_since else ts_ns
                 early = early_receives.pop(msg_id, None) if early_receives else None
                 if early is None:
-                    in_flight[msg_id] = (ts_ns, node, type_stats)
+                    in_flight[msg_id] = (sent_at, node, type_stats)
                     continue
-                latency = early[0] - ts_ns
+                latency = early[0] - sent_at
                 sender, receiver = node, early[1]
             else:
                 sent = in_flight.pop(msg_id, None)

@@ -340,6 +340,30 @@ def test_real_runs_agree_with_the_trace(real_runs: list[Path]) -> None:
         assert stats.timeline is not None and 50 <= stats.timeline.buckets <= 100
 
 
+@pytest.mark.timeout(90)
+def test_a_links_latency_is_in_the_one_way_latency(simulate: Simulations) -> None:
+    # The send event is written when the link lets the message go; its delay event when the app sent it.
+    run = simulate("line:2", app="echo", seed=1, duration=20, conditions={"latency": "50ms"}).run_dir
+    stats = trace_stats(run)
+    # netsim's own hellos are not shaped; every app message crossed the 50 ms link.
+    app_latencies = [
+        latency
+        for name, of_type in stats.message_types.items()
+        if not name.startswith("netsim.")
+        for latency in of_type.latencies_ns
+    ]
+    assert app_latencies and min(app_latencies) >= 50_000_000
+    # The echo app's own round trips cross the link twice.
+    assert stats.app_rtt is not None and stats.app_rtt.p50_ns >= 100_000_000
+    events = [orjson.loads(line) for line in (run / "trace.jsonl").read_bytes().splitlines()[1:]]
+    delayed_at = {e["msg_id"]: e["ts_ns"] for e in events if e["event"] == "delay"}
+    sent_at = {e["msg_id"]: e["ts_ns"] for e in events if e["event"] == "send"}
+    latencies = sorted(
+        e["ts_ns"] - delayed_at.get(e["msg_id"], sent_at[e["msg_id"]]) for e in events if e["event"] == "recv"
+    )
+    assert stats.latency == LatencyStats.of(latencies)
+
+
 # -- netsim trace stats --------------------------------------------------------------------------------------
 
 runner = CliRunner()
