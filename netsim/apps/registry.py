@@ -101,7 +101,10 @@ def _resolve(spec: str) -> AppTarget:
     for part in class_name.split("."):
         app_class = getattr(app_class, part, None)
         if app_class is None:
-            raise AppError(f"app {spec!r}: module {module_name!r} has no attribute {class_name!r}")
+            raise AppError(
+                f"app {spec!r}: module {module_name!r} has no attribute {class_name!r}",
+                hint=_what_it_defines(module),
+            )
     if _is_function(app_class):
         return app_class  # a socket program's main(net)
     if not (isinstance(app_class, type) and issubclass(app_class, App)):
@@ -117,7 +120,10 @@ def _import(spec: str, module_name: str) -> object:
     if module_name.endswith(".py"):
         path = Path(module_name)
         if not path.is_file():
-            raise AppError(f"app {spec!r}: no such file {module_name!r}")
+            raise AppError(
+                f"app {spec!r}: no such file {module_name!r}",
+                hint=f"give the file's path from this directory ({os.getcwd()}), or an absolute one",
+            )
         # Keyed by the absolute path: loaded once in the launcher, and inherited by forked nodes.
         resolved = path.resolve()
         module_name = (
@@ -135,7 +141,10 @@ def _import(spec: str, module_name: str) -> object:
         except Exception as error:
             del sys.modules[import_spec.name]  # half run: not to be found again as if it had loaded
             raised = f"{type(error).__name__}: {error}"
-            raise AppError(f"app {spec!r}: importing {path} raised {raised}") from error
+            raise AppError(
+                f"app {spec!r}: importing {path} raised {raised}",
+                hint=f"fix that in {path} (`python {path}` shows the whole traceback)",
+            ) from error
         return module
     # Like other runners (uvicorn, gunicorn), find the user's modules in the working directory.
     if os.getcwd() not in sys.path:
@@ -149,5 +158,21 @@ def _import(spec: str, module_name: str) -> object:
         ) from error
     except Exception as error:
         raise AppError(
-            f"app {spec!r}: importing {module_name} raised {type(error).__name__}: {error}"
+            f"app {spec!r}: importing {module_name} raised {type(error).__name__}: {error}",
+            hint=f"fix that in the module (`python -c 'import {module_name}'` shows the whole traceback)",
         ) from error
+
+
+def _what_it_defines(module: object) -> str:
+    """The apps and functions a module defines, for the hint of a name it lacks."""
+    names = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", None) == getattr(module, "__name__", None)
+        and ((isinstance(value, type) and issubclass(value, App)) or _is_function(value))
+    ]
+    if not names:
+        return "after ':' give an App subclass or a function main(net) that the module defines"
+    shown = ", ".join(sorted(names)[:8]) + (" ..." if len(names) > 8 else "")
+    return f"it defines: {shown}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,25 @@ def test_listeners_can_be_declared_for_some_nodes_only() -> None:
     assert declared_listeners(program, "client") == (9000,)
     with pytest.raises(ValueError, match="collection of node names"):
         listens(9000, nodes="server")
+
+
+def test_an_app_that_cannot_be_loaded_says_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.py").write_text("x = (\n")
+    (tmp_path / "apps.py").write_text(
+        "import netsim\n"
+        "class Echo(netsim.App):\n    pass\n"
+        "def main(net):\n    pass\n"
+        "class _Hidden(netsim.App):\n    pass\n"
+    )
+    cases = {
+        "missing.py:App": ("no such file 'missing.py'", f"from this directory ({tmp_path})"),
+        "broken.py:App": ("raised SyntaxError", "`python broken.py` shows the whole traceback"),
+        "apps.py:Ecco": ("has no attribute 'Ecco'", "it defines: Echo, main"),
+    }
+    for spec, (message, hint) in cases.items():
+        with pytest.raises(AppError) as caught:
+            resolve_app(spec)
+        assert message in str(caught.value) and hint in (caught.value.hint or ""), (spec, caught.value.hint)
