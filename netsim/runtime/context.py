@@ -78,7 +78,8 @@ class NodeContext:
         self._node.cancel_timer(timer_id)
 
     def stop(self) -> None:
-        """This node has finished its work. It keeps serving its links; the run ends when all have stopped."""
+        """This node has finished its work. It keeps serving its links (messages still arrive, and its
+        timers still fire); the run ends when all have stopped."""
         self._node.app_done()
 
     def record(self, **data: Any) -> None:

@@ -55,6 +55,8 @@ from netsim.wire.message import Message
 TRACE_FLUSH_INTERVAL_NS = 200_000_000
 # The longest the loop waits in one select() when it has something to do later (it then looks again).
 MAX_WAIT_S = 3600.0
+# An app's timer is at most a run's longest duration away (netsim.shaping.conditions.MAX_RUN_S).
+MAX_TIMER_DELAY_S = 1e9
 
 
 class Node:
@@ -525,8 +527,9 @@ class Node:
     # ---- timers and app hooks -------------------------------------------------------------------------
 
     def set_timer(self, delay_s: float, name: str, data: Any) -> int:
-        if delay_s < 0:
-            raise ValueError(f"timer delay must be >= 0, got {delay_s}")
+        # `not 0 <= x` refuses nan too; the bound keeps the deadline an integer of nanoseconds.
+        if not 0 <= delay_s <= MAX_TIMER_DELAY_S:
+            raise ValueError(f"timer delay must be >= 0 and at most {MAX_TIMER_DELAY_S:g} s, got {delay_s}")
         return self.timers.set_timer(now_ns() + int(delay_s * 1e9), (name, data))
 
     def cancel_timer(self, timer_id: int) -> None:

@@ -4,7 +4,8 @@ Pure: no clock is read here and nothing is called. The node says what time it is
 and fires what comes out. Two kinds share the heap and stay apart otherwise:
 
 * an app's timer (``ctx.set_timer``) has a positive id, which the app may cancel; the node drops the
-  app's timers when the app stops (``clear_app_timers``), and a node with one is not idle;
+  app's timers when the run stops the app (``on_stop``, ``clear_app_timers``; not at ``ctx.stop()``,
+  after which a node keeps serving), and a node with one is not idle;
 * netsim's own callback (a reconnect, a hello's deadline, resuming accept) has a negative id and cannot
   be cancelled, so an app's ``cancel_timer`` never reaches one, and the app's ids stay 1, 2, 3...
   whatever netsim scheduled in between.

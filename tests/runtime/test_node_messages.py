@@ -404,3 +404,14 @@ def test_the_messages_of_one_read_are_traced_together_before_the_app_answers(str
     assert [r["lamport"] for r in trace] == [6, 7, 10, 11]
     assert trace[3]["in_reply_to"] == "a:1"
     assert node.app.messages == read
+
+
+@pytest.mark.parametrize("delay", [-1.0, float("nan"), float("inf"), 1e10])
+def test_a_timer_delay_that_is_no_time_from_now_is_refused_by_name(tmp_path: Path, delay: float) -> None:
+    node = make_node(tmp_path, "unix", initiator=False)
+    try:
+        with pytest.raises(ValueError, match=r"timer delay must be >= 0 and at most 1e\+09 s"):
+            node.set_timer(delay, "t", None)
+        node.set_timer(0.0, "t", None)
+    finally:
+        node.trace.close()
