@@ -85,6 +85,12 @@ def _overview_table(stats: "TraceStats") -> Table:
     return field_table("Trace stats", rows)
 
 
+# The widths figure columns keep however narrow the terminal: a latency ("12.3 ms"), a count ("1,234";
+# a larger one wraps less gracefully, but stays whole).
+_FIGURE_WIDTH = 7
+_COUNT_WIDTH = 5
+
+
 def _nodes_table(stats: "TraceStats") -> Table:
     # Rates per second over each node's own active span; --json also has them over the whole trace.
     table = Table(title="Nodes (rates over each node's active span)", title_justify="left")
@@ -111,10 +117,13 @@ def _links_table(stats: "TraceStats") -> Table:
         title="Links (per direction; one-way latency; p90 in the latency table and --json)",
         title_justify="left",
     )
-    table.add_column("direction", no_wrap=True)
-    table.add_column("transport", no_wrap=True)
-    for column in ("sent", "recv", "lost", "p50", "p99", "max"):
-        table.add_column(column, justify="right", no_wrap=True)
+    # Long node names (the Topology Zoo's) wrap in their column; the figures keep their width.
+    table.add_column("direction", overflow="fold", min_width=10)
+    table.add_column("transport", overflow="fold")
+    for column in ("sent", "recv", "lost"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=_COUNT_WIDTH)
+    for column in ("p50", "p99", "max"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=_FIGURE_WIDTH)
     for link, transport in link_sections(table, stats.links.values()):
         for direction in link.directions:
             latency = stats.latency_by_direction[direction.key]
@@ -133,7 +142,8 @@ def _links_table(stats: "TraceStats") -> Table:
 
 def _latency_table(stats: "TraceStats") -> Table:
     table = Table(
-        title="Latency (one-way: receive ts_ns - send ts_ns; nearest-rank percentiles)", title_justify="left"
+        title="Latency (one-way: from the app's send to the receive; nearest-rank percentiles)",
+        title_justify="left",
     )
     table.add_column("group")
     for column in ("count", "mean", "p50", "p90", "p99", "max"):
@@ -174,9 +184,11 @@ def _calls_table(calls: dict) -> Table:
         ),
         title_justify="left",
     )
-    table.add_column("direction", no_wrap=True)
-    for column in ("pairs", "bytes", "p50", "p90", "p99", "max"):
-        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("direction", overflow="fold", min_width=10)
+    for column in ("pairs", "bytes"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=_COUNT_WIDTH)
+    for column in ("p50", "p90", "p99", "max"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=_FIGURE_WIDTH)
     rows = [("all", calls["pairs"], calls["bytes_paired"], latency["overall"])]
     rows += [
         (key, entry["pairs"], entry["bytes"], entry["latency"])

@@ -373,6 +373,34 @@ def make_app() -> typer.Typer:
     return trace_app
 
 
+def test_long_node_names_wrap_and_every_figure_stays_whole_at_80_columns(tmp_path: Path) -> None:
+    # Topology Zoo names: the direction column wraps, and the figures beside it keep their width.
+    long = {"n0": "NCSA, University of Illinois, Champaign", "n1": "SEQSUINET, Rice University, Houston"}
+    events = [
+        {**event, "node": long.get(event["node"], event["node"]), "peer": long.get(event.get("peer"), "x")}
+        for event in trace_events()
+        if event["node"] in long and event["event"] in ("send", "recv")
+    ]
+    header = trace_header(list(long.values()), [[long["n0"], long["n1"], "tcp"]], start_ts_ns=START)
+    run = write_run(tmp_path / "long", header, events)
+    result = runner.invoke(make_app(), ["stats", str(run)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert all(len(line) <= 80 for line in lines if line[:1] in "┏┃┡│└")
+    header_row = next(line for line in lines if "direction" in line and "transport" in line)
+    assert [cell.strip() for cell in header_row.split("┃")[3:9]] == [
+        "sent",
+        "recv",
+        "lost",
+        "p50",
+        "p99",
+        "max",
+    ]
+    links = lines[next(index for index, line in enumerate(lines) if line.startswith("Links")) :]
+    first = next(line for line in links if line.startswith("│ NCSA"))
+    assert [cell.strip() for cell in first.split("│")[2:6]] == ["tcp", "4", "3", "1"]
+
+
 def test_cli_prints_tables_on_stderr(run_dir: Path) -> None:
     result = runner.invoke(make_app(), ["stats", str(run_dir)])
     assert result.exit_code == 0, result.output
