@@ -48,6 +48,7 @@ def _overview_table(summary: "TraceSummary") -> Table:
         ("bytes sent", totals["bytes_sent"]),
         ("bytes received", totals["bytes_received"]),
         ("lost", totals["lost"]),
+        ("dropped by netsim (link conditions, faults)", totals["dropped"]),
         ("errors", summary.errors),
         ("skipped lines", summary.skipped_lines),
     ]
@@ -77,7 +78,7 @@ def _links_table(summary: "TraceSummary") -> Table:
     table = Table(title="Links (per direction)", title_justify="left")
     table.add_column("direction")
     table.add_column("transport")
-    for column in ("sent", "recv", "lost", "bytes out", "bytes in"):
+    for column in ("sent", "recv", "lost", "dropped", "bytes out", "bytes in"):
         table.add_column(column, justify="right")
     for link, transport in link_sections(table, summary.links.values()):
         for direction in (link.a_to_b, link.b_to_a):
@@ -87,6 +88,7 @@ def _links_table(summary: "TraceSummary") -> Table:
                 str(direction.messages_sent),
                 str(direction.messages_received),
                 Text(str(direction.lost), style="yellow" if direction.lost else ""),
+                str(direction.dropped),
                 str(direction.bytes_sent),
                 str(direction.bytes_received),
             )

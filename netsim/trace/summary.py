@@ -116,6 +116,7 @@ class TraceSummary:
             "bytes_sent": sum(n.bytes_sent for n in self.nodes.values()),
             "bytes_received": sum(n.bytes_received for n in self.nodes.values()),
             "lost": sum(d.lost for d in directions),
+            "dropped": sum(d.dropped for d in directions),
             "errors": self.errors,
             "messages_without_peer": self.messages_without_peer,
         }

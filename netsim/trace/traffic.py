@@ -133,6 +133,9 @@ class DirectionTraffic:
     first_ts_ns: int | None = None
     last_ts_ns: int | None = None
     latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+    # Messages (and socket programs' datagrams) netsim dropped on purpose: a link's loss or queue, a
+    # partition, a link that was down. Never sent, so not among the lost.
+    dropped: int = 0
 
     @property
     def key(self) -> str:
@@ -153,6 +156,7 @@ class DirectionTraffic:
             "messages_received": self.messages_received,
             "bytes_received": self.bytes_received,
             "lost": self.lost,
+            "dropped": self.dropped,
         }
 
 
@@ -215,6 +219,7 @@ class LinkTraffic:
     bytes_sent = _BothDirections()
     bytes_received = _BothDirections()
     lost = _BothDirections()
+    dropped = _BothDirections()
 
     @property
     def active_s(self) -> float | None:
@@ -339,6 +344,13 @@ class TrafficCounter:
                 direction.first_ts_ns = ts_ns
         elif kind == "error" or kind == "stop":
             stats.errors += errors_of(record)
+        elif kind == "drop":
+            peer = record.get("peer")
+            if type(peer) is str:
+                direction = self.directions.get((name, peer))
+                if direction is None:
+                    direction = self.direction(name, peer, record.get("transport"))
+                direction.dropped += 1
         elif kind == "call":
             self._add_call(record, stats, name, ts_ns)
         return stats
@@ -404,7 +416,7 @@ class TrafficCounter:
                     link.in_topology,
                     *(
                         [d.messages_sent, d.bytes_sent, d.messages_received, d.bytes_received]
-                        + [d.first_ts_ns, d.last_ts_ns]
+                        + [d.first_ts_ns, d.last_ts_ns, d.dropped]
                         for d in link.directions
                     ),
                 ]
@@ -432,9 +444,10 @@ class TrafficCounter:
         for a, b, transport, in_topology, *directions in later["links"]:
             # The link this counter already has, or the later one's, found first in the later events.
             link = self._link(a, b, transport, in_topology=in_topology)
-            for direction, (sent, bytes_sent, received, bytes_received, first, last) in zip(
+            for direction, (sent, bytes_sent, received, bytes_received, first, last, dropped) in zip(
                 link.directions, directions, strict=True
             ):
+                direction.dropped += dropped
                 direction.messages_sent += sent
                 direction.bytes_sent += bytes_sent
                 direction.messages_received += received

@@ -10,12 +10,12 @@ from typing import Any
 
 import orjson
 import pytest
-from netsim_testing import trace_header, write_run
+from netsim_testing import Simulations, trace_header, write_run
 from typer.testing import CliRunner
 
 from netsim.cli.trace import app
 from netsim.errors import TraceFormatError
-from netsim.trace import SCHEMA, summarize_trace
+from netsim.trace import SCHEMA, iter_events, summarize_trace
 
 START = 5_000_000_000
 
@@ -136,6 +136,7 @@ def test_per_link_directions_and_loss(run_dir: Path) -> None:
         "messages_received": 2,
         "bytes_received": 173,
         "lost": 0,
+        "dropped": 0,
     }
     assert (tcp.b_to_a.messages_sent, tcp.b_to_a.messages_received, tcp.b_to_a.lost) == (1, 1, 0)
 
@@ -150,6 +151,21 @@ def test_per_link_directions_and_loss(run_dir: Path) -> None:
     stray = links["n0 -- n[2]"]
     assert (stray.in_topology, stray.transport) == (False, "tcp")
     assert (stray.a_to_b.messages_sent, stray.a_to_b.messages_received) == (1, 1)
+
+
+def test_what_netsim_dropped_on_purpose_is_counted_apart_from_the_lost(simulate: Simulations) -> None:
+    run = simulate("ring:4", app="gossip", transport="udp", seed=3, duration=20, conditions={"loss": 0.3})
+    summary = summarize_trace(run.run_dir)
+    drops = [e for e in iter_events(run.run_dir) if e["event"] == "drop"]
+    assert drops and summary.totals()["dropped"] == len(drops)
+    for link in summary.links.values():
+        for direction in link.directions:
+            expected = sum(
+                1 for e in drops if (e["node"], e["peer"]) == (direction.source, direction.destination)
+            )
+            assert direction.dropped == expected
+    # Dropped messages were never sent: they are not among the lost.
+    assert summary.totals()["lost"] == sum(d.lost for link in summary.links.values() for d in link.directions)
 
 
 def test_loss_is_never_negative(tmp_path: Path) -> None:
@@ -173,6 +189,7 @@ def test_totals_and_errors(run_dir: Path) -> None:
         "bytes_sent": 190 + 110 + 158,
         "bytes_received": 50 + 252 + 70,
         "lost": 1,
+        "dropped": 0,
         "errors": 3,
         "messages_without_peer": 1,
     }
@@ -199,6 +216,7 @@ def test_to_dict_is_json(run_dir: Path) -> None:
         "messages_received": 1,
         "bytes_received": 79,
         "lost": 1,
+        "dropped": 0,
     }
     assert data["errors"]["by_text"][0] == {"text": "bad frame: invalid JSON at byte 0", "count": 2}
     assert len(data["errors"]["first"]) == 3
