@@ -97,6 +97,24 @@ def node_main(
         os._exit(exit_code)
 
 
+# netsim's own files: frames in them are the loop around the app, not the app.
+_NETSIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _app_frames(error: BaseException) -> str:
+    """The frames of ``error``'s traceback outside netsim (the app's), formatted; "" if there are none."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if not frame.filename.startswith(_NETSIM_DIR)
+    ]
+    return (
+        bounded_lines("".join(traceback.format_list(frames)), CRASH_LINE_LIMIT, CRASH_TEXT_LIMIT)
+        if frames
+        else ""
+    )
+
+
 def run_node(
     node: Node,
     load_app: Callable[[str], type[App] | Callable[..., object]],
@@ -147,6 +165,10 @@ def run_node(
         # kernel saying that the launcher died.
         if not launcher_alive(launcher_pid):
             return _end_orphaned(node)
+        where = _app_frames(termination)
+        if where:
+            # A callback that never returned: where it was is what its author needs to see.
+            node.log(f"ended by {termination} while in the app's code:\n{where}")
         node.shutdown.close_all("terminated")
         node.trace_stop("terminated")
         return 128 + termination.signum

@@ -168,6 +168,9 @@ def test_a_node_whose_app_hangs_is_ended_and_fails_the_run_by_name(simulate):
     [failure] = summary["node_failures"]
     assert failure["name"] == "n1"
     assert "did not stop" in failure["error"] and "SIGTERM" in failure["error"]
+    # Its log says where the app was when it was ended: the callback that never returned.
+    log = Path(failure["log"]).read_text()
+    assert "ended by signal 15 while in the app's code:" in log and "runtime_apps.py" in log, log
     _, events = load_trace(result.run_dir)
     assert {e["node"]: e["reason"] for e in events if e["event"] == "stop"} == {
         "n0": "shutdown",
