@@ -69,7 +69,9 @@ from netsim.shaping.conditions import (
     NO_CONDITIONS,
     check_condition,
     override_conditions,
+    parse_probability,
     parse_seconds,
+    split_directions,
 )
 from netsim.shaping.faults import (
     Fault,
@@ -236,6 +238,7 @@ def run(
             hosts = lease_host_base()
         host_base, host_warning = (hosts.base, hosts.warning) if hosts is not None else (0, None)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
+        _check_reorder_has_a_datagram_link(topo, conditions or {}, transport)
         schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
         app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
         started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
@@ -582,6 +585,20 @@ def _check_link_defaults(conditions: dict[str, Any]) -> None:
             raise OptionError(
                 f"{CONDITION_OPTIONS[key]}: {error}", hint="see 'Link conditions' in the README"
             ) from None
+
+
+def _check_reorder_has_a_datagram_link(topo: Topology, conditions: dict[str, Any], transport: str) -> None:
+    """``--reorder`` acts on datagram links only: on a run without one it would do nothing, silently."""
+    value = conditions.get("reorder")
+    if value in (None, "") or not any(parse_probability(side) > 0 for side in split_directions(value)):
+        return
+    if any(not get_transport(link.transport or transport).connected for link in topo.links):
+        return
+    raise OptionError(
+        f"--reorder {value}: this run has no datagram link to reorder on (a stream or seqpacket socket "
+        "delivers in order)",
+        hint="use --transport udp, udp6 or unix-dgram, or give datagram links in the topology",
+    )
 
 
 def _check_out_dir(out: str | os.PathLike[str]) -> None:

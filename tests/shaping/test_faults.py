@@ -244,6 +244,11 @@ def test_bad_schedules_fail_before_the_run(runs_dir):
         netsim.run("ring:3", out=runs_dir, faults=["1s kill n9"])
     with pytest.raises(OptionError, match="reorder applies to datagram"):
         netsim.run("ring:3", out=runs_dir, faults=["1s slow n0,n1 reorder=0.5"])
+    # A run-wide --reorder on a run whose links all keep their order would do nothing.
+    with pytest.raises(OptionError, match=r"--reorder 0.2: this run has no datagram link to reorder on"):
+        netsim.run("ring:3", out=runs_dir, conditions={"reorder": 0.2})
+    with pytest.raises(OptionError, match="no datagram link"):
+        netsim.run("ring:3", out=runs_dir, transport="unix-seqpacket", conditions={"reorder": "0/0.3"})
     assert not Path(runs_dir).exists()
 
 
