@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,23 +211,14 @@ def test_a_partition_and_a_kill_on_the_remote_host(cluster: NetnsCluster, tmp_pa
 
 
 def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster, tmp_path: Path) -> None:
-    running = cluster.popen_netsim(
-        # A fault still to come keeps the run going until the host is lost.
-        "run", "ring:6", "--duration", "120", "--fault", "100s heal",
-        "--cluster", cluster.head, "--out", str(tmp_path), "--json", "--placement", "spread",
-    )  # fmt: skip
-    try:
-        agent = _wait_for_agent_with_nodes(cluster, host=1)
+    def kill_the_agent(running: subprocess.Popen[str], agent: int) -> None:
         # The nodes run at the launcher's niceness, not at the 15 Ray gives its workers.
         forked = [pid for pid, command in cluster.processes(1).items() if "netsim-fork-server" in command]
         assert forked and {_niceness(pid) for pid in forked} == {os.nice(0)}
         os.kill(agent, signal.SIGKILL)
-        stdout, stderr = running.communicate(timeout=90)
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.communicate()
-    assert running.returncode == 1, stderr
+
+    returncode, stdout, stderr, agent = _spread_ring_until(cluster, tmp_path, "ring:6", kill_the_agent)
+    assert returncode == 1, stderr
     summary = json.loads(stdout)
     assert summary["ended_by"] == "failure"
     assert "host 'h1'" in summary["node_failures"][0]["error"]
@@ -237,10 +228,7 @@ def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster
     # What h0's nodes traced is in the merged trace.
     h0_nodes = {f"n{k}" for k in (0, 2, 4)}
     assert h0_nodes <= {event["node"] for event in events}
-    deadline = time.monotonic() + 15
-    while _netsim_processes(cluster) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _netsim_processes(cluster)
+    _no_netsim_process_left(cluster)
     # A lost host keeps the files its agent had (on a real cluster, on that machine): here the hosts
     # share this machine's /tmp, and the test removes the killed agent's work directory itself.
     leftovers = glob.glob(os.path.join(tempfile.gettempdir(), f"netsim-agent-{agent}-*"))
@@ -251,26 +239,20 @@ def test_losing_a_hosts_agent_ends_the_run_naming_the_host(cluster: NetnsCluster
 def test_losing_a_hosts_fork_server_ends_the_run_naming_the_host(
     cluster: NetnsCluster, tmp_path: Path
 ) -> None:
-    running = cluster.popen_netsim(
-        "run", "ring:6", "--duration", "120", "--fault", "100s heal",
-        "--cluster", cluster.head, "--out", str(tmp_path), "--json", "--placement", "spread",
-    )  # fmt: skip
-    try:
-        agent = _wait_for_agent_with_nodes(cluster, host=1)
+    killed_at: list[float] = []
+
+    def kill_the_fork_server(running: subprocess.Popen[str], agent: int) -> None:
         (server,) = [
             pid
             for pid, command in cluster.processes(1).items()
             if "netsim-fork-server" in command and _parent(pid) == agent
         ]
-        started = time.monotonic()
+        killed_at.append(time.monotonic())
         os.kill(server, signal.SIGKILL)
-        stdout, stderr = running.communicate(timeout=90)
-        took_s = time.monotonic() - started
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.communicate()
-    assert running.returncode == 1, stderr
+
+    returncode, stdout, stderr, _ = _spread_ring_until(cluster, tmp_path, "ring:6", kill_the_fork_server)
+    took_s = time.monotonic() - killed_at[0]
+    assert returncode == 1, stderr
     summary = json.loads(stdout)
     assert summary["ended_by"] == "failure"
     error = summary["node_failures"][0]["error"]
@@ -281,35 +263,49 @@ def test_losing_a_hosts_fork_server_ends_the_run_naming_the_host(
     # The agent still sent what its nodes traced before they died.
     _, events = _records(Path(summary["run_dir"]))
     assert {f"n{k}" for k in (1, 3, 5)} <= {event["node"] for event in events}
-    deadline = time.monotonic() + 15
-    while _netsim_processes(cluster) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _netsim_processes(cluster)
+    _no_netsim_process_left(cluster)
 
 
 def test_recovering_a_run_over_hosts_whose_launcher_died_says_what_is_missing(
     cluster: NetnsCluster, tmp_path: Path
 ) -> None:
-    running = cluster.popen_netsim(
-        "run", "ring:4", "--duration", "120", "--fault", "100s heal",
-        "--cluster", cluster.head, "--out", str(tmp_path), "--placement", "spread",
-    )  # fmt: skip
-    try:
-        _wait_for_agent_with_nodes(cluster, host=1)
+    def kill_the_launcher(running: subprocess.Popen[str], agent: int) -> None:
         running.kill()  # `ip netns exec` execs: this is the launcher
-        running.communicate(timeout=30)
-    finally:
-        if running.poll() is None:
-            running.kill()
-            running.communicate()
-    deadline = time.monotonic() + 15
-    while _netsim_processes(cluster) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _netsim_processes(cluster)
+
+    _spread_ring_until(cluster, tmp_path, "ring:4", kill_the_launcher)
+    _no_netsim_process_left(cluster)
     [run_dir] = [path for path in tmp_path.iterdir() if path.is_dir()]
     recovered = cluster.netsim("runs", "recover", str(run_dir))
     assert recovered.returncode == 0, recovered.stderr
     assert "warning: a run over many hosts: its nodes' trace parts were on their hosts" in recovered.stderr
+
+
+def _spread_ring_until(
+    cluster: NetnsCluster, out: Path, ring: str, act: Callable[[subprocess.Popen[str], int], None]
+) -> tuple[int, str, str, int]:
+    """Run ``ring`` spread over both hosts (a fault still to come keeps it going), and ``act`` on it once
+    host h1's nodes run (given the launcher's process and h1's agent pid); returns the launcher's exit
+    code, stdout (its --json summary), stderr, and the agent's pid."""
+    running = cluster.popen_netsim(
+        "run", ring, "--duration", "120", "--fault", "100s heal",
+        "--cluster", cluster.head, "--out", str(out), "--json", "--placement", "spread",
+    )  # fmt: skip
+    try:
+        agent = _wait_for_agent_with_nodes(cluster, host=1)
+        act(running, agent)
+        stdout, stderr = running.communicate(timeout=90)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate()
+    return running.returncode, stdout, stderr, agent
+
+
+def _no_netsim_process_left(cluster: NetnsCluster) -> None:
+    deadline = time.monotonic() + 15
+    while _netsim_processes(cluster) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _netsim_processes(cluster)
 
 
 def _wait_for_agent_with_nodes(cluster: NetnsCluster, host: int, timeout_s: float = 60.0) -> int:
