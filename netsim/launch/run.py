@@ -1,7 +1,8 @@
 """``netsim.run()``: the Python API behind ``netsim run``.
 
-Loads and checks everything the user gave before any process starts (bad input is an InputError,
-exit code 2), then launches, merges the per-node traces and writes ``summary.json``.
+Loads and checks everything the user gave before any process starts (``netsim.launch.run_checks``; bad
+input is an InputError, exit code 2), then launches, merges the per-node traces and writes
+``summary.json``.
 """
 
 from __future__ import annotations
@@ -17,18 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netsim import __version__
-from netsim.apps.registry import AppTarget, app_spec, resolve_app
+from netsim.apps.registry import AppTarget, app_spec
 from netsim.clock import now_ns, wall_clock_iso
 from netsim.errors import (
-    ConditionError,
-    FaultError,
     InputError,
     NodeCrashed,
     NodeFailedToStart,
     OptionError,
     RunError,
     StartupError,
-    TopologyError,
 )
 from netsim.launch.faults import FaultRunner
 from netsim.launch.finish import merge_parts, traffic_totals, what_ran, write_header_part
@@ -44,6 +42,14 @@ from netsim.launch.launcher import (
 from netsim.launch.limits import ensure_limits, open_fds, run_needs
 from netsim.launch.plan import build_plans, link_transport, slug
 from netsim.launch.result import Run
+from netsim.launch.run_checks import (
+    check_link_defaults,
+    check_out_dir,
+    check_reorder_has_a_datagram_link,
+    check_runnable,
+    fault_schedule,
+    seconds_option,
+)
 from netsim.launch.signals import StopSignals
 from netsim.launch.socket_dir import make_socket_dir, remove_socket_dir
 from netsim.launch.socket_programs import (
@@ -63,31 +69,18 @@ from netsim.runs.layout import (
 from netsim.runs.summary import NodeFailure, RunSummary, RunTiming, write_summary
 from netsim.runtime.plan import RuntimeSettings
 from netsim.shaping.conditions import (
-    CONDITION_KEYS,
-    CONDITION_OPTIONS,
     MAX_STARTUP_TIMEOUT_S,
-    NO_CONDITIONS,
-    check_condition,
-    override_conditions,
-    parse_probability,
-    parse_seconds,
-    split_directions,
 )
 from netsim.shaping.faults import (
-    Fault,
     FaultSchedule,
-    check_schedule,
-    load_fault_schedule,
-    parse_fault_item,
 )
 from netsim.shaping.links import LinkConditionsMap, topology_conditions
 from netsim.topology import load_topology, write_topology_json
-from netsim.topology.commands import check_run_command, check_topology_commands
+from netsim.topology.commands import check_run_command
 from netsim.topology.generate import check_seed
 from netsim.topology.model import Topology
-from netsim.topology.parse import format_names
 from netsim.trace.schema import CLOCK_NAME, HEADER_TYPE, SCHEMA
-from netsim.transport import TRANSPORT_NAMES, get_transport
+from netsim.transport import TRANSPORT_NAMES
 from netsim.vocabulary import DEFAULT_APP, DEFAULT_TRANSPORT
 from netsim.wire.auth import RunKey
 
@@ -173,9 +166,9 @@ def run(
     if not isinstance(app, str):
         # An App class or a main(net) function: the nodes import it by the name it was defined under.
         app = app_spec(app)
-    duration = _seconds_option("--duration", duration)
-    quiet = _seconds_option("--quiet", quiet)
-    startup_timeout = _seconds_option("startup_timeout", startup_timeout, MAX_STARTUP_TIMEOUT_S)
+    duration = seconds_option("--duration", duration)
+    quiet = seconds_option("--quiet", quiet)
+    startup_timeout = seconds_option("startup_timeout", startup_timeout, MAX_STARTUP_TIMEOUT_S)
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     check_seed(seed)
@@ -183,8 +176,8 @@ def run(
         raise OptionError(
             f"unknown transport {transport!r}", hint=f"use one of: {', '.join(TRANSPORT_NAMES)}"
         )
-    _check_link_defaults(conditions or {})
-    init_timeout = _seconds_option("--init-timeout", init_timeout, MAX_STARTUP_TIMEOUT_S)
+    check_link_defaults(conditions or {})
+    init_timeout = seconds_option("--init-timeout", init_timeout, MAX_STARTUP_TIMEOUT_S)
     if cmd is not None:
         check_run_command(cmd)
     if routing not in ROUTINGS:
@@ -200,7 +193,7 @@ def run(
 
         for checker in checkers:
             load_checker(checker)
-    _check_out_dir(out)
+    check_out_dir(out)
     if cluster is not None:
         # Imported here: a run on one host does without them (and without Ray).
         from netsim.launch.cluster.launch import (
@@ -230,7 +223,7 @@ def run(
         topo = topology if isinstance(topology, Topology) else load_topology(topology, seed=seed)
         if workload is not None:
             duration = max(duration, workload.run_seconds(len(topo.nodes)))
-        _check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
+        check_runnable(topo, app, transport, allow_topology_apps=allow_topology_apps, cmd=cmd)
         socket_programs = socket_program_nodes(topo, app, cmd)
         check_socket_program_links(topo, socket_programs, workload=workload is not None)
         check_socket_program_mains(topo, app, socket_programs)
@@ -238,8 +231,8 @@ def run(
             hosts = lease_host_base()
         host_base, host_warning = (hosts.base, hosts.warning) if hosts is not None else (0, None)
         shaped_links = topology_conditions(topo, conditions or {}, transport)
-        _check_reorder_has_a_datagram_link(topo, conditions or {}, transport)
-        schedule = _fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
+        check_reorder_has_a_datagram_link(topo, conditions or {}, transport)
+        schedule = fault_schedule(topo, faults, faults_file, shaped_links, transport, duration, seed)
         app_label = slug(_program_label(cmd) if cmd is not None else app.rpartition(":")[2], 16)
         started = f"{datetime.datetime.now():%Y%m%d-%H%M%S}"
         run_id = f"{started}-{slug(topo.name, 24)}-{app_label}-{secrets.token_hex(2)}"
@@ -531,169 +524,11 @@ def _launch(
     return outcome, launcher_error
 
 
-def _fault_schedule(
-    topo: Topology,
-    lines: list[str | dict[str, Any]] | None,
-    path: str | os.PathLike[str] | None,
-    shaped_links: LinkConditionsMap,
-    default_transport: str,
-    duration: float,
-    seed: int,
-) -> FaultSchedule:
-    """The run's faults in time order, checked against the topology before any process starts."""
-    try:
-        items = load_fault_schedule(path) if path is not None else []
-        items += [parse_fault_item(line) for line in lines or []]
-        names = [node.name for node in topo.nodes]
-        links = {frozenset((link.a, link.b)): link for link in topo.links}
-        check_schedule(items, names, set(links), duration_s=duration)
-        attrs = {node.name: node.attrs for node in topo.nodes}
-        for fault in items:
-            if isinstance(fault, Fault) and fault.action == "slow":
-                link = links[frozenset(fault.nodes)]
-                override_conditions(
-                    shaped_links.get((link.a, link.b), (NO_CONDITIONS, NO_CONDITIONS)),
-                    fault.conditions,
-                    datagram=not get_transport(link.transport or default_transport).connected,
-                    a_attrs=attrs[link.a],
-                    b_attrs=attrs[link.b],
-                )
-    except (FaultError, ConditionError) as error:
-        raise OptionError(f"fault schedule: {error}", hint="see 'Faults over time' in the README") from None
-    # Lazy: a repeating fault's occurrences are computed while the run goes, never listed here.
-    return FaultSchedule(items, names, duration_s=duration, seed=seed)
-
-
-def _seconds_option(option: str, value: Any, maximum_s: float | None = None) -> float:
-    try:
-        return parse_seconds(value) if maximum_s is None else parse_seconds(value, maximum_s=maximum_s)
-    except ConditionError as error:
-        raise OptionError(f"{option} {error}") from None
-
-
-def _check_link_defaults(conditions: dict[str, Any]) -> None:
-    """The run's default link conditions, named by their option, before any link is looked at."""
-    unknown = sorted(set(conditions) - set(CONDITION_KEYS))
-    if unknown:
-        raise OptionError(
-            f"unknown link condition(s): {', '.join(unknown)}", hint=f"use {', '.join(CONDITION_KEYS)}"
-        )
-    for key, value in conditions.items():
-        try:
-            check_condition(key, value)
-        except ConditionError as error:
-            raise OptionError(
-                f"{CONDITION_OPTIONS[key]}: {error}", hint="see 'Link conditions' in the README"
-            ) from None
-
-
-def _check_reorder_has_a_datagram_link(topo: Topology, conditions: dict[str, Any], transport: str) -> None:
-    """``--reorder`` acts on datagram links only: on a run without one it would do nothing, silently."""
-    value = conditions.get("reorder")
-    if value in (None, "") or not any(parse_probability(side) > 0 for side in split_directions(value)):
-        return
-    if any(not get_transport(link.transport or transport).connected for link in topo.links):
-        return
-    raise OptionError(
-        f"--reorder {value}: this run has no datagram link to reorder on (a stream or seqpacket socket "
-        "delivers in order)",
-        hint="use --transport udp, udp6 or unix-dgram, or give datagram links in the topology",
-    )
-
-
-def _check_out_dir(out: str | os.PathLike[str]) -> None:
-    """``out`` is a directory, or can become one: the nearest existing ancestor is a writable directory."""
-    path = Path(out)
-    for existing in (path, *path.absolute().parents):
-        try:
-            is_dir = existing.is_dir()
-            exists = is_dir or existing.exists()
-        except OSError as error:  # a name too long, a symlink loop, ...
-            raise OptionError(f"--out {os.fsdecode(out)}: {error.strerror or error}") from None
-        if not exists:
-            continue
-        if not is_dir:
-            where = "is a file" if existing == path else f"is inside {existing}, which is not a directory"
-            raise OptionError(
-                f"--out {os.fsdecode(out)} {where}",
-                hint="--out names the directory that receives run directories (default: runs)",
-            )
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise OptionError(
-                f"--out {os.fsdecode(out)}: cannot create a run directory in {existing}: permission denied",
-                hint="pick a directory you can write to",
-            )
-        return
-
-
-def _check_runnable(
-    topo: Topology,
-    default_app: str,
-    default_transport: str,
-    *,
-    allow_topology_apps: bool = False,
-    cmd: str | None = None,
-) -> None:
-    """Fail before any process starts: code the topology names unasked, apps that do not import,
-    programs that are not there, transports the kernel lacks."""
-    if not allow_topology_apps:
-        _refuse_topology_code(topo, default_app)
-        _refuse_topology_commands(topo, cmd)
-    check_topology_commands(topo)
-    app_nodes = [node for node in topo.nodes if node.cmd is None and (node.app or cmd is None)]
-    for spec in sorted({node.app or default_app for node in app_nodes}):
-        resolve_app(spec)
-    for name in sorted({link_transport(link.transport, default_transport) for link in topo.links}):
-        reason = get_transport(name).available()
-        if reason is not None:
-            raise OptionError(
-                f"{topo.source}: transport {name!r} is not available on this machine: {reason}",
-                hint="use another transport (--transport, or the edge's transport attribute)",
-            )
-    if not topo.nodes:
-        raise OptionError(f"{topo.source}: the topology has no nodes")
-
-
-def _refuse_topology_code(topo: Topology, chosen_app: str) -> None:
-    """A node's app that is Python code, not chosen by the user: refused before anything is imported."""
-    unasked = {spec: names for spec, names in topo.code_apps().items() if spec != chosen_app}
-    if not unasked:
-        return
-    spec, names = next(iter(unasked.items()))
-    shown = format_names(names)
-    others = f" (and {len(unasked) - 1} more app spec(s))" if len(unasked) > 1 else ""
-    raise TopologyError(
-        topo.source,
-        f"node{'s' if len(names) > 1 else ''} {shown}",
-        f"app {spec!r}{others} is Python code named by the topology file, and netsim run does not run "
-        "code from a topology unless asked",
-        hint=f"if you trust this file, pass --allow-topology-apps (Python: allow_topology_apps=True), "
-        f"or choose the app yourself with --app {spec}",
-    )
-
-
 def _program_label(cmd: str) -> str:
     """A short name for a run's program in its run id: its script or executable's file name."""
     words = shlex.split(cmd)
     named = next((word for word in words if "/" in word or "." in word), words[0])
     return os.path.basename(named.rstrip("/")) or words[0]
-
-
-def _refuse_topology_commands(topo: Topology, chosen_cmd: str | None) -> None:
-    """A node's program that the user did not choose: refused before anything starts."""
-    unasked = {line: names for line, names in topo.commands().items() if line != chosen_cmd}
-    if not unasked:
-        return
-    line, names = next(iter(unasked.items()))
-    shown = format_names(names)
-    raise TopologyError(
-        topo.source,
-        f"node{'s' if len(names) > 1 else ''} {shown}",
-        f"cmd {line!r} is a program named by the topology file, and netsim run does not start programs "
-        "a topology names unless asked",
-        hint=f"if you trust this file, pass --allow-topology-apps (Python: allow_topology_apps=True), "
-        f"or choose the program yourself with --cmd {line!r}",
-    )
 
 
 def _header(
