@@ -82,8 +82,8 @@ class TracedSocket(socket.socket):
         self._whole = not self._stream
         # udp, udp6, unix-dgram: a receive learns its sender only from the kernel's recvfrom.
         self._datagram = self.transport not in CONNECTED_TRANSPORTS
-        # A stream's sends take their offsets in the order the kernel takes their bytes, whichever of
-        # the program's threads sends: one send at a time.
+        # One send at a time, whichever of the program's threads sends: a stream's sends then take their
+        # offsets in the order the kernel takes their bytes.
         self._send_lock = threading.Lock()
 
     # ---- the record of one call ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from netsim.errors import OptionError
 from netsim.launch.result import Run
 from netsim.testing.describe import describe_run
-from netsim.trace.byte_ranges import BytePairer, Outcome, Unreceived
+from netsim.trace.byte_ranges import Unreceived, pair_calls
 from netsim.trace.events import format_event, format_names
 from netsim.trace.records import is_control
 from netsim.trace.schema import RECEIVE_EVENTS
@@ -148,23 +148,16 @@ def _judged(transport: str | None, unreliable: bool) -> bool:
 def _calls_lost(run: Run, unreliable: bool) -> dict[tuple[str, str, str], list[int]]:
     """(sender, receiver, transport) -> [bytes, datagrams] that a socket program sent and no receive took;
     datagrams netsim dropped on purpose are not among them. Empty at once for a trace without calls."""
-    pairer = BytePairer()
     lost: dict[tuple[str, str, str], list[int]] = {}
-
-    def count(outcomes: Iterable[Outcome]) -> None:
-        for outcome in outcomes:
-            if not isinstance(outcome, Unreceived) or outcome.fate == "dropped":
-                continue
-            send = outcome.send
-            transport = str(send.get("transport"))
-            if not _judged(transport, unreliable):
-                continue
-            key = (send["node"], str(send.get("peer") or "a socket no node owns"), transport)
-            figures = lost.setdefault(key, [0, 0])
-            figures[0] += outcome.nbytes
-            figures[1] += outcome.fate == "lost"
-
-    for event in run.events(["call", "drop"]):
-        count(pairer.add(event))
-    count(pairer.finish())
+    for outcome in pair_calls(run.events(["call", "drop"])):
+        if not isinstance(outcome, Unreceived) or outcome.fate == "dropped":
+            continue
+        send = outcome.send
+        transport = str(send.get("transport"))
+        if not _judged(transport, unreliable):
+            continue
+        key = (send["node"], str(send.get("peer") or "a socket no node owns"), transport)
+        figures = lost.setdefault(key, [0, 0])
+        figures[0] += outcome.nbytes
+        figures[1] += outcome.fate == "lost"
     return lost
